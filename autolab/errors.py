@@ -1,0 +1,42 @@
+"""Exceptions raised by autolab.
+
+Each inherits a builtin and :class:`AutolabError`, as ophyd's ``LimitError(ValueError,
+OpException)`` does, so callers may catch either. Messages name the field, the value and what
+is allowed, in the user's terms; the CLI prints them as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+
+class AutolabError(Exception):
+    """Base class of every error autolab raises on purpose."""
+
+
+class LimitError(ValueError, AutolabError):
+    """A setpoint or plan argument lies outside what the hardware allows."""
+
+
+class ReactorFault(RuntimeError, AutolabError):
+    """The reactor cannot do what was asked now (no flow, empty syringe, …)."""
+
+
+class CatalogError(RuntimeError, AutolabError):
+    """The catalog cannot be opened, written or searched as asked."""
+
+
+def check_range(field: str, value: float, low: float, high: float, unit: str, *, what: str = "") -> float:
+    """Return ``value`` as a float if ``low ≤ value ≤ high``, else raise :class:`LimitError`.
+
+    The message names ``field``, the value and the allowed range, e.g.
+    ``nucleation_temperature_c=410 is outside the nucleation heater's range 20–350 °C``.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        msg = f"{field}={value!r} is not a number; allowed range is {low:g}–{high:g} {unit}"
+        raise LimitError(msg) from None
+    if number != number or not low <= number <= high:  # NaN fails both comparisons
+        where = f" {what}'s" if what else ""
+        msg = f"{field}={value!r} is outside the{where} allowed range {low:g}–{high:g} {unit}"
+        raise LimitError(msg)
+    return number

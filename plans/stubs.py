@@ -1,0 +1,91 @@
+"""Reusable steps of a flow-reactor experiment, in the shape of ``bluesky.plan_stubs``.
+
+Each stub validates its arguments against the reactor's limits before yielding its first
+message, so a bad value raises :class:`~autolab.errors.LimitError` and nothing moves.
+"""
+
+from __future__ import annotations
+
+from bluesky import plan_stubs as bps
+from bluesky.utils import MsgGenerator
+
+from autolab.devices import FlowReactor
+
+
+def set_conditions(
+    reactor: FlowReactor,
+    nucleation_temperature_c: float,
+    growth_temperature_c: float,
+    residence_time_s: float,
+) -> MsgGenerator[None]:
+    """Move both heaters and both pumps to one point's conditions and wait for them.
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor (a twin or the real one).
+    nucleation_temperature_c : float
+        Nucleation chamber setpoint, °C.
+    growth_temperature_c : float
+        Growth oven setpoint, °C.
+    residence_time_s : float
+        Growth-oven residence time, s; converted to pump flow rates by the reactor's geometry.
+
+    Yields
+    ------
+    msg : Msg
+        ``set`` messages for the heaters and pumps, then ``wait`` for all of them.
+
+    Notes
+    -----
+    The heaters' statuses finish only once settled, so this returns at steady temperature;
+    the product at the flow cell still needs a flush (:func:`wait_steady`).
+
+    Examples
+    --------
+    >>> RE(set_conditions(reactor, 280, 280, 14.0))  # doctest: +SKIP
+    """
+    point = reactor.check_conditions(nucleation_temperature_c, growth_temperature_c, residence_time_s)
+    flows = reactor.flow_rates_for(point.residence_time_s)
+    yield from bps.mv(
+        reactor.nucleation_heater,
+        point.nucleation_temperature_c,
+        reactor.growth_oven,
+        point.growth_temperature_c,
+        reactor.cd_pump,
+        flows["cd_pump"],
+        reactor.se_pump,
+        flows["se_pump"],
+    )
+
+
+def wait_steady(reactor: FlowReactor, *, flush_volumes: float | None = None) -> MsgGenerator[None]:
+    """Wait until the heaters have settled and enough reactor volumes have flushed.
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor.
+    flush_volumes : float, optional
+        Reactor volumes (chamber + oven + transfer line) to flush after the last change of
+        conditions; the reactor's ``flush.required_volumes`` (3 by default) when omitted.
+
+    Yields
+    ------
+    msg : Msg
+        Optionally a ``set`` of ``flush.required_volumes``, then ``trigger`` and ``wait`` on the
+        reactor's flush monitor.
+    """
+    if flush_volumes is not None:
+        if not 0 < float(flush_volumes) <= 100:
+            from autolab.errors import LimitError
+
+            msg = f"flush_volumes={flush_volumes!r} is outside the allowed range 0–100 reactor volumes"
+            raise LimitError(msg)
+        yield from bps.mv(reactor.flush.required_volumes, float(flush_volumes))
+    yield from bps.trigger(reactor.flush, wait=True)
+
+
+def stop_flow(reactor: FlowReactor) -> MsgGenerator[None]:
+    """Stop both pumps (flow 0 µL/min) and wait until they have stopped."""
+    yield from bps.mv(reactor.cd_pump, 0.0, reactor.se_pump, 0.0)

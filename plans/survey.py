@@ -1,0 +1,205 @@
+"""Plans that measure points: one point per Bluesky run, and grids of them."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from bluesky import plan_stubs as bps
+from bluesky import preprocessors as bpp
+from bluesky.utils import MsgGenerator
+
+import autolab
+from autolab.devices import FlowReactor, PointConditions
+
+from .stubs import set_conditions, stop_flow, wait_steady
+
+
+def _readables(reactor: FlowReactor) -> list:
+    return [
+        reactor.spectrometer,
+        reactor.saxs,
+        reactor.nucleation_heater,
+        reactor.growth_oven,
+        reactor.cd_pump,
+        reactor.se_pump,
+        reactor.flush,
+    ]
+
+
+def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, Any]:
+    """Start-document metadata describing one point's conditions and the reactor."""
+    return {
+        "conditions": {
+            "nucleation_temperature_c": point.nucleation_temperature_c,
+            "growth_temperature_c": point.growth_temperature_c,
+            "residence_time_s": point.residence_time_s,
+        },
+        "nucleation_temperature_c": point.nucleation_temperature_c,
+        "growth_temperature_c": point.growth_temperature_c,
+        "residence_time_s": point.residence_time_s,
+        "nucleation_time_s": reactor.nucleation_time_for(point.residence_time_s),
+        "flow_rates_ul_min": reactor.flow_rates_for(point.residence_time_s),
+        "reactor": reactor.name,
+        "reactor_class": type(reactor).__name__,
+        "autolab_version": autolab.__version__,
+    }
+
+
+def measure_point(
+    reactor: FlowReactor,
+    nucleation_temperature_c: float,
+    growth_temperature_c: float,
+    residence_time_s: float,
+    *,
+    flush_volumes: float | None = None,
+    md: dict[str, Any] | None = None,
+) -> MsgGenerator[str]:
+    """Measure one point: set conditions, wait for steady state, read UV-Vis and SAXS.
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor.
+    nucleation_temperature_c, growth_temperature_c : float
+        Heater setpoints, °C.
+    residence_time_s : float
+        Growth-oven residence time, s.
+    flush_volumes : float, optional
+        Reactor volumes to flush before reading (the reactor's default when omitted).
+    md : dict, optional
+        Caller's metadata, merged over autolab's in the start document.
+
+    Yields
+    ------
+    msg : Msg
+        One run: ``open_run``, the set/flush messages, one ``primary`` event with the
+        spectrum, the SAXS pattern and the reactor readbacks, ``close_run``.
+
+    Returns
+    -------
+    uid : str
+        The run's uid.
+
+    Notes
+    -----
+    Limits and reagents are checked before the first message; on a bad argument nothing moves
+    and no run is opened. The start document carries ``conditions`` (and each condition at
+    top level for searching), flow rates, the chamber time and the caller's ``md``.
+
+    Examples
+    --------
+    >>> RE(measure_point(reactor, 280, 280, 14.0, md={"sample": "demo"}))  # doctest: +SKIP
+    """
+    point = reactor.check_conditions(nucleation_temperature_c, growth_temperature_c, residence_time_s)
+    reactor.check_reagents([point])
+    readables = _readables(reactor)
+    _md = {
+        "plan_name": "measure_point",
+        "plan_args": {
+            "reactor": repr(reactor.name),
+            "nucleation_temperature_c": nucleation_temperature_c,
+            "growth_temperature_c": growth_temperature_c,
+            "residence_time_s": residence_time_s,
+            "flush_volumes": flush_volumes,
+        },
+        "detectors": [reactor.spectrometer.name, reactor.saxs.name],
+        "hints": {"dimensions": [(["time"], "primary")]},
+        **point_metadata(reactor, point),
+    }
+    _md.update(md or {})
+
+    @bpp.stage_decorator([reactor.spectrometer, reactor.saxs])
+    @bpp.run_decorator(md=_md)
+    def inner():
+        yield from set_conditions(reactor, *_as_tuple(point))
+        yield from wait_steady(reactor, flush_volumes=flush_volumes)
+        yield from bps.trigger_and_read(readables)
+
+    return (yield from inner())
+
+
+def _as_tuple(point: PointConditions) -> tuple[float, float, float]:
+    return point.nucleation_temperature_c, point.growth_temperature_c, point.residence_time_s
+
+
+def phase_map(
+    reactor: FlowReactor,
+    nucleation_temperatures_c: Sequence[float],
+    growth_temperatures_c: Sequence[float],
+    residence_times_s: Sequence[float],
+    *,
+    growth_not_above_nucleation: bool = False,
+    flush_volumes: float | None = None,
+    md: dict[str, Any] | None = None,
+) -> MsgGenerator[list[str]]:
+    """Survey a grid of conditions, one run per point (Palencia et al. 2020, Fig. 1 style).
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor.
+    nucleation_temperatures_c, growth_temperatures_c : sequence of float
+        Heater setpoints to combine, °C.
+    residence_times_s : sequence of float
+        Residence times to combine, s.
+    growth_not_above_nucleation : bool
+        Skip points whose growth temperature exceeds the nucleation temperature, as in
+        Palencia's Fig. 1 (each panel steps the growth temperature down from the nucleation one).
+    flush_volumes : float, optional
+        Reactor volumes to flush before each reading.
+    md : dict, optional
+        Metadata added to every point's start document.
+
+    Yields
+    ------
+    msg : Msg
+        One run per grid point, then ``set`` messages stopping both pumps.
+
+    Returns
+    -------
+    uids : list of str
+        The run uids, in measurement order.
+
+    Notes
+    -----
+    Every grid point and the reagents for the whole map are checked before anything moves.
+    Points are ordered nucleation temperature (outer), growth temperature, residence time
+    (inner), so the slow heaters change least often. Each start document has
+    ``phase_map_uid``, ``point_index`` and ``grid_shape``; the pumps are stopped at the end,
+    also when the map fails or is aborted.
+
+    Examples
+    --------
+    >>> RE(phase_map(reactor, [260, 280, 300], [260, 280], [4.5, 14.0]))  # doctest: +SKIP
+    """
+    grid = [list(values) for values in (nucleation_temperatures_c, growth_temperatures_c, residence_times_s)]
+    for field, values in zip(
+        ("nucleation_temperatures_c", "growth_temperatures_c", "residence_times_s"), grid, strict=True
+    ):
+        if not values:
+            from autolab.errors import LimitError
+
+            msg = f"{field} is empty; give at least one value"
+            raise LimitError(msg)
+    points = [
+        reactor.check_conditions(t_nuc, t_growth, residence)
+        for t_nuc, t_growth, residence in itertools.product(*grid)
+        if not (growth_not_above_nucleation and t_growth > t_nuc)
+    ]
+    reactor.check_reagents(points)
+    map_uid = str(uuid.uuid4())
+    shape = [len(values) for values in grid]
+
+    def inner():
+        uids = []
+        for index, point in enumerate(points):
+            point_md = {"phase_map_uid": map_uid, "point_index": index, "n_points": len(points), "grid_shape": shape}
+            point_md.update(md or {})
+            uid = yield from measure_point(reactor, *_as_tuple(point), flush_volumes=flush_volumes, md=point_md)
+            uids.append(uid)
+        return uids
+
+    return (yield from bpp.finalize_wrapper(inner(), stop_flow(reactor)))

@@ -1,0 +1,210 @@
+"""Physics digital twin of the Palencia continuous-flow CdSe reactor (pure numpy/scipy).
+
+The public API is :func:`simulate`, which takes :class:`Conditions` and returns a
+:class:`SimResult` holding the absorbance spectrum, the SAXS pattern and the ground truth of one
+steady-state point. ``autolab.devices`` builds its simulated twins on it; nothing here imports
+ophyd, bluesky or the rest of autolab.
+
+Examples
+--------
+>>> from autolab.sim import Conditions, simulate
+>>> result = simulate(Conditions(nucleation_temperature_c=280, growth_temperature_c=280,
+...                              residence_time_s=14.0))
+>>> result.absorbance.shape, result.intensity.shape
+((401,), (250,))
+>>> "CdSe-437" in result.truth["msc_mm"]
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from .kinetics import DEFAULT_PARAMETERS, MSC_FAMILIES, KineticParameters, KineticState, react
+from .optics import DEFAULT_WAVELENGTH_NM, absorbance, add_detector_noise
+from .scattering import DEFAULT_Q_NM_INV, add_counting_noise, intensity, mesophase_order
+from .sizing import yu_diameter_nm, yu_wavelength_nm
+
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "DEFAULT_Q_NM_INV",
+    "DEFAULT_WAVELENGTH_NM",
+    "MSC_FAMILIES",
+    "Conditions",
+    "KineticParameters",
+    "KineticState",
+    "SimResult",
+    "measure",
+    "simulate",
+    "steady_state",
+    "yu_diameter_nm",
+    "yu_wavelength_nm",
+]
+
+#: Temperatures the model is meant for, °C (room temperature blanks to beyond hot injection).
+TEMPERATURE_RANGE_C = (0.0, 400.0)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Operating conditions of one steady-state point of the flow reactor.
+
+    Parameters
+    ----------
+    nucleation_temperature_c : float
+        Nucleation chamber temperature, °C.
+    growth_temperature_c : float
+        Growth oven temperature, °C.
+    residence_time_s : float
+        Time in the growth oven (Palencia's "reaction time"), s; 0 reads the chamber outlet.
+    nucleation_time_s : float
+        Time in the nucleation chamber, s (0.5 s by default, docs/sim.md).
+    """
+
+    nucleation_temperature_c: float
+    growth_temperature_c: float
+    residence_time_s: float
+    nucleation_time_s: float = 0.5
+
+    def __post_init__(self):
+        low, high = TEMPERATURE_RANGE_C
+        for name in ("nucleation_temperature_c", "growth_temperature_c"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or not low <= value <= high:
+                msg = f"{name}={value!r} is outside the twin's range {low:g}–{high:g} °C"
+                raise ValueError(msg)
+        for name in ("residence_time_s", "nucleation_time_s"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                msg = f"{name}={value!r} must be a finite time ≥ 0 s"
+                raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """One simulated point: spectra on their grids and the ground truth.
+
+    ``absorbance`` and ``intensity`` are noise-free unless the result came from :func:`measure`,
+    in which case ``intensity_sigma`` holds the counting error of ``intensity``.
+    """
+
+    conditions: Conditions | None
+    state: KineticState
+    wavelength_nm: np.ndarray
+    absorbance: np.ndarray
+    q_nm_inv: np.ndarray
+    intensity: np.ndarray
+    intensity_sigma: np.ndarray | None = None
+    truth: dict = field(default_factory=dict)
+
+
+def steady_state(conditions: Conditions, params: KineticParameters = DEFAULT_PARAMETERS) -> KineticState:
+    """Species concentrations at the flow cell for ``conditions`` (cached; deterministic)."""
+    return _steady_state(
+        round(float(conditions.nucleation_temperature_c), 3),
+        round(float(conditions.growth_temperature_c), 3),
+        round(float(conditions.residence_time_s), 4),
+        round(float(conditions.nucleation_time_s), 4),
+        params,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _steady_state(t_nuc, t_growth, residence, nucleation_time, params):
+    state = react(t_nuc, t_growth, residence, nucleation_time, params)
+    # The lamellar precursor mesophase melts on heating and does not re-form within seconds.
+    order = mesophase_order(max(t_nuc, t_growth) if residence > 0 else t_nuc)
+    return KineticState(
+        precursor_mm=state.precursor_mm,
+        monomer_mm=state.monomer_mm,
+        msc_mm=state.msc_mm,
+        nc_radius_nm=state.nc_radius_nm,
+        nc_mm=state.nc_mm,
+        precursor0_mm=state.precursor0_mm,
+        mesophase_order=order,
+    )
+
+
+def truth_of(state: KineticState) -> dict:
+    """Ground truth of a state as plain numbers (JSON-ready): species, NC size, yield."""
+    def finite(x):
+        return None if not np.isfinite(x) else float(x)
+
+    return {
+        "precursor_mm": state.precursor_mm,
+        "monomer_mm": state.monomer_mm,
+        "msc_mm": dict(state.msc_mm),
+        "nc_concentration_mm": state.nc_total_mm,
+        "nc_mean_diameter_nm": finite(state.nc_mean_diameter_nm),
+        "nc_size_dispersion": finite(state.nc_size_dispersion),
+        "yield_fraction": state.yield_fraction,
+        "mesophase_order": state.mesophase_order,
+    }
+
+
+def render(
+    state: KineticState,
+    conditions: Conditions | None = None,
+    *,
+    wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
+    q_nm_inv: np.ndarray = DEFAULT_Q_NM_INV,
+) -> SimResult:
+    """Noise-free spectra and truth of an arbitrary ``state`` (e.g. a flow-cell mixture)."""
+    return SimResult(
+        conditions=conditions,
+        state=state,
+        wavelength_nm=np.asarray(wavelength_nm, dtype=float),
+        absorbance=absorbance(state, wavelength_nm),
+        q_nm_inv=np.asarray(q_nm_inv, dtype=float),
+        intensity=intensity(state, q_nm_inv),
+        truth=truth_of(state),
+    )
+
+
+def simulate(
+    conditions: Conditions,
+    *,
+    wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
+    q_nm_inv: np.ndarray = DEFAULT_Q_NM_INV,
+    rng: np.random.Generator | None = None,
+    params: KineticParameters = DEFAULT_PARAMETERS,
+) -> SimResult:
+    """Simulate one steady-state point: kinetics, absorbance spectrum and SAXS pattern.
+
+    Parameters
+    ----------
+    conditions : Conditions
+        Temperatures and times of the point.
+    wavelength_nm, q_nm_inv : ndarray
+        Grids for the spectrum (nm) and the SAXS pattern (nm⁻¹).
+    rng : numpy.random.Generator, optional
+        With a generator, detector noise is added (see :func:`measure`); without, noise-free.
+    params : KineticParameters
+        Rate constants of the kinetic model.
+    """
+    result = render(steady_state(conditions, params), conditions, wavelength_nm=wavelength_nm, q_nm_inv=q_nm_inv)
+    return result if rng is None else measure(result, rng)
+
+
+def measure(
+    result: SimResult,
+    rng: np.random.Generator,
+    *,
+    integration_time_s: float = 0.1,
+    exposure_time_s: float = 1.0,
+) -> SimResult:
+    """Add spectrometer noise and SAXS counting noise to a noise-free ``result``."""
+    measured_i, sigma = add_counting_noise(result.intensity, rng, exposure_time_s)
+    return SimResult(
+        conditions=result.conditions,
+        state=result.state,
+        wavelength_nm=result.wavelength_nm,
+        absorbance=add_detector_noise(result.absorbance, rng, integration_time_s),
+        q_nm_inv=result.q_nm_inv,
+        intensity=measured_i,
+        intensity_sigma=sigma,
+        truth=result.truth,
+    )

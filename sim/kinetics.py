@@ -1,0 +1,319 @@
+"""Reaction kinetics of the flow reactor: precursor → monomer → MSC ladder → nanocrystals.
+
+The model follows the mechanism of Palencia et al. 2020 (Scheme 1) with the rate laws
+r(i) = k(i)·[i−1]·[M] for each step of the magic-size-cluster (MSC) ladder, classical
+first-order precursor conversion and a size-dependent growth law for regular nanocrystals
+(NCs) from Prins et al. 2021 (eq. 1 in its reaction-limited limit, with the superfocusing rate
+constant of eq. 6). Every species is a concentration in mM; NCs are a population balance on a
+radius grid (method of classes, first-order upwind fluxes).
+
+Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small
+nucleation chamber at the nucleation temperature — the only place where new nuclei form — and
+then ``residence_time_s`` in the growth oven at the growth temperature.
+
+The default parameters are the starting set of ``docs/sim.md`` (a quick random search against the
+Palencia facts, not a calibration); see that page for what they do and do not reproduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .constants import (
+    CDSE_MOLAR_VOLUME_M3_PER_MOL,
+    GAS_CONSTANT_J_PER_MOL_K,
+    arrhenius,
+    celsius_to_kelvin,
+)
+from .sizing import aggregation_number, diameter_for_units
+
+#: MSC families of the CdSe ladder: (name, absorption maximum nm, CdSe units per cluster).
+#: Positions and aggregation numbers from Palencia et al. 2020, Fig. 4.
+MSC_FAMILIES: tuple[tuple[str, float, int], ...] = (
+    ("CdSe-350", 350.0, 12),
+    ("CdSe-380", 380.0, 25),
+    ("CdSe-403", 403.0, 38),
+    ("CdSe-437", 437.0, 61),
+    ("CdSe-465", 465.0, 84),
+)
+
+_METHOD = "LSODA"
+_REFERENCE_K = celsius_to_kelvin(280.0)
+
+
+@dataclass(frozen=True)
+class KineticParameters:
+    """Rate constants and material parameters of the twin.
+
+    Rate constants are given at the reference temperature of 280 °C and scaled with their
+    activation energies (Arrhenius). Units are in each name.
+    """
+
+    precursor_mm: float = 10.0
+    """Initial precursor concentration P0, mM of CdSe units (Palencia ESI: equimolar Cd, Se)."""
+    k_precursor_per_s: float = 0.369
+    """Precursor → monomer first-order rate constant at 280 °C, s⁻¹."""
+    ea_precursor_j_per_mol: float = 90e3
+    k_nucleation_per_mm_s: float = 2.02
+    """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
+    ea_nucleation_j_per_mol: float = 225e3
+    k_steps_per_mm_s: tuple[float, ...] = (3.0, 3.0, 2.0, 0.0386, 2.0)
+    """Ladder steps 12→25→38→61→84 units and 84 → NC, mM⁻¹ s⁻¹ at 280 °C."""
+    ea_steps_j_per_mol: float = 48.5e3
+    solubility_mm: float = 1e-3
+    """Bulk monomer solubility [M]0 at 280 °C, mM."""
+    dh_solubility_j_per_mol: float = 168e3
+    surface_energy_j_per_m2: float = 0.2
+    """Surface energy γ for the Gibbs–Thomson solubility of clusters and NCs, J m⁻²."""
+    growth_rate_constant_m_per_s: float = 2.6e-6
+    """Prins eq. 6 prefactor A at 280 °C, m s⁻¹."""
+    ea_growth_j_per_mol: float = 80e3
+    growth_exponent: float = 2.0
+    """Superfocusing exponent n of Prins eq. 6."""
+    growth_offset_nm: float = 0.2
+    """Radial offset B of Prins eq. 6, nm."""
+    reference_radius_nm: float = 1.0
+    """Reference radius r_c,0 of Prins eq. 6, nm."""
+    radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
+    """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
+
+
+DEFAULT_PARAMETERS = KineticParameters()
+
+
+@dataclass(frozen=True)
+class KineticState:
+    """Concentrations at the end of a simulated reaction.
+
+    Attributes
+    ----------
+    precursor_mm, monomer_mm : float
+        Unreacted precursor and free monomer, mM of CdSe units.
+    msc_mm : dict[str, float]
+        Concentration of each MSC family, mM of clusters.
+    nc_radius_nm : ndarray
+        Centres of the NC radius classes, nm.
+    nc_mm : ndarray
+        Number concentration of NCs in each radius class, mM of particles.
+    precursor0_mm : float
+        The initial precursor concentration, mM of CdSe units.
+    """
+
+    precursor_mm: float
+    monomer_mm: float
+    msc_mm: dict[str, float]
+    nc_radius_nm: np.ndarray
+    nc_mm: np.ndarray
+    precursor0_mm: float
+    mesophase_order: float = 0.0
+    """Fraction of the unreacted precursor held in the lamellar mesophase (0–1)."""
+
+    def mixed_with(self, other: KineticState, fraction_other: float) -> KineticState:
+        """The mixture of ``(1 − f)`` parts of this state and ``f`` parts of ``other``.
+
+        Concentrations mix linearly, as they do in a flow cell fed first by one product and then
+        by the next; both states must share the NC radius grid.
+        """
+        f = float(fraction_other)
+        ordered = (1 - f) * self.precursor_mm * self.mesophase_order + f * other.precursor_mm * other.mesophase_order
+        precursor = (1 - f) * self.precursor_mm + f * other.precursor_mm
+        return KineticState(
+            precursor_mm=precursor,
+            monomer_mm=(1 - f) * self.monomer_mm + f * other.monomer_mm,
+            msc_mm={k: (1 - f) * v + f * other.msc_mm[k] for k, v in self.msc_mm.items()},
+            nc_radius_nm=self.nc_radius_nm,
+            nc_mm=(1 - f) * self.nc_mm + f * other.nc_mm,
+            precursor0_mm=(1 - f) * self.precursor0_mm + f * other.precursor0_mm,
+            mesophase_order=ordered / precursor if precursor > 0 else 0.0,
+        )
+
+    @property
+    def nc_total_mm(self) -> float:
+        """Total NC number concentration, mM of particles."""
+        return float(self.nc_mm.sum())
+
+    @property
+    def nc_mean_diameter_nm(self) -> float:
+        """Number-weighted mean NC diameter, nm (NaN without NCs)."""
+        total = self.nc_mm.sum()
+        if total <= 1e-12:
+            return float("nan")
+        return float(2.0 * (self.nc_mm * self.nc_radius_nm).sum() / total)
+
+    @property
+    def nc_size_dispersion(self) -> float:
+        """Relative standard deviation σ_d / ⟨d⟩ of the NC diameters (NaN without NCs)."""
+        total = self.nc_mm.sum()
+        if total <= 1e-12:
+            return float("nan")
+        mean = (self.nc_mm * self.nc_radius_nm).sum() / total
+        var = (self.nc_mm * (self.nc_radius_nm - mean) ** 2).sum() / total
+        return float(np.sqrt(max(var, 0.0)) / mean)
+
+    @property
+    def units_in_msc_mm(self) -> float:
+        """CdSe units bound in MSCs, mM."""
+        return float(sum(self.msc_mm[name] * units for name, _, units in MSC_FAMILIES))
+
+    @property
+    def units_in_nc_mm(self) -> float:
+        """CdSe units bound in NCs, mM."""
+        return float((self.nc_mm * aggregation_number(2.0 * self.nc_radius_nm)).sum())
+
+    @property
+    def yield_fraction(self) -> float:
+        """Fraction of the precursor converted into solid CdSe (MSCs and NCs)."""
+        return (self.units_in_msc_mm + self.units_in_nc_mm) / self.precursor0_mm
+
+
+class _Model:
+    """Right-hand side of the ODE system for one parameter set (grid precomputed)."""
+
+    def __init__(self, params: KineticParameters):
+        self.p = params
+        self.msc_units = np.array([units for _, _, units in MSC_FAMILIES], dtype=float)
+        self.msc_radius_m = diameter_for_units(self.msc_units) * 0.5e-9
+        low, high, bins = params.radius_grid_nm
+        low = self.msc_radius_m[-1] * 1e9 if low is None else low
+        self.edges_nm = np.linspace(low, high, bins + 1)
+        self.centres_nm = 0.5 * (self.edges_nm[1:] + self.edges_nm[:-1])
+        self.dr_nm = np.diff(self.edges_nm)
+        self.nc_units = aggregation_number(2.0 * self.centres_nm)
+        self.n_msc = len(self.msc_units)
+
+    def rates(self, temperature_k: float):
+        """Temperature-dependent constants, evaluated once per integration segment."""
+        p = self.p
+        k_steps = np.array(
+            [arrhenius(k, p.ea_steps_j_per_mol, temperature_k, _REFERENCE_K) for k in p.k_steps_per_mm_s]
+        )
+        rt = GAS_CONSTANT_J_PER_MOL_K * temperature_k
+        solubility = p.solubility_mm * np.exp(
+            -p.dh_solubility_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (1.0 / temperature_k - 1.0 / _REFERENCE_K)
+        )
+        gibbs = 2.0 * p.surface_energy_j_per_m2 * CDSE_MOLAR_VOLUME_M3_PER_MOL / rt
+        a = arrhenius(p.growth_rate_constant_m_per_s, p.ea_growth_j_per_mol, temperature_k, _REFERENCE_K)
+        b = p.growth_offset_nm
+        ka_edges = a * ((p.reference_radius_nm + b) / (self.edges_nm + b)) ** p.growth_exponent
+        return {
+            "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
+            "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
+            "k_steps": k_steps,
+            # Gibbs–Thomson solubility of each cluster and of NCs at each class edge, mM.
+            "msc_solubility": solubility * np.exp(gibbs / self.msc_radius_m),
+            "edge_solubility": solubility * np.exp(gibbs / (self.edges_nm * 1e-9)),
+            # dr/dt = V_m · k_a(r) · ([M] − [M]_sat(r)), with [M] in mol m⁻³ (= mM); nm s⁻¹ per mM.
+            "growth_nm_per_s_per_mm": CDSE_MOLAR_VOLUME_M3_PER_MOL * ka_edges * 1e9,
+        }
+
+    def rhs(self, y, rates, nucleating: bool):
+        p_conc, m = y[0], max(y[1], 0.0)
+        c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
+        n = np.maximum(y[2 + self.n_msc :], 0.0)
+        sat = rates["msc_solubility"]
+        k = rates["k_steps"]
+        dy = np.zeros_like(y)
+
+        conversion = rates["k_precursor"] * p_conc
+        # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
+        nucleation = rates["k_nucleation"] * ((m * m if nucleating else 0.0) - c[0] * sat[0])
+        # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
+        steps = k[:-1] * (c[:-1] * m - c[1:] * sat[1:])
+        # Largest MSC + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M]).
+        birth = k[-1] * c[-1] * m
+
+        # NC growth fluxes across class edges (upwind), nm s⁻¹ · mM / nm = mM s⁻¹.
+        growth = rates["growth_nm_per_s_per_mm"] * (m - rates["edge_solubility"])
+        flux = np.zeros(len(growth))
+        inner = growth[1:-1]
+        flux[1:-1] = np.where(inner > 0, inner * n[:-1] / self.dr_nm[:-1], inner * n[1:] / self.dr_nm[1:])
+        death = 0.0
+        if growth[0] < 0:  # NCs at the bottom edge shrink back into the largest MSC
+            death = -growth[0] * n[0] / self.dr_nm[0]
+        dn = flux[:-1] - flux[1:]
+        dn[0] += birth - death
+
+        dc = np.zeros(self.n_msc)
+        dc[0] = nucleation - steps[0]
+        dc[1:-1] = steps[:-1] - steps[1:]
+        dc[-1] = steps[-1] - birth + death
+
+        units_to_nc = float(self.nc_units @ dn) - self.msc_units[-1] * (birth - death)
+        units_to_msc = 12.0 * nucleation + float((self.msc_units[1:] - self.msc_units[:-1]) @ steps)
+        dy[0] = -conversion
+        dy[1] = conversion - units_to_msc - units_to_nc
+        dy[2 : 2 + self.n_msc] = dc
+        dy[2 + self.n_msc :] = dn
+        return dy
+
+    def integrate(self, y0, duration_s, temperature_c, nucleating):
+        if duration_s <= 0:
+            return y0
+        rates = self.rates(celsius_to_kelvin(temperature_c))
+        sol = solve_ivp(
+            lambda _t, y: self.rhs(y, rates, nucleating),
+            (0.0, duration_s),
+            y0,
+            method=_METHOD,
+            rtol=1e-5,
+            atol=1e-10,
+        )
+        if not sol.success:  # pragma: no cover - surfaced to the caller with context
+            msg = f"kinetics integration failed at {temperature_c} °C: {sol.message}"
+            raise RuntimeError(msg)
+        return np.maximum(sol.y[:, -1], 0.0)
+
+
+_MODELS: dict[KineticParameters, _Model] = {}
+
+
+def _model(params: KineticParameters) -> _Model:
+    model = _MODELS.get(params)
+    if model is None:
+        model = _MODELS[params] = _Model(params)
+    return model
+
+
+def react(
+    nucleation_temperature_c: float,
+    growth_temperature_c: float,
+    residence_time_s: float,
+    nucleation_time_s: float = 0.5,
+    params: KineticParameters = DEFAULT_PARAMETERS,
+) -> KineticState:
+    """Integrate the flow-reactor kinetics: chamber at the nucleation T, then the growth oven.
+
+    Parameters
+    ----------
+    nucleation_temperature_c : float
+        Nucleation chamber temperature, °C.
+    growth_temperature_c : float
+        Growth oven temperature, °C.
+    residence_time_s : float
+        Time in the growth oven ("reaction time" in Palencia 2020), s.
+    nucleation_time_s : float
+        Time in the nucleation chamber, s.
+    params : KineticParameters
+        Rate constants; defaults to :data:`DEFAULT_PARAMETERS`.
+    """
+    model = _model(params)
+    y = np.zeros(2 + model.n_msc + len(model.centres_nm))
+    y[0] = params.precursor_mm
+    y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True)
+    y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False)
+    return KineticState(
+        precursor_mm=float(y[0]),
+        monomer_mm=float(y[1]),
+        msc_mm={name: float(v) for (name, _, _), v in zip(MSC_FAMILIES, y[2 : 2 + model.n_msc], strict=True)},
+        nc_radius_nm=model.centres_nm.copy(),
+        nc_mm=y[2 + model.n_msc :].copy(),
+        precursor0_mm=params.precursor_mm,
+    )
+
+
+def with_parameters(**changes) -> KineticParameters:
+    """A copy of :data:`DEFAULT_PARAMETERS` with ``changes`` applied."""
+    return replace(DEFAULT_PARAMETERS, **changes)
