@@ -1,0 +1,232 @@
+"""The ``autolab`` command line.
+
+Every command has ``--help``. Bad input gets one line on stderr naming the option, the value and
+what is allowed, and exit code 2; nothing is moved or written before the input is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+
+import click
+
+from .errors import AutolabError
+
+CATALOG_OPTION = click.option(
+    "--catalog",
+    "catalog",
+    default=None,
+    metavar="PATH|URI",
+    help="Catalog directory or tiled server URI (default: $AUTOLAB_CATALOG or ~/.local/share/autolab/catalog).",
+)
+SEED_OPTION = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the twin's noise.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+TIME_SCALE_OPTION = click.option(
+    "--time-scale",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Real seconds per simulated second for the twin (0: as fast as possible).",
+)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"autolab: error: {message}", err=True)
+    sys.exit(2)
+
+
+def friendly_errors(func: Callable) -> Callable:
+    """Turn autolab's and value errors into one line on stderr and exit code 2."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (AutolabError, ValueError) as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def parse_floats(option: str, text: str) -> list[float]:
+    """Parse ``"260,280,300"`` into floats, naming ``option`` and the bad item on failure."""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            values.append(float(item))
+        except ValueError:
+            msg = f"{option}: {item!r} in {text!r} is not a number; give comma-separated numbers such as 260,280"
+            raise AutolabError(msg) from None
+    return values
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="autolab")
+def cli() -> None:
+    """autolab: autonomous nanocrystal synthesis on Bluesky, with a simulated flow reactor."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning click's usage errors into one line and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="autolab", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.UsageError as exc:
+        hint = f" (see `autolab {exc.ctx.command.name} --help`)" if exc.ctx and exc.ctx.command.name != "cli" else ""
+        _fail(exc.format_message() + hint)
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+
+
+@cli.command()
+@click.option("--nucleation-temperature", type=float, required=True, help="Nucleation chamber temperature, °C.")
+@click.option("--growth-temperature", type=float, required=True, help="Growth oven temperature, °C.")
+@click.option("--residence-time", type=float, required=True, help="Growth-oven residence time, s.")
+@CATALOG_OPTION
+@SEED_OPTION
+@TIME_SCALE_OPTION
+@JSON_OPTION
+@friendly_errors
+def measure(nucleation_temperature, growth_temperature, residence_time, catalog, seed, time_scale, as_json):
+    """Measure one point on the twin reactor and store it in the catalog."""
+    from .devices import make_twin_reactor
+    from .plans import measure_point
+    from .runtime import open_session
+
+    reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
+    reactor.check_reagents([reactor.check_conditions(nucleation_temperature, growth_temperature, residence_time)])
+    session = open_session(catalog, reactor=reactor)
+    (uid,) = session.RE(measure_point(session.reactor, nucleation_temperature, growth_temperature, residence_time))
+    session.close()
+    if as_json:
+        click.echo(json.dumps({"uid": uid, "catalog": session.location}))
+    else:
+        click.echo(f"stored run {uid} in {session.location}")
+
+
+@cli.command("phase-map")
+@click.option("--nucleation-temperatures", required=True, help="Comma-separated nucleation temperatures, °C.")
+@click.option("--growth-temperatures", required=True, help="Comma-separated growth temperatures, °C.")
+@click.option("--residence-times", required=True, help="Comma-separated residence times, s.")
+@click.option("--growth-not-above-nucleation", is_flag=True, help="Skip points with growth T above nucleation T.")
+@CATALOG_OPTION
+@SEED_OPTION
+@TIME_SCALE_OPTION
+@JSON_OPTION
+@friendly_errors
+def phase_map_command(
+    nucleation_temperatures, growth_temperatures, residence_times, growth_not_above_nucleation, catalog, seed, time_scale, as_json
+):
+    """Survey a grid of conditions on the twin, one stored run per point."""
+    import itertools
+
+    from rich.progress import Progress
+
+    from .devices import make_twin_reactor
+    from .plans import phase_map
+    from .runtime import open_session
+
+    grid = (
+        parse_floats("--nucleation-temperatures", nucleation_temperatures),
+        parse_floats("--growth-temperatures", growth_temperatures),
+        parse_floats("--residence-times", residence_times),
+    )
+    reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
+    points = [
+        reactor.check_conditions(*values)
+        for values in itertools.product(*grid)
+        if not (growth_not_above_nucleation and values[1] > values[0])
+    ]
+    reactor.check_reagents(points)
+    session = open_session(catalog, reactor=reactor)
+    plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)
+    n_points = len(points)
+    with Progress(disable=as_json, transient=False) as progress:
+        task = progress.add_task("phase map", total=n_points)
+        token = session.RE.subscribe(lambda name, doc: progress.advance(task), "stop")
+        try:
+            uids = session.RE(plan)
+        finally:
+            session.RE.unsubscribe(token)
+        progress.update(task, description="writing catalog")
+        session.close()
+    if as_json:
+        click.echo(json.dumps({"uids": list(uids), "n_runs": len(uids), "catalog": session.location}))
+    else:
+        click.echo(f"stored {len(uids)} runs in {session.location}")
+
+
+@cli.command()
+@CATALOG_OPTION
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest runs to list.")
+@JSON_OPTION
+@friendly_errors
+def runs(catalog, limit, as_json):
+    """List stored runs, newest last."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .catalog import open_catalog, run_summaries
+
+    client = open_catalog(catalog)
+    rows = run_summaries(list(client.values())[-limit:])
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table(title=f"{len(rows)} run(s)")
+    for column in ("uid", "time", "plan", "T_nuc °C", "T_growth °C", "t_res s", "status"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["uid"][:8],
+            datetime.fromtimestamp(row["time"]).strftime("%m-%d %H:%M"),
+            row["plan_name"],
+            *(f"{row[k]:g}" if row[k] is not None else "" for k in ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")),
+            row["exit_status"],
+        )
+    Console().print(table)
+
+
+@cli.command()
+@click.argument("run")
+@CATALOG_OPTION
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file (default: RUN.png).")
+@friendly_errors
+def show(run, catalog, output):
+    """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
+
+    RUN is a run uid or a unique prefix of one (as `autolab runs` prints).
+    """
+    from .catalog import load_point, open_catalog
+    from .plotting import plot_point
+
+    client = open_catalog(catalog)
+    uid = resolve_uid(client, run)
+    point = load_point(client[uid])
+    path = output or f"{uid[:8]}.png"
+    plot_point(point, path)
+    click.echo(f"wrote {path}")
+
+
+def resolve_uid(client, text: str) -> str:
+    """The full uid of the run whose uid is ``text`` or starts with it."""
+    if text in client:
+        return text
+    matches = [uid for uid in client if uid.startswith(text)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        msg = f"no run with uid {text!r} in the catalog; `autolab runs` lists them"
+    else:
+        msg = f"{len(matches)} runs start with {text!r}; give more characters"
+    raise AutolabError(msg)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

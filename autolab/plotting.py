@@ -1,0 +1,33 @@
+"""Figures of measured points (matplotlib, Agg backend: works without a display)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .catalog import PointData  # noqa: E402
+
+
+def plot_point(point: PointData, path: str) -> None:
+    """Save a two-panel figure (absorbance vs wavelength, I(q) log–log) of ``point`` to ``path``."""
+    fig, (ax_uv, ax_saxs) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    c = point.conditions
+    title = (
+        f"{point.uid[:8]}: nucleation {c.get('nucleation_temperature_c', '?')} °C, "
+        f"growth {c.get('growth_temperature_c', '?')} °C, {c.get('residence_time_s', '?')} s"
+    )
+    fig.suptitle(title)
+    ax_uv.plot(point.wavelength_nm, point.absorbance, lw=1)
+    ax_uv.set_xlabel("wavelength (nm)")
+    ax_uv.set_ylabel("absorbance (AU)")
+    ax_uv.set_title("UV-Vis")
+    ax_saxs.errorbar(point.q_nm_inv, point.intensity, yerr=point.intensity_sigma, fmt=".", ms=2, lw=0.5)
+    ax_saxs.set_xscale("log")
+    ax_saxs.set_yscale("log")
+    ax_saxs.set_xlabel("q (nm⁻¹)")
+    ax_saxs.set_ylabel("I(q) (cm⁻¹)")
+    ax_saxs.set_title("SAXS")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

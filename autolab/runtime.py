@@ -1,0 +1,59 @@
+"""Wire a RunEngine, a reactor and the catalog writer together (CLI, scripts, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bluesky import RunEngine
+
+from .catalog import CatalogWriter, journal_directory, open_catalog
+from .devices import FlowReactor, make_twin_reactor
+
+
+@dataclass
+class Session:
+    """A ready-to-use RunEngine with a reactor and a catalog writer subscribed."""
+
+    RE: RunEngine
+    reactor: FlowReactor
+    catalog: object
+    writer: CatalogWriter
+    location: str
+
+    def close(self) -> None:
+        """Wait until every run is in the catalog, then stop the writer thread."""
+        self.writer.close()
+
+
+def open_session(
+    catalog: str | None = None,
+    *,
+    seed: int | None = 0,
+    time_scale: float = 0.0,
+    reactor: FlowReactor | None = None,
+    api_key: str | None = None,
+) -> Session:
+    """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
+
+    Parameters
+    ----------
+    catalog : str, optional
+        Catalog directory or tiled server URI (see :mod:`autolab.catalog` for the default).
+    seed : int, optional
+        Seed of the twin's noise.
+    time_scale : float
+        Real seconds per simulated second for the twin (0: virtual clock, fastest).
+    reactor : FlowReactor, optional
+        A reactor to use instead of a new twin.
+    api_key : str, optional
+        API key for a tiled server.
+    """
+    from .catalog import default_location
+
+    location = str(catalog) if catalog is not None else default_location()
+    client = open_catalog(location, api_key=api_key)
+    writer = CatalogWriter(client, journal_directory(location))
+    RE = RunEngine({}, call_returns_result=False)
+    RE.subscribe(writer)
+    reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
+    return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location)
