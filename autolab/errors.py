@@ -27,7 +27,8 @@ class CatalogError(RuntimeError, AutolabError):
 def check_range(field: str, value: float, low: float, high: float, unit: str, *, what: str = "") -> float:
     """Return ``value`` as a float if ``low ≤ value ≤ high``, else raise :class:`LimitError`.
 
-    The message names ``field``, the value and the allowed range, e.g.
+    ``what`` is the owner in the possessive ("nucleation heater's"). The message names
+    ``field``, the value and the allowed range, e.g.
     ``nucleation_temperature_c=410 is outside the nucleation heater's range 20–350 °C``.
     """
     try:
@@ -36,7 +37,7 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
         msg = f"{field}={value!r} is not a number; allowed range is {low:g}–{high:g} {unit}"
         raise LimitError(msg) from None
     if number != number or not low <= number <= high:  # NaN fails both comparisons
-        where = f" {what}'s" if what else ""
-        msg = f"{field}={value!r} is outside the{where} allowed range {low:g}–{high:g} {unit}"
+        where = f"the {what} allowed range" if what else "the allowed range"
+        msg = f"{field}={value!r} is outside {where} {low:g}–{high:g} {unit}"
         raise LimitError(msg)
     return number

@@ -34,12 +34,13 @@ def set_conditions(
     Yields
     ------
     msg : Msg
-        ``set`` messages for the heaters and pumps, then ``wait`` for all of them.
+        ``set`` and ``wait`` for both heaters, then ``set`` and ``wait`` for both pumps.
 
     Notes
     -----
-    The heaters' statuses finish only once settled, so this returns at steady temperature;
-    the product at the flow cell still needs a flush (:func:`wait_steady`).
+    The heaters move first, with the pumps at their previous flow (none at the start of a
+    session, which saves reagent on the long first ramp); their statuses finish only once
+    settled. The product at the flow cell still needs a flush (:func:`wait_steady`).
 
     Examples
     --------
@@ -52,11 +53,8 @@ def set_conditions(
         point.nucleation_temperature_c,
         reactor.growth_oven,
         point.growth_temperature_c,
-        reactor.cd_pump,
-        flows["cd_pump"],
-        reactor.se_pump,
-        flows["se_pump"],
     )
+    yield from bps.mv(reactor.cd_pump, flows["cd_pump"], reactor.se_pump, flows["se_pump"])
 
 
 def wait_steady(reactor: FlowReactor, *, flush_volumes: float | None = None) -> MsgGenerator[None]:

@@ -45,11 +45,12 @@ class Heater(Device):
     def check_value(self, value: float, field: str | None = None) -> float:
         """Raise :class:`~autolab.errors.LimitError` unless ``value`` is an allowed setpoint."""
         low, high = self.limits
-        return check_range(field or f"{self.name} setpoint", value, low, high, "°C", what=self.label)
+        return check_range(field or f"{self.name} setpoint", value, low, high, "°C", what=f"{self.label}'s")
 
-    def estimate_settle_time_s(self, target_c: float) -> float:
-        """Seconds to ramp from the current setpoint to ``target_c`` and settle there."""
-        distance = abs(float(target_c) - float(self.setpoint.get()))
+    def estimate_settle_time_s(self, target_c: float, from_c: float | None = None) -> float:
+        """Seconds to ramp from ``from_c`` (default: the current setpoint) to ``target_c`` and settle."""
+        start = float(self.setpoint.get()) if from_c is None else float(from_c)
+        distance = abs(float(target_c) - start)
         return distance / float(self.ramp_rate_c_per_min.get()) * 60.0 + float(self.settle_time_s.get())
 
     def set(self, value: float) -> DeviceStatus:  # pragma: no cover - hardware classes override
@@ -80,19 +81,21 @@ class SimHeater(TwinMixin, Heater):
         self._ramp = (self.clock.now() - float(self.settle_time_s.get()), float(initial_c), float(initial_c), 0.0)
         self.setpoint.put(float(initial_c))
 
-    def _compute(self, attr):
+    def _true_temperature(self) -> float:
+        """Noise-free temperature now: the ramp, then a decaying 2 % overshoot."""
         t0, start, target, ramp_s = self._ramp
         elapsed = self.clock.now() - t0
         if elapsed < ramp_s:
             return start + (target - start) * elapsed / ramp_s
-        after = elapsed - ramp_s
-        overshoot = 0.02 * (target - start) * np.exp(-after / 3.0)
-        return float(target + overshoot + self.rng.normal(0.0, self.noise_c))
+        return target + 0.02 * (target - start) * np.exp(-(elapsed - ramp_s) / 3.0)
+
+    def _compute(self, attr):
+        return float(self._true_temperature() + self.rng.normal(0.0, self.noise_c))
 
     def set(self, value: float) -> DeviceStatus:
         target = self.check_value(value)
         status = DeviceStatus(self)
-        start = float(self._compute("readback"))
+        start = self._true_temperature()
         ramp_s = abs(target - start) / float(self.ramp_rate_c_per_min.get()) * 60.0
         now = self.clock.now()
         self._ramp = (now, start, target, ramp_s)

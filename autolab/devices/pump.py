@@ -48,7 +48,7 @@ class SyringePump(Device):
         except (TypeError, ValueError):
             pass
         low, high = self.limits
-        flow = check_range(field, value, low, high, "µL/min", what=self.label)
+        flow = check_range(field, value, low, high, "µL/min", what=f"{self.label}'s")
         if float(self.remaining_volume_ul.get()) <= 0.0:
             msg = f"{self.label} ({self.name}) syringe is empty; refill it before setting {field}={value!r}"
             raise LimitError(msg)

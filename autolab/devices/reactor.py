@@ -150,23 +150,28 @@ class FlowReactor(Device):
     def check_reagents(self, points: Iterable[PointConditions], *, measurement_s: float = 30.0) -> None:
         """Raise :class:`LimitError` if the syringes cannot supply every point in ``points``.
 
-        Each point needs flow during the heaters' ramp and settling, the flush and
-        ``measurement_s`` of acquisition; the estimate follows the points in order.
+        Follows the points in order as :func:`~autolab.plans.set_conditions` runs them: the
+        pumps keep their previous flow while the heaters ramp and settle, then run at the new
+        flow for the flush and ``measurement_s`` of acquisition.
         """
         points = list(points)
-        need = {self.cd_pump: 0.0, self.se_pump: 0.0}
-        t_nuc_now = float(self.nucleation_heater.setpoint.get())
-        t_growth_now = float(self.growth_oven.setpoint.get())
+        pumps = {"cd_pump": self.cd_pump, "se_pump": self.se_pump}
+        need = dict.fromkeys(pumps, 0.0)
+        flow_now = {key: float(pump.flow_rate_setpoint.get()) for key, pump in pumps.items()}
+        temps_now = (float(self.nucleation_heater.setpoint.get()), float(self.growth_oven.setpoint.get()))
         for point in points:
-            ramp = max(
-                abs(point.nucleation_temperature_c - t_nuc_now) / float(self.nucleation_heater.ramp_rate_c_per_min.get()),
-                abs(point.growth_temperature_c - t_growth_now) / float(self.growth_oven.ramp_rate_c_per_min.get()),
-            ) * 60.0 + max(float(self.nucleation_heater.settle_time_s.get()), float(self.growth_oven.settle_time_s.get()))
-            seconds = ramp + self.flush_time_s(point.residence_time_s) + measurement_s
-            for pump_name, flow in self.flow_rates_for(point.residence_time_s).items():
-                need[getattr(self, pump_name)] += flow * seconds / 60.0
-            t_nuc_now, t_growth_now = point.nucleation_temperature_c, point.growth_temperature_c
-        for pump, volume in need.items():
+            targets = (point.nucleation_temperature_c, point.growth_temperature_c)
+            ramp_s = max(
+                heater.estimate_settle_time_s(target, from_c=now)
+                for heater, target, now in zip((self.nucleation_heater, self.growth_oven), targets, temps_now, strict=True)
+            )
+            flows = self.flow_rates_for(point.residence_time_s)
+            run_s = self.flush_time_s(point.residence_time_s) + measurement_s
+            for key in pumps:
+                need[key] += (flow_now[key] * ramp_s + flows[key] * run_s) / 60.0
+            flow_now, temps_now = flows, targets
+        for key, volume in need.items():
+            pump = pumps[key]
             remaining = float(pump.remaining_volume_ul.get())
             if volume > remaining:
                 msg = (

@@ -1,0 +1,139 @@
+"""The ophyd devices and their twins: limits, dynamics, read/describe."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from ophyd.status import wait as wait_status
+
+from autolab.devices import SimClock, SimHeater, SimSyringePump, make_twin_reactor, washout_fraction
+from autolab.errors import AutolabError, LimitError
+
+
+def test_heater_above_safety_limit_raises_and_keeps_setpoint():
+    heater = SimHeater(name="h", clock=SimClock(), rng=np.random.default_rng(0), label="growth oven")
+    with pytest.raises(LimitError, match=re.escape("h setpoint=410 is outside the growth oven's allowed range 20–350 °C")):
+        heater.set(410)
+    assert heater.setpoint.get() == 25.0
+
+
+def test_limit_error_is_both_value_error_and_autolab_error():
+    assert issubclass(LimitError, ValueError)
+    assert issubclass(LimitError, AutolabError)
+
+
+def test_heater_status_finishes_only_after_ramp_and_settle_time():
+    clock = SimClock()
+    heater = SimHeater(name="h", clock=clock, rng=np.random.default_rng(0))
+    heater.ramp_rate_c_per_min.put(60.0)
+    heater.settle_time_s.put(10.0)
+    status = heater.set(85.0)
+    wait_status(status, timeout=1)
+    # 60 °C at 60 °C/min is 60 s of ramp, then 10 s of settling.
+    assert clock.now() == pytest.approx(70.0)
+    assert heater.settled
+    assert abs(heater.readback.get() - 85.0) < float(heater.settle_tolerance_c.get())
+
+
+def test_heater_readback_ramps_in_scaled_time():
+    clock = SimClock(time_scale=0.001)  # 1000× real time
+    heater = SimHeater(name="h", clock=clock, rng=np.random.default_rng(0))
+    heater.ramp_rate_c_per_min.put(600.0)  # 10 °C/s: 100 °C takes 10 s simulated, 10 ms real
+    status = heater.set(125.0)
+    assert not status.done
+    first = heater.readback.get()
+    assert 25.0 <= first < 125.0
+    wait_status(status, timeout=5)
+    assert heater.readback.get() == pytest.approx(125.0, abs=1.0)
+
+
+def test_pump_runs_dry_and_refuses_to_start_empty():
+    clock = SimClock()
+    pump = SimSyringePump(name="p", clock=clock, rng=np.random.default_rng(0), label="Cd precursor pump")
+    pump.syringe_volume_ul.put(100.0)
+    wait_status(pump.set(60.0), timeout=1)  # 1 µL/s
+    clock.finish_at(clock.now() + 200.0, lambda: None)  # let 200 s pass
+    assert pump.remaining_volume_ul.get() == 0.0
+    assert pump.dispensed_volume_ul.get() == 100.0
+    assert pump.flow_rate.get() == 0.0  # ran dry: no flow
+    with pytest.raises(LimitError, match="syringe is empty"):
+        pump.set(60.0)
+    pump.refill()
+    assert pump.remaining_volume_ul.get() == 100.0
+
+
+def test_pump_flow_outside_limits_names_field_and_range():
+    pump = SimSyringePump(name="p", clock=SimClock(), rng=np.random.default_rng(0), label="Se precursor pump")
+    with pytest.raises(LimitError, match=re.escape("p flow rate=20000 is outside the Se precursor pump's allowed range 10–12000 µL/min")):
+        pump.set(20000)
+
+
+def test_residence_time_converts_to_flow_rates_and_back(reactor):
+    flows = reactor.flow_rates_for(14.0)
+    total = flows["cd_pump"] + flows["se_pump"]
+    # 250 µL oven / 14 s = 17.86 µL/s = 1071.4 µL/min, split 1:1.
+    assert total == pytest.approx(250.0 / 14.0 * 60.0)
+    assert flows["cd_pump"] == pytest.approx(flows["se_pump"])
+    assert reactor.residence_time_for(total) == pytest.approx(14.0)
+    assert reactor.nucleation_time_for(14.0) == pytest.approx(14.0 * 9.0 / 250.0)
+
+
+def test_flush_time_counts_whole_reactor_volumes(reactor):
+    # 3 volumes of (9 + 250 + 30) µL at 250/4.5 µL/s
+    assert reactor.flush_time_s(4.5) == pytest.approx(3 * 289.0 / (250.0 / 4.5))
+
+
+def test_washout_reaches_99_percent_after_three_volumes():
+    assert washout_fraction(0.0) == 0.0
+    assert washout_fraction(1.0) == pytest.approx(0.5768, abs=1e-3)
+    assert washout_fraction(3.0) > 0.99
+    values = [washout_fraction(v) for v in np.linspace(0, 5, 50)]
+    assert np.all(np.diff(values) >= 0)
+
+
+def test_describe_gives_shapes_and_units(reactor):
+    desc = reactor.describe()
+    assert desc["reactor_spectrometer_absorbance"]["shape"] == [401]
+    assert desc["reactor_spectrometer_absorbance"]["units"] == "AU"
+    assert desc["reactor_spectrometer_wavelength_nm"]["units"] == "nm"
+    assert desc["reactor_saxs_intensity"]["shape"] == [250]
+    assert desc["reactor_saxs_q_nm_inv"]["units"] == "1/nm"
+    assert desc["reactor_nucleation_heater_readback"]["units"] == "degC"
+    assert desc["reactor_cd_pump_flow_rate"]["units"] == "uL/min"
+    assert set(reactor.read()) == set(desc)
+    config = reactor.describe_configuration()
+    assert config["reactor_growth_oven_volume_ul"]["units"] == "uL"
+
+
+def test_flow_cell_shows_old_product_until_flushed(reactor):
+    """Right after a change the flow cell still holds the old (unreacted) mixture."""
+    wait_status(reactor.nucleation_heater.set(280), timeout=1)
+    wait_status(reactor.growth_oven.set(280), timeout=1)
+    flows = reactor.flow_rates_for(14.0)
+    wait_status(reactor.cd_pump.set(flows["cd_pump"]), timeout=1)
+    wait_status(reactor.se_pump.set(flows["se_pump"]), timeout=1)
+    early = reactor.sample_at_flow_cell()
+    wait_status(reactor.flush.trigger(), timeout=1)
+    late = reactor.sample_at_flow_cell()
+    assert reactor.flushed_volumes() >= 3.0
+    assert early.precursor_mm > 5.0  # mostly the room-temperature precursor
+    assert late.precursor_mm < 1.0
+    assert late.yield_fraction > 0.9
+
+
+def test_flush_without_flow_fails_with_clear_reason(reactor):
+    status = reactor.flush.trigger()
+    with pytest.raises(Exception, match="pumps are stopped"):
+        wait_status(status, timeout=1)
+
+
+def test_twin_needs_a_clock_and_rng():
+    with pytest.raises(TypeError, match="needs clock= and rng="):
+        SimHeater(name="h")
+
+
+def test_negative_time_scale_is_rejected():
+    with pytest.raises(ValueError, match=re.escape("time_scale=-1.0 must be ≥ 0")):
+        make_twin_reactor(time_scale=-1)

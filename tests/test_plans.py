@@ -1,0 +1,131 @@
+"""Plans: limits checked before any message, metadata in the start document, grids."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bluesky import plan_stubs as bps
+from bluesky.simulators import RunEngineSimulator, check_limits
+
+from autolab.errors import LimitError
+from autolab.plans import measure_point, phase_map, set_conditions, wait_steady
+
+
+def messages_until_error(plan):
+    """Pull messages from ``plan`` with no RunEngine; assert none came before it raised."""
+    messages = []
+    try:
+        for msg in plan:
+            messages.append(msg)
+    finally:
+        assert messages == [], f"plan yielded {messages} before failing"
+    return messages
+
+
+def test_check_limits_accepts_in_range_set_conditions(RE, reactor):
+    check_limits(set_conditions(reactor, 280, 270, 14.0))
+
+
+def test_check_limits_catches_a_hand_made_out_of_range_move(RE, reactor):
+    """bluesky's own check_limits uses the devices' check_value()."""
+    with pytest.raises(LimitError, match="outside the growth oven's allowed range 20–350 °C"):
+        check_limits(bps.mv(reactor.growth_oven, 400))
+    with pytest.raises(LimitError, match="outside the Cd precursor pump's allowed range"):
+        check_limits(bps.mv(reactor.cd_pump, 1e6))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((410, 280, 14.0), "nucleation_temperature_c=410 is outside the nucleation heater's allowed range 20–350 °C"),
+        ((280, -5, 14.0), "growth_temperature_c=-5 is outside the growth oven's allowed range 20–350 °C"),
+        ((280, 280, -1.0), "residence_time_s=-1.0 is outside the pumps' allowed range 0.625–600 s"),
+        ((280, 280, 0.1), "residence_time_s=0.1 is outside the pumps' allowed range 0.625–600 s"),
+        ((280, 280, float("nan")), "residence_time_s=nan is outside"),
+    ],
+)
+def test_out_of_range_plan_fails_before_any_message(reactor, args, message):
+    for plan in (set_conditions(reactor, *args), measure_point(reactor, *args)):
+        with pytest.raises(LimitError, match=re.escape(message)):
+            messages_until_error(plan)
+        assert reactor.nucleation_heater.setpoint.get() == 25.0
+        assert reactor.cd_pump.flow_rate_setpoint.get() == 0.0
+
+
+def test_phase_map_checks_every_point_before_moving(reactor):
+    plan = phase_map(reactor, [260, 280], [260, 360], [4.5])
+    with pytest.raises(LimitError, match="growth_temperature_c=360"):
+        messages_until_error(plan)
+    assert reactor.nucleation_heater.setpoint.get() == 25.0
+
+
+def test_empty_syringe_stops_plan_before_moving(reactor):
+    reactor.cd_pump.syringe_volume_ul.put(100.0)
+    with pytest.raises(LimitError, match=r"Cd precursor pump \(reactor_cd_pump\) has 100 µL left but 1 point\(s\) need about \d+ µL"):
+        messages_until_error(measure_point(reactor, 280, 280, 14.0))
+
+
+def test_phase_map_too_large_for_syringes_is_refused(reactor):
+    reactor.se_pump.syringe_volume_ul.put(2000.0)
+    with pytest.raises(LimitError, match=r"Se precursor pump \(reactor_se_pump\) has 2000 µL left but 12 point\(s\) need"):
+        messages_until_error(phase_map(reactor, [260, 280, 300], [260, 280], [4.5, 14.0]))
+
+
+def test_bad_flush_volumes_named(reactor):
+    with pytest.raises(LimitError, match=re.escape("flush_volumes=0 is outside the allowed range 0–100 reactor volumes")):
+        list(wait_steady(reactor, flush_volumes=0))
+
+
+def test_measure_point_messages_are_one_run(reactor):
+    sim = RunEngineSimulator()
+    record = sim.simulate_plan(measure_point(reactor, 280, 270, 14.0, md={"sample": "test"}))
+    commands = [m.command for m in record]
+    assert commands.count("open_run") == 1
+    assert commands.count("close_run") == 1
+    assert commands.index("open_run") < commands.index("set") < commands.index("trigger")
+    open_run = next(m for m in record if m.command == "open_run")
+    assert open_run.kwargs["conditions"] == {
+        "nucleation_temperature_c": 280.0,
+        "growth_temperature_c": 270.0,
+        "residence_time_s": 14.0,
+    }
+    assert open_run.kwargs["sample"] == "test"
+    assert open_run.kwargs["plan_name"] == "measure_point"
+    sets = {m.obj.name: m.args[0] for m in record if m.command == "set"}
+    assert sets["reactor_nucleation_heater"] == 280.0
+    assert sets["reactor_growth_oven"] == 270.0
+    assert sets["reactor_cd_pump"] == pytest.approx(250 / 14 * 60 / 2)
+
+
+def test_measure_point_on_the_twin_reads_steady_product(RE, reactor):
+    docs = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    (uid,) = RE(measure_point(reactor, 280, 280, 14.0))
+    events = [doc for name, doc in docs if name == "event"]
+    assert len(events) == 1
+    data = events[0]["data"]
+    assert data["reactor_flush_flushed_volumes"] >= 3.0
+    assert abs(data["reactor_nucleation_heater_readback"] - 280) < 1.0
+    assert len(data["reactor_spectrometer_absorbance"]) == 401
+    assert len(data["reactor_saxs_intensity"]) == 250
+    stop = next(doc for name, doc in docs if name == "stop")
+    assert stop["exit_status"] == "success" and stop["run_start"] == uid
+
+
+def test_phase_map_order_metadata_and_stops_pumps(RE, reactor):
+    starts = []
+    RE.subscribe(lambda name, doc: starts.append(doc), "start")
+    uids = RE(phase_map(reactor, [280, 260], [260, 280], [4.5], growth_not_above_nucleation=True, md={"who": "t"}))
+    assert len(uids) == 3  # (260, 280) is skipped: growth above nucleation
+    seen = [(s["nucleation_temperature_c"], s["growth_temperature_c"]) for s in starts]
+    assert seen == [(280, 260), (280, 280), (260, 260)]
+    assert {s["phase_map_uid"] for s in starts} == {starts[0]["phase_map_uid"]}
+    assert [s["point_index"] for s in starts] == [0, 1, 2]
+    assert all(s["who"] == "t" and s["grid_shape"] == [2, 2, 1] for s in starts)
+    assert reactor.cd_pump.flow_rate.get() == 0.0 and reactor.se_pump.flow_rate.get() == 0.0
+
+
+def test_empty_grid_axis_is_named(reactor):
+    with pytest.raises(LimitError, match="residence_times_s is empty"):
+        list(phase_map(reactor, [260], [260], []))
