@@ -1,0 +1,149 @@
+"""The tiled catalog: real SQLite + files on disk, read back in another process, crash-safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
+from autolab.plans import phase_map
+
+from .conftest import run_python
+
+
+@pytest.mark.slow
+def test_phase_map_3x2x2_reads_back_in_a_fresh_process(RE, reactor, writer, catalog_dir):
+    """Acceptance (issue 2): every run's metadata and array shapes survive into another process."""
+    RE.subscribe(writer)
+    uids = RE(phase_map(reactor, [260, 280, 300], [260, 280], [4.5, 14.0], md={"operator": "pytest"}))
+    writer.flush()
+    assert len(uids) == 12 and writer.errors == []
+    code = textwrap.dedent(
+        f"""
+        import json
+        from autolab.catalog import open_catalog, load_point
+        client = open_catalog({str(catalog_dir)!r})
+        out = []
+        for uid in {list(uids)!r}:
+            point = load_point(client[uid])
+            out.append({{"uid": uid, "start": point.start, "exit": point.stop["exit_status"],
+                        "shapes": [point.wavelength_nm.shape[0], point.absorbance.shape[0],
+                                   point.q_nm_inv.shape[0], point.intensity.shape[0],
+                                   point.intensity_sigma.shape[0]],
+                        "flushed": point.readings["flush_flushed_volumes"],
+                        "a437": float(point.absorbance[137])}})
+        print(json.dumps(out))
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = [(t, g, r) for t in (260, 280, 300) for g in (260, 280) for r in (4.5, 14.0)]
+    assert [row["uid"] for row in rows] == list(uids)
+    for row, (t_nuc, t_growth, residence) in zip(rows, expected, strict=True):
+        start = row["start"]
+        assert start["conditions"] == {
+            "nucleation_temperature_c": t_nuc,
+            "growth_temperature_c": t_growth,
+            "residence_time_s": residence,
+        }
+        assert start["operator"] == "pytest"
+        assert start["plan_name"] == "measure_point"
+        assert start["grid_shape"] == [3, 2, 2]
+        assert row["exit"] == "success"
+        assert row["shapes"] == [401, 401, 250, 250, 250]
+        assert row["flushed"] >= 3.0
+        assert row["a437"] > 0.0
+    map_uid = rows[0]["start"]["phase_map_uid"]
+    client = open_catalog(catalog_dir)
+    assert len(find_runs(client, phase_map_uid=map_uid)) == 12
+    assert len(find_runs(client, phase_map_uid=map_uid, conditions={"residence_time_s": (10, 20)})) == 6
+    assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_temperature_c": (275, 285)})) == 4
+
+
+@pytest.mark.slow
+def test_stored_spectrum_matches_what_the_detector_read(RE, reactor, writer, catalog_dir):
+    docs = []
+    RE.subscribe(writer)
+    RE.subscribe(lambda name, doc: docs.append(doc), "event")
+    (uid,) = RE(phase_map(reactor, [280], [280], [14.0]))
+    writer.flush()
+    point = load_point(open_catalog(catalog_dir)[uid])
+    np.testing.assert_allclose(point.absorbance, docs[0]["data"]["reactor_spectrometer_absorbance"])
+    np.testing.assert_allclose(point.intensity, docs[0]["data"]["reactor_saxs_intensity"])
+
+
+CRASHING_CAMPAIGN = """
+import os, sys
+from bluesky import RunEngine
+from autolab.catalog import CatalogWriter, open_catalog, journal_directory
+from autolab.devices import make_twin_reactor
+from autolab.plans import measure_point
+path = sys.argv[1]
+writer = CatalogWriter(open_catalog(path), journal_directory(path))
+RE = RunEngine({}, call_returns_result=False)
+RE.subscribe(writer)
+reactor = make_twin_reactor(seed=3)
+done = 0
+def crash_in_third_point(name, doc):
+    # Die the hard way (no cleanup, no flush) as soon as the third point has its event.
+    if name == "event" and done == 2:
+        os.kill(os.getpid(), 9)
+RE.subscribe(crash_in_third_point)
+for residence in (4.5, 7.6, 14.0):
+    (uid,) = RE(measure_point(reactor, 280, 280, residence))
+    print(uid, flush=True)
+    done += 1
+"""
+
+
+@pytest.mark.slow
+def test_killed_process_loses_no_finished_point(tmp_path):
+    """A process killed mid-point: the finished points and the partial one reach the catalog."""
+    path = tmp_path / "crash-catalog"
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_CAMPAIGN, str(path)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    finished = proc.stdout.split()
+    assert len(finished) == 2
+    journals = list(journal_directory(path).glob("*.jsonl"))
+    assert journals, "the interrupted point's journal should be on disk"
+    # Reopening the catalog with a writer replays what the crash left behind.
+    writer = CatalogWriter(open_catalog(path), journal_directory(path))
+    writer.close()
+    client = open_catalog(path)
+    for uid in finished:
+        assert client[uid].metadata["stop"]["exit_status"] == "success"
+        assert load_point(client[uid]).absorbance.shape == (401,)
+    assert len(client) == 3  # the two finished points and the interrupted one
+    partial = [uid for uid in client if uid not in finished]
+    assert partial[0] in writer.replayed
+    assert client[partial[0]].metadata["start"]["residence_time_s"] == 14.0
+    assert not list(journal_directory(path).glob("*.jsonl"))
+
+
+def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):
+    from autolab.errors import CatalogError
+
+    target = tmp_path / "not-a-dir"
+    target.write_text("x")
+    with pytest.raises(CatalogError, match=f"catalog path {target} exists and is not a directory"):
+        open_catalog(target)
+
+
+def test_catalog_location_from_environment(monkeypatch, tmp_path):
+    from autolab.catalog import default_location
+
+    monkeypatch.setenv("AUTOLAB_CATALOG", str(tmp_path / "c"))
+    assert default_location() == str(tmp_path / "c")
+    monkeypatch.delenv("AUTOLAB_CATALOG")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_location() == os.path.join(str(tmp_path / "xdg"), "autolab", "catalog")

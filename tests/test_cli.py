@@ -1,0 +1,77 @@
+"""The autolab command line, run as a user runs it (a separate process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def autolab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_help_lists_every_command():
+    result = autolab("--help")
+    assert result.returncode == 0
+    for command in ("measure", "phase-map", "runs", "show"):
+        assert command in result.stdout
+        assert autolab(command, "--help").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["measure", "--nucleation-temperature", "400", "--growth-temperature", "280", "--residence-time", "14"],
+            "autolab: error: nucleation_temperature_c=400.0 is outside the nucleation heater's allowed range 20–350 °C",
+        ),
+        (
+            ["measure", "--nucleation-temperature", "280", "--growth-temperature", "280", "--residence-time", "-3"],
+            "autolab: error: residence_time_s=-3.0 is outside the pumps' allowed range 0.625–600 s",
+        ),
+        (
+            ["measure", "--nucleation-temperature", "hot", "--growth-temperature", "280", "--residence-time", "14"],
+            "autolab: error: Invalid value for '--nucleation-temperature': 'hot' is not a valid float.",
+        ),
+        (
+            ["phase-map", "--nucleation-temperatures", "260,x", "--growth-temperatures", "260", "--residence-times", "4"],
+            "autolab: error: --nucleation-temperatures: 'x' in '260,x' is not a number",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
+    result = autolab(*args, "--catalog", str(tmp_path / "never-created"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(message)
+    assert not (tmp_path / "never-created").exists()  # nothing written for bad input
+
+
+@pytest.mark.slow
+def test_measure_runs_and_show_round_trip(tmp_path):
+    catalog = str(tmp_path / "cli-catalog")
+    result = autolab(
+        "measure", "--nucleation-temperature", "280", "--growth-temperature", "270", "--residence-time", "14",
+        "--catalog", catalog, "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    uid = json.loads(result.stdout)["uid"]
+    listed = autolab("runs", "--catalog", catalog, "--json")
+    rows = json.loads(listed.stdout)
+    assert [row["uid"] for row in rows] == [uid]
+    assert rows[0]["growth_temperature_c"] == 270 and rows[0]["exit_status"] == "success"
+    table = autolab("runs", "--catalog", catalog)
+    assert uid[:8] in table.stdout
+    png = tmp_path / "point.png"
+    shown = autolab("show", uid[:8], "--catalog", catalog, "--output", str(png))
+    assert shown.returncode == 0, shown.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    missing = autolab("show", "ffffffff", "--catalog", catalog)
+    assert missing.returncode == 2
+    assert "no run with uid 'ffffffff' in the catalog" in missing.stderr

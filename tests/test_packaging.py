@@ -1,0 +1,45 @@
+"""The design-card layout imports as autolab.* from an editable and from a wheel install."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBPACKAGES = {"autolab.plans": "plans", "autolab.sim": "sim", "autolab.plugins": "plugins"}
+
+
+def test_editable_install_maps_top_level_folders():
+    import importlib
+
+    for module, folder in SUBPACKAGES.items():
+        imported = importlib.import_module(module)
+        assert Path(imported.__file__).parent == ROOT / folder
+
+
+@pytest.mark.slow
+def test_wheel_install_imports_every_subpackage(tmp_path):
+    wheel_dir = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = wheel_dir.glob("autolab-*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )
+    code = (
+        "import sys, autolab.plans, autolab.sim, autolab.plugins, autolab.devices;"
+        "print(autolab.plans.__file__); print(autolab.sim.__file__); print(autolab.plugins.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=tmp_path,
+    )
+    for line in result.stdout.splitlines():
+        assert line.startswith(str(target / "autolab")), line
