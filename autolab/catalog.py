@@ -238,7 +238,7 @@ class CatalogWriter:
                 continue
             uid = docs[0]["doc"]["uid"]
             if uid in self.client:
-                if "stop" in (self.client[uid].metadata.get("stop") or {}) or self.client[uid].metadata.get("stop"):
+                if self.client[uid].metadata.get("stop"):  # already complete in tiled
                     path.unlink()
                     continue
                 self.client[uid].delete(recursive=True, external_only=False)

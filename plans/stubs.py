@@ -10,6 +10,7 @@ from bluesky import plan_stubs as bps
 from bluesky.utils import MsgGenerator
 
 from autolab.devices import FlowReactor
+from autolab.errors import LimitError
 
 
 def set_conditions(
@@ -76,8 +77,6 @@ def wait_steady(reactor: FlowReactor, *, flush_volumes: float | None = None) -> 
     """
     if flush_volumes is not None:
         if not 0 < float(flush_volumes) <= 100:
-            from autolab.errors import LimitError
-
             msg = f"flush_volumes={flush_volumes!r} is outside the allowed range 0–100 reactor volumes"
             raise LimitError(msg)
         yield from bps.mv(reactor.flush.required_volumes, float(flush_volumes))

@@ -13,6 +13,7 @@ from bluesky.utils import MsgGenerator
 
 import autolab
 from autolab.devices import FlowReactor, PointConditions
+from autolab.errors import LimitError
 
 from .stubs import set_conditions, stop_flow, wait_steady
 
@@ -180,8 +181,6 @@ def phase_map(
         ("nucleation_temperatures_c", "growth_temperatures_c", "residence_times_s"), grid, strict=True
     ):
         if not values:
-            from autolab.errors import LimitError
-
             msg = f"{field} is empty; give at least one value"
             raise LimitError(msg)
     points = [
