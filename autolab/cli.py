@@ -214,6 +214,56 @@ def show(run, catalog, output):
     click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.option("--nucleation-temperature", type=float, required=True, help="Nucleation chamber temperature, °C.")
+@click.option("--growth-temperature", type=float, required=True, help="Growth oven temperature, °C.")
+@click.option("--residence-time", type=float, required=True, help="Growth-oven residence time, s.")
+@click.option("--nucleation-time", type=float, default=None, help="Chamber time, s (default: set by the same flow).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the detector noise.")
+@click.option("--no-noise", is_flag=True, help="Noise-free spectra.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG of both spectra.")
+@JSON_OPTION
+@friendly_errors
+def simulate(nucleation_temperature, growth_temperature, residence_time, nucleation_time, seed, no_noise, plot_path, as_json):
+    """Simulate one steady-state point with the physics twin (no devices, no catalog)."""
+    import numpy as np
+
+    from . import sim
+
+    conditions = sim.Conditions(nucleation_temperature, growth_temperature, residence_time, nucleation_time)
+    result = sim.simulate(conditions, rng=None if no_noise else np.random.default_rng(seed))
+    if plot_path:
+        from .plotting import plot_simulation
+
+        plot_simulation(result, plot_path)
+    if as_json:
+        payload = {
+            "conditions": {
+                "nucleation_temperature_c": nucleation_temperature,
+                "growth_temperature_c": growth_temperature,
+                "residence_time_s": residence_time,
+                "nucleation_time_s": nucleation_time,
+            },
+            "wavelength_nm": result.wavelength_nm.tolist(),
+            "absorbance": result.absorbance.tolist(),
+            "q_nm-1": result.q_nm_inv.tolist(),
+            "intensity": result.intensity.tolist(),
+            "intensity_sigma": None if result.intensity_sigma is None else result.intensity_sigma.tolist(),
+            "truth": result.truth,
+        }
+        click.echo(json.dumps(payload))
+        return
+    truth = result.truth
+    diameter = truth["nc_mean_diameter_nm"]
+    click.echo(
+        f"MSC families present: {', '.join(truth['msc_families_present']) or 'none'}; "
+        f"NC exciton: {truth['nc_exciton_nm'] or '—'} nm; "
+        f"NC mean diameter: {f'{diameter:.2f} nm' if diameter else '—'}; yield {truth['yield_fraction']:.2f}"
+    )
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
 def resolve_uid(client, text: str) -> str:
     """The full uid of the run whose uid is ``text`` or starts with it."""
     if text in client:

@@ -19,11 +19,12 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
 from .kinetics import DEFAULT_PARAMETERS, MSC_FAMILIES, KineticParameters, KineticState, react
+from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm
 from .optics import DEFAULT_WAVELENGTH_NM, absorbance, add_detector_noise
 from .scattering import DEFAULT_Q_NM_INV, add_counting_noise, intensity, mesophase_order
 from .sizing import yu_diameter_nm, yu_wavelength_nm
@@ -39,6 +40,7 @@ __all__ = [
     "SimResult",
     "measure",
     "simulate",
+    "simulate_many",
     "steady_state",
     "yu_diameter_nm",
     "yu_wavelength_nm",
@@ -60,14 +62,15 @@ class Conditions:
         Growth oven temperature, °C.
     residence_time_s : float
         Time in the growth oven (Palencia's "reaction time"), s; 0 reads the chamber outlet.
-    nucleation_time_s : float
-        Time in the nucleation chamber, s (0.5 s by default, docs/sim.md).
+    nucleation_time_s : float, optional
+        Time in the nucleation chamber, s. By default the flow that sets the residence time
+        also sets it: ``residence_time_s × chamber_to_oven_volume_ratio`` (kinetic parameters).
     """
 
     nucleation_temperature_c: float
     growth_temperature_c: float
     residence_time_s: float
-    nucleation_time_s: float = 0.5
+    nucleation_time_s: float | None = None
 
     def __post_init__(self):
         low, high = TEMPERATURE_RANGE_C
@@ -78,6 +81,8 @@ class Conditions:
                 raise ValueError(msg)
         for name in ("residence_time_s", "nucleation_time_s"):
             value = getattr(self, name)
+            if value is None and name == "nucleation_time_s":
+                continue
             if not np.isfinite(value) or value < 0:
                 msg = f"{name}={value!r} must be a finite time ≥ 0 s"
                 raise ValueError(msg)
@@ -103,11 +108,14 @@ class SimResult:
 
 def steady_state(conditions: Conditions, params: KineticParameters = DEFAULT_PARAMETERS) -> KineticState:
     """Species concentrations at the flow cell for ``conditions`` (cached; deterministic)."""
+    nucleation_time = conditions.nucleation_time_s
+    if nucleation_time is None:
+        nucleation_time = conditions.residence_time_s * params.chamber_to_oven_volume_ratio
     return _steady_state(
         round(float(conditions.nucleation_temperature_c), 3),
         round(float(conditions.growth_temperature_c), 3),
         round(float(conditions.residence_time_s), 4),
-        round(float(conditions.nucleation_time_s), 4),
+        round(float(nucleation_time), 5),
         params,
     )
 
@@ -142,6 +150,9 @@ def truth_of(state: KineticState) -> dict:
         "nc_size_dispersion": finite(state.nc_size_dispersion),
         "yield_fraction": state.yield_fraction,
         "mesophase_order": state.mesophase_order,
+        "msc_families_present": msc_families_present(state),
+        "nc_exciton_nm": nc_exciton_nm(state),
+        "saxs_mean_radius_nm": saxs_mean_radius_nm(state),
     }
 
 
@@ -208,3 +219,33 @@ def measure(
         intensity_sigma=sigma,
         truth=result.truth,
     )
+
+
+def simulate_many(
+    conditions: list[Conditions],
+    *,
+    processes: int | None = None,
+    params: KineticParameters = DEFAULT_PARAMETERS,
+    wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
+    q_nm_inv: np.ndarray = DEFAULT_Q_NM_INV,
+) -> list[SimResult]:
+    """Noise-free :func:`simulate` over many conditions, in parallel processes.
+
+    Parameters
+    ----------
+    conditions : list of Conditions
+        The points, e.g. a whole phase map.
+    processes : int, optional
+        Worker processes (default: the machine's CPU count; 1 runs serially in this process).
+    """
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    conditions = list(conditions)
+    processes = processes or os.cpu_count() or 1
+    work = partial(simulate, params=params, wavelength_nm=wavelength_nm, q_nm_inv=q_nm_inv)
+    if processes == 1 or len(conditions) < 2:
+        return [work(c) for c in conditions]
+    chunk = max(1, len(conditions) // (4 * processes))
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        return list(pool.map(work, conditions, chunksize=chunk))

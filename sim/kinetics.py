@@ -40,6 +40,11 @@ MSC_FAMILIES: tuple[tuple[str, float, int], ...] = (
     ("CdSe-465", 465.0, 84),
 )
 
+#: SAXS diameters of the MSC families, nm. 403/437/465: Palencia 2020 (1.74, 1.88, 2.04 nm from
+#: the Monte-Carlo SAXS fits). SAXS cannot resolve below ≈ 1.6 nm; for 350/380 the optical
+#: diameters are shifted by the 403 family's SAXS–optical offset (+0.16 nm).
+MSC_SAXS_DIAMETER_NM = {"CdSe-350": 1.25, "CdSe-380": 1.53, "CdSe-403": 1.74, "CdSe-437": 1.88, "CdSe-465": 2.04}
+
 _METHOD = "LSODA"
 _REFERENCE_K = celsius_to_kelvin(280.0)
 
@@ -60,8 +65,11 @@ class KineticParameters:
     k_nucleation_per_mm_s: float = 2.02
     """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
     ea_nucleation_j_per_mol: float = 225e3
-    k_steps_per_mm_s: tuple[float, ...] = (3.0, 3.0, 2.0, 0.0386, 2.0)
-    """Ladder steps 12→25→38→61→84 units and 84 → NC, mM⁻¹ s⁻¹ at 280 °C."""
+    k_steps_per_mm_s: tuple[float, ...] = (3.0, 3.0, 2.0, 0.0386)
+    """Ladder steps 12→25→38→61→84 units, mM⁻¹ s⁻¹ at 280 °C."""
+    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 2.0)
+    """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
+    temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
     ea_steps_j_per_mol: float = 48.5e3
     solubility_mm: float = 1e-3
     """Bulk monomer solubility [M]0 at 280 °C, mM."""
@@ -77,6 +85,9 @@ class KineticParameters:
     """Radial offset B of Prins eq. 6, nm."""
     reference_radius_nm: float = 1.0
     """Reference radius r_c,0 of Prins eq. 6, nm."""
+    chamber_to_oven_volume_ratio: float = 0.036
+    """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
+    residence time when both are set by one flow (0.5 s at 14 s for the default 0.036)."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
 
@@ -183,12 +194,16 @@ class _Model:
         self.dr_nm = np.diff(self.edges_nm)
         self.nc_units = aggregation_number(2.0 * self.centres_nm)
         self.n_msc = len(self.msc_units)
+        self.step_units = self.msc_units[1:] - self.msc_units[:-1]
 
     def rates(self, temperature_k: float):
         """Temperature-dependent constants, evaluated once per integration segment."""
         p = self.p
         k_steps = np.array(
             [arrhenius(k, p.ea_steps_j_per_mol, temperature_k, _REFERENCE_K) for k in p.k_steps_per_mm_s]
+        )
+        k_to_nc = np.array(
+            [arrhenius(k, p.ea_steps_j_per_mol, temperature_k, _REFERENCE_K) for k in p.k_to_nc_per_mm_s]
         )
         rt = GAS_CONSTANT_J_PER_MOL_K * temperature_k
         solubility = p.solubility_mm * np.exp(
@@ -202,6 +217,7 @@ class _Model:
             "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
             "k_steps": k_steps,
+            "k_to_nc": k_to_nc,
             # Gibbs–Thomson solubility of each cluster and of NCs at each class edge, mM.
             "msc_solubility": solubility * np.exp(gibbs / self.msc_radius_m),
             "edge_solubility": solubility * np.exp(gibbs / (self.edges_nm * 1e-9)),
@@ -209,45 +225,100 @@ class _Model:
             "growth_nm_per_s_per_mm": CDSE_MOLAR_VOLUME_M3_PER_MOL * ka_edges * 1e9,
         }
 
-    def rhs(self, y, rates, nucleating: bool):
-        p_conc, m = y[0], max(y[1], 0.0)
+    def _terms(self, y, rates, nucleating: bool):
+        """Reaction rates shared by :meth:`rhs` and :meth:`jac`."""
+        m = max(y[1], 0.0)
         c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
         n = np.maximum(y[2 + self.n_msc :], 0.0)
         sat = rates["msc_solubility"]
         k = rates["k_steps"]
-        dy = np.zeros_like(y)
-
-        conversion = rates["k_precursor"] * p_conc
-        # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
-        nucleation = rates["k_nucleation"] * ((m * m if nucleating else 0.0) - c[0] * sat[0])
-        # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
-        steps = k[:-1] * (c[:-1] * m - c[1:] * sat[1:])
-        # Largest MSC + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M]).
-        birth = k[-1] * c[-1] * m
-
-        # NC growth fluxes across class edges (upwind), nm s⁻¹ · mM / nm = mM s⁻¹.
+        chi = 1.0 if nucleating else 0.0
         growth = rates["growth_nm_per_s_per_mm"] * (m - rates["edge_solubility"])
-        flux = np.zeros(len(growth))
         inner = growth[1:-1]
-        flux[1:-1] = np.where(inner > 0, inner * n[:-1] / self.dr_nm[:-1], inner * n[1:] / self.dr_nm[1:])
-        death = 0.0
-        if growth[0] < 0:  # NCs at the bottom edge shrink back into the largest MSC
-            death = -growth[0] * n[0] / self.dr_nm[0]
+        upwind = np.where(inner > 0, np.arange(len(inner)), np.arange(1, len(inner) + 1))
+        return {
+            "m": m, "c": c, "n": n, "sat": sat, "k": k, "chi": chi,
+            "conversion": rates["k_precursor"] * y[0],
+            # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
+            "nucleation": rates["k_nucleation"] * (chi * m * m - c[0] * sat[0]),
+            # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
+            "steps": k * (c[:-1] * m - c[1:] * sat[1:]),
+            # Cluster + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M], or ·[403] in the window).
+            "births": rates["k_to_nc"] * c * m,
+            "growth": growth,
+            "upwind": upwind,
+        }
+
+    def rhs(self, y, rates, nucleating: bool):
+        t = self._terms(y, rates, nucleating)
+        n, growth, upwind = t["n"], t["growth"], t["upwind"]
+        flux = np.zeros(len(growth))
+        flux[1:-1] = growth[1:-1] * n[upwind] / self.dr_nm[upwind]
+        # NCs at the bottom edge shrink back into the largest MSC.
+        death = -growth[0] * n[0] / self.dr_nm[0] if growth[0] < 0 else 0.0
         dn = flux[:-1] - flux[1:]
-        dn[0] += birth - death
-
-        dc = np.zeros(self.n_msc)
-        dc[0] = nucleation - steps[0]
+        births = t["births"]
+        dn[0] += births.sum() - death
+        steps = t["steps"]
+        dc = np.empty(self.n_msc)
+        dc[0] = t["nucleation"] - steps[0]
         dc[1:-1] = steps[:-1] - steps[1:]
-        dc[-1] = steps[-1] - birth + death
-
-        units_to_nc = float(self.nc_units @ dn) - self.msc_units[-1] * (birth - death)
-        units_to_msc = 12.0 * nucleation + float((self.msc_units[1:] - self.msc_units[:-1]) @ steps)
-        dy[0] = -conversion
-        dy[1] = conversion - units_to_msc - units_to_nc
+        dc[-1] = steps[-1] + death
+        dc -= births
+        units_to_nc = float(self.nc_units @ dn) - float(self.msc_units @ births) + self.msc_units[-1] * death
+        units_to_msc = 12.0 * t["nucleation"] + float(self.step_units @ steps)
+        dy = np.empty_like(y)
+        dy[0] = -t["conversion"]
+        dy[1] = t["conversion"] - units_to_msc - units_to_nc
         dy[2 : 2 + self.n_msc] = dc
         dy[2 + self.n_msc :] = dn
         return dy
+
+    def jac(self, y, rates, nucleating: bool):
+        """Analytic Jacobian of :meth:`rhs` (dense; the system has ~100 equations)."""
+        t = self._terms(y, rates, nucleating)
+        size, i_m, i_c, i_n = len(y), 1, 2, 2 + self.n_msc
+        m, c, n, sat, k = t["m"], t["c"], t["n"], t["sat"], t["k"]
+        growth, upwind = t["growth"], t["upwind"]
+        g_per_m = rates["growth_nm_per_s_per_mm"]
+
+        d_nuc = np.zeros(size)
+        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * t["chi"] * m
+        d_nuc[i_c] = -rates["k_nucleation"] * sat[0]
+        d_steps = np.zeros((self.n_msc - 1, size))
+        rows = np.arange(self.n_msc - 1)
+        d_steps[rows, i_c + rows] = k * m
+        d_steps[rows, i_c + rows + 1] = -k * sat[1:]
+        d_steps[:, i_m] = k * c[:-1]
+        kb = rates["k_to_nc"]
+        d_births = np.zeros((self.n_msc, size))
+        d_births[np.arange(self.n_msc), i_c + np.arange(self.n_msc)] = kb * m
+        d_births[:, i_m] = kb * c
+        d_birth = d_births.sum(axis=0)
+        d_death = np.zeros(size)
+        if growth[0] < 0:
+            d_death[i_n] = -growth[0] / self.dr_nm[0]
+            d_death[i_m] = -g_per_m[0] * n[0] / self.dr_nm[0]
+
+        d_flux = np.zeros((len(growth), size))
+        edges = np.arange(1, len(growth) - 1)
+        d_flux[edges, i_n + upwind] = growth[1:-1] / self.dr_nm[upwind]
+        d_flux[edges, i_m] = g_per_m[1:-1] * n[upwind] / self.dr_nm[upwind]
+        d_dn = d_flux[:-1] - d_flux[1:]
+        d_dn[0] += d_birth - d_death
+
+        jac = np.zeros((size, size))
+        jac[0, 0] = -rates["k_precursor"]
+        jac[i_c] = d_nuc - d_steps[0]
+        jac[i_c + 1 : i_c + self.n_msc - 1] = d_steps[:-1] - d_steps[1:]
+        jac[i_c + self.n_msc - 1] = d_steps[-1] + d_death
+        jac[i_c : i_c + self.n_msc] -= d_births
+        jac[i_n:] = d_dn
+        d_units_nc = self.nc_units @ d_dn - self.msc_units @ d_births + self.msc_units[-1] * d_death
+        d_units_msc = 12.0 * d_nuc + self.step_units @ d_steps
+        jac[i_m] = -d_units_msc - d_units_nc
+        jac[i_m, 0] += rates["k_precursor"]
+        return jac
 
     def integrate(self, y0, duration_s, temperature_c, nucleating):
         if duration_s <= 0:
@@ -258,6 +329,7 @@ class _Model:
             (0.0, duration_s),
             y0,
             method=_METHOD,
+            jac=lambda _t, y: self.jac(y, rates, nucleating),
             rtol=1e-5,
             atol=1e-10,
         )

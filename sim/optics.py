@@ -1,8 +1,9 @@
 """UV-Vis absorbance of a reaction mixture from its species concentrations.
 
-- MSC families: narrow bands at fixed positions (Palencia 2020, Fig. 4) with a second, weaker
-  transition at higher energy; amplitude from the Yu 2003 extinction coefficient at the family's
-  optical diameter (an extrapolation below 2 nm, as Palencia's own sizing is).
+- MSC families: narrow bands at fixed positions (Palencia 2020, Fig. 4) with their own higher
+  resonances (two broader bands 0.35 and 0.7 eV up) instead of the bulk continuum, which does not
+  apply to clusters; amplitude from the Yu 2003 extinction coefficient at the family's optical
+  diameter (an extrapolation below 2 nm, as Palencia's own sizing is).
 - NCs: each radius class contributes its first exciton at the Yu 2003 wavelength, with the Yu
   extinction coefficient, a homogeneous line width, a second transition and the continuum.
   Inhomogeneous broadening follows from summing the classes.
@@ -65,7 +66,7 @@ def absorbance(
     total = optics.scatter_at_400nm * (400.0 / lam) ** 4 + optics.baseline
 
     # Per-particle contributions: (first-exciton nm, peak ε M⁻¹cm⁻¹, line FWHM eV, conc. M, units)
-    centres, eps, widths, conc, units = [], [], [], [], []
+    centres, eps, widths, conc, units, is_msc = [], [], [], [], [], []
     for name, peak_nm, n_units in MSC_FAMILIES:
         c_m = state.msc_mm[name] * 1e-3
         if c_m <= 0:
@@ -73,7 +74,7 @@ def absorbance(
         d = 2.0 * (3.0 * n_units / (4.0 * np.pi * 18.28)) ** (1 / 3)
         width_ev = HC_EV_NM * optics.msc_fwhm_nm / peak_nm**2
         centres.append(peak_nm), eps.append(yu_extinction_m_inv_cm_inv(d)), widths.append(width_ev)
-        conc.append(c_m), units.append(n_units)
+        conc.append(c_m), units.append(n_units), is_msc.append(True)
     keep = state.nc_mm > 0
     if np.any(keep):
         d = 2.0 * state.nc_radius_nm[keep]
@@ -82,6 +83,7 @@ def absorbance(
         widths.extend(np.full(d.size, optics.nc_homogeneous_fwhm_ev))
         conc.extend(state.nc_mm[keep] * 1e-3)
         units.extend(aggregation_number(d))
+        is_msc.extend([False] * d.size)
     if not centres:
         return total
     e1 = HC_EV_NM / np.asarray(centres)[:, None]
@@ -89,12 +91,15 @@ def absorbance(
     w = np.asarray(widths)[:, None]
     c = np.asarray(conc)[:, None]
     n = np.asarray(units)[:, None]
-    bands = _gauss(energy[None, :], e1, w) + optics.second_transition_ratio * _gauss(
-        energy[None, :], e1 + optics.second_transition_ev, 1.5 * w
-    )
+    msc = np.asarray(is_msc)[:, None]
+    x = energy[None, :]
+    bands = _gauss(x, e1, w) + optics.second_transition_ratio * _gauss(x, e1 + optics.second_transition_ev, 1.5 * w)
+    # Clusters: their own higher resonances; NCs: the bulk-like continuum.
+    msc_higher = 0.8 * _gauss(x, e1 + 0.35, 3.0 * w) + 1.0 * _gauss(x, e1 + 0.7, 5.0 * w)
     onset = e1 + optics.continuum_onset_ev
     scale = optics.continuum_per_unit_350nm / np.sqrt(np.maximum(HC_EV_NM / 350.0 - onset, 0.05))
-    continuum = n * scale * np.sqrt(np.clip(energy[None, :] - onset, 0.0, None))
+    continuum = np.where(msc, 0.0, n * scale * np.sqrt(np.clip(x - onset, 0.0, None)))
+    bands = np.where(msc, _gauss(x, e1, w) + msc_higher, bands)
     total = total + optics.path_length_cm * (c * (eps_a * bands + continuum)).sum(axis=0)
     return total
 

@@ -1,0 +1,175 @@
+"""Fit the twin's kinetic parameters to the Palencia et al. 2020 facts (a developer's tool).
+
+    python docs/calibrate_twin.py --samples 300 --refine 3 --seed 0 > calibration.json
+
+Random search over log-rates and activation energies, then Nelder–Mead from the best few. The
+loss is a sum of squared, tolerance-scaled misses of the facts in ``autolab.sim.facts``; it is
+zero when every fact holds. The winning parameters are copied by hand into
+``autolab.sim.kinetics.KineticParameters`` with this script's command line in a comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import signal
+
+import numpy as np
+from scipy.optimize import minimize
+
+from autolab.sim import Conditions, steady_state
+from autolab.sim.kinetics import DEFAULT_PARAMETERS, KineticParameters
+from autolab.sim.observables import PRESENT_MIN_AU, PRESENT_MIN_SHARE, band_absorbance, nc_exciton_nm, saxs_mean_radius_nm
+from autolab.sim.optics import absorbance
+
+# (name, low, high, log10?)
+SPACE = [
+    ("k_precursor_per_s", -1.5, 1.5, True),
+    ("ea_precursor_j_per_mol", 40e3, 150e3, False),
+    ("k_nucleation_per_mm_s", -2.0, 2.0, True),
+    ("ea_nucleation_j_per_mol", 40e3, 300e3, False),
+    ("k_step0", -1.0, 2.5, True),
+    ("k_step1", -1.0, 2.5, True),
+    ("k_step2", -1.0, 2.5, True),
+    ("k_step3", -2.5, 1.5, True),
+    ("k_nc403", -4.0, 1.0, True),
+    ("k_nc465", -1.5, 2.0, True),
+    ("ea_steps_j_per_mol", 20e3, 150e3, False),
+    ("solubility_mm", -4.0, -1.0, True),
+    ("dh_solubility_j_per_mol", 50e3, 250e3, False),
+    ("surface_energy_j_per_m2", 0.1, 0.35, False),
+    ("growth_rate_constant_m_per_s", -7.0, -4.5, True),
+    ("ea_growth_j_per_mol", 30e3, 150e3, False),
+    ("chamber_to_oven_volume_ratio", 0.02, 0.3, False),
+]
+
+
+def to_params(x) -> KineticParameters:
+    values = {}
+    for (name, _, _, is_log), v in zip(SPACE, x, strict=True):
+        values[name] = 10.0**v if is_log else float(v)
+    steps = tuple(values.pop(f"k_step{i}") for i in range(4))
+    to_nc = (0.0, 0.0, values.pop("k_nc403"), 0.0, values.pop("k_nc465"))
+    return dataclasses.replace(DEFAULT_PARAMETERS, k_steps_per_mm_s=steps, k_to_nc_per_mm_s=to_nc, **values)
+
+
+def presence_margin(state, family, peak_nm):
+    band = band_absorbance(state, family)
+    total = float(absorbance(state, np.array([peak_nm]))[0])
+    return min(band / PRESENT_MIN_AU, band / (PRESENT_MIN_SHARE * total)) + 1e-9
+
+
+def hinge(x):
+    return max(0.0, x) ** 2
+
+
+class Timeout(Exception):
+    pass
+
+
+def loss(x, details=False):
+    params = to_params(x)
+
+    def st(tn, tg, tr):
+        return steady_state(Conditions(tn, tg, tr), params)
+
+    terms = {}
+    # Fact 1: 437 window at 14 s and its rise with growth T.
+    for t in (270, 280, 290, 300):
+        terms[f"f1_present_{t}"] = hinge(-math.log(presence_margin(st(t, t, 14.0), "CdSe-437", 437.0)))
+    for t in (230, 240, 250, 320, 330, 350):
+        terms[f"f1_absent_{t}"] = hinge(math.log(presence_margin(st(t, t, 14.0), "CdSe-437", 437.0)))
+    for t in (280, 300):
+        a = [band_absorbance(st(t, t - dt, 14.0), "CdSe-437") + 1e-6 for dt in (20, 10, 0)]
+        terms[f"f1_rise_{t}"] = hinge(math.log(a[0] / a[1]) + 0.05) + hinge(math.log(a[1] / a[2]) + 0.05)
+    # Fact 2: MSCs at 4.5 s at 260, 280, 350 (best family), several families somewhere.
+    families = (("CdSe-350", 350.0), ("CdSe-380", 380.0), ("CdSe-403", 403.0), ("CdSe-437", 437.0), ("CdSe-465", 465.0))
+    counts = []
+    for t in (260, 280, 350):
+        margins = [presence_margin(st(t, t, 4.5), f, nm) for f, nm in families]
+        terms[f"f2_msc_{t}"] = hinge(-math.log(max(margins)))
+        counts.append(sorted(margins)[-2])
+    terms["f2_several"] = 0.3 * hinge(-math.log(max(counts)))
+    # Fact 3 and 4: exciton positions.
+    for (t, tr, target, tol) in ((350, 7.6, 572.0, 8.0), (280, 4.5, 490.0, 10.0), (280, 14.0, 527.0, 10.0)):
+        lam = nc_exciton_nm(st(t, t, tr))
+        terms[f"exciton_{t}_{tr}"] = 25.0 if lam is None else hinge((abs(lam - target) - 0.5 * tol) / tol)
+    terms["f4_437_4.5"] = hinge(-math.log(presence_margin(st(280, 280, 4.5), "CdSe-437", 437.0)))
+    # No NCs at 260 °C / 4.5 s; NCs rather than MSCs at ≤ 260 °C / 14 s.
+    s = st(260, 260, 4.5)
+    terms["no_nc_260_4.5"] = hinge(math.log((s.units_in_nc_mm + 1e-9) / (0.02 * s.precursor0_mm)))
+    s = st(250, 250, 14.0)
+    terms["nc_not_msc_250_14"] = hinge(math.log((s.units_in_msc_mm + 1e-9) / (s.units_in_nc_mm + 1e-9)))
+    # Fact 5: SAXS radius steps at 1.5 s, growth 230 °C.
+    targets = {190: 0.87, 200: 0.94, 210: 0.94, 220: 0.94, 240: 1.02}
+    radii = {t: saxs_mean_radius_nm(st(t, 230, 1.5)) for t in (190, 200, 210, 220, 230, 240, 250, 260, 280)}
+    for t, target in targets.items():
+        r = radii[t]
+        terms[f"f5_r{t}"] = 4.0 if r is None else hinge((abs(r - target) - 0.02) / 0.04)
+    r230, r250, r260, r280 = (radii[t] or 0.0 for t in (230, 250, 260, 280))
+    terms["f5_230_between"] = hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
+    terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
+    total = sum(terms.values())
+    return (total, terms) if details else total
+
+
+def safe_loss(x, seconds=20):
+    def handler(*_):
+        raise Timeout
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.alarm(seconds)
+    try:
+        return loss(x)
+    except Exception:
+        return 1e3
+    finally:
+        signal.alarm(0)
+
+
+def default_x():
+    p = DEFAULT_PARAMETERS
+    raw = {
+        "k_precursor_per_s": p.k_precursor_per_s, "ea_precursor_j_per_mol": p.ea_precursor_j_per_mol,
+        "k_nucleation_per_mm_s": p.k_nucleation_per_mm_s, "ea_nucleation_j_per_mol": p.ea_nucleation_j_per_mol,
+        **{f"k_step{i}": k for i, k in enumerate(p.k_steps_per_mm_s)},
+        "k_nc403": max(p.k_to_nc_per_mm_s[2], 1e-4), "k_nc465": p.k_to_nc_per_mm_s[4],
+        "ea_steps_j_per_mol": p.ea_steps_j_per_mol, "solubility_mm": p.solubility_mm,
+        "dh_solubility_j_per_mol": p.dh_solubility_j_per_mol, "surface_energy_j_per_m2": p.surface_energy_j_per_m2,
+        "growth_rate_constant_m_per_s": p.growth_rate_constant_m_per_s, "ea_growth_j_per_mol": p.ea_growth_j_per_mol,
+        "chamber_to_oven_volume_ratio": p.chamber_to_oven_volume_ratio,
+    }
+    return np.array([math.log10(raw[n]) if lg else raw[n] for n, _, _, lg in SPACE])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--refine", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    low = np.array([s[1] for s in SPACE])
+    high = np.array([s[2] for s in SPACE])
+    scored = [(safe_loss(default_x()), default_x())]
+    for _ in range(args.samples):
+        x = rng.uniform(low, high)
+        scored.append((safe_loss(x), x))
+    scored.sort(key=lambda item: item[0])
+    results = []
+    for value, x in scored[: args.refine]:
+        res = minimize(safe_loss, x, method="Nelder-Mead", options={"maxiter": args.iterations, "xatol": 1e-3, "fatol": 1e-4})
+        results.append((res.fun, res.x, value))
+    results.sort(key=lambda item: item[0])
+    best_value, best_x, start_value = results[0]
+    total, terms = loss(best_x, details=True)
+    params = to_params(best_x)
+    print(json.dumps({"loss": total, "start_loss": start_value, "terms": {k: v for k, v in terms.items() if v > 0},
+                      "params": dataclasses.asdict(params)}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

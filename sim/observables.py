@@ -1,0 +1,73 @@
+"""Quantities read off a simulated state the way an experimenter reads them off a measurement.
+
+Used by the twin's ground truth, by the physics tests against the seed papers and by the
+calibration script (``docs/calibrate_twin.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kinetics import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, KineticState
+from .optics import DEFAULT_OPTICS, absorbance
+from .sizing import diameter_for_units, yu_extinction_m_inv_cm_inv, yu_wavelength_nm
+
+#: Smallest diameter SAXS resolves, nm (Palencia 2020).
+SAXS_RESOLUTION_DIAMETER_NM = 1.6
+#: A band counts as "present" above this absorbance (20× the spectrometer noise), AU …
+PRESENT_MIN_AU = 0.02
+#: … and above this share of the total absorbance at its own wavelength.
+PRESENT_MIN_SHARE = 0.08
+
+_FINE_NM = np.arange(380.0, 720.0, 0.5)
+
+
+def band_absorbance(state: KineticState, family: str, path_length_cm: float = DEFAULT_OPTICS.path_length_cm) -> float:
+    """Peak absorbance (AU) of one MSC family's first band."""
+    units = dict((name, n) for name, _, n in MSC_FAMILIES)[family]
+    epsilon = float(yu_extinction_m_inv_cm_inv(diameter_for_units(units)))
+    return state.msc_mm[family] * 1e-3 * epsilon * path_length_cm
+
+
+def msc_present(state: KineticState, family: str) -> bool:
+    """True if the family's band stands out: ≥ 0.02 AU and ≥ 8 % of the absorbance there."""
+    peak_nm = dict((name, nm) for name, nm, _ in MSC_FAMILIES)[family]
+    band = band_absorbance(state, family)
+    total = float(absorbance(state, np.array([peak_nm]))[0])
+    return band >= PRESENT_MIN_AU and band >= PRESENT_MIN_SHARE * total
+
+
+def msc_families_present(state: KineticState) -> list[str]:
+    """Names of the MSC families whose bands stand out (see :func:`msc_present`)."""
+    return [name for name, _, _ in MSC_FAMILIES if msc_present(state, name)]
+
+
+def nc_exciton_nm(state: KineticState, min_fraction: float = 0.02) -> float | None:
+    """Wavelength (nm) of the NC ensemble's first-exciton maximum, or None without NCs.
+
+    NCs count when they hold at least ``min_fraction`` of the CdSe; the maximum is that of the
+    sum of the classes' first-exciton bands, so it sits slightly red of λ(mean D).
+    """
+    if state.units_in_nc_mm < min_fraction * state.precursor0_mm:
+        return None
+    keep = state.nc_mm > 0
+    d = 2.0 * state.nc_radius_nm[keep]
+    centres = yu_wavelength_nm(d)
+    weights = state.nc_mm[keep] * yu_extinction_m_inv_cm_inv(d)
+    energy = 1239.84 / _FINE_NM
+    width = DEFAULT_OPTICS.nc_homogeneous_fwhm_ev
+    bands = np.exp(-4 * np.log(2) * ((energy[None, :] - 1239.84 / centres[:, None]) / width) ** 2)
+    return float(_FINE_NM[np.argmax(weights @ bands)])
+
+
+def saxs_mean_radius_nm(state: KineticState) -> float | None:
+    """Volume-weighted mean radius (nm) of the particles SAXS resolves (d ≥ 1.6 nm)."""
+    radii = [MSC_SAXS_DIAMETER_NM[name] / 2 for name, _, _ in MSC_FAMILIES]
+    conc = [state.msc_mm[name] for name, _, _ in MSC_FAMILIES]
+    radii = np.concatenate([radii, state.nc_radius_nm])
+    conc = np.concatenate([conc, state.nc_mm])
+    keep = 2 * radii >= SAXS_RESOLUTION_DIAMETER_NM
+    volume = conc[keep] * radii[keep] ** 3
+    if volume.sum() <= 0:
+        return None
+    return float((volume * radii[keep]).sum() / volume.sum())
