@@ -29,7 +29,16 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
 
     ``what`` is the owner in the possessive ("nucleation heater's"). The message names
     ``field``, the value and the allowed range, e.g.
-    ``nucleation_temperature_c=410 is outside the nucleation heater's range 20–350 °C``.
+    ``nucleation_temperature_c=410 is outside the nucleation heater's allowed range 20–350 °C``.
+
+    Examples
+    --------
+    >>> check_range("residence_time_s", 14, 0.625, 600, "s", what="pumps'")
+    14.0
+    >>> check_range("residence_time_s", -1, 0.625, 600, "s", what="pumps'")
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: residence_time_s=-1 is outside the pumps' allowed range 0.625–600 s
     """
     try:
         number = float(value)
