@@ -264,6 +264,82 @@ def simulate(nucleation_temperature, growth_temperature, residence_time, nucleat
         click.echo(f"wrote {plot_path}")
 
 
+@cli.command()
+@JSON_OPTION
+def plugins(as_json):
+    """List the analysis plugins with their distribution, version and hooks."""
+    from .analysis import PluginManager
+
+    manager = PluginManager()
+    rows = [
+        {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks)}
+        for p in manager.plugins()
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "load_errors": manager.load_errors}))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:12s} {row['distribution']} {row['version']:10s} {', '.join(row['hooks'])}")
+    for error in manager.load_errors:
+        click.echo(f"warning: {error}", err=True)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--kind", type=click.Choice(["uvvis", "saxs"]), default=None, help="Analyse an instrument FILE of this kind.")
+@CATALOG_OPTION
+@JSON_OPTION
+@friendly_errors
+def analyze(target, kind, catalog, as_json):
+    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (RUN uid)."""
+    from .analysis import PluginManager
+    from .analysis.files import read_saxs, read_uvvis
+
+    manager = PluginManager()
+    if kind == "uvvis":
+        wavelength, absorbance = read_uvvis(target)
+        report = manager.analyze_uvvis(wavelength, absorbance)
+        payload = _unprefixed(report.metrics, "uvvis.")
+    elif kind == "saxs":
+        q, intensity, sigma = read_saxs(target)
+        report = manager.analyze_saxs(q, intensity, sigma)
+        payload = _unprefixed(report.metrics, "saxs.")
+    else:
+        from .analysis.runs import analyze_run
+        from .catalog import CatalogWriter, default_location, journal_directory, open_catalog
+
+        location = catalog or default_location()
+        client = open_catalog(location)
+        uid = resolve_uid(client, target)
+        writer = CatalogWriter(client, journal_directory(location))
+        report = analyze_run(client, uid, manager, sink=writer)
+        writer.close()
+        payload = {"uid": uid, **report.metrics}
+    payload["errors"] = report.errors
+    payload["plugin_versions"] = report.versions
+    if as_json:
+        click.echo(json.dumps(payload, default=_jsonable))
+    else:
+        for key, value in payload.items():
+            if key.startswith(("mcsas_histogram", "saxs.mcsas_histogram")):
+                continue
+            click.echo(f"{key:34s} {value}")
+
+
+def _unprefixed(metrics: dict, prefix: str) -> dict:
+    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in metrics.items()}
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 def resolve_uid(client, text: str) -> str:
     """The full uid of the run whose uid is ``text`` or starts with it."""
     if text in client:

@@ -1,0 +1,88 @@
+"""Hook specifications of autolab's analysis layer (pytest's ``hookspec.py`` is the model).
+
+A plugin is a module (or object) with functions named like these hooks and decorated with
+:data:`autolab.analysis.hookimpl`; it is registered through the ``autolab.plugins`` entry-point
+group. An implementation may accept any subset of a hook's arguments, so adding an argument
+later breaks nobody.
+
+Analysis hooks (``autolab_analyze_*``) are called on every plugin; each returns a flat mapping of
+metric name → value (numbers, strings, booleans, lists, or None) or None when it has nothing to
+say. The manager prefixes each metric with the plugin's name (``uvvis.nc_exciton_nm``), records
+the plugin's version, and keeps a plugin's exception as an error beside the other plugins'
+results instead of stopping the analysis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pluggy
+
+#: Project name for pluggy markers.
+PROJECT = "autolab"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def autolab_analyze_uvvis(
+    wavelength_nm: np.ndarray, absorbance: np.ndarray, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Analyse one UV-Vis absorbance spectrum.
+
+    Called for every measured point (live, after its run finishes), for stored runs
+    (``autolab analyze RUN``) and for instrument files (``autolab analyze --kind uvvis FILE``).
+
+    :param wavelength_nm: Wavelengths, nm, strictly increasing (the manager sorts them).
+    :param absorbance: Absorbance (AU) at each wavelength.
+    :param metadata: The run's start document (conditions, ``path_length_cm`` …), or ``{}``.
+    :return: Metrics of this plugin, or None.
+    """
+
+
+@hookspec
+def autolab_analyze_saxs(
+    q_nm_inv: np.ndarray, intensity: np.ndarray, sigma: np.ndarray | None, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Analyse one azimuthally integrated SAXS pattern.
+
+    :param q_nm_inv: Scattering vector, nm⁻¹, strictly increasing.
+    :param intensity: I(q), absolute (cm⁻¹) or arbitrary units.
+    :param sigma: Standard error of each I(q), or None when the file has none.
+    :param metadata: The run's start document, or ``{}``.
+    :return: Metrics of this plugin, or None.
+    """
+
+
+@hookspec
+def autolab_analyze_series(points: list[dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """Analyse a time series of points (kinetics), e.g. one condition at several residence times.
+
+    :param points: One mapping per point, each with at least ``residence_time_s`` and the
+        namespaced metrics of that point (``uvvis.msc_absorbance.CdSe-437`` …), in time order.
+    :param metadata: What the series is (campaign, fixed conditions), or ``{}``.
+    :return: Metrics of this plugin, or None.
+    """
+
+
+@hookspec
+def autolab_objectives() -> dict[str, Any] | None:
+    """Declare the objectives a plugin provides.
+
+    :return: ``{"name": {"direction": "maximize" | "minimize", "description": "…"}}``.
+    """
+
+
+@hookspec(firstresult=True)
+def autolab_objective(name: str, metrics: dict[str, Any], settings: dict[str, Any]) -> float | None:
+    """Turn one point's metrics into the outcome the optimiser ingests.
+
+    Stops at the first plugin that returns a value: a plugin answers only for the objective
+    names it declared in :func:`autolab_objectives` and returns None otherwise.
+
+    :param name: Objective name, e.g. ``"msc437"``.
+    :param metrics: All namespaced metrics of the point.
+    :param settings: Objective settings (e.g. ``{"target_diameter_nm": 3.0}``).
+    :return: The outcome (NaN marks a failed point), or None if not this plugin's objective.
+    """

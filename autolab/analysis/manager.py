@@ -1,0 +1,173 @@
+"""Loading analysis plugins and running their hooks so that one failing plugin harms nobody."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pluggy
+
+from . import hookspecs
+from .hookspecs import PROJECT
+
+#: Entry-point group that built-in and third-party plugins register under.
+ENTRY_POINT_GROUP = "autolab.plugins"
+#: Set to any non-empty value to skip entry-point loading (as PYTEST_DISABLE_PLUGIN_AUTOLOAD).
+DISABLE_AUTOLOAD_ENV = "AUTOLAB_DISABLE_PLUGIN_AUTOLOAD"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One registered plugin: its name, where it came from, and the hooks it implements."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+
+
+@dataclass
+class AnalysisReport:
+    """Namespaced metrics of every plugin, the errors of those that failed, and their versions."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: AnalysisReport) -> AnalysisReport:
+        return AnalysisReport({**self.metrics, **other.metrics}, {**self.errors, **other.errors}, {**self.versions, **other.versions})
+
+
+class PluginManager:
+    """autolab's plugin manager: pluggy underneath, entry points on top, errors contained.
+
+    Parameters
+    ----------
+    autoload : bool, optional
+        Load the ``autolab.plugins`` entry points now (default: unless
+        ``AUTOLAB_DISABLE_PLUGIN_AUTOLOAD`` is set).
+
+    Notes
+    -----
+    Entry points are loaded one by one (rather than with pluggy's
+    ``load_setuptools_entrypoints``) so that a plugin that fails to import, or whose name another
+    distribution already uses, is reported in :attr:`load_errors` instead of stopping the others.
+    """
+
+    def __init__(self, *, autoload: bool | None = None):
+        self._pm = pluggy.PluginManager(PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._info: dict[str, tuple[str, str]] = {}
+        self.load_errors: list[str] = []
+        if autoload is None:
+            autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
+        if autoload:
+            self.load_entrypoints()
+
+    # --- registration --------------------------------------------------------------------
+    def load_entrypoints(self) -> None:
+        """Register every plugin of the ``autolab.plugins`` group; report clashes and failures."""
+        seen: dict[str, str] = {}
+        for dist in importlib.metadata.distributions():
+            for ep in dist.entry_points:
+                if ep.group != ENTRY_POINT_GROUP:
+                    continue
+                dist_name = dist.metadata["Name"]
+                if ep.name in seen:
+                    if seen[ep.name] != dist_name:
+                        self.load_errors.append(
+                            f"plugin name {ep.name!r} is registered by both {seen[ep.name]} and {dist_name}; "
+                            f"kept {seen[ep.name]}'s, metric names must be unique per plugin"
+                        )
+                    continue
+                seen[ep.name] = dist_name
+                try:
+                    plugin = ep.load()
+                except Exception as exc:
+                    self.load_errors.append(f"plugin {ep.name!r} ({dist_name}) failed to import: {exc!r}")
+                    continue
+                self.register(plugin, ep.name, distribution=dist_name, version=dist.version)
+        self._pm.check_pending()
+
+    def register(self, plugin: object, name: str, *, distribution: str = "", version: str = "") -> None:
+        """Register ``plugin`` under ``name`` (its metric namespace)."""
+        if self._pm.has_plugin(name):
+            msg = f"an analysis plugin named {name!r} is already registered; metric names would clash"
+            raise ValueError(msg)
+        self._pm.register(plugin, name=name)
+        self._info[name] = (distribution, version or getattr(plugin, "__version__", ""))
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every registered plugin with its distribution, version and implemented hooks."""
+        out = []
+        for name, plugin in self._pm.list_name_plugin():
+            hooks = tuple(sorted(h.name for h in self._pm.get_hookcallers(plugin) or []))
+            distribution, version = self._info.get(name, ("", ""))
+            out.append(PluginInfo(name, distribution, version, hooks))
+        return sorted(out, key=lambda p: p.name)
+
+    # --- calling -------------------------------------------------------------------------
+    def analyze_uvvis(self, wavelength_nm, absorbance, metadata: dict | None = None) -> AnalysisReport:
+        """Run every plugin's ``autolab_analyze_uvvis`` on one spectrum."""
+        wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
+        return self._call_all("autolab_analyze_uvvis", wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
+
+    def analyze_saxs(self, q_nm_inv, intensity, sigma=None, metadata: dict | None = None) -> AnalysisReport:
+        """Run every plugin's ``autolab_analyze_saxs`` on one pattern."""
+        order = np.argsort(np.asarray(q_nm_inv, dtype=float))
+        q, i = _sorted_pair(q_nm_inv, intensity, "q_nm_inv", "intensity")
+        s = None if sigma is None else np.asarray(sigma, dtype=float)[order]
+        return self._call_all("autolab_analyze_saxs", q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
+
+    def analyze_series(self, points: list[dict], metadata: dict | None = None) -> AnalysisReport:
+        """Run every plugin's ``autolab_analyze_series`` on a time series of points."""
+        return self._call_all("autolab_analyze_series", points=list(points), metadata=metadata or {})
+
+    def objectives(self) -> dict[str, dict]:
+        """All declared objectives: ``{"msc437": {"direction": "maximize", …}, …}``."""
+        merged: dict[str, dict] = {}
+        for result in self._pm.hook.autolab_objectives():
+            merged.update(result or {})
+        return merged
+
+    def objective(self, name: str, metrics: dict[str, Any], settings: dict | None = None) -> float:
+        """The outcome of objective ``name`` for one point's metrics (NaN if it cannot be had)."""
+        known = self.objectives()
+        if name not in known:
+            msg = f"objective={name!r} is not provided by any plugin; available: {', '.join(sorted(known)) or 'none'}"
+            raise ValueError(msg)
+        value = self._pm.hook.autolab_objective(name=name, metrics=metrics, settings=settings or {})
+        return math.nan if value is None else float(value)
+
+    def _call_all(self, hook_name: str, **kwargs) -> AnalysisReport:
+        report = AnalysisReport()
+        hook = getattr(self._pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            name = impl.plugin_name
+            report.versions[name] = self._info.get(name, ("", ""))[1]
+            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            try:
+                result = impl.function(**args)
+            except Exception as exc:
+                last = traceback.extract_tb(exc.__traceback__)[-1]
+                report.errors[name] = f"{hook_name} in plugin {name!r} raised {type(exc).__name__}: {exc} ({last.filename}:{last.lineno})"
+                continue
+            for key, value in (result or {}).items():
+                report.metrics[f"{name}.{key}"] = value
+        return report
+
+
+def _sorted_pair(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        msg = f"{x_name} and {y_name} must be 1-D and of equal length, got {x.shape} and {y.shape}"
+        raise ValueError(msg)
+    order = np.argsort(x, kind="stable")
+    return x[order], y[order]
+

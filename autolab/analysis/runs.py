@@ -1,0 +1,171 @@
+"""Analysis of measured runs, live (a RunEngine callback) or later (a stored run).
+
+Results are stored as a *derived run* next to the raw one: a Bluesky run with
+``plan_name="analysis"`` and ``analysis_of=<raw uid>`` whose start document holds every
+namespaced metric, the plugin versions and any plugin errors, and whose ``analysis`` stream has
+one event with the numeric metrics. It goes through the same catalog writer (and journal) as the
+raw data, so a crash loses neither; any run can be analysed again later, with newer plugins,
+without touching the raw run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+from event_model import compose_run
+
+from .manager import AnalysisReport, PluginManager
+
+logger = logging.getLogger(__name__)
+
+#: Data keys of a ``measure_point`` event, after the reactor's name and an underscore.
+SPECTRUM_KEYS = ("spectrometer_wavelength_nm", "spectrometer_absorbance")
+SAXS_KEYS = ("saxs_q_nm_inv", "saxs_intensity", "saxs_intensity_sigma")
+
+
+def analyze_readings(manager: PluginManager, readings: dict[str, Any], start: dict[str, Any]) -> AnalysisReport:
+    """Run the UV-Vis and SAXS hooks on one point's readings (keys without the reactor prefix)."""
+    report = AnalysisReport()
+    if all(k in readings for k in SPECTRUM_KEYS):
+        report = report.merge(manager.analyze_uvvis(readings[SPECTRUM_KEYS[0]], readings[SPECTRUM_KEYS[1]], start))
+    if all(k in readings for k in SAXS_KEYS[:2]):
+        sigma = readings.get(SAXS_KEYS[2])
+        report = report.merge(manager.analyze_saxs(readings[SAXS_KEYS[0]], readings[SAXS_KEYS[1]], sigma, start))
+    return report
+
+
+def analysis_documents(raw_start: dict[str, Any], report: AnalysisReport, *, reanalysis: bool = False):
+    """The documents of the derived analysis run for ``report`` (start, descriptor, event, stop)."""
+    numeric = {
+        k: float(v)
+        for k, v in report.metrics.items()
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
+    }
+    metadata = {
+        "plan_name": "analysis",
+        "analysis_of": raw_start["uid"],
+        "reanalysis": reanalysis,
+        "metrics": nested_metrics(report.metrics),
+        "errors": dict(report.errors),
+        "plugin_versions": dict(report.versions),
+    }
+    for key in ("campaign_id", "phase_map_uid", "conditions", "nucleation_temperature_c", "growth_temperature_c", "residence_time_s"):
+        if key in raw_start:
+            metadata[key] = raw_start[key]
+    bundle = compose_run(metadata=metadata)
+    data_keys = {k.replace(".", "__"): {"source": "autolab.analysis", "dtype": "number", "shape": []} for k in numeric}
+    descriptor = bundle.compose_descriptor(name="analysis", data_keys=data_keys)
+    now = time.time()
+    docs = [("start", bundle.start_doc), ("descriptor", descriptor.descriptor_doc)]
+    if numeric:
+        event = descriptor.compose_event(
+            data={k.replace(".", "__"): v for k, v in numeric.items()},
+            timestamps={k.replace(".", "__"): now for k in numeric},
+        )
+        docs.append(("event", event))
+    docs.append(("stop", bundle.compose_stop(exit_status="success")))
+    return docs
+
+
+class AnalysisCallback:
+    """RunEngine callback: analyse each ``measure_point`` run when it stops, emit a derived run.
+
+    Parameters
+    ----------
+    manager : PluginManager
+        The plugins to run.
+    sink : callable
+        Where the derived run's documents go, ``sink(name, doc)`` — usually the
+        :class:`~autolab.catalog.CatalogWriter`.
+    on_report : callable, optional
+        Called as ``on_report(raw_start, report)`` after each analysis (e.g. the campaign's
+        objective, a live table).
+    """
+
+    def __init__(self, manager: PluginManager, sink, on_report=None):
+        self.manager = manager
+        self.sink = sink
+        self.on_report = on_report
+        self._start: dict | None = None
+        self._descriptors: dict[str, str] = {}
+        self._readings: dict[str, Any] = {}
+        self.reports: dict[str, AnalysisReport] = {}
+        self.errors: list[str] = []
+
+    def __call__(self, name: str, doc: dict) -> None:
+        if name == "start":
+            self._start = doc if doc.get("plan_name") == "measure_point" else None
+            self._descriptors.clear()
+            self._readings = {}
+        elif self._start is None:
+            return
+        elif name == "descriptor":
+            self._descriptors[doc["uid"]] = doc.get("name", "")
+        elif name == "event" and self._descriptors.get(doc["descriptor"]) == "primary":
+            prefix = self._start.get("reactor", "reactor") + "_"
+            self._readings = {k[len(prefix):]: v for k, v in doc["data"].items() if k.startswith(prefix)}
+        elif name == "stop":
+            start, self._start = self._start, None
+            if doc.get("exit_status") != "success" or not self._readings:
+                return
+            report = analyze_readings(self.manager, self._readings, start)
+            self.reports[start["uid"]] = report
+            try:  # a failure here must not fail the measurement's run
+                for doc_name, derived in analysis_documents(start, report):
+                    self.sink(doc_name, derived)
+            except Exception as exc:
+                message = f"storing the analysis of run {start['uid']} failed: {exc!r}"
+                logger.error(message)
+                self.errors.append(message)
+            if self.on_report is not None:
+                self.on_report(start, report)
+
+
+def analyze_run(client, uid: str, manager: PluginManager, *, sink=None) -> AnalysisReport:
+    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run."""
+    from autolab.catalog import load_point
+
+    point = load_point(client[uid])
+    readings = {
+        "spectrometer_wavelength_nm": point.wavelength_nm,
+        "spectrometer_absorbance": point.absorbance,
+        "saxs_q_nm_inv": point.q_nm_inv,
+        "saxs_intensity": point.intensity,
+        "saxs_intensity_sigma": point.intensity_sigma,
+    }
+    report = analyze_readings(manager, readings, point.start)
+    if sink is not None:
+        for name, doc in analysis_documents(point.start, report, reanalysis=True):
+            sink(name, doc)
+    return report
+
+
+def nested_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"uvvis.msc_absorbance.CdSe-437": v}`` → ``{"uvvis": {"msc_absorbance__CdSe-437": v}}``.
+
+    Bluesky metadata keys may not contain dots, so the plugin is the outer key and the dots
+    inside a metric name become ``__``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in metrics.items():
+        plugin, _, name = key.partition(".")
+        out.setdefault(plugin, {})[name.replace(".", "__")] = _jsonable(value)
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

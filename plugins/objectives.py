@@ -1,0 +1,62 @@
+"""Built-in objectives: turn one point's metrics into the optimiser's outcome.
+
+- ``msc437`` (maximise): CdSe-437 share of the CdSe absorbance,
+  A₄₃₇ / (Σ_families A_family + A_NC), band heights from the uvvis plugin's fit.
+- ``nc_size`` (minimise): |d − d_target| / d_target + σ_d/d, from the uvvis plugin's NC diameter
+  and size dispersion; ``settings["target_diameter_nm"]`` (default 3.0 nm).
+- ``yield`` (maximise): the uvvis plugin's yield proxy (absorbance at 350 nm over that of the
+  whole precursor as bulk-like CdSe).
+
+A point without the needed metrics gives NaN, which the optimiser records as a failed trial.
+"""
+
+from __future__ import annotations
+
+import math
+
+from autolab.analysis import hookimpl
+
+OBJECTIVES = {
+    "msc437": {"direction": "maximize", "description": "CdSe-437 share of CdSe absorbance"},
+    "nc_size": {"direction": "minimize", "description": "relative miss of the target NC diameter plus size dispersion"},
+    "yield": {"direction": "maximize", "description": "CdSe yield proxy from the 350 nm absorbance"},
+}
+
+
+def msc437_share(metrics: dict) -> float:
+    bands = {k: v for k, v in metrics.items() if k.startswith("uvvis.msc_absorbance.") and v is not None}
+    nc = metrics.get("uvvis.nc_band_absorbance") or 0.0
+    total = sum(max(v, 0.0) for v in bands.values()) + max(nc, 0.0)
+    a437 = bands.get("uvvis.msc_absorbance.CdSe-437")
+    if a437 is None or total <= 0:
+        return math.nan
+    return max(a437, 0.0) / total
+
+
+def nc_size_miss(metrics: dict, target_diameter_nm: float) -> float:
+    diameter = metrics.get("uvvis.nc_diameter_nm")
+    dispersion = metrics.get("uvvis.nc_size_dispersion")
+    if diameter is None or dispersion is None:
+        return math.nan
+    return abs(diameter - target_diameter_nm) / target_diameter_nm + dispersion
+
+
+@hookimpl
+def autolab_objectives():
+    return OBJECTIVES
+
+
+@hookimpl
+def autolab_objective(name, metrics, settings):
+    if name == "msc437":
+        return msc437_share(metrics)
+    if name == "nc_size":
+        target = float(settings.get("target_diameter_nm", 3.0))
+        if not 0.5 <= target <= 10.0:
+            msg = f"target_diameter_nm={target!r} is outside the allowed range 0.5–10 nm"
+            raise ValueError(msg)
+        return nc_size_miss(metrics, target)
+    if name == "yield":
+        value = metrics.get("uvvis.yield_proxy")
+        return math.nan if value is None else float(value)
+    return None

@@ -1,0 +1,196 @@
+"""The plugin manager, instrument files, the CLI and the live callback into the catalog."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from autolab import sim
+from autolab.analysis import PluginManager, hookimpl
+from autolab.analysis.files import FileFormatError, read_saxs, read_uvvis
+
+
+def test_builtins_load_through_entry_points():
+    manager = PluginManager()
+    names = {p.name: p for p in manager.plugins()}
+    assert {"uvvis", "saxs", "kinetics", "objectives"} <= set(names)
+    assert names["uvvis"].distribution == "autolab"
+    assert "autolab_analyze_uvvis" in names["uvvis"].hooks
+    assert manager.load_errors == []
+
+
+def test_autoload_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("AUTOLAB_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert PluginManager().plugins() == []
+
+
+class _Broken:
+    @hookimpl
+    def autolab_analyze_uvvis(self, wavelength_nm):
+        raise RuntimeError("detector file is corrupt")
+
+
+def test_a_raising_plugin_is_recorded_and_the_others_stand():
+    manager = PluginManager()
+    manager.register(_Broken(), "broken")
+    result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
+    report = manager.analyze_uvvis(result.wavelength_nm, result.absorbance)
+    assert "RuntimeError: detector file is corrupt" in report.errors["broken"]
+    assert "plugin 'broken'" in report.errors["broken"]
+    assert "CdSe-437" in report.metrics["uvvis.msc_families"]
+
+
+def test_metric_names_are_namespaced_and_a_name_clash_is_refused():
+    manager = PluginManager()
+    with pytest.raises(ValueError, match="an analysis plugin named 'uvvis' is already registered"):
+        manager.register(types.SimpleNamespace(), "uvvis")
+
+
+def test_entry_point_name_clash_is_reported_at_load_time(monkeypatch):
+    """Two distributions claiming one plugin name: the second is reported, not silently lost."""
+    real = list(importlib.metadata.distributions())
+
+    class FakeDist:
+        def __init__(self, name):
+            self.metadata = {"Name": name}
+            self.version = "9.9"
+            self.entry_points = [importlib.metadata.EntryPoint("uvvis", "autolab.plugins.uvvis", "autolab.plugins")]
+
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, FakeDist("evil-plugins")])
+    manager = PluginManager()
+    assert any("'uvvis' is registered by both autolab and evil-plugins" in e for e in manager.load_errors)
+
+
+def test_objectives_declared_and_computed():
+    manager = PluginManager()
+    assert set(manager.objectives()) >= {"msc437", "nc_size", "yield"}
+    result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
+    metrics = manager.analyze_uvvis(result.wavelength_nm, result.absorbance).metrics
+    share = manager.objective("msc437", metrics)
+    assert 0.0 < share < 1.0
+    assert manager.objective("nc_size", metrics, {"target_diameter_nm": 3.0}) > 0
+    assert math.isnan(manager.objective("nc_size", {}, {}))
+    with pytest.raises(ValueError, match="objective='foo' is not provided by any plugin; available: msc437, nc_size, yield"):
+        manager.objective("foo", metrics)
+
+
+def test_kinetics_hook_on_a_series():
+    manager = PluginManager()
+    t = np.linspace(0.5, 20, 10)
+    points = [{"residence_time_s": ti, "uvvis.msc_absorbance.CdSe-437": 0.1 - 0.1 * np.exp(-0.3 * ti)} for ti in t]
+    report = manager.analyze_series(points)
+    assert report.metrics["kinetics.k_per_s"] == pytest.approx(0.3, rel=1e-3)
+
+
+def write_uvvis_csv(path, wavelength, absorbance, header="wavelength_nm,absorbance"):
+    path.write_text(header + "\n" + "\n".join(f"{w:g},{a:.6f}" for w, a in zip(wavelength, absorbance, strict=True)) + "\n")
+
+
+def test_uvvis_readers_accept_common_exports(tmp_path):
+    w = np.arange(300.0, 400.0, 2.0)
+    a = np.linspace(1, 0, w.size)
+    write_uvvis_csv(tmp_path / "a.csv", w, a)
+    (tmp_path / "b.txt").write_text("Ocean Optics export\nWavelength\tAbs\n" + "\n".join(f"{x}\t{y}" for x, y in zip(w, a, strict=True)))
+    for name in ("a.csv", "b.txt"):
+        wl, ab = read_uvvis(tmp_path / name)
+        np.testing.assert_allclose(wl, w)
+        np.testing.assert_allclose(ab, a, atol=1e-6)
+
+
+def test_malformed_file_names_file_and_line(tmp_path):
+    w = np.arange(300.0, 400.0, 2.0)
+    write_uvvis_csv(tmp_path / "bad.csv", w, np.ones_like(w))
+    lines = (tmp_path / "bad.csv").read_text().splitlines()
+    lines[5] = "310,abc"
+    (tmp_path / "bad.csv").write_text("\n".join(lines))
+    with pytest.raises(FileFormatError, match=r"bad.csv:6: '310,abc' is not numbers"):
+        read_uvvis(tmp_path / "bad.csv")
+
+
+def test_pyfai_saxs_file_in_inverse_angstrom_is_converted(tmp_path):
+    q = np.geomspace(0.01, 0.5, 40)
+    body = "\n".join(f"{x:.6e} {1 / x:.6e} {0.01:.3e}" for x in q)
+    (tmp_path / "p.dat").write_text("# pyFAI integrate1d\n# q_A^-1  I  sigma\n" + body)
+    qq, intensity, sigma = read_saxs(tmp_path / "p.dat")
+    np.testing.assert_allclose(qq, q * 10, rtol=1e-5)
+    assert sigma is not None and sigma.shape == q.shape
+
+
+def autolab(*args):
+    return subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_analyze_files_as_json(tmp_path):
+    result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(2))
+    write_uvvis_csv(tmp_path / "s.csv", result.wavelength_nm, result.absorbance)
+    out = autolab("analyze", "--kind", "uvvis", str(tmp_path / "s.csv"), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert "CdSe-437" in data["msc_families"]
+    assert data["nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=10)
+    for key in ("nc_diameter_nm", "nc_size_dispersion"):
+        assert key in data
+    cold = sim.simulate(sim.Conditions(25, 25, 14.0), rng=np.random.default_rng(2))
+    (tmp_path / "p.dat").write_text(
+        "# q_nm^-1 I sigma\n" + "\n".join(f"{a} {b} {c}" for a, b, c in zip(cold.q_nm_inv, cold.intensity, cold.intensity_sigma, strict=True))
+    )
+    out = autolab("analyze", "--kind", "saxs", str(tmp_path / "p.dat"), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["mesophase"] is True
+    assert data["bragg_peaks_nm-1"][0] == pytest.approx(1.84, abs=0.05)
+    assert "radius_nm" in data and "polydispersity" in data
+
+
+def test_cli_malformed_file_is_one_line_exit_2(tmp_path):
+    (tmp_path / "x.csv").write_text("wavelength_nm,absorbance\n1,2\n3\n")
+    out = autolab("analyze", "--kind", "uvvis", str(tmp_path / "x.csv"))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"autolab: error: {tmp_path / 'x.csv'}:3: expected 2 columns for a UV-Vis file, found 1"]
+
+
+def test_cli_plugins_lists_builtins():
+    out = autolab("plugins", "--json")
+    names = {p["name"] for p in json.loads(out.stdout)["plugins"]}
+    assert {"uvvis", "saxs", "kinetics", "objectives"} <= names
+
+
+@pytest.mark.slow
+def test_live_analysis_is_stored_beside_the_raw_run(RE, reactor, writer, catalog_dir):
+    from tiled.queries import Key
+
+    from autolab.analysis.runs import AnalysisCallback
+    from autolab.catalog import open_catalog
+    from autolab.plans import measure_point
+
+    manager = PluginManager()
+    manager.register(_Broken(), "broken")
+    seen = []
+    callback = AnalysisCallback(manager, writer, on_report=lambda start, report: seen.append(start["uid"]))
+    RE.subscribe(writer)
+    RE.subscribe(callback)
+    (uid,) = RE(measure_point(reactor, 280, 280, 14.0))
+    writer.flush()
+    assert seen == [uid]
+    client = open_catalog(catalog_dir)
+    derived = list(client.search(Key("start.analysis_of") == uid).values())
+    assert len(derived) == 1
+    start = derived[0].metadata["start"]
+    assert "CdSe-437" in start["metrics"]["uvvis"]["msc_families"]
+    assert "detector file is corrupt" in start["errors"]["broken"]
+    assert start["plugin_versions"]["uvvis"]
+    stored = derived[0]["analysis"]["uvvis__nc_exciton_nm"].read()
+    assert float(np.asarray(stored)[-1]) == pytest.approx(start["metrics"]["uvvis"]["nc_exciton_nm"])
+    assert callback.errors == []
+    # The raw run is untouched and re-analysable later from the CLI.
+    out = autolab("analyze", uid, "--catalog", str(catalog_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["uvvis.nc_exciton_nm"] == pytest.approx(start["metrics"]["uvvis"]["nc_exciton_nm"])
+    assert len(list(open_catalog(catalog_dir).search(Key("start.analysis_of") == uid))) == 2
