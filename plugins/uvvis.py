@@ -21,9 +21,11 @@ Method (docs/analysis.md):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.optimize import lsq_linear
-from scipy.signal import find_peaks, savgol_coeffs, savgol_filter
+from scipy.signal import find_peaks, savgol_coeffs
 
 from autolab import __version__
 from autolab.analysis import hookimpl
@@ -158,11 +160,19 @@ def _noise(lam: np.ndarray, a: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(second / scale)))
 
 
+@lru_cache(maxsize=64)
+def _second_derivative_filter(window: int, step: float) -> tuple[np.ndarray, float]:
+    """Savitzky–Golay (cubic) second-derivative coefficients and their noise gain √Σc²."""
+    coeffs = savgol_coeffs(window, 3, deriv=2, delta=step, use="conv")
+    return coeffs, float(np.sqrt((coeffs**2).sum()))
+
+
 def _features(lam, a, step, *, window_nm, noise) -> list[float]:
     """Wavelengths of second-derivative minima deeper than 5× the derivative's noise."""
     window = _odd_window(window_nm, step)
-    d2 = savgol_filter(a, window, 3, deriv=2, delta=step)
-    sigma = noise * float(np.sqrt((savgol_coeffs(window, 3, deriv=2, delta=step) ** 2).sum()))
+    coeffs, gain = _second_derivative_filter(window, round(float(step), 9))
+    d2 = np.convolve(a, coeffs, mode="same")  # edges are wrong and skipped below
+    sigma = noise * gain
     threshold = max(5.0 * sigma, 1e-7)
     peaks, _ = find_peaks(-d2, height=threshold, distance=max(1, int(3.0 / step)))
     edge = window // 2

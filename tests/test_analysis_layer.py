@@ -194,3 +194,24 @@ def test_live_analysis_is_stored_beside_the_raw_run(RE, reactor, writer, catalog
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["uvvis.nc_exciton_nm"] == pytest.approx(start["metrics"]["uvvis"]["nc_exciton_nm"])
     assert len(list(open_catalog(catalog_dir).search(Key("start.analysis_of") == uid))) == 2
+
+
+def test_documented_example_plugin_loads_by_entry_point(monkeypatch):
+    """docs/example-plugin, registered as a (faked) installed distribution, adds its metric."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "docs" / "example-plugin"))
+    real = list(importlib.metadata.distributions())
+
+    class ExampleDist:
+        metadata = {"Name": "autolab-peakcount"}
+        version = "0.1.0"
+        entry_points = [importlib.metadata.EntryPoint("peakcount", "autolab_peakcount", "autolab.plugins")]
+
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, ExampleDist()])
+    manager = PluginManager()
+    info = {p.name: p for p in manager.plugins()}["peakcount"]
+    assert (info.distribution, info.version, info.hooks) == ("autolab-peakcount", "0.1.0", ("autolab_analyze_uvvis",))
+    wavelength = np.arange(300.0, 701.0, 1.0)
+    spectrum = 0.05 * np.exp(-(((wavelength - 437) / 5) ** 2)) + 0.05 * np.exp(-(((wavelength - 560) / 15) ** 2))
+    assert manager.analyze_uvvis(wavelength, spectrum).metrics["peakcount.n_peaks"] == 2

@@ -1,0 +1,61 @@
+"""Speed of the built-in analysis: one UV-Vis spectrum, one SAXS sphere fit (and McSAS).
+
+Prints a table and writes ``benchmarks/results/analysis.json``.
+
+    python benchmarks/analysis.py [--repeats 50]
+
+Targets (issue 4): UV-Vis ≤ 2 ms per spectrum; SAXS sphere fit ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autolab import sim
+from autolab.plugins.saxs import fit_sphere, mcsas_distribution
+from autolab.plugins.uvvis import analyze_spectrum
+
+
+def timed(func, repeats):
+    func()  # warm caches (sasmodels kernel, imports)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "analysis.json"))
+    args = parser.parse_args()
+    point = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
+    rows = {
+        "uvvis spectrum (401 points)": (timed(lambda: analyze_spectrum(point.wavelength_nm, point.absorbance), args.repeats), 2e-3),
+        "saxs sphere fit (250 points)": (timed(lambda: fit_sphere(point.q_nm_inv, point.intensity, point.intensity_sigma), args.repeats), 0.1),
+        "saxs McSAS (3 × 5000 iterations)": (
+            timed(lambda: mcsas_distribution(point.q_nm_inv, point.intensity, point.intensity_sigma, repetitions=3, iterations=5000), 3),
+            None,
+        ),
+    }
+    results = []
+    print(f"{'step':36s} {'median ms':>10s} {'target ms':>10s}")
+    for name, (times, target) in rows.items():
+        median = statistics.median(times)
+        results.append({"step": name, "median_s": median, "target_s": target, "n": len(times)})
+        print(f"{name:36s} {median * 1e3:10.2f} {'' if target is None else f'{target * 1e3:.0f}':>10s}")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
