@@ -165,17 +165,20 @@ def phase_map_command(
 @cli.command()
 @CATALOG_OPTION
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest runs to list.")
+@click.option("--all", "show_all", is_flag=True, help="Include derived analysis runs.")
 @JSON_OPTION
 @friendly_errors
-def runs(catalog, limit, as_json):
-    """List stored runs, newest last."""
+def runs(catalog, limit, show_all, as_json):
+    """List stored measurement runs, newest last."""
     from rich.console import Console
     from rich.table import Table
+    from tiled.queries import Key
 
     from .catalog import open_catalog, run_summaries
 
     client = open_catalog(catalog)
-    rows = run_summaries(list(client.values())[-limit:])
+    selected = client if show_all else client.search(Key("start.plan_name") != "analysis")
+    rows = run_summaries(list(selected.values())[-limit:])
     if as_json:
         click.echo(json.dumps(rows))
         return

@@ -19,6 +19,7 @@ class Session:
     catalog: object
     writer: CatalogWriter
     location: str
+    analysis: object | None = None
 
     def close(self) -> None:
         """Wait until every run is in the catalog, then stop the writer thread."""
@@ -32,6 +33,7 @@ def open_session(
     time_scale: float = 0.0,
     reactor: FlowReactor | None = None,
     api_key: str | None = None,
+    analyze: bool = True,
 ) -> Session:
     """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
 
@@ -47,6 +49,8 @@ def open_session(
         A reactor to use instead of a new twin.
     api_key : str, optional
         API key for a tiled server.
+    analyze : bool
+        Run the analysis plugins as each point finishes and store their derived runs.
     """
     from .catalog import default_location
 
@@ -55,5 +59,12 @@ def open_session(
     writer = CatalogWriter(client, journal_directory(location))
     RE = RunEngine({}, call_returns_result=False)
     RE.subscribe(writer)
+    analysis = None
+    if analyze:
+        from .analysis import PluginManager
+        from .analysis.runs import AnalysisCallback
+
+        analysis = AnalysisCallback(PluginManager(), writer)
+        RE.subscribe(analysis)
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
-    return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location)
+    return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis)
