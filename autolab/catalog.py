@@ -165,7 +165,7 @@ class CatalogWriter:
         if run_uid is not None:
             handle = self._journals.get(run_uid)
             if handle is None:
-                handle = self._journals[run_uid] = open(self.journal_dir / f"{run_uid}.jsonl", "a")  # noqa: SIM115
+                handle = self._journals[run_uid] = open(self.journal_dir / f"{run_uid}.jsonl", "a")
             handle.write(line + "\n")
             handle.flush()
             if name == "stop":

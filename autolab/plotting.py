@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .catalog import PointData  # noqa: E402
+from .catalog import PointData
 
 
 def plot_point(point: PointData, path: str) -> None:

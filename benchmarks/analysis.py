@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from autolab import sim
 from autolab.plugins.saxs import fit_sphere, mcsas_distribution
 from autolab.plugins.uvvis import analyze_spectrum
+
+from autolab import sim
 
 
 def timed(func, repeats):

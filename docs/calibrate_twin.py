@@ -17,12 +17,11 @@ import math
 import signal
 
 import numpy as np
-from scipy.optimize import minimize
-
 from autolab.sim import Conditions, steady_state
 from autolab.sim.kinetics import DEFAULT_PARAMETERS, KineticParameters
 from autolab.sim.observables import PRESENT_MIN_AU, PRESENT_MIN_SHARE, band_absorbance, nc_exciton_nm, saxs_mean_radius_nm
 from autolab.sim.optics import absorbance
+from scipy.optimize import minimize
 
 # (name, low, high, log10?)
 SPACE = [
@@ -164,7 +163,7 @@ def main():
         res = minimize(safe_loss, x, method="Nelder-Mead", options={"maxiter": args.iterations, "xatol": 1e-3, "fatol": 1e-4})
         results.append((res.fun, res.x, value))
     results.sort(key=lambda item: item[0])
-    best_value, best_x, start_value = results[0]
+    _best_value, best_x, start_value = results[0]
     total, terms = loss(best_x, details=True)
     params = to_params(best_x)
     print(json.dumps({"loss": total, "start_loss": start_value, "terms": {k: v for k, v in terms.items() if v > 0},

@@ -10,11 +10,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from autolab.sim import Conditions, facts, simulate  # noqa: E402
-from autolab.sim.batch import HotInjectionParameters, hot_injection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from autolab.sim import Conditions, facts, simulate
+from autolab.sim.batch import HotInjectionParameters, hot_injection
 
 OUT = Path(__file__).parent / "figures"
 

@@ -28,7 +28,6 @@ SOLVENT_SLD = 8.0
 
 @lru_cache(maxsize=8)
 def _sphere_kernel(q_key: tuple):
-    from sasmodels.core import load_model
 
     model = _model()
     return model.make_kernel([np.asarray(q_key) / 10.0])  # sasmodels works in Å⁻¹
@@ -119,7 +118,7 @@ def mcsas_distribution(
     for _ in range(repetitions):
         picks = rng.integers(0, len(grid), contributions)
         total = table[picks].sum(axis=0)
-        chi2, coef = _scale_fit(total, i, s)
+        chi2, _ = _scale_fit(total, i, s)
         for _ in range(iterations):
             if chi2 / max(len(q) - 2, 1) <= 1.0:
                 break
@@ -128,7 +127,7 @@ def mcsas_distribution(
             trial = total - table[picks[k]] + table[new]
             trial_chi2, trial_coef = _scale_fit(trial, i, s)
             if trial_chi2 < chi2:
-                total, chi2, coef, picks[k] = trial, trial_chi2, trial_coef, new
+                total, chi2, _coef, picks[k] = trial, trial_chi2, trial_coef, new
         radii = grid[picks]
         means.append(float(radii.mean()))  # each contribution carries equal volume fraction
         histograms.append(np.histogram(radii, bins=edges)[0] / contributions)

@@ -24,11 +24,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import lsq_linear
-from scipy.signal import find_peaks, savgol_coeffs
-
-from autolab import __version__
-from autolab.analysis import hookimpl
 from autolab.sim.sizing import (
     YU_CALIBRATED_DIAMETER_NM,
     aggregation_number,
@@ -36,6 +31,10 @@ from autolab.sim.sizing import (
     yu_extinction_m_inv_cm_inv,
     yu_wavelength_nm,
 )
+from scipy.optimize import lsq_linear
+from scipy.signal import find_peaks, savgol_coeffs
+
+from autolab.analysis import hookimpl
 
 #: MSC families: name → absorption maximum, nm (Palencia et al. 2020, Fig. 4).
 DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "CdSe-437": 437.0, "CdSe-465": 465.0}
@@ -141,7 +140,7 @@ def _baseline(lam: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def _odd_window(window_nm: float, step: float) -> int:
-    n = max(5, int(round(window_nm / step)))
+    n = max(5, round(window_nm / step))
     return n + 1 if n % 2 == 0 else n
 
 

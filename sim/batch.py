@@ -147,7 +147,7 @@ def hot_injection(
         precursor -= generated
         available = generated + out["monomer"][i - 1] if i else generated
 
-        def excess(monomer, available=available, dt=dt):
+        def excess(monomer, available=available, dt=dt, radius_m=radius_m, conc_mm=conc_mm):
             rate, r_star = nucleation(monomer)
             consumed = 0.0
             if rate > 0:

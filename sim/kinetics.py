@@ -18,6 +18,7 @@ Palencia facts, not a calibration); see that page for what they do and do not re
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -339,14 +340,9 @@ class _Model:
         return np.maximum(sol.y[:, -1], 0.0)
 
 
-_MODELS: dict[KineticParameters, _Model] = {}
-
-
+@lru_cache(maxsize=32)
 def _model(params: KineticParameters) -> _Model:
-    model = _MODELS.get(params)
-    if model is None:
-        model = _MODELS[params] = _Model(params)
-    return model
+    return _Model(params)
 
 
 def react(

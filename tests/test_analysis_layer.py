@@ -34,7 +34,8 @@ def test_autoload_can_be_turned_off(monkeypatch):
 class _Broken:
     @hookimpl
     def autolab_analyze_uvvis(self, wavelength_nm):
-        raise RuntimeError("detector file is corrupt")
+        msg = "detector file is corrupt"
+        raise RuntimeError(msg)
 
 
 def test_a_raising_plugin_is_recorded_and_the_others_stand():
@@ -118,9 +119,10 @@ def test_pyfai_saxs_file_in_inverse_angstrom_is_converted(tmp_path):
     q = np.geomspace(0.01, 0.5, 40)
     body = "\n".join(f"{x:.6e} {1 / x:.6e} {0.01:.3e}" for x in q)
     (tmp_path / "p.dat").write_text("# pyFAI integrate1d\n# q_A^-1  I  sigma\n" + body)
-    qq, intensity, sigma = read_saxs(tmp_path / "p.dat")
+    qq, _intensity, sigma = read_saxs(tmp_path / "p.dat")
     np.testing.assert_allclose(qq, q * 10, rtol=1e-5)
-    assert sigma is not None and sigma.shape == q.shape
+    assert sigma is not None
+    assert sigma.shape == q.shape
 
 
 def autolab(*args):
@@ -146,7 +148,8 @@ def test_cli_analyze_files_as_json(tmp_path):
     data = json.loads(out.stdout)
     assert data["mesophase"] is True
     assert data["bragg_peaks_nm-1"][0] == pytest.approx(1.84, abs=0.05)
-    assert "radius_nm" in data and "polydispersity" in data
+    assert "radius_nm" in data
+    assert "polydispersity" in data
 
 
 def test_cli_malformed_file_is_one_line_exit_2(tmp_path):
@@ -164,11 +167,11 @@ def test_cli_plugins_lists_builtins():
 
 @pytest.mark.slow
 def test_live_analysis_is_stored_beside_the_raw_run(RE, reactor, writer, catalog_dir):
+    from autolab.plans import measure_point
     from tiled.queries import Key
 
     from autolab.analysis.runs import AnalysisCallback
     from autolab.catalog import open_catalog
-    from autolab.plans import measure_point
 
     manager = PluginManager()
     manager.register(_Broken(), "broken")

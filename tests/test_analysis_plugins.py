@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autolab import sim
 from autolab.plugins.kinetics import fit_first_order
 from autolab.plugins.saxs import analyze_pattern, detect_mesophase, fit_sphere, mcsas_distribution, sphere_intensity
 from autolab.plugins.uvvis import analyze_spectrum, msc_sizes
+
+from autolab import sim
 
 HC = 1239.84198
 
@@ -47,7 +47,9 @@ def test_blank_spectrum_has_no_features():
     wavelength = np.arange(300.0, 701.0, 1.0)
     out = analyze_spectrum(wavelength, hand_spectrum(wavelength))
     assert out["msc_families"] == []
-    assert out["nc_exciton_nm"] is None and out["nc_diameter_nm"] is None and out["nc_size_dispersion"] is None
+    assert out["nc_exciton_nm"] is None
+    assert out["nc_diameter_nm"] is None
+    assert out["nc_size_dispersion"] is None
 
 
 def test_non_uniform_grid_gives_the_same_answer():
@@ -98,7 +100,8 @@ def test_mcsas_separates_msc_and_nc_populations():
     volume = np.array(out["histogram_volume_fraction"])
     small = volume[(radius > 0.8) & (radius < 1.1)].sum()
     large = volume[(radius > 1.4) & (radius < 1.9)].sum()
-    assert small > 0.25 and large > 0.25
+    assert small > 0.25
+    assert large > 0.25
 
 
 def test_mesophase_of_the_precursor_at_room_temperature():

@@ -11,9 +11,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from autolab.plans import phase_map
 
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
-from autolab.plans import phase_map
 
 from .conftest import run_python
 
@@ -24,7 +24,8 @@ def test_phase_map_3x2x2_reads_back_in_a_fresh_process(RE, reactor, writer, cata
     RE.subscribe(writer)
     uids = RE(phase_map(reactor, [260, 280, 300], [260, 280], [4.5, 14.0], md={"operator": "pytest"}))
     writer.flush()
-    assert len(uids) == 12 and writer.errors == []
+    assert len(uids) == 12
+    assert writer.errors == []
     code = textwrap.dedent(
         f"""
         import json

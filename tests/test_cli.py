@@ -65,13 +65,15 @@ def test_measure_runs_and_show_round_trip(tmp_path):
     listed = autolab("runs", "--catalog", catalog, "--json")
     rows = json.loads(listed.stdout)
     assert [row["uid"] for row in rows] == [uid]
-    assert rows[0]["growth_temperature_c"] == 270 and rows[0]["exit_status"] == "success"
+    assert rows[0]["growth_temperature_c"] == 270
+    assert rows[0]["exit_status"] == "success"
     table = autolab("runs", "--catalog", catalog)
     assert uid[:8] in table.stdout
     png = tmp_path / "point.png"
     shown = autolab("show", uid[:8], "--catalog", catalog, "--output", str(png))
     assert shown.returncode == 0, shown.stderr
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 20_000
     missing = autolab("show", "ffffffff", "--catalog", catalog)
     assert missing.returncode == 2
     assert "no run with uid 'ffffffff' in the catalog" in missing.stderr

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from autolab.plans import measure_point, phase_map, set_conditions, wait_steady
 from bluesky import plan_stubs as bps
 from bluesky.simulators import RunEngineSimulator, check_limits
 
 from autolab.errors import LimitError
-from autolab.plans import measure_point, phase_map, set_conditions, wait_steady
 
 
 def messages_until_error(plan):
@@ -110,7 +110,8 @@ def test_measure_point_on_the_twin_reads_steady_product(RE, reactor):
     assert len(data["reactor_spectrometer_absorbance"]) == 401
     assert len(data["reactor_saxs_intensity"]) == 250
     stop = next(doc for name, doc in docs if name == "stop")
-    assert stop["exit_status"] == "success" and stop["run_start"] == uid
+    assert stop["exit_status"] == "success"
+    assert stop["run_start"] == uid
 
 
 def test_phase_map_order_metadata_and_stops_pumps(RE, reactor):
@@ -123,7 +124,8 @@ def test_phase_map_order_metadata_and_stops_pumps(RE, reactor):
     assert {s["phase_map_uid"] for s in starts} == {starts[0]["phase_map_uid"]}
     assert [s["point_index"] for s in starts] == [0, 1, 2]
     assert all(s["who"] == "t" and s["grid_shape"] == [2, 2, 1] for s in starts)
-    assert reactor.cd_pump.flow_rate.get() == 0.0 and reactor.se_pump.flow_rate.get() == 0.0
+    assert reactor.cd_pump.flow_rate.get() == 0.0
+    assert reactor.se_pump.flow_rate.get() == 0.0
 
 
 def test_empty_grid_axis_is_named(reactor):
