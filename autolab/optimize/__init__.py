@@ -1,0 +1,6 @@
+"""Bayesian optimisation for autolab: a GP optimiser on bluesky-adaptive's protocols."""
+
+from .gp import GPOptimizer
+from .space import Parameter, ParameterSpace
+
+__all__ = ["GPOptimizer", "Parameter", "ParameterSpace"]

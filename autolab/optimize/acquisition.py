@@ -1,0 +1,36 @@
+"""Acquisition functions on a GP posterior (mean ``mu``, standard deviation ``sigma``), maximised."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import erfcx, log_ndtr
+
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """log(φ(z) + zΦ(z)), accurate for very negative z (via the scaled complementary error function).
+
+    For z < 0, φ(z) + zΦ(z) = φ(z)·(1 + z·m(z)) with the Mills ratio m(z) = √(π/2)·erfcx(−z/√2);
+    for z ≥ 0 the direct form is stable.
+    """
+    z = np.asarray(z, dtype=float)
+    log_phi = -0.5 * z**2 - _LOG_SQRT_2PI
+    out = np.empty_like(z)
+    neg = z < 0
+    mills = np.sqrt(np.pi / 2.0) * erfcx(-z[neg] / np.sqrt(2.0))
+    out[neg] = log_phi[neg] + np.log(np.maximum(1.0 + z[neg] * mills, 1e-300))
+    pos = ~neg
+    out[pos] = np.log(np.exp(log_phi[pos]) + z[pos] * np.exp(log_ndtr(z[pos])))
+    return out
+
+
+def log_expected_improvement(mu, sigma, best, xi: float = 0.0) -> np.ndarray:
+    """log EI for maximisation: log σ + log h((μ − best − ξ)/σ) (Ament et al. 2023, "LogEI")."""
+    sigma = np.maximum(np.asarray(sigma, dtype=float), 1e-12)
+    return np.log(sigma) + log_h((np.asarray(mu) - best - xi) / sigma)
+
+
+def upper_confidence_bound(mu, sigma, beta: float = 2.0) -> np.ndarray:
+    """μ + β·σ."""
+    return np.asarray(mu) + beta * np.asarray(sigma)

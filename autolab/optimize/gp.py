@@ -1,0 +1,349 @@
+"""Gaussian-process Bayesian optimiser following bluesky-adaptive's optimiser protocols.
+
+``GPOptimizer`` implements ``bluesky_adaptive.protocols.Optimizer`` (``suggest``, ``ingest``,
+``get_best_points``) plus ``TrialFaultAware``, ``Checkpointable`` and ``SupportsStoppingCriteria``.
+
+Model: scikit-learn's ``GaussianProcessRegressor`` with ``ConstantKernel × Matern(ν = 5/2, one
+length scale per input) + WhiteKernel`` on inputs mapped to the unit cube (log-scaled parameters
+in log space), outputs standardised (``normalize_y``), hyperparameters by marginal likelihood with
+restarts (warm-started from the previous fit).
+
+Acquisition (maximised over 1024 scrambled-Sobol candidates plus perturbations of the best points,
+then L-BFGS-B from the five best): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with
+``target=…``, log-EI on −|f − target| ("hit a target value"). Batches are chosen jointly by the
+kriging believer: each chosen point is added at the posterior mean before the next is chosen, and
+pending suggestions count the same way. Two objectives: each suggestion scalarises the
+objectives (normalised to [0, 1] in the "better" direction) with random augmented-Chebyshev weights
+(ParEGO, Knowles 2006); ``get_best_points`` returns the Pareto set.
+
+Failed trials (``register_failures`` or a NaN outcome) are never suggested again (candidates within
+0.02 of one in the unit cube are dropped) and, once there are failures and successes, a GP
+classifier's probability of success multiplies EI (an unknown-constraint model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import qmc
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+
+from .acquisition import log_expected_improvement, upper_confidence_bound
+from .space import ParameterSpace
+
+_DIRECTIONS = ("maximize", "minimize")
+
+
+class GPOptimizer:
+    """Bayesian optimiser on a GP surrogate (see the module docstring).
+
+    Parameters
+    ----------
+    parameters : mapping
+        ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}``.
+    objectives : mapping
+        ``{"name": "maximize" | "minimize"}``; one or two objectives.
+    seed : int
+        Seeds every random choice: the same seed and data give the same suggestions.
+    acquisition : {"log_ei", "ucb"}
+        Acquisition function.
+    target : float, optional
+        Aim the (single) objective at this value instead of maximising or minimising it.
+    n_initial : int, optional
+        Space-filling (Sobol) points before the model is used; default ``max(5, 2·d + 1)``.
+    max_trials : int, optional
+        ``should_stop`` says stop once this many trials have completed or failed.
+    checkpoint_path : path, optional
+        Where :meth:`checkpoint` writes the state (JSON); :meth:`restore` reads it back.
+
+    Examples
+    --------
+    >>> opt = GPOptimizer({"x": (0.0, 1.0)}, {"y": "maximize"}, seed=1)
+    >>> (s,) = opt.suggest(1)
+    >>> opt.ingest([{**s, "y": -(s["x"] - 0.3) ** 2}])
+    >>> len(opt.get_best_points())
+    1
+    """
+
+    def __init__(
+        self,
+        parameters: Mapping[str, tuple],
+        objectives: Mapping[str, str],
+        *,
+        seed: int = 0,
+        acquisition: str = "log_ei",
+        target: float | None = None,
+        n_initial: int | None = None,
+        max_trials: int | None = None,
+        checkpoint_path: str | Path | None = None,
+    ):
+        self.space = ParameterSpace(parameters)
+        if not objectives or len(objectives) > 2:
+            msg = f"objectives={dict(objectives)!r}: give one or two objectives"
+            raise ValueError(msg)
+        for name, direction in objectives.items():
+            if direction not in _DIRECTIONS:
+                msg = f"objective {name!r}: direction {direction!r} must be 'maximize' or 'minimize'"
+                raise ValueError(msg)
+        if acquisition not in ("log_ei", "ucb"):
+            msg = f"acquisition={acquisition!r} must be 'log_ei' or 'ucb'"
+            raise ValueError(msg)
+        if target is not None and len(objectives) != 1:
+            msg = "target= needs exactly one objective"
+            raise ValueError(msg)
+        self.objectives = dict(objectives)
+        self.seed = int(seed)
+        self.acquisition = acquisition
+        self.target = target
+        self.n_initial = n_initial if n_initial is not None else max(5, 2 * self.space.dim + 1)
+        self.max_trials = max_trials
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        # Learned state (trailing underscore, as scikit-learn does).
+        self.trials_: dict[str, dict[str, Any]] = {}
+        self.rng_ = np.random.default_rng(self.seed)
+        self.sobol_drawn_ = 0
+        self.kernel_ = None
+
+    # --- protocol: Optimizer ----------------------------------------------------------
+    def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
+        """Suggest ``num_points`` distinct points (jointly, accounting for pending ones)."""
+        num_points = 1 if num_points is None else int(num_points)
+        if num_points < 1:
+            msg = f"num_points={num_points!r} must be ≥ 1"
+            raise ValueError(msg)
+        out = []
+        for _ in range(num_points):
+            x, value = self._next_point()
+            trial_id = str(uuid.UUID(bytes=self.rng_.bytes(16)))
+            params = self.space.from_unit(x)
+            self.trials_[trial_id] = {"params": params, "x": x.tolist(), "status": "pending", "outcomes": None, "acquisition": value}
+            out.append({**params, "_id": trial_id})
+        return out
+
+    def ingest(self, points: Sequence[Mapping]) -> None:
+        """Record outcomes; points without a known ``_id`` are external (manual) trials."""
+        for point in points:
+            params = {name: float(point[name]) for name in self.space.names}
+            x = self.space.to_unit(params)
+            outcomes = {name: point.get(name) for name in self.objectives}
+            failed = any(v is None or not math.isfinite(float(v)) for v in outcomes.values())
+            trial_id = point.get("_id")
+            if trial_id is None or trial_id not in self.trials_:
+                trial_id = trial_id or str(uuid.UUID(bytes=self.rng_.bytes(16)))
+                self.trials_[trial_id] = {"params": params, "x": x.tolist(), "acquisition": None}
+            trial = self.trials_[trial_id]
+            trial["status"] = "failed" if failed else "complete"
+            trial["outcomes"] = None if failed else {k: float(v) for k, v in outcomes.items()}
+
+    def get_best_points(self) -> list[tuple[str, dict, dict]]:
+        """The best trial (one objective) or the Pareto set (two), as ``(_id, params, outcomes)``."""
+        done = [(tid, t) for tid, t in self.trials_.items() if t["status"] == "complete"]
+        if not done:
+            return []
+        scores = np.array([[self._signed(name, t["outcomes"][name]) for name in self.objectives] for _, t in done])
+        if len(self.objectives) == 1:
+            if self.target is not None:
+                scores = -np.abs(np.array([[t["outcomes"][n] for n in self.objectives] for _, t in done]) - self.target)
+            best = int(np.argmax(scores[:, 0]))
+            tid, t = done[best]
+            return [(tid, dict(t["params"]), dict(t["outcomes"]))]
+        front = [
+            i for i in range(len(done))
+            if not any(np.all(scores[j] >= scores[i]) and np.any(scores[j] > scores[i]) for j in range(len(done)))
+        ]
+        return [(done[i][0], dict(done[i][1]["params"]), dict(done[i][1]["outcomes"])) for i in front]
+
+    # --- protocol: TrialFaultAware, SupportsStoppingCriteria, Checkpointable ----------
+    def register_failures(self, suggestions: Sequence[Mapping]) -> None:
+        """Mark these suggestions as failed: never suggested again, and avoided by the model."""
+        for suggestion in suggestions:
+            trial = self.trials_.get(suggestion.get("_id"))
+            if trial is None:
+                msg = f"unknown trial _id={suggestion.get('_id')!r}; only suggested trials can fail"
+                raise KeyError(msg)
+            trial["status"] = "failed"
+            trial["outcomes"] = None
+
+    def should_stop(self) -> tuple[bool, str | None]:
+        """Stop once ``max_trials`` trials have finished (completed or failed)."""
+        finished = sum(t["status"] in ("complete", "failed") for t in self.trials_.values())
+        if self.max_trials is not None and finished >= self.max_trials:
+            return True, f"budget of {self.max_trials} trials used"
+        return False, None
+
+    def checkpoint(self) -> None:
+        """Write :meth:`state_dict` to ``checkpoint_path`` (atomically)."""
+        if self.checkpoint_path is None:
+            msg = "checkpoint_path was not given, so there is nowhere to checkpoint to"
+            raise ValueError(msg)
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state_dict()))
+        tmp.replace(self.checkpoint_path)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this optimiser is (JSON-ready)."""
+        return {
+            "parameters": {p.name: [p.low, p.high, "log" if p.log else "linear"] for p in self.space.parameters},
+            "objectives": self.objectives,
+            "seed": self.seed,
+            "acquisition": self.acquisition,
+            "target": self.target,
+            "n_initial": self.n_initial,
+            "max_trials": self.max_trials,
+            "trials": self.trials_,
+            "rng_state": self.rng_.bit_generator.state,
+            "sobol_drawn": self.sobol_drawn_,
+            "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None) -> GPOptimizer:
+        """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical."""
+        opt = cls(
+            {k: tuple(v) for k, v in state["parameters"].items()},
+            state["objectives"],
+            seed=state["seed"],
+            acquisition=state["acquisition"],
+            target=state["target"],
+            n_initial=state["n_initial"],
+            max_trials=state["max_trials"],
+            checkpoint_path=checkpoint_path,
+        )
+        opt.trials_ = json.loads(json.dumps(state["trials"]))
+        opt.rng_.bit_generator.state = state["rng_state"]
+        opt.sobol_drawn_ = state["sobol_drawn"]
+        if state.get("kernel_params") is not None:
+            opt.kernel_ = opt._new_kernel().clone_with_theta(np.asarray(state["kernel_params"]))
+        return opt
+
+    @classmethod
+    def restore(cls, path: str | Path) -> GPOptimizer:
+        """Read a checkpoint written by :meth:`checkpoint`."""
+        return cls.from_state(json.loads(Path(path).read_text()), checkpoint_path=path)
+
+    def summary(self) -> dict[str, Any]:
+        """A short model-state summary for run metadata: counts, length scales, noise."""
+        counts = {s: sum(t["status"] == s for t in self.trials_.values()) for s in ("complete", "pending", "failed")}
+        out: dict[str, Any] = {"n_" + k: v for k, v in counts.items()}
+        if self.kernel_ is not None:
+            params = self.kernel_.get_params()
+            out["length_scales"] = dict(zip(self.space.names, np.atleast_1d(params["k1__k2__length_scale"]).tolist(), strict=True))
+            out["noise_level"] = float(params["k2__noise_level"])
+        return out
+
+    def acquisition_value(self, trial_id: str) -> float | None:
+        """The acquisition value at which ``trial_id`` was suggested (None for design points)."""
+        return self.trials_[trial_id].get("acquisition")
+
+    # --- internals ------------------------------------------------------------------------
+    def _signed(self, name: str, value: float) -> float:
+        return value if self.objectives[name] == "maximize" else -value
+
+    def _new_kernel(self):
+        d = self.space.dim
+        return ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=[0.3] * d, length_scale_bounds=(1e-2, 1e2), nu=2.5) + WhiteKernel(
+            1e-3, (1e-6, 1e0)
+        )
+
+    def _sobol(self) -> np.ndarray:
+        sampler = qmc.Sobol(self.space.dim, scramble=True, seed=self.seed)
+        if self.sobol_drawn_:
+            sampler.fast_forward(self.sobol_drawn_)
+        self.sobol_drawn_ += 1
+        return sampler.random(1)[0]
+
+    def _occupied(self) -> tuple[np.ndarray, np.ndarray]:
+        taken = np.array([t["x"] for t in self.trials_.values() if t["status"] in ("complete", "pending")]).reshape(-1, self.space.dim)
+        failed = np.array([t["x"] for t in self.trials_.values() if t["status"] == "failed"]).reshape(-1, self.space.dim)
+        return taken, failed
+
+    def _next_point(self) -> tuple[np.ndarray, float | None]:
+        complete = [t for t in self.trials_.values() if t["status"] == "complete"]
+        if len(complete) + sum(t["status"] == "pending" for t in self.trials_.values()) < self.n_initial or len(complete) < 2:
+            _, failed = self._occupied()
+            for _ in range(64):
+                x = self._sobol()
+                if not failed.size or np.min(np.linalg.norm(failed - x, axis=1)) > 0.02:
+                    return x, None
+            return x, None
+        return self._model_point(complete)
+
+    def _targets(self, complete) -> np.ndarray:
+        values = np.array([[t["outcomes"][n] for n in self.objectives] for t in complete], dtype=float)
+        if self.target is not None:
+            return -np.abs(values[:, 0] - self.target)
+        signed = values * np.array([1.0 if self.objectives[n] == "maximize" else -1.0 for n in self.objectives])
+        if signed.shape[1] == 1:
+            return signed[:, 0]
+        low, high = signed.min(axis=0), signed.max(axis=0)
+        normed = (signed - low) / np.where(high > low, high - low, 1.0)
+        weights = self.rng_.dirichlet(np.ones(signed.shape[1]))
+        return np.min(weights * normed, axis=1) + 0.05 * (weights * normed).sum(axis=1)
+
+    def _model_point(self, complete) -> tuple[np.ndarray, float]:
+        x_obs = np.array([t["x"] for t in complete])
+        y_obs = self._targets(complete)
+        kernel = self.kernel_ if self.kernel_ is not None else self._new_kernel()
+        gp = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=True, n_restarts_optimizer=1, random_state=int(self.rng_.integers(2**31 - 1))
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gp.fit(x_obs, y_obs)
+        self.kernel_ = gp.kernel_
+        taken, failed = self._occupied()
+        pending = np.array([t["x"] for t in self.trials_.values() if t["status"] == "pending"]).reshape(-1, self.space.dim)
+        if pending.size:  # kriging believer: pending points sit at the posterior mean
+            believer = GaussianProcessRegressor(kernel=gp.kernel_, normalize_y=True, optimizer=None)
+            believer.fit(np.vstack([x_obs, pending]), np.concatenate([y_obs, gp.predict(pending)]))
+            gp = believer
+        feasible = None
+        if failed.size and len(x_obs):
+            classifier = GaussianProcessClassifier(kernel=1.0 * RBF(0.2), random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                classifier.fit(np.vstack([x_obs, failed]), np.r_[np.ones(len(x_obs)), np.zeros(len(failed))])
+            feasible = classifier
+        best = float(np.max(y_obs))
+
+        def score(x: np.ndarray) -> np.ndarray:
+            x = np.atleast_2d(x)
+            mu, sd = gp.predict(x, return_std=True)
+            value = upper_confidence_bound(mu, sd) if self.acquisition == "ucb" else log_expected_improvement(mu, sd, best)
+            if feasible is not None:
+                p = feasible.predict_proba(x)[:, 1]
+                value = value + np.log(np.maximum(p, 1e-12)) if self.acquisition == "log_ei" else value * p
+            if failed.size:
+                near = np.min(np.linalg.norm(x[:, None, :] - failed[None, :, :], axis=2), axis=1) < 0.02
+                value = np.where(near, -np.inf, value)
+            if taken.size:
+                near = np.min(np.linalg.norm(x[:, None, :] - taken[None, :, :], axis=2), axis=1) < 1e-3
+                value = np.where(near, -np.inf, value)
+            return value
+
+        sobol = qmc.Sobol(self.space.dim, scramble=True, seed=int(self.rng_.integers(2**31 - 1))).random(1024)
+        top = x_obs[np.argsort(y_obs)[-5:]]
+        local = np.clip(np.repeat(top, 50, axis=0) + self.rng_.normal(0, 0.05, (len(top) * 50, self.space.dim)), 0, 1)
+        candidates = np.vstack([sobol, local])
+        values = score(candidates)
+        order = np.argsort(values)[::-1][:5]
+        best_x, best_value = candidates[order[0]], float(values[order[0]])
+        def objective(x):
+            value = float(score(x)[0])
+            return -value if np.isfinite(value) else 1e6  # finite, so finite differences stay defined
+
+        for start in candidates[order[:2]]:
+            res = minimize(objective, start, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.space.dim, options={"maxiter": 20})
+            if np.isfinite(res.fun) and -res.fun > best_value:
+                best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
+        return best_x, best_value

@@ -1,0 +1,132 @@
+"""GPOptimizer: bluesky-adaptive protocols, reproducibility, batches, failures, Pareto sets."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from bluesky_adaptive.protocols import Checkpointable, Optimizer, SupportsStoppingCriteria, TrialFaultAware
+
+from autolab.errors import LimitError
+from autolab.optimize import GPOptimizer
+from autolab.optimize.acquisition import log_h
+
+
+def branin(x1, x2):
+    a, b, c, r, s, t = 1.0, 5.1 / (4 * np.pi**2), 5 / np.pi, 6.0, 10.0, 1 / (8 * np.pi)
+    return a * (x2 - b * x1**2 + c * x1 - r) ** 2 + s * (1 - t) * np.cos(x1) + s
+
+
+def run(opt, func, n):
+    for _ in range(n):
+        (s,) = opt.suggest(1)
+        opt.ingest([{**s, "f": func(s)}])
+
+
+def test_implements_the_bluesky_adaptive_protocols():
+    opt = GPOptimizer({"x": (0, 1)}, {"f": "maximize"})
+    for protocol in (Optimizer, TrialFaultAware, Checkpointable, SupportsStoppingCriteria):
+        assert isinstance(opt, protocol)
+
+
+@pytest.mark.slow
+def test_finds_the_branin_minimum_within_30_experiments():
+    """Branin's minimum is 0.397887; reach 90 % of the way from the initial design within 30."""
+    opt = GPOptimizer({"x1": (-5, 10), "x2": (0, 15)}, {"f": "minimize"}, seed=0)
+    run(opt, lambda s: branin(s["x1"], s["x2"]), 30)
+    best = opt.get_best_points()[0][2]["f"]
+    assert best < 0.397887 + 0.1
+
+
+def test_log_h_is_finite_and_accurate_far_in_the_tail():
+    z = np.array([-40.0, -10.0, -1.0, 0.0, 2.0])
+    moderate = z[2:]
+    direct = np.log(np.exp(-0.5 * moderate**2) / np.sqrt(2 * np.pi) + moderate * 0.5 * (1 + np.vectorize(math.erf)(moderate / np.sqrt(2))))
+    values = log_h(z)
+    assert np.all(np.isfinite(values))
+    np.testing.assert_allclose(values[2:], direct, rtol=1e-10)
+    # asymptote: h(z) ≈ φ(z)/z² for z → −∞
+    assert values[0] == pytest.approx(-0.5 * 40.0**2 - 0.5 * np.log(2 * np.pi) - 2 * np.log(40.0), abs=1e-2)
+
+
+def test_same_seed_same_suggestions_and_restore_continues_identically(tmp_path):
+    def make():
+        return GPOptimizer({"T": (250.0, 320.0), "t": (1.5, 20.0, "log")}, {"f": "maximize"}, seed=7,
+                           checkpoint_path=tmp_path / "opt.json")
+
+    func = lambda s: -((s["T"] - 290) / 30) ** 2 - (math.log(s["t"] / 8.0)) ** 2  # noqa: E731
+    a, b = make(), make()
+    run(a, func, 8)
+    run(b, func, 8)
+    assert a.suggest(2) == b.suggest(2)
+    a.checkpoint()
+    restored = GPOptimizer.restore(tmp_path / "opt.json")
+    assert restored.suggest(1) == a.suggest(1)
+
+
+def test_batch_points_are_distinct_and_pending_ones_are_avoided():
+    opt = GPOptimizer({"x": (0, 1), "y": (0, 1)}, {"f": "maximize"}, seed=0, n_initial=5)
+    run(opt, lambda s: -(s["x"] - 0.5) ** 2 - (s["y"] - 0.5) ** 2, 6)
+    batch = opt.suggest(3)
+    xs = np.array([[s["x"], s["y"]] for s in batch])
+    assert len({s["_id"] for s in batch}) == 3
+    distances = [np.linalg.norm(xs[i] - xs[j]) for i in range(3) for j in range(i)]
+    assert min(distances) > 1e-3
+
+
+def test_failed_trials_are_not_suggested_again():
+    opt = GPOptimizer({"x": (0, 1)}, {"f": "maximize"}, seed=0, n_initial=3)
+    run(opt, lambda s: -((s["x"] - 0.8) ** 2), 4)
+    (s,) = opt.suggest(1)
+    opt.register_failures([s])
+    run(opt, lambda s: -((s["x"] - 0.8) ** 2), 3)
+    others = [t["params"]["x"] for tid, t in opt.trials_.items() if tid != s["_id"]]
+    assert all(abs(x - s["x"]) > 0.01 for x in others)
+    (nan_trial,) = opt.suggest(1)
+    opt.ingest([{**nan_trial, "f": float("nan")}])
+    assert opt.trials_[nan_trial["_id"]]["status"] == "failed"
+
+
+def test_external_points_are_accepted_and_bounds_are_checked():
+    opt = GPOptimizer({"x": (0, 1)}, {"f": "maximize"})
+    opt.ingest([{"x": 0.25, "f": 1.0}])
+    assert opt.get_best_points()[0][1] == {"x": 0.25}
+    with pytest.raises(LimitError, match=re.escape("x=2.0 is outside the allowed range 0–1")):
+        opt.ingest([{"x": 2.0, "f": 1.0}])
+
+
+def test_two_objectives_give_a_pareto_set():
+    opt = GPOptimizer({"x": (0, 1)}, {"a": "maximize", "b": "maximize"}, seed=0)
+    opt.ingest([{"x": x, "a": x, "b": 1 - x} for x in (0.1, 0.5, 0.9)] + [{"x": 0.3, "a": 0.2, "b": 0.2}])
+    front = {round(p["x"], 2) for _, p, _ in opt.get_best_points()}
+    assert front == {0.1, 0.5, 0.9}
+    assert len(opt.suggest(1)) == 1
+
+
+def test_target_objective_aims_at_a_value():
+    opt = GPOptimizer({"x": (0, 1)}, {"d": "maximize"}, target=3.0)
+    opt.ingest([{"x": x, "d": 2 + 2 * x} for x in (0.1, 0.4, 0.9)])
+    assert opt.get_best_points()[0][1]["x"] == 0.4
+
+
+def test_stopping_criterion_is_the_budget():
+    opt = GPOptimizer({"x": (0, 1)}, {"f": "maximize"}, max_trials=2)
+    assert opt.should_stop() == (False, None)
+    run(opt, lambda s: s["x"], 2)
+    assert opt.should_stop() == (True, "budget of 2 trials used")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"parameters": {"x": (1, 0)}}, "parameter 'x': bounds (1.0, 0.0) must be finite with low < high"),
+        ({"parameters": {"t": (0, 10, "log")}}, "parameter 't': a log-scaled parameter needs low > 0, got 0.0"),
+        ({"objectives": {"f": "up"}}, "objective 'f': direction 'up' must be 'maximize' or 'minimize'"),
+    ],
+)
+def test_bad_construction_is_named(kwargs, message):
+    args = {"parameters": {"x": (0, 1)}, "objectives": {"f": "maximize"}} | kwargs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GPOptimizer(args["parameters"], args["objectives"])
