@@ -56,37 +56,42 @@ class KineticParameters:
 
     Rate constants are given at the reference temperature of 280 °C and scaled with their
     activation energies (Arrhenius). Units are in each name.
+
+    The defaults were fitted to the Palencia et al. 2020 facts with
+    ``python docs/calibrate_twin.py --samples 300 --refine 3 --iterations 400 --seed 0``
+    (random search, then Nelder–Mead; loss 131.6 → 13.8). They are a fit of a reduced model, not
+    measured constants: docs/sim.md lists which facts they reproduce and which they miss.
     """
 
     precursor_mm: float = 10.0
     """Initial precursor concentration P0, mM of CdSe units (Palencia ESI: equimolar Cd, Se)."""
-    k_precursor_per_s: float = 0.369
+    k_precursor_per_s: float = 0.573
     """Precursor → monomer first-order rate constant at 280 °C, s⁻¹."""
-    ea_precursor_j_per_mol: float = 90e3
-    k_nucleation_per_mm_s: float = 2.02
+    ea_precursor_j_per_mol: float = 1.351e+05
+    k_nucleation_per_mm_s: float = 1.807
     """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
-    ea_nucleation_j_per_mol: float = 225e3
-    k_steps_per_mm_s: tuple[float, ...] = (3.0, 3.0, 2.0, 0.0386)
+    ea_nucleation_j_per_mol: float = 1.438e+05
+    k_steps_per_mm_s: tuple[float, ...] = (1.625, 0.1037, 247.8, 0.01056)
     """Ladder steps 12→25→38→61→84 units, mM⁻¹ s⁻¹ at 280 °C."""
-    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 2.0)
+    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 0.001045, 0.0, 0.1447)
     """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
     temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
-    ea_steps_j_per_mol: float = 48.5e3
-    solubility_mm: float = 1e-3
+    ea_steps_j_per_mol: float = 1.157e+04
+    solubility_mm: float = 0.01766
     """Bulk monomer solubility [M]0 at 280 °C, mM."""
-    dh_solubility_j_per_mol: float = 168e3
-    surface_energy_j_per_m2: float = 0.2
+    dh_solubility_j_per_mol: float = 6.151e+04
+    surface_energy_j_per_m2: float = 0.1995
     """Surface energy γ for the Gibbs–Thomson solubility of clusters and NCs, J m⁻²."""
-    growth_rate_constant_m_per_s: float = 2.6e-6
+    growth_rate_constant_m_per_s: float = 2.936e-07
     """Prins eq. 6 prefactor A at 280 °C, m s⁻¹."""
-    ea_growth_j_per_mol: float = 80e3
+    ea_growth_j_per_mol: float = 5.74e+04
     growth_exponent: float = 2.0
     """Superfocusing exponent n of Prins eq. 6."""
     growth_offset_nm: float = 0.2
     """Radial offset B of Prins eq. 6, nm."""
     reference_radius_nm: float = 1.0
     """Reference radius r_c,0 of Prins eq. 6, nm."""
-    chamber_to_oven_volume_ratio: float = 0.036
+    chamber_to_oven_volume_ratio: float = 0.1426
     """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
     residence time when both are set by one flow (0.5 s at 14 s for the default 0.036)."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus
 
+from autolab import sim
+
 from ..errors import LimitError, check_range
 from .detectors import SAXSDetector, Spectrometer
 from .heater import Heater
@@ -63,7 +65,11 @@ class FlowReactor(Device):
     saxs = Cpt(SAXSDetector)
     flush = Cpt(FlushMonitor)
 
-    nucleation_chamber_volume_ul = Cpt(UnitSignal, value=9.0, kind="config", units="uL")
+    # The chamber/oven volume ratio is the twin's fitted one (autolab.sim), so the twin's chamber
+    # time at each residence time is the one its chemistry was calibrated with.
+    nucleation_chamber_volume_ul = Cpt(
+        UnitSignal, value=round(250.0 * sim.DEFAULT_PARAMETERS.chamber_to_oven_volume_ratio, 2), kind="config", units="uL"
+    )
     growth_oven_volume_ul = Cpt(UnitSignal, value=250.0, kind="config", units="uL")
     transfer_volume_ul = Cpt(UnitSignal, value=30.0, kind="config", units="uL")
     cd_volume_fraction = Cpt(UnitSignal, value=0.5, kind="config", units="")

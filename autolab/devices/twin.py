@@ -67,7 +67,8 @@ class SimFlushMonitor(TwinMixin, FlushMonitor):
                 msg = "the pumps are stopped, so the reactor cannot flush; set a residence time first"
                 status.set_exception(ReactorFault(msg))
                 return
-            seconds = missing * reactor.reactor_volume_ul / flow_ul_s
+            # a hair past the target so the readback is not a rounding error short of it
+            seconds = missing * reactor.reactor_volume_ul / flow_ul_s * (1 + 1e-9)
             self.clock.finish_at(self.clock.now() + seconds, status.set_finished)
 
         self.clock.finish_at(max(h.settled_at for h in heaters), start_counting)

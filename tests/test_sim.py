@@ -1,0 +1,203 @@
+"""The physics twin against the seed papers' facts (tolerances as stated in issue 3).
+
+Palencia et al., Nanoscale 2020, 12, 22928 (flow reactor); Prins et al., Nano Lett. 2021
+(batch hot injection, their kinetic simulation). "Present" for an MSC band means ≥ 0.02 AU
+(20× the spectrometer noise) and ≥ 8 % of the absorbance at its wavelength
+(``autolab.sim.observables``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from autolab.sim import Conditions, facts, simulate
+from autolab.sim.batch import HotInjectionParameters, hot_injection
+from autolab.sim.sizing import aggregation_number, yu_diameter_nm, yu_wavelength_nm
+
+from autolab import sim
+
+
+def test_fig4_table_sizes_and_aggregation_numbers():
+    """Palencia Fig. 4: 350/380/403/437/467 nm → 1.09/1.37/1.58/1.85/2.06 nm, N = 12/25/38/61/84."""
+    for wavelength, diameter, units in zip(
+        (350, 380, 403, 437, 467), (1.09, 1.37, 1.58, 1.85, 2.06), (12, 25, 38, 61, 84), strict=True
+    ):
+        assert yu_diameter_nm(wavelength) == pytest.approx(diameter, abs=0.02)
+        assert aggregation_number(yu_diameter_nm(wavelength)) == pytest.approx(units, abs=2)
+
+
+def test_yu_curve_inverts():
+    for wavelength in (420.0, 490.0, 527.0, 572.0, 640.0):
+        assert yu_wavelength_nm(yu_diameter_nm(wavelength)) == pytest.approx(wavelength, abs=0.2)
+    # 572 nm ↔ 3.6 nm (Palencia's TEM at 350 °C, 7.6 s)
+    assert yu_diameter_nm(572.0) == pytest.approx(3.6, abs=0.05)
+
+
+#: Facts the calibrated twin does not reproduce yet (docs/sim.md, "What it misses"). Strict: a
+#: model change that makes one pass turns its xfail into a failure, so the marker gets removed.
+NOT_YET = pytest.mark.xfail(strict=True, reason="not reproduced by the current calibration (docs/sim.md)")
+
+
+def test_fact1_msc437_present_inside_the_window_at_14s():
+    """Palencia Fig. 1: CdSe-437 present at 270–300 °C nucleation and absent at ≥ 320 °C."""
+    present = facts.fact1_msc437_window()["present"]
+    assert all(present[t] for t in (270, 280, 290, 300))
+    assert not any(present[t] for t in (320, 330, 350))
+
+
+@NOT_YET
+def test_fact1_msc437_absent_below_the_window_at_14s():
+    """Palencia Fig. 1: no CdSe-437 at ≤ 250 °C at 14 s (NCs rather than MSCs)."""
+    present = facts.fact1_msc437_window()["present"]
+    assert not any(present[t] for t in (230, 240, 250))
+
+
+@NOT_YET
+def test_fact1_msc437_grows_with_growth_temperature():
+    """Palencia Fig. 1: within the window the 437 band grows with growth temperature."""
+    for t_nuc, bands in facts.fact1_msc437_window()["rises_with_growth_T"].items():
+        assert bands[0] < bands[1] < bands[2], (t_nuc, bands)
+
+
+@NOT_YET
+def test_fact2_mscs_form_at_every_temperature_at_4_5s():
+    """Palencia Fig. S2: MSC bands at 260, 280 and 350 °C at 4.5 s, several families in all."""
+    result = facts.fact2_mscs_at_short_time()
+    assert all(result[t] for t in (260, 280, 350)), result
+    assert len(set().union(*result.values())) >= 2, result
+
+
+def test_fact3_exciton_at_350c_7_6s():
+    """Palencia: 350 °C, 7.6 s gives NCs with their first exciton at 572 ± 8 nm (3.6 ± 0.15 nm)."""
+    exciton = facts.fact3_exciton_350c()
+    assert exciton == pytest.approx(572.0, abs=8.0)
+    assert yu_diameter_nm(exciton) == pytest.approx(3.6, abs=0.15 + 0.15)  # ±8 nm spans ±0.15 nm more
+
+
+def test_fact4_exciton_shift_at_280c_with_msc437():
+    """Palencia: at 280 °C the NC exciton moves 490 → 527 nm (4.5 → 14 s, ± 10 nm), CdSe-437 at both."""
+    result = facts.fact4_exciton_280c()
+    assert result[4.5]["exciton_nm"] == pytest.approx(490.0, abs=10.0)
+    assert result[14.0]["exciton_nm"] == pytest.approx(527.0, abs=10.0)
+    assert result[4.5]["msc437"]
+    assert result[14.0]["msc437"]
+
+
+def test_no_ncs_at_260c_after_4_5s():
+    """Palencia: at ≤ 260 °C no NCs at 4.5 s."""
+    assert facts.no_nc_at_short_time_low_t() is None
+
+
+@NOT_YET
+def test_fact5_saxs_radius_steps_at_1_5s():
+    """Palencia Fig. 2 (1.5 s, growth 230 °C): 0.87 nm at 190 °C, 0.94 nm at 200–220 °C, a 1.02 nm
+    population by 240 °C, continuous growth from 250 °C (± 0.04 nm)."""
+    radii = facts.fact5_saxs_radius_steps()
+    assert radii[190] == pytest.approx(0.87, abs=0.04)
+    for t in (200, 210, 220):
+        assert radii[t] == pytest.approx(0.94, abs=0.04)
+    assert 0.94 - 0.04 <= radii[230] <= 1.02 + 0.04
+    assert radii[240] == pytest.approx(1.02, abs=0.04)
+    assert radii[240] < radii[250] < radii[260] < radii[280]
+
+
+@pytest.mark.parametrize(("temperature_c", "visible"), [(25.0, True), (50.0, True), (100.0, False)])
+def test_fact6_precursor_mesophase_bragg_peaks(temperature_c, visible):
+    """Palencia Fig. 3: Bragg peaks at 1.84 and 3.69 nm⁻¹ at room temperature, weaker at 50 °C,
+    gone at 100 °C (± 0.05 nm⁻¹)."""
+    q = np.linspace(1.0, 5.0, 801)
+    result = simulate(Conditions(temperature_c, temperature_c, 14.0), q_nm_inv=q)
+    excess = result.intensity - np.interp(q, q[[0, -1]], result.intensity[[0, -1]])
+    peaks = []
+    for centre in (1.84, 3.69):
+        window = np.abs(q - centre) < 0.3
+        peaks.append((q[window][np.argmax(excess[window])], excess[window].max()))
+    if visible:
+        for (position, height), expected in zip(peaks, (1.84, 3.69), strict=True):
+            assert position == pytest.approx(expected, abs=0.05)
+            assert height > 0.02
+    else:
+        assert all(height < 0.005 for _, height in peaks)
+
+
+def test_mesophase_weaker_at_50c_than_room_temperature():
+    order = [simulate(Conditions(t, t, 14.0)).truth["mesophase_order"] for t in (25.0, 50.0, 100.0)]
+    assert order[0] > order[1] > 0.1 > 0.05 > order[2]
+
+
+@pytest.fixture(scope="module")
+def prins_runs():
+    return {n: hot_injection(HotInjectionParameters(growth_exponent=n)) for n in (0, 2, 4)}
+
+
+def test_fact7_nucleation_lasts_longer_with_growth_exponent(prins_runs):
+    """Prins Fig. 5d inset: t98(NC concentration) / t98(yield) ≈ 5 % at n = 0 → ≈ 16 % at n = 4
+    (± 4 points), rising with n; 98 % yield near 800 s."""
+    ratios = {n: run.nucleation_fraction for n, run in prins_runs.items()}
+    assert ratios[0] == pytest.approx(0.05, abs=0.04)
+    assert ratios[4] == pytest.approx(0.16, abs=0.04)
+    assert ratios[0] < ratios[2] < ratios[4]
+    for run in prins_runs.values():
+        assert run.time_to_fraction_s(run.yield_fraction) == pytest.approx(800.0, rel=0.15)
+
+
+def test_fact8_superfocusing_narrows_the_distribution(prins_runs):
+    """Prins Fig. 5f: with n ≥ 2 σ_r falls once nucleation stops (absolute focusing); with n = 0 it
+    does not."""
+    def sigma_at(run, t):
+        return run.std_radius_nm[run.time_s.searchsorted(t)]
+
+    for n, run in prins_runs.items():
+        end_of_nucleation = run.time_to_fraction_s(run.nc_concentration_mm)
+        end_of_growth = run.time_to_fraction_s(run.yield_fraction)
+        before, after = sigma_at(run, end_of_nucleation), sigma_at(run, end_of_growth)
+        if n == 0:
+            assert after >= before
+        else:
+            assert after < 0.7 * before, (n, before, after)
+
+
+def test_mass_is_conserved():
+    state = sim.steady_state(Conditions(300, 280, 10.0))
+    total = state.precursor_mm + state.monomer_mm + state.units_in_msc_mm + state.units_in_nc_mm
+    assert total == pytest.approx(state.precursor0_mm, rel=1e-6)
+
+
+def test_noise_is_seeded_and_reproducible():
+    a = simulate(Conditions(280, 280, 14.0), rng=np.random.default_rng(5))
+    b = simulate(Conditions(280, 280, 14.0), rng=np.random.default_rng(5))
+    c = simulate(Conditions(280, 280, 14.0), rng=np.random.default_rng(6))
+    np.testing.assert_array_equal(a.absorbance, b.absorbance)
+    assert not np.array_equal(a.absorbance, c.absorbance)
+    clean = simulate(Conditions(280, 280, 14.0))
+    assert np.std(a.absorbance - clean.absorbance) == pytest.approx(1e-3, rel=0.2)
+
+
+def test_any_wavelength_grid():
+    grid = np.array([350.0, 437.0, 437.5, 600.0])
+    result = simulate(Conditions(280, 280, 14.0), wavelength_nm=grid)
+    assert result.absorbance.shape == (4,)
+    full = simulate(Conditions(280, 280, 14.0))
+    assert result.absorbance[1] == pytest.approx(full.absorbance[137])
+
+
+def test_simulate_many_matches_simulate():
+    points = [Conditions(260 + 10 * i, 260, 4.5) for i in range(4)]
+    many = sim.simulate_many(points, processes=2)
+    for point, result in zip(points, many, strict=True):
+        np.testing.assert_allclose(result.absorbance, simulate(point).absorbance)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"nucleation_temperature_c": 500}, "nucleation_temperature_c=500 is outside the twin's range 0–400 °C"),
+        ({"residence_time_s": -1.0}, "residence_time_s=-1.0 must be a finite time ≥ 0 s"),
+    ],
+)
+def test_bad_conditions_are_named(kwargs, message):
+    values = {"nucleation_temperature_c": 280, "growth_temperature_c": 280, "residence_time_s": 14.0} | kwargs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Conditions(**values)
