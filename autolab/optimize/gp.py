@@ -113,6 +113,7 @@ class GPOptimizer:
         self.rng_ = np.random.default_rng(self.seed)
         self.sobol_drawn_ = 0
         self.kernel_ = None
+        self.kernel_fit_n_ = 0
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
@@ -204,6 +205,7 @@ class GPOptimizer:
             "rng_state": self.rng_.bit_generator.state,
             "sobol_drawn": self.sobol_drawn_,
             "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
+            "kernel_fit_n": self.kernel_fit_n_,
         }
 
     @classmethod
@@ -224,6 +226,7 @@ class GPOptimizer:
         opt.sobol_drawn_ = state["sobol_drawn"]
         if state.get("kernel_params") is not None:
             opt.kernel_ = opt._new_kernel().clone_with_theta(np.asarray(state["kernel_params"]))
+        opt.kernel_fit_n_ = state.get("kernel_fit_n", 0)
         return opt
 
     @classmethod
@@ -294,9 +297,18 @@ class GPOptimizer:
         x_obs = np.array([t["x"] for t in complete])
         y_obs = self._targets(complete)
         kernel = self.kernel_ if self.kernel_ is not None else self._new_kernel()
+        # Hyperparameters are re-learned when the data grew by 10 % (and at least one point)
+        # since the last time; in between the last kernel is reused, which keeps suggestions fast.
+        refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, 1.1 * self.kernel_fit_n_)
         gp = GaussianProcessRegressor(
-            kernel=kernel, normalize_y=True, n_restarts_optimizer=1, random_state=int(self.rng_.integers(2**31 - 1))
+            kernel=kernel,
+            normalize_y=True,
+            n_restarts_optimizer=1,
+            optimizer="fmin_l_bfgs_b" if refit else None,
+            random_state=int(self.rng_.integers(2**31 - 1)),
         )
+        if refit:
+            self.kernel_fit_n_ = len(y_obs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             gp.fit(x_obs, y_obs)
@@ -342,7 +354,7 @@ class GPOptimizer:
             value = float(score(x)[0])
             return -value if np.isfinite(value) else 1e6  # finite, so finite differences stay defined
 
-        for start in candidates[order[:2]]:
+        for start in candidates[order[:1]]:
             res = minimize(objective, start, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.space.dim, options={"maxiter": 20})
             if np.isfinite(res.fun) and -res.fun > best_value:
                 best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
