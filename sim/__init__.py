@@ -238,6 +238,7 @@ def simulate_many(
     processes : int, optional
         Worker processes (default: the machine's CPU count; 1 runs serially in this process).
     """
+    import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
@@ -247,5 +248,7 @@ def simulate_many(
     if processes == 1 or len(conditions) < 2:
         return [work(c) for c in conditions]
     chunk = max(1, len(conditions) // (4 * processes))
-    with ProcessPoolExecutor(max_workers=processes) as pool:
+    # "spawn", not fork: forking a process that runs threads (a RunEngine, tiled's client) can
+    # leave the children deadlocked on a lock some thread held at the fork.
+    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(work, conditions, chunksize=chunk))
