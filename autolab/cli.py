@@ -321,7 +321,9 @@ def analyze(target, kind, catalog, as_json):
     payload["errors"] = report.errors
     payload["plugin_versions"] = report.versions
     if as_json:
-        click.echo(json.dumps(payload, default=_jsonable))
+        from .analysis.runs import jsonable
+
+        click.echo(json.dumps(jsonable(payload)))
     else:
         for key, value in payload.items():
             if key.startswith(("mcsas_histogram", "saxs.mcsas_histogram")):
@@ -331,16 +333,6 @@ def analyze(target, kind, catalog, as_json):
 
 def _unprefixed(metrics: dict, prefix: str) -> dict:
     return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in metrics.items()}
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def resolve_uid(client, text: str) -> str:

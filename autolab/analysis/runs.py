@@ -153,15 +153,16 @@ def nested_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for key, value in metrics.items():
         plugin, _, name = key.partition(".")
-        out.setdefault(plugin, {})[name.replace(".", "__")] = _jsonable(value)
+        out.setdefault(plugin, {})[name.replace(".", "__")] = jsonable(value)
     return out
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` with numpy scalars/arrays as Python numbers/lists and non-finite floats as None."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
