@@ -50,8 +50,12 @@ def default_location() -> str:
     env = os.environ.get(CATALOG_ENV)
     if env:
         return env
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(base) / "autolab" / "catalog")
+    return str(_data_home() / "catalog")
+
+
+def _data_home() -> Path:
+    """autolab's per-user data directory: ``$XDG_DATA_HOME/autolab`` or ``~/.local/share/autolab``."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "autolab"
 
 
 def is_remote(location: str) -> bool:
@@ -120,9 +124,8 @@ def journal_directory(location: str | None = None) -> Path:
     """Where :class:`CatalogWriter` keeps journals of runs not yet confirmed in the catalog."""
     location = str(location) if location is not None else default_location()
     if is_remote(location):
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         safe = location.split("://", 1)[1].replace("/", "_").replace(":", "_")
-        return Path(base) / "autolab" / "journal" / safe
+        return _data_home() / "journal" / safe
     return Path(location) / "journal"
 
 

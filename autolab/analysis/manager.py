@@ -114,14 +114,19 @@ class PluginManager:
     # --- calling -------------------------------------------------------------------------
     def analyze_uvvis(self, wavelength_nm, absorbance, metadata: dict | None = None) -> AnalysisReport:
         """Run every plugin's ``autolab_analyze_uvvis`` on one spectrum."""
-        wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
+        _, wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
         return self._call_all("autolab_analyze_uvvis", wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
 
     def analyze_saxs(self, q_nm_inv, intensity, sigma=None, metadata: dict | None = None) -> AnalysisReport:
         """Run every plugin's ``autolab_analyze_saxs`` on one pattern."""
-        order = np.argsort(np.asarray(q_nm_inv, dtype=float))
-        q, i = _sorted_pair(q_nm_inv, intensity, "q_nm_inv", "intensity")
-        s = None if sigma is None else np.asarray(sigma, dtype=float)[order]
+        order, q, i = _sorted_pair(q_nm_inv, intensity, "q_nm_inv", "intensity")
+        s = None
+        if sigma is not None:
+            s = np.asarray(sigma, dtype=float)
+            if s.shape != q.shape:
+                msg = f"intensity_sigma must match q_nm_inv in length, got {s.shape} and {q.shape}"
+                raise ValueError(msg)
+            s = s[order]
         return self._call_all("autolab_analyze_saxs", q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
 
     def analyze_series(self, points: list[dict], metadata: dict | None = None) -> AnalysisReport:
@@ -162,12 +167,13 @@ class PluginManager:
         return report
 
 
-def _sorted_pair(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_pair(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sorting order of ``x`` (stable, to reorder companions such as σ) and both arrays sorted."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.ndim != 1 or x.shape != y.shape:
         msg = f"{x_name} and {y_name} must be 1-D and of equal length, got {x.shape} and {y.shape}"
         raise ValueError(msg)
     order = np.argsort(x, kind="stable")
-    return x[order], y[order]
+    return order, x[order], y[order]
 
