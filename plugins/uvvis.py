@@ -27,6 +27,7 @@ import numpy as np
 from autolab.sim.sizing import (
     YU_CALIBRATED_DIAMETER_NM,
     aggregation_number,
+    in_calibrated_range,
     yu_diameter_nm,
     yu_extinction_m_inv_cm_inv,
     yu_wavelength_nm,
@@ -97,8 +98,8 @@ def analyze_spectrum(
     }
     if nc_nm is not None:
         diameter = float(yu_diameter_nm(nc_nm))
-        low, high = YU_CALIBRATED_DIAMETER_NM
-        if not low <= diameter <= high:
+        if not in_calibrated_range(diameter):
+            low, high = YU_CALIBRATED_DIAMETER_NM
             warnings.append(f"NC diameter {diameter:.2f} nm is outside the Yu 2003 calibration ({low:g}–{high:g} nm)")
         peak_height = float(np.interp(nc_nm, lam, a))
         result.update(

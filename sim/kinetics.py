@@ -17,7 +17,7 @@ Palencia facts, not a calibration); see that page for what they do and do not re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -386,7 +386,3 @@ def react(
         precursor0_mm=params.precursor_mm,
     )
 
-
-def with_parameters(**changes) -> KineticParameters:
-    """A copy of :data:`DEFAULT_PARAMETERS` with ``changes`` applied."""
-    return replace(DEFAULT_PARAMETERS, **changes)

@@ -127,3 +127,13 @@ def test_first_order_rate_constants_of_yu(a_inf, a0, k_per_min):
     assert fit["k"] == pytest.approx(k_per_min, rel=0.08)
     assert fit["k_std"] < 0.1 * k_per_min
     assert abs(fit["k"] - k_per_min) < 3 * fit["k_std"]
+
+
+def test_exciton_outside_the_yu_calibration_is_flagged():
+    """A 425 nm exciton means d ≈ 1.75 nm, below Yu et al.'s calibrated 1.9–8 nm: warn, still report."""
+    wavelength = np.arange(300.0, 701.0, 1.0)
+    out = analyze_spectrum(wavelength, hand_spectrum(wavelength, nc_nm=425.0, noise=3e-4))
+    assert out["nc_exciton_nm"] == pytest.approx(425.0, abs=4.0)
+    assert any("outside the Yu 2003 calibration (1.9–8 nm)" in w for w in out["warnings"])
+    inside = analyze_spectrum(wavelength, hand_spectrum(wavelength, nc_nm=560.0, noise=3e-4))
+    assert inside["warnings"] == []
