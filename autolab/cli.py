@@ -336,7 +336,10 @@ def _unprefixed(metrics: dict, prefix: str) -> dict:
 
 
 def resolve_uid(client, text: str) -> str:
-    """The full uid of the run whose uid is ``text`` or starts with it."""
+    """The full uid of the run whose uid is ``text`` or starts with it (≥ 5 characters)."""
+    if len(text) < 5:
+        msg = f"run {text!r} is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
+        raise AutolabError(msg)
     if text in client:
         return text
     matches = [uid for uid in client if uid.startswith(text)]

@@ -77,3 +77,6 @@ def test_measure_runs_and_show_round_trip(tmp_path):
     missing = autolab("show", "ffffffff", "--catalog", catalog)
     assert missing.returncode == 2
     assert "no run with uid 'ffffffff' in the catalog" in missing.stderr
+    short = autolab("show", "ab", "--catalog", catalog)
+    assert short.returncode == 2
+    assert short.stderr.strip() == "autolab: error: run 'ab' is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
