@@ -1,7 +1,11 @@
 """Built-in objectives: turn one point's metrics into the optimiser's outcome.
 
-- ``msc437`` (maximise): CdSe-437 share of the CdSe absorbance,
-  A₄₃₇ / (Σ_families A_family + A_NC), band heights from the uvvis plugin's fit.
+- ``msc437`` (maximise): the CdSe-437 band absorbance A₄₃₇ (AU, 0.5 mm path), proportional to
+  the concentration of the CdSe-437 family, the product Palencia et al. 2020 target; 0 when the
+  band is absent. It varies smoothly with the conditions, so a GP models it well.
+- ``msc437_selectivity`` (maximise): CdSe-437 share of the CdSe absorbance,
+  A₄₃₇ / (Σ_families A_family + A_NC), band heights from the uvvis plugin's fit; NaN (a failed
+  trial) when no CdSe band is seen. It jumps where a family crosses its detection threshold.
 - ``nc_size`` (minimise): |d − d_target| / d_target + σ_d/d, from the uvvis plugin's NC diameter
   and size dispersion; ``settings["target_diameter_nm"]`` (default 3.0 nm).
 - ``yield`` (maximise): the uvvis plugin's yield proxy (absorbance at 350 nm over that of the
@@ -17,7 +21,8 @@ import math
 from autolab.analysis import hookimpl
 
 OBJECTIVES = {
-    "msc437": {"direction": "maximize", "description": "CdSe-437 share of CdSe absorbance"},
+    "msc437": {"direction": "maximize", "description": "CdSe-437 band absorbance, AU"},
+    "msc437_selectivity": {"direction": "maximize", "description": "CdSe-437 share of CdSe absorbance"},
     "nc_size": {"direction": "minimize", "description": "relative miss of the target NC diameter plus size dispersion"},
     "yield": {"direction": "maximize", "description": "CdSe yield proxy from the 350 nm absorbance"},
 }
@@ -49,6 +54,9 @@ def autolab_objectives():
 @hookimpl
 def autolab_objective(name, metrics, settings):
     if name == "msc437":
+        value = metrics.get("uvvis.msc_absorbance.CdSe-437")
+        return math.nan if value is None else max(float(value), 0.0)
+    if name == "msc437_selectivity":
         return msc437_share(metrics)
     if name == "nc_size":
         target = float(settings.get("target_diameter_nm", 3.0))

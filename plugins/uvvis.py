@@ -9,8 +9,9 @@ Method (docs/analysis.md):
    5× the derivative's own noise, which is propagated from the spectrum's noise (the residual of
    a smooth) through the filter coefficients.
 3. MSC families: a narrow feature within ±4 nm of a family's position (configurable table);
-   each family's absorbance from a bounded least-squares fit of fixed-position bands, an NC band
-   and a smooth background.
+   each family's absorbance from a bounded least-squares fit in a ±15 nm window of the fixed-
+   position bands that reach into it and a local quadratic background (a global fit let the
+   NC shoulder and continuum swallow the narrow bands); the NC band height from a global fit.
 4. NC exciton: the lowest-energy wide feature that is not an MSC band (so a shoulder next to MSC
    bands counts); diameter by Yu et al. 2003 (a warning outside its 1.9–8 nm calibration); size
    dispersion from the low-energy half width at half maximum, less a homogeneous part, through the
@@ -179,27 +180,48 @@ def _features(lam, a, step, *, window_nm, noise) -> list[float]:
     return [float(lam[p]) for p in peaks if edge <= p < len(lam) - edge]
 
 
+#: Half-width of each MSC band's fitting window, in band FWHMs (± 15 nm for 10 nm bands): wide
+#: enough for a quadratic background, narrow enough that an NC continuum onset or a shoulder
+#: inside the window does not bend it (tested against the twin's band absorbance).
+WINDOW_FWHM = 1.5
+
+
 def _band_fit(lam, a, families, detected, nc_nm, msc_fwhm_nm):
-    """Bounded least squares: fixed MSC bands, one NC band, a smooth background (free sign)."""
-    columns, names = [], []
+    """MSC band heights and the NC band height by bounded least squares.
+
+    Each detected MSC band is fitted in its own window (± ``WINDOW_FWHM`` FWHM) with the other bands that
+    reach into it and a local quadratic background: a narrow band (10 nm FWHM) on the NC's
+    sloping shoulder and continuum is then separated from them, which one global fit with a
+    cubic background over 300–700 nm cannot do. The NC band height comes from a global fit
+    (the band is wide, so the global background suits it).
+    """
+    def gaussian(center):
+        return np.exp(-4 * np.log(2) * ((lam - center) / msc_fwhm_nm) ** 2)
+
+    heights = {}
     for name in detected:
-        columns.append(np.exp(-4 * np.log(2) * ((lam - families[name]) / msc_fwhm_nm) ** 2))
-        names.append(name)
+        center = families[name]
+        window = np.abs(lam - center) <= WINDOW_FWHM * msc_fwhm_nm
+        if window.sum() < 8:
+            continue
+        neighbours = [n for n in detected if abs(families[n] - center) <= 4 * msc_fwhm_nm]
+        x = (lam[window] - center) / (WINDOW_FWHM * msc_fwhm_nm)
+        columns = [gaussian(families[n])[window] for n in neighbours]
+        matrix = np.column_stack([*columns, np.ones_like(x), x, x**2])
+        lower = [0.0] * len(columns) + [-np.inf] * 3
+        fit = lsq_linear(matrix, a[window], bounds=(lower, [np.inf] * matrix.shape[1]))
+        heights[name] = float(fit.x[neighbours.index(name)])
+    nc_height = 0.0
     if nc_nm is not None:
         energy = HC_EV_NM / lam
+        columns = [gaussian(families[n]) for n in detected]
         columns.append(np.exp(-4 * np.log(2) * ((energy - HC_EV_NM / nc_nm) / 0.12) ** 2))
-        names.append("NC")
-    if not columns:
-        return {}, 0.0
-    x = (lam - lam.mean()) / (lam.max() - lam.min())
-    background = [np.ones_like(x), x, x**2, x**3]
-    matrix = np.column_stack(columns + background)
-    n_bands = len(columns)
-    lower = [0.0] * n_bands + [-np.inf] * len(background)
-    fit = lsq_linear(matrix, a, bounds=(lower, [np.inf] * matrix.shape[1]))
-    heights = dict(zip(names, fit.x[:n_bands], strict=True))
-    nc_height = heights.pop("NC", 0.0)
-    return {k: float(v) for k, v in heights.items()}, float(nc_height)
+        x = (lam - lam.mean()) / (lam.max() - lam.min())
+        matrix = np.column_stack([*columns, np.ones_like(x), x, x**2, x**3])
+        lower = [0.0] * len(columns) + [-np.inf] * 4
+        fit = lsq_linear(matrix, a, bounds=(lower, [np.inf] * matrix.shape[1]))
+        nc_height = float(fit.x[len(columns) - 1])
+    return heights, nc_height
 
 
 def _dispersion(lam, a, peak_nm, peak_height, homogeneous_hwhm_ev) -> float | None:

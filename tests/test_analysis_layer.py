@@ -70,15 +70,18 @@ def test_entry_point_name_clash_is_reported_at_load_time(monkeypatch):
 
 
 def test_objectives_declared_and_computed():
+    from autolab.sim.observables import band_absorbance
+
     manager = PluginManager()
-    assert set(manager.objectives()) >= {"msc437", "nc_size", "yield"}
+    assert set(manager.objectives()) >= {"msc437", "msc437_selectivity", "nc_size", "yield"}
     result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
     metrics = manager.analyze_uvvis(result.wavelength_nm, result.absorbance).metrics
-    share = manager.objective("msc437", metrics)
+    assert manager.objective("msc437", metrics) == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.1)
+    share = manager.objective("msc437_selectivity", metrics)
     assert 0.0 < share < 1.0
     assert manager.objective("nc_size", metrics, {"target_diameter_nm": 3.0}) > 0
     assert math.isnan(manager.objective("nc_size", {}, {}))
-    with pytest.raises(ValueError, match="objective='foo' is not provided by any plugin; available: msc437, nc_size, yield"):
+    with pytest.raises(ValueError, match="objective='foo' is not provided by any plugin; available: msc437, msc437_selectivity, nc_size, yield"):
         manager.objective("foo", metrics)
 
 

@@ -137,3 +137,14 @@ def test_exciton_outside_the_yu_calibration_is_flagged():
     assert any("outside the Yu 2003 calibration (1.9–8 nm)" in w for w in out["warnings"])
     inside = analyze_spectrum(wavelength, hand_spectrum(wavelength, nc_nm=560.0, noise=3e-4))
     assert inside["warnings"] == []
+
+
+@pytest.mark.parametrize(("conditions", "with_nc"), [((280, 280, 14.0), True), ((320, 240, 14.0), False), ((300, 260, 30.0), True)])
+def test_msc437_band_height_matches_the_twin_truth(conditions, with_nc):
+    """The 437 band height on the twin's spectrum, with or without NCs beside it, within 10 %."""
+    from autolab.sim.observables import band_absorbance
+
+    result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(0))
+    out = analyze_spectrum(result.wavelength_nm, result.absorbance)
+    assert (out["nc_exciton_nm"] is not None) == with_nc
+    assert out["msc_absorbance.CdSe-437"] == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.10)
