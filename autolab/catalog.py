@@ -223,7 +223,7 @@ class CatalogWriter:
                 self._tiled_writer(name, doc)
             except Exception as exc:  # keep the journal; it is replayed on the next open
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
-                logger.error(message)
+                logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
                 self.errors.append(message)
                 continue
             if name == "stop" and run_uid is not None:

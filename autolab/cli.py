@@ -352,5 +352,13 @@ def resolve_uid(client, text: str) -> str:
     raise AutolabError(msg)
 
 
+def _register_commands() -> None:
+    from .campaign_cli import campaign
+
+    cli.add_command(campaign)
+
+
+_register_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -130,3 +130,15 @@ def test_bad_construction_is_named(kwargs, message):
     args = {"parameters": {"x": (0, 1)}, "objectives": {"f": "maximize"}} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         GPOptimizer(args["parameters"], args["objectives"])
+
+
+def test_log_scaled_edges_round_trip_inside_the_bounds():
+    """exp(log(20)) is 20.000000000000004: the corner of the cube must still map inside (1.5, 20)."""
+    from autolab.optimize.space import ParameterSpace
+
+    space = ParameterSpace({"t": (1.5, 20.0, "log"), "T": (240.0, 350.0)})
+    for corner in ([1.0, 1.0], [0.0, 0.0], [1.0 - 1e-17, 1e-17]):
+        values = space.from_unit(np.array(corner))
+        assert 1.5 <= values["t"] <= 20.0
+        assert 240.0 <= values["T"] <= 350.0
+        np.testing.assert_allclose(space.to_unit(values), np.clip(corner, 0, 1), atol=1e-12)

@@ -25,6 +25,14 @@ logger = logging.getLogger(__name__)
 #: Data keys of a ``measure_point`` event, after the reactor's name and an underscore.
 SPECTRUM_KEYS = ("spectrometer_wavelength_nm", "spectrometer_absorbance")
 SAXS_KEYS = ("saxs_q_nm_inv", "saxs_intensity", "saxs_intensity_sigma")
+#: The point's conditions, copied from the raw start document to the derived run's.
+CONDITION_KEYS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
+
+
+def readings_of(start: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """A ``measure_point`` event's data without the reactor-name prefix (``spectrometer_absorbance``…)."""
+    prefix = start.get("reactor", "reactor") + "_"
+    return {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
 
 
 def analyze_readings(manager: PluginManager, readings: dict[str, Any], start: dict[str, Any]) -> AnalysisReport:
@@ -38,13 +46,17 @@ def analyze_readings(manager: PluginManager, readings: dict[str, Any], start: di
     return report
 
 
-def analysis_documents(raw_start: dict[str, Any], report: AnalysisReport, *, reanalysis: bool = False):
-    """The documents of the derived analysis run for ``report`` (start, descriptor, event, stop)."""
-    numeric = {
-        k: float(v)
+def numeric_metrics(report: AnalysisReport) -> dict[str, float]:
+    """The finite numeric metrics of ``report``, keyed as event data keys (dots become ``__``)."""
+    return {
+        k.replace(".", "__"): float(v)
         for k, v in report.metrics.items()
         if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(float(v))
     }
+
+
+def analysis_metadata(raw_start: dict[str, Any], report: AnalysisReport, *, reanalysis: bool = False) -> dict[str, Any]:
+    """Start-document metadata of the derived analysis run of ``raw_start``'s run."""
     metadata = {
         "plan_name": "analysis",
         "analysis_of": raw_start["uid"],
@@ -53,20 +65,22 @@ def analysis_documents(raw_start: dict[str, Any], report: AnalysisReport, *, rea
         "errors": dict(report.errors),
         "plugin_versions": dict(report.versions),
     }
-    for key in ("campaign_id", "phase_map_uid", "conditions", "nucleation_temperature_c", "growth_temperature_c", "residence_time_s"):
+    for key in ("campaign_id", "suggestion_id", "phase_map_uid", "conditions", *CONDITION_KEYS):
         if key in raw_start:
             metadata[key] = raw_start[key]
-    bundle = compose_run(metadata=metadata)
-    data_keys = {k.replace(".", "__"): {"source": "autolab.analysis", "dtype": "number", "shape": []} for k in numeric}
+    return metadata
+
+
+def analysis_documents(raw_start: dict[str, Any], report: AnalysisReport, *, reanalysis: bool = False, md: dict | None = None):
+    """The documents of the derived analysis run for ``report`` (start, descriptor, event, stop)."""
+    numeric = numeric_metrics(report)
+    bundle = compose_run(metadata={**analysis_metadata(raw_start, report, reanalysis=reanalysis), **(md or {})})
+    data_keys = {k: {"source": "autolab.analysis", "dtype": "number", "shape": []} for k in numeric}
     descriptor = bundle.compose_descriptor(name="analysis", data_keys=data_keys)
     now = time.time()
     docs = [("start", bundle.start_doc), ("descriptor", descriptor.descriptor_doc)]
     if numeric:
-        event = descriptor.compose_event(
-            data={k.replace(".", "__"): v for k, v in numeric.items()},
-            timestamps={k.replace(".", "__"): now for k in numeric},
-        )
-        docs.append(("event", event))
+        docs.append(("event", descriptor.compose_event(data=numeric, timestamps=dict.fromkeys(numeric, now))))
     docs.append(("stop", bundle.compose_stop(exit_status="success")))
     return docs
 
@@ -98,7 +112,9 @@ class AnalysisCallback:
 
     def __call__(self, name: str, doc: dict) -> None:
         if name == "start":
-            self._start = doc if doc.get("plan_name") == "measure_point" else None
+            # A plan that analyses its own points (the campaign) marks them ``analysis_inline``.
+            inline = doc.get("analysis_inline", False)
+            self._start = doc if doc.get("plan_name") == "measure_point" and not inline else None
             self._descriptors.clear()
             self._readings = {}
         elif self._start is None:
@@ -106,8 +122,7 @@ class AnalysisCallback:
         elif name == "descriptor":
             self._descriptors[doc["uid"]] = doc.get("name", "")
         elif name == "event" and self._descriptors.get(doc["descriptor"]) == "primary":
-            prefix = self._start.get("reactor", "reactor") + "_"
-            self._readings = {k[len(prefix):]: v for k, v in doc["data"].items() if k.startswith(prefix)}
+            self._readings = readings_of(self._start, doc["data"])
         elif name == "stop":
             start, self._start = self._start, None
             if doc.get("exit_status") != "success" or not self._readings:
@@ -125,8 +140,8 @@ class AnalysisCallback:
                 self.on_report(start, report)
 
 
-def analyze_run(client, uid: str, manager: PluginManager, *, sink=None) -> AnalysisReport:
-    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run."""
+def analyze_run(client, uid: str, manager: PluginManager, *, sink=None, md: dict | None = None) -> AnalysisReport:
+    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run (plus ``md``)."""
     from autolab.catalog import load_point
 
     point = load_point(client[uid])
@@ -139,7 +154,7 @@ def analyze_run(client, uid: str, manager: PluginManager, *, sink=None) -> Analy
     }
     report = analyze_readings(manager, readings, point.start)
     if sink is not None:
-        for name, doc in analysis_documents(point.start, report, reanalysis=True):
+        for name, doc in analysis_documents(point.start, report, reanalysis=True, md=md):
             sink(name, doc)
     return report
 

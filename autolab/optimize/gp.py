@@ -244,6 +244,30 @@ class GPOptimizer:
             out["noise_level"] = float(params["k2__noise_level"])
         return out
 
+    def predict(self, points: Sequence[Mapping[str, float]], objective: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """GP posterior mean and standard deviation of an objective at ``points`` (its own units).
+
+        Uses the last learned kernel (learning one if there is none) on the completed trials.
+        """
+        objective = objective or next(iter(self.objectives))
+        complete = [t for t in self.trials_.values() if t["status"] == "complete"]
+        if len(complete) < 2:
+            msg = f"predict needs at least 2 completed trials, have {len(complete)}"
+            raise ValueError(msg)
+        x_obs = np.array([t["x"] for t in complete])
+        y_obs = np.array([t["outcomes"][objective] for t in complete], dtype=float)
+        gp = GaussianProcessRegressor(
+            kernel=self.kernel_ if self.kernel_ is not None else self._new_kernel(),
+            normalize_y=True,
+            optimizer=None if self.kernel_ is not None else "fmin_l_bfgs_b",
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gp.fit(x_obs, y_obs)
+        x = np.array([self.space.to_unit(p) for p in points]).reshape(-1, self.space.dim)
+        mean, std = gp.predict(x, return_std=True)
+        return mean, std
+
     def acquisition_value(self, trial_id: str) -> float | None:
         """The acquisition value at which ``trial_id`` was suggested (None for design points)."""
         return self.trials_[trial_id].get("acquisition")

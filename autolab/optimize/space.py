@@ -76,7 +76,11 @@ class ParameterSpace:
         return out
 
     def from_unit(self, x: np.ndarray) -> dict[str, float]:
-        """Parameter values for unit-cube coordinates ``x`` (clipped into the cube)."""
+        """Parameter values for unit-cube coordinates ``x`` (clipped into the cube and the bounds).
+
+        The final clip matters for log-scaled parameters: exp(log(high)) can round a hair above
+        ``high``, which :meth:`to_unit` would then reject.
+        """
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
         out = {}
         for value, p in zip(x, self.parameters, strict=True):
@@ -84,4 +88,5 @@ class ParameterSpace:
                 out[p.name] = float(math.exp(math.log(p.low) + value * (math.log(p.high) - math.log(p.low))))
             else:
                 out[p.name] = float(p.low + value * (p.high - p.low))
+            out[p.name] = min(max(out[p.name], p.low), p.high)
         return out

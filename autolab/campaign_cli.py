@@ -1,0 +1,204 @@
+"""``autolab campaign``: an autonomous campaign on the twin, with a live table and a report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .cli import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors
+from .errors import AutolabError, LimitError
+
+_CONDITION_ALIASES = {
+    "nucleation_temperature_c": "nucleation_temperature_c",
+    "nucleation-temperature": "nucleation_temperature_c",
+    "growth_temperature_c": "growth_temperature_c",
+    "growth-temperature": "growth_temperature_c",
+    "residence_time_s": "residence_time_s",
+    "residence-time": "residence_time_s",
+}
+
+
+def _condition(option: str, name: str) -> str:
+    key = _CONDITION_ALIASES.get(name.strip())
+    if key is None:
+        msg = f"{option} {name!r}: unknown condition; use nucleation_temperature_c, growth_temperature_c or residence_time_s"
+        raise LimitError(msg)
+    return key
+
+
+def _number(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        msg = f"{option}: {text!r} is not a number"
+        raise LimitError(msg) from None
+
+
+def parse_bounds(items: tuple[str, ...]) -> dict[str, list] | None:
+    """``("residence_time_s=1.5:20:log", …)`` → ``{"residence_time_s": [1.5, 20.0, "log"]}``."""
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        parts = spec.split(":")
+        if not sep or len(parts) not in (2, 3):
+            msg = f"--bound {item!r}: write NAME=LOW:HIGH or NAME=LOW:HIGH:log"
+            raise LimitError(msg)
+        bound: list = [_number("--bound", parts[0]), _number("--bound", parts[1])]
+        if len(parts) == 3:
+            bound.append(parts[2])
+        out[_condition("--bound", name)] = bound
+    return out
+
+
+def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) -> dict:
+    """``("growth_temperature_c=280",)`` → ``{"growth_temperature_c": 280.0}``."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            msg = f"{option} {item!r}: write NAME=VALUE"
+            raise LimitError(msg)
+        key = _condition(option, name) if conditions else name.strip()
+        out[key] = _number(option, value)
+    return out
+
+
+@click.command()
+@click.option("--objective", default=None, help="Objective from an analysis plugin (`autolab plugins`); default msc437.")
+@click.option("--budget", type=int, default=None, help="Points to measure, design included; default 25.")
+@click.option("--batch-size", type=int, default=None, help="Points chosen together per model update; default 1.")
+@click.option("--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1).")
+@click.option("--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]", help="Search range of a condition (repeat).")
+@click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
+@click.option("--objective-setting", "objective_settings", multiple=True, metavar="KEY=VALUE", help="Objective setting, e.g. target_diameter_nm=3.")
+@click.option("--acquisition", type=click.Choice(["log_ei", "ucb"]), default=None, help="Acquisition function; default log_ei.")
+@click.option("--seed", type=int, default=None, help="Seed of the design, the optimiser and the twin's noise; default 0.")
+@click.option("--resume", "resume_id", default=None, metavar="CAMPAIGN_ID", help="Continue a stopped campaign from the catalog.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Report folder; default ./autolab-reports/CAMPAIGN_ID.")
+@CATALOG_OPTION
+@TIME_SCALE_OPTION
+@JSON_OPTION
+@friendly_errors
+def campaign(
+    objective, budget, batch_size, initial_design, bounds, fixed, objective_settings, acquisition,
+    seed, resume_id, report_dir, catalog, time_scale, as_json,
+):
+    """Run (or --resume) an autonomous campaign on the twin reactor.
+
+    Each point is measured, analysed and stored; a live table shows the conditions, the
+    objective and the best so far. At the end a report folder holds the best spectra, the GP
+    model over the two most sensitive inputs and the best-so-far curve.
+
+    \b
+    Examples:
+      autolab campaign --objective msc437 --budget 25 --seed 0
+      autolab campaign --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
+      autolab campaign --resume 3f2a9c1e-…
+    """
+    from .campaign import Campaign
+    from .devices import make_twin_reactor
+    from .runtime import open_session
+
+    if resume_id is not None:
+        given = [name for name, value in (
+            ("--objective", objective), ("--budget", budget), ("--batch-size", batch_size), ("--initial-design", initial_design),
+            ("--bound", bounds), ("--fix", fixed), ("--objective-setting", objective_settings), ("--acquisition", acquisition),
+        ) if value]
+        if given:
+            msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
+            raise AutolabError(msg)
+    seed = 0 if seed is None else seed
+    reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
+    new_campaign = None
+    if resume_id is None:  # check every input before opening the catalog
+        new_campaign = Campaign(
+            reactor.limits(),
+            objective or "msc437",
+            parse_bounds(bounds),
+            25 if budget is None else budget,
+            batch_size or 1,
+            initial_design,
+            seed,
+            fixed=parse_assignments("--fix", fixed, conditions=True),
+            acquisition=acquisition or "log_ei",
+            objective_settings=parse_assignments("--objective-setting", objective_settings, conditions=False),
+        )
+    session = open_session(catalog, reactor=reactor, analyze=False)
+    try:
+        if new_campaign is None:
+            new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)
+        summary, interrupted = _run(session, new_campaign, quiet=as_json)
+        session.writer.flush(timeout=600)
+        report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
+        from .report import write_report
+
+        paths = write_report(new_campaign, session.catalog, report, summary=summary)
+    finally:
+        session.close()
+    payload = {**summary, "report": str(report), "report_files": paths, "catalog": session.location, "interrupted": interrupted}
+    if as_json:
+        click.echo(json.dumps(payload))
+    else:
+        best = summary["best"]
+        click.echo(f"campaign {new_campaign.id}: {summary['n_runs']}/{summary['budget']} points, {summary['stop_reason']}")
+        if best is not None:
+            click.echo(
+                f"best {summary['objective']} = {summary['best_value']:.4g} at nucleation {best['nucleation_temperature_c']:.1f} °C, "
+                f"growth {best['growth_temperature_c']:.1f} °C, residence {best['residence_time_s']:.2f} s"
+            )
+        click.echo(f"report in {report}; runs in {session.location}")
+        if interrupted:
+            click.echo(f"continue with: autolab campaign --resume {new_campaign.id} --catalog {session.location}")
+
+
+def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
+    """Run the campaign plan with a progress bar and a live table; Ctrl-C stops it cleanly."""
+    from bluesky.utils import RunEngineInterrupted
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .plans import run_campaign
+
+    names = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
+    result: dict = {}
+    with Progress(
+        TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet, transient=False
+    ) as progress:
+        task = progress.add_task("campaign", total=campaign.settings.budget, completed=len(campaign.points))
+        header = f"{'#':>3} {'T_nuc °C':>9} {'T_growth °C':>11} {'t_res s':>8} {'kind':>7} {campaign.settings.objective:>12} {'best':>10}"
+        if not quiet:
+            progress.console.print(header)
+
+        def show(c, point):
+            progress.update(task, completed=len(c.points))
+            if quiet:
+                return
+            value = "failed" if point.value is None else f"{point.value:.4g}"
+            best = c.best_so_far()[-1]
+            cond = point.conditions
+            progress.console.print(
+                f"{point.index + 1:>3} {cond[names[0]]:>9.1f} {cond[names[1]]:>11.1f} {cond[names[2]]:>8.2f} "
+                f"{'design' if point.design else 'model':>7} {value:>12} {'—' if best is None else f'{best:.4g}':>10}"
+            )
+
+        campaign.listeners.append(show)
+        interrupted = False
+        try:
+            session.RE(_capture(run_campaign(session.reactor, campaign), result))
+        except RunEngineInterrupted:
+            # Ctrl-C paused the RunEngine: abort so the point in flight is marked aborted (not a
+            # point of the campaign) and the pumps stop; finished points are already stored.
+            interrupted = True
+            session.RE.abort(reason="interrupted from the command line")
+        finally:
+            campaign.listeners.remove(show)
+    summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
+    return summary, interrupted
+
+
+def _capture(plan, result: dict):
+    result["summary"] = yield from plan
+    return result["summary"]

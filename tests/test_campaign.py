@@ -1,0 +1,278 @@
+"""The autonomous campaign: validation, the plan's records, batches, resume after a kill, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+
+import pytest
+from autolab.plans import run_campaign
+from autolab.plugins import objectives, uvvis
+
+from autolab.analysis import PluginManager
+from autolab.campaign import Campaign, campaign_bounds
+from autolab.catalog import find_runs, open_catalog
+from autolab.errors import CatalogError, LimitError
+
+LIMITS = {"nucleation_temperature_c": (20.0, 350.0), "growth_temperature_c": (20.0, 350.0), "residence_time_s": (0.625, 600.0)}
+WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}
+
+
+def uvvis_only() -> PluginManager:
+    """The UV-Vis and objective plugins only: the campaign's objective needs no SAXS (fast tests)."""
+    manager = PluginManager(autoload=False)
+    manager.register(uvvis, "uvvis")
+    manager.register(objectives, "objectives")
+    return manager
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"bounds": {"nucleation_temperature_c": [240, 400]}},
+            "bounds['nucleation_temperature_c'] high=400 is outside the reactor's allowed range 20–350 °C",
+        ),
+        ({"bounds": {"pressure_bar": [1, 2]}}, "bounds: unknown condition 'pressure_bar'"),
+        ({"bounds": {"residence_time_s": [20, 1.5]}}, "bounds['residence_time_s']: low 20.0 must be below high 1.5"),
+        ({"bounds": {"residence_time_s": [1.5, 20]}}, "nucleation_temperature_c, growth_temperature_c: neither in bounds nor fixed"),
+        ({"fixed": {"growth_temperature_c": 20}, "bounds": {"growth_temperature_c": [200, 300]}}, "growth_temperature_c is both fixed"),
+        ({"fixed": {"growth_temperature_c": 500}}, "fixed growth_temperature_c=500 is outside the reactor's allowed range 20–350 °C"),
+        ({"objective": "purity"}, "objective='purity' is not provided by any plugin; available: msc437, msc437_selectivity"),
+        ({"budget": 0}, "budget=0 is outside the allowed range 1–1000 points"),
+        ({"budget": 2.5}, "budget=2.5 must be a whole number of points in 1–1000"),
+        ({"batch_size": 50}, "batch_size=50 is outside the allowed range 1–20 points"),
+        ({"initial_design": [{"nucleation_temperature_c": 260, "growth_temperature_c": 260, "residence_time_s": 30}], "bounds": WINDOW},
+         "initial_design[0] residence_time_s=30 is outside the campaign's allowed range 1.5–20 s"),
+    ],
+)
+def test_bad_campaign_settings_name_the_field_value_and_range(kwargs, message):
+    with pytest.raises(LimitError) as info:
+        Campaign(LIMITS, manager=uvvis_only(), **kwargs)
+    assert message in str(info.value)
+
+
+def test_default_bounds_are_the_reactor_limits_with_log_residence_time():
+    bounds, fixed = campaign_bounds(LIMITS, None, {"growth_temperature_c": 280})
+    assert bounds == {"nucleation_temperature_c": [20.0, 350.0, "linear"], "residence_time_s": [0.625, 600.0, "log"]}
+    assert fixed == {"growth_temperature_c": 280.0}
+
+
+def collect(RE):
+    docs = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    return docs
+
+
+def starts(docs, plan_name):
+    return [d for n, d in docs if n == "start" and d.get("plan_name") == plan_name]
+
+
+def test_campaign_plan_records_every_decision(RE, reactor):
+    docs = collect(RE)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=5, initial_design=3, seed=2, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign))
+    points = starts(docs, "measure_point")
+    analyses = starts(docs, "analysis")
+    records = starts(docs, "autonomous_campaign")
+    assert len(points) == 5
+    assert len(analyses) == 5
+    assert [r["campaign_role"] for r in records] == ["start", "summary"]
+    settings = records[0]["campaign_settings"]
+    assert settings["budget"] == 5
+    assert settings["bounds"]["residence_time_s"] == [1.5, 20.0, "log"]
+    for i, start in enumerate(points):
+        assert start["campaign_id"] == campaign.id
+        assert start["campaign_point_index"] == i
+        assert start["design_point"] is (i < 3)
+        assert (start["acquisition_value"] is None) is (i < 3)
+        assert start["model_summary"]["n_complete"] == i
+        assert 240 <= start["nucleation_temperature_c"] <= 350
+        assert 1.5 <= start["residence_time_s"] <= 20
+    # Once the model is used its learned length scales are on record.
+    assert set(points[4]["model_summary"]["length_scales"]) == set(WINDOW)
+    assert len({s["suggestion_id"] for s in points}) == 5
+    for point, analysis in zip(points, analyses, strict=True):
+        assert analysis["analysis_of"] == point["uid"]
+        assert analysis["suggestion_id"] == point["suggestion_id"]
+        assert analysis["objective"] == "msc437"
+        assert analysis["objective_value"] == pytest.approx(analysis["metrics"]["uvvis"]["msc_absorbance__CdSe-437"])
+    summary = records[1]["campaign_summary"]
+    assert summary["n_runs"] == 5
+    assert summary["run_uids"] == [p["uid"] for p in points]
+    assert summary["best_value"] == max(a["objective_value"] for a in analyses)
+    assert summary["best_so_far"][-1] == summary["best_value"]
+    # Every point's events went through the analysis stream with the numeric metrics.
+    analysis_events = [d for n, d in docs if n == "event" and "uvvis__msc_absorbance__CdSe-437" in d["data"]]
+    assert len(analysis_events) == 5
+    assert reactor.cd_pump.flow_rate.get() == 0.0  # the pumps are stopped at the end
+
+
+def test_same_seed_same_campaign(reactor):
+    from bluesky import RunEngine
+
+    from autolab.devices import make_twin_reactor
+
+    conditions = []
+    for _ in range(2):
+        RE = RunEngine({}, call_returns_result=False)
+        docs = collect(RE)
+        twin = make_twin_reactor(seed=11)
+        RE(run_campaign(twin, Campaign(twin.limits(), "msc437", WINDOW, budget=4, initial_design=2, seed=5, manager=uvvis_only())))
+        conditions.append([(s["nucleation_temperature_c"], s["growth_temperature_c"], s["residence_time_s"]) for s in starts(docs, "measure_point")])
+    assert conditions[0] == conditions[1]
+
+
+def test_batches_are_distinct_and_fixed_conditions_held(RE, reactor):
+    docs = collect(RE)
+    campaign = Campaign(
+        reactor.limits(), "msc437", {"nucleation_temperature_c": [260, 340], "residence_time_s": [2, 15, "log"]},
+        budget=6, batch_size=3, initial_design=3, seed=1, fixed={"growth_temperature_c": 250}, manager=uvvis_only(),
+    )
+    RE(run_campaign(reactor, campaign))
+    points = starts(docs, "measure_point")
+    assert [p["growth_temperature_c"] for p in points] == [250.0] * 6
+    model_batch = [(p["nucleation_temperature_c"], p["residence_time_s"]) for p in points[3:]]
+    assert len(set(model_batch)) == 3
+    # The batch was chosen jointly: all three carry the model state before any of them was measured.
+    assert [p["model_summary"]["n_complete"] for p in points[3:]] == [3, 3, 3]
+    assert [p["model_summary"]["n_pending"] for p in points[3:]] == [0, 1, 2]
+
+
+def test_a_point_without_the_objective_is_a_failed_trial_and_the_campaign_goes_on(RE, reactor):
+    """nc_size needs an NC exciton; where the twin makes none the point is a failed trial, not a crash."""
+    campaign = Campaign(
+        reactor.limits(), "nc_size", {"residence_time_s": [1.5, 20, "log"]}, budget=3, initial_design=3, seed=0,
+        fixed={"nucleation_temperature_c": 240, "growth_temperature_c": 240}, manager=uvvis_only(),
+    )
+    RE(run_campaign(reactor, campaign))
+    assert len(campaign.points) == 3
+    failed = [p for p in campaign.points if p.value is None]
+    assert failed, "240 °C makes no NCs within 20 s on the twin"
+    assert campaign.optimizer.summary()["n_failed"] == len(failed)
+
+
+CRASHING_CAMPAIGN = """
+import os, sys
+from autolab.campaign import Campaign
+from autolab.plans import run_campaign
+from autolab.runtime import open_session
+sys.path.insert(0, sys.argv[2])
+from test_campaign import WINDOW, uvvis_only
+session = open_session(sys.argv[1], seed=4, analyze=False)
+campaign = Campaign(session.reactor.limits(), "msc437", WINDOW, budget=5, initial_design=3, seed=9, manager=uvvis_only())
+print("campaign", campaign.id, flush=True)
+campaign.listeners.append(lambda c, p: print("finished", p.run_uid, flush=True))
+points_started = 0
+def kill_in_fourth_point(name, doc):
+    global points_started
+    if name == "start" and doc.get("plan_name") == "measure_point":
+        points_started += 1
+    # Die the hard way (no cleanup, no flush) once the fourth point has its reading.
+    if name == "event" and points_started == 4 and "reactor_spectrometer_absorbance" in doc["data"]:
+        os.kill(os.getpid(), 9)
+session.RE.subscribe(kill_in_fourth_point)
+session.RE(run_campaign(session.reactor, campaign))
+"""
+
+
+@pytest.mark.slow
+def test_killed_campaign_resumes_without_losing_or_repeating_points(tmp_path):
+    catalog = tmp_path / "campaign-catalog"
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_CAMPAIGN, str(catalog), str(__import__("pathlib").Path(__file__).parent)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    lines = proc.stdout.split("\n")
+    campaign_id = lines[0].split()[1]
+    finished = [line.split()[1] for line in lines if line.startswith("finished")]
+    assert len(finished) == 3
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "autolab", "campaign", "--resume", campaign_id, "--catalog", str(catalog), "--json",
+         "--report", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["campaign_id"] == campaign_id
+    assert summary["n_runs"] == 5
+    assert summary["resumed_from"] == 3
+    assert summary["run_uids"][:3] == finished  # nothing finished is lost
+
+    client = open_catalog(catalog)
+    measured = find_runs(client, plan_name="measure_point", campaign_id=campaign_id)
+    done = [r for r in measured if (r.metadata.get("stop") or {}).get("exit_status") == "success"]
+    assert [r.metadata["start"]["uid"] for r in done] == summary["run_uids"]  # the budget is honoured
+    interrupted = [r for r in measured if r not in done]
+    assert len(interrupted) == 1  # the killed point, replayed from its journal, is not counted
+    assert interrupted[0].metadata["start"]["uid"] not in summary["run_uids"]
+    suggestions = [r.metadata["start"]["suggestion_id"] for r in done]
+    assert len(set(suggestions)) == 5
+    conditions = {tuple(r.metadata["start"][k] for k in ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")) for r in done}
+    assert len(conditions) == 5  # nothing measured twice
+    analyses = find_runs(client, plan_name="analysis", campaign_id=campaign_id)
+    assert sorted(a.metadata["start"]["analysis_of"] for a in analyses) == sorted(summary["run_uids"])
+    roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id)]
+    assert roles == ["start", "resume", "summary"]
+    values = [a.metadata["start"]["objective_value"] for a in analyses]
+    assert summary["best_value"] == pytest.approx(max(v for v in values if v is not None))
+    for name in ("best_so_far", "spectra", "model", "summary"):
+        assert (tmp_path / "report").joinpath(summary["report_files"][name].split("/")[-1]).stat().st_size > 1000
+
+
+def test_resume_of_an_unknown_campaign_is_a_clear_error(catalog_dir):
+    with pytest.raises(CatalogError, match="no campaign 'nope' in the catalog"):
+        Campaign.resume(open_catalog(catalog_dir), "nope", LIMITS)
+
+
+@pytest.mark.slow
+def test_cli_campaign_json_and_report(tmp_path):
+    catalog = tmp_path / "cli-campaign"
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "campaign", "--objective", "msc437", "--budget", "6", "--initial-design", "4",
+         "--seed", "3", "--catalog", str(catalog), "--json", "--report", str(tmp_path / "rep"),
+         "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log", "--fix", "growth_temperature_c=240"],
+        capture_output=True, text=True, timeout=400, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    for key in ("campaign_id", "best", "best_value", "n_runs", "run_uids", "report"):
+        assert key in out
+    assert out["n_runs"] == 6
+    assert len(out["run_uids"]) == 6
+    assert out["best"]["growth_temperature_c"] == 240.0
+    assert math.isfinite(out["best_value"])
+    assert out["best_value"] == max(v for v in out["values"] if v is not None)
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["best_so_far.png", "model.png", "spectra.png", "summary.json"]
+    client = open_catalog(catalog)
+    assert client[out["best_run_uid"]].metadata["start"]["campaign_id"] == out["campaign_id"]
+    # the live analysis callback did not analyse the campaign's points a second time
+    assert len(find_runs(client, plan_name="analysis", campaign_id=out["campaign_id"])) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bound", "residence_time_s=1.5-20"], "--bound 'residence_time_s=1.5-20': write NAME=LOW:HIGH or NAME=LOW:HIGH:log"),
+        (["--bound", "nucleation_temperature_c=240:999"], "bounds['nucleation_temperature_c'] high=999.0 is outside the reactor's allowed range"),
+        (["--fix", "colour=blue"], "--fix 'colour': unknown condition"),
+        (["--resume", "abc", "--budget", "3"], "--resume continues the stored campaign's settings; drop --budget"),
+        (["--objective", "nope"], "objective='nope' is not provided by any plugin"),
+    ],
+)
+def test_cli_campaign_bad_input(tmp_path, args, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "campaign", *args, "--catalog", str(tmp_path / "never")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "never").exists()
+
+
