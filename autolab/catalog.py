@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import queue
+import shutil
 import threading
 import warnings
 from collections.abc import Iterable
@@ -245,6 +246,11 @@ class CatalogWriter:
                     path.unlink()
                     continue
                 self.client[uid].delete(recursive=True, external_only=False)
+                # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
+                # array cannot be written over them; in an embedded catalog they sit beside the journal.
+                leftover = self.journal_dir.parent / "data" / uid
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
             writer = TiledWriter(self.client, batch_size=1)
             for entry in docs:
                 writer(entry["name"], entry["doc"])

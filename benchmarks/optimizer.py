@@ -1,0 +1,380 @@
+"""Sample efficiency and suggestion latency of the GP optimiser (issue 5).
+
+Prints tables and writes ``benchmarks/results/optimizer.json``.
+
+    python benchmarks/optimizer.py [--seeds 10] [--processes 2] [--quick]
+
+Sample efficiency: best-so-far against the number of experiments, median and quartiles over the
+seeds, for
+
+- ``gp``: :class:`autolab.optimize.GPOptimizer` (log-EI, Sobol design of max(5, 2d + 1) points);
+- ``gp-ei-plain``: scikit-learn GP + plain EI maximised over 1000 uniform random candidates, the
+  same design — the baseline the issue says does *not* meet the target;
+- ``random``: uniform random search; ``sobol``: a scrambled Sobol sequence;
+- ``ax``: bluesky-adaptive's ``AxOptimizer``, only if ``ax-platform`` is installed (it needs
+  PyTorch, which autolab does not install; ``pip install ax-platform`` to include it).
+
+Problems: the twin's ``msc437`` objective (CdSe-437 band absorbance, AU, from the uvvis plugin on
+a noisy twin spectrum; nucleation 240–350 °C, growth 200–350 °C, residence 1.5–20 s log-scaled;
+the reference "dense grid" is 15 × 15 × 12 points on the same noisy twin), Branin (2-D), noisy
+Branin (σ = 2 on values 0.4–300), Hartmann-3, Hartmann-6, and a narrow optimum (2-D: a peak of
+width 0.06 in the unit square beside a broad decoy at 60 % of its height).
+
+Scores: for the twin, the fraction of the dense grid's best value; for test functions,
+``(f_best − f_median) / (f_opt − f_median)`` in the better direction, with ``f_median`` the median
+of f over the domain (so 0 is a typical random point and 1 the optimum; for Hartmann this is close
+to f_best / f_opt). Targets: twin ≥ 0.95 within 25 experiments in ≥ 80 % of seeds; test functions
+≥ 0.90 within 30 experiments in ≥ 5 of 6 seeds; suggestion ≤ 200 ms at 100 observations.
+
+Latency: ``suggest(1)`` after ``n`` observations of Hartmann-3, n = 10…500: "cold" is a fresh
+optimiser learning its hyperparameters from scratch (the first model step, or after a restore
+without a kernel); "refit" re-learns them warm-started from the kernel learned at n/1.1 points
+(a campaign does this each time its data grew 10 %); "reuse" keeps the last kernel (the other
+steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm, qmc
+
+from autolab.optimize import GPOptimizer
+
+RESULTS = Path(__file__).parent / "results"
+TWIN_BOUNDS = {"nucleation_temperature_c": (240.0, 350.0), "growth_temperature_c": (200.0, 350.0), "residence_time_s": (1.5, 20.0, "log")}
+
+
+# --- problems -------------------------------------------------------------------------------
+def branin(p):
+    x1, x2 = p["x1"], p["x2"]
+    a, b, c, r, s, t = 1.0, 5.1 / (4 * math.pi**2), 5 / math.pi, 6.0, 10.0, 1 / (8 * math.pi)
+    return a * (x2 - b * x1**2 + c * x1 - r) ** 2 + s * (1 - t) * math.cos(x1) + s
+
+
+_H3_A = np.array([[3.0, 10, 30], [0.1, 10, 35], [3.0, 10, 30], [0.1, 10, 35]])
+_H3_P = 1e-4 * np.array([[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]])
+_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def _hartmann(p, a, pp):
+    x = np.array([p[f"x{i + 1}"] for i in range(a.shape[1])])
+    return float(np.sum(_ALPHA * np.exp(-np.sum(a * (x - pp) ** 2, axis=1))))
+
+
+def narrow(p):
+    x = np.array([p["x1"], p["x2"]])
+    peak = math.exp(-np.sum((x - [0.73, 0.29]) ** 2) / (2 * 0.06**2))
+    decoy = 0.6 * math.exp(-np.sum((x - [0.25, 0.7]) ** 2) / (2 * 0.3**2))
+    return peak + decoy
+
+
+def twin_msc437(p, rng):
+    from autolab.plugins.objectives import autolab_objective
+    from autolab.plugins.uvvis import analyze_spectrum
+    from autolab.sim import Conditions, simulate
+
+    result = simulate(Conditions(p["nucleation_temperature_c"], p["growth_temperature_c"], p["residence_time_s"]), rng=rng)
+    metrics = {f"uvvis.{k}": v for k, v in analyze_spectrum(result.wavelength_nm, result.absorbance).items()}
+    return autolab_objective("msc437", metrics, {})
+
+
+PROBLEMS = {
+    "branin": {"bounds": {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}, "direction": "minimize", "f": branin, "opt": 0.397887, "noise": 0.0},
+    "branin-noisy": {"bounds": {"x1": (-5.0, 10.0), "x2": (0.0, 15.0)}, "direction": "minimize", "f": branin, "opt": 0.397887, "noise": 2.0},
+    "hartmann3": {"bounds": {f"x{i}": (0.0, 1.0) for i in (1, 2, 3)}, "direction": "maximize", "f": lambda p: _hartmann(p, _H3_A, _H3_P),
+                  "opt": 3.86278, "noise": 0.0},
+    "hartmann6": {"bounds": {f"x{i}": (0.0, 1.0) for i in range(1, 7)}, "direction": "maximize", "f": lambda p: _hartmann(p, _H6_A, _H6_P),
+                  "opt": 3.32237, "noise": 0.0},
+    "narrow": {"bounds": {"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, "direction": "maximize", "f": narrow, "opt": 1.0, "noise": 0.0},
+}
+
+
+def median_value(problem: dict) -> float:
+    sample = qmc.Sobol(len(problem["bounds"]), seed=123).random(4096)
+    names, bounds = list(problem["bounds"]), list(problem["bounds"].values())
+    values = [problem["f"]({n: b[0] + u * (b[1] - b[0]) for n, b, u in zip(names, bounds, row, strict=True)}) for row in sample]
+    return float(np.median(values))
+
+
+# --- methods --------------------------------------------------------------------------------
+class RandomSearch:
+    def __init__(self, bounds, seed, sobol=False):
+        self.bounds, self.names = bounds, list(bounds)
+        self.sampler = qmc.Sobol(len(bounds), scramble=True, seed=seed) if sobol else None
+        self.rng = np.random.default_rng(seed)
+
+    def suggest(self):
+        u = self.sampler.random(1)[0] if self.sampler is not None else self.rng.random(len(self.names))
+        return {n: _from_unit(self.bounds[n], x) for n, x in zip(self.names, u, strict=True)}
+
+    def ingest(self, point, value):
+        pass
+
+
+class PlainGPEI:
+    """GP (same kernel family) + plain EI over 1000 uniform random candidates; no log, no refinement."""
+
+    def __init__(self, bounds, direction, seed):
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        self.bounds, self.names, self.sign = bounds, list(bounds), 1.0 if direction == "maximize" else -1.0
+        self.rng = np.random.default_rng(seed)
+        self.sobol = qmc.Sobol(len(bounds), scramble=True, seed=seed)
+        self.n_initial = max(5, 2 * len(bounds) + 1)
+        self.x, self.y = [], []
+        d = len(bounds)
+        self.gp = GaussianProcessRegressor(
+            ConstantKernel() * Matern([0.3] * d, (1e-2, 1e2), nu=2.5) + WhiteKernel(1e-3, (1e-6, 1)), normalize_y=True, random_state=seed
+        )
+
+    def suggest(self):
+        if len(self.x) < self.n_initial:
+            u = self.sobol.random(1)[0]
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.gp.fit(np.array(self.x), np.array(self.y))
+            cand = self.rng.random((1000, len(self.names)))
+            mu, sd = self.gp.predict(cand, return_std=True)
+            z = (mu - max(self.y)) / np.maximum(sd, 1e-12)
+            ei = sd * (z * norm.cdf(z) + norm.pdf(z))
+            u = cand[int(np.argmax(ei))]
+        return {n: _from_unit(self.bounds[n], x) for n, x in zip(self.names, u, strict=True)}
+
+    def ingest(self, point, value):
+        self.x.append([_to_unit(self.bounds[n], point[n]) for n in self.names])
+        self.y.append(self.sign * value)
+
+
+class AutolabGP:
+    def __init__(self, bounds, direction, seed):
+        self.opt = GPOptimizer(bounds, {"f": direction}, seed=seed)
+
+    def suggest(self):
+        return self.opt.suggest(1)[0]
+
+    def ingest(self, point, value):
+        self.opt.ingest([{**point, "f": value}])
+
+
+class AxMethod:
+    def __init__(self, bounds, direction, seed):
+        from ax import RangeParameterConfig
+        from bluesky_adaptive.ax.optimizer import AxOptimizer
+
+        params = [RangeParameterConfig(name=n, parameter_type="float", bounds=(b[0], b[1]), scaling="log" if len(b) == 3 else "linear")
+                  for n, b in bounds.items()]
+        self.opt = AxOptimizer(params, "f" if direction == "maximize" else "-f", client_kwargs={"random_seed": seed})
+
+    def suggest(self):
+        return dict(self.opt.suggest(1)[0])
+
+    def ingest(self, point, value):
+        self.opt.ingest([{**point, "f": value}])
+
+
+def _from_unit(bound, u):
+    if len(bound) == 3:
+        return float(math.exp(math.log(bound[0]) + u * (math.log(bound[1]) - math.log(bound[0]))))
+    return float(bound[0] + u * (bound[1] - bound[0]))
+
+
+def _to_unit(bound, x):
+    if len(bound) == 3:
+        return (math.log(x) - math.log(bound[0])) / (math.log(bound[1]) - math.log(bound[0]))
+    return (x - bound[0]) / (bound[1] - bound[0])
+
+
+def ax_available() -> bool:
+    try:
+        import ax  # noqa: F401
+        import bluesky_adaptive.ax.optimizer  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
+
+
+def run_one(problem_name: str, method: str, seed: int, budget: int) -> dict[str, list[float]]:
+    """Observed and noise-free objective values of one optimisation run (in measurement order)."""
+    warnings.simplefilter("ignore")
+    if problem_name == "twin-msc437":
+        bounds, direction = TWIN_BOUNDS, "maximize"
+        noise_rng = np.random.default_rng([seed, 437])
+
+        def f(p):
+            return twin_msc437(p, noise_rng)
+    else:
+        problem = PROBLEMS[problem_name]
+        bounds, direction = problem["bounds"], problem["direction"]
+        noise_rng = np.random.default_rng([seed, 99])
+
+        def f(p):
+            return problem["f"](p) + (noise_rng.normal(0, problem["noise"]) if problem["noise"] else 0.0)
+    if method in ("random", "sobol"):
+        opt = RandomSearch(bounds, seed, sobol=method == "sobol")
+    else:
+        opt = METHODS[method](bounds, direction, seed)
+    observed, true = [], []
+    for _ in range(budget):
+        point = opt.suggest()
+        params = {k: v for k, v in point.items() if not k.startswith("_")}
+        value = f(params)
+        opt.ingest(point, value)
+        observed.append(value)
+        # Noisy problems are scored on the noise-free value of the point the method reports best.
+        true.append(value if problem_name == "twin-msc437" else PROBLEMS[problem_name]["f"](params))
+    return {"observed": observed, "true": true}
+
+
+def twin_grid_best(processes: int) -> float:
+    """Best msc437 on a 15 × 15 × 12 grid of the noisy twin (cached in results/)."""
+    cache = RESULTS / "twin_msc437_grid.json"
+    if cache.exists():
+        return json.loads(cache.read_text())["best"]
+    nuc = np.linspace(240, 350, 15)
+    growth = np.linspace(200, 350, 15)
+    res = np.geomspace(1.5, 20, 12)
+    points = [dict(zip(TWIN_BOUNDS, map(float, c), strict=True)) for c in itertools.product(nuc, growth, res)]
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        values = list(pool.map(_grid_value, points, chunksize=32))
+    best = float(np.nanmax(values))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"best": best, "argmax": points[int(np.nanargmax(values))], "n": len(points)}))
+    return best
+
+
+def _grid_value(p):
+    return twin_msc437(p, np.random.default_rng(0))
+
+
+def score(problem_name: str, run: dict[str, list[float]], reference: float, f_median: float | None) -> list[float]:
+    """Score of the reported best (best observed so far, at its noise-free value) after each experiment."""
+    sign = 1.0 if problem_name == "twin-msc437" or PROBLEMS[problem_name]["direction"] == "maximize" else -1.0
+    observed = sign * np.nan_to_num(np.asarray(run["observed"], dtype=float), nan=-np.inf)
+    true = sign * np.asarray(run["true"], dtype=float)
+    best_index = [int(np.argmax(observed[: i + 1])) for i in range(len(observed))]
+    best = true[best_index]
+    if problem_name == "twin-msc437":
+        return list(best / reference)
+    return list((best - sign * f_median) / (sign * PROBLEMS[problem_name]["opt"] - sign * f_median))
+
+
+def latency(ns: list[int], repeats: int) -> list[dict]:
+    """Median ``suggest(1)`` time after n observations: cold, warm refit, kernel reused."""
+
+    def observe(opt, xs):
+        opt.ingest([{**dict(zip(("x1", "x2", "x3"), x, strict=True)), "f": _hartmann(dict(zip(("x1", "x2", "x3"), x, strict=True)), _H3_A, _H3_P)}
+                    for x in xs])
+
+    rows = []
+    for n in ns:
+        cold, refit, reuse = [], [], []
+        for r in range(repeats):
+            xs = np.random.default_rng(r).random((n, 3))
+            opt = GPOptimizer(PROBLEMS["hartmann3"]["bounds"], {"f": "maximize"}, seed=r)
+            observe(opt, xs)
+            start = time.perf_counter()
+            opt.suggest(1)
+            cold.append(time.perf_counter() - start)
+            # As in a campaign: the kernel was learned at n/1.1 points and is re-learned now.
+            opt = GPOptimizer(PROBLEMS["hartmann3"]["bounds"], {"f": "maximize"}, seed=r)
+            observe(opt, xs[: max(2, int(n / 1.1) - 1)])
+            opt.suggest(1)
+            opt.trials_ = {k: t for k, t in opt.trials_.items() if t["status"] != "pending"}
+            observe(opt, xs[max(2, int(n / 1.1) - 1):])
+            start = time.perf_counter()
+            (s,) = opt.suggest(1)
+            refit.append(time.perf_counter() - start)
+            opt.ingest([{**s, "f": 1.0}])  # one more point: below the 10 % refit threshold
+            start = time.perf_counter()
+            opt.suggest(1)
+            reuse.append(time.perf_counter() - start)
+        rows.append({"n_observations": n, "cold_ms": 1e3 * statistics.median(cold), "refit_ms": 1e3 * statistics.median(refit),
+                     "reuse_ms": 1e3 * statistics.median(reuse)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="3 seeds, fewer problems: a smoke run")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--problems", default=None, help="comma-separated subset")
+    parser.add_argument("--output", default=str(RESULTS / "optimizer.json"))
+    args = parser.parse_args()
+    seeds = list(range(3 if args.quick else args.seeds))
+    problems = args.problems.split(",") if args.problems else ["twin-msc437", *PROBLEMS]
+    if args.quick:
+        problems = [p for p in problems if p in ("twin-msc437", "branin", "hartmann3")]
+    methods = ["gp", "gp-ei-plain", "random", "sobol"] + (["ax"] if ax_available() else [])
+    budgets = {p: 25 if p == "twin-msc437" else 30 for p in problems}
+    budgets["hartmann6"] = 40
+    out: dict = {"seeds": seeds, "methods": methods, "ax": "included" if "ax" in methods else "ax-platform not installed", "problems": {}}
+
+    reference = twin_grid_best(args.processes) if "twin-msc437" in problems else None
+    jobs = [(p, m, s, budgets[p]) for p in problems for m in methods for s in seeds]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(run_one, *zip(*jobs, strict=True)))
+    elapsed = time.perf_counter() - start
+    by_key = {(p, m, s): v for (p, m, s, _), v in zip(jobs, results, strict=True)}
+
+    print(f"sample efficiency ({len(seeds)} seeds, {elapsed:.0f} s on {args.processes} processes)")
+    print(f"{'problem':14s} {'method':12s} {'budget':>6s} {'median':>7s} {'q25':>6s} {'q75':>6s} {'hit target':>11s} {'first 6':>8s}")
+    for p in problems:
+        target = 0.95 if p == "twin-msc437" else 0.90
+        f_median = None if p == "twin-msc437" else median_value(PROBLEMS[p])
+        ref = reference if p == "twin-msc437" else PROBLEMS[p]["opt"]
+        out["problems"][p] = {"budget": budgets[p], "target": target, "reference": ref, "f_median": f_median, "methods": {}}
+        for m in methods:
+            curves = np.array([score(p, by_key[(p, m, s)], reference, f_median) for s in seeds])
+            final = curves[:, -1]
+            hits = int(np.sum(final >= target))
+            hits6 = int(np.sum(final[:6] >= target))
+            q25, q50, q75 = np.percentile(curves, [25, 50, 75], axis=0)
+            out["problems"][p]["methods"][m] = {
+                "median_curve": q50.tolist(), "q25_curve": q25.tolist(), "q75_curve": q75.tolist(),
+                "final": final.tolist(), "hits": hits, "hits_first_6": hits6, "raw": [by_key[(p, m, s)] for s in seeds],
+            }
+            print(f"{p:14s} {m:12s} {budgets[p]:6d} {q50[-1]:7.3f} {q25[-1]:6.3f} {q75[-1]:6.3f} {hits:>5d}/{len(seeds):<5d} {hits6:>4d}/6")
+    if not args.skip_latency:
+        ns = [10, 25, 50, 100, 200] if args.quick else [10, 25, 50, 100, 200, 500]
+        rows = latency(ns, repeats=3 if args.quick else 5)
+        out["latency"] = rows
+        print("\nsuggestion latency (Hartmann-3 data, median of repeats)")
+        print(f"{'observations':>12s} {'cold ms':>9s} {'refit ms':>9s} {'reuse ms':>9s}")
+        for row in rows:
+            print(f"{row['n_observations']:12d} {row['cold_ms']:9.1f} {row['refit_ms']:9.1f} {row['reuse_ms']:9.1f}")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(out, default=float))
+    print(f"\nwrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
