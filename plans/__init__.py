@@ -6,7 +6,7 @@ type-annotated so bluesky-queueserver can validate queue items.
 """
 
 from .campaign import autonomous_campaign, record_analysis, run_campaign
-from .stubs import set_conditions, stop_flow, wait_steady
+from .stubs import safe_state, set_conditions, stop_flow, wait_steady
 from .survey import measure_point, phase_map, point_metadata
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "point_metadata",
     "record_analysis",
     "run_campaign",
+    "safe_state",
     "set_conditions",
     "stop_flow",
     "wait_steady",

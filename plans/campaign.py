@@ -14,7 +14,7 @@ from autolab.campaign import Campaign
 from autolab.devices import FlowReactor
 from autolab.errors import LimitError
 
-from .stubs import stop_flow
+from .stubs import safe_state, stop_flow
 from .survey import measure_point
 
 
@@ -104,7 +104,8 @@ def run_campaign(
     ------
     msg : Msg
         A campaign record run, then per point a ``measure_point`` run and its derived
-        ``analysis`` run, then a summary record run; the pumps stop at the end (also on failure).
+        ``analysis`` run, then a summary record run. At the end the pumps stop; if the campaign
+        fails or is aborted, :func:`~autolab.plans.safe_state` also sends the heaters to 25 °C.
 
     Returns
     -------
@@ -159,7 +160,8 @@ def run_campaign(
                 campaign.record(suggestion, uid, value, analysis_uid=analysis_uid)
         return stop_reason
 
-    stop_reason = yield from bpp.finalize_wrapper(loop(), stop_flow(reactor))
+    # Finished: the pumps stop, the heaters stay for the next experiment. Failed or aborted: safe state.
+    stop_reason = yield from bpp.contingency_wrapper(loop(), except_plan=lambda exc: safe_state(reactor), else_plan=lambda: stop_flow(reactor))
     summary = campaign.summary(stop_reason)
     yield from campaign_record(campaign, "summary", campaign_summary={k: v for k, v in summary.items() if k != "campaign_id"}, **extra)
     return summary

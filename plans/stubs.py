@@ -86,3 +86,31 @@ def wait_steady(reactor: FlowReactor, *, flush_volumes: float | None = None) -> 
 def stop_flow(reactor: FlowReactor) -> MsgGenerator[None]:
     """Stop both pumps (flow 0 µL/min) and wait until they have stopped."""
     yield from bps.mv(reactor.cd_pump, 0.0, reactor.se_pump, 0.0)
+
+
+def safe_state(reactor: FlowReactor, safe_temperature_c: float = 25.0) -> MsgGenerator[None]:
+    """Leave the reactor safe: pumps stopped (waited for), both heaters sent to a safe setpoint.
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor.
+    safe_temperature_c : float
+        Heater setpoint, °C (default 25 °C, room temperature); checked against each heater's range.
+
+    Yields
+    ------
+    msg : Msg
+        ``set``/``wait`` stopping both pumps, then ``set`` of both heaters without waiting for
+        them to cool (cooling from 300 °C takes minutes; nothing flows meanwhile).
+
+    Notes
+    -----
+    Campaigns and phase maps run this when they fail or are aborted (``RE.abort()``), so an
+    interrupted experiment never leaves reagent flowing through a hot reactor.
+    """
+    for heater in (reactor.nucleation_heater, reactor.growth_oven):
+        heater.check_value(safe_temperature_c, "safe_temperature_c")
+    yield from stop_flow(reactor)
+    yield from bps.abs_set(reactor.nucleation_heater, safe_temperature_c, group="safe_state")
+    yield from bps.abs_set(reactor.growth_oven, safe_temperature_c, group="safe_state")

@@ -15,7 +15,7 @@ import autolab
 from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
 
-from .stubs import set_conditions, stop_flow, wait_steady
+from .stubs import safe_state, set_conditions, stop_flow, wait_steady
 
 
 def _readables(reactor: FlowReactor) -> list:
@@ -169,8 +169,8 @@ def phase_map(
     Every grid point and the reagents for the whole map are checked before anything moves.
     Points are ordered nucleation temperature (outer), growth temperature, residence time
     (inner), so the slow heaters change least often. Each start document has
-    ``phase_map_uid``, ``point_index`` and ``grid_shape``; the pumps are stopped at the end,
-    also when the map fails or is aborted.
+    ``phase_map_uid``, ``point_index`` and ``grid_shape``; the pumps are stopped at the end;
+    when the map fails or is aborted, :func:`safe_state` also sends the heaters to 25 °C.
 
     Examples
     --------
@@ -201,4 +201,4 @@ def phase_map(
             uids.append(uid)
         return uids
 
-    return (yield from bpp.finalize_wrapper(inner(), stop_flow(reactor)))
+    return (yield from bpp.contingency_wrapper(inner(), except_plan=lambda exc: safe_state(reactor), else_plan=lambda: stop_flow(reactor)))

@@ -276,3 +276,57 @@ def test_cli_campaign_bad_input(tmp_path, args, message):
     assert not (tmp_path / "never").exists()
 
 
+
+
+def pause_in_point(RE, n):
+    """Pause at once (what a double Ctrl-C does) when the n-th measure_point run has its reading.
+
+    Callbacks run on the RunEngine's loop, where the public ``request_pause`` (made for other
+    threads) would wait on itself; the pause coroutine is scheduled on the loop instead.
+    """
+    import asyncio
+
+    seen = {"points": 0, "paused": False}
+
+    def callback(name, doc):
+        if name == "start" and doc.get("plan_name") == "measure_point":
+            seen["points"] += 1
+        if name == "event" and seen["points"] == n and not seen["paused"] and "reactor_spectrometer_absorbance" in doc["data"]:
+            seen["paused"] = True  # once: resuming rewinds to the checkpoint and reads the point again
+            seen["task"] = asyncio.ensure_future(RE._request_pause_coro(defer=False), loop=RE.loop)
+
+    RE.subscribe(callback)
+
+
+def test_paused_campaign_resumes_and_finishes(RE, reactor):
+    from bluesky.utils import RunEngineInterrupted
+
+    docs = collect(RE)
+    pause_in_point(RE, 2)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=1, manager=uvvis_only())
+    with pytest.raises(RunEngineInterrupted):
+        RE(run_campaign(reactor, campaign))
+    assert RE.state == "paused"
+    RE.resume()
+    assert len(campaign.points) == 3
+    stops = [d for n, d in docs if n == "stop"]
+    assert {d["exit_status"] for d in stops} == {"success"}
+
+
+def test_aborted_campaign_leaves_the_reactor_safe_and_keeps_finished_points(RE, reactor):
+    from bluesky.utils import RunEngineInterrupted
+
+    docs = collect(RE)
+    pause_in_point(RE, 2)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=4, initial_design=4, seed=1, manager=uvvis_only())
+    with pytest.raises(RunEngineInterrupted):
+        RE(run_campaign(reactor, campaign))
+    RE.abort(reason="test")
+    assert len(campaign.points) == 1  # the finished point is kept; the aborted one is not a point
+    point_stops = {d["run_start"]: d["exit_status"] for n, d in docs if n == "stop"}
+    statuses = [point_stops[s["uid"]] for s in starts(docs, "measure_point")]
+    assert statuses == ["success", "abort"]
+    assert reactor.cd_pump.flow_rate.get() == 0.0
+    assert reactor.se_pump.flow_rate.get() == 0.0
+    assert reactor.nucleation_heater.setpoint.get() == 25.0
+    assert reactor.growth_oven.setpoint.get() == 25.0

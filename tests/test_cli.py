@@ -18,7 +18,7 @@ def autolab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = autolab("--help")
     assert result.returncode == 0
-    for command in ("measure", "phase-map", "runs", "show"):
+    for command in ("campaign", "measure", "phase-map", "runs", "show", "simulate", "analyze", "plugins"):
         assert command in result.stdout
         assert autolab(command, "--help").returncode == 0
 

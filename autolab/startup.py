@@ -1,0 +1,103 @@
+"""The beamline session's namespace: ``autolab ipython`` (or ``ipython -i -m autolab.startup``).
+
+The same module is bluesky-queueserver's startup code (``autolab queue start``), so a plan that
+runs by hand runs the same way as a queue item. Importing it builds:
+
+``RE``
+    A RunEngine with the catalog writer, live analysis (derived runs for ``measure_point`` and
+    ``phase_map`` points; campaigns analyse their own) and, in an interactive session, the
+    BestEffortCallback (table; plots only with a display) subscribed.
+``reactor``
+    The flow reactor: the twin (seed ``AUTOLAB_SEED``, default 0; time scale
+    ``AUTOLAB_TIME_SCALE``, default 0 = virtual clock) unless ``AUTOLAB_REACTOR`` names a factory
+    ``"package.module:function"`` returning a :class:`~autolab.devices.FlowReactor`.
+``catalog``, ``writer``
+    The tiled catalog client (``AUTOLAB_CATALOG`` or the per-user default) and its writer.
+``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``
+    The plans.
+``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``
+    The analysis plugin manager, the optimiser class, the campaign state class and catalog helpers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from bluesky import RunEngine
+
+from autolab.analysis import PluginManager
+from autolab.analysis.runs import AnalysisCallback
+from autolab.campaign import Campaign
+from autolab.catalog import CatalogWriter, default_location, find_runs, journal_directory, load_point, open_catalog
+from autolab.devices import FlowReactor, make_twin_reactor
+from autolab.optimize import GPOptimizer
+from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+
+__all__ = [
+    "RE",
+    "Campaign",
+    "GPOptimizer",
+    "autonomous_campaign",
+    "catalog",
+    "find_runs",
+    "load_point",
+    "measure_point",
+    "phase_map",
+    "plugins",
+    "reactor",
+    "safe_state",
+    "set_conditions",
+    "stop_flow",
+    "wait_steady",
+    "writer",
+]
+
+
+def _make_reactor() -> FlowReactor:
+    factory = os.environ.get("AUTOLAB_REACTOR")
+    if factory:
+        module, _, name = factory.partition(":")
+        reactor = getattr(importlib.import_module(module), name)()
+        if not isinstance(reactor, FlowReactor):
+            msg = f"AUTOLAB_REACTOR={factory!r} returned {type(reactor).__name__}, not a FlowReactor"
+            raise TypeError(msg)
+        return reactor
+    return make_twin_reactor(seed=int(os.environ.get("AUTOLAB_SEED", "0")), time_scale=float(os.environ.get("AUTOLAB_TIME_SCALE", "0")))
+
+
+def _interactive() -> bool:
+    return bool(getattr(sys, "ps1", None)) or ("IPython" in sys.modules and sys.stdin is not None and sys.stdin.isatty())
+
+
+location = default_location()
+catalog = open_catalog(location)
+writer = CatalogWriter(catalog, journal_directory(location))
+plugins = PluginManager()
+reactor = _make_reactor()
+
+RE = RunEngine({})
+RE.subscribe(writer)
+RE.subscribe(AnalysisCallback(plugins, writer))
+if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
+    from bluesky.callbacks.best_effort import BestEffortCallback
+
+    bec = BestEffortCallback()
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        bec.disable_plots()  # headless: tables only
+    RE.subscribe(bec)
+
+BANNER = f"""autolab session — catalog {location}
+  reactor        {type(reactor).__name__} '{reactor.name}' (limits: {', '.join(f'{k} {v[0]:g}–{v[1]:g}' for k, v in reactor.limits().items())})
+  RE             RunEngine → catalog writer, live analysis{', BestEffortCallback' if 'bec' in globals() else ''}
+  plans          measure_point, phase_map, autonomous_campaign, set_conditions, wait_steady, stop_flow, safe_state
+  catalog        tiled client; find_runs(catalog, campaign_id=…), load_point(catalog[uid])
+  plugins        {', '.join(p.name for p in plugins.plugins())}; objectives: {', '.join(plugins.objectives())}
+  GPOptimizer, Campaign
+Try: RE(measure_point(reactor, 280, 280, 14.0))
+     RE(autonomous_campaign(reactor, "msc437", budget=10, seed=0))
+Ctrl-C pauses a plan: RE.resume(), RE.stop() or RE.abort() (abort leaves the heaters at a safe setpoint, pumps stopped)."""
+
+if _interactive():
+    print(BANNER)
