@@ -354,8 +354,11 @@ def resolve_uid(client, text: str) -> str:
 
 def _register_commands() -> None:
     from .campaign_cli import campaign
+    from .queue_cli import ipython, queue
 
     cli.add_command(campaign)
+    cli.add_command(queue)
+    cli.add_command(ipython)
 
 
 _register_commands()

@@ -17,8 +17,9 @@ seeds, for
 Problems: the twin's ``msc437`` objective (CdSe-437 band absorbance, AU, from the uvvis plugin on
 a noisy twin spectrum; nucleation 240–350 °C, growth 200–350 °C, residence 1.5–20 s log-scaled;
 the reference "dense grid" is 15 × 15 × 12 points on the same noisy twin), Branin (2-D), noisy
-Branin (σ = 2 on values 0.4–300), Hartmann-3, Hartmann-6, and a narrow optimum (2-D: a peak of
-width 0.06 in the unit square beside a broad decoy at 60 % of its height).
+Branin (σ = 2 on values 0.4–300), Hartmann-3, Hartmann-6 (budget 40), a narrow peak (2-D, σ = 0.1
+of the range on a flat floor) and, as a stress case beyond the targets, a needle (σ = 0.06)
+beside a broad decoy at 60 % of its height.
 
 Scores: for the twin, the fraction of the dense grid's best value; for test functions,
 ``(f_best − f_median) / (f_opt − f_median)`` in the better direction, with ``f_median`` the median
@@ -82,7 +83,14 @@ def _hartmann(p, a, pp):
     return float(np.sum(_ALPHA * np.exp(-np.sum(a * (x - pp) ** 2, axis=1))))
 
 
-def narrow(p):
+def narrow_peak(p):
+    """A single narrow peak (σ = 0.1 of the range; f ≥ 0.9 on 0.7 % of the square) on a flat floor."""
+    x = np.array([p["x1"], p["x2"]])
+    return math.exp(-np.sum((x - [0.73, 0.29]) ** 2) / (2 * 0.1**2))
+
+
+def needle_decoy(p):
+    """A needle (σ = 0.06; f ≥ 0.9 on 0.25 % of the square) beside a broad decoy at 60 % height."""
     x = np.array([p["x1"], p["x2"]])
     peak = math.exp(-np.sum((x - [0.73, 0.29]) ** 2) / (2 * 0.06**2))
     decoy = 0.6 * math.exp(-np.sum((x - [0.25, 0.7]) ** 2) / (2 * 0.3**2))
@@ -106,7 +114,8 @@ PROBLEMS = {
                   "opt": 3.86278, "noise": 0.0},
     "hartmann6": {"bounds": {f"x{i}": (0.0, 1.0) for i in range(1, 7)}, "direction": "maximize", "f": lambda p: _hartmann(p, _H6_A, _H6_P),
                   "opt": 3.32237, "noise": 0.0},
-    "narrow": {"bounds": {"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, "direction": "maximize", "f": narrow, "opt": 1.0, "noise": 0.0},
+    "narrow-peak": {"bounds": {"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, "direction": "maximize", "f": narrow_peak, "opt": 1.0, "noise": 0.0},
+    "needle-decoy": {"bounds": {"x1": (0.0, 1.0), "x2": (0.0, 1.0)}, "direction": "maximize", "f": needle_decoy, "opt": 1.0, "noise": 0.0},
 }
 
 

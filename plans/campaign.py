@@ -1,7 +1,5 @@
 """The closed loop: suggest → measure → analyse → objective → ingest, until the budget is spent."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from bluesky import plan_stubs as bps

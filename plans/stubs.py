@@ -4,8 +4,6 @@ Each stub validates its arguments against the reactor's limits before yielding i
 message, so a bad value raises :class:`~autolab.errors.LimitError` and nothing moves.
 """
 
-from __future__ import annotations
-
 from bluesky import plan_stubs as bps
 from bluesky.utils import MsgGenerator
 

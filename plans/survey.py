@@ -1,7 +1,5 @@
 """Plans that measure points: one point per Bluesky run, and grids of them."""
 
-from __future__ import annotations
-
 import itertools
 import uuid
 from collections.abc import Sequence

@@ -1,0 +1,169 @@
+"""Queued campaigns with a real Redis and a real RE Manager on loopback ports, and the IPython startup."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autolab.catalog import CatalogWriter, find_runs, journal_directory, open_catalog
+from autolab.queue import load_state, manager_api
+
+pytestmark = pytest.mark.slow
+
+WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}
+
+
+def autolab(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture
+def queue(tmp_path):
+    """A started queue (Redis + RE Manager, environment open) on a fresh catalog; stopped after."""
+    catalog, directory = tmp_path / "catalog", tmp_path / "queue"
+    started = autolab("queue", "start", "--catalog", str(catalog), "--dir", str(directory))
+    assert started.returncode == 0, started.stderr
+    state = load_state(directory)
+    yield state, manager_api(state), catalog, directory
+    autolab("queue", "stop", "--dir", str(directory))
+    for pid in (state.manager_pid, state.redis_pid):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
+    from bluesky_queueserver_api import BPlan
+
+    state, api, catalog, directory = queue
+    assert state.zmq_control_addr.startswith("tcp://127.0.0.1:")
+    env_lines = autolab("queue", "env", "--dir", str(directory)).stdout
+    assert f"export QSERVER_ZMQ_CONTROL_ADDRESS={state.zmq_control_addr}" in env_lines
+    status = json.loads(autolab("queue", "status", "--dir", str(directory), "--json").stdout)
+    assert status["manager"]["worker_environment_exists"] is True
+    assert status["redis_alive"] is True
+
+    # Bad items: an unknown plan and a wrong type are refused at the door, the queue stays empty.
+    with pytest.raises(Exception, match="no_such_plan"):
+        api.item_add(BPlan("no_such_plan"))
+    with pytest.raises(Exception, match="budget"):
+        api.item_add(BPlan("autonomous_campaign", reactor="reactor", budget="three"))
+    assert api.status()["items_in_queue"] == 0
+
+    # The qserver command line works with the printed address.
+    qserver_env = {"QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr}
+    item = json.dumps({"name": "autonomous_campaign", "kwargs": {"reactor": "reactor", "objective": "msc437", "budget": 3, "seed": 1,
+                                                                  "bounds": WINDOW, "md": {"operator": "queue-test"}}})
+    added = subprocess.run([os.path.join(os.path.dirname(sys.executable), "qserver"), "queue", "add", "plan", item],
+                           capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **qserver_env})
+    assert added.returncode == 0, added.stdout + added.stderr
+    # An out-of-range point is accepted by type but fails with autolab's message, and the queue keeps working.
+    api.item_add(BPlan("measure_point", "reactor", 400, 280, 14.0))
+    api.item_add(BPlan("measure_point", "reactor", 280, 280, 14.0))
+    api.queue_start()
+    api.wait_for_idle(timeout=600)
+    history = api.history_get()["items"]
+    assert [h["name"] for h in history] == ["autonomous_campaign", "measure_point"]
+    assert history[0]["result"]["exit_status"] == "completed"
+    assert history[1]["result"]["exit_status"] == "failed"
+    assert "nucleation_temperature_c=400 is outside the nucleation heater's allowed range 20–350 °C" in history[1]["result"]["msg"]
+    # queueserver stops at a failed item and puts it back at the front; the operator removes it
+    # and starts the queue again, and the good item runs.
+    assert [i["args"][1] for i in api.queue_get()["items"]] == [400, 280]
+    api.item_remove(pos="front")
+    api.queue_start()
+    api.wait_for_idle(timeout=300)
+    assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
+
+    client = open_catalog(catalog)
+    (summary_run,) = [r for r in find_runs(client, plan_name="autonomous_campaign") if r.metadata["start"]["campaign_role"] == "summary"]
+    campaign_id = summary_run.metadata["start"]["campaign_id"]
+    points = find_runs(client, plan_name="measure_point", campaign_id=campaign_id)
+    assert len(points) == 3
+    assert all(p.metadata["stop"]["exit_status"] == "success" for p in points)
+    assert all(p.metadata["start"]["operator"] == "queue-test" for p in points)
+    assert summary_run.metadata["start"]["campaign_summary"]["run_uids"] == [p.metadata["start"]["uid"] for p in points]
+
+
+def test_killed_manager_loses_no_finished_point(queue):
+    from bluesky_queueserver_api import BPlan
+
+    state, api, catalog, _ = queue
+    api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=2, bounds=WINDOW))
+    api.queue_start()
+    journal = journal_directory(catalog)
+    deadline = time.monotonic() + 300
+    finished_before_kill = set()
+    while time.monotonic() < deadline:  # wait until a few points are through (their journals come and go)
+        client = open_catalog(catalog)
+        done = [r for r in find_runs(client, plan_name="measure_point") if (r.metadata.get("stop") or {}).get("exit_status") == "success"]
+        finished_before_kill = {r.metadata["start"]["uid"] for r in done}
+        if len(finished_before_kill) >= 3:
+            break
+        time.sleep(2)
+    assert len(finished_before_kill) >= 3
+    os.killpg(state.manager_pid, signal.SIGKILL)  # manager and worker die at once, mid-campaign
+    time.sleep(1)
+    # The worker runs ahead of the catalog writer; what it finished but did not yet write is in journals.
+    journaled = {}
+    for path in journal.glob("*.jsonl"):
+        docs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if docs and docs[0]["doc"].get("plan_name") == "measure_point":
+            stop = [d["doc"] for d in docs if d["name"] == "stop"]
+            journaled[path.stem] = stop[0]["exit_status"] if stop else None
+    writer = CatalogWriter(open_catalog(catalog), journal)  # reopening replays what the kill left
+    writer.close()
+    client = open_catalog(catalog)
+    runs = find_runs(client, plan_name="measure_point")
+    finished_after = {r.metadata["start"]["uid"] for r in runs if (r.metadata.get("stop") or {}).get("exit_status") == "success"}
+    assert finished_before_kill <= finished_after
+    assert {uid for uid, status in journaled.items() if status == "success"} <= finished_after
+    assert len(runs) < 40  # it really was killed mid-campaign
+    assert not list(journal.glob("*.jsonl"))
+    # Every finished point has its stored analysis with the objective value.
+    analysed = {r.metadata["start"]["analysis_of"] for r in find_runs(client, plan_name="analysis")}
+    stopped_points = {r.metadata["start"]["uid"] for r in runs if r.metadata.get("stop")}
+    assert finished_after - analysed <= stopped_points  # at most the very last point awaits its analysis
+    assert len(finished_after - analysed) <= 1
+
+
+def test_startup_namespace_for_ipython(tmp_path):
+    """`python -i -m autolab.startup` gives RE, reactor, plans and the catalog; a point runs by hand."""
+    code = (
+        "import autolab.startup as s\n"
+        "uid = s.RE(s.measure_point(s.reactor, 280, 280, 14.0))\n"
+        "s.writer.flush()\n"
+        "print(sorted(n for n in s.__all__))\n"
+        "print(s.catalog[uid[0]].metadata['stop']['exit_status'])\n"
+        "print(len(s.find_runs(s.catalog, plan_name='analysis')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "AUTOLAB_CATALOG": str(tmp_path / "cat")},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    names = eval(lines[-3])
+    for name in ("RE", "reactor", "catalog", "measure_point", "phase_map", "autonomous_campaign", "GPOptimizer", "plugins", "safe_state"):
+        assert name in names
+    assert lines[-2] == "success"
+    assert lines[-1] == "1"  # the live analysis callback stored the point's derived run
+
+
+def test_ipython_session_has_the_namespace(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "-i", "-m", "autolab.startup"],
+        input="print(type(RE).__name__, reactor.name)\nexit()\n",
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "AUTOLAB_CATALOG": str(tmp_path / "cat"), "TERM": "dumb"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "RunEngine reactor" in result.stdout
