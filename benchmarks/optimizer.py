@@ -328,15 +328,28 @@ def latency(ns: list[int], repeats: int) -> list[dict]:
     return rows
 
 
+def print_latency(rows: list[dict]) -> None:
+    print("\nsuggestion latency (Hartmann-3 data, median of repeats)")
+    print(f"{'observations':>12s} {'cold ms':>9s} {'refit ms':>9s} {'reuse ms':>9s}")
+    for row in rows:
+        print(f"{row['n_observations']:12d} {row['cold_ms']:9.1f} {row['refit_ms']:9.1f} {row['reuse_ms']:9.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="3 seeds, fewer problems: a smoke run")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--latency-only", action="store_true", help="only time suggest(); writes results/optimizer_latency.json")
     parser.add_argument("--problems", default=None, help="comma-separated subset")
     parser.add_argument("--output", default=str(RESULTS / "optimizer.json"))
     args = parser.parse_args()
+    if args.latency_only:
+        rows = latency([10, 25, 50, 100, 200, 500], repeats=5)
+        print_latency(rows)
+        (RESULTS / "optimizer_latency.json").write_text(json.dumps({"latency": rows}))
+        return
     seeds = list(range(3 if args.quick else args.seeds))
     problems = args.problems.split(",") if args.problems else ["twin-msc437", *PROBLEMS]
     if args.quick:
@@ -376,10 +389,7 @@ def main() -> None:
         ns = [10, 25, 50, 100, 200] if args.quick else [10, 25, 50, 100, 200, 500]
         rows = latency(ns, repeats=3 if args.quick else 5)
         out["latency"] = rows
-        print("\nsuggestion latency (Hartmann-3 data, median of repeats)")
-        print(f"{'observations':>12s} {'cold ms':>9s} {'refit ms':>9s} {'reuse ms':>9s}")
-        for row in rows:
-            print(f"{row['n_observations']:12d} {row['cold_ms']:9.1f} {row['refit_ms']:9.1f} {row['reuse_ms']:9.1f}")
+        print_latency(rows)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, default=float))
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -298,15 +298,21 @@ def pause_in_point(RE, n):
     RE.subscribe(callback)
 
 
-def test_paused_campaign_resumes_and_finishes(RE, reactor):
+def campaign_paused_in_second_point(RE, reactor, budget):
+    """Start a design-only campaign and pause it while its second point is being read."""
     from bluesky.utils import RunEngineInterrupted
 
     docs = collect(RE)
     pause_in_point(RE, 2)
-    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=1, manager=uvvis_only())
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=budget, initial_design=budget, seed=1, manager=uvvis_only())
     with pytest.raises(RunEngineInterrupted):
         RE(run_campaign(reactor, campaign))
     assert RE.state == "paused"
+    return campaign, docs
+
+
+def test_paused_campaign_resumes_and_finishes(RE, reactor):
+    campaign, docs = campaign_paused_in_second_point(RE, reactor, 3)
     RE.resume()
     assert len(campaign.points) == 3
     stops = [d for n, d in docs if n == "stop"]
@@ -314,13 +320,7 @@ def test_paused_campaign_resumes_and_finishes(RE, reactor):
 
 
 def test_aborted_campaign_leaves_the_reactor_safe_and_keeps_finished_points(RE, reactor):
-    from bluesky.utils import RunEngineInterrupted
-
-    docs = collect(RE)
-    pause_in_point(RE, 2)
-    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=4, initial_design=4, seed=1, manager=uvvis_only())
-    with pytest.raises(RunEngineInterrupted):
-        RE(run_campaign(reactor, campaign))
+    campaign, docs = campaign_paused_in_second_point(RE, reactor, 4)
     RE.abort(reason="test")
     assert len(campaign.points) == 1  # the finished point is kept; the aborted one is not a point
     point_stops = {d["run_start"]: d["exit_status"] for n, d in docs if n == "stop"}

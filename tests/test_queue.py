@@ -26,15 +26,32 @@ def autolab(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
     )
 
 
-@pytest.fixture
-def queue(tmp_path):
-    """A started queue (Redis + RE Manager, environment open) on a fresh catalog; stopped after."""
+def wait_for(produce, timeout: float = 300.0):
+    """Call ``produce`` until it returns something truthy (polling every 2 s); fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = produce()
+        if result:
+            return result
+        time.sleep(2)
+    pytest.fail(f"nothing after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def queue(tmp_path_factory):
+    """One queue (Redis + RE Manager, environment open) on a fresh catalog for this module; stopped after.
+
+    The test that kills the manager runs last in the module.
+    """
+    tmp_path = tmp_path_factory.mktemp("queue")
     catalog, directory = tmp_path / "catalog", tmp_path / "queue"
     started = autolab("queue", "start", "--catalog", str(catalog), "--dir", str(directory))
     assert started.returncode == 0, started.stderr
     state = load_state(directory)
     yield state, manager_api(state), catalog, directory
-    autolab("queue", "stop", "--dir", str(directory))
+    stopped = autolab("queue", "stop", "--dir", str(directory))
+    assert stopped.returncode == 0, stopped.stderr
+    time.sleep(0.5)
     for pid in (state.manager_pid, state.redis_pid):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -83,8 +100,12 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     api.wait_for_idle(timeout=300)
     assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
 
+    # The worker's catalog writer runs behind the RunEngine; wait for the campaign's summary record.
+    summaries = wait_for(lambda: [
+        r for r in find_runs(open_catalog(catalog), plan_name="autonomous_campaign") if r.metadata["start"]["campaign_role"] == "summary"
+    ])
+    (summary_run,) = summaries
     client = open_catalog(catalog)
-    (summary_run,) = [r for r in find_runs(client, plan_name="autonomous_campaign") if r.metadata["start"]["campaign_role"] == "summary"]
     campaign_id = summary_run.metadata["start"]["campaign_id"]
     points = find_runs(client, plan_name="measure_point", campaign_id=campaign_id)
     assert len(points) == 3
@@ -97,14 +118,16 @@ def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
 
     state, api, catalog, _ = queue
-    api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=2, bounds=WINDOW))
+    api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=2, bounds=WINDOW,
+                       md={"purpose": "kill-test"}))
     api.queue_start()
     journal = journal_directory(catalog)
     deadline = time.monotonic() + 300
     finished_before_kill = set()
     while time.monotonic() < deadline:  # wait until a few points are through (their journals come and go)
         client = open_catalog(catalog)
-        done = [r for r in find_runs(client, plan_name="measure_point") if (r.metadata.get("stop") or {}).get("exit_status") == "success"]
+        runs = [r for r in find_runs(client, plan_name="measure_point") if r.metadata["start"].get("purpose") == "kill-test"]
+        done = [r for r in runs if (r.metadata.get("stop") or {}).get("exit_status") == "success"]
         finished_before_kill = {r.metadata["start"]["uid"] for r in done}
         if len(finished_before_kill) >= 3:
             break
@@ -122,14 +145,15 @@ def test_killed_manager_loses_no_finished_point(queue):
     writer = CatalogWriter(open_catalog(catalog), journal)  # reopening replays what the kill left
     writer.close()
     client = open_catalog(catalog)
-    runs = find_runs(client, plan_name="measure_point")
+    runs = [r for r in find_runs(client, plan_name="measure_point") if r.metadata["start"].get("purpose") == "kill-test"]
     finished_after = {r.metadata["start"]["uid"] for r in runs if (r.metadata.get("stop") or {}).get("exit_status") == "success"}
     assert finished_before_kill <= finished_after
     assert {uid for uid, status in journaled.items() if status == "success"} <= finished_after
     assert len(runs) < 40  # it really was killed mid-campaign
     assert not list(journal.glob("*.jsonl"))
     # Every finished point has its stored analysis with the objective value.
-    analysed = {r.metadata["start"]["analysis_of"] for r in find_runs(client, plan_name="analysis")}
+    analyses = find_runs(client, plan_name="analysis")
+    analysed = {r.metadata["start"]["analysis_of"] for r in analyses if r.metadata["start"].get("purpose") == "kill-test"}
     stopped_points = {r.metadata["start"]["uid"] for r in runs if r.metadata.get("stop")}
     assert finished_after - analysed <= stopped_points  # at most the very last point awaits its analysis
     assert len(finished_after - analysed) <= 1
