@@ -354,11 +354,12 @@ def resolve_uid(client, text: str) -> str:
 
 def _register_commands() -> None:
     from .campaign_cli import campaign
-    from .queue_cli import ipython, queue
+    from .queue_cli import agent, ipython, queue
 
     cli.add_command(campaign)
     cli.add_command(queue)
     cli.add_command(ipython)
+    cli.add_command(agent)
 
 
 _register_commands()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 
 from bluesky import RunEngine
@@ -68,3 +70,21 @@ def open_session(
         RE.subscribe(analysis)
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
     return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis)
+
+
+def session_reactor() -> FlowReactor:
+    """The reactor of the beamline session and the queue worker (:mod:`autolab.startup`).
+
+    ``AUTOLAB_REACTOR="package.module:factory"`` names a function returning a
+    :class:`~autolab.devices.FlowReactor` (the real reactor); otherwise the twin, seeded by
+    ``AUTOLAB_SEED`` (default 0) on ``AUTOLAB_TIME_SCALE`` (default 0, the virtual clock).
+    """
+    factory = os.environ.get("AUTOLAB_REACTOR")
+    if factory:
+        module, _, name = factory.partition(":")
+        reactor = getattr(importlib.import_module(module), name)()
+        if not isinstance(reactor, FlowReactor):
+            msg = f"AUTOLAB_REACTOR={factory!r} returned {type(reactor).__name__}, not a FlowReactor"
+            raise TypeError(msg)
+        return reactor
+    return make_twin_reactor(seed=int(os.environ.get("AUTOLAB_SEED", "0")), time_scale=float(os.environ.get("AUTOLAB_TIME_SCALE", "0")))

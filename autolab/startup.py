@@ -21,7 +21,6 @@ runs by hand runs the same way as a queue item. Importing it builds:
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -31,9 +30,9 @@ from autolab.analysis import PluginManager
 from autolab.analysis.runs import AnalysisCallback
 from autolab.campaign import Campaign
 from autolab.catalog import CatalogWriter, default_location, find_runs, journal_directory, load_point, open_catalog
-from autolab.devices import FlowReactor, make_twin_reactor
 from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+from autolab.runtime import session_reactor
 
 __all__ = [
     "RE",
@@ -55,18 +54,6 @@ __all__ = [
 ]
 
 
-def _make_reactor() -> FlowReactor:
-    factory = os.environ.get("AUTOLAB_REACTOR")
-    if factory:
-        module, _, name = factory.partition(":")
-        reactor = getattr(importlib.import_module(module), name)()
-        if not isinstance(reactor, FlowReactor):
-            msg = f"AUTOLAB_REACTOR={factory!r} returned {type(reactor).__name__}, not a FlowReactor"
-            raise TypeError(msg)
-        return reactor
-    return make_twin_reactor(seed=int(os.environ.get("AUTOLAB_SEED", "0")), time_scale=float(os.environ.get("AUTOLAB_TIME_SCALE", "0")))
-
-
 def _interactive() -> bool:
     return bool(getattr(sys, "ps1", None)) or ("IPython" in sys.modules and sys.stdin is not None and sys.stdin.isatty())
 
@@ -75,7 +62,7 @@ location = default_location()
 catalog = open_catalog(location)
 writer = CatalogWriter(catalog, journal_directory(location))
 plugins = PluginManager()
-reactor = _make_reactor()
+reactor = session_reactor()
 
 RE = RunEngine({})
 RE.subscribe(writer)

@@ -114,6 +114,42 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert summary_run.metadata["start"]["campaign_summary"]["run_uids"] == [p.metadata["start"]["uid"] for p in points]
 
 
+def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue):
+    from bluesky_queueserver_api import BPlan
+
+    _, api, catalog, directory = queue
+    before = {r.metadata["start"]["uid"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")}
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "autolab", "agent", "--budget", "3", "--initial-design", "2", "--seed", "4", "--dir", str(directory),
+         "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log", "--fix", "growth_temperature_c=250", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        # Once the agent's first point is in the catalog, a person queues a plan of their own.
+        wait_for(lambda: [r for r in find_runs(open_catalog(catalog), plan_name="measure_point")
+                          if r.metadata["start"]["uid"] not in before and r.metadata.get("stop")])
+        api.item_add(BPlan("measure_point", "reactor", 260, 260, 4.5, md={"operator": "person"}))
+        out, err = agent.communicate(timeout=400)
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["n_runs"] == 3
+    assert summary["stop_reason"] == "budget spent"
+    client = wait_for(lambda: (c := open_catalog(catalog)) and len(find_runs(c, plan_name="measure_point")) >= len(before) + 4 and c)
+    points = find_runs(client, plan_name="measure_point", campaign_id=summary["campaign_id"])
+    assert [p.metadata["start"]["uid"] for p in points] == summary["run_uids"]
+    assert all(p.metadata["start"]["growth_temperature_c"] == 250 for p in points)
+    assert [p.metadata["start"]["design_point"] for p in points] == [True, True, False]
+    manual = [r for r in find_runs(client, plan_name="measure_point") if r.metadata["start"].get("operator") == "person"]
+    assert len(manual) == 1
+    assert manual[0].metadata["stop"]["exit_status"] == "success"
+    history = [h for h in api.history_get()["items"] if h["name"] == "measure_point"]
+    assert sum(h["kwargs"].get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
+    roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
+    assert roles == ["start", "summary"]
+
+
 def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
 
