@@ -187,7 +187,8 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
         campaign.listeners.append(show)
         interrupted = False
         try:
-            session.RE(_capture(run_campaign(session.reactor, campaign), result))
+            # The CLI always runs the twin: refill its syringes as a person would during a dry run.
+            session.RE(_capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
         except RunEngineInterrupted:
             # Ctrl-C paused the RunEngine: abort so the point in flight is marked aborted (not a
             # point of the campaign) and the pumps stop; finished points are already stored.

@@ -78,12 +78,23 @@ def campaign_record(campaign: Campaign, role: str, **md: Any) -> MsgGenerator[st
     return (yield from bps.close_run())
 
 
+def _refill(reactor: FlowReactor) -> bool:
+    """Refill the twin's syringes (a person swapping them); False for pumps that cannot."""
+    pumps = (reactor.cd_pump, reactor.se_pump)
+    if not all(hasattr(pump, "refill") for pump in pumps):
+        return False
+    for pump in pumps:
+        pump.refill()
+    return True
+
+
 def run_campaign(
     reactor: FlowReactor,
     campaign: Campaign,
     *,
     flush_volumes: float | None = None,
     md: dict[str, Any] | None = None,
+    refill_twin_syringes: bool = False,
 ) -> MsgGenerator[dict]:
     """Drive a prepared (new or resumed) :class:`~autolab.campaign.Campaign` to its end.
 
@@ -97,6 +108,10 @@ def run_campaign(
         Reactor volumes to flush before each reading.
     md : dict, optional
         Metadata added to every run of the campaign.
+    refill_twin_syringes : bool
+        Dry runs on the twin: when the syringes cannot supply the next point, put full ones in
+        (what a person does between points) instead of stopping; the summary lists before which
+        points. Pumps without ``refill`` (the real reactor) stop the campaign with the reason.
 
     Yields
     ------
@@ -121,6 +136,8 @@ def run_campaign(
         **extra,
     )
 
+    refills: list[int] = []
+
     def loop():
         stop_reason = "budget spent"
         while campaign.remaining > 0:
@@ -135,9 +152,15 @@ def run_campaign(
                 try:
                     reactor.check_reagents([point])
                 except LimitError as exc:
-                    campaign.discard_pending()
-                    stop_reason = f"stopped before point {len(campaign.points)}: {exc}"
-                    return stop_reason
+                    refilled = refill_twin_syringes and _refill(reactor)
+                    try:  # full syringes may still be too small for this point
+                        if not refilled:
+                            raise exc
+                        reactor.check_reagents([point])
+                    except LimitError as final:
+                        campaign.discard_pending()
+                        return f"stopped before point {len(campaign.points)}: {final}"
+                    refills.append(len(campaign.points))
                 collector = _PointCollector()
                 uid = yield from bpp.subs_wrapper(
                     measure_point(
@@ -161,6 +184,8 @@ def run_campaign(
     # Finished: the pumps stop, the heaters stay for the next experiment. Failed or aborted: safe state.
     stop_reason = yield from bpp.contingency_wrapper(loop(), except_plan=lambda exc: safe_state(reactor), else_plan=lambda: stop_flow(reactor))
     summary = campaign.summary(stop_reason)
+    if refills:
+        summary["syringe_refills_before_points"] = refills
     yield from campaign_record(campaign, "summary", campaign_summary={k: v for k, v in summary.items() if k != "campaign_id"}, **extra)
     return summary
 

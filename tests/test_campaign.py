@@ -330,3 +330,27 @@ def test_aborted_campaign_leaves_the_reactor_safe_and_keeps_finished_points(RE, 
     assert reactor.se_pump.flow_rate.get() == 0.0
     assert reactor.nucleation_heater.setpoint.get() == 25.0
     assert reactor.growth_oven.setpoint.get() == 25.0
+
+
+def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reason(reactor):
+    from bluesky import RunEngine
+
+    for refill in (False, True):
+        RE = RunEngine({}, call_returns_result=False)
+        twin = __import__("autolab.devices", fromlist=["make_twin_reactor"]).make_twin_reactor(seed=3)
+        for pump in (twin.cd_pump, twin.se_pump):
+            pump.syringe_volume_ul.put(20000.0)  # small syringes: they run dry within a few points
+        campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=4, initial_design=4, seed=1, manager=uvvis_only())
+        result = {}
+
+        def capture(plan, result=result):
+            result["summary"] = yield from plan
+
+        RE(capture(run_campaign(twin, campaign, refill_twin_syringes=refill)))
+        summary = result["summary"]
+        if refill:
+            assert summary["n_runs"] == 4, summary["stop_reason"]
+            assert summary["syringe_refills_before_points"]
+        else:
+            assert summary["n_runs"] < 4
+            assert "syringe" in summary["stop_reason"] or "pump" in summary["stop_reason"]
