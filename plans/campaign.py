@@ -204,6 +204,7 @@ def autonomous_campaign(
     acquisition: str = "log_ei",
     objective_settings: dict[str, Any] | None = None,
     flush_volumes: float | None = None,
+    refill_twin_syringes: bool = False,
 ) -> MsgGenerator[dict]:
     """Optimise the reactor's conditions for an analysis objective, closed loop.
 
@@ -237,6 +238,8 @@ def autonomous_campaign(
         Settings of the objective hook, e.g. ``{"target_diameter_nm": 3.0}`` for ``nc_size``.
     flush_volumes : float, optional
         Reactor volumes to flush before each reading.
+    refill_twin_syringes : bool
+        Dry runs on the twin: refill its syringes instead of stopping when they run low.
 
     Yields
     ------
@@ -273,4 +276,4 @@ def autonomous_campaign(
         acquisition=acquisition,
         objective_settings=objective_settings,
     )
-    return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md))
+    return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md, refill_twin_syringes=refill_twin_syringes))

@@ -145,7 +145,7 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     assert len(manual) == 1
     assert manual[0].metadata["stop"]["exit_status"] == "success"
     history = [h for h in api.history_get()["items"] if h["name"] == "measure_point"]
-    assert sum(h["kwargs"].get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
+    assert sum(h.get("kwargs", {}).get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
     roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
     assert roles == ["start", "summary"]
 
@@ -154,6 +154,11 @@ def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
 
     state, api, catalog, _ = queue
+    # A fresh worker environment: a new twin with full syringes (the earlier tests used them).
+    api.environment_close()
+    api.wait_for_idle(timeout=120)
+    api.environment_open()
+    api.wait_for_idle(timeout=120)
     api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=2, bounds=WINDOW,
                        md={"purpose": "kill-test"}))
     api.queue_start()
