@@ -6,7 +6,8 @@ runs by hand runs the same way as a queue item. Importing it builds:
 ``RE``
     A RunEngine with the catalog writer, live analysis (derived runs for ``measure_point`` and
     ``phase_map`` points; campaigns analyse their own) and, in an interactive session, the
-    BestEffortCallback (table; plots only with a display) subscribed.
+    BestEffortCallback (table; plots only with a display) subscribed; with a display also
+    :class:`~autolab.liveplot.LiveCampaignPlot` (each point's spectrum, a campaign's best so far).
 ``reactor``
     The flow reactor: the twin (seed ``AUTOLAB_SEED``, default 0; time scale
     ``AUTOLAB_TIME_SCALE``, default 0 = virtual clock) unless ``AUTOLAB_REACTOR`` names a factory
@@ -73,6 +74,11 @@ if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
     bec = BestEffortCallback()
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         bec.disable_plots()  # headless: tables only
+    else:  # live figures of each point's spectrum and a campaign's best so far
+        from autolab.liveplot import LiveCampaignPlot
+
+        live_plot = LiveCampaignPlot()
+        RE.subscribe(live_plot)
     RE.subscribe(bec)
 
 BANNER = f"""autolab session — catalog {location}

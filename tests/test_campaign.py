@@ -354,3 +354,21 @@ def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reas
         else:
             assert summary["n_runs"] < 4
             assert "syringe" in summary["stop_reason"] or "pump" in summary["stop_reason"]
+
+
+def test_live_campaign_plot_shows_each_spectrum_and_the_best_so_far(RE, reactor):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from autolab.liveplot import LiveCampaignPlot
+
+    plot = LiveCampaignPlot(keep=2)
+    RE.subscribe(plot)
+    docs = collect(RE)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=2, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign))
+    assert len(plot.ax_uv.lines) == 2  # the last two points' spectra
+    values = [d["objective_value"] for d in starts(docs, "analysis")]
+    best = [max(values[: i + 1]) for i in range(3)]
+    assert list(plot.best_line.get_ydata()) == pytest.approx(best)
+    assert plot.ax_best.get_ylabel() == "msc437 (best so far)"
