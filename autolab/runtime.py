@@ -72,19 +72,48 @@ def open_session(
     return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis)
 
 
+def session_config() -> dict:
+    """The session's settings: ``AUTOLAB_CONFIG`` (a TOML file) overlaid by ``AUTOLAB_*`` variables.
+
+    The file's ``[reactor]`` table may give ``factory = "package.module:function"`` (a function
+    returning the real :class:`~autolab.devices.FlowReactor`), or ``seed`` and ``time_scale`` for
+    the twin; ``[catalog] location`` names the catalog. ``AUTOLAB_REACTOR``, ``AUTOLAB_SEED``,
+    ``AUTOLAB_TIME_SCALE`` and ``AUTOLAB_CATALOG`` override the file.
+    """
+    import tomllib
+
+    config: dict = {"reactor": {}, "catalog": {}}
+    path = os.environ.get("AUTOLAB_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                loaded = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            msg = f"AUTOLAB_CONFIG={path!r} cannot be read: {exc}"
+            raise ValueError(msg) from exc
+        for table in ("reactor", "catalog"):
+            config[table].update(loaded.get(table, {}))
+    for key, env in (("factory", "AUTOLAB_REACTOR"), ("seed", "AUTOLAB_SEED"), ("time_scale", "AUTOLAB_TIME_SCALE")):
+        if os.environ.get(env):
+            config["reactor"][key] = os.environ[env]
+    if os.environ.get("AUTOLAB_CATALOG"):
+        config["catalog"]["location"] = os.environ["AUTOLAB_CATALOG"]
+    return config
+
+
 def session_reactor() -> FlowReactor:
     """The reactor of the beamline session and the queue worker (:mod:`autolab.startup`).
 
-    ``AUTOLAB_REACTOR="package.module:factory"`` names a function returning a
-    :class:`~autolab.devices.FlowReactor` (the real reactor); otherwise the twin, seeded by
-    ``AUTOLAB_SEED`` (default 0) on ``AUTOLAB_TIME_SCALE`` (default 0, the virtual clock).
+    From :func:`session_config`: the ``factory`` it names (the real reactor), otherwise the twin
+    with its ``seed`` (default 0) and ``time_scale`` (default 0, the virtual clock).
     """
-    factory = os.environ.get("AUTOLAB_REACTOR")
+    settings = session_config()["reactor"]
+    factory = settings.get("factory")
     if factory:
-        module, _, name = factory.partition(":")
+        module, _, name = str(factory).partition(":")
         reactor = getattr(importlib.import_module(module), name)()
         if not isinstance(reactor, FlowReactor):
-            msg = f"AUTOLAB_REACTOR={factory!r} returned {type(reactor).__name__}, not a FlowReactor"
+            msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
             raise TypeError(msg)
         return reactor
-    return make_twin_reactor(seed=int(os.environ.get("AUTOLAB_SEED", "0")), time_scale=float(os.environ.get("AUTOLAB_TIME_SCALE", "0")))
+    return make_twin_reactor(seed=int(settings.get("seed", 0)), time_scale=float(settings.get("time_scale", 0)))

@@ -10,8 +10,10 @@ runs by hand runs the same way as a queue item. Importing it builds:
     :class:`~autolab.liveplot.LiveCampaignPlot` (each point's spectrum, a campaign's best so far).
 ``reactor``
     The flow reactor: the twin (seed ``AUTOLAB_SEED``, default 0; time scale
-    ``AUTOLAB_TIME_SCALE``, default 0 = virtual clock) unless ``AUTOLAB_REACTOR`` names a factory
-    ``"package.module:function"`` returning a :class:`~autolab.devices.FlowReactor`.
+    ``AUTOLAB_TIME_SCALE``, default 0 = virtual clock) unless the config file
+    (``AUTOLAB_CONFIG``, TOML, ``[reactor] factory = "package.module:function"``) or
+    ``AUTOLAB_REACTOR`` names a factory returning a :class:`~autolab.devices.FlowReactor`
+    (see :func:`autolab.runtime.session_config`).
 ``catalog``, ``writer``
     The tiled catalog client (``AUTOLAB_CATALOG`` or the per-user default) and its writer.
 ``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``
@@ -33,7 +35,7 @@ from autolab.campaign import Campaign
 from autolab.catalog import CatalogWriter, default_location, find_runs, journal_directory, load_point, open_catalog
 from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
-from autolab.runtime import session_reactor
+from autolab.runtime import session_config, session_reactor
 
 __all__ = [
     "RE",
@@ -59,7 +61,7 @@ def _interactive() -> bool:
     return bool(getattr(sys, "ps1", None)) or ("IPython" in sys.modules and sys.stdin is not None and sys.stdin.isatty())
 
 
-location = default_location()
+location = session_config()["catalog"].get("location") or default_location()
 catalog = open_catalog(location)
 writer = CatalogWriter(catalog, journal_directory(location))
 plugins = PluginManager()

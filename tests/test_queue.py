@@ -232,3 +232,22 @@ def test_ipython_session_has_the_namespace(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "RunEngine reactor" in result.stdout
+
+
+def test_config_file_names_the_reactor_and_the_catalog(tmp_path):
+    """A TOML config names a reactor factory (the real reactor's place) and the catalog."""
+    (tmp_path / "my_beamline.py").write_text(
+        "from autolab.devices import make_twin_reactor\n"
+        "def reactor():\n"
+        "    return make_twin_reactor(name='flow1', seed=5)\n"
+    )
+    config = tmp_path / "autolab.toml"
+    config.write_text(f'[reactor]\nfactory = "my_beamline:reactor"\n[catalog]\nlocation = "{tmp_path / "cat"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOLAB_")}
+    env.update(AUTOLAB_CONFIG=str(config), PYTHONPATH=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", "import autolab.startup as s; print(s.reactor.name, s.location)"],
+        capture_output=True, text=True, timeout=300, check=False, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["flow1", str(tmp_path / "cat")]
