@@ -149,6 +149,27 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
     assert roles == ["start", "summary"]
 
+    # Restarted with --resume, the agent rebuilds the campaign from the catalog: budget spent, same runs.
+    resumed = autolab("agent", "--resume", summary["campaign_id"], "--dir", str(directory), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    again = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert again["run_uids"] == summary["run_uids"]
+    assert again["resumed_from"] == 3
+    assert again["best_value"] == pytest.approx(summary["best_value"], rel=1e-6)
+
+    # With --approve, a "no" queues nothing and stops the agent.
+    items_before = api.status()["items_in_history"]
+    declined = subprocess.run(
+        [sys.executable, "-m", "autolab", "agent", "--approve", "--budget", "2", "--dir", str(directory), "--json"],
+        input="n\n", capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert declined.returncode == 0, declined.stderr
+    assert "queue measure_point at nucleation_temperature_c" in declined.stdout
+    # (the prompt has no newline after the answer when stdin is not a terminal)
+    assert json.loads(declined.stdout[declined.stdout.index('{"'):])["stop_reason"] == "suggestion not approved"
+    assert api.status()["items_in_history"] == items_before
+    assert api.status()["items_in_queue"] == 0
+
 
 def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
