@@ -268,8 +268,7 @@ class Campaign:
             if design_done < len(self.settings.initial_design):
                 params = self.settings.initial_design[design_done]
                 trial_id = f"design-{design_done}-{uuid.uuid4()}"
-                x = self.optimizer.space.to_unit(params)
-                self.optimizer.trials_[trial_id] = {"params": params, "x": x.tolist(), "status": "pending", "outcomes": None, "acquisition": None}
+                self._add_pending(trial_id, params, None)
                 design_done += 1
                 design, acq = True, None
             else:
@@ -288,6 +287,11 @@ class Campaign:
                 }
             )
         return out
+
+    def _add_pending(self, trial_id: str, params: dict[str, float], acquisition: float | None) -> None:
+        """Make the optimiser know a trial it did not suggest itself (a given design point, a resumed point)."""
+        x = self.optimizer.space.to_unit(params).tolist()
+        self.optimizer.trials_[trial_id] = {"params": params, "x": x, "status": "pending", "outcomes": None, "acquisition": acquisition}
 
     def point_metadata(self, suggestion: Mapping[str, Any]) -> dict[str, Any]:
         """Start-document metadata of the point measuring ``suggestion``."""
@@ -399,7 +403,7 @@ class Campaign:
         CatalogError
             If the catalog has no campaign with that id.
         """
-        from .analysis.runs import analyze_run
+        from .analysis.runs import analysis_documents, analyze_run
         from .catalog import find_runs
 
         records = [r for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id)]
@@ -438,7 +442,9 @@ class Campaign:
                 report = analyze_run(client, start["uid"], campaign.manager)
                 value = campaign.objective_value(report.metrics)
                 if sink is not None:
-                    analyze_run(client, start["uid"], campaign.manager, sink=sink, md=campaign.analysis_md(start["suggestion_id"], value))
+                    md = campaign.analysis_md(start["suggestion_id"], value)
+                    for name, doc in analysis_documents(dict(start), report, reanalysis=True, md=md):
+                        sink(name, doc)
             else:
                 value = analysis["objective_value"]
                 value = float("nan") if value is None else float(value)
@@ -450,13 +456,7 @@ class Campaign:
             }
             if suggestion["design"] and not str(suggestion["_id"]).startswith("design-"):
                 sobol_design += 1
-            campaign.optimizer.trials_[suggestion["_id"]] = {
-                "params": {n: suggestion["conditions"][n] for n in stored.bounds},
-                "x": opt.space.to_unit({n: suggestion["conditions"][n] for n in stored.bounds}).tolist(),
-                "status": "pending",
-                "outcomes": None,
-                "acquisition": suggestion["acquisition_value"],
-            }
+            campaign._add_pending(suggestion["_id"], {n: suggestion["conditions"][n] for n in stored.bounds}, suggestion["acquisition_value"])
             campaign.record(suggestion, start["uid"], value, analysis_uid=None if analysis is None else analysis["uid"])
         # Continue the Sobol design where it stopped, and draw new trial ids from a fresh stream.
         opt.sobol_drawn_ = sobol_design
