@@ -190,8 +190,9 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
             # The CLI always runs the twin: refill its syringes as a person would during a dry run.
             session.RE(_capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
         except RunEngineInterrupted:
-            # Ctrl-C paused the RunEngine: abort so the point in flight is marked aborted (not a
-            # point of the campaign) and the pumps stop; finished points are already stored.
+            # Ctrl-C paused the RunEngine — once: at the checkpoint before the next point; twice: at
+            # once. Abort: a half-measured point is marked aborted (not a point of the campaign),
+            # the reactor goes to its safe state; finished points are already stored.
             interrupted = True
             session.RE.abort(reason="interrupted from the command line")
         finally:

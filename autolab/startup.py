@@ -17,15 +17,19 @@ runs by hand runs the same way as a queue item. Importing it builds:
 ``catalog``, ``writer``
     The tiled catalog client (``AUTOLAB_CATALOG`` or the per-user default) and its writer.
 ``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``
-    The plans.
+    The plans; those with temperatures or times carry ``reactor``'s limits as queueserver
+    ``min``/``max`` annotations (:mod:`autolab.queue_plans`), so a queue refuses an out-of-range
+    item when it is added.
 ``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``
     The analysis plugin manager, the optimiser class, the campaign state class and catalog helpers.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 
 from bluesky import RunEngine
 
@@ -35,6 +39,7 @@ from autolab.campaign import Campaign
 from autolab.catalog import CatalogWriter, default_location, find_runs, journal_directory, load_point, open_catalog
 from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+from autolab.queue_plans import limited_plans
 from autolab.runtime import session_config, session_reactor
 
 __all__ = [
@@ -64,8 +69,19 @@ def _interactive() -> bool:
 location = session_config()["catalog"].get("location") or default_location()
 catalog = open_catalog(location)
 writer = CatalogWriter(catalog, journal_directory(location))
+# Leaving the session (or a script that imported it) waits for the writer; what it cannot write
+# in time stays in the journals and is replayed on the next open. It must run before the
+# interpreter stops thread pools and tiled's in-process portal, which plain atexit runs after.
+_register_exit = getattr(threading, "_register_atexit", atexit.register)
+_register_exit(writer.close)
 plugins = PluginManager()
 reactor = session_reactor()
+# The plans carry this reactor's limits, so the queue refuses an out-of-range item when it is added.
+globals().update(limited_plans(
+    {"measure_point": measure_point, "phase_map": phase_map, "set_conditions": set_conditions,
+     "safe_state": safe_state, "autonomous_campaign": autonomous_campaign},
+    reactor.limits(),
+))
 
 RE = RunEngine({})
 RE.subscribe(writer)

@@ -117,6 +117,9 @@ def measure_point(
         yield from wait_steady(reactor, flush_volumes=flush_volumes)
         yield from bps.trigger_and_read(readables)
 
+    # A checkpoint between points: one Ctrl-C (the RunEngine's deferred pause) pauses here, with
+    # no run open, and RE.abort() then ends the plan without a half-measured point.
+    yield from bps.checkpoint()
     return (yield from inner())
 
 

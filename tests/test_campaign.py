@@ -230,6 +230,33 @@ def test_resume_of_an_unknown_campaign_is_a_clear_error(catalog_dir):
         Campaign.resume(open_catalog(catalog_dir), "nope", LIMITS)
 
 
+def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor, catalog_dir, writer):
+    """A point measured but never analysed (the process died between them) is analysed on resume and stored."""
+    RE.subscribe(writer)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=4, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign))
+    writer.flush()
+    client = open_catalog(catalog_dir)
+    middle = campaign.points[1]
+    (lost,) = [a for a in find_runs(client, plan_name="analysis", campaign_id=campaign.id)
+               if a.metadata["start"]["analysis_of"] == middle.run_uid]
+    lost_value = lost.metadata["start"]["objective_value"]
+    client[lost.metadata["start"]["uid"]].delete(recursive=True, external_only=False)
+
+    resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
+    writer.flush()
+    assert [p.value for p in resumed.points] == pytest.approx([p.value for p in campaign.points], rel=1e-9)
+    (stored,) = [a.metadata["start"] for a in find_runs(open_catalog(catalog_dir), plan_name="analysis", campaign_id=campaign.id)
+                 if a.metadata["start"]["analysis_of"] == middle.run_uid]
+    assert stored["objective_value"] == pytest.approx(lost_value, rel=1e-9)
+    assert stored["reanalysis"] is True
+    assert stored["uid"] != lost.metadata["start"]["uid"]
+    # A second resume finds the stored analysis and writes nothing new.
+    Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
+    writer.flush()
+    assert len(find_runs(open_catalog(catalog_dir), plan_name="analysis", campaign_id=campaign.id)) == 3
+
+
 @pytest.mark.slow
 def test_cli_campaign_json_and_report(tmp_path):
     catalog = tmp_path / "cli-campaign"

@@ -68,12 +68,24 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert status["manager"]["worker_environment_exists"] is True
     assert status["redis_alive"] is True
 
-    # Bad items: an unknown plan and a wrong type are refused at the door, the queue stays empty.
+    # Bad items are refused at the door, each with the field and the allowed range, and the queue stays empty:
+    # an unknown plan, a wrong type, temperatures and times outside the worker reactor's limits, an unknown condition.
     with pytest.raises(Exception, match="no_such_plan"):
         api.item_add(BPlan("no_such_plan"))
     with pytest.raises(Exception, match="budget"):
         api.item_add(BPlan("autonomous_campaign", reactor="reactor", budget="three"))
+    with pytest.raises(Exception, match=r"key='nucleation_temperature_c', value='400': Value 400 is out of range \[20, 350\]"):
+        api.item_add(BPlan("measure_point", "reactor", 400, 280, 14.0))
+    with pytest.raises(Exception, match=r"key='residence_time_s', value='0.1'.*out of range \[0\.625, 600\]"):
+        api.item_add(BPlan("measure_point", reactor="reactor", nucleation_temperature_c=280, growth_temperature_c=280,
+                           residence_time_s=0.1))
+    with pytest.raises(Exception, match=r"key='growth_temperatures_c'.*Value 360 is out of range \[20, 350\]"):
+        api.item_add(BPlan("phase_map", "reactor", [260, 280], [280, 360], [14.0]))
+    with pytest.raises(Exception, match=r"(?s)bounds.nucleation_temp.*Input should be 'nucleation_temperature_c'"):
+        api.item_add(BPlan("autonomous_campaign", reactor="reactor", bounds={"nucleation_temp": [240, 300]}))
     assert api.status()["items_in_queue"] == 0
+    described = api.plans_allowed()["plans_allowed"]["measure_point"]["parameters"]
+    assert {p["name"]: (p.get("min"), p.get("max")) for p in described}["nucleation_temperature_c"] == ("20", "350")
 
     # The qserver command line works with the printed address.
     qserver_env = {"QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr}
@@ -82,19 +94,21 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     added = subprocess.run([os.path.join(os.path.dirname(sys.executable), "qserver"), "queue", "add", "plan", item],
                            capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **qserver_env})
     assert added.returncode == 0, added.stdout + added.stderr
-    # An out-of-range point is accepted by type but fails with autolab's message, and the queue keeps working.
-    api.item_add(BPlan("measure_point", "reactor", 400, 280, 14.0))
+    # A campaign's bounds mix °C and s, so their values are checked when the plan starts: it fails with
+    # autolab's message before any run opens, and the queue keeps working.
+    api.item_add(BPlan("autonomous_campaign", reactor="reactor", budget=2, bounds={"nucleation_temperature_c": [240, 400]}))
     api.item_add(BPlan("measure_point", "reactor", 280, 280, 14.0))
     api.queue_start()
     api.wait_for_idle(timeout=600)
     history = api.history_get()["items"]
-    assert [h["name"] for h in history] == ["autonomous_campaign", "measure_point"]
+    assert [h["name"] for h in history] == ["autonomous_campaign", "autonomous_campaign"]
     assert history[0]["result"]["exit_status"] == "completed"
     assert history[1]["result"]["exit_status"] == "failed"
-    assert "nucleation_temperature_c=400 is outside the nucleation heater's allowed range 20–350 °C" in history[1]["result"]["msg"]
+    assert history[1]["result"]["run_uids"] == []
+    assert "bounds['nucleation_temperature_c'] high=400 is outside" in history[1]["result"]["msg"]
     # queueserver stops at a failed item and puts it back at the front; the operator removes it
     # and starts the queue again, and the good item runs.
-    assert [i["args"][1] for i in api.queue_get()["items"]] == [400, 280]
+    assert [i["name"] for i in api.queue_get()["items"]] == ["autonomous_campaign", "measure_point"]
     api.item_remove(pos="front")
     api.queue_start()
     api.wait_for_idle(timeout=300)
@@ -242,6 +256,90 @@ def test_startup_namespace_for_ipython(tmp_path):
         assert name in names
     assert lines[-2] == "success"
     assert lines[-1] == "1"  # the live analysis callback stored the point's derived run
+
+
+CTRL_C_SESSION = """
+import json, sys
+from bluesky.utils import RunEngineInterrupted
+from autolab.startup import RE, autonomous_campaign, reactor
+
+RE.subscribe(lambda name, doc: print("POINT", doc["campaign_point_index"], flush=True)
+             if name == "start" and doc.get("plan_name") == "measure_point" else None)
+# Points 90 °C apart: each begins with a heater ramp of ~4 s here, long enough to press Ctrl-C in.
+design = [dict(nucleation_temperature_c=t, growth_temperature_c=t, residence_time_s=5.0) for t in (250, 340, 250, 340)]
+action = lambda: RE(autonomous_campaign(reactor, "msc437", budget=4, initial_design=design, seed=0))
+while True:
+    try:
+        action()
+        print("FINISHED", flush=True)
+        break
+    except RunEngineInterrupted:  # what IPython shows after Ctrl-C; the operator types what comes next
+        print("PAUSED", RE.state, flush=True)
+        if sys.stdin.readline().strip() == "abort":
+            RE.abort(reason="operator")
+            print("ABORTED", json.dumps({
+                "pumps_ul_min": [reactor.cd_pump.flow_rate.get(), reactor.se_pump.flow_rate.get()],
+                "heater_setpoints_c": [reactor.nucleation_heater.setpoint.get(), reactor.growth_oven.setpoint.get()],
+            }), flush=True)
+            break
+        action = RE.resume
+"""
+
+
+def test_ctrl_c_pauses_a_campaign_which_resumes_then_aborts_to_a_safe_state(tmp_path):
+    """Real SIGINTs to a session running a campaign (twin at 1/50 real time).
+
+    One Ctrl-C in point 1 is bluesky's deferred pause: point 1 finishes and the campaign pauses at
+    the checkpoint before point 2; resume. Ctrl-C twice in point 2 pauses at once; abort: point 2
+    ends as aborted, the reactor is left safe, and the finished points are all in the catalog.
+    """
+    catalog = tmp_path / "cat"
+    session = subprocess.Popen(
+        [sys.executable, "-u", "-c", CTRL_C_SESSION], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "AUTOLAB_CATALOG": str(catalog), "AUTOLAB_TIME_SCALE": "0.02", "AUTOLAB_NO_BEC": "1"},
+    )
+    seen: list[str] = []
+
+    def read_until(prefix: str) -> str:
+        for line in session.stdout:
+            seen.append(line.rstrip())
+            if line.startswith(prefix):
+                return line.rstrip()
+        pytest.fail(f"session ended before {prefix!r}: {seen}")
+
+    try:
+        read_until("POINT 1")
+        time.sleep(1.0)  # inside the second point's heater ramp
+        session.send_signal(signal.SIGINT)
+        assert read_until("PAUSED") == "PAUSED paused"
+        assert any("deferred pause" in line for line in seen)
+        assert "POINT 2" not in seen  # paused between points
+        session.stdin.write("resume\n")
+        session.stdin.flush()
+        read_until("POINT 2")
+        time.sleep(1.0)
+        session.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        session.send_signal(signal.SIGINT)
+        assert read_until("PAUSED") == "PAUSED paused"
+        session.stdin.write("abort\n")
+        session.stdin.flush()
+        aborted = json.loads(read_until("ABORTED").split(" ", 1)[1])
+        assert session.wait(timeout=120) == 0, seen
+    finally:
+        session.kill()
+        session.stdin.close()
+        session.stdout.close()
+    assert aborted == {"pumps_ul_min": [0.0, 0.0], "heater_setpoints_c": [25.0, 25.0]}
+    assert "FINISHED" not in seen
+    assert "POINT 3" not in seen
+
+    # Leaving the session flushed the writer: the two finished points and the aborted one are in the catalog.
+    client = open_catalog(catalog)
+    points = sorted(find_runs(client, plan_name="measure_point"), key=lambda r: r.metadata["start"]["campaign_point_index"])
+    assert [p.metadata["stop"]["exit_status"] for p in points] == ["success", "success", "abort"], seen
+    assert len(find_runs(client, plan_name="analysis")) == 2
+    assert not list((catalog / "journal").glob("*.jsonl"))
 
 
 def test_ipython_session_has_the_namespace(tmp_path):
