@@ -7,8 +7,10 @@ k = 0.015 min⁻¹; CdTe dMSC-371 k = 0.004 min⁻¹, first order only after ≈
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from autolab.analysis import hookimpl
 
@@ -29,7 +31,10 @@ def fit_first_order(time, values, sigma=None) -> dict:
         raise ValueError(msg)
     span = float(t.max() - t.min()) or 1.0
     start = (float(y[np.argmax(t)]), float(y[np.argmin(t)]), 3.0 / span)
-    params, cov = curve_fit(first_order, t, y, p0=start, sigma=sigma, absolute_sigma=sigma is not None, maxfev=20000)
+    with warnings.catch_warnings():
+        # An exact fit (noise-free data) leaves the covariance undefined; k_std is then None.
+        warnings.simplefilter("ignore", OptimizeWarning)
+        params, cov = curve_fit(first_order, t, y, p0=start, sigma=sigma, absolute_sigma=sigma is not None, maxfev=20000)
     residual = y - first_order(t, *params)
     r2 = 1.0 - float((residual**2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-300))
     return {
