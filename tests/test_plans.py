@@ -131,3 +131,33 @@ def test_phase_map_order_metadata_and_stops_pumps(RE, reactor):
 def test_empty_grid_axis_is_named(reactor):
     with pytest.raises(LimitError, match="residence_times_s is empty"):
         list(phase_map(reactor, [260], [260], []))
+
+
+def test_queue_descriptions_carry_this_reactors_limits(reactor):
+    """queueserver validates items against min/max built from the reactor (autolab.queue_plans)."""
+    import autolab.plans as plans
+    from bluesky_queueserver.manager.profile_ops import existing_plans_and_devices_from_nspace, validate_plan
+
+    from autolab.queue_plans import limited_plans
+
+    reactor.nucleation_heater.safety_limit_c.put(300.0)  # a smaller heater than the twin's default
+    names = ("measure_point", "phase_map", "set_conditions", "safe_state", "autonomous_campaign")
+    namespace = {"reactor": reactor, **limited_plans({n: getattr(plans, n) for n in names}, reactor.limits())}
+    allowed_plans, allowed_devices, _, _ = existing_plans_and_devices_from_nspace(nspace=namespace)
+
+    def check(name, *args, **kwargs):
+        return validate_plan({"name": name, "args": ["reactor", *args], "kwargs": kwargs},
+                             allowed_plans=allowed_plans, allowed_devices=allowed_devices)
+
+    assert check("measure_point", 290, 280, 14.0) == (True, "")
+    ok, msg = check("measure_point", 310, 280, 14.0)
+    assert not ok
+    assert "key='nucleation_temperature_c', value='310': Value 310 is out of range [20, 300]" in msg
+    ok, msg = check("phase_map", [260, 280], [280], [14.0, 700.0])
+    assert not ok
+    assert "key='residence_times_s'" in msg
+    assert check("set_conditions", 250, 250, 5.0)[0]
+    assert not check("safe_state", safe_temperature_c=301)[0]  # both heaters must reach it
+    assert check("autonomous_campaign", bounds={"residence_time_s": [1.5, 20, "log"]}, fixed={"growth_temperature_c": 250})[0]
+    assert not check("autonomous_campaign", fixed={"growth_temp": 250})[0]
+    assert plans.measure_point is not namespace["measure_point"]  # the library's plans stay undecorated
