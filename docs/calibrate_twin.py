@@ -1,8 +1,10 @@
 """Fit the twin's kinetic parameters to the Palencia et al. 2020 facts (a developer's tool).
 
     python docs/calibrate_twin.py --samples 300 --refine 3 --seed 0 > calibration.json
+    python docs/calibrate_twin.py --samples 0 --local-samples 40 --refine 2 --iterations 3000 --processes 2
 
-Random search over log-rates and activation energies, then Nelder–Mead from the best few. The
+Random search over log-rates and activation energies (over the whole space, or near the current
+defaults), then Nelder–Mead (adaptive) from the best few. The
 loss is a sum of squared, tolerance-scaled misses of the facts in ``autolab.sim.facts``; it is
 zero when every fact holds. The winning parameters are copied by hand into
 ``autolab.sim.kinetics.KineticParameters`` with this script's command line in a comment.
@@ -14,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import math
+import multiprocessing
 import signal
 
 import numpy as np
@@ -35,7 +38,11 @@ SPACE = [
     ("k_step3", -2.5, 1.5, True),
     ("k_nc403", -4.0, 1.0, True),
     ("k_nc465", -1.5, 2.0, True),
-    ("ea_steps_j_per_mol", 20e3, 150e3, False),
+    ("ea_step0", 10e3, 250e3, False),
+    ("ea_step1", 10e3, 250e3, False),
+    ("ea_step2", 10e3, 250e3, False),
+    ("ea_step3", 10e3, 250e3, False),
+    ("ea_to_nc_j_per_mol", 10e3, 250e3, False),
     ("solubility_mm", -4.0, -1.0, True),
     ("dh_solubility_j_per_mol", 50e3, 250e3, False),
     ("surface_energy_j_per_m2", 0.1, 0.35, False),
@@ -50,8 +57,9 @@ def to_params(x) -> KineticParameters:
     for (name, _, _, is_log), v in zip(SPACE, x, strict=True):
         values[name] = 10.0**v if is_log else float(v)
     steps = tuple(values.pop(f"k_step{i}") for i in range(4))
+    ea_steps = tuple(values.pop(f"ea_step{i}") for i in range(4))
     to_nc = (0.0, 0.0, values.pop("k_nc403"), 0.0, values.pop("k_nc465"))
-    return dataclasses.replace(DEFAULT_PARAMETERS, k_steps_per_mm_s=steps, k_to_nc_per_mm_s=to_nc, **values)
+    return dataclasses.replace(DEFAULT_PARAMETERS, k_steps_per_mm_s=steps, ea_steps_j_per_mol=ea_steps, k_to_nc_per_mm_s=to_nc, **values)
 
 
 def presence_margin(state, family, peak_nm):
@@ -66,6 +74,15 @@ def hinge(x):
 
 class Timeout(Exception):
     pass
+
+
+#: Loss-term prefixes left out (``--without``), e.g. ``f5`` for a fact the model's structure cannot meet.
+WITHOUT: tuple[str, ...] = ()
+
+
+def _configure(without):
+    global WITHOUT
+    WITHOUT = tuple(without)
 
 
 def loss(x, details=False):
@@ -110,7 +127,7 @@ def loss(x, details=False):
     r230, r250, r260, r280 = (radii[t] or 0.0 for t in (230, 250, 260, 280))
     terms["f5_230_between"] = hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
     terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
-    total = sum(terms.values())
+    total = sum(v for k, v in terms.items() if not k.startswith(WITHOUT))
     return (total, terms) if details else total
 
 
@@ -135,7 +152,8 @@ def default_x():
         "k_nucleation_per_mm_s": p.k_nucleation_per_mm_s, "ea_nucleation_j_per_mol": p.ea_nucleation_j_per_mol,
         **{f"k_step{i}": k for i, k in enumerate(p.k_steps_per_mm_s)},
         "k_nc403": max(p.k_to_nc_per_mm_s[2], 1e-4), "k_nc465": p.k_to_nc_per_mm_s[4],
-        "ea_steps_j_per_mol": p.ea_steps_j_per_mol, "solubility_mm": p.solubility_mm,
+        **{f"ea_step{i}": e for i, e in enumerate(np.broadcast_to(p.ea_steps_j_per_mol, (4,)))},
+        "ea_to_nc_j_per_mol": p.ea_to_nc_j_per_mol, "solubility_mm": p.solubility_mm,
         "dh_solubility_j_per_mol": p.dh_solubility_j_per_mol, "surface_energy_j_per_m2": p.surface_energy_j_per_m2,
         "growth_rate_constant_m_per_s": p.growth_rate_constant_m_per_s, "ea_growth_j_per_mol": p.ea_growth_j_per_mol,
         "chamber_to_oven_volume_ratio": p.chamber_to_oven_volume_ratio,
@@ -143,31 +161,48 @@ def default_x():
     return np.array([math.log10(raw[n]) if lg else raw[n] for n, _, _, lg in SPACE])
 
 
+def _refine(args):
+    x, iterations = args
+    res = minimize(safe_loss, x, method="Nelder-Mead", options={"maxiter": iterations, "xatol": 1e-3, "fatol": 1e-4, "adaptive": True})
+    return res.fun, res.x
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--refine", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=300, help="random starts over the whole space")
+    parser.add_argument("--local-samples", type=int, default=0, help="random starts within ±10 %% of each range around the current defaults")
+    parser.add_argument("--refine", type=int, default=3, help="Nelder–Mead runs from the best starts")
     parser.add_argument("--iterations", type=int, default=400)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--without", action="append", default=[], help="leave out loss terms with this prefix (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="change one coordinate of the default start (log10 for log-scaled ones), e.g. ea_step1=2e5")
     args = parser.parse_args()
+    _configure(args.without)
+    names = [n for n, *_ in SPACE]
+    start_x = default_x()
+    for item in args.set:
+        name, value = item.split("=")
+        start_x[names.index(name)] = float(value)
     rng = np.random.default_rng(args.seed)
     low = np.array([s[1] for s in SPACE])
     high = np.array([s[2] for s in SPACE])
-    scored = [(safe_loss(default_x()), default_x())]
-    for _ in range(args.samples):
-        x = rng.uniform(low, high)
-        scored.append((safe_loss(x), x))
-    scored.sort(key=lambda item: item[0])
-    results = []
-    for value, x in scored[: args.refine]:
-        res = minimize(safe_loss, x, method="Nelder-Mead", options={"maxiter": args.iterations, "xatol": 1e-3, "fatol": 1e-4})
-        results.append((res.fun, res.x, value))
-    results.sort(key=lambda item: item[0])
-    _best_value, best_x, start_value = results[0]
+    starts = [default_x(), start_x]
+    starts += [rng.uniform(low, high) for _ in range(args.samples)]
+    starts += [np.clip(start_x + rng.uniform(-0.1, 0.1, len(SPACE)) * (high - low), low, high) for _ in range(args.local_samples)]
+    with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(args.without,)) as pool:
+        scored = sorted(zip(pool.map(safe_loss, starts), range(len(starts)), starts, strict=True), key=lambda item: item[:2])
+        best_starts = scored[: args.refine]
+        refined = pool.map(_refine, [(x, args.iterations) for _, _, x in best_starts])
+    results = sorted(((fun, i, x, start[0]) for i, ((fun, x), start) in enumerate(zip(refined, best_starts, strict=True))), key=lambda r: r[:2])
+    _best_value, _, best_x, start_value = results[0]
     total, terms = loss(best_x, details=True)
+    left_out = {k: v for k, v in terms.items() if k.startswith(WITHOUT) and v > 0}
     params = to_params(best_x)
-    print(json.dumps({"loss": total, "start_loss": start_value, "terms": {k: v for k, v in terms.items() if v > 0},
-                      "params": dataclasses.asdict(params)}, indent=1, default=float))
+    print(json.dumps({"loss": total, "start_loss": start_value, "default_loss": safe_loss(default_x()),
+                      "terms": {k: v for k, v in terms.items() if v > 0 and k not in left_out},
+                      "left_out": left_out, "params": dataclasses.asdict(params)}, indent=1, default=float))
 
 
 if __name__ == "__main__":

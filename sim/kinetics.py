@@ -81,7 +81,10 @@ class KineticParameters:
     k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 0.001045, 0.0, 0.1447)
     """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
     temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
-    ea_steps_j_per_mol: float = 1.157e+04
+    ea_steps_j_per_mol: float | tuple[float, ...] = 1.157e+04
+    """Activation energy of the ladder steps 12→25→38→61→84: one value for all, or one per step, J mol⁻¹."""
+    ea_to_nc_j_per_mol: float = 1.157e+04
+    """Activation energy of cluster + monomer → NC, J mol⁻¹."""
     solubility_mm: float = 0.01766
     """Bulk monomer solubility [M]0 at 280 °C, mM."""
     dh_solubility_j_per_mol: float = 6.151e+04
@@ -210,12 +213,9 @@ class _Model:
     def rates(self, temperature_k: float):
         """Temperature-dependent constants, evaluated once per integration segment."""
         p = self.p
-        k_steps = np.array(
-            [arrhenius(k, p.ea_steps_j_per_mol, temperature_k, _REFERENCE_K) for k in p.k_steps_per_mm_s]
-        )
-        k_to_nc = np.array(
-            [arrhenius(k, p.ea_steps_j_per_mol, temperature_k, _REFERENCE_K) for k in p.k_to_nc_per_mm_s]
-        )
+        ea_steps = np.broadcast_to(np.asarray(p.ea_steps_j_per_mol, dtype=float), (len(p.k_steps_per_mm_s),))
+        k_steps = arrhenius(np.asarray(p.k_steps_per_mm_s, dtype=float), ea_steps, temperature_k, _REFERENCE_K)
+        k_to_nc = arrhenius(np.asarray(p.k_to_nc_per_mm_s, dtype=float), p.ea_to_nc_j_per_mol, temperature_k, _REFERENCE_K)
         rt = GAS_CONSTANT_J_PER_MOL_K * temperature_k
         solubility = p.solubility_mm * np.exp(
             -p.dh_solubility_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (1.0 / temperature_k - 1.0 / _REFERENCE_K)
