@@ -218,3 +218,25 @@ def test_bad_conditions_are_named(kwargs, message):
     values = {"nucleation_temperature_c": 280, "growth_temperature_c": 280, "residence_time_s": 14.0} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
         Conditions(**values)
+
+
+def test_per_step_fit_reproduces_the_facts_the_default_set_misses():
+    """PER_STEP_FIT_PARAMETERS (one activation energy per ladder step): facts 1–4 all hold; fact 5 still does not."""
+    from autolab.sim.kinetics import PER_STEP_FIT_PARAMETERS as fit
+
+    window = facts.fact1_msc437_window(fit)
+    assert [t for t, present in window["present"].items() if present] == [270, 280, 290, 300]
+    for t_nuc, bands in window["rises_with_growth_T"].items():
+        assert bands[0] < bands[1] < bands[2], (t_nuc, bands)
+    short = facts.fact2_mscs_at_short_time(fit)
+    assert all(short[t] for t in (260, 280, 350)), short
+    assert len(set().union(*short.values())) >= 2, short
+    assert facts.fact3_exciton_350c(fit) == pytest.approx(572.0, abs=8.0)
+    at_280 = facts.fact4_exciton_280c(fit)
+    assert at_280[4.5]["exciton_nm"] == pytest.approx(490.0, abs=10.0)
+    assert at_280[14.0]["exciton_nm"] == pytest.approx(527.0, abs=10.0)
+    assert at_280[4.5]["msc437"]
+    assert at_280[14.0]["msc437"]
+    assert facts.no_nc_at_short_time_low_t(fit) is None
+    radii = facts.fact5_saxs_radius_steps(fit)
+    assert max(radii.values()) - min(radii.values()) < 0.01  # flat at ≈ 0.94 nm: no steps
