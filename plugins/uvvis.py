@@ -12,7 +12,8 @@ Method (docs/analysis.md):
    each family's absorbance from a bounded least-squares fit in a ±15 nm window of the fixed-
    position bands that reach into it and a local quadratic background (a global fit let the
    NC shoulder and continuum swallow the narrow bands); the NC band height from a global fit.
-4. NC exciton: the lowest-energy wide feature that is not an MSC band (so a shoulder next to MSC
+4. NC exciton: the lowest-energy wide feature that is not an MSC band (none within 8 nm of a
+   family position or blue of 411 nm; so a shoulder next to MSC
    bands counts); diameter by Yu et al. 2003 (a warning outside its 1.9–8 nm calibration); size
    dispersion from the low-energy half width at half maximum, less a homogeneous part, through the
    slope of the sizing curve; concentration from the Yu extinction coefficient.
@@ -43,6 +44,8 @@ DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "Cd
 #: Continuum absorption per CdSe unit at 350 nm, M⁻¹ cm⁻¹ (bulk optical constants).
 CONTINUUM_PER_UNIT_350NM = 2.5e3
 HC_EV_NM = 1239.84198
+#: Bluest wide feature taken for a regular NC exciton, nm: the CdSe-403 band + 8 nm (Yu 2003: d ≈ 1.75 nm).
+MIN_EXCITON_NM = 411.0
 
 
 def msc_sizes(wavelength_nm: float) -> tuple[float, float]:
@@ -83,7 +86,10 @@ def analyze_spectrum(
     ]
 
     nc_nm = None
-    candidates = [f for f in wide if all(abs(f - families[n]) > 8.0 for n in detected) and f > 380.0]
+    # The wide (25 nm) filter also answers to MSC bands, detected or too weak for the narrow one:
+    # nothing within 8 nm of any family position is taken for the NC exciton, nor anything blue of
+    # the CdSe-403 band's reach (≤ 411 nm, d < 1.75 nm: cluster territory, not a regular NC).
+    candidates = [f for f in wide if all(abs(f - position) > 8.0 for position in families.values()) and f > MIN_EXCITON_NM]
     if candidates:
         nc_nm = max(candidates)
     msc_abs, nc_height = _band_fit(lam, a, families, detected, nc_nm, msc_fwhm_nm)

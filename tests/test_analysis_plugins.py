@@ -148,3 +148,14 @@ def test_msc437_band_height_matches_the_twin_truth(conditions, with_nc):
     out = analyze_spectrum(result.wavelength_nm, result.absorbance)
     assert (out["nc_exciton_nm"] is not None) == with_nc
     assert out["msc_absorbance.CdSe-437"] == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.10)
+
+
+def test_no_false_exciton_beside_the_msc_bands_when_ncs_are_scarce():
+    """280 °C, 4.5 s: the NCs (truth 491 nm) hide under the CdSe-465 shoulder; the wide filter's answer
+    to the 380/403 bands (≈ 390–407 nm) must not be reported as an NC exciton (it was, as 390 nm)."""
+    from autolab.sim.kinetics import DEFAULT_PARAMETERS, PER_STEP_FIT_PARAMETERS
+
+    for params in (DEFAULT_PARAMETERS, PER_STEP_FIT_PARAMETERS):
+        result = sim.simulate(sim.Conditions(280, 280, 4.5), rng=np.random.default_rng(0), params=params)
+        out = analyze_spectrum(result.wavelength_nm, result.absorbance)
+        assert out["nc_exciton_nm"] is None or out["nc_exciton_nm"] > 411.0, out["nc_exciton_nm"]
