@@ -9,7 +9,7 @@ residence-time range) when :mod:`autolab.startup` runs. ``qserver queue add plan
 ``measure_point`` at 400 °C is then refused at the door::
 
     Argument values are out of range: Parameter value is out of range:
-    key='nucleation_temperature_c', value='400': Value 400 is out of range [25.0, 350.0]
+    key='nucleation_temperature_c', value='400': Value 400 is out of range [20, 350]
 
 and nothing reaches the queue. The plans still validate every value when they run (the
 residence-time range depends on the Cd:Se volume fraction, which can change during a session).

@@ -117,8 +117,7 @@ DEFAULT_PARAMETERS = KineticParameters()
 #: 25→38 step made steeply activated; loss without fact 5: 2.36 → 0; values rounded to 4 digits).
 #: Not yet the default: on its spectra the UV-Vis plugin reads the NC exciton ~10 nm red of the
 #: truth (its second-derivative minimum sits on the curvature of the higher transitions, which
-#: these smaller, fewer NCs no longer dominate) and takes a wide feature at ~406 nm next to the
-#: CdSe-403 band for an exciton where NCs are scarce (280 °C, 4.5 s). docs/sim.md, "Known deviations".
+#: these smaller, fewer NCs no longer dominate). docs/sim.md, "What it reproduces".
 PER_STEP_FIT_PARAMETERS = KineticParameters(
     k_precursor_per_s=0.7029,
     ea_precursor_j_per_mol=78620.0,
