@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .kinetics import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, KineticState
-from .optics import DEFAULT_OPTICS, absorbance
-from .sizing import diameter_for_units, yu_extinction_m_inv_cm_inv, yu_wavelength_nm
+from .optics import DEFAULT_OPTICS, absorbance, nc_class_absorbance
+from .sizing import diameter_for_units, yu_extinction_m_inv_cm_inv
 
 #: Smallest diameter SAXS resolves, nm (Palencia 2020).
 SAXS_RESOLUTION_DIAMETER_NM = 1.6
@@ -51,13 +51,8 @@ def nc_exciton_nm(state: KineticState, min_fraction: float = 0.02) -> float | No
     if state.units_in_nc_mm < min_fraction * state.precursor0_mm:
         return None
     keep = state.nc_mm > 0
-    d = 2.0 * state.nc_radius_nm[keep]
-    centres = yu_wavelength_nm(d)
-    weights = state.nc_mm[keep] * yu_extinction_m_inv_cm_inv(d)
-    energy = 1239.84 / _FINE_NM
-    width = DEFAULT_OPTICS.nc_homogeneous_fwhm_ev
-    bands = np.exp(-4 * np.log(2) * ((energy[None, :] - 1239.84 / centres[:, None]) / width) ** 2)
-    return float(_FINE_NM[np.argmax(weights @ bands)])
+    envelope = state.nc_mm[keep] @ nc_class_absorbance(2.0 * state.nc_radius_nm[keep], _FINE_NM, first_exciton_only=True)
+    return float(_FINE_NM[np.argmax(envelope)])
 
 
 def saxs_mean_radius_nm(state: KineticState) -> float | None:

@@ -55,6 +55,35 @@ def _gauss(x, centre, fwhm):
     return np.exp(-4.0 * np.log(2.0) * ((x - centre) / fwhm) ** 2)
 
 
+def nc_class_absorbance(
+    diameter_nm,
+    wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
+    optics: OpticalParameters = DEFAULT_OPTICS,
+    *,
+    first_exciton_only: bool = False,
+) -> np.ndarray:
+    """Absorbance (AU, path ``optics.path_length_cm``) of 1 mM of CdSe NCs of each ``diameter_nm``.
+
+    Returns an array (diameters × wavelengths): each row is one monodisperse size class — its first
+    exciton at the Yu 2003 wavelength with the Yu extinction coefficient and the homogeneous line
+    width, the second transition and the bulk-like continuum. A polydisperse ensemble is a sum of
+    rows weighted by concentration (mM); the UV-Vis analysis fits that sum to a measured spectrum.
+    With ``first_exciton_only`` the rows hold the first-exciton band alone.
+    """
+    d = np.atleast_1d(np.asarray(diameter_nm, dtype=float))[:, None]
+    x = HC_EV_NM / np.asarray(wavelength_nm, dtype=float)[None, :]
+    e1 = HC_EV_NM / yu_wavelength_nm(d)
+    w = optics.nc_homogeneous_fwhm_ev
+    per_mm = 1e-3 * optics.path_length_cm
+    if first_exciton_only:
+        return per_mm * yu_extinction_m_inv_cm_inv(d) * _gauss(x, e1, w)
+    bands = _gauss(x, e1, w) + optics.second_transition_ratio * _gauss(x, e1 + optics.second_transition_ev, 1.5 * w)
+    onset = e1 + optics.continuum_onset_ev
+    scale = optics.continuum_per_unit_350nm / np.sqrt(np.maximum(HC_EV_NM / 350.0 - onset, 0.05))
+    continuum = aggregation_number(d) * scale * np.sqrt(np.clip(x - onset, 0.0, None))
+    return per_mm * (yu_extinction_m_inv_cm_inv(d) * bands + continuum)
+
+
 def absorbance(
     state: KineticState,
     wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
@@ -65,42 +94,20 @@ def absorbance(
     energy = HC_EV_NM / lam
     total = optics.scatter_at_400nm * (400.0 / lam) ** 4 + optics.baseline
 
-    # Per-particle contributions: (first-exciton nm, peak ε M⁻¹cm⁻¹, line FWHM eV, conc. M, units)
-    centres, eps, widths, conc, units, is_msc = [], [], [], [], [], []
+    # Clusters: a narrow band with their own higher resonances (no bulk continuum).
     for name, peak_nm, n_units in MSC_FAMILIES:
         c_m = state.msc_mm[name] * 1e-3
         if c_m <= 0:
             continue
         d = 2.0 * (3.0 * n_units / (4.0 * np.pi * 18.28)) ** (1 / 3)
-        width_ev = HC_EV_NM * optics.msc_fwhm_nm / peak_nm**2
-        centres.append(peak_nm), eps.append(yu_extinction_m_inv_cm_inv(d)), widths.append(width_ev)
-        conc.append(c_m), units.append(n_units), is_msc.append(True)
+        w = HC_EV_NM * optics.msc_fwhm_nm / peak_nm**2
+        e1 = HC_EV_NM / peak_nm
+        bands = _gauss(energy, e1, w) + 0.8 * _gauss(energy, e1 + 0.35, 3.0 * w) + 1.0 * _gauss(energy, e1 + 0.7, 5.0 * w)
+        total = total + optics.path_length_cm * c_m * yu_extinction_m_inv_cm_inv(d) * bands
+    # NCs: one row per radius class (first exciton, second transition, continuum).
     keep = state.nc_mm > 0
     if np.any(keep):
-        d = 2.0 * state.nc_radius_nm[keep]
-        centres.extend(yu_wavelength_nm(d))
-        eps.extend(yu_extinction_m_inv_cm_inv(d))
-        widths.extend(np.full(d.size, optics.nc_homogeneous_fwhm_ev))
-        conc.extend(state.nc_mm[keep] * 1e-3)
-        units.extend(aggregation_number(d))
-        is_msc.extend([False] * d.size)
-    if not centres:
-        return total
-    e1 = HC_EV_NM / np.asarray(centres)[:, None]
-    eps_a = np.asarray(eps)[:, None]
-    w = np.asarray(widths)[:, None]
-    c = np.asarray(conc)[:, None]
-    n = np.asarray(units)[:, None]
-    msc = np.asarray(is_msc)[:, None]
-    x = energy[None, :]
-    bands = _gauss(x, e1, w) + optics.second_transition_ratio * _gauss(x, e1 + optics.second_transition_ev, 1.5 * w)
-    # Clusters: their own higher resonances; NCs: the bulk-like continuum.
-    msc_higher = 0.8 * _gauss(x, e1 + 0.35, 3.0 * w) + 1.0 * _gauss(x, e1 + 0.7, 5.0 * w)
-    onset = e1 + optics.continuum_onset_ev
-    scale = optics.continuum_per_unit_350nm / np.sqrt(np.maximum(HC_EV_NM / 350.0 - onset, 0.05))
-    continuum = np.where(msc, 0.0, n * scale * np.sqrt(np.clip(x - onset, 0.0, None)))
-    bands = np.where(msc, _gauss(x, e1, w) + msc_higher, bands)
-    total = total + optics.path_length_cm * (c * (eps_a * bands + continuum)).sum(axis=0)
+        total = total + state.nc_mm[keep] @ nc_class_absorbance(2.0 * state.nc_radius_nm[keep], lam, optics)
     return total
 
 
