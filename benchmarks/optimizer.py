@@ -261,9 +261,12 @@ def run_one(problem_name: str, method: str, seed: int, budget: int) -> dict[str,
 
 
 def twin_grid_best(processes: int) -> float:
-    """Best msc437 on a 15 × 15 × 12 grid of the noisy twin (cached in results/)."""
+    """Best msc437 on a 15 × 15 × 12 grid of the noisy twin (cached in results/ per twin parameter set)."""
+    from autolab.sim import DEFAULT_PARAMETERS
+
     cache = RESULTS / "twin_msc437_grid.json"
-    if cache.exists():
+    model = repr(DEFAULT_PARAMETERS)  # a cache made with other twin parameters is stale
+    if cache.exists() and json.loads(cache.read_text()).get("model") == model:
         return json.loads(cache.read_text())["best"]
     nuc = np.linspace(240, 350, 15)
     growth = np.linspace(200, 350, 15)
@@ -273,7 +276,7 @@ def twin_grid_best(processes: int) -> float:
         values = list(pool.map(_grid_value, points, chunksize=32))
     best = float(np.nanmax(values))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"best": best, "argmax": points[int(np.nanargmax(values))], "n": len(points)}))
+    cache.write_text(json.dumps({"best": best, "argmax": points[int(np.nanargmax(values))], "n": len(points), "model": model}))
     return best
 
 

@@ -1,7 +1,8 @@
 """Fit the twin's kinetic parameters to the Palencia et al. 2020 facts (a developer's tool).
 
     python docs/calibrate_twin.py --samples 300 --refine 3 --seed 0 > calibration.json
-    python docs/calibrate_twin.py --samples 0 --local-samples 40 --refine 2 --iterations 3000 --processes 2
+    python docs/calibrate_twin.py --start single-ea --samples 0 --local-samples 20 --refine 2 \
+        --iterations 1200 --processes 2 --without f5 --set ea_step1=2e5 --seed 1   # the defaults
 
 Random search over log-rates and activation energies (over the whole space, or near the current
 defaults), then Nelder–Mead (adaptive) from the best few. The
@@ -21,7 +22,7 @@ import signal
 
 import numpy as np
 from autolab.sim import Conditions, steady_state
-from autolab.sim.kinetics import DEFAULT_PARAMETERS, KineticParameters
+from autolab.sim.kinetics import DEFAULT_PARAMETERS, SINGLE_EA_PARAMETERS, KineticParameters
 from autolab.sim.observables import PRESENT_MIN_AU, PRESENT_MIN_SHARE, band_absorbance, nc_exciton_nm, saxs_mean_radius_nm
 from autolab.sim.optics import absorbance
 from scipy.optimize import minimize
@@ -145,8 +146,10 @@ def safe_loss(x, seconds=20):
         signal.alarm(0)
 
 
-def default_x():
-    p = DEFAULT_PARAMETERS
+STARTS = {"default": DEFAULT_PARAMETERS, "single-ea": SINGLE_EA_PARAMETERS}
+
+
+def default_x(p: KineticParameters = DEFAULT_PARAMETERS):
     raw = {
         "k_precursor_per_s": p.k_precursor_per_s, "ea_precursor_j_per_mol": p.ea_precursor_j_per_mol,
         "k_nucleation_per_mm_s": p.k_nucleation_per_mm_s, "ea_nucleation_j_per_mol": p.ea_nucleation_j_per_mol,
@@ -170,25 +173,26 @@ def _refine(args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=300, help="random starts over the whole space")
-    parser.add_argument("--local-samples", type=int, default=0, help="random starts within ±10 %% of each range around the current defaults")
+    parser.add_argument("--local-samples", type=int, default=0, help="random starts within ±10 %% of each range around the --start set")
     parser.add_argument("--refine", type=int, default=3, help="Nelder–Mead runs from the best starts")
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", choices=sorted(STARTS), default="default", help="parameter set the local starts are drawn around")
     parser.add_argument("--without", action="append", default=[], help="leave out loss terms with this prefix (repeatable)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="change one coordinate of the default start (log10 for log-scaled ones), e.g. ea_step1=2e5")
     args = parser.parse_args()
     _configure(args.without)
     names = [n for n, *_ in SPACE]
-    start_x = default_x()
+    start_x = default_x(STARTS[args.start])
     for item in args.set:
         name, value = item.split("=")
         start_x[names.index(name)] = float(value)
     rng = np.random.default_rng(args.seed)
     low = np.array([s[1] for s in SPACE])
     high = np.array([s[2] for s in SPACE])
-    starts = [default_x(), start_x]
+    starts = [default_x(STARTS[args.start]), start_x]
     starts += [rng.uniform(low, high) for _ in range(args.samples)]
     starts += [np.clip(start_x + rng.uniform(-0.1, 0.1, len(SPACE)) * (high - low), low, high) for _ in range(args.local_samples)]
     with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(args.without,)) as pool:
