@@ -267,8 +267,10 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
       (within ``POPULATION_REACH_NM``, else ``guess_nm``); ``nc_diameter_nm`` its Yu diameter;
       ``nc_band_absorbance`` the envelope's height there (AU).
     - ``nc_concentration_um``, ``nc_mean_diameter_nm``, ``nc_size_dispersion`` (σ_d/⟨d⟩): number
-      moments of the fitted classes from 1.9 nm (the Yu calibration's lower end) up; below it the
-      fit cannot tell NCs from the cluster bands.
+      moments of the fitted classes under the band (:func:`_population_moments`).
+
+    With fewer than 30 points red of ``POPULATION_FIT_FROM_NM`` there is no fit: the exciton is
+    ``guess_nm``, the moments are None and a warning says why.
     """
     out = {}
     window = lam >= POPULATION_FIT_FROM_NM
@@ -301,7 +303,13 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
             if abs(_ENVELOPE_NM[nearest] - guess_nm) <= POPULATION_REACH_NM:
                 nc_nm = float(_ENVELOPE_NM[nearest])
                 out["nc_band_absorbance"] = float(envelope[nearest])
-                out.update(_population_moments(weights, envelope, nearest))
+                low, high = _band_region(envelope, nearest)
+                out.update(_population_moments(weights, low, high))
+                if low == 0:
+                    warnings.append(
+                        f"the NC band reaches the fit's blue edge ({POPULATION_FIT_FROM_NM:g} nm): the size moments count small NCs "
+                        "that the fit cannot tell from the cluster bands; read the concentration and dispersion as upper estimates"
+                    )
     diameter = float(yu_diameter_nm(nc_nm))
     if not in_calibrated_range(diameter):
         low, high = YU_CALIBRATED_DIAMETER_NM
@@ -310,20 +318,25 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
     return out
 
 
-def _population_moments(weights, envelope, peak) -> dict:
-    """Concentration (µM), mean diameter (nm) and σ_d/⟨d⟩ of the classes under the exciton band.
-
-    Counted: classes whose exciton lies where the envelope around ``peak`` stays above
-    ``BAND_FRACTION`` of its maximum, and from 1.9 nm (the Yu calibration's lower end) up. A small
-    class absorbs little per particle, so a noise bump blue of the band would otherwise weigh
-    heavily in a number count (it tripled the concentration on some of the twin's spectra).
-    """
+def _band_region(envelope, peak) -> tuple[int, int]:
+    """Indices on ``_ENVELOPE_NM`` of the contiguous stretch around ``peak`` above ``BAND_FRACTION`` of it."""
     above = envelope >= BAND_FRACTION * envelope[peak]
     low, high = peak, peak
     while low > 0 and above[low - 1]:
         low -= 1
     while high < envelope.size - 1 and above[high + 1]:
         high += 1
+    return low, high
+
+
+def _population_moments(weights, low, high) -> dict:
+    """Concentration (µM), mean diameter (nm) and σ_d/⟨d⟩ of the classes under the exciton band.
+
+    Counted: classes whose exciton lies between ``_ENVELOPE_NM[low]`` and ``_ENVELOPE_NM[high]``
+    (:func:`_band_region`), and from 1.9 nm (the Yu calibration's lower end) up. A small class
+    absorbs little per particle, so a noise bump blue of the band would otherwise weigh heavily in
+    a number count (it tripled the concentration on some of the twin's spectra).
+    """
     counted = (_CLASS_EXCITON_NM >= _ENVELOPE_NM[low]) & (_CLASS_EXCITON_NM <= _ENVELOPE_NM[high])
     counted &= POPULATION_DIAMETERS_NM >= YU_CALIBRATED_DIAMETER_NM[0]
     total_mm = float(weights[counted].sum())

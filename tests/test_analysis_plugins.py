@@ -63,6 +63,34 @@ def test_non_uniform_grid_gives_the_same_answer():
     assert out_r["nc_exciton_nm"] == pytest.approx(out_u["nc_exciton_nm"], abs=4.0)
 
 
+def test_an_nc_count_that_reaches_the_cluster_region_is_flagged():
+    """Where nucleation still runs (350 °C / 7.6 s, 330 °C / 10 s) the NC band fades into the cluster
+    region and noise there can inflate the number count: such answers carry a warning, and the
+    unflagged ones are within 20 % of the twin's concentration."""
+    flagged, unflagged = 0, 0
+    for conditions in ((350, 350, 7.6), (330, 330, 10.0)):
+        for seed in range(6):
+            result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed))
+            out = analyze_spectrum(result.wavelength_nm, result.absorbance)
+            if any("reaches the fit's blue edge" in w for w in out["warnings"]):
+                flagged += 1
+            else:
+                unflagged += 1
+                assert out["nc_concentration_um"] == pytest.approx(1e3 * result.truth["nc_concentration_mm"], rel=0.2)
+    assert flagged >= 2
+    assert unflagged >= 6
+
+
+def test_a_spectrum_ending_too_soon_for_the_population_fit_says_so():
+    """A 300–445 nm spectrometer: the exciton from the second derivative, no size moments, and a warning."""
+    wavelength = np.arange(300.0, 446.0, 1.0)
+    out = analyze_spectrum(wavelength, hand_spectrum(wavelength, nc_nm=425.0, noise=3e-4))
+    assert out["nc_exciton_nm"] == pytest.approx(425.0, abs=4.0)
+    assert out["nc_concentration_um"] is None
+    assert out["nc_size_dispersion"] is None
+    assert "no NC population fit: it needs ≥ 30 points red of 420 nm, got 13" in out["warnings"]
+
+
 def test_spectrum_exported_on_a_finer_grid_gives_the_same_answer():
     """1 nm pixels linearly interpolated onto 0.3 nm: the noise estimate is not fooled (it was ~4e-14
     AU, every family and a 688 nm 'exciton' were reported) and the answer is the pixels' answer."""
