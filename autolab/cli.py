@@ -222,18 +222,22 @@ def show(run, catalog, output):
 @click.option("--growth-temperature", type=float, required=True, help="Growth oven temperature, °C.")
 @click.option("--residence-time", type=float, required=True, help="Growth-oven residence time, s.")
 @click.option("--nucleation-time", type=float, default=None, help="Chamber time, s (default: set by the same flow).")
+@click.option("--cd-precursor", type=float, default=None, help="Cd precursor in the mixed stream, mM (default 10).")
+@click.option("--se-precursor", type=float, default=None, help="Se precursor in the mixed stream, mM (default 10).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the detector noise.")
 @click.option("--no-noise", is_flag=True, help="Noise-free spectra.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG of both spectra.")
 @JSON_OPTION
 @friendly_errors
-def simulate(nucleation_temperature, growth_temperature, residence_time, nucleation_time, seed, no_noise, plot_path, as_json):
+def simulate(
+    nucleation_temperature, growth_temperature, residence_time, nucleation_time, cd_precursor, se_precursor, seed, no_noise, plot_path, as_json
+):
     """Simulate one steady-state point with the physics twin (no devices, no catalog)."""
     import numpy as np
 
     from . import sim
 
-    conditions = sim.Conditions(nucleation_temperature, growth_temperature, residence_time, nucleation_time)
+    conditions = sim.Conditions(nucleation_temperature, growth_temperature, residence_time, nucleation_time, cd_precursor, se_precursor)
     result = sim.simulate(conditions, rng=None if no_noise else np.random.default_rng(seed))
     if plot_path:
         from .plotting import plot_simulation
@@ -246,6 +250,8 @@ def simulate(nucleation_temperature, growth_temperature, residence_time, nucleat
                 "growth_temperature_c": growth_temperature,
                 "residence_time_s": residence_time,
                 "nucleation_time_s": nucleation_time,
+                "cd_precursor_mm": cd_precursor,
+                "se_precursor_mm": se_precursor,
             },
             "wavelength_nm": result.wavelength_nm.tolist(),
             "absorbance": result.absorbance.tolist(),

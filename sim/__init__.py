@@ -48,6 +48,10 @@ __all__ = [
 
 #: Temperatures the model is meant for, °C (room temperature blanks to beyond hot injection).
 TEMPERATURE_RANGE_C = (0.0, 400.0)
+#: Cd or Se precursor concentrations the model is meant for, mM: dilute streams up to a tenfold
+#: excess over the 10 mM default (Prins et al. 2021 ran their bimodal syntheses with a tenfold
+#: TOP-Se excess).
+PRECURSOR_RANGE_MM = (0.1, 500.0)
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,18 @@ class Conditions:
     nucleation_time_s : float, optional
         Time in the nucleation chamber, s. By default the flow that sets the residence time
         also sets it: ``residence_time_s × chamber_to_oven_volume_ratio`` (kinetic parameters).
+    cd_precursor_mm, se_precursor_mm : float, optional
+        Cd and Se precursor concentrations in the mixed stream, mM (default: the kinetic
+        parameters' ``precursor_mm``, 10 mM each). The Cd:Se ratio is theirs: the limiting one
+        caps the yield, an excess speeds the precursor conversion.
     """
 
     nucleation_temperature_c: float
     growth_temperature_c: float
     residence_time_s: float
     nucleation_time_s: float | None = None
+    cd_precursor_mm: float | None = None
+    se_precursor_mm: float | None = None
 
     def __post_init__(self):
         low, high = TEMPERATURE_RANGE_C
@@ -85,6 +95,12 @@ class Conditions:
                 continue
             if not np.isfinite(value) or value < 0:
                 msg = f"{name}={value!r} must be a finite time ≥ 0 s"
+                raise ValueError(msg)
+        low, high = PRECURSOR_RANGE_MM
+        for name in ("cd_precursor_mm", "se_precursor_mm"):
+            value = getattr(self, name)
+            if value is not None and (not np.isfinite(value) or not low <= value <= high):
+                msg = f"{name}={value!r} is outside the twin's range {low:g}–{high:g} mM"
                 raise ValueError(msg)
 
 
@@ -111,18 +127,22 @@ def steady_state(conditions: Conditions, params: KineticParameters = DEFAULT_PAR
     nucleation_time = conditions.nucleation_time_s
     if nucleation_time is None:
         nucleation_time = conditions.residence_time_s * params.chamber_to_oven_volume_ratio
+    cd = params.precursor_mm if conditions.cd_precursor_mm is None else conditions.cd_precursor_mm
+    se = params.precursor_mm if conditions.se_precursor_mm is None else conditions.se_precursor_mm
     return _steady_state(
         round(float(conditions.nucleation_temperature_c), 3),
         round(float(conditions.growth_temperature_c), 3),
         round(float(conditions.residence_time_s), 4),
         round(float(nucleation_time), 5),
         params,
+        round(float(cd), 6),
+        round(float(se), 6),
     )
 
 
 @lru_cache(maxsize=4096)
-def _steady_state(t_nuc, t_growth, residence, nucleation_time, params):
-    state = react(t_nuc, t_growth, residence, nucleation_time, params)
+def _steady_state(t_nuc, t_growth, residence, nucleation_time, params, cd_mm, se_mm):
+    state = react(t_nuc, t_growth, residence, nucleation_time, params, cd_precursor_mm=cd_mm, se_precursor_mm=se_mm)
     # The lamellar precursor mesophase melts on heating and does not re-form within seconds.
     order = mesophase_order(max(t_nuc, t_growth) if residence > 0 else t_nuc)
     return KineticState(

@@ -74,7 +74,15 @@ class KineticParameters:
     """
 
     precursor_mm: float = 10.0
-    """Initial precursor concentration P0, mM of CdSe units (Palencia ESI: equimolar Cd, Se)."""
+    """Default Cd and Se precursor concentration, mM each (equimolar). Palencia et al. 2020 kept
+    "the precursors' composition and ratio" constant and give the values only in their ESI; 10 mM
+    is an assumption of the twin's scale. A point may set each (:class:`autolab.sim.Conditions`)."""
+    conversion_order_in_excess: float = 1.0
+    """Order of the precursor → monomer conversion in the reagent in excess. The conversion is
+    pseudo-first-order in the limiting precursor (Prins et al. 2021, after Liu, Owen & Alivisatos
+    2007 and Owen et al. 2010), its rate constant scaled by (excess/limiting)^order at t = 0; 1 is
+    first order in each precursor — the second-order monomer generation Prins et al. fit to their
+    yields after Abe et al., ACS Nano 2012, 6, 42."""
     k_precursor_per_s: float = 0.7029
     """Precursor → monomer first-order rate constant at 280 °C, s⁻¹."""
     ea_precursor_j_per_mol: float = 78620.0
@@ -155,7 +163,7 @@ class KineticState:
     nc_mm : ndarray
         Number concentration of NCs in each radius class, mM of particles.
     precursor0_mm : float
-        The initial precursor concentration, mM of CdSe units.
+        CdSe units available at the start (the limiting precursor), mM.
     """
 
     precursor_mm: float
@@ -391,10 +399,11 @@ class _Model:
         jac[i_m, 0] += rates["k_precursor"]
         return jac
 
-    def integrate(self, y0, duration_s, temperature_c, nucleating):
+    def integrate(self, y0, duration_s, temperature_c, nucleating, conversion_scale=1.0):
         if duration_s <= 0:
             return y0
         rates = self.rates(celsius_to_kelvin(temperature_c))
+        rates["k_precursor"] *= conversion_scale
         y, info = odeint(
             self.rhs_function(rates, nucleating),
             y0,
@@ -422,6 +431,8 @@ def react(
     residence_time_s: float,
     nucleation_time_s: float = 0.5,
     params: KineticParameters = DEFAULT_PARAMETERS,
+    cd_precursor_mm: float | None = None,
+    se_precursor_mm: float | None = None,
 ) -> KineticState:
     """Integrate the flow-reactor kinetics: chamber at the nucleation T, then the growth oven.
 
@@ -437,18 +448,26 @@ def react(
         Time in the nucleation chamber, s.
     params : KineticParameters
         Rate constants; defaults to :data:`DEFAULT_PARAMETERS`.
+    cd_precursor_mm, se_precursor_mm : float, optional
+        Cd and Se precursor concentrations in the mixture, mM (default ``params.precursor_mm``
+        each). The limiting one sets the CdSe units available; the excess speeds the conversion
+        (:attr:`KineticParameters.conversion_order_in_excess`).
     """
     model = _model(params)
+    cd = params.precursor_mm if cd_precursor_mm is None else cd_precursor_mm
+    se = params.precursor_mm if se_precursor_mm is None else se_precursor_mm
+    limiting, excess = min(cd, se), max(cd, se)
+    scale = (excess / limiting) ** params.conversion_order_in_excess
     y = np.zeros(2 + model.n_msc + len(model.centres_nm))
-    y[0] = params.precursor_mm
-    y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True)
-    y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False)
+    y[0] = limiting
+    y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True, conversion_scale=scale)
+    y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False, conversion_scale=scale)
     return KineticState(
         precursor_mm=float(y[0]),
         monomer_mm=float(y[1]),
         msc_mm={name: float(v) for (name, _, _), v in zip(MSC_FAMILIES, y[2 : 2 + model.n_msc], strict=True)},
         nc_radius_nm=model.centres_nm.copy(),
         nc_mm=y[2 + model.n_msc :].copy(),
-        precursor0_mm=params.precursor_mm,
+        precursor0_mm=limiting,
     )
 

@@ -210,6 +210,8 @@ def test_simulate_many_matches_simulate():
     [
         ({"nucleation_temperature_c": 500}, "nucleation_temperature_c=500 is outside the twin's range 0–400 °C"),
         ({"residence_time_s": -1.0}, "residence_time_s=-1.0 must be a finite time ≥ 0 s"),
+        ({"cd_precursor_mm": 0.0}, "cd_precursor_mm=0.0 is outside the twin's range 0.1–500 mM"),
+        ({"se_precursor_mm": float("nan")}, "se_precursor_mm=nan is outside the twin's range 0.1–500 mM"),
     ],
 )
 def test_bad_conditions_are_named(kwargs, message):
@@ -245,3 +247,51 @@ def test_one_activation_energy_for_all_steps_cannot_make_the_window():
     assert window["present"][250]
     assert all(bands[0] > bands[2] for bands in window["rises_with_growth_T"].values()), window["rises_with_growth_T"]
     assert not facts.fact2_mscs_at_short_time(single)[260]
+
+
+def test_the_limiting_precursor_caps_the_cdse_and_an_excess_speeds_its_conversion():
+    """Cd:Se: CdSe units = the limiting precursor (mass balance to 1e-6 relative, either way round);
+    conversion pseudo-first-order in it with k_p·(excess/limiting) (first order in each precursor,
+    the second-order monomer generation Prins et al. fit after Abe et al. 2012), to 1 %."""
+    from autolab.sim.constants import arrhenius, celsius_to_kelvin
+    from autolab.sim.kinetics import DEFAULT_PARAMETERS as p
+    from autolab.sim.kinetics import react
+
+    default = simulate(Conditions(280, 280, 14.0))
+    equimolar = simulate(Conditions(280, 280, 14.0, cd_precursor_mm=10.0, se_precursor_mm=10.0))
+    np.testing.assert_array_equal(default.absorbance, equimolar.absorbance)
+    cd_poor = sim.steady_state(Conditions(280, 280, 14.0, cd_precursor_mm=5.0, se_precursor_mm=10.0))
+    se_poor = sim.steady_state(Conditions(280, 280, 14.0, cd_precursor_mm=10.0, se_precursor_mm=5.0))
+    for state in (cd_poor, se_poor):
+        assert state.precursor0_mm == 5.0
+        total = state.precursor_mm + state.monomer_mm + state.units_in_msc_mm + state.units_in_nc_mm
+        assert total == pytest.approx(5.0, rel=1e-6)
+    np.testing.assert_allclose(cd_poor.nc_mm, se_poor.nc_mm)
+    k_p = arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, celsius_to_kelvin(240.0), celsius_to_kelvin(280.0))
+    for se_mm in (10.0, 30.0):
+        left = react(240, 240, 1.0, 0.0, cd_precursor_mm=10.0, se_precursor_mm=se_mm).precursor_mm
+        assert left == pytest.approx(10.0 * np.exp(-k_p * (se_mm / 10.0) * 1.0), rel=0.01)
+
+
+def test_cli_simulate_json_and_plot(tmp_path):
+    """`autolab simulate … --json` prints the spectra on their grids and the truth; --plot writes a PNG;
+    a bad precursor concentration is one line naming the field, exit code 2."""
+    import json
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "autolab", "simulate", "--nucleation-temperature", "280", "--growth-temperature", "280", "--residence-time", "14"]
+    out = subprocess.run([*base, "--se-precursor", "30", "--seed", "3", "--json", "--plot", str(tmp_path / "p.png")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert len(data["wavelength_nm"]) == len(data["absorbance"]) == 401
+    assert len(data["q_nm-1"]) == len(data["intensity"]) == 250
+    assert data["conditions"]["se_precursor_mm"] == 30.0
+    expected = simulate(Conditions(280, 280, 14.0, se_precursor_mm=30.0)).truth
+    assert data["truth"]["nc_exciton_nm"] == expected["nc_exciton_nm"]
+    assert data["truth"]["yield_fraction"] == pytest.approx(expected["yield_fraction"])
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    bad = subprocess.run([*base, "--cd-precursor", "0"], capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "autolab: error: cd_precursor_mm=0.0 is outside the twin's range 0.1–500 mM"
