@@ -153,6 +153,7 @@ def _steady_state(t_nuc, t_growth, residence, nucleation_time, params, cd_mm, se
         nc_mm=state.nc_mm,
         precursor0_mm=state.precursor0_mm,
         mesophase_order=order,
+        cd_excess_mm=state.cd_excess_mm,
     )
 
 

@@ -173,7 +173,15 @@ class KineticState:
     nc_mm: np.ndarray
     precursor0_mm: float
     mesophase_order: float = 0.0
-    """Fraction of the unreacted precursor held in the lamellar mesophase (0–1)."""
+    """Fraction of the unreacted Cd precursor held in the lamellar mesophase (0–1)."""
+    cd_excess_mm: float = 0.0
+    """Cd precursor beyond the limiting amount (a Cd excess over Se), mM; it never reacts."""
+
+    @property
+    def cd_precursor_mm(self) -> float:
+        """Unreacted Cd precursor, mM: the limiting share left plus any excess (what scatters as
+        the Cd precursor and forms the mesophase, Palencia 2020 Fig. 3)."""
+        return self.precursor_mm + self.cd_excess_mm
 
     def mixed_with(self, other: KineticState, fraction_other: float) -> KineticState:
         """The mixture of ``(1 − f)`` parts of this state and ``f`` parts of ``other``.
@@ -182,7 +190,8 @@ class KineticState:
         by the next; both states must share the NC radius grid.
         """
         f = float(fraction_other)
-        ordered = (1 - f) * self.precursor_mm * self.mesophase_order + f * other.precursor_mm * other.mesophase_order
+        ordered = (1 - f) * self.cd_precursor_mm * self.mesophase_order + f * other.cd_precursor_mm * other.mesophase_order
+        cd_precursor = (1 - f) * self.cd_precursor_mm + f * other.cd_precursor_mm
         precursor = (1 - f) * self.precursor_mm + f * other.precursor_mm
         return KineticState(
             precursor_mm=precursor,
@@ -191,7 +200,8 @@ class KineticState:
             nc_radius_nm=self.nc_radius_nm,
             nc_mm=(1 - f) * self.nc_mm + f * other.nc_mm,
             precursor0_mm=(1 - f) * self.precursor0_mm + f * other.precursor0_mm,
-            mesophase_order=ordered / precursor if precursor > 0 else 0.0,
+            mesophase_order=ordered / cd_precursor if cd_precursor > 0 else 0.0,
+            cd_excess_mm=(1 - f) * self.cd_excess_mm + f * other.cd_excess_mm,
         )
 
     @property
@@ -469,5 +479,6 @@ def react(
         nc_radius_nm=model.centres_nm.copy(),
         nc_mm=y[2 + model.n_msc :].copy(),
         precursor0_mm=limiting,
+        cd_excess_mm=max(cd - se, 0.0),
     )
 

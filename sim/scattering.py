@@ -35,6 +35,9 @@ class ScatteringParameters:
     melting_width_c: float = 8.0
     cd_precursor_peak_nm_inv: float = 0.25
     cd_precursor_amplitude_cm_inv: float = 0.08
+    cd_reference_mm: float = 10.0
+    """Cd precursor concentration the precursor and mesophase amplitudes are set for, mM (the
+    twin's default mixture); they scale with the unreacted Cd precursor."""
     background_cm_inv: float = 0.02
     """Solvent + Kapton window background, flat over this q range."""
     counts_per_cm_inv_per_s: float = 5e4
@@ -79,7 +82,7 @@ def intensity(
         contrast_cm2 = ((CDSE_SLD_1E6_PER_A2 - SOLVENT_SLD_1E6_PER_A2) * 1e-6 * 1e16) ** 2
         weights = number_per_cm3 * contrast_cm2 * volume_cm3**2
         total = total + weights @ sphere_form_factor(q, radii_nm[keep])
-    precursor_fraction = state.precursor_mm / state.precursor0_mm if state.precursor0_mm else 0.0
+    precursor_fraction = state.cd_precursor_mm / params.cd_reference_mm
     order = precursor_fraction * state.mesophase_order
     q1 = params.bragg_q1_nm_inv
     bragg = np.exp(-0.5 * ((q - q1) / params.bragg_sigma_nm_inv) ** 2) + params.second_order_ratio * np.exp(

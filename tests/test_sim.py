@@ -295,3 +295,17 @@ def test_cli_simulate_json_and_plot(tmp_path):
     bad = subprocess.run([*base, "--cd-precursor", "0"], capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "autolab: error: cd_precursor_mm=0.0 is outside the twin's range 0.1–500 mM"
+
+
+def test_the_cd_precursor_and_its_mesophase_scatter_in_proportion_to_the_cd_left():
+    """Palencia Fig. 3: the mesophase and the low-q maximum belong to the Cd precursor, so at room
+    temperature (nothing reacted) doubling Cd doubles them, and an Se excess changes nothing."""
+    from autolab.sim.scattering import DEFAULT_SCATTERING
+
+    def excess(**precursors):
+        result = simulate(Conditions(25, 25, 0.0, **precursors))
+        return result.intensity - DEFAULT_SCATTERING.background_cm_inv
+
+    base = excess()
+    np.testing.assert_allclose(excess(cd_precursor_mm=20.0), 2.0 * base, rtol=1e-9)
+    np.testing.assert_allclose(excess(se_precursor_mm=20.0), base, rtol=1e-9)
