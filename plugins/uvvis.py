@@ -47,7 +47,7 @@ DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "Cd
 #: Continuum absorption per CdSe unit at 350 nm, M⁻¹ cm⁻¹ (bulk optical constants).
 CONTINUUM_PER_UNIT_350NM = 2.5e3
 HC_EV_NM = 1239.84198
-#: Bluest wide feature taken for a regular NC exciton, nm: the CdSe-403 band + 8 nm (Yu 2003: d ≈ 1.75 nm).
+#: Bluest wide feature taken for a regular NC exciton, nm: the CdSe-403 band + 8 nm (Yu 2003: d ≈ 1.65 nm).
 MIN_EXCITON_NM = 411.0
 
 
@@ -92,7 +92,7 @@ def analyze_spectrum(
 
     # The wide (25 nm) filter also answers to MSC bands, detected or too weak for the narrow one:
     # nothing within 8 nm of any family position is taken for the NC exciton, nor anything blue of
-    # the CdSe-403 band's reach (≤ 411 nm, d < 1.75 nm: cluster territory, not a regular NC).
+    # the CdSe-403 band's reach (≤ 411 nm, d < 1.65 nm: cluster territory, not a regular NC).
     candidates = [f for f in wide if all(abs(f - position) > 8.0 for position in families.values()) and f > MIN_EXCITON_NM]
     msc_abs = _band_fit(lam, a, families, detected, msc_fwhm_nm)
     result = {
@@ -156,16 +156,22 @@ def _noise(lam: np.ndarray, a: np.ndarray) -> tuple[float, float]:
     exact for a straight line on any grid) has variance σ²(1 + (1+ρ)² + ρ²), and the median
     absolute value is robust against the curvature of real bands. A spectrum exported on a grid
     finer than the detector's pixels (linear interpolation) has near-zero second differences at
-    stride s = 1 — which made every wiggle a "band" — so strides up to 2 nm are tried: σ is the
-    largest answer and the independent spacing the smallest stride that gives ≥ 80 % of it (the
-    derivative filters' noise gain assumes independent points, so the analysis resamples to it).
+    stride s = 1 — which made every wiggle a "band" — so strides up to 2 nm are tried. Where the
+    stride-1 answer is under half the largest, the points are correlated: σ is the largest answer
+    and the spacing of independent points the smallest stride giving ≥ 80 % of it (the derivative
+    filters' noise gain assumes independent points, so the analysis resamples to it). Otherwise
+    the points are independent and σ is the stride-1 answer: larger strides also see more band
+    curvature, and taking the largest answer there inflated σ by up to 25 % and missed 2 of 60 NC
+    bands on the twin's spectra.
     """
     step = float(np.median(np.diff(lam)))
     strides = [s for s in range(1, max(1, int(2.0 / step) if step > 0 else 1) + 1) if lam.size > 2 * s + 2]
     sigmas = [_noise_at_stride(lam, a, s) for s in strides]
-    sigma = max(sigmas)
-    independent = next(s for s, value in zip(strides, sigmas, strict=True) if value >= 0.8 * sigma)
-    return sigma, independent * step
+    largest = max(sigmas)
+    if sigmas[0] >= 0.5 * largest:  # independent points: stride 1 is unbiased (larger strides see more curvature)
+        return sigmas[0], step
+    independent = next(s for s, value in zip(strides, sigmas, strict=True) if value >= 0.8 * largest)
+    return largest, independent * step
 
 
 def _noise_at_stride(lam: np.ndarray, a: np.ndarray, s: int) -> float:
@@ -230,18 +236,20 @@ def _band_fit(lam, a, families, detected, msc_fwhm_nm) -> dict[str, float]:
     return heights
 
 
-#: NC size classes of the population fit, nm: 1.75 nm (the bluest exciton taken, MIN_EXCITON_NM) to
-#: 8 nm (the top of the Yu calibration) in 0.05 nm steps.
-POPULATION_DIAMETERS_NM = np.linspace(1.75, 8.0, 126)
+#: NC size classes of the population fit, nm: one per 4 nm of first-exciton wavelength from
+#: MIN_EXCITON_NM (1.65 nm) to the top of the Yu calibration (8 nm, 653 nm), 61 classes. Uniform in
+#: wavelength, not diameter: a small NC's exciton moves ≈ 10 nm per 0.1 nm of diameter, a 6 nm one
+#: ≈ 2 nm. On the twin's spectra 126 classes uniform in diameter (0.05 nm) took 3.1 ms and read the
+#: small NCs at 280/220 °C / 30 s 6 nm off; these 61 take 2.0 ms and read them within 3 nm.
+POPULATION_DIAMETERS_NM = yu_diameter_nm(np.arange(MIN_EXCITON_NM, float(yu_wavelength_nm(YU_CALIBRATED_DIAMETER_NM[1])), 4.0))
 #: The population fit uses the spectrum red of this, nm: clear of the CdSe-350/380 bands and of the
 #: broad higher resonances of the clusters, which the fit does not model.
 POPULATION_FIT_FROM_NM = 420.0
 #: Weight of the second-difference penalty on the class concentrations (AU per mM): it keeps the
 #: non-negative least squares from a comb of isolated classes. Scale-free (the residual and the
-#: penalty both scale with the concentrations). Chosen on the twin's spectra (14 conditions × 6
-#: noise seeds, both parameter sets): 0 → 10 took the worst exciton error from 5.0 to 4.5 nm
-#: (3.5 → 1.5 nm on the default set); 30 and 100 steadied the number concentration but moved the
-#: exciton up to 8.5 and 12 nm off.
+#: penalty both scale with the concentrations). Chosen on the twin's spectra (12 conditions × 4
+#: noise seeds, both parameter sets): the worst exciton error was 3.5, 3.0 and 5.0 nm for 3, 10 and
+#: 30 (and, on the earlier 126-class grid, 12 nm for 100).
 POPULATION_SMOOTHING = 10.0
 #: The envelope maximum taken for the exciton lies within this distance of the second-derivative
 #: minimum that found it, nm; otherwise that minimum is kept.
@@ -287,9 +295,7 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
         flat = np.ones_like(fit_lam)
         matrix = np.column_stack([classes.T, *bands, flat, -flat, (400.0 / fit_lam) ** 4])
         n = classes.shape[0]
-        penalty = np.zeros((n - 2, matrix.shape[1]))
-        for i in range(n - 2):
-            penalty[i, i : i + 3] = POPULATION_SMOOTHING * np.array([1.0, -2.0, 1.0])
+        penalty = _smoothness_penalty(n, matrix.shape[1])
         solution, _ = nnls(np.vstack([matrix, penalty]), np.concatenate([a[window], np.zeros(n - 2)]), maxiter=50 * matrix.shape[1])
         weights = solution[:n]
     else:
@@ -350,6 +356,17 @@ def _population_moments(weights, low, high) -> dict:
 
 _CLASS_EXCITON_NM = yu_wavelength_nm(POPULATION_DIAMETERS_NM)
 _ENVELOPE_NM = np.arange(POPULATION_FIT_FROM_NM, 720.0, 0.5)
+
+
+@lru_cache(maxsize=16)
+def _smoothness_penalty(classes: int, columns: int) -> np.ndarray:
+    """Rows ``POPULATION_SMOOTHING``·(w[i] − 2w[i+1] + w[i+2]) over the class weights (read-only)."""
+    penalty = np.zeros((classes - 2, columns))
+    rows = np.arange(classes - 2)
+    for offset, value in enumerate((1.0, -2.0, 1.0)):
+        penalty[rows, rows + offset] = POPULATION_SMOOTHING * value
+    penalty.flags.writeable = False
+    return penalty
 
 
 @lru_cache(maxsize=16)
