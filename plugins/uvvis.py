@@ -263,7 +263,7 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
     """NC exciton, size, dispersion and concentration from a fit of a size population.
 
     The second-derivative minimum ``guess_nm`` that found the NCs sits red of the band maximum (by
-    up to ≈ 10 nm on the twin's spectra): the ensemble band is broad and asymmetric and rides on
+    4–13 nm on the twin's spectra): the ensemble band is broad and asymmetric and rides on
     the rising second transition and continuum. So the spectrum red of ``POPULATION_FIT_FROM_NM``
     is fitted, by non-negative least squares with a smoothness penalty, as a sum of monodisperse
     size classes — each placed and scaled by Yu et al. 2003 with the homogeneous width, second
