@@ -125,9 +125,14 @@ def loss(x, details=False):
     for t, target in targets.items():
         r = radii[t]
         terms[f"f5_r{t}"] = 4.0 if r is None else hinge((abs(r - target) - 0.02) / 0.04)
-    r230, r250, r260, r280 = (radii[t] or 0.0 for t in (230, 250, 260, 280))
-    terms["f5_230_between"] = hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
-    terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
+    # No radius (too little resolved for SAXS) costs 4 per term, as above: a radius of 0 would cost
+    # hundreds and drown every other fact.
+    r230, r250, r260, r280 = (radii[t] for t in (230, 250, 260, 280))
+    terms["f5_230_between"] = 4.0 if r230 is None else hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
+    if None in (r250, r260, r280):
+        terms["f5_growth"] = 4.0 * sum(r is None for r in (r250, r260, r280))
+    else:
+        terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
     total = sum(v for k, v in terms.items() if not k.startswith(WITHOUT))
     return (total, terms) if details else total
 
