@@ -202,6 +202,11 @@ def _features(lam, a, step, *, window_nm, noise) -> list[float]:
     return [float(lam[p]) for p in peaks if edge <= p < len(lam) - edge]
 
 
+def _gaussian(x, centre, fwhm):
+    """A unit-height Gaussian band (an MSC band, 10 nm FWHM by default)."""
+    return np.exp(-4 * np.log(2) * ((x - centre) / fwhm) ** 2)
+
+
 #: Half-width of each MSC band's fitting window, in band FWHMs (± 15 nm for 10 nm bands): wide
 #: enough for a quadratic background, narrow enough that an NC continuum onset or a shoulder
 #: inside the window does not bend it (tested against the twin's band absorbance).
@@ -217,9 +222,6 @@ def _band_fit(lam, a, families, detected, msc_fwhm_nm) -> dict[str, float]:
     cubic background over 300–700 nm cannot do.
     """
 
-    def gaussian(center):
-        return np.exp(-4 * np.log(2) * ((lam - center) / msc_fwhm_nm) ** 2)
-
     heights = {}
     for name in detected:
         center = families[name]
@@ -228,7 +230,7 @@ def _band_fit(lam, a, families, detected, msc_fwhm_nm) -> dict[str, float]:
             continue
         neighbours = [n for n in detected if abs(families[n] - center) <= 4 * msc_fwhm_nm]
         x = (lam[window] - center) / (WINDOW_FWHM * msc_fwhm_nm)
-        columns = [gaussian(families[n])[window] for n in neighbours]
+        columns = [_gaussian(lam[window], families[n], msc_fwhm_nm) for n in neighbours]
         matrix = np.column_stack([*columns, np.ones_like(x), x, x**2])
         lower = [0.0] * len(columns) + [-np.inf] * 3
         fit = lsq_linear(matrix, a[window], bounds=(lower, [np.inf] * matrix.shape[1]))
@@ -288,7 +290,7 @@ def _nc_population(lam, a, guess_nm, families, msc_fwhm_nm, path_length_cm, homo
         step = float(fit_lam[1] - fit_lam[0])
         classes, first_exciton = _population_basis(float(fit_lam[0]), step, int(window.sum()), path_length_cm, 2.0 * homogeneous_hwhm_ev)
         bands = [
-            np.exp(-4 * np.log(2) * ((fit_lam - centre) / msc_fwhm_nm) ** 2)
+            _gaussian(fit_lam, centre, msc_fwhm_nm)
             for centre in families.values()
             if centre >= POPULATION_FIT_FROM_NM - WINDOW_FWHM * msc_fwhm_nm
         ]
