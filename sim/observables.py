@@ -62,14 +62,23 @@ def saxs_mean_radius_nm(state: KineticState, min_fraction: float = 0.02) -> floa
     as an optical NC band (:func:`nc_exciton_nm`): the mean radius of traces is not a measurement
     (the twin at 1.5 s once reported a "0.94 nm plateau" made of 1e-7 to 5e-4 of the CdSe).
     """
-    radii = [MSC_SAXS_DIAMETER_NM[name] / 2 for name, _, _ in MSC_FAMILIES]
-    units = [n_units for _, _, n_units in MSC_FAMILIES]
-    conc = [state.msc_mm[name] for name, _, _ in MSC_FAMILIES]
-    radii = np.concatenate([radii, state.nc_radius_nm])
-    units = np.concatenate([units, aggregation_number(2.0 * state.nc_radius_nm)])
-    conc = np.concatenate([conc, state.nc_mm])
-    keep = 2 * radii >= SAXS_RESOLUTION_DIAMETER_NM
-    if (conc[keep] * units[keep]).sum() < min_fraction * state.precursor0_mm:
+    radii, units, conc = _resolved_particles(state)
+    if (conc * units).sum() < max(min_fraction * state.precursor0_mm, 1e-300):
         return None
-    volume = conc[keep] * radii[keep] ** 3
-    return float((volume * radii[keep]).sum() / volume.sum())
+    volume = conc * radii**3
+    return float((volume * radii).sum() / volume.sum())
+
+
+def saxs_resolved_fraction(state: KineticState) -> float:
+    """Fraction of the CdSe in particles SAXS resolves (d ≥ 1.6 nm: CdSe-403 and up, and NCs)."""
+    _, units, conc = _resolved_particles(state)
+    return float((conc * units).sum() / state.precursor0_mm)
+
+
+def _resolved_particles(state: KineticState):
+    """SAXS radii (nm), CdSe units and concentrations (mM) of the clusters and NC classes SAXS resolves."""
+    radii = np.concatenate([[MSC_SAXS_DIAMETER_NM[name] / 2 for name, _, _ in MSC_FAMILIES], state.nc_radius_nm])
+    units = np.concatenate([[n for _, _, n in MSC_FAMILIES], aggregation_number(2.0 * state.nc_radius_nm)])
+    conc = np.concatenate([[state.msc_mm[name] for name, _, _ in MSC_FAMILIES], state.nc_mm])
+    keep = 2 * radii >= SAXS_RESOLUTION_DIAMETER_NM
+    return radii[keep], units[keep], conc[keep]

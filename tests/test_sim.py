@@ -309,3 +309,30 @@ def test_the_cd_precursor_and_its_mesophase_scatter_in_proportion_to_the_cd_left
     base = excess()
     np.testing.assert_allclose(excess(cd_precursor_mm=20.0), 2.0 * base, rtol=1e-9)
     np.testing.assert_allclose(excess(se_precursor_mm=20.0), base, rtol=1e-9)
+
+
+def _calibration_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "calibrate_twin.py"
+    spec = importlib.util.spec_from_file_location("calibrate_twin", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_calibration_loss_of_the_defaults():
+    """docs/calibrate_twin.py: the default set's loss is 0 without the fact-5 terms (its documented fit);
+    with them, a 1.5 s point SAXS cannot see costs a graded term that falls as the resolved share rises."""
+    calibrate = _calibration_script()
+    total, terms = calibrate.loss(calibrate.default_x(), details=True)
+    assert sum(v for k, v in terms.items() if not k.startswith("f5")) == pytest.approx(0.0, abs=1e-6)
+    seen = [terms[f"f5_seen_{t}"] for t in (190, 220, 250, 280)]
+    assert all(v > 0 for v in seen)
+    assert seen == sorted(seen, reverse=True)  # more is resolved at hotter nucleation
+    calibrate._configure((), weights={"f5": 3.0})
+    try:
+        assert calibrate.loss(calibrate.default_x()) == pytest.approx(3 * total, rel=1e-9)
+    finally:
+        calibrate._configure(())
