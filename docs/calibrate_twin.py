@@ -206,7 +206,8 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="change one coordinate of the default start (log10 for log-scaled ones), e.g. ea_step1=2e5")
     parser.add_argument("--bound", action="append", default=[], metavar="NAME=LOW:HIGH",
-                        help="change one coordinate's search range (log10 for log-scaled ones)")
+                        help="change the range one coordinate's random starts are drawn from (log10 for log-scaled ones); "
+                             "Nelder–Mead is unbounded and may leave it")
     parser.add_argument("--weight", action="append", default=[], metavar="PREFIX=W",
                         help="multiply the loss terms starting with PREFIX by W (repeatable)")
     args = parser.parse_args()
