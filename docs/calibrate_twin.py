@@ -60,7 +60,7 @@ def to_params(x) -> KineticParameters:
     steps = tuple(values.pop(f"k_step{i}") for i in range(4))
     ea_steps = tuple(values.pop(f"ea_step{i}") for i in range(4))
     to_nc = (0.0, 0.0, values.pop("k_nc403"), 0.0, values.pop("k_nc465"))
-    return dataclasses.replace(DEFAULT_PARAMETERS, k_steps_per_mm_s=steps, ea_steps_j_per_mol=ea_steps, k_to_nc_per_mm_s=to_nc, **values)
+    return dataclasses.replace(BASE, k_steps_per_mm_s=steps, ea_steps_j_per_mol=ea_steps, k_to_nc_per_mm_s=to_nc, **values)
 
 
 def presence_margin(state, family, peak_nm):
@@ -83,11 +83,15 @@ WITHOUT: tuple[str, ...] = ()
 
 #: Loss-term weights by prefix (``--weight``); 1 for the rest.
 WEIGHTS: dict[str, float] = {}
+#: The set a candidate's coordinates are written into: its fields outside SPACE (growth exponent,
+#: radius grid, …) stay those of the ``--start`` set.
+BASE: KineticParameters = DEFAULT_PARAMETERS
 
 
-def _configure(without, space=None, weights=None):
-    global WITHOUT
+def _configure(without, space=None, weights=None, base=DEFAULT_PARAMETERS):
+    global WITHOUT, BASE
     WITHOUT = tuple(without)
+    BASE = base
     WEIGHTS.clear()
     WEIGHTS.update(weights or {})
     if space is not None:
@@ -219,9 +223,9 @@ def main():
             parser.error(f"--bound {item}: no coordinate {name!r}")
         space = [(n, lo, hi, lg) if n == name else (n, a, b, lg) for n, a, b, lg in space]
     weights = {prefix: float(w) for prefix, w in (item.split("=") for item in args.weight)}
-    _configure(args.without, space, weights)
-    names = [n for n, *_ in SPACE]
     start = STARTS.get(args.start) or _from_json(args.start)
+    _configure(args.without, space, weights, start)
+    names = [n for n, *_ in SPACE]
     start_x = default_x(start)
     for item in args.set:
         name, value = item.split("=")
@@ -232,7 +236,7 @@ def main():
     starts = [default_x(start), start_x]
     starts += [rng.uniform(low, high) for _ in range(args.samples)]
     starts += [np.clip(start_x + rng.uniform(-0.1, 0.1, len(SPACE)) * (high - low), low, high) for _ in range(args.local_samples)]
-    with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(args.without, space, weights)) as pool:
+    with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(args.without, space, weights, start)) as pool:
         scored = sorted(zip(pool.map(safe_loss, starts), range(len(starts)), starts, strict=True), key=lambda item: item[:2])
         best_starts = scored[: args.refine]
         refined = pool.map(_refine, [(x, args.iterations) for _, _, x in best_starts])

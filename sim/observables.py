@@ -63,7 +63,8 @@ def saxs_mean_radius_nm(state: KineticState, min_fraction: float = 0.02) -> floa
     (the twin at 1.5 s once reported a "0.94 nm plateau" made of 1e-7 to 5e-4 of the CdSe).
     """
     radii, units, conc = _resolved_particles(state)
-    if (conc * units).sum() < max(min_fraction * state.precursor0_mm, 1e-300):
+    resolved_units = (conc * units).sum()
+    if resolved_units == 0.0 or resolved_units < min_fraction * state.precursor0_mm:
         return None
     volume = conc * radii**3
     return float((volume * radii).sum() / volume.sum())
