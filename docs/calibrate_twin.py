@@ -216,16 +216,32 @@ def main():
                         help="multiply the loss terms starting with PREFIX by W (repeatable)")
     args = parser.parse_args()
     space = list(SPACE)
+    names = [n for n, *_ in space]
     for item in args.bound:
-        name, limits = item.split("=")
-        lo, hi = (float(v) for v in limits.split(":"))
-        if name not in {n for n, *_ in space}:
-            parser.error(f"--bound {item}: no coordinate {name!r}")
+        try:
+            name, limits = item.split("=")
+            lo, hi = (float(v) for v in limits.split(":"))
+        except ValueError:
+            parser.error(f"--bound {item!r}: write NAME=LOW:HIGH with numbers, LOW < HIGH")
+        if name not in names:
+            parser.error(f"--bound {item!r}: no coordinate {name!r}; coordinates: {', '.join(names)}")
+        if not lo < hi:
+            parser.error(f"--bound {item!r}: LOW={lo} must be below HIGH={hi}")
         space = [(n, lo, hi, lg) if n == name else (n, a, b, lg) for n, a, b, lg in space]
-    weights = {prefix: float(w) for prefix, w in (item.split("=") for item in args.weight)}
-    start = STARTS.get(args.start) or _from_json(args.start)
+    weights = {}
+    for item in args.weight:
+        prefix, _, value = item.partition("=")
+        try:
+            weights[prefix] = float(value)
+        except ValueError:
+            parser.error(f"--weight {item!r}: write PREFIX=W with W a number ≥ 0")
+        if not weights[prefix] >= 0:
+            parser.error(f"--weight {item!r}: W={weights[prefix]} must be ≥ 0")
+    try:
+        start = STARTS.get(args.start) or _from_json(args.start)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        parser.error(f"--start {args.start!r}: not {' or '.join(sorted(STARTS))}, nor this script's JSON output ({exc})")
     _configure(args.without, space, weights, start)
-    names = [n for n, *_ in SPACE]
     start_x = default_x(start)
     for item in args.set:
         name, value = item.split("=")
