@@ -7,7 +7,10 @@
 Random search over log-rates and activation energies (over the whole space, or near the current
 defaults), then Nelder–Mead (adaptive) from the best few. The
 loss is a sum of squared, tolerance-scaled misses of the facts in ``autolab.sim.facts``; it is
-zero when every fact holds. The winning parameters are copied by hand into
+zero when every fact holds. Fact 5 is scored on its shape too (the 190 → 200 °C step, the
+200–220 °C plateau, no NCs before 250 °C), the precursor mixture must survive 14 s at 50 °C (fact
+6 needs it), and a coordinate outside its range in ``SPACE`` (physical limits; ``--bound`` narrows
+them) pays a steep penalty, since Nelder–Mead itself is unbounded. The winning parameters are copied by hand into
 ``autolab.sim.kinetics.KineticParameters`` with this script's command line in a comment.
 """
 
@@ -29,26 +32,26 @@ from scipy.optimize import minimize
 
 # (name, low, high, log10?)
 SPACE = [
-    ("k_precursor_per_s", -1.5, 1.5, True),
+    ("k_precursor_per_s", -1.5, 2.0, True),
     ("ea_precursor_j_per_mol", 40e3, 150e3, False),
     ("k_nucleation_per_mm_s", -2.0, 2.0, True),
-    ("ea_nucleation_j_per_mol", 40e3, 300e3, False),
+    ("ea_nucleation_j_per_mol", -100e3, 300e3, False),
     ("k_step0", -1.0, 2.5, True),
-    ("k_step1", -1.0, 2.5, True),
+    ("k_step1", -2.5, 2.5, True),
     ("k_step2", -1.0, 2.5, True),
     ("k_step3", -2.5, 1.5, True),
     ("k_nc403", -4.0, 1.0, True),
     ("k_nc465", -1.5, 2.0, True),
-    ("ea_step0", 10e3, 250e3, False),
-    ("ea_step1", 10e3, 250e3, False),
-    ("ea_step2", 10e3, 250e3, False),
-    ("ea_step3", 10e3, 250e3, False),
-    ("ea_to_nc_j_per_mol", 10e3, 250e3, False),
+    ("ea_step0", 0.0, 250e3, False),
+    ("ea_step1", 0.0, 250e3, False),
+    ("ea_step2", 0.0, 250e3, False),
+    ("ea_step3", 0.0, 250e3, False),
+    ("ea_to_nc_j_per_mol", 0.0, 250e3, False),
     ("solubility_mm", -4.0, -1.0, True),
     ("dh_solubility_j_per_mol", 50e3, 250e3, False),
     ("surface_energy_j_per_m2", 0.1, 0.35, False),
     ("growth_rate_constant_m_per_s", -7.0, -4.5, True),
-    ("ea_growth_j_per_mol", 30e3, 150e3, False),
+    ("ea_growth_j_per_mol", 0.0, 150e3, False),
     ("chamber_to_oven_volume_ratio", 0.02, 0.3, False),
 ]
 
@@ -144,6 +147,21 @@ def loss(x, details=False):
     r230, r250, r260, r280 = (radii[t] for t in (230, 250, 260, 280))
     terms["f5_230_between"] = hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
     terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
+    # The shape, not only the numbers: a step of ≥ 0.04 nm from 190 to 200 °C, a plateau (≤ 0.03 nm
+    # spread) over 200–220 °C, and no continuous NC growth before 250 °C (< 2 % of the CdSe in NCs).
+    terms["f5_step"] = hinge((0.04 - (radii[200] - radii[190])) / 0.02)
+    plateau = [radii[t] for t in (200, 210, 220)]
+    terms["f5_plateau"] = hinge((max(plateau) - min(plateau) - 0.03) / 0.02)
+    for t in (190, 200, 210, 220, 230, 240):
+        s = states[t]
+        terms[f"f5_no_nc_{t}"] = hinge(math.log((s.units_in_nc_mm + 1e-9) / (0.02 * s.precursor0_mm)))
+    # Fact 6 needs the precursor mixture itself: it must not react at 50 °C within 14 s.
+    s = st(50, 50, 14.0)
+    terms["f6_precursor_stable_50"] = hinge((0.95 - s.precursor_mm / s.precursor0_mm) / 0.05)
+    # SPACE's ranges are physical limits (--bound narrows them): Nelder–Mead is unbounded, so a
+    # coordinate outside its range pays a steep penalty instead.
+    for (name, low, high, _), v in zip(SPACE, x, strict=True):
+        terms[f"bound_{name}"] = 100.0 * (hinge((low - v) / (high - low)) + hinge((v - high) / (high - low)))
     weight = {k: math.prod(w for prefix, w in WEIGHTS.items() if k.startswith(prefix)) for k in terms}
     total = sum(weight[k] * v for k, v in terms.items() if not k.startswith(WITHOUT))
     return (total, terms) if details else total
@@ -210,8 +228,8 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="change one coordinate of the default start (log10 for log-scaled ones), e.g. ea_step1=2e5")
     parser.add_argument("--bound", action="append", default=[], metavar="NAME=LOW:HIGH",
-                        help="change the range one coordinate's random starts are drawn from (log10 for log-scaled ones); "
-                             "Nelder–Mead is unbounded and may leave it")
+                        help="change the range of one coordinate (log10 for log-scaled ones): random starts are drawn "
+                             "from it and the loss penalises leaving it")
     parser.add_argument("--weight", action="append", default=[], metavar="PREFIX=W",
                         help="multiply the loss terms starting with PREFIX by W (repeatable)")
     args = parser.parse_args()
