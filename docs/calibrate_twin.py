@@ -22,6 +22,7 @@ import json
 import math
 import multiprocessing
 import signal
+import time
 
 import numpy as np
 from autolab.sim import Conditions, steady_state
@@ -220,6 +221,8 @@ def main():
     parser.add_argument("--refine", type=int, default=3, help="Nelder–Mead runs from the best starts")
     parser.add_argument("--iterations", type=int, default=400)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--time-limit-s", type=float, default=7200.0,
+                        help="give up (exit status 3) if the search has not finished after this many seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--start", default="default",
                         help=f"parameter set the local starts are drawn around: {', '.join(sorted(STARTS))}, or the JSON "
@@ -270,10 +273,20 @@ def main():
     starts = [default_x(start), start_x]
     starts += [rng.uniform(low, high) for _ in range(args.samples)]
     starts += [np.clip(start_x + rng.uniform(-0.1, 0.1, len(SPACE)) * (high - low), low, high) for _ in range(args.local_samples)]
+    deadline = time.monotonic() + args.time_limit_s
+
+    def gather(pool, function, items):
+        # map_async + get(timeout): a pool whose workers died would otherwise wait for ever.
+        try:
+            return pool.map_async(function, items).get(timeout=max(deadline - time.monotonic(), 0.0))
+        except multiprocessing.TimeoutError:
+            parser.exit(3, f"calibrate_twin.py: stopped after --time-limit-s={args.time_limit_s:g} s without a result "
+                           "(raise the limit, or fewer --samples/--iterations)\n")
+
     with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(args.without, space, weights, start)) as pool:
-        scored = sorted(zip(pool.map(safe_loss, starts), range(len(starts)), starts, strict=True), key=lambda item: item[:2])
+        scored = sorted(zip(gather(pool, safe_loss, starts), range(len(starts)), starts, strict=True), key=lambda item: item[:2])
         best_starts = scored[: args.refine]
-        refined = pool.map(_refine, [(x, args.iterations) for _, _, x in best_starts])
+        refined = gather(pool, _refine, [(x, args.iterations) for _, _, x in best_starts])
     results = sorted(((fun, i, x, start[0]) for i, ((fun, x), start) in enumerate(zip(refined, best_starts, strict=True))), key=lambda r: r[:2])
     _best_value, _, best_x, start_value = results[0]
     total, terms = loss(best_x, details=True)

@@ -381,3 +381,20 @@ def test_calibration_loss_refuses_a_fact5_fit_that_is_not_the_chemistry():
     assert terms["f6_precursor_stable_50"] > 100.0
     for name in ("ea_precursor_j_per_mol", "ea_step2", "surface_energy_j_per_m2", "ea_growth_j_per_mol"):
         assert terms[f"bound_{name}"] > 0.1, name
+
+
+def test_calibration_gives_up_at_its_time_limit():
+    """A search whose pool never answers (a run once hung with its workers gone) stops at
+    --time-limit-s with exit status 3 and a one-line reason, instead of waiting for ever."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "calibrate_twin.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--samples", "2", "--refine", "1", "--iterations", "2", "--time-limit-s", "0.5"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert out.returncode == 3, out.stderr
+    assert "--time-limit-s=0.5 s" in out.stderr
+    assert out.stdout == ""
