@@ -99,6 +99,10 @@ def test_fact5_saxs_radius_steps_at_1_5s():
     assert 0.94 - 0.04 <= radii[230] <= 1.02 + 0.04
     assert radii[240] == pytest.approx(1.02, abs=0.04)
     assert radii[240] < radii[250] < radii[260] < radii[280]
+    # "Steps … stays": the 190 → 200 °C rise is larger than the spread over 200–220 °C (a smooth
+    # rise meets the numbers above within ± 0.04 nm: test_calibration_loss_refuses_a_fact5_fit…).
+    plateau = [radii[t] for t in (200, 210, 220)]
+    assert radii[200] - radii[190] > max(plateau) - min(plateau)
 
 
 @pytest.mark.parametrize(("temperature_c", "visible"), [(25.0, True), (50.0, True), (100.0, False)])
@@ -364,8 +368,10 @@ def test_calibration_loss_refuses_a_fact5_fit_that_is_not_the_chemistry():
     assert all(radii[t] == pytest.approx(0.94, abs=0.04) for t in (200, 210, 220))
     assert radii[240] == pytest.approx(1.02, abs=0.04)
     assert radii[240] < radii[250] < radii[260] < radii[280]
-    # … but not the shape: the 190 → 200 °C step is 0.016 nm, not Palencia's 0.07 nm …
+    # … but not the shape: the 190 → 200 °C step is 0.016 nm, not Palencia's 0.07 nm, and smaller
+    # than the rise over the 200–220 °C "plateau" (what test_fact5_saxs_radius_steps_at_1_5s now checks) …
     assert radii[200] - radii[190] < 0.03
+    assert radii[200] - radii[190] < radii[220] - radii[200]
     warm = sim.steady_state(Conditions(50.0, 50.0, 14.0), params)
     assert warm.precursor_mm < 0.5 * warm.precursor0_mm  # … and the precursor mixture reacts at 50 °C.
 
