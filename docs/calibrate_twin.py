@@ -236,6 +236,8 @@ def main():
     parser.add_argument("--weight", action="append", default=[], metavar="PREFIX=W",
                         help="multiply the loss terms starting with PREFIX by W (repeatable)")
     args = parser.parse_args()
+    if not args.time_limit_s > 0:
+        parser.error(f"--time-limit-s={args.time_limit_s:g}: must be > 0 seconds")
     space = list(SPACE)
     names = [n for n, *_ in space]
     for item in args.bound:

@@ -9,6 +9,7 @@ Palencia et al., Nanoscale 2020, 12, 22928 (flow reactor); Prins et al., Nano Le
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -315,12 +316,13 @@ def test_the_cd_precursor_and_its_mesophase_scatter_in_proportion_to_the_cd_left
     np.testing.assert_allclose(excess(se_precursor_mm=20.0), base, rtol=1e-9)
 
 
+_CALIBRATION_SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "calibrate_twin.py"
+
+
 def _calibration_script():
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "docs" / "calibrate_twin.py"
-    spec = importlib.util.spec_from_file_location("calibrate_twin", path)
+    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -394,13 +396,16 @@ def test_calibration_gives_up_at_its_time_limit():
     --time-limit-s with exit status 3 and a one-line reason, instead of waiting for ever."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "docs" / "calibrate_twin.py"
-    out = subprocess.run(
-        [sys.executable, str(script), "--samples", "2", "--refine", "1", "--iterations", "2", "--time-limit-s", "0.5"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
+    def run(*options):
+        command = [sys.executable, str(_CALIBRATION_SCRIPT), "--samples", "2", "--refine", "1", "--iterations", "2", *options]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    out = run("--time-limit-s", "0.5")
     assert out.returncode == 3, out.stderr
     assert "--time-limit-s=0.5 s" in out.stderr
     assert out.stdout == ""
+    refused = run("--time-limit-s", "-5")  # refused before any work, naming the value and the range
+    assert refused.returncode == 2
+    assert "--time-limit-s=-5" in refused.stderr
+    assert "must be > 0" in refused.stderr
