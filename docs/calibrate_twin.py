@@ -267,8 +267,13 @@ def main():
     _configure(args.without, space, weights, start)
     start_x = default_x(start)
     for item in args.set:
-        name, value = item.split("=")
-        start_x[names.index(name)] = float(value)
+        name, _, value = item.partition("=")
+        if name not in names:
+            parser.error(f"--set {item!r}: no coordinate {name!r}; coordinates: {', '.join(names)}")
+        try:
+            start_x[names.index(name)] = float(value)
+        except ValueError:
+            parser.error(f"--set {item!r}: write NAME=VALUE with VALUE a number (log10 for log-scaled coordinates)")
     rng = np.random.default_rng(args.seed)
     low = np.array([s[1] for s in SPACE])
     high = np.array([s[2] for s in SPACE])

@@ -409,3 +409,8 @@ def test_calibration_gives_up_at_its_time_limit():
     assert refused.returncode == 2
     assert "--time-limit-s=-5" in refused.stderr
     assert "must be > 0" in refused.stderr
+    for bad, says in (("ea_step9=2e5", "no coordinate 'ea_step9'"), ("ea_step1=fast", "VALUE a number")):
+        refused = run("--set", bad)
+        assert refused.returncode == 2
+        assert says in refused.stderr
+        assert "Traceback" not in refused.stderr
