@@ -391,9 +391,10 @@ def test_calibration_loss_refuses_a_fact5_fit_that_is_not_the_chemistry():
         assert terms[f"bound_{name}"] > 0.1, name
 
 
-def test_calibration_gives_up_at_its_time_limit():
+def test_calibration_stops_at_its_time_limit_and_refuses_bad_options():
     """A search whose pool never answers (a run once hung with its workers gone) stops at
-    --time-limit-s with exit status 3 and a one-line reason, instead of waiting for ever."""
+    --time-limit-s with exit status 3 and a one-line reason, instead of waiting for ever; a bad
+    --time-limit-s or --set is refused up front (status 2, one line)."""
     import subprocess
     import sys
 
