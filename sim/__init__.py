@@ -154,6 +154,7 @@ def _steady_state(t_nuc, t_growth, residence, nucleation_time, params, cd_mm, se
         precursor0_mm=state.precursor0_mm,
         mesophase_order=order,
         cd_excess_mm=state.cd_excess_mm,
+        pc_mm=state.pc_mm,
     )
 
 
@@ -166,6 +167,7 @@ def truth_of(state: KineticState) -> dict:
         "precursor_mm": state.precursor_mm,
         "monomer_mm": state.monomer_mm,
         "msc_mm": dict(state.msc_mm),
+        "precursor_compound_mm": dict(state.pc_mm),
         "nc_concentration_mm": state.nc_total_mm,
         "nc_mean_diameter_nm": finite(state.nc_mean_diameter_nm),
         "nc_size_dispersion": finite(state.nc_size_dispersion),

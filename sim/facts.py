@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from . import Conditions, steady_state
 from .kinetics import DEFAULT_PARAMETERS, KineticParameters
-from .observables import band_absorbance, msc_families_present, msc_present, nc_exciton_nm, saxs_mean_radius_nm
+from .observables import (
+    band_absorbance,
+    msc_families_present,
+    msc_present,
+    nc_exciton_nm,
+    saxs_mean_radius_nm,
+    saxs_volume_fractions,
+)
 
 
 def _state(t_nuc, t_growth, residence, params):
@@ -49,9 +56,18 @@ def fact4_exciton_280c(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
     return out
 
 
+#: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
+FACT5_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 280)
+
+
 def fact5_saxs_radius_steps(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
     """Palencia Fig. 2 (1.5 s, growth 230 °C): mean SAXS radius vs nucleation temperature, nm."""
-    return {t: saxs_mean_radius_nm(_state(t, 230, 1.5, params)) for t in (190, 200, 210, 220, 230, 240, 250, 260, 280)}
+    return {t: saxs_mean_radius_nm(_state(t, 230, 1.5, params)) for t in FACT5_NUCLEATION_C}
+
+
+def fact5_saxs_volume_fractions(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
+    """Palencia Fig. 2 (left): share of the resolved volume in each CdSe species vs nucleation T."""
+    return {t: saxs_volume_fractions(_state(t, 230, 1.5, params)) for t in FACT5_NUCLEATION_C}
 
 
 def no_nc_at_short_time_low_t(params: KineticParameters = DEFAULT_PARAMETERS) -> float | None:

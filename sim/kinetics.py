@@ -7,17 +7,22 @@ first-order precursor conversion and a size-dependent growth law for regular nan
 constant of eq. 6). Every species is a concentration in mM; NCs are a population balance on a
 radius grid (method of classes, first-order upwind fluxes).
 
-Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small
-nucleation chamber at the nucleation temperature — the only place where new nuclei form — and
-then ``residence_time_s`` in the growth oven at the growth temperature.
+Beside this monomer route (Pathway 2 of Yu's two-pathway model) runs Pathway 1: part of the
+fresh mixture self-assembles into precursor compounds (PCs) in the chamber, each the quasi-isomer
+of one MSC family chosen by the chamber temperature, which turn into that MSC with first-order
+kinetics (Yu, two-pathway perspective SI).
 
-The default parameters are the starting set of ``docs/sim.md`` (a quick random search against the
-Palencia facts, not a calibration); see that page for what they do and do not reproduce.
+Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small
+nucleation chamber at the nucleation temperature — the only place where new nuclei and PCs form —
+and then ``residence_time_s`` in the growth oven at the growth temperature.
+
+The default parameters are a calibration against the Palencia facts (``docs/calibrate_twin.py``);
+docs/sim.md lists what they reproduce and what they miss.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -68,9 +73,15 @@ class KineticParameters:
     13.8), then from there with one per step, the CdSe-380 → CdSe-403 step started steeply
     activated (``python docs/calibrate_twin.py --start single-ea --samples 0 --local-samples 20
     --refine 2 --iterations 1200 --processes 2 --without f5 --set ea_step1=2e5 --seed 1``, ≈ 14 min
-    on 2 cores; loss without the fact-5 terms 2.36 → 0; values rounded to 4 digits). They are a
-    fit of a reduced model, not measured constants: docs/sim.md lists the facts they reproduce
-    (1–4, 6–8) and the one they miss (5, the SAXS steps at 1.5 s).
+    on 2 cores; loss without the fact-5 terms 2.36 → 0; values rounded to 4 digits). Yu's Pathway 1
+    (the ``precursor_compound_*`` fields) was fitted last, on top, with those held (``python
+    docs/calibrate_twin.py --start pathway1-hand --samples 0 --local-samples 30 --refine 2
+    --iterations 600 --processes 2 --seed 5 --without f5_growth --free precursor_compound_fraction
+    --free pc_switch_low_c --free pc_switch_high_c --free precursor_compound_switch_j_per_mol --free
+    k_precursor_compound_per_s --free ea_precursor_compound_j_per_mol``, 4 min 40 s on 2 cores; loss
+    0.33 → 2e-10). They are a fit of a reduced model, not measured constants: docs/sim.md lists the
+    facts they reproduce (1–4, 5's quantized steps, 6–8) and the one they miss (5's continuous NC
+    growth from 250 °C at 1.5 s).
     """
 
     precursor_mm: float = 10.0
@@ -118,6 +129,27 @@ class KineticParameters:
     """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
     residence time when both are set by one flow (2.8 s at 14 s for the default 0.1983, a fitted
     value: Palencia give no chamber volume)."""
+    precursor_compound_fraction: float = 0.03041
+    """Fraction of the limiting precursor that self-assembles into precursor compounds (PCs) as
+    the fresh mixture heats up in the nucleation chamber — Pathway 1 of Yu's two-pathway model
+    (seed SI: the PC forms in the induction period, before nucleation). 0 switches it off. Fitted: the
+    calibration asks SAXS to resolve ≥ 3 % of the CdSe at 1.5 s (Palencia Fig. 2 has a radius at
+    every nucleation temperature); more PCs would feed NCs that facts 2 and 4 do not allow."""
+    precursor_compound_switch_c: tuple[float, float] = (194.8, 232.4)
+    """Chamber temperatures (°C) at which PCs of CdSe-403 and -437, then of -437 and -465, form in
+    equal shares: the PC family is a quasi-isomer chosen by the temperature of the induction period
+    (Yu SI: "thermally-induced reversible transformation among MSC-311 and MSC-322 … via incubation
+    of CdS IP samples at different temperatures")."""
+    precursor_compound_switch_j_per_mol: float = 4.802e5
+    """Van 't Hoff enthalpy of each switch between PC families, J mol⁻¹: the share ratio of
+    neighbouring families is exp(−ΔH/R·(1/T − 1/T_switch)), a 10–90 % width of ≈ 4.4·RT²/ΔH."""
+    k_precursor_compound_per_s: float = 0.003443
+    """PC → MSC of the same family, first order (Yu SI: CdS PC-311 → MSC-311 "follows the
+    first-order reaction kinetics", k = 0.015 min⁻¹ at room temperature, an intra-molecular
+    rearrangement of quasi-isomers), s⁻¹ at 280 °C. Fitted: small, so PCs barely transform within
+    the reactor's 14 s — faster, their CdSe-465 would become NCs that facts 2 and 4 do not allow."""
+    ea_precursor_compound_j_per_mol: float = 26150.0
+    """Activation energy of PC → MSC, J mol⁻¹."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
 
@@ -145,7 +177,31 @@ SINGLE_EA_PARAMETERS = KineticParameters(
     growth_rate_constant_m_per_s=2.936e-07,
     ea_growth_j_per_mol=5.74e04,
     chamber_to_oven_volume_ratio=0.1426,
+    precursor_compound_fraction=0.0,  # fitted before the twin had Yu's Pathway 1
 )
+
+
+#: MSC families a precursor compound can be the quasi-isomer of (Palencia's SAXS-resolved 403, 437
+#: and 465 families; the order the switch temperatures of :class:`KineticParameters` step through).
+PRECURSOR_COMPOUND_FAMILIES = ("CdSe-403", "CdSe-437", "CdSe-465")
+
+
+def precursor_compound_shares(temperature_c: float, params: KineticParameters = DEFAULT_PARAMETERS) -> np.ndarray:
+    """Share of the PCs formed at ``temperature_c`` (°C) in each MSC family (sums to 1).
+
+    Neighbouring families of :data:`PRECURSOR_COMPOUND_FAMILIES` are in van 't Hoff equilibrium,
+    ln(w_{j+1}/w_j) = −ΔH/R·(1/T − 1/T_switch,j); families outside it get 0. Returned in the
+    order of :data:`MSC_FAMILIES`.
+    """
+    inv_t = 1.0 / celsius_to_kelvin(temperature_c)
+    steps = [
+        -params.precursor_compound_switch_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (inv_t - 1.0 / celsius_to_kelvin(t))
+        for t in params.precursor_compound_switch_c
+    ]
+    log_w = np.concatenate([[0.0], np.cumsum(steps)])
+    w = np.exp(log_w - log_w.max())
+    shares = dict(zip(PRECURSOR_COMPOUND_FAMILIES, w / w.sum(), strict=True))
+    return np.array([shares.get(name, 0.0) for name, _, _ in MSC_FAMILIES])
 
 
 @dataclass(frozen=True)
@@ -176,6 +232,9 @@ class KineticState:
     """Fraction of the unreacted Cd precursor held in the lamellar mesophase (0–1)."""
     cd_excess_mm: float = 0.0
     """Cd precursor beyond the limiting amount (a Cd excess over Se), mM; it never reacts."""
+    pc_mm: dict[str, float] = field(default_factory=dict)
+    """Precursor compounds not yet transformed, mM of compounds, by the MSC family each becomes
+    (Yu's Pathway 1; empty when the pathway is off)."""
 
     @property
     def cd_precursor_mm(self) -> float:
@@ -202,6 +261,7 @@ class KineticState:
             precursor0_mm=(1 - f) * self.precursor0_mm + f * other.precursor0_mm,
             mesophase_order=ordered / cd_precursor if cd_precursor > 0 else 0.0,
             cd_excess_mm=(1 - f) * self.cd_excess_mm + f * other.cd_excess_mm,
+            pc_mm={k: (1 - f) * self.pc_mm.get(k, 0.0) + f * other.pc_mm.get(k, 0.0) for k in self.pc_mm.keys() | other.pc_mm.keys()},
         )
 
     @property
@@ -238,6 +298,28 @@ class KineticState:
         return float((self.nc_mm * aggregation_number(2.0 * self.nc_radius_nm)).sum())
 
     @property
+    def units_in_pc_mm(self) -> float:
+        """CdSe units bound in precursor compounds, mM (not yet CdSe: not in the yield)."""
+        units = {name: n for name, _, n in MSC_FAMILIES}
+        return float(sum(conc * units[name] for name, conc in self.pc_mm.items()))
+
+    def scatterers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SAXS radii (nm), CdSe units per particle and number concentrations (mM) of every particle.
+
+        MSCs and their precursor compounds at the family's SAXS size (Palencia 2020; Yu SI Table
+        S2: PC and MSC show "similar sizes" by SAXS), then the NC radius classes.
+        """
+        names = [name for name, _, _ in MSC_FAMILIES]
+        radii = np.array([MSC_SAXS_DIAMETER_NM[name] / 2.0 for name in names])
+        units = np.array([n for _, _, n in MSC_FAMILIES], dtype=float)
+        clusters = np.array([self.msc_mm[name] + self.pc_mm.get(name, 0.0) for name in names])
+        return (
+            np.concatenate([radii, self.nc_radius_nm]),
+            np.concatenate([units, aggregation_number(2.0 * self.nc_radius_nm)]),
+            np.concatenate([clusters, self.nc_mm]),
+        )
+
+    @property
     def yield_fraction(self) -> float:
         """Fraction of the precursor converted into solid CdSe (MSCs and NCs)."""
         return (self.units_in_msc_mm + self.units_in_nc_mm) / self.precursor0_mm
@@ -258,6 +340,10 @@ class _Model:
         self.nc_units = aggregation_number(2.0 * self.centres_nm)
         self.n_msc = len(self.msc_units)
         self.step_units = self.msc_units[1:] - self.msc_units[:-1]
+        # State vector: precursor, monomer, MSC families, their precursor compounds, NC classes.
+        self.i_pc = 2 + self.n_msc
+        self.i_nc = 2 + 2 * self.n_msc
+        self.size = self.i_nc + len(self.centres_nm)
 
     def rates(self, temperature_k: float):
         """Temperature-dependent constants, evaluated once per integration segment."""
@@ -276,6 +362,7 @@ class _Model:
         return {
             "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
+            "k_pc": arrhenius(p.k_precursor_compound_per_s, p.ea_precursor_compound_j_per_mol, temperature_k, _REFERENCE_K),
             "k_steps": k_steps,
             "k_to_nc": k_to_nc,
             # Gibbs–Thomson solubility of each cluster and of NCs at each class edge, mM.
@@ -289,7 +376,7 @@ class _Model:
         """Reaction rates shared by :meth:`rhs` and :meth:`jac`."""
         m = max(y[1], 0.0)
         c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
-        n = np.maximum(y[2 + self.n_msc :], 0.0)
+        n = np.maximum(y[self.i_nc :], 0.0)
         sat = rates["msc_solubility"]
         k = rates["k_steps"]
         chi = 1.0 if nucleating else 0.0
@@ -323,14 +410,17 @@ class _Model:
         g_inner, sat_inner, g_bottom, sat_bottom = g_per_m[1:-1], edge_sat[1:-1], g_per_m[0], edge_sat[0]
         chi = 1.0 if nucleating else 0.0
         inv_dr = 1.0 / self.dr_nm
-        i_n = 2 + self.n_msc
+        k_pc = rates["k_pc"]
+        i_c_end, i_pc, i_n = 2 + self.n_msc, self.i_pc, self.i_nc
         nc_units, msc_units, step_units = self.nc_units, self.msc_units, self.step_units
         top_units, nucleus_units = msc_units[-1], msc_units[0]
         dn = np.empty(len(inv_dr))
 
         def f(y, _t=0.0):
             m = y[1] if y[1] > 0.0 else 0.0
-            c = np.maximum(y[2:i_n], 0.0)
+            c = np.maximum(y[2:i_c_end], 0.0)
+            # Precursor compound → MSC of its family, first order (Yu's Pathway 1).
+            transformed = k_pc * y[i_pc:i_n]
             n_per_dr = np.maximum(y[i_n:], 0.0) * inv_dr
             # Upwind fluxes through the inner class edges (growth > 0 carries the lower class up).
             inner = g_inner * (m - sat_inner)
@@ -348,9 +438,10 @@ class _Model:
             dy = np.empty_like(y)
             dy[0] = -conversion
             dy[2] = nucleation - steps[0]
-            dy[3 : i_n - 1] = steps[:-1] - steps[1:]
-            dy[i_n - 1] = steps[-1] + death
-            dy[2:i_n] -= births
+            dy[3 : i_c_end - 1] = steps[:-1] - steps[1:]
+            dy[i_c_end - 1] = steps[-1] + death
+            dy[2:i_c_end] += transformed - births
+            dy[i_pc:i_n] = -transformed
             units_to_nc = nc_units @ dn - msc_units @ births + top_units * death
             units_to_msc = nucleus_units * nucleation + step_units @ steps
             dy[1] = conversion - units_to_msc - units_to_nc
@@ -366,7 +457,7 @@ class _Model:
     def jac(self, y, rates, nucleating: bool):
         """Analytic Jacobian of :meth:`rhs` (dense; the system has ~100 equations)."""
         t = self._terms(y, rates, nucleating)
-        size, i_m, i_c, i_n = len(y), 1, 2, 2 + self.n_msc
+        size, i_m, i_c, i_pc, i_n = len(y), 1, 2, self.i_pc, self.i_nc
         m, c, n, sat, k = t["m"], t["c"], t["n"], t["sat"], t["k"]
         growth, upwind = t["growth"], t["upwind"]
         g_per_m = rates["growth_nm_per_s_per_mm"]
@@ -402,6 +493,9 @@ class _Model:
         jac[i_c + 1 : i_c + self.n_msc - 1] = d_steps[:-1] - d_steps[1:]
         jac[i_c + self.n_msc - 1] = d_steps[-1] + d_death
         jac[i_c : i_c + self.n_msc] -= d_births
+        families = np.arange(self.n_msc)
+        jac[i_c + families, i_pc + families] = rates["k_pc"]
+        jac[i_pc + families, i_pc + families] = -rates["k_pc"]
         jac[i_n:] = d_dn
         d_units_nc = self.nc_units @ d_dn - self.msc_units @ d_births + self.msc_units[-1] * d_death
         d_units_msc = 12.0 * d_nuc + self.step_units @ d_steps
@@ -468,8 +562,14 @@ def react(
     se = params.precursor_mm if se_precursor_mm is None else se_precursor_mm
     limiting, excess = min(cd, se), max(cd, se)
     scale = (excess / limiting) ** params.conversion_order_in_excess
-    y = np.zeros(2 + model.n_msc + len(model.centres_nm))
+    y = np.zeros(model.size)
     y[0] = limiting
+    if nucleation_time_s > 0 and params.precursor_compound_fraction > 0:
+        # Yu's Pathway 1: part of the fresh mixture self-assembles into precursor compounds as it
+        # heats up in the chamber (the induction period), each the quasi-isomer of one MSC family.
+        assembled = params.precursor_compound_fraction * limiting
+        y[0] -= assembled
+        y[model.i_pc : model.i_nc] = assembled * precursor_compound_shares(nucleation_temperature_c, params) / model.msc_units
     y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True, conversion_scale=scale)
     y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False, conversion_scale=scale)
     return KineticState(
@@ -477,8 +577,9 @@ def react(
         monomer_mm=float(y[1]),
         msc_mm={name: float(v) for (name, _, _), v in zip(MSC_FAMILIES, y[2 : 2 + model.n_msc], strict=True)},
         nc_radius_nm=model.centres_nm.copy(),
-        nc_mm=y[2 + model.n_msc :].copy(),
+        nc_mm=y[model.i_nc :].copy(),
         precursor0_mm=limiting,
         cd_excess_mm=max(cd - se, 0.0),
+        pc_mm={name: float(v) for (name, _, _), v in zip(MSC_FAMILIES, y[model.i_pc : model.i_nc], strict=True) if v > 0},
     )
 

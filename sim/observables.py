@@ -10,7 +10,7 @@ import numpy as np
 
 from .kinetics import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, KineticState
 from .optics import DEFAULT_OPTICS, absorbance, nc_class_absorbance
-from .sizing import aggregation_number, diameter_for_units, yu_extinction_m_inv_cm_inv
+from .sizing import diameter_for_units, yu_extinction_m_inv_cm_inv
 
 #: Smallest diameter SAXS resolves, nm (Palencia 2020).
 SAXS_RESOLUTION_DIAMETER_NM = 1.6
@@ -70,6 +70,22 @@ def saxs_mean_radius_nm(state: KineticState, min_fraction: float = 0.02) -> floa
     return float((volume * radii).sum() / volume.sum())
 
 
+def saxs_volume_fractions(state: KineticState) -> dict[str, float]:
+    """Share of the resolved particle volume (d ≥ 1.6 nm) in each MSC family and in NCs.
+
+    What Palencia et al. 2020 read off their Monte-Carlo SAXS fits (Fig. 2, "relative volume
+    fractions of different CdSe species"): keys are the resolved families (clusters and their
+    precursor compounds together) and ``"NC"``; empty when nothing is resolved.
+    """
+    radii, _, conc = _resolved_particles(state)
+    volume = conc * radii**3
+    if volume.sum() <= 0.0:
+        return {}
+    names = [name for name, _, _ in MSC_FAMILIES if MSC_SAXS_DIAMETER_NM[name] >= SAXS_RESOLUTION_DIAMETER_NM]
+    shares = volume / volume.sum()
+    return dict(zip(names, map(float, shares[: len(names)]), strict=True)) | {"NC": float(shares[len(names) :].sum())}
+
+
 def saxs_resolved_fraction(state: KineticState) -> float:
     """Fraction of the CdSe in particles SAXS resolves (d ≥ 1.6 nm: CdSe-403 and up, and NCs)."""
     _, units, conc = _resolved_particles(state)
@@ -77,9 +93,7 @@ def saxs_resolved_fraction(state: KineticState) -> float:
 
 
 def _resolved_particles(state: KineticState):
-    """SAXS radii (nm), CdSe units and concentrations (mM) of the clusters and NC classes SAXS resolves."""
-    radii = np.concatenate([[MSC_SAXS_DIAMETER_NM[name] / 2 for name, _, _ in MSC_FAMILIES], state.nc_radius_nm])
-    units = np.concatenate([[n for _, _, n in MSC_FAMILIES], aggregation_number(2.0 * state.nc_radius_nm)])
-    conc = np.concatenate([[state.msc_mm[name] for name, _, _ in MSC_FAMILIES], state.nc_mm])
+    """SAXS radii (nm), CdSe units and concentrations (mM) of the particles SAXS resolves."""
+    radii, units, conc = state.scatterers()
     keep = 2 * radii >= SAXS_RESOLUTION_DIAMETER_NM
     return radii[keep], units[keep], conc[keep]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .constants import AVOGADRO_PER_MOL, CDSE_SLD_1E6_PER_A2, SOLVENT_SLD_1E6_PER_A2
-from .kinetics import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, KineticState
+from .kinetics import KineticState
 
 #: Default q grid: 0.1–5 nm⁻¹, 250 points, log-spaced as a pyFAI integration would be binned.
 DEFAULT_Q_NM_INV = np.geomspace(0.1, 5.0, 250)
@@ -68,11 +68,8 @@ def intensity(
 ) -> np.ndarray:
     """Noise-free I(q) in cm⁻¹ of ``state`` on ``q_nm_inv``."""
     q = np.asarray(q_nm_inv, dtype=float)
-    # MSCs scatter with their SAXS size (core + bound ligand shell), Palencia 2020.
-    radii_nm = [MSC_SAXS_DIAMETER_NM[name] / 2.0 for name, _, _ in MSC_FAMILIES]
-    conc_mm = [state.msc_mm[name] for name, _, _ in MSC_FAMILIES]
-    radii_nm = np.concatenate([radii_nm, state.nc_radius_nm])
-    conc_mm = np.concatenate([conc_mm, state.nc_mm])
+    # MSCs (and their precursor compounds) scatter with their SAXS size, Palencia 2020.
+    radii_nm, _, conc_mm = state.scatterers()
     keep = conc_mm > 0
     total = np.full(q.shape, params.background_cm_inv)
     if np.any(keep):
