@@ -40,15 +40,26 @@ def palencia_fig1():
 
 
 def palencia_fig2():
-    """SAXS at 1.5 s, growth 230 °C, nucleation 190–280 °C, and the mean radius."""
-    temps = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
-    fig, (ax_i, ax_r) = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
+    """SAXS at 1.5 s, growth 230 °C, nucleation 190–280 °C: I(q), the species' volume fractions, the mean radius."""
+    temps = facts.FACT5_NUCLEATION_C
+    fig, (ax_i, ax_v, ax_r) = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
     for i, t in enumerate(temps):
         result = simulate(Conditions(t, 230, 1.5))
         ax_i.loglog(result.q_nm_inv, result.intensity * 2.0**i, label=f"{t} °C")
     ax_i.set_xlabel("q (nm⁻¹)")
     ax_i.set_ylabel("I(q) (cm⁻¹, offset ×2)")
     ax_i.legend(fontsize=7)
+    shares = facts.fact5_saxs_volume_fractions()
+    bottom = np.zeros(len(temps))
+    for species, label in (("CdSe-403", "CdSe-403 (r 0.87 nm)"), ("CdSe-437", "CdSe-437 (0.94 nm)"),
+                           ("CdSe-465", "CdSe-465 (1.02 nm)"), ("NC", "NCs")):
+        values = np.array([shares[t].get(species, 0.0) for t in temps])
+        ax_v.bar([str(t) for t in temps], values, bottom=bottom, label=label)
+        bottom += values
+    ax_v.set_xlabel("nucleation temperature (°C)")
+    ax_v.set_ylabel("share of the resolved volume (d ≥ 1.6 nm)")
+    ax_v.set_ylim(0, 1.25)
+    ax_v.legend(fontsize=7, loc="upper center", ncol=2)
     radii = facts.fact5_saxs_radius_steps()
     ax_r.plot(list(radii), [r or np.nan for r in radii.values()], "o-", label="twin")
     missing = [t for t, r in radii.items() if r is None]
