@@ -372,34 +372,10 @@ class _Model:
             "growth_nm_per_s_per_mm": CDSE_MOLAR_VOLUME_M3_PER_MOL * ka_edges * 1e9,
         }
 
-    def _terms(self, y, rates, nucleating: bool):
-        """Reaction rates shared by :meth:`rhs` and :meth:`jac`."""
-        m = max(y[1], 0.0)
-        c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
-        n = np.maximum(y[self.i_nc :], 0.0)
-        sat = rates["msc_solubility"]
-        k = rates["k_steps"]
-        chi = 1.0 if nucleating else 0.0
-        growth = rates["growth_nm_per_s_per_mm"] * (m - rates["edge_solubility"])
-        inner = growth[1:-1]
-        upwind = np.where(inner > 0, np.arange(len(inner)), np.arange(1, len(inner) + 1))
-        return {
-            "m": m, "c": c, "n": n, "sat": sat, "k": k, "chi": chi,
-            "conversion": rates["k_precursor"] * y[0],
-            # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
-            "nucleation": rates["k_nucleation"] * (chi * m * m - c[0] * sat[0]),
-            # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
-            "steps": k * (c[:-1] * m - c[1:] * sat[1:]),
-            # Cluster + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M], or ·[403] in the window).
-            "births": rates["k_to_nc"] * c * m,
-            "growth": growth,
-            "upwind": upwind,
-        }
-
     def rhs_function(self, rates, nucleating: bool):
         """The right-hand side ``f(y, t)`` for one segment, with its constants bound once.
 
-        The same equations as :meth:`_terms` (which :meth:`jac` differentiates), written as a
+        The one statement of the model's equations (:meth:`jac` differentiates them), written as a
         closure over preallocated arrays: the integrator calls it several hundred times per point,
         and a per-call dictionary of terms cost more than the arithmetic.
         """
@@ -431,8 +407,11 @@ class _Model:
             dn[-1] = 0.0
             dn[1:] += flux
             conversion = k_precursor * y[0]
+            # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
             nucleation = k_nucleation * (chi * m * m - c[0] * sat0)
+            # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
             steps = k_steps * (c[:-1] * m - c[1:] * sat_up)
+            # Cluster + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M], or ·[403] in the window).
             births = k_to_nc * c * m
             dn[0] += births.sum() - death
             dy = np.empty_like(y)
@@ -456,14 +435,19 @@ class _Model:
 
     def jac(self, y, rates, nucleating: bool):
         """Analytic Jacobian of :meth:`rhs` (dense; the system has ~100 equations)."""
-        t = self._terms(y, rates, nucleating)
         size, i_m, i_c, i_pc, i_n = len(y), 1, 2, self.i_pc, self.i_nc
-        m, c, n, sat, k = t["m"], t["c"], t["n"], t["sat"], t["k"]
-        growth, upwind = t["growth"], t["upwind"]
+        m = max(y[1], 0.0)
+        c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
+        n = np.maximum(y[i_n:], 0.0)
+        sat, k = rates["msc_solubility"], rates["k_steps"]
+        chi = 1.0 if nucleating else 0.0
         g_per_m = rates["growth_nm_per_s_per_mm"]
+        growth = g_per_m * (m - rates["edge_solubility"])
+        # The rhs's upwind choice: class i below an inner edge that grows, class i+1 above one that shrinks.
+        upwind = np.where(growth[1:-1] > 0, np.arange(len(growth) - 2), np.arange(1, len(growth) - 1))
 
         d_nuc = np.zeros(size)
-        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * t["chi"] * m
+        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * chi * m
         d_nuc[i_c] = -rates["k_nucleation"] * sat[0]
         d_steps = np.zeros((self.n_msc - 1, size))
         rows = np.arange(self.n_msc - 1)
@@ -498,7 +482,7 @@ class _Model:
         jac[i_pc + families, i_pc + families] = -rates["k_pc"]
         jac[i_n:] = d_dn
         d_units_nc = self.nc_units @ d_dn - self.msc_units @ d_births + self.msc_units[-1] * d_death
-        d_units_msc = 12.0 * d_nuc + self.step_units @ d_steps
+        d_units_msc = self.msc_units[0] * d_nuc + self.step_units @ d_steps
         jac[i_m] = -d_units_msc - d_units_nc
         jac[i_m, 0] += rates["k_precursor"]
         return jac
