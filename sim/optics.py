@@ -20,7 +20,7 @@ import numpy as np
 
 from .constants import FLOW_CELL_PATH_CM
 from .kinetics import MSC_FAMILIES, KineticState
-from .sizing import aggregation_number, yu_extinction_m_inv_cm_inv, yu_wavelength_nm
+from .sizing import aggregation_number, diameter_for_units, yu_extinction_m_inv_cm_inv, yu_wavelength_nm
 
 #: Photon energy (eV) times wavelength (nm).
 HC_EV_NM = 1239.84198
@@ -99,7 +99,7 @@ def absorbance(
         c_m = state.msc_mm[name] * 1e-3
         if c_m <= 0:
             continue
-        d = 2.0 * (3.0 * n_units / (4.0 * np.pi * 18.28)) ** (1 / 3)
+        d = diameter_for_units(n_units)
         w = HC_EV_NM * optics.msc_fwhm_nm / peak_nm**2
         e1 = HC_EV_NM / peak_nm
         bands = _gauss(energy, e1, w) + 0.8 * _gauss(energy, e1 + 0.35, 3.0 * w) + 1.0 * _gauss(energy, e1 + 0.7, 5.0 * w)
