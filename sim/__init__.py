@@ -24,7 +24,7 @@ from functools import lru_cache, partial
 import numpy as np
 
 from .kinetics import DEFAULT_PARAMETERS, MSC_FAMILIES, KineticParameters, KineticState, react
-from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm
+from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm, saxs_volume_fractions
 from .optics import DEFAULT_WAVELENGTH_NM, absorbance, add_detector_noise
 from .scattering import DEFAULT_Q_NM_INV, add_counting_noise, intensity, mesophase_order
 from .sizing import yu_diameter_nm, yu_wavelength_nm
@@ -176,6 +176,7 @@ def truth_of(state: KineticState) -> dict:
         "msc_families_present": msc_families_present(state),
         "nc_exciton_nm": nc_exciton_nm(state),
         "saxs_mean_radius_nm": saxs_mean_radius_nm(state),
+        "saxs_volume_fractions": saxs_volume_fractions(state),
     }
 
 
