@@ -116,16 +116,19 @@ def test_fact5_one_family_leads_at_a_time():
 
 
 # Strict: a model change that makes it pass turns the xfail into a failure, so the marker gets removed.
-@pytest.mark.xfail(strict=True, reason="NC growth in the twin (≈ 0.02 nm/s at 280 °C, as Palencia's own 490 → 527 nm "
-                                       "exciton shift implies) cannot move the 1.5 s radius past 1.05 nm: docs/sim.md")
+@pytest.mark.xfail(strict=True, reason="no NC population at 1.5 s: PCs turning into NCs fast enough to make one put NCs "
+                                       "at 260 °C / 4.5 s (Palencia: none) and moved fact 4's exciton 16 nm (docs/sim.md)")
 def test_fact5_continuous_growth_from_250c():
     """Palencia Fig. 2: from 250 °C nucleation "the onset of continuous growth of the NCs" — the
-    radius rises past the CdSe-465 step by more than the ± 0.04 nm SAXS tolerance by 280 °C, and NCs
-    lead the resolved volume there."""
+    mean radius rises with nucleation temperature past the CdSe-465 step, and the rise is NCs': a
+    population beyond the families, ≥ 10 % of the resolved volume at 280 °C and growing with
+    temperature (by Palencia's own 0.021 nm/s radius growth at 280 °C the rise itself can only be a
+    few hundredths of a nm in 1.5 s, so no size is asked)."""
     radii = facts.fact5_saxs_radius_steps()
     assert radii[240] < radii[250] < radii[260] < radii[280]
-    assert radii[280] - radii[240] > 0.04
-    assert facts.fact5_saxs_volume_fractions()[280]["NC"] > 0.5
+    nc_share = {t: shares["NC"] for t, shares in facts.fact5_saxs_volume_fractions().items()}
+    assert nc_share[250] < nc_share[260] < nc_share[280]
+    assert nc_share[280] >= 0.1
 
 
 @pytest.mark.parametrize(("temperature_c", "visible"), [(25.0, True), (50.0, True), (100.0, False)])
