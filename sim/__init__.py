@@ -18,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 
 import numpy as np
@@ -145,17 +145,7 @@ def _steady_state(t_nuc, t_growth, residence, nucleation_time, params, cd_mm, se
     state = react(t_nuc, t_growth, residence, nucleation_time, params, cd_precursor_mm=cd_mm, se_precursor_mm=se_mm)
     # The lamellar precursor mesophase melts on heating and does not re-form within seconds.
     order = mesophase_order(max(t_nuc, t_growth) if residence > 0 else t_nuc)
-    return KineticState(
-        precursor_mm=state.precursor_mm,
-        monomer_mm=state.monomer_mm,
-        msc_mm=state.msc_mm,
-        nc_radius_nm=state.nc_radius_nm,
-        nc_mm=state.nc_mm,
-        precursor0_mm=state.precursor0_mm,
-        mesophase_order=order,
-        cd_excess_mm=state.cd_excess_mm,
-        pc_mm=state.pc_mm,
-    )
+    return replace(state, mesophase_order=order)
 
 
 def truth_of(state: KineticState) -> dict:

@@ -300,8 +300,7 @@ class KineticState:
     @property
     def units_in_pc_mm(self) -> float:
         """CdSe units bound in precursor compounds, mM (not yet CdSe: not in the yield)."""
-        units = {name: n for name, _, n in MSC_FAMILIES}
-        return float(sum(conc * units[name] for name, conc in self.pc_mm.items()))
+        return float(sum(self.pc_mm.get(name, 0.0) * units for name, _, units in MSC_FAMILIES))
 
     def scatterers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SAXS radii (nm), CdSe units per particle and number concentrations (mM) of every particle.
