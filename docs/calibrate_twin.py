@@ -343,7 +343,6 @@ def main():
         start = STARTS.get(args.start) or _from_json(args.start)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         parser.error(f"--start {args.start!r}: not {' or '.join(sorted(STARTS))}, nor this script's JSON output ({exc})")
-    _configure(args.without, space, weights, start)
     start_x = default_x(start)
     for item in args.set:
         name, _, value = item.partition("=")
