@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import multiprocessing
@@ -69,6 +70,8 @@ SPACE = [
     ("precursor_compound_switch_j_per_mol", 5.0, 6.3, True),
     ("k_precursor_compound_per_s", -3.0, 2.0, True),
     ("ea_precursor_compound_j_per_mol", 0.0, 300e3, False),
+    ("precursor_compound_direct_c", 230.0, 400.0, False),
+    ("precursor_compound_direct_j_per_mol", 5.0, 6.3, True),
 ]
 
 
@@ -159,7 +162,8 @@ def loss(x, details=False):
     terms = {}
     # Fact 1: 437 window at 14 s and its rise with growth T.
     for t in (270, 280, 290, 300):
-        terms[f"f1_present_{t}"] = hinge(-math.log(presence_margin(st(t, t, 14.0), "CdSe-437", 437.0)))
+        # (aimed 2 % above the line: the window's edge at 270 °C sits on it)
+        terms[f"f1_present_{t}"] = hinge(-math.log(presence_margin(st(t, t, 14.0), "CdSe-437", 437.0) / 1.02))
     for t in (230, 240, 250, 320, 330, 350):
         terms[f"f1_absent_{t}"] = hinge(math.log(presence_margin(st(t, t, 14.0), "CdSe-437", 437.0)))
     for t in (280, 300):
@@ -180,22 +184,30 @@ def loss(x, details=False):
     terms["f4_437_4.5"] = hinge(-math.log(presence_margin(st(280, 280, 4.5), "CdSe-437", 437.0)))
     # No NCs at 260 °C / 4.5 s; NCs rather than MSCs at ≤ 260 °C / 14 s.
     s = st(260, 260, 4.5)
-    terms["no_nc_260_4.5"] = hinge(math.log((s.units_in_nc_mm + 1e-9) / (0.02 * s.precursor0_mm)))
+    # (aimed at ≤ 1.8 % and steep: 2 % is the test's line, and a search trades a small term away)
+    terms["no_nc_260_4.5"] = hinge(math.log((s.units_in_nc_mm + 1e-9) / (0.018 * s.precursor0_mm)) / 0.05)
     s = st(250, 250, 14.0)
     terms["nc_not_msc_250_14"] = hinge(math.log((s.units_in_msc_mm + 1e-9) / (s.units_in_nc_mm + 1e-9)))
     # Fact 5: SAXS radius steps at 1.5 s, growth 230 °C.
     targets = {190: 0.87, 200: 0.94, 210: 0.94, 220: 0.94, 240: 1.02}
     # The radius is read whatever the resolved share; a share under SAXS's 2 % (where
     # saxs_mean_radius_nm reports no radius) costs its own term, graded so a search can climb it.
-    states = {t: st(t, 230, 1.5) for t in (190, 200, 210, 220, 230, 240, 250, 260, 280)}
+    states = {t: st(t, 230, 1.5) for t in (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)}
     radii = {t: saxs_mean_radius_nm(s, min_fraction=0.0) or 0.0 for t, s in states.items()}
     for t, s in states.items():
         terms[f"f5_seen_{t}"] = hinge(math.log(0.03 / (saxs_resolved_fraction(s) + 1e-9)))
     for t, target in targets.items():
         terms[f"f5_r{t}"] = hinge((abs(radii[t] - target) - 0.02) / 0.04)
-    r230, r250, r260, r280 = (radii[t] for t in (230, 250, 260, 280))
+    r230 = radii[230]
     terms["f5_230_between"] = hinge((0.94 - r230) / 0.04) + hinge((r230 - 1.04) / 0.04)
-    terms["f5_growth"] = hinge((1.04 - r250) / 0.04) + hinge((r250 + 0.02 - r260) / 0.04) + hinge((r260 + 0.02 - r280) / 0.04)
+    # "The onset of continuous growth of the NCs" from 250 °C: the radius rises with nucleation T
+    # and an NC population makes the rise (≥ 10 % of the resolved volume at 280 °C in the test;
+    # aimed at 15 %, each step ≥ 2 points).
+    onset = (240, 250, 260, 270, 280)
+    terms["f5_growth"] = sum(hinge((radii[lo] + 0.003 - radii[hi]) / 0.003) for lo, hi in itertools.pairwise(onset))
+    nc = {t: saxs_volume_fractions(states[t]).get("NC", 0.0) for t in onset[1:]}
+    terms["f5_nc_share"] = hinge((0.15 - nc[280]) / 0.05) + sum(
+        hinge((nc[lo] + 0.02 - nc[hi]) / 0.02) for lo, hi in itertools.pairwise(onset[1:]))
     # The shape, not only the numbers: a step of ≥ 0.04 nm from 190 to 200 °C, a plateau (≤ 0.03 nm
     # spread) over 200–220 °C, and no continuous NC growth before 250 °C (< 2 % of the CdSe in NCs).
     terms["f5_step"] = hinge((0.04 - (radii[200] - radii[190])) / 0.02)
@@ -254,7 +266,16 @@ PATHWAY1_HAND = dataclasses.replace(
     DEFAULT_PARAMETERS, precursor_compound_fraction=0.03, precursor_compound_switch_c=(196.0, 233.0),
     precursor_compound_switch_j_per_mol=6e5, k_precursor_compound_per_s=0.3, ea_precursor_compound_j_per_mol=1e5,
 )
-STARTS = {"default": DEFAULT_PARAMETERS, "single-ea": SINGLE_EA_PARAMETERS, "pathway1-hand": PATHWAY1_HAND}
+#: The defaults as the Pathway-1 fit left them (commit c63772c), with no PC passing straight on to its
+#: MSC: the start of the fourth fit (growth, → NC and the direct share; docs/sim.md).
+PATHWAY1_FIT = dataclasses.replace(
+    DEFAULT_PARAMETERS, k_steps_per_mm_s=(1.859, 0.05185, 138.8, 0.04148),
+    k_to_nc_per_mm_s=(0.0, 0.0, 1.154e-05, 0.0, 0.1197), ea_to_nc_j_per_mol=14650.0,
+    growth_rate_constant_m_per_s=5.11e-07, ea_growth_j_per_mol=91960.0, precursor_compound_fraction=0.03041,
+    precursor_compound_direct_c=1000.0, precursor_compound_direct_j_per_mol=3e5,
+)
+STARTS = {"default": DEFAULT_PARAMETERS, "single-ea": SINGLE_EA_PARAMETERS, "pathway1-hand": PATHWAY1_HAND,
+          "pathway1": PATHWAY1_FIT}
 
 
 def default_x(p: KineticParameters = DEFAULT_PARAMETERS):
@@ -273,6 +294,8 @@ def default_x(p: KineticParameters = DEFAULT_PARAMETERS):
         "precursor_compound_switch_j_per_mol": p.precursor_compound_switch_j_per_mol,
         "k_precursor_compound_per_s": p.k_precursor_compound_per_s,
         "ea_precursor_compound_j_per_mol": p.ea_precursor_compound_j_per_mol,
+        "precursor_compound_direct_c": p.precursor_compound_direct_c,
+        "precursor_compound_direct_j_per_mol": p.precursor_compound_direct_j_per_mol,
     }
     return np.array([math.log10(raw[n]) if lg else raw[n] for n, _, _, lg in SPACE])
 

@@ -57,7 +57,7 @@ def fact4_exciton_280c(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
 
 
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
-FACT5_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 280)
+FACT5_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
 
 
 def fact5_saxs_radius_steps(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:

@@ -67,21 +67,23 @@ class KineticParameters:
     Rate constants are given at the reference temperature of 280 °C and scaled with their
     activation energies (Arrhenius). Units are in each name.
 
-    The defaults were fitted to the Palencia et al. 2020 facts in two steps: first with one
+    The defaults were fitted to the Palencia et al. 2020 facts in four steps: first with one
     activation energy for all ladder steps (:data:`SINGLE_EA_PARAMETERS`, ``python
     docs/calibrate_twin.py --samples 300 --refine 3 --iterations 400 --seed 0``, loss 131.6 →
     13.8), then from there with one per step, the CdSe-380 → CdSe-403 step started steeply
     activated (``python docs/calibrate_twin.py --start single-ea --samples 0 --local-samples 20
     --refine 2 --iterations 1200 --processes 2 --without f5 --set ea_step1=2e5 --seed 1``, ≈ 14 min
     on 2 cores; loss without the fact-5 terms 2.36 → 0; values rounded to 4 digits). Yu's Pathway 1
-    (the ``precursor_compound_*`` fields) was fitted last, on top, with those held (``python
+    (the ``precursor_compound_*`` fields) was fitted next, on top, with those held (``python
     docs/calibrate_twin.py --start pathway1-hand --samples 0 --local-samples 30 --refine 2
     --iterations 600 --processes 2 --seed 5 --without f5_growth --free precursor_compound_fraction
     --free pc_switch_low_c --free pc_switch_high_c --free precursor_compound_switch_j_per_mol --free
-    k_precursor_compound_per_s --free ea_precursor_compound_j_per_mol``, 4 min 40 s on 2 cores; loss
-    0.33 → 2e-10). They are a fit of a reduced model, not measured constants: docs/sim.md lists the
-    facts they reproduce (1–4, 5's quantized steps, 6–8) and the one they miss (5's continuous NC
-    growth from 250 °C at 1.5 s).
+    k_precursor_compound_per_s --free ea_precursor_compound_j_per_mol`` with the script of commit
+    c63772c, 4 min 40 s on 2 cores; loss 0.33 → 2e-10). Last, the share of PCs passing straight on to
+    their MSC (fact 5's onset of NC growth) with the growth law, cluster → NC, the PC fraction and
+    the 61 → 84 step refitted around it (the command in docs/sim.md, "Parameters"). They are a fit
+    of a reduced model, not measured constants: docs/sim.md lists the facts they reproduce (1–8)
+    and how fact 5's onset of NC growth is reconciled with "no NCs at 260 °C / 4.5 s".
     """
 
     precursor_mm: float = 10.0
@@ -100,25 +102,25 @@ class KineticParameters:
     k_nucleation_per_mm_s: float = 1.962
     """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
     ea_nucleation_j_per_mol: float = 45480.0
-    k_steps_per_mm_s: tuple[float, ...] = (1.859, 0.05185, 138.8, 0.04148)
+    k_steps_per_mm_s: tuple[float, ...] = (1.859, 0.05185, 138.8, 0.03439)
     """Ladder steps 12→25→38→61→84 units, mM⁻¹ s⁻¹ at 280 °C."""
-    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 1.154e-05, 0.0, 0.1197)
+    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 1.154e-05, 0.0, 0.1398)
     """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
     temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
     ea_steps_j_per_mol: float | tuple[float, ...] = (8695.0, 207300.0, 7004.0, 2662.0)
     """Activation energy of the ladder steps 12→25→38→61→84: one value for all, or one per step,
     J mol⁻¹. The fit makes CdSe-380 → CdSe-403 steeply activated (207 kJ/mol), which closes the
     window's low-temperature edge and lets the oven's temperature feed CdSe-437 (fact 1)."""
-    ea_to_nc_j_per_mol: float = 14650.0
+    ea_to_nc_j_per_mol: float = 21440.0
     """Activation energy of cluster + monomer → NC, J mol⁻¹."""
     solubility_mm: float = 0.006361
     """Bulk monomer solubility [M]0 at 280 °C, mM."""
     dh_solubility_j_per_mol: float = 55470.0
     surface_energy_j_per_m2: float = 0.2164
     """Surface energy γ for the Gibbs–Thomson solubility of clusters and NCs, J m⁻²."""
-    growth_rate_constant_m_per_s: float = 5.11e-07
+    growth_rate_constant_m_per_s: float = 4.177e-07
     """Prins eq. 6 prefactor A at 280 °C, m s⁻¹."""
-    ea_growth_j_per_mol: float = 91960.0
+    ea_growth_j_per_mol: float = 108000.0
     growth_exponent: float = 2.0
     """Superfocusing exponent n of Prins eq. 6."""
     growth_offset_nm: float = 0.2
@@ -129,7 +131,7 @@ class KineticParameters:
     """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
     residence time when both are set by one flow (2.8 s at 14 s for the default 0.1983, a fitted
     value: Palencia give no chamber volume)."""
-    precursor_compound_fraction: float = 0.03041
+    precursor_compound_fraction: float = 0.02812
     """Fraction of the limiting precursor that self-assembles into precursor compounds (PCs) as
     the fresh mixture heats up in the nucleation chamber — Pathway 1 of Yu's two-pathway model
     (seed SI: the PC forms in the induction period, before nucleation). 0 switches it off. Fitted: the
@@ -150,6 +152,22 @@ class KineticParameters:
     the reactor's 14 s — faster, their CdSe-465 would become NCs that facts 2 and 4 do not allow."""
     ea_precursor_compound_j_per_mol: float = 26150.0
     """Activation energy of PC → MSC, J mol⁻¹."""
+    precursor_compound_direct_c: float = 270.9
+    """Chamber temperature (°C) at which half of the assembling PCs pass straight on to their MSC.
+
+    A nascent assembly either settles as a PC or rearranges at once into its MSC (Yu's PC → MSC
+    rearrangement, thermally activated: hours for CdS PC-311 at room temperature). The two
+    channels compete, so the share taking the second is set by the chamber temperature — like the
+    family — and not by the time spent there; the PCs that settled transform at
+    :attr:`k_precursor_compound_per_s` afterwards. The MSCs so made take up monomer and become the
+    first NCs: Palencia's "onset of continuous growth of the NCs" from 250 °C nucleation at 1.5 s
+    (Fig. 2). Fitted to that onset together with "no NCs at ≤ 260 °C / 4.5 s" (docs/sim.md,
+    "Fact 5"): a rate instead of a share would seed three times as many NCs in the 0.9 s chamber
+    of a 4.5 s point as in the 0.3 s chamber of a 1.5 s point, which the two facts do not allow."""
+    precursor_compound_direct_j_per_mol: float = 547800.0
+    """Difference of the two channels' activation energies, J mol⁻¹: the ratio of assemblies that
+    become MSCs to those that settle as PCs is exp(−ΔE/R·(1/T − 1/T_half)), a 10–90 % width of
+    ≈ 4.4·RT²/ΔE (the form of :attr:`precursor_compound_switch_j_per_mol`)."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
 
@@ -202,6 +220,14 @@ def precursor_compound_shares(temperature_c: float, params: KineticParameters = 
     w = np.exp(log_w - log_w.max())
     shares = dict(zip(PRECURSOR_COMPOUND_FAMILIES, w / w.sum(), strict=True))
     return np.array([shares.get(name, 0.0) for name, _, _ in MSC_FAMILIES])
+
+
+def precursor_compound_direct_share(temperature_c: float, params: KineticParameters = DEFAULT_PARAMETERS) -> float:
+    """Share of the PCs assembling at ``temperature_c`` (°C) that pass straight on to their MSC
+    (:attr:`KineticParameters.precursor_compound_direct_c`)."""
+    x = -params.precursor_compound_direct_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (
+        1.0 / celsius_to_kelvin(temperature_c) - 1.0 / celsius_to_kelvin(params.precursor_compound_direct_c))
+    return float(1.0 / (1.0 + np.exp(-np.clip(x, -700.0, 700.0))))
 
 
 @dataclass(frozen=True)
@@ -549,10 +575,14 @@ def react(
     y[0] = limiting
     if nucleation_time_s > 0 and params.precursor_compound_fraction > 0:
         # Yu's Pathway 1: part of the fresh mixture self-assembles into precursor compounds as it
-        # heats up in the chamber (the induction period), each the quasi-isomer of one MSC family.
+        # heats up in the chamber (the induction period), each the quasi-isomer of one MSC family;
+        # in a hot chamber part of them rearranges into that MSC as it assembles.
         assembled = params.precursor_compound_fraction * limiting
         y[0] -= assembled
-        y[model.i_pc : model.i_nc] = assembled * precursor_compound_shares(nucleation_temperature_c, params) / model.msc_units
+        per_family = assembled * precursor_compound_shares(nucleation_temperature_c, params) / model.msc_units
+        direct = precursor_compound_direct_share(nucleation_temperature_c, params)
+        y[2 : 2 + model.n_msc] += direct * per_family
+        y[model.i_pc : model.i_nc] = (1.0 - direct) * per_family
     y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True, conversion_scale=scale)
     y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False, conversion_scale=scale)
     return KineticState(
