@@ -40,13 +40,19 @@ def _model():
     return load_model("sphere")
 
 
+#: Below this relative width the spheres are taken as monodisperse: sasmodels' Schulz weights
+#: (z = 1/pd²) overflow in ``exp`` for pd ≈ 1e-9, where a fit of a near-monodisperse pattern can go.
+MONODISPERSE_BELOW = 1e-3
+
+
 def sphere_intensity(q_nm_inv, radius_nm, polydispersity=0.0, scale=1e-3, background=0.0):
     """I(q) in cm⁻¹ of CdSe spheres (sasmodels ``sphere``, Schulz polydispersity)."""
     from sasmodels.direct_model import call_kernel
 
     kernel = _sphere_kernel(tuple(np.round(np.asarray(q_nm_inv, dtype=float), 12)))
     pars = {
-        "radius": 10.0 * radius_nm, "radius_pd": polydispersity, "radius_pd_n": 35, "radius_pd_type": "schulz",
+        "radius": 10.0 * radius_nm, "radius_pd": polydispersity if polydispersity >= MONODISPERSE_BELOW else 0.0,
+        "radius_pd_n": 35, "radius_pd_type": "schulz",
         "sld": CDSE_SLD, "sld_solvent": SOLVENT_SLD, "scale": scale, "background": background,
     }
     return np.asarray(call_kernel(kernel, pars), dtype=float)
