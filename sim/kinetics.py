@@ -135,8 +135,9 @@ class KineticParameters:
     """Fraction of the limiting precursor that self-assembles into precursor compounds (PCs) as
     the fresh mixture heats up in the nucleation chamber — Pathway 1 of Yu's two-pathway model
     (seed SI: the PC forms in the induction period, before nucleation). 0 switches it off. Fitted: the
-    calibration asks SAXS to resolve ≥ 3 % of the CdSe at 1.5 s (Palencia Fig. 2 has a radius at
-    every nucleation temperature); more PCs would feed NCs that facts 2 and 4 do not allow."""
+    calibration aims at SAXS resolving ≥ 3 % of the CdSe at 1.5 s (Palencia Fig. 2 has a radius at
+    every nucleation temperature; the fit reaches 2.8 %, the test needs 2 %); more PCs would feed
+    NCs that facts 2 and 4 do not allow."""
     precursor_compound_switch_c: tuple[float, float] = (194.8, 232.4)
     """Chamber temperatures (°C) at which PCs of CdSe-403 and -437, then of -437 and -465, form in
     equal shares: the PC family is a quasi-isomer chosen by the temperature of the induction period
