@@ -33,20 +33,25 @@ def set_conditions(
     Yields
     ------
     msg : Msg
-        ``set`` and ``wait`` for both heaters, then ``set`` and ``wait`` for both pumps.
+        ``set`` and ``wait`` for both pumps (standby flow), for both heaters, then for both
+        pumps again (the point's flow).
 
     Notes
     -----
-    The heaters move first, with the pumps at their previous flow (none at the start of a
-    session, which saves reagent on the long first ramp); their statuses finish only once
-    settled. The product at the flow cell still needs a flush (:func:`wait_steady`).
+    A flow reactor does not run its point flow while the temperatures change: the pumps first go
+    to the reactor's standby flow (``reactor.standby_flow_ul_min``, split like the point's flow;
+    0 stops them), the heaters move, and their statuses finish only once settled; then the pumps
+    go to the point's flow. :meth:`~autolab.devices.FlowReactor.reagent_need_ul` counts exactly
+    this sequence. The product at the flow cell still needs a flush (:func:`wait_steady`).
 
     Examples
     --------
     >>> RE(set_conditions(reactor, 280, 280, 14.0))  # doctest: +SKIP
     """
     point = reactor.check_conditions(nucleation_temperature_c, growth_temperature_c, residence_time_s)
+    standby = reactor.standby_flow_rates()
     flows = reactor.flow_rates_for(point.residence_time_s)
+    yield from bps.mv(reactor.cd_pump, standby["cd_pump"], reactor.se_pump, standby["se_pump"])
     yield from bps.mv(
         reactor.nucleation_heater,
         point.nucleation_temperature_c,

@@ -161,3 +161,52 @@ def test_queue_descriptions_carry_this_reactors_limits(reactor):
     assert check("autonomous_campaign", bounds={"residence_time_s": [1.5, 20, "log"]}, fixed={"growth_temperature_c": 250})[0]
     assert not check("autonomous_campaign", fixed={"growth_temp": 250})[0]
     assert plans.measure_point is not namespace["measure_point"]  # the library's plans stay undecorated
+
+
+def test_set_conditions_runs_the_pumps_at_standby_while_the_heaters_move(reactor):
+    sim = RunEngineSimulator()
+    msgs = sim.simulate_plan(set_conditions(reactor, 300, 320, 0.625))
+    sets = [(m.obj.name, m.args[0]) for m in msgs if m.command == "set"]
+    assert sets == [
+        ("reactor_cd_pump", 12.5), ("reactor_se_pump", 12.5),  # 25 µL/min in all, split like a point
+        ("reactor_nucleation_heater", 300), ("reactor_growth_oven", 320),
+        ("reactor_cd_pump", pytest.approx(12000.0)), ("reactor_se_pump", pytest.approx(12000.0)),
+    ]
+
+
+def test_standby_flow_zero_stops_the_pumps_while_the_heaters_move(reactor):
+    reactor.standby_flow_ul_min.put(0.0)
+    msgs = RunEngineSimulator().simulate_plan(set_conditions(reactor, 300, 320, 14.0))
+    assert [(m.obj.name, m.args[0]) for m in msgs if m.command == "set"][:2] == [("reactor_cd_pump", 0.0), ("reactor_se_pump", 0.0)]
+
+
+def test_standby_flow_the_pumps_cannot_give_is_named_before_any_message(reactor):
+    reactor.standby_flow_ul_min.put(5.0)
+    message = "standby_flow_ul_min=5 gives the Cd precursor pump 2.5 µL/min, outside its allowed range 10–12000 µL/min"
+    with pytest.raises(LimitError, match=re.escape(message)):
+        messages_until_error(set_conditions(reactor, 300, 320, 14.0))
+
+
+def test_a_fast_point_after_a_long_ramp_fits_one_syringe_and_the_twin_uses_what_was_counted(RE, reactor):
+    """The reagent count follows set_conditions: standby flow through the 660 s ramp, then the point's flow.
+
+    At the fastest residence time (0.625 s, 12 mL/min per pump) the old sequence — the previous
+    point's flow kept through the ramp — needed more than a 50 mL syringe for one point.
+    """
+    RE(measure_point(reactor, 40, 40, 0.625))
+    point = reactor.check_conditions(350, 350, 0.625)
+    need = reactor.reagent_need_ul([point], measurement_s=0.0)
+    ramp_s = (350 - 40) / 30.0 * 60.0 + 10.0  # growth oven: 30 °C/min, then 10 s settle
+    run_ul = 12000.0 * reactor.flush_time_s(0.625) / 60.0
+    assert need["cd_pump"] == pytest.approx(12.5 * ramp_s / 60.0 + run_ul)
+    assert need["cd_pump"] < 0.1 * reactor.cd_pump.syringe_volume_ul.get()
+    reactor.check_reagents([point], full_syringes=True)
+    before = reactor.cd_pump.dispensed_volume_ul.get()
+    RE(set_conditions(reactor, 350, 350, 0.625))
+    RE(wait_steady(reactor))
+    used = reactor.cd_pump.dispensed_volume_ul.get() - before
+    # What the count leaves out is the twin's virtual clock running moves one after another: the
+    # nucleation heater's 155 s ramp + 10 s settle before the oven's (at standby flow), and the two
+    # pumps' 2 s responses before the flush starts counting (the Cd pump runs 4 s at 12 mL/min).
+    extra_ul = 12.5 * ((350 - 40) / 120.0 * 60.0 + 10.0) / 60.0 + 12000.0 * 4.0 / 60.0
+    assert used == pytest.approx(need["cd_pump"] + extra_ul, abs=5.0)

@@ -74,6 +74,12 @@ class FlowReactor(Device):
     transfer_volume_ul = Cpt(UnitSignal, value=30.0, kind="config", units="uL")
     cd_volume_fraction = Cpt(UnitSignal, value=0.5, kind="config", units="")
     max_residence_time_s = Cpt(UnitSignal, value=600.0, kind="config", units="s")
+    # Total flow while the heaters ramp and settle (0 stops the pumps). 25 µL/min is the growth
+    # oven's volume over the longest residence time (250 µL / 600 s): whatever sits in the hot
+    # zone during a ramp is never older than the slowest allowed condition, so nothing stagnates
+    # and fouls the lines, and each pump's 12.5 µL/min share sits just above its 10 µL/min
+    # minimum. A ten-minute ramp then costs about 125 µL per syringe instead of a full one.
+    standby_flow_ul_min = Cpt(UnitSignal, value=25.0, kind="config", units="uL/min")
 
     # --- geometry -------------------------------------------------------------------------
     @property
@@ -97,6 +103,29 @@ class FlowReactor(Device):
         total = self.total_flow_ul_min(residence_time_s)
         cd = float(self.cd_volume_fraction.get())
         return {"cd_pump": total * cd, "se_pump": total * (1.0 - cd)}
+
+    def standby_flow_rates(self) -> dict[str, float]:
+        """Pump flow rates (µL/min) while the heaters move: ``standby_flow_ul_min`` split like a point's.
+
+        Raises
+        ------
+        LimitError
+            If a pump's share is neither 0 nor within its flow range.
+        """
+        total = float(self.standby_flow_ul_min.get())
+        cd = float(self.cd_volume_fraction.get())
+        flows = {"cd_pump": total * cd, "se_pump": total * (1.0 - cd)}
+        for key, flow in flows.items():
+            pump = getattr(self, key)
+            low, high = pump.limits
+            if flow != 0.0 and not low <= flow <= high:
+                msg = (
+                    f"standby_flow_ul_min={total:g} gives the {pump.label} {flow:g} µL/min, outside its "
+                    f"allowed range {low:g}–{high:g} µL/min; set 0 (stop) or a total of "
+                    f"{low / max(cd, 1.0 - cd):g}–{high / max(cd, 1.0 - cd):g} µL/min"
+                )
+                raise LimitError(msg)
+        return flows
 
     def residence_time_for(self, total_flow_ul_min: float) -> float:
         """Growth-oven residence time (s) at a total flow (µL/min); ``inf`` without flow."""
@@ -153,35 +182,61 @@ class FlowReactor(Device):
         )
         return PointConditions(t_nuc, t_growth, residence)
 
-    def check_reagents(self, points: Iterable[PointConditions], *, measurement_s: float = 30.0) -> None:
-        """Raise :class:`LimitError` if the syringes cannot supply every point in ``points``.
+    def reagent_need_ul(self, points: Iterable[PointConditions], *, measurement_s: float = 30.0) -> dict[str, float]:
+        """Volume (µL) each syringe must supply for ``points``, in order, from the reactor's state now.
 
-        Follows the points in order as :func:`~autolab.plans.set_conditions` runs them: the
-        pumps keep their previous flow while the heaters ramp and settle, then run at the new
-        flow for the flush and ``measurement_s`` of acquisition.
+        Follows :func:`~autolab.plans.set_conditions` exactly: the pumps run at the standby flow
+        (:meth:`standby_flow_rates`) while the heaters ramp and settle, then at the point's flow for
+        the flush and ``measurement_s`` of acquisition.
+
+        Returns
+        -------
+        dict
+            ``{"cd_pump": µL, "se_pump": µL}``.
         """
-        points = list(points)
-        pumps = {"cd_pump": self.cd_pump, "se_pump": self.se_pump}
-        need = dict.fromkeys(pumps, 0.0)
-        flow_now = {key: float(pump.flow_rate_setpoint.get()) for key, pump in pumps.items()}
+        standby = self.standby_flow_rates()
+        need = dict.fromkeys(standby, 0.0)
         temps_now = (float(self.nucleation_heater.setpoint.get()), float(self.growth_oven.setpoint.get()))
+        heaters = (self.nucleation_heater, self.growth_oven)
         for point in points:
             targets = (point.nucleation_temperature_c, point.growth_temperature_c)
             ramp_s = max(
                 heater.estimate_settle_time_s(target, from_c=now)
-                for heater, target, now in zip((self.nucleation_heater, self.growth_oven), targets, temps_now, strict=True)
+                for heater, target, now in zip(heaters, targets, temps_now, strict=True)
             )
             flows = self.flow_rates_for(point.residence_time_s)
             run_s = self.flush_time_s(point.residence_time_s) + measurement_s
-            for key in pumps:
-                need[key] += (flow_now[key] * ramp_s + flows[key] * run_s) / 60.0
-            flow_now, temps_now = flows, targets
-        for key, volume in need.items():
-            pump = pumps[key]
-            remaining = float(pump.remaining_volume_ul.get())
-            if volume > remaining:
-                msg = (
-                    f"{pump.label} ({pump.name}) has {remaining:.0f} µL left but {len(points)} point(s) "
-                    f"need about {volume:.0f} µL; refill the syringe or measure fewer points"
-                )
+            for key in need:
+                need[key] += (standby[key] * ramp_s + flows[key] * run_s) / 60.0
+            temps_now = targets
+        return need
+
+    def check_reagents(
+        self, points: Iterable[PointConditions], *, measurement_s: float = 30.0, full_syringes: bool = False
+    ) -> None:
+        """Raise :class:`LimitError` if the syringes cannot supply every point in ``points``.
+
+        Parameters
+        ----------
+        points : iterable of PointConditions
+            The points, in the order they will run.
+        measurement_s : float
+            Seconds of acquisition per point.
+        full_syringes : bool
+            Compare with full syringes (``syringe_volume_ul``) instead of what is left: whether
+            the points can be run at all, after a refill.
+        """
+        points = list(points)
+        for key, volume in self.reagent_need_ul(points, measurement_s=measurement_s).items():
+            pump = getattr(self, key)
+            signal = pump.syringe_volume_ul if full_syringes else pump.remaining_volume_ul
+            available = float(signal.get())
+            if volume > available:
+                if full_syringes:
+                    state = f"a full syringe of {available:.0f} µL"
+                    advice = "use a larger syringe or a longer residence time"
+                else:
+                    state = f"{available:.0f} µL left"
+                    advice = "refill the syringe or measure fewer points"
+                msg = f"{pump.label} ({pump.name}) has {state} but {len(points)} point(s) need about {volume:.0f} µL; {advice}"
                 raise LimitError(msg)
