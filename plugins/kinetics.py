@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from autolab.analysis import hookimpl
+from autolab.analysis import hookimpl, metric_table
 
 DEFAULT_METRIC = "uvvis.msc_absorbance.CdSe-437"
 
@@ -44,6 +44,22 @@ def fit_first_order(time, values, sigma=None) -> dict:
         "k_std": float(np.sqrt(cov[2, 2])) if np.all(np.isfinite(cov)) else None,
         "r2": r2,
     }
+
+
+#: What :func:`autolab_analyze_series` returns for a time series of points.
+METRICS = {
+    "metric": ("", "the metric fitted (name)"),
+    "k_per_s": ("s⁻¹", "first-order rate constant"),
+    "k_std_per_s": ("s⁻¹", "standard error of the rate constant"),
+    "a_inf": ("", "plateau of the fitted metric, in its own unit"),
+    "a0": ("", "value of the fitted metric at t = 0, in its own unit"),
+    "r2": ("", "coefficient of determination of the fit"),
+}
+
+
+@hookimpl
+def autolab_metrics():
+    return metric_table(METRICS)
 
 
 @hookimpl

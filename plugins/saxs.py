@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import find_peaks, savgol_filter
 
-from autolab.analysis import hookimpl
+from autolab.analysis import hookimpl, metric_table
 
 CDSE_SLD = 42.0
 SOLVENT_SLD = 8.0
@@ -214,6 +214,31 @@ def analyze_pattern(q_nm_inv, intensity, sigma=None, *, distribution: bool = Tru
         dist = mcsas_distribution(q, intensity, sigma, mask=mask, repetitions=3, iterations=5000)
         out.update({f"mcsas_{k}": v for k, v in dist.items()})
     return out
+
+
+#: What :func:`autolab_analyze_saxs` returns.
+METRICS = {
+    "mesophase": ("", "a lamellar mesophase (Bragg peaks at q and 2q) is present"),
+    "bragg_peaks_nm-1": ("nm⁻¹", "positions of the Bragg peaks found (list)"),
+    "order_ratio": ("", "q₂/q₁ of the lamellar pair"),
+    "d_spacing_nm": ("nm", "lamellar d-spacing 2π/q₁"),
+    "radius_nm": ("nm", "mean radius of the polydisperse-sphere fit"),
+    "polydispersity": ("", "relative radius spread σ_r/r of the sphere fit"),
+    "scale": ("cm⁻¹", "volume-fraction scale of the sphere fit"),
+    "background": ("cm⁻¹", "flat background of the sphere fit"),
+    "chi2_reduced": ("", "reduced χ² of the sphere fit"),
+    "fit_success": ("", "the sphere fit converged"),
+    "mcsas_mean_radius_nm": ("nm", "volume-weighted mean radius of the Monte-Carlo size distribution"),
+    "mcsas_mean_radius_std_nm": ("nm", "spread of that mean over the repetitions"),
+    "mcsas_chi2_reduced": ("", "reduced χ² of the Monte-Carlo fit"),
+    "mcsas_histogram_radius_nm": ("nm", "radius bin centres of the size distribution (list)"),
+    "mcsas_histogram_volume_fraction": ("", "volume fraction in each radius bin (list)"),
+}
+
+
+@hookimpl
+def autolab_metrics():
+    return metric_table(METRICS)
 
 
 @hookimpl

@@ -40,7 +40,7 @@ from autolab.sim.sizing import (
 from scipy.optimize import lsq_linear, nnls
 from scipy.signal import find_peaks, savgol_coeffs
 
-from autolab.analysis import hookimpl
+from autolab.analysis import hookimpl, metric_table
 
 #: MSC families: name → absorption maximum, nm (Palencia et al. 2020, Fig. 4).
 DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "CdSe-437": 437.0, "CdSe-465": 465.0}
@@ -380,6 +380,27 @@ def _population_basis(first_nm, step_nm, points, path_length_cm, homogeneous_fwh
         nc_class_absorbance(POPULATION_DIAMETERS_NM, grid, optics),
         nc_class_absorbance(POPULATION_DIAMETERS_NM, _ENVELOPE_NM, optics, first_exciton_only=True),
     )
+
+
+#: What :func:`autolab_analyze_uvvis` returns (``msc_absorbance.<family>`` for each family).
+METRICS = {
+    "msc_families": ("", "MSC families resolved in the spectrum (list of names)"),
+    **{f"msc_absorbance.{name}": ("AU", f"absorbance of the {name} band") for name in DEFAULT_FAMILIES},
+    "nc_exciton_nm": ("nm", "NC first-exciton maximum"),
+    "nc_diameter_nm": ("nm", "NC diameter at the exciton (Yu et al. 2003 sizing curve)"),
+    "nc_mean_diameter_nm": ("nm", "number-mean NC diameter of the fitted population"),
+    "nc_size_dispersion": ("", "relative NC size dispersion σ_d/⟨d⟩ of the fitted population"),
+    "nc_concentration_um": ("µM", "NC number concentration"),
+    "nc_band_absorbance": ("AU", "height of the NC first-exciton envelope"),
+    "noise_au": ("AU", "noise of the spectrum"),
+    "yield_proxy": ("", "absorbance at 350 nm over that of the whole precursor as bulk-like CdSe"),
+    "warnings": ("", "what the analysis could not do as usual (list of sentences)"),
+}
+
+
+@hookimpl
+def autolab_metrics():
+    return metric_table(METRICS)
 
 
 @hookimpl

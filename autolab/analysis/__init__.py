@@ -4,7 +4,7 @@ Plugins implement hooks from :mod:`autolab.analysis.hookspecs` with :data:`hooki
 through the ``autolab.plugins`` entry-point group (built-ins included).
 """
 
-from .hookspecs import hookimpl, hookspec
+from .hookspecs import hookimpl, hookspec, metric_table
 from .manager import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP, AnalysisReport, PluginInfo, PluginManager
 
 __all__ = [
@@ -15,4 +15,5 @@ __all__ = [
     "PluginManager",
     "hookimpl",
     "hookspec",
+    "metric_table",
 ]

@@ -67,6 +67,18 @@ def autolab_analyze_series(points: list[dict[str, Any]], metadata: dict[str, Any
 
 
 @hookspec
+def autolab_metrics() -> dict[str, dict[str, str]] | None:
+    """Declare the metrics a plugin's analysis hooks return, for ``autolab plugins`` and the docs.
+
+    Called when the metrics are listed, never during an analysis. The names are those the
+    plugin's hooks return, without the plugin prefix the manager adds.
+
+    :return: ``{"nc_exciton_nm": {"unit": "nm", "description": "NC first exciton"}, …}``; an
+        empty ``unit`` for dimensionless metrics, flags and lists.
+    """
+
+
+@hookspec
 def autolab_objectives() -> dict[str, Any] | None:
     """Declare the objectives a plugin provides.
 
@@ -86,3 +98,14 @@ def autolab_objective(name: str, metrics: dict[str, Any], settings: dict[str, An
     :param settings: Objective settings (e.g. ``{"target_diameter_nm": 3.0}``).
     :return: The outcome (NaN marks a failed point), or None if not this plugin's objective.
     """
+
+
+def metric_table(metrics: dict[str, tuple[str, str]]) -> dict[str, dict[str, str]]:
+    """``{"name": (unit, description)}`` → what :func:`autolab_metrics` returns.
+
+    Examples
+    --------
+    >>> metric_table({"nc_exciton_nm": ("nm", "NC first exciton")})
+    {'nc_exciton_nm': {'unit': 'nm', 'description': 'NC first exciton'}}
+    """
+    return {name: {"unit": unit, "description": text} for name, (unit, text) in metrics.items()}

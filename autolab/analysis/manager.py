@@ -134,11 +134,22 @@ class PluginManager:
         return self._call_all("autolab_analyze_series", points=list(points), metadata=metadata or {})
 
     def objectives(self) -> dict[str, dict]:
-        """All declared objectives: ``{"msc437": {"direction": "maximize", …}, …}``."""
+        """All declared objectives: ``{"msc437": {"direction": "maximize", "plugin": "objectives", …}, …}``."""
         merged: dict[str, dict] = {}
-        for result in self._pm.hook.autolab_objectives():
-            merged.update(result or {})
+        for impl in reversed(self._pm.hook.autolab_objectives.get_hookimpls()):
+            for name, spec in (impl.function() or {}).items():
+                merged[name] = {**spec, "plugin": impl.plugin_name}
         return merged
+
+    def metrics(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The metrics each plugin declares: ``{"uvvis": {"nc_exciton_nm": {"unit": "nm", …}}, …}``.
+
+        Metric names are listed without the plugin prefix; a plugin that declares none is absent.
+        """
+        declared: dict[str, dict[str, dict[str, str]]] = {}
+        for impl in self._pm.hook.autolab_metrics.get_hookimpls():
+            declared[impl.plugin_name] = dict(impl.function() or {})
+        return dict(sorted(declared.items()))
 
     def objective(self, name: str, metrics: dict[str, Any], settings: dict | None = None) -> float:
         """The outcome of objective ``name`` for one point's metrics (NaN if it cannot be had)."""
