@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bluesky import RunEngine
 
-from .catalog import CatalogWriter, journal_directory, open_catalog
+from .catalog import CatalogWriter, journal_directory, last_scan_id, open_catalog, resolve_location
 from .devices import FlowReactor, make_twin_reactor
 
 
@@ -42,7 +42,8 @@ def open_session(
     Parameters
     ----------
     catalog : str, optional
-        Catalog directory or tiled server URI (see :mod:`autolab.catalog` for the default).
+        Catalog directory or tiled server URI (see :mod:`autolab.catalog` for the default); a
+        directory is resolved to an absolute path (``session.location``) and created if needed.
     seed : int, optional
         Seed of the twin's noise.
     time_scale : float
@@ -53,13 +54,16 @@ def open_session(
         API key for a tiled server.
     analyze : bool
         Run the analysis plugins as each point finishes and store their derived runs.
-    """
-    from .catalog import default_location
 
-    location = str(catalog) if catalog is not None else default_location()
+    Notes
+    -----
+    The RunEngine's ``scan_id`` continues from the largest one in the catalog, so runs from
+    successive processes are numbered 1, 2, 3, … .
+    """
+    location = resolve_location(catalog)
     client = open_catalog(location, api_key=api_key)
     writer = CatalogWriter(client, journal_directory(location))
-    RE = RunEngine({}, call_returns_result=False)
+    RE = RunEngine({"scan_id": last_scan_id(client)}, call_returns_result=False)
     RE.subscribe(writer)
     analysis = None
     if analyze:

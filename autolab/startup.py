@@ -20,8 +20,11 @@ runs by hand runs the same way as a queue item. Importing it builds:
     The plans; those with temperatures or times carry ``reactor``'s limits as queueserver
     ``min``/``max`` annotations (:mod:`autolab.queue_plans`), so a queue refuses an out-of-range
     item when it is added.
-``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``
+``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``, ``measurements``
     The analysis plugin manager, the optimiser class, the campaign state class and catalog helpers.
+
+The catalog location is resolved to an absolute path, and ``RE.md["scan_id"]`` starts from the
+largest ``scan_id`` in the catalog, so scan ids go on across sessions.
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ from bluesky import RunEngine
 from autolab.analysis import PluginManager
 from autolab.analysis.runs import AnalysisCallback
 from autolab.campaign import Campaign
-from autolab.catalog import CatalogWriter, default_location, find_runs, journal_directory, load_point, open_catalog
+from autolab.catalog import (
+    CatalogWriter,
+    find_runs,
+    journal_directory,
+    last_scan_id,
+    load_point,
+    measurements,
+    open_catalog,
+    resolve_location,
+)
 from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
 from autolab.queue_plans import limited_plans
@@ -51,6 +63,7 @@ __all__ = [
     "find_runs",
     "load_point",
     "measure_point",
+    "measurements",
     "phase_map",
     "plugins",
     "reactor",
@@ -66,7 +79,7 @@ def _interactive() -> bool:
     return bool(getattr(sys, "ps1", None)) or ("IPython" in sys.modules and sys.stdin is not None and sys.stdin.isatty())
 
 
-location = session_config()["catalog"].get("location") or default_location()
+location = resolve_location(session_config()["catalog"].get("location"))
 catalog = open_catalog(location)
 writer = CatalogWriter(catalog, journal_directory(location))
 # Leaving the session (or a script that imported it) waits for the writer; what it cannot write
@@ -83,7 +96,7 @@ globals().update(limited_plans(
     reactor.limits(),
 ))
 
-RE = RunEngine({})
+RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
 RE.subscribe(writer)
 RE.subscribe(AnalysisCallback(plugins, writer))
 if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
@@ -103,7 +116,7 @@ BANNER = f"""autolab session — catalog {location}
   reactor        {type(reactor).__name__} '{reactor.name}' (limits: {', '.join(f'{k} {v[0]:g}–{v[1]:g}' for k, v in reactor.limits().items())})
   RE             RunEngine → catalog writer, live analysis{', BestEffortCallback' if 'bec' in globals() else ''}
   plans          measure_point, phase_map, autonomous_campaign, set_conditions, wait_steady, stop_flow, safe_state
-  catalog        tiled client; find_runs(catalog, campaign_id=…), load_point(catalog[uid])
+  catalog        tiled client; measurements(catalog), find_runs(catalog, campaign_id=…), load_point(catalog[uid])
   plugins        {', '.join(p.name for p in plugins.plugins())}; objectives: {', '.join(plugins.objectives())}
   GPOptimizer, Campaign
 Try: RE(measure_point(reactor, 280, 280, 14.0))

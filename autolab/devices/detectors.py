@@ -13,25 +13,49 @@ from autolab import sim
 from ._twin import TwinMixin
 from .signals import UnitSignal
 
+#: Dimension names of the detectors' arrays, as their ``describe()`` gives them.
+WAVELENGTH_DIM = "wavelength_nm"
+Q_DIM = "q_nm_inv"
+
+
+class AxisSignal(UnitSignal):
+    """A 1-D array signal whose ``describe()`` also names its dimension (``dims``).
+
+    With the dimension named, tiled and xarray show ``run.primary.read()`` with dims such as
+    ``wavelength_nm`` instead of ``dim_int_1``, shared by the axis and the arrays measured on it.
+    """
+
+    def __init__(self, *args, dims: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dims = tuple(dims)
+
+    def describe(self):
+        desc = super().describe()
+        desc[self.name]["dims"] = list(self.dims)
+        return desc
+
 
 class Spectrometer(Device):
     """UV-Vis spectrometer on the flow cell: wavelength axis (nm) and absorbance spectrum.
 
     ``trigger()`` acquires one spectrum; ``read()`` returns the wavelength axis and the
-    absorbance, each with its shape and units in ``describe()``.
+    absorbance, each with its shape, units and dimension name (``wavelength_nm``) in ``describe()``.
     """
 
-    wavelength_nm = Cpt(UnitSignal, value=sim.DEFAULT_WAVELENGTH_NM.copy(), kind="normal", units="nm")
-    absorbance = Cpt(UnitSignal, value=np.zeros_like(sim.DEFAULT_WAVELENGTH_NM), kind="normal", units="AU")
+    wavelength_nm = Cpt(AxisSignal, value=sim.DEFAULT_WAVELENGTH_NM.copy(), kind="normal", units="nm", dims=(WAVELENGTH_DIM,))
+    absorbance = Cpt(AxisSignal, value=np.zeros_like(sim.DEFAULT_WAVELENGTH_NM), kind="normal", units="AU", dims=(WAVELENGTH_DIM,))
     integration_time_s = Cpt(UnitSignal, value=0.1, kind="config", units="s")
 
 
 class SAXSDetector(Device):
-    """SAXS detector on the Kapton flow cell, azimuthally integrated: q (nm⁻¹), I(q), σ(q) (cm⁻¹)."""
+    """SAXS detector on the Kapton flow cell, azimuthally integrated: q (nm⁻¹), I(q), σ(q) (cm⁻¹).
 
-    q_nm_inv = Cpt(UnitSignal, value=sim.DEFAULT_Q_NM_INV.copy(), kind="normal", units="1/nm")
-    intensity = Cpt(UnitSignal, value=np.zeros_like(sim.DEFAULT_Q_NM_INV), kind="normal", units="1/cm")
-    intensity_sigma = Cpt(UnitSignal, value=np.zeros_like(sim.DEFAULT_Q_NM_INV), kind="normal", units="1/cm")
+    Each array's ``describe()`` names its dimension ``q_nm_inv``.
+    """
+
+    q_nm_inv = Cpt(AxisSignal, value=sim.DEFAULT_Q_NM_INV.copy(), kind="normal", units="1/nm", dims=(Q_DIM,))
+    intensity = Cpt(AxisSignal, value=np.zeros_like(sim.DEFAULT_Q_NM_INV), kind="normal", units="1/cm", dims=(Q_DIM,))
+    intensity_sigma = Cpt(AxisSignal, value=np.zeros_like(sim.DEFAULT_Q_NM_INV), kind="normal", units="1/cm", dims=(Q_DIM,))
     exposure_time_s = Cpt(UnitSignal, value=1.0, kind="config", units="s")
 
 

@@ -1,0 +1,167 @@
+"""Files of a run for other programs: a stream as netCDF, HDF5 or CSV; the documents as JSON lines.
+
+All formats are written on the client side from what any tiled client reads, so they work the
+same on an embedded catalog and on a server (``autolab export`` on the command line).
+
+- ``nc``: the stream as an xarray Dataset in netCDF-4 (``xarray.open_dataset``). Each array
+  keeps its named dims (``wavelength_nm``, ``q_nm_inv``), each variable its ``units``; the
+  wavelength and q axes are coordinates; the start document is the ``start`` attribute (JSON).
+- ``h5``: plain HDF5 (``h5py``): one dataset per data key under ``/<stream>/``, with
+  ``units`` and ``dims`` attributes; the start document is the root's ``start`` attribute.
+- ``csv``: ``OUTPUT`` holds one row per event with ``seq_num``, ``time`` and every scalar
+  reading; each named array dimension gets ``OUTPUT``'s stem + ``.<dim>.csv``, one row per event
+  and position along the dimension (``seq_num``, the dimension's coordinate, every array on it).
+- ``jsonl``: the run's Bluesky documents, one ``{"name": …, "doc": …}`` per line, in order; replay
+  them into any callback with ``callback(entry["name"], entry["doc"])``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CatalogError, LimitError
+
+#: Formats :func:`export_run` writes, by the name ``--format`` takes.
+FORMATS = ("nc", "h5", "csv", "jsonl")
+
+
+def stream_dataset(run, stream: str = "primary"):
+    """The stream of ``run`` as an xarray Dataset with units and the detectors' axes as coordinates.
+
+    ``run[stream].read()`` plus: each variable's ``units`` (from the descriptor) in its attrs,
+    and for each named array dimension whose axis was read with the data (a variable
+    ``…_<dim>``, such as ``reactor_spectrometer_wavelength_nm`` for ``wavelength_nm``), that
+    axis as the dimension's coordinate.
+
+    Examples
+    --------
+    >>> ds = stream_dataset(client[uid])  # doctest: +SKIP
+    >>> ds["reactor_spectrometer_absorbance"].sel(wavelength_nm=437, method="nearest")  # doctest: +SKIP
+    """
+    if stream not in run:
+        msg = f"run {run.metadata['start']['uid']} has no {stream!r} stream; it has {sorted(run) or 'none'}"
+        raise CatalogError(msg)
+    node = run[stream]
+    dataset = node.read()
+    data_keys = node.descriptors[0]["data_keys"] if node.descriptors else {}
+    for name, variable in dataset.data_vars.items():
+        units = data_keys.get(name, {}).get("units")
+        if units:
+            variable.attrs["units"] = units
+    for dim in dataset.dims:
+        if dim == "time" or dim in dataset.coords:
+            continue
+        axes = [name for name, var in dataset.data_vars.items() if name.endswith(f"_{dim}") and var.dims[-1:] == (dim,)]
+        if axes:
+            axis = dataset[axes[0]]
+            coordinate = np.asarray(axis.isel(time=-1) if "time" in axis.dims else axis)
+            dataset = dataset.assign_coords({dim: (dim, coordinate, dict(axis.attrs))})
+    return dataset
+
+
+def export_run(run, output: str | os.PathLike, fmt: str, *, stream: str = "primary") -> list[Path]:
+    """Write ``run`` to ``output`` in format ``fmt`` (one of :data:`FORMATS`); return the files written.
+
+    Parameters
+    ----------
+    run : BlueskyRun client
+        ``client[uid]``.
+    output : path
+        The file to write (CSV writes more files beside it, one per array dimension).
+    fmt : str
+        ``"nc"``, ``"h5"``, ``"csv"`` or ``"jsonl"``; see the module's description.
+    stream : str
+        The stream written by ``nc``, ``h5`` and ``csv``.
+    """
+    if fmt not in FORMATS:
+        msg = f"--format={fmt!r} is not a known format; use one of {', '.join(FORMATS)}"
+        raise LimitError(msg)
+    output = Path(output).expanduser().resolve()
+    if not output.parent.is_dir():
+        msg = f"--output={output}: the folder {output.parent} does not exist"
+        raise CatalogError(msg)
+    if fmt == "jsonl":
+        return [_write_documents(run, output)]
+    dataset = stream_dataset(run, stream)
+    start = dict(run.metadata["start"])
+    if fmt == "nc":
+        return [_write_netcdf(dataset, start, output)]
+    if fmt == "h5":
+        return [_write_hdf5(dataset, start, stream, output)]
+    return _write_csv(dataset, output)
+
+
+def _write_documents(run, output: Path) -> Path:
+    from event_model import NumpyEncoder
+
+    try:
+        documents = list(run.documents())
+    except Exception as exc:  # a plain tiled server without Bluesky's json-seq exporter
+        msg = f"the catalog cannot give the documents of run {run.metadata['start']['uid']}: {exc}"
+        raise CatalogError(msg) from exc
+    with open(output, "w") as handle:
+        for name, doc in documents:
+            handle.write(json.dumps({"name": name, "doc": doc}, cls=NumpyEncoder) + "\n")
+    return output
+
+
+def _write_netcdf(dataset, start: dict, output: Path) -> Path:
+    from event_model import NumpyEncoder
+
+    dataset = dataset.copy()
+    dataset.attrs = {"uid": start["uid"], "plan_name": start.get("plan_name", ""), "start": json.dumps(start, cls=NumpyEncoder)}
+    dataset.to_netcdf(output, engine="h5netcdf")
+    return output
+
+
+def _write_hdf5(dataset, start: dict, stream: str, output: Path) -> Path:
+    import h5py
+    from event_model import NumpyEncoder
+
+    with h5py.File(output, "w") as handle:
+        handle.attrs["uid"] = start["uid"]
+        handle.attrs["start"] = json.dumps(start, cls=NumpyEncoder)
+        group = handle.create_group(stream)
+        for name, variable in {**dataset.coords, **dataset.data_vars}.items():
+            item = group.create_dataset(str(name), data=np.asarray(variable.values))
+            item.attrs["dims"] = [str(d) for d in variable.dims]
+            if "units" in variable.attrs:
+                item.attrs["units"] = variable.attrs["units"]
+    return output
+
+
+def _write_csv(dataset, output: Path) -> list[Path]:
+    n_events = dataset.sizes.get("time", 1)
+    scalars = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time",))
+    written = [output]
+    with open(output, "w", newline="") as handle:
+        table = csv.writer(handle)
+        table.writerow(["seq_num", "time", *scalars])
+        for index in range(n_events):
+            row = [index + 1, repr(float(dataset["time"].values[index]))]
+            table.writerow(row + [_cell(dataset[name].values[index]) for name in scalars])
+    for dim in dataset.dims:
+        if dim == "time":
+            continue
+        arrays = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time", dim))
+        path = output.with_name(f"{output.stem}.{dim}.csv")
+        coordinate = dataset[dim].values if dim in dataset.coords else np.arange(dataset.sizes[dim])
+        with open(path, "w", newline="") as handle:
+            table = csv.writer(handle)
+            table.writerow(["seq_num", dim, *arrays])
+            for index in range(n_events):
+                for position, value in enumerate(coordinate):
+                    table.writerow([index + 1, _cell(value), *(_cell(dataset[name].values[index, position]) for name in arrays)])
+        written.append(path)
+    return written
+
+
+def _cell(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value.item() if hasattr(value, "item") else value)

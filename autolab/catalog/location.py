@@ -1,0 +1,257 @@
+"""Where a catalog lives and how it is opened: embedded (SQLite + files in one folder) or served.
+
+An embedded catalog is one folder::
+
+    catalog.db            tiled's catalog (nodes, metadata, data sources, assets)
+    tables.db             the event tables (SQLite)
+    data/                 arrays (zarr), one folder per run
+    journal/              journals of runs not yet confirmed in the catalog
+    autolab-catalog.json  the folder's absolute location when it was last opened
+
+tiled stores the location of every array and of ``tables.db`` in ``catalog.db`` as absolute
+URIs. Every location is therefore resolved to an absolute path before tiled sees it, and when a
+folder is opened somewhere else than ``autolab-catalog.json`` says (it was moved or copied), the
+stored locations are rewritten to the folder's new place first, so a moved catalog reads as
+before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sqlite3
+import warnings
+from pathlib import Path
+
+from ..errors import CatalogError
+
+#: Environment variable naming the default catalog (a directory or a tiled server URI).
+CATALOG_ENV = "AUTOLAB_CATALOG"
+#: Spec of the root node, so tiled clients present it as a catalog of Bluesky runs.
+ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
+#: File in a catalog folder that records the folder's absolute location.
+LOCATION_FILE = "autolab-catalog.json"
+# An array asset: file://localhost<old folder>/data/<run uid>/…
+_ARRAY_URI = re.compile(r"^file://localhost(?P<root>/.*?)/data/(?P<rest>[0-9a-fA-F-]{36}/.*)$")
+
+
+def default_location() -> str:
+    """The catalog location used when none is given (env var, else the per-user data dir)."""
+    env = os.environ.get(CATALOG_ENV)
+    if env:
+        return env
+    return str(data_home() / "catalog")
+
+
+def data_home() -> Path:
+    """autolab's per-user data directory: ``$XDG_DATA_HOME/autolab`` or ``~/.local/share/autolab``."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "autolab"
+
+
+def is_remote(location: str | os.PathLike) -> bool:
+    """True if ``location`` is a tiled server URI rather than a directory."""
+    return str(location).startswith(("http://", "https://"))
+
+
+def resolve_location(location: str | os.PathLike | None = None) -> str:
+    """The catalog location as used everywhere: a server URI as given, a folder as an absolute path.
+
+    ``None`` means :func:`default_location`. ``~`` is expanded and symbolic links are resolved, so
+    one folder has one name whichever working directory or link it is reached from.
+
+    Examples
+    --------
+    >>> import os
+    >>> resolve_location("my-catalog") == os.path.join(os.path.realpath(os.getcwd()), "my-catalog")
+    True
+    >>> resolve_location("http://127.0.0.1:8000")
+    'http://127.0.0.1:8000'
+    """
+    location = str(location) if location is not None else default_location()
+    if is_remote(location):
+        return location.rstrip("/")
+    return str(Path(location).expanduser().resolve())
+
+
+def open_catalog(location: str | os.PathLike | None = None, *, api_key: str | None = None, create: bool = True):
+    """Open the catalog at ``location`` and return its tiled client.
+
+    Parameters
+    ----------
+    location : str or path, optional
+        A directory for the embedded SQLite + files catalog (relative paths are taken from the
+        current directory and stored as absolute), or a tiled server URI (``autolab serve``).
+    api_key : str, optional
+        API key for a tiled server (default: ``TILED_API_KEY``).
+    create : bool
+        Create an embedded catalog that does not exist yet. With ``False``, a missing folder is a
+        :class:`~autolab.errors.CatalogError` naming its absolute path (reading commands use this,
+        so a mistyped path is not silently a new, empty catalog).
+
+    Returns
+    -------
+    client : bluesky_tiled_plugins.CatalogOfBlueskyRuns
+        Index it by run uid (``client[uid]``), search it with ``tiled.queries``.
+    """
+    location = resolve_location(location)
+    if is_remote(location):
+        return _open_remote(location, api_key)
+    from tiled.client import Context, from_context
+    from tiled.server.app import build_app
+
+    adapter = embedded_adapter(Path(location), create=create)
+    with warnings.catch_warnings():
+        # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        context = Context.from_app(build_app(adapter, serialization_registry=serialization_registry()))
+    return from_context(context)
+
+
+def _open_remote(uri: str, api_key: str | None):
+    from tiled.client import from_uri
+
+    key = api_key or os.environ.get("TILED_API_KEY")
+    try:
+        client = from_uri(uri, api_key=key)
+    except Exception as exc:
+        refused = getattr(getattr(exc, "response", None), "status_code", None) == 401
+        if refused or "requires API key" in str(exc):
+            how = "the API key was refused" if key else "no API key was given"
+            msg = f"the tiled server at {uri} needs an API key and {how}; set TILED_API_KEY to the key `autolab serve` printed"
+        else:
+            msg = f"cannot reach the tiled server at {uri}: {exc}"
+        raise CatalogError(msg) from exc
+    return client
+
+
+def embedded_adapter(directory: Path, *, create: bool = True):
+    """tiled's catalog adapter over the embedded catalog folder ``directory`` (absolute).
+
+    The one place that says how an embedded catalog is laid out: :func:`open_catalog` serves it
+    in-process and :mod:`autolab.catalog.serve` over HTTP, so both views of a folder agree.
+    """
+    from tiled.catalog import from_uri
+
+    # tiled's app logger announces its version at INFO on every start; keep output clean.
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+    directory = Path(resolve_location(directory))
+    database = directory / "catalog.db"
+    if directory.exists() and not directory.is_dir():
+        msg = f"catalog path {directory} exists and is not a directory"
+        raise CatalogError(msg)
+    if not database.exists() and not create:
+        what = "has no catalog (no catalog.db)" if directory.exists() else "does not exist"
+        msg = (
+            f"catalog {directory} {what}; check the path, or create one by storing a run there "
+            f"(`autolab measure … --catalog {directory}`)"
+        )
+        raise CatalogError(msg)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the catalog directory {directory}: {exc.strerror}"
+        raise CatalogError(msg) from exc
+    existed = database.exists()
+    if existed:
+        relocate(directory)
+    adapter = from_uri(
+        f"sqlite:///{database}",
+        writable_storage=[str(directory / "data"), tables_uri(directory)],
+        init_if_not_exists=not existed,
+        specs=ROOT_SPECS,
+    )
+    if not existed:
+        _record_location(directory)
+    return adapter
+
+
+def tables_uri(directory: Path) -> str:
+    """The SQL storage of an embedded catalog's event tables, as given to tiled."""
+    return f"sqlite:///{directory / 'tables.db'}"
+
+
+def relocate(directory: Path) -> int:
+    """Point the stored array and table locations of the catalog in ``directory`` at ``directory``.
+
+    A no-op when ``autolab-catalog.json`` already names ``directory``. Otherwise (the folder was
+    moved or copied, or it predates the file) every asset URI of ``catalog.db`` that points into
+    another catalog folder — arrays under ``…/data/<run uid>/`` and the ``tables.db`` storage,
+    which older catalogs recorded relative to the working directory — is rewritten, and the file
+    is updated.
+
+    Returns
+    -------
+    int
+        The number of asset URIs rewritten.
+    """
+    directory = Path(resolve_location(directory))
+    marker = directory / LOCATION_FILE
+    try:
+        recorded = json.loads(marker.read_text())["location"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = None
+    if recorded == str(directory):
+        return 0
+    from tiled.utils import ensure_uri
+
+    new_tables = ensure_uri(tables_uri(directory))
+    changed = 0
+    try:
+        with sqlite3.connect(directory / "catalog.db", timeout=30) as connection:
+            rows = connection.execute("SELECT id, data_uri FROM assets").fetchall()
+            for asset_id, uri in rows:
+                new = _relocated_uri(uri, directory, new_tables)
+                if new != uri:
+                    connection.execute("UPDATE assets SET data_uri = ? WHERE id = ?", (new, asset_id))
+                    changed += 1
+    except sqlite3.Error as exc:
+        msg = f"cannot update the stored locations of the catalog {directory}: {exc}"
+        raise CatalogError(msg) from exc
+    _record_location(directory)
+    return changed
+
+
+def _relocated_uri(uri: str, directory: Path, new_tables: str) -> str:
+    if uri.startswith("sqlite:") and uri.endswith("/tables.db"):
+        return new_tables
+    match = _ARRAY_URI.match(uri)
+    if match and match["root"] != str(directory):
+        return f"file://localhost{directory}/data/{match['rest']}"
+    return uri
+
+
+def _record_location(directory: Path) -> None:
+    try:
+        (directory / LOCATION_FILE).write_text(json.dumps({"location": str(directory)}) + "\n")
+    except OSError as exc:  # a read-only copy still opens; it is relocated again next time
+        logging.getLogger(__name__).debug("cannot record the catalog location: %s", exc)
+
+
+def serialization_registry():
+    """tiled's serializers plus Bluesky's ``application/json-seq`` export of a run's documents.
+
+    With it, ``run.documents()`` of bluesky-tiled-plugins works on autolab's catalogs, embedded
+    and served.
+    """
+    from bluesky_tiled_plugins.exporters import json_seq_exporter
+    from tiled.media_type_registration import default_serialization_registry
+
+    registry = default_serialization_registry
+    if "application/json-seq" not in registry.media_types("BlueskyRun"):
+        registry.register("BlueskyRun", "application/json-seq", json_seq_exporter)
+    return registry
+
+
+def journal_directory(location: str | os.PathLike | None = None) -> Path:
+    """Where :class:`~autolab.catalog.CatalogWriter` keeps journals of runs not yet in the catalog.
+
+    ``journal/`` inside an embedded catalog's folder; for a server, a folder per server URI under
+    autolab's per-user data directory.
+    """
+    location = resolve_location(location)
+    if is_remote(location):
+        safe = location.split("://", 1)[1].replace("/", "_").replace(":", "_")
+        return data_home() / "journal" / safe
+    return Path(location) / "journal"

@@ -1,0 +1,197 @@
+"""The journaled catalog writer: no finished point is lost, even when the process is killed.
+
+:class:`CatalogWriter` is a RunEngine callback that
+
+1. appends every document to a per-run journal file (JSON lines) on the RunEngine thread —
+   cheap, and on disk before the RunEngine moves on, so a crash loses at most the document being
+   written — and
+2. hands the document to ``bluesky_tiled_plugins.TiledWriter`` on a background thread, with
+   ``batch_size=1`` so each event reaches tiled as soon as it is made.
+
+When a run's stop document has been written to tiled its journal is deleted. A journal left
+behind by a crash is replayed into the catalog the next time a writer opens it, so every
+finished point — and whatever the interrupted point had produced — ends up in the catalog.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from event_model import NumpyEncoder
+
+from ..errors import CatalogError
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogWriter:
+    """RunEngine callback that writes every run to the catalog without losing finished points.
+
+    Parameters
+    ----------
+    client : tiled client
+        From :func:`open_catalog`.
+    journal_dir : path
+        Directory for the per-run journals (see :func:`journal_directory`).
+
+    Examples
+    --------
+    >>> writer = CatalogWriter(open_catalog(path), journal_directory(path))  # doctest: +SKIP
+    >>> RE.subscribe(writer)  # doctest: +SKIP
+    >>> writer.flush()  # wait until tiled holds every finished run  # doctest: +SKIP
+    """
+
+    def __init__(self, client, journal_dir: str | os.PathLike):
+        self.client = client
+        self.journal_dir = Path(journal_dir).expanduser().resolve()
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        self._tiled_writer = named_dims_writer(client)
+        self._queue: queue.Queue = queue.Queue()
+        self._journals: dict[str, Any] = {}
+        self._descriptor_run: dict[str, str] = {}
+        self.errors: list[str] = []
+        self.replayed = self._replay_journals()
+        self._thread = threading.Thread(target=self._work, name="autolab-catalog-writer", daemon=True)
+        self._thread.start()
+
+    # --- RunEngine thread ----------------------------------------------------------------
+    def __call__(self, name: str, doc: dict) -> None:
+        run_uid = self._run_uid(name, doc)
+        line = json.dumps({"name": name, "doc": doc}, cls=NumpyEncoder)
+        if run_uid is not None:
+            handle = self._journals.get(run_uid)
+            if handle is None:
+                handle = self._journals[run_uid] = open(self.journal_dir / f"{run_uid}.jsonl", "a")
+            handle.write(line + "\n")
+            handle.flush()
+            if name == "stop":
+                os.fsync(handle.fileno())
+                handle.close()
+                del self._journals[run_uid]
+        self._queue.put((name, doc, run_uid))
+
+    def _run_uid(self, name: str, doc: dict) -> str | None:
+        if name == "start":
+            return doc["uid"]
+        if name == "stop":
+            return doc["run_start"]
+        if name == "descriptor":
+            self._descriptor_run[doc["uid"]] = doc["run_start"]
+            return doc["run_start"]
+        if name in ("event", "event_page"):
+            return self._descriptor_run.get(doc["descriptor"])
+        return doc.get("run_start")
+
+    def flush(self, timeout: float | None = 60.0) -> None:
+        """Block until every document received so far is in the catalog.
+
+        Raises
+        ------
+        CatalogError
+            If the writer is still busy after ``timeout`` seconds.
+        """
+        done = threading.Event()
+        self._queue.put((None, done, None))
+        if not done.wait(timeout):
+            msg = f"the catalog writer is still busy after {timeout} s; journals in {self.journal_dir} keep the data"
+            raise CatalogError(msg)
+
+    def close(self) -> None:
+        """Flush and stop the background thread."""
+        self.flush()
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    # --- writer thread -------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            name, doc, run_uid = item
+            if name is None:
+                doc.set()
+                continue
+            try:
+                self._tiled_writer(name, doc)
+            except Exception as exc:  # keep the journal; it is replayed on the next open
+                message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
+                logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
+                self.errors.append(message)
+                continue
+            if name == "stop" and run_uid is not None:
+                (self.journal_dir / f"{run_uid}.jsonl").unlink(missing_ok=True)
+
+    def _replay_journals(self) -> list[str]:
+        """Write runs left in journals by an earlier crash into the catalog; return their uids."""
+        replayed = []
+        for path in sorted(self.journal_dir.glob("*.jsonl")):
+            docs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            if not docs or docs[0]["name"] != "start":
+                logger.warning("journal %s does not begin with a start document; left alone", path)
+                continue
+            uid = docs[0]["doc"]["uid"]
+            if uid in self.client:
+                if self.client[uid].metadata.get("stop"):  # already complete in tiled
+                    path.unlink()
+                    continue
+                self.client[uid].delete(recursive=True, external_only=False)
+                # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
+                # array cannot be written over them; in an embedded catalog they sit beside the journal.
+                leftover = self.journal_dir.parent / "data" / uid
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+            writer = named_dims_writer(self.client)
+            for entry in docs:
+                writer(entry["name"], entry["doc"])
+            path.unlink()
+            replayed.append(uid)
+        return replayed
+
+
+def named_dims_writer(client):
+    """A ``TiledWriter`` (``batch_size=1``) that names array dimensions as the descriptor does.
+
+    bluesky-tiled-plugins names the dimensions of arrays stored in a run ``dim_int_1``,
+    ``dim_int_2``, … by their length. This writer takes the names from the descriptor's
+    ``dims`` instead (``wavelength_nm``, ``q_nm_inv`` for autolab's detectors), so
+    ``run.primary.read()`` shows them; arrays of one length share one name, the first one given.
+    """
+    return _named_dims_writer_class()(client, batch_size=1)
+
+
+@functools.cache
+def _named_dims_writer_class():
+    from bluesky_tiled_plugins import TiledWriter
+    from bluesky_tiled_plugins.writing.tiled_writer import _RunWriter
+
+    class _NamedDimsRunWriter(_RunWriter):
+        def descriptor(self, doc):
+            names = self._int_dims_names[doc["name"]]
+            for key in sorted(doc.get("data_keys", {})):
+                spec = doc["data_keys"][key]
+                dims, shape = spec.get("dims") or (), spec.get("shape") or ()
+                if len(dims) == len(shape):
+                    for size, dim in zip(shape, dims, strict=True):
+                        if size is not None:
+                            names.setdefault(size, dim)
+            return super().descriptor(doc)
+
+    class _NamedDimsTiledWriter(TiledWriter):
+        def _factory(self, name, doc):
+            run_writer = _NamedDimsRunWriter(
+                self.client, batch_size=self._batch_size, max_array_size=self._max_array_size, ignore_errors=self.ignore_errors
+            )
+            normalizer = self._normalizer(patches=self.patches, spec_to_mimetype=self.spec_to_mimetype)
+            normalizer.subscribe(run_writer)
+            return [normalizer], []
+
+    return _NamedDimsTiledWriter

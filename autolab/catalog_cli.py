@@ -1,0 +1,59 @@
+"""``autolab serve`` (a tiled server over a catalog folder) and ``autolab export`` (a run as files)."""
+
+from __future__ import annotations
+
+import click
+
+from .cli import CATALOG_OPTION, friendly_errors
+from .errors import AutolabError
+
+
+@click.command()
+@click.option(
+    "--catalog", "catalog", default=None, metavar="PATH",
+    help="Catalog directory to serve, created if needed (default: $AUTOLAB_CATALOG or ~/.local/share/autolab/catalog).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
+@click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
+@click.option("--api-key", default=None, help="API key clients must send (letters and digits; default: a new random key, printed).")
+@friendly_errors
+def serve(catalog, host, port, api_key):
+    """Serve a catalog folder as a tiled server until Ctrl-C.
+
+    Clients read and write it with `--catalog http://HOST:PORT` and the key in TILED_API_KEY, or
+    with `tiled.client.from_uri("http://HOST:PORT", api_key=KEY)`.
+    """
+    from .catalog import is_remote, resolve_location
+    from .catalog.serve import serve as run_server
+
+    location = resolve_location(catalog)
+    if is_remote(location):
+        msg = f"--catalog={catalog!r} is a server URI; `autolab serve` serves a catalog folder"
+        raise AutolabError(msg)
+    run_server(location, host=host, port=port, api_key=api_key, echo=click.echo)
+
+
+@click.command()
+@click.argument("run")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "h5", "nc", "jsonl"]), default="nc", show_default=True,
+    help="nc: netCDF (xarray); h5: HDF5 (h5py); csv: tables; jsonl: the run's Bluesky documents.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="File to write (default: RUN.FORMAT).")
+@click.option("--stream", default="primary", show_default=True, help="Stream to write (nc, h5, csv).")
+@CATALOG_OPTION
+@friendly_errors
+def export(run, fmt, output, stream, catalog):
+    """Write a run's stream (or, with --format jsonl, its documents) to files for other programs.
+
+    RUN is a run uid or a unique prefix of one (as `autolab runs` prints). csv writes OUTPUT with
+    one row per event and one OUTPUT-stem.DIM.csv per array dimension (wavelength_nm, q_nm_inv).
+    """
+    from .catalog import open_catalog
+    from .catalog.export import export_run
+    from .cli import resolve_uid
+
+    client = open_catalog(catalog, create=False)
+    uid = resolve_uid(client, run)
+    for path in export_run(client[uid], output or f"{uid[:8]}.{fmt}", fmt, stream=stream):
+        click.echo(f"wrote {path}")

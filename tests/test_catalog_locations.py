@@ -1,0 +1,117 @@
+"""Catalog locations: relative paths stored as absolute, moved folders, missing catalogs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from autolab.plans import measure_point
+
+from autolab.catalog import journal_directory, open_catalog, resolve_location
+from autolab.catalog.location import LOCATION_FILE
+from autolab.errors import CatalogError
+from autolab.runtime import open_session
+
+READ_BACK = """
+import json, sys
+from autolab.catalog import load_point, open_catalog
+client = open_catalog(sys.argv[1], create=False)
+point = load_point(client[sys.argv[2]])
+print(json.dumps({"absorbance": point.absorbance.shape[0], "intensity": point.intensity.shape[0],
+                  "flow": point.readings["cd_pump_flow_rate"], "t": point.conditions["residence_time_s"]}))
+"""
+
+
+def read_back(location, uid, *, cwd) -> dict:
+    """Read one point's arrays and table values in a fresh process started in ``cwd``."""
+    result = subprocess.run(
+        [sys.executable, "-c", READ_BACK, str(location), uid], capture_output=True, text=True, timeout=180, cwd=cwd, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def relative_catalog(tmp_path_factory):
+    """A catalog made as ``open_session("my-catalog")`` from its parent folder, with one point."""
+    parent = tmp_path_factory.mktemp("cwd")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(parent)
+        session = open_session("my-catalog", analyze=False)
+        (uid,) = session.RE(measure_point(session.reactor, 280, 280, 14.0))
+        session.close()
+    return parent / "my-catalog", uid, session
+
+
+@pytest.mark.slow
+def test_relative_catalog_reads_by_absolute_path_from_another_directory(relative_catalog, tmp_path):
+    path, uid, session = relative_catalog
+    assert session.location == str(path.resolve())
+    assert session.writer.journal_dir == path.resolve() / "journal"
+    assert read_back(path.resolve(), uid, cwd=tmp_path) == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0}
+
+
+@pytest.mark.slow
+def test_moved_catalog_reads_its_arrays_and_tables(relative_catalog, tmp_path):
+    path, uid, _ = relative_catalog
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    moved = tmp_path / "elsewhere" / "renamed-catalog"
+    moved.parent.mkdir()
+    shutil.move(copy, moved)
+    assert read_back(moved, uid, cwd=tmp_path) == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0}
+    with sqlite3.connect(moved / "catalog.db") as connection:
+        uris = [row[0] for row in connection.execute("SELECT data_uri FROM assets")]
+    assert len(uris) == 6  # five arrays and the table storage
+    assert all(str(moved) in uri for uri in uris), uris
+    assert json.loads((moved / LOCATION_FILE).read_text()) == {"location": str(moved)}
+
+
+@pytest.mark.slow
+def test_catalog_with_table_storage_relative_to_the_old_cwd_opens(relative_catalog, tmp_path):
+    """Catalogs written before locations were absolute recorded ``sqlite://localhost/my-catalog/tables.db``."""
+    path, uid, _ = relative_catalog
+    legacy = tmp_path / "legacy" / "my-catalog"
+    shutil.copytree(path, legacy)
+    (legacy / LOCATION_FILE).unlink()
+    with sqlite3.connect(legacy / "catalog.db") as connection:
+        connection.execute("UPDATE assets SET data_uri = 'sqlite://localhost/my-catalog/tables.db' WHERE data_uri LIKE 'sqlite:%'")
+    assert read_back(legacy, uid, cwd=tmp_path)["flow"] == pytest.approx(535.714, rel=1e-4)
+
+
+def test_missing_catalog_is_a_catalog_error_naming_the_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CatalogError, match=f"catalog {tmp_path.resolve() / 'typo'} does not exist"):
+        open_catalog("typo", create=False)
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["show", "abcdef"], ["analyze", "abcdef"], ["export", "abcdef"]])
+def test_reading_commands_refuse_a_missing_catalog_in_one_line(tmp_path, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", *command, "--catalog", "typo/path"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"autolab: error: catalog {tmp_path.resolve() / 'typo' / 'path'} does not exist; check the path, or create one by "
+        f"storing a run there (`autolab measure … --catalog {tmp_path.resolve() / 'typo' / 'path'}`)"
+    ]
+    assert not (tmp_path / "typo").exists()
+
+
+def test_locations_resolve_to_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert resolve_location("link/cat") == str(tmp_path.resolve() / "real" / "cat")
+    assert journal_directory("cat") == tmp_path.resolve() / "cat" / "journal"
+    assert resolve_location("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    monkeypatch.setenv("AUTOLAB_CATALOG", "from-env")
+    assert resolve_location(None) == str(tmp_path.resolve() / "from-env")
+
