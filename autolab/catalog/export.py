@@ -145,7 +145,7 @@ def _write_csv(dataset, output: Path) -> list[Path]:
         for index in range(n_events):
             row = [index + 1, repr(float(dataset["time"].values[index]))]
             table.writerow(row + [_cell(dataset[name].values[index]) for name in scalars])
-    for dim in dataset.dims:
+    for dim in sorted(dataset.dims):
         if dim == "time":
             continue
         arrays = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time", dim))

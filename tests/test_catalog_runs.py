@@ -1,0 +1,208 @@
+"""Run conventions (scan ids, measurements vs derived runs, named dims and units) and exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+import xarray
+from autolab.plans import measure_point
+from bluesky.callbacks.core import CallbackBase
+from click.testing import CliRunner
+from tiled.client.container import Container
+from tiled.queries import Key, NotIn
+
+from autolab.catalog import CatalogWriter, journal_directory, last_scan_id, load_point, measurements, open_catalog
+from autolab.catalog.export import stream_dataset
+from autolab.cli import cli
+from autolab.runtime import open_session
+
+from .conftest import run_python
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """A catalog with one measured point and its derived analysis run; (path, raw uid)."""
+    path = tmp_path_factory.mktemp("runs") / "catalog"
+    session = open_session(path)
+    (uid,) = session.RE(measure_point(session.reactor, 280, 280, 14.0))
+    session.close()
+    return path, uid
+
+
+def test_detectors_describe_named_dims_and_units(reactor):
+    desc = reactor.describe()
+    assert desc["reactor_spectrometer_absorbance"]["dims"] == ["wavelength_nm"]
+    assert desc["reactor_spectrometer_wavelength_nm"]["dims"] == ["wavelength_nm"]
+    assert desc["reactor_saxs_intensity"]["dims"] == ["q_nm_inv"]
+    assert desc["reactor_saxs_intensity"]["units"] == "1/cm"
+    assert desc["reactor_saxs_q_nm_inv"]["units"] == "1/nm"
+
+
+@pytest.mark.slow
+def test_stored_arrays_have_named_dims_units_and_coordinates(measured):
+    path, uid = measured
+    run = open_catalog(path, create=False)[uid]
+    data = run.primary.read()
+    assert data["reactor_spectrometer_absorbance"].dims == ("time", "wavelength_nm")
+    assert data["reactor_saxs_intensity_sigma"].dims == ("time", "q_nm_inv")
+    assert dict(data.sizes) == {"time": 1, "wavelength_nm": 401, "q_nm_inv": 250}
+    data_keys = run.primary.descriptors[0]["data_keys"]
+    assert data_keys["reactor_spectrometer_absorbance"]["units"] == "AU"
+    assert data_keys["reactor_saxs_intensity"]["units"] == "1/cm"
+    dataset = stream_dataset(run)
+    assert dataset["wavelength_nm"].values[[0, -1]].tolist() == [300.0, 700.0]
+    assert dataset["q_nm_inv"].values[0] == pytest.approx(0.1)
+    assert dataset["reactor_spectrometer_absorbance"].attrs["units"] == "AU"
+    absorbance = dataset["reactor_spectrometer_absorbance"].isel(time=0).sel(wavelength_nm=437.0)
+    assert float(absorbance) == load_point(run).absorbance[137]
+
+
+@pytest.mark.slow
+def test_scan_ids_continue_across_processes(tmp_path):
+    path = tmp_path / "catalog"
+    code = textwrap.dedent(
+        f"""
+        from autolab.plans import measure_point
+        from autolab.runtime import open_session
+        session = open_session({str(path)!r}, analyze=False)
+        session.RE(measure_point(session.reactor, 280, 280, 4.5))
+        session.RE(measure_point(session.reactor, 280, 280, 4.5))
+        session.close()
+        """
+    )
+    for _ in range(2):
+        result = run_python(code)
+        assert result.returncode == 0, result.stderr[-2000:]
+    client = open_catalog(path, create=False)
+    assert sorted(run.metadata["start"]["scan_id"] for run in client.values()) == [1, 2, 3, 4]
+    assert last_scan_id(client) == 4
+
+
+@pytest.mark.slow
+def test_measurements_leave_out_derived_runs(measured):
+    path, uid = measured
+    client = open_catalog(path, create=False)
+    assert len(client) == 2  # the point and its analysis run
+    assert list(measurements(client)) == [uid]
+    assert list(client.search(NotIn("start.plan_name", ["analysis", "autonomous_campaign"]))) == [uid]
+    assert measurements(client).values().last().primary.read()["reactor_spectrometer_absorbance"].shape == (1, 401)
+
+
+@pytest.mark.slow
+def test_plain_key_needs_the_bluesky_catalog_client(measured):
+    """``Key("plan_name")`` only works through CatalogOfBlueskyRuns; ``Key("start.plan_name")`` works everywhere."""
+    path, uid = measured
+    client = open_catalog(path, create=False)
+    assert list(client.search(Key("plan_name") == "measure_point")) == [uid]
+    # A plain tiled container (what a server without the catalog spec gives) searches top-level metadata.
+    assert list(Container.search(client, Key("plan_name") == "measure_point")) == []
+    assert list(Container.search(client, Key("start.plan_name") == "measure_point")) == [uid]
+
+
+@pytest.mark.slow
+def test_runs_lists_measurements_unless_all(measured):
+    path, uid = measured
+    default = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--json"])
+    assert default.exit_code == 0, default.output
+    assert [row["uid"] for row in json.loads(default.output)] == [uid]
+    every = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--json", "--all"])
+    assert sorted(row["plan_name"] for row in json.loads(every.output)) == ["analysis", "measure_point"]
+
+
+# --- exports -----------------------------------------------------------------------------
+
+
+def export(path, uid, fmt, output):
+    result = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", fmt, "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.slow
+def test_export_netcdf_reads_back_with_xarray(measured, tmp_path):
+    path, uid = measured
+    point = load_point(open_catalog(path, create=False)[uid])
+    export(path, uid, "nc", tmp_path / "point.nc")
+    with xarray.open_dataset(tmp_path / "point.nc", engine="h5netcdf") as data:
+        np.testing.assert_array_equal(data["reactor_spectrometer_absorbance"].values[0], point.absorbance)
+        np.testing.assert_array_equal(data["wavelength_nm"].values, point.wavelength_nm)
+        np.testing.assert_array_equal(data["q_nm_inv"].values, point.q_nm_inv)
+        assert data["reactor_saxs_intensity"].dims == ("time", "q_nm_inv")
+        assert data["reactor_saxs_intensity"].attrs["units"] == "1/cm"
+        assert json.loads(data.attrs["start"])["conditions"]["residence_time_s"] == 14.0
+
+
+@pytest.mark.slow
+def test_export_hdf5_reads_back_with_h5py(measured, tmp_path):
+    path, uid = measured
+    point = load_point(open_catalog(path, create=False)[uid])
+    export(path, uid, "h5", tmp_path / "point.h5")
+    with h5py.File(tmp_path / "point.h5", "r") as handle:
+        assert handle.attrs["uid"] == uid
+        intensity = handle["primary/reactor_saxs_intensity"]
+        np.testing.assert_array_equal(intensity[0], point.intensity)
+        assert intensity.attrs["units"] == "1/cm"
+        assert list(intensity.attrs["dims"]) == ["time", "q_nm_inv"]
+        assert handle["primary/reactor_cd_pump_flow_rate"][0] == point.readings["cd_pump_flow_rate"]
+
+
+@pytest.mark.slow
+def test_export_csv_reads_back_with_csv_and_numpy(measured, tmp_path):
+    path, uid = measured
+    point = load_point(open_catalog(path, create=False)[uid])
+    output = export(path, uid, "csv", tmp_path / "point.csv")
+    assert output.splitlines() == [f"wrote {tmp_path / name}" for name in ("point.csv", "point.q_nm_inv.csv", "point.wavelength_nm.csv")]
+    with open(tmp_path / "point.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["reactor_se_pump_flow_rate"]) == point.readings["se_pump_flow_rate"]
+    spectrum = np.genfromtxt(tmp_path / "point.wavelength_nm.csv", delimiter=",", names=True)
+    np.testing.assert_array_equal(spectrum["wavelength_nm"], point.wavelength_nm)
+    np.testing.assert_array_equal(spectrum["reactor_spectrometer_absorbance"], point.absorbance)
+    saxs = np.genfromtxt(tmp_path / "point.q_nm_inv.csv", delimiter=",", names=True)
+    np.testing.assert_array_equal(saxs["reactor_saxs_intensity_sigma"], point.intensity_sigma)
+
+
+class CollectSpectra(CallbackBase):
+    """A bluesky callback that keeps the start document and each event's absorbance."""
+
+    def __init__(self):
+        super().__init__()
+        self.start_doc, self.absorbance, self.stop_doc = None, [], None
+
+    def start(self, doc):
+        self.start_doc = doc
+
+    def event(self, doc):
+        self.absorbance.append(np.asarray(doc["data"]["reactor_spectrometer_absorbance"]))
+
+    def stop(self, doc):
+        self.stop_doc = doc
+
+
+@pytest.mark.slow
+def test_export_jsonl_replays_into_callbacks_and_another_catalog(measured, tmp_path):
+    path, uid = measured
+    point = load_point(open_catalog(path, create=False)[uid])
+    export(path, uid, "jsonl", tmp_path / "point.jsonl")
+    entries = [json.loads(line) for line in (tmp_path / "point.jsonl").read_text().splitlines()]
+    assert [entry["name"] for entry in entries] == ["start", "descriptor", "event", "stop"]
+    collector = CollectSpectra()
+    for entry in entries:
+        collector(entry["name"], entry["doc"])
+    assert collector.start_doc["uid"] == uid
+    assert collector.stop_doc["exit_status"] == "success"
+    np.testing.assert_array_equal(collector.absorbance[0], point.absorbance)
+    # The same documents written into a new catalog give back the same point.
+    copy = tmp_path / "copy"
+    writer = CatalogWriter(open_catalog(copy), journal_directory(copy))
+    for entry in entries:
+        writer(entry["name"], entry["doc"])
+    writer.close()
+    assert writer.errors == []
+    np.testing.assert_array_equal(load_point(open_catalog(copy, create=False)[uid]).intensity, point.intensity)
+
