@@ -46,7 +46,7 @@ def serve(catalog, host, port, api_key):
 def export(run, fmt, output, stream, catalog):
     """Write a run's stream (or, with --format jsonl, its documents) to files for other programs.
 
-    RUN is a run uid or a unique prefix of one (as `autolab runs` prints). csv writes OUTPUT with
+    RUN is a run uid, a unique prefix of one (as `autolab runs` prints) or `last`. csv writes OUTPUT with
     one row per event and one OUTPUT-stem.DIM.csv per array dimension (wavelength_nm, q_nm_inv).
     """
     from .catalog import open_catalog

@@ -15,6 +15,7 @@ Modules: :mod:`~autolab.catalog.location` (locations and opening),
 
 from __future__ import annotations
 
+from .export import export_run, stream_dataset
 from .location import (
     CATALOG_ENV,
     default_location,
@@ -32,6 +33,7 @@ __all__ = [
     "CatalogWriter",
     "PointData",
     "default_location",
+    "export_run",
     "find_runs",
     "is_remote",
     "journal_directory",
@@ -42,4 +44,5 @@ __all__ = [
     "relocate",
     "resolve_location",
     "run_summaries",
+    "stream_dataset",
 ]
