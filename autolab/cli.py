@@ -6,8 +6,13 @@ what is allowed, and exit code 2; nothing is moved or written before the input i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -34,6 +39,10 @@ TIME_SCALE_OPTION = click.option(
 )
 
 
+#: click ≥ 8.2 raises this for a group called without a command (click 8.1 prints the help itself).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _fail(message: str) -> None:
     click.echo(f"autolab: error: {message}", err=True)
     sys.exit(2)
@@ -46,6 +55,8 @@ def friendly_errors(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except Interrupted:
+            raise
         except (AutolabError, ValueError) as exc:
             _fail(str(exc))
 
@@ -71,12 +82,30 @@ def cli() -> None:
     """autolab: autonomous nanocrystal synthesis on Bluesky, with a simulated flow reactor."""
 
 
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
+INTERRUPTED_EXIT = 130
+
+
+class Interrupted(AutolabError):
+    """A command stopped by Ctrl-C; the message says what was kept and how to go on."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning click's usage errors into one line and exit code 2."""
+    """Entry point: run the CLI, turning click's usage errors into one line and exit code 2.
+
+    ``autolab`` alone (or a command group alone, ``autolab queue``) prints its help. Ctrl-C ends
+    any command with one line on stderr and exit status 130.
+    """
     try:
         cli.main(args=argv, prog_name="autolab", standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail("aborted")
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("autolab: interrupted", err=True)
+        sys.exit(INTERRUPTED_EXIT)
+    except Interrupted as exc:
+        click.echo(f"autolab: {exc}", err=True)
+        sys.exit(INTERRUPTED_EXIT)
+    except _NO_ARGS_IS_HELP as exc:
+        click.echo(exc.ctx.get_help())
     except click.UsageError as exc:
         hint = f" (see `autolab {exc.ctx.command.name} --help`)" if exc.ctx and exc.ctx.command.name != "cli" else ""
         _fail(exc.format_message() + hint)
@@ -102,12 +131,105 @@ def measure(nucleation_temperature, growth_temperature, residence_time, catalog,
     reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
     reactor.check_reagents([reactor.check_conditions(nucleation_temperature, growth_temperature, residence_time)])
     session = open_session(catalog, reactor=reactor)
-    (uid,) = session.RE(measure_point(session.reactor, nucleation_temperature, growth_temperature, residence_time))
+    (uid,) = run_interruptible(session, measure_point(session.reactor, nucleation_temperature, growth_temperature, residence_time))
     session.close()
+    report = session.analysis.reports.get(uid)
+    metrics = {} if report is None else report.metrics
+    payload = {
+        "uid": uid,
+        "analysis_uid": session.analysis.derived.get(uid),
+        "catalog": session.location,
+        "metrics": metrics,
+        "errors": {} if report is None else report.errors,
+    }
     if as_json:
-        click.echo(json.dumps({"uid": uid, "catalog": session.location}))
-    else:
-        click.echo(f"stored run {uid} in {session.location}")
+        from .analysis.runs import jsonable
+
+        click.echo(json.dumps(jsonable(payload)))
+        return
+    click.echo(f"stored run {uid} in {session.location}")
+    click.echo(f"analysis stored as run {payload['analysis_uid']}:")
+    echo_metrics(metrics)
+    for plugin, error in payload["errors"].items():
+        click.echo(f"warning: {plugin}: {error}", err=True)
+
+
+def echo_metrics(metrics: dict) -> None:
+    """Print one metric a line, ``plugin.metric  value``, lists of numbers shortened."""
+    for key, value in metrics.items():
+        if isinstance(value, list) and len(value) > 6:
+            value = f"[{len(value)} values]"
+        elif isinstance(value, float):
+            value = f"{value:.5g}"
+        click.echo(f"  {key:38s} {value}")
+
+
+def run_interruptible(session, plan) -> tuple:
+    """Run ``plan`` on the session's RunEngine; Ctrl-C aborts it and raises :class:`Interrupted`.
+
+    The first Ctrl-C pauses the RunEngine (at once, or at its next checkpoint); the plan is then
+    aborted — its run is closed with ``exit_status="abort"``, its cleanup (pumps stopped, heaters
+    to a safe setpoint where the plan says so) runs — and every run finished before is already on
+    its way to the catalog, which :meth:`Session.close` waits for.
+    """
+    from bluesky.utils import RunEngineInterrupted
+
+    managers = session.RE.context_managers
+    session.RE.context_managers = [_PauseOnCtrlC]
+    try:
+        return session.RE(plan)
+    except RunEngineInterrupted:
+        with _bluesky_quiet():  # bluesky prints "Aborting…" and logs the abort with a traceback
+            session.RE.abort(reason="interrupted from the command line")
+        session.close()
+        msg = f"interrupted; the unfinished run is marked aborted, finished runs are in {session.location}"
+        raise Interrupted(msg) from None
+    finally:
+        session.RE.context_managers = managers
+
+
+@contextlib.contextmanager
+def _bluesky_quiet():
+    """Hide what bluesky prints and logs while a plan is paused and aborted from the command line."""
+    log = logging.getLogger("bluesky")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        log.setLevel(level)
+
+
+class _PauseOnCtrlC:
+    """RunEngine context manager: the first Ctrl-C pauses the plan at once, silently.
+
+    bluesky's own handler (for the IPython session) asks for a pause at the next checkpoint first
+    and prints how to pause at once; a command line has nothing to resume, so it stops right away.
+    The signal handler only sets an event; a helper thread asks the RunEngine to pause.
+    """
+
+    def __init__(self, RE):
+        self._RE = RE
+        self._requested = threading.Event()
+        self._done = False
+
+    def __enter__(self):
+        self._original = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda signum, frame: self._requested.set())
+        threading.Thread(target=self._pause_when_asked, name="autolab-ctrl-c", daemon=True).start()
+        return self
+
+    def _pause_when_asked(self) -> None:
+        self._requested.wait()
+        if not self._done:
+            with contextlib.suppress(Exception), _bluesky_quiet():  # the plan may have finished meanwhile
+                self._RE.request_pause(defer=False)
+
+    def __exit__(self, *exc) -> None:
+        self._done = True
+        signal.signal(signal.SIGINT, self._original)
+        self._requested.set()
 
 
 @cli.command("phase-map")
@@ -151,7 +273,7 @@ def phase_map_command(
         task = progress.add_task("phase map", total=n_points)
         token = session.RE.subscribe(lambda name, doc: progress.advance(task), "stop")
         try:
-            uids = session.RE(plan)
+            uids = run_interruptible(session, plan)
         finally:
             session.RE.unsubscribe(token)
         progress.update(task, description="writing catalog")
@@ -165,19 +287,18 @@ def phase_map_command(
 @cli.command()
 @CATALOG_OPTION
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest runs to list.")
-@click.option("--all", "show_all", is_flag=True, help="Include derived analysis runs.")
+@click.option("--all", "show_all", is_flag=True, help="Include derived analysis runs and campaign records.")
 @JSON_OPTION
 @friendly_errors
 def runs(catalog, limit, show_all, as_json):
     """List stored measurement runs, newest last."""
     from rich.console import Console
     from rich.table import Table
-    from tiled.queries import Key
 
-    from .catalog import open_catalog, run_summaries
+    from .catalog import measurements, open_catalog, run_summaries
 
-    client = open_catalog(catalog)
-    selected = client if show_all else client.search(Key("start.plan_name") != "analysis")
+    client = open_catalog(catalog, create=False)
+    selected = client if show_all else measurements(client)
     rows = run_summaries(list(selected.values())[-limit:])
     if as_json:
         click.echo(json.dumps(rows))
@@ -204,12 +325,12 @@ def runs(catalog, limit, show_all, as_json):
 def show(run, catalog, output):
     """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
 
-    RUN is a run uid or a unique prefix of one (as `autolab runs` prints).
+    RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
     """
     from .catalog import load_point, open_catalog
     from .plotting import plot_point
 
-    client = open_catalog(catalog)
+    client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)
     point = load_point(client[uid])
     path = output or f"{uid[:8]}.png"
@@ -276,19 +397,38 @@ def simulate(
 @cli.command()
 @JSON_OPTION
 def plugins(as_json):
-    """List the analysis plugins with their distribution, version and hooks."""
+    """List the analysis plugins: distribution, version, hooks, the metrics and objectives they provide.
+
+    A metric appears in `autolab analyze` output and in the catalog's derived runs as
+    PLUGIN.METRIC (e.g. uvvis.nc_exciton_nm); an objective is what `autolab campaign --objective`
+    takes.
+    """
     from .analysis import PluginManager
 
     manager = PluginManager()
+    metrics = manager.metrics()
+    objectives = manager.objectives()
     rows = [
-        {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks)}
+        {
+            "name": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "hooks": list(p.hooks),
+            "metrics": metrics.get(p.name, {}),
+            "objectives": {k: {f: v for f, v in spec.items() if f != "plugin"} for k, spec in objectives.items() if spec["plugin"] == p.name},
+        }
         for p in manager.plugins()
     ]
     if as_json:
         click.echo(json.dumps({"plugins": rows, "load_errors": manager.load_errors}))
         return
     for row in rows:
-        click.echo(f"{row['name']:12s} {row['distribution']} {row['version']:10s} {', '.join(row['hooks'])}")
+        click.echo(f"{row['name']} ({row['distribution']} {row['version']}): {', '.join(row['hooks'])}")
+        for metric, spec in row["metrics"].items():
+            unit = f" [{spec['unit']}]" if spec.get("unit") else ""
+            click.echo(f"  metric     {row['name']}.{metric}{unit}: {spec.get('description', '')}")
+        for objective, spec in row["objectives"].items():
+            click.echo(f"  objective  {objective} ({spec.get('direction', 'maximize')}): {spec.get('description', '')}")
     for error in manager.load_errors:
         click.echo(f"warning: {error}", err=True)
 
@@ -300,7 +440,7 @@ def plugins(as_json):
 @JSON_OPTION
 @friendly_errors
 def analyze(target, kind, catalog, as_json):
-    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (RUN uid)."""
+    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (a uid, its first characters, or `last`)."""
     from .analysis import PluginManager
     from .analysis.files import read_saxs, read_uvvis
 
@@ -315,10 +455,10 @@ def analyze(target, kind, catalog, as_json):
         payload = _unprefixed(report.metrics, "saxs.")
     else:
         from .analysis.runs import analyze_run
-        from .catalog import CatalogWriter, default_location, journal_directory, open_catalog
+        from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
 
-        location = catalog or default_location()
-        client = open_catalog(location)
+        location = resolve_location(catalog)
+        client = open_catalog(location, create=False)
         uid = resolve_uid(client, target)
         writer = CatalogWriter(client, journal_directory(location))
         report = analyze_run(client, uid, manager, sink=writer)
@@ -342,7 +482,18 @@ def _unprefixed(metrics: dict, prefix: str) -> dict:
 
 
 def resolve_uid(client, text: str) -> str:
-    """The full uid of the run whose uid is ``text`` or starts with it (≥ 5 characters)."""
+    """The full uid of the run whose uid is ``text`` or starts with it (≥ 5 characters).
+
+    ``last`` names the newest ``measure_point`` run.
+    """
+    if text == "last":
+        from tiled.queries import Key
+
+        measured = client.search(Key("start.plan_name") == "measure_point")
+        if not len(measured):
+            msg = "the catalog holds no measurement yet, so there is no 'last' run; `autolab measure` makes one"
+            raise AutolabError(msg)
+        return measured.keys().last()
     if len(text) < 5:
         msg = f"run {text!r} is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
         raise AutolabError(msg)
@@ -360,12 +511,15 @@ def resolve_uid(client, text: str) -> str:
 
 def _register_commands() -> None:
     from .campaign_cli import campaign
+    from .catalog_cli import export, serve
     from .queue_cli import agent, ipython, queue
 
     cli.add_command(campaign)
     cli.add_command(queue)
     cli.add_command(ipython)
     cli.add_command(agent)
+    cli.add_command(serve)
+    cli.add_command(export)
 
 
 _register_commands()

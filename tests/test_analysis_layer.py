@@ -217,7 +217,8 @@ def test_documented_example_plugin_loads_by_entry_point(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, ExampleDist()])
     manager = PluginManager()
     info = {p.name: p for p in manager.plugins()}["peakcount"]
-    assert (info.distribution, info.version, info.hooks) == ("autolab-peakcount", "0.1.0", ("autolab_analyze_uvvis",))
+    assert (info.distribution, info.version, info.hooks) == ("autolab-peakcount", "0.1.0", ("autolab_analyze_uvvis", "autolab_metrics"))
+    assert manager.metrics()["peakcount"] == {"n_peaks": {"unit": "", "description": "absorbance maxima 0.01 AU above their surroundings"}}
     wavelength = np.arange(300.0, 701.0, 1.0)
     spectrum = 0.05 * np.exp(-(((wavelength - 437) / 5) ** 2)) + 0.05 * np.exp(-(((wavelength - 560) / 15) ** 2))
     assert manager.analyze_uvvis(wavelength, spectrum).metrics["peakcount.n_peaks"] == 2

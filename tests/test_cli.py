@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from .conftest import run_python
+
 
 def autolab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -18,6 +20,8 @@ def autolab(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     result = autolab("--help")
     assert result.returncode == 0
+    alone = autolab()  # `autolab` alone is a request for help, not a usage error
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, result.stdout, "")
     for command in ("campaign", "measure", "phase-map", "runs", "show", "simulate", "analyze", "plugins"):
         assert command in result.stdout
         assert autolab(command, "--help").returncode == 0
@@ -61,7 +65,15 @@ def test_measure_runs_and_show_round_trip(tmp_path):
         "--catalog", catalog, "--json",
     )
     assert result.returncode == 0, result.stderr
-    uid = json.loads(result.stdout)["uid"]
+    measured = json.loads(result.stdout)
+    uid = measured["uid"]
+    # The measurement reports its analysis and the derived run it stored; a second process finds both.
+    assert measured["metrics"]["uvvis.msc_families"] == ["CdSe-437"]
+    stored = run_python(
+        f"from autolab.catalog import open_catalog; c = open_catalog({catalog!r}); s = c[{measured['analysis_uid']!r}].metadata['start'];"
+        "import json; print(json.dumps([s['plan_name'], s['analysis_of'], s['metrics']['uvvis']['msc_absorbance__CdSe-437']]))"
+    )
+    assert json.loads(stored.stdout) == ["analysis", uid, measured["metrics"]["uvvis.msc_absorbance.CdSe-437"]], stored.stderr
     listed = autolab("runs", "--catalog", catalog, "--json")
     rows = json.loads(listed.stdout)
     assert [row["uid"] for row in rows] == [uid]

@@ -108,6 +108,8 @@ class AnalysisCallback:
         self._descriptors: dict[str, str] = {}
         self._readings: dict[str, Any] = {}
         self.reports: dict[str, AnalysisReport] = {}
+        #: Raw run uid → uid of the derived analysis run stored for it.
+        self.derived: dict[str, str] = {}
         self.errors: list[str] = []
 
     def __call__(self, name: str, doc: dict) -> None:
@@ -132,6 +134,8 @@ class AnalysisCallback:
             try:  # a failure here must not fail the measurement's run
                 for doc_name, derived in analysis_documents(start, report):
                     self.sink(doc_name, derived)
+                    if doc_name == "start":
+                        self.derived[start["uid"]] = derived["uid"]
             except Exception as exc:
                 message = f"storing the analysis of run {start['uid']} failed: {exc!r}"
                 logger.error(message)

@@ -1,0 +1,99 @@
+"""What a user sees: campaign progress and summary from Python, plugin listings, Ctrl-C on the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from autolab.plans import autonomous_campaign
+from rich.console import Console
+
+from autolab.analysis import PluginManager
+from autolab.catalog import open_catalog
+from autolab.progress import CampaignProgress, CampaignSummary, campaign_summary
+
+
+@pytest.mark.slow
+def test_a_campaign_from_python_shows_progress_and_leaves_a_summary(RE, reactor, writer, catalog_dir):
+    out = io.StringIO()
+    progress = CampaignProgress(Console(file=out, width=120, force_terminal=False))
+    RE.subscribe(writer)
+    RE.subscribe(progress)
+    result = {}
+
+    def capture(plan):
+        result["summary"] = yield from plan
+
+    bounds = {"nucleation_temperature_c": [260, 300], "growth_temperature_c": [250, 280], "residence_time_s": [4, 14, "log"]}
+    RE(capture(autonomous_campaign(reactor, "msc437", bounds, budget=3, initial_design=2, seed=3)))
+    printed = out.getvalue().splitlines()
+    summary = progress.last_summary
+    assert isinstance(summary, CampaignSummary)
+    # The object holds what the plan returned, by attribute and by key, and prints two lines.
+    assert summary.to_dict() == result["summary"]
+    assert summary["best_value"] == summary.best_value == max(v for v in result["summary"]["values"] if v is not None)
+    assert summary.n_runs == 3
+    assert str(summary).splitlines()[0] == f"campaign {summary.campaign_id}: 3/3 points, {summary.stop_reason}"
+    # One line per point, numbered from 1, with the objective value the optimiser ingested.
+    point_lines = [line.split() for line in printed if line.split() and line.split()[0] in {"1", "2", "3"}]
+    assert [int(cells[0]) for cells in point_lines] == [1, 2, 3]
+    assert [float(cells[4]) for cells in point_lines] == pytest.approx(result["summary"]["values"], rel=1e-3)
+    assert printed[-2:] == str(summary).splitlines()
+    # The same summary, read back from the catalog by another reader.
+    writer.flush()
+    assert campaign_summary(open_catalog(catalog_dir), summary.campaign_id) == summary
+
+
+def test_a_campaign_without_a_summary_is_one_clear_error(catalog_dir):
+    from autolab.errors import CatalogError
+
+    with pytest.raises(CatalogError, match="no summary of campaign 'nope' in the catalog"):
+        campaign_summary(open_catalog(catalog_dir), "nope")
+
+
+def test_every_metric_a_builtin_plugin_returns_is_declared(reactor):
+    """`autolab plugins` lists each plugin's metrics; the list must be what the analysis returns."""
+    from autolab import sim
+
+    manager = PluginManager()
+    declared = {f"{plugin}.{name}" for plugin, names in manager.metrics().items() for name in names}
+    result = sim.simulate(sim.Conditions(350, 300, 7.6))
+    returned = set(manager.analyze_uvvis(result.wavelength_nm, result.absorbance).metrics)
+    returned |= set(manager.analyze_saxs(result.q_nm_inv, result.intensity, result.intensity_sigma).metrics)
+    assert returned <= declared
+    assert {name for name in declared if name.startswith(("uvvis.", "saxs."))} == returned
+    listing = subprocess.run([sys.executable, "-m", "autolab", "plugins", "--json"], capture_output=True, text=True, check=True)
+    rows = {row["name"]: row for row in json.loads(listing.stdout)["plugins"]}
+    assert rows["uvvis"]["metrics"]["nc_exciton_nm"]["unit"] == "nm"
+    assert rows["objectives"]["objectives"]["msc437"]["direction"] == "maximize"
+    assert set(rows["objectives"]["objectives"]) == set(manager.objectives())
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_measurement_is_one_line_and_keeps_the_aborted_run(tmp_path):
+    catalog = tmp_path / "interrupted"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autolab", "measure", "--nucleation-temperature", "300", "--growth-temperature", "280",
+         "--residence-time", "14", "--time-scale", "1", "--catalog", str(catalog)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not (catalog / "journal").is_dir() or not any((catalog / "journal").glob("*.jsonl")):  # the run has started
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == [
+        f"autolab: interrupted; the unfinished run is marked aborted, finished runs are in {catalog}"
+    ]
+    runs = list(open_catalog(catalog).values())
+    assert [run.metadata["stop"]["exit_status"] for run in runs] == ["abort"]
