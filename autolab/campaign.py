@@ -11,11 +11,18 @@ catalog, so :meth:`Campaign.resume` rebuilds it there after a crash or a stop:
   "success"`` (a point that did not finish — killed, aborted — is not a point of the campaign,
   and its conditions may be measured again);
 - each point's objective value: the derived ``analysis`` run with ``analysis_of`` = the point's
-  uid (re-made from the stored data if the process died between measuring and analysing).
+  uid (re-made from the stored data if the process died between measuring and analysing);
+- each point the reactor could not run (its conditions outside a limit, or more reagent than a
+  full syringe holds): an ``autonomous_campaign`` run with ``campaign_role="failed_point"`` and
+  the reason. Such a point costs no reagent but counts against the budget, as the optimiser's
+  failed trials do, so a campaign in a region the reactor cannot reach still ends.
+
+Points are numbered from 1 in the order they were tried, failed ones included.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +35,8 @@ from .analysis.runs import jsonable
 from .errors import CatalogError, LimitError, check_range
 from .optimize import GPOptimizer
 
+logger = logging.getLogger(__name__)
+
 #: The reactor conditions a campaign can vary or fix.
 CONDITIONS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
 #: Conditions optimised on a log scale by default (a residence time spans decades).
@@ -36,16 +45,26 @@ LOG_SCALED = ("residence_time_s",)
 
 @dataclass
 class CampaignPoint:
-    """One finished point of a campaign."""
+    """One tried point of a campaign: measured, or (with ``failure``) not run by the reactor.
+
+    ``index`` counts the points tried before it (0-based); ``number`` is the 1-based number shown
+    in every message and table.
+    """
 
     index: int
     suggestion_id: str
     conditions: dict[str, float]
     value: float | None
-    run_uid: str
+    run_uid: str | None
     design: bool
     acquisition_value: float | None = None
     analysis_uid: str | None = None
+    failure: str | None = None
+
+    @property
+    def number(self) -> int:
+        """The point's number, counted from 1 (failed points included)."""
+        return self.index + 1
 
 
 @dataclass
@@ -223,6 +242,16 @@ class Campaign:
             objective_settings=dict(objective_settings or {}),
         )
         self.id = campaign_id or str(uuid.uuid4())
+        #: Warnings about the settings, also logged (``autolab.campaign``) and kept in the summary.
+        self.notes: list[str] = []
+        if budget <= n_initial:
+            self.notes.append(
+                f"budget={budget} does not exceed the initial design of {n_initial} point(s) over {len(space)} "
+                f"input(s), so every point is a space-filling design point and the GP model chooses none; "
+                f"give a budget above {n_initial} or a smaller initial_design"
+            )
+        for note in self.notes:
+            logger.warning(note)
         self.optimizer = GPOptimizer(
             {name: tuple(spec) for name, spec in space.items()},
             {objective: self.settings.direction},
@@ -232,6 +261,7 @@ class Campaign:
             max_trials=budget,
         )
         self.points: list[CampaignPoint] = []
+        self.failed: list[CampaignPoint] = []
         self.listeners: list[Callable[[Campaign, CampaignPoint], None]] = []
         self.resumed_from: int = 0
 
@@ -252,8 +282,13 @@ class Campaign:
     # --- the loop's steps -------------------------------------------------------------------
     @property
     def remaining(self) -> int:
-        """Points still to measure within the budget."""
-        return self.settings.budget - len(self.points)
+        """Points still to try within the budget (failed points count against it)."""
+        return self.settings.budget - len(self.points) - len(self.failed)
+
+    @property
+    def n_tried(self) -> int:
+        """Points tried so far: measured and failed."""
+        return len(self.points) + len(self.failed)
 
     def next_batch(self) -> list[dict[str, Any]]:
         """The next suggestions (at most ``batch_size`` and the remaining budget).
@@ -261,7 +296,7 @@ class Campaign:
         Each is ``{"_id", "conditions", "acquisition_value", "design", "model"}``.
         """
         n = min(self.settings.batch_size, self.remaining)
-        design_done = sum(p.design for p in self.points)
+        design_done = sum(p.design for p in (*self.points, *self.failed))
         out = []
         for _ in range(n):
             model = self.optimizer.summary()
@@ -298,7 +333,7 @@ class Campaign:
         return {
             "campaign_id": self.id,
             "suggestion_id": suggestion["_id"],
-            "campaign_point_index": len(self.points),
+            "campaign_point_index": self.n_tried,
             "campaign_objective": self.settings.objective,
             "acquisition_value": suggestion["acquisition_value"],
             "design_point": suggestion["design"],
@@ -316,7 +351,7 @@ class Campaign:
         params = {name: suggestion["conditions"][name] for name in self.settings.bounds}
         self.optimizer.ingest([{**params, "_id": suggestion["_id"], self.settings.objective: value}])
         point = CampaignPoint(
-            index=len(self.points),
+            index=self.n_tried,
             suggestion_id=suggestion["_id"],
             conditions=dict(suggestion["conditions"]),
             value=value if math.isfinite(value) else None,
@@ -329,6 +364,41 @@ class Campaign:
         for listener in self.listeners:
             listener(self, point)
         return point
+
+    def record_failure(self, suggestion: Mapping[str, Any], reason: str) -> CampaignPoint:
+        """Register a point the reactor could not run as a failed trial; keep it with the reason.
+
+        The optimiser learns it through its public ``register_failures`` (it never suggests the
+        point again and its feasibility model avoids the region); the listeners are told.
+        """
+        self.optimizer.register_failures([{"_id": suggestion["_id"]}])
+        point = CampaignPoint(
+            index=self.n_tried,
+            suggestion_id=suggestion["_id"],
+            conditions=dict(suggestion["conditions"]),
+            value=None,
+            run_uid=None,
+            design=bool(suggestion["design"]),
+            acquisition_value=suggestion.get("acquisition_value"),
+            failure=str(reason),
+        )
+        self.failed.append(point)
+        for listener in self.listeners:
+            listener(self, point)
+        return point
+
+    def failure_record(self, point: CampaignPoint) -> dict[str, Any]:
+        """What the catalog keeps of a failed point (read back by :meth:`resume`)."""
+        return jsonable(
+            {
+                "number": point.number,
+                "suggestion_id": point.suggestion_id,
+                "conditions": point.conditions,
+                "design": point.design,
+                "acquisition_value": point.acquisition_value,
+                "reason": point.failure,
+            }
+        )
 
     def discard_pending(self) -> None:
         """Forget suggestions that were not measured (the loop stopped in a batch)."""
@@ -370,6 +440,8 @@ class Campaign:
                 "best_value": None if best is None else best.value,
                 "best_run_uid": None if best is None else best.run_uid,
                 "n_runs": len(self.points),
+                "n_failed": len(self.failed),
+                "failed_points": [self.failure_record(p) for p in self.failed],
                 "budget": self.settings.budget,
                 "run_uids": [p.run_uid for p in self.points],
                 "values": [p.value for p in self.points],
@@ -377,6 +449,7 @@ class Campaign:
                 "model_summary": self.optimizer.summary(),
                 "stop_reason": stop_reason,
                 "resumed_from": self.resumed_from,
+                "notes": list(self.notes),
             }
         )
 
@@ -433,9 +506,28 @@ class Campaign:
                 analyses[start["analysis_of"]] = start
         opt = campaign.optimizer
         sobol_design = 0
+        tried = []  # (start time, kind, start document): measured and failed points in the order tried
         for run in find_runs(client, plan_name="measure_point", campaign_id=campaign_id):
             start, stop = run.metadata["start"], run.metadata.get("stop") or {}
-            if stop.get("exit_status") != "success":
+            if stop.get("exit_status") == "success":
+                tried.append((start["time"], "measured", start))
+        for record in records:
+            start = record.metadata["start"]
+            if start.get("campaign_role") == "failed_point":
+                tried.append((start["time"], "failed", start))
+        for _, kind, start in sorted(tried, key=lambda item: item[0]):
+            if kind == "failed":
+                failed = start["failed_point"]
+                suggestion = {
+                    "_id": failed["suggestion_id"],
+                    "conditions": {name: float(v) for name, v in failed["conditions"].items()},
+                    "design": bool(failed["design"]),
+                    "acquisition_value": failed.get("acquisition_value"),
+                }
+                if suggestion["design"] and not str(suggestion["_id"]).startswith("design-"):
+                    sobol_design += 1
+                campaign._add_pending(suggestion["_id"], {n: suggestion["conditions"][n] for n in stored.bounds}, None)
+                campaign.record_failure(suggestion, failed["reason"])
                 continue
             analysis = analyses.get(start["uid"])
             if analysis is None:  # measured, but the process died before its analysis was stored
@@ -461,8 +553,8 @@ class Campaign:
         # Continue the Sobol design where it stopped, and draw new trial ids from a fresh stream.
         opt.sobol_drawn_ = sobol_design
         resumes = sum(r.metadata["start"].get("campaign_role") == "resume" for r in records)
-        opt.rng_ = np.random.default_rng([stored.seed, len(campaign.points), resumes + 1])
-        campaign.resumed_from = len(campaign.points)
+        opt.rng_ = np.random.default_rng([stored.seed, campaign.n_tried, resumes + 1])
+        campaign.resumed_from = campaign.n_tried
         return campaign
 
     def analysis_md(self, suggestion_id: str, value: float) -> dict[str, Any]:

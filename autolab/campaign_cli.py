@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import signal
+import sys
+import threading
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import click
@@ -113,90 +119,175 @@ def campaign(
             raise AutolabError(msg)
     seed = 0 if seed is None else seed
     reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
-    new_campaign = None
-    if resume_id is None:  # check every input before opening the catalog
-        new_campaign = Campaign(
-            reactor.limits(),
-            objective or "msc437",
-            parse_bounds(bounds),
-            25 if budget is None else budget,
-            batch_size or 1,
-            initial_design,
-            seed,
-            fixed=parse_assignments("--fix", fixed, conditions=True),
-            acquisition=acquisition or "log_ei",
-            objective_settings=parse_assignments("--objective-setting", objective_settings, conditions=False),
-        )
-    session = open_session(catalog, reactor=reactor, analyze=False)
-    try:
-        if new_campaign is None:
-            new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)
-        summary, interrupted = _run(session, new_campaign, quiet=as_json)
-        session.writer.flush(timeout=600)
-        report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
-        from .report import write_report
+    with _warnings_to_stderr():
+        new_campaign = None
+        if resume_id is None:  # check every input before opening the catalog
+            new_campaign = Campaign(
+                reactor.limits(),
+                objective or "msc437",
+                parse_bounds(bounds),
+                25 if budget is None else budget,
+                batch_size or 1,
+                initial_design,
+                seed,
+                fixed=parse_assignments("--fix", fixed, conditions=True),
+                acquisition=acquisition or "log_ei",
+                objective_settings=parse_assignments("--objective-setting", objective_settings, conditions=False),
+            )
+        session = open_session(catalog, reactor=reactor, analyze=False)
+        try:
+            if new_campaign is None:
+                new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)
+            summary, interrupted = _run(session, new_campaign, quiet=as_json)
+            session.writer.flush(timeout=600)
+            report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
+            from .report import write_report
 
-        paths = write_report(new_campaign, session.catalog, report, summary=summary)
-    finally:
-        session.close()
+            paths = write_report(new_campaign, session.catalog, report, summary=summary)
+        finally:
+            session.close()
     payload = {**summary, "report": str(report), "report_files": paths, "catalog": session.location, "interrupted": interrupted}
     if as_json:
         click.echo(json.dumps(payload))
-    else:
+    if interrupted:
+        done = f"{new_campaign.n_tried} of {summary['budget']} points"
+        resume = f"autolab campaign --resume {new_campaign.id} --catalog {session.location}"
+        click.echo(f"autolab: campaign interrupted after {done}; continue with: {resume}", err=True)
+        sys.exit(INTERRUPTED_EXIT)
+    if not as_json:
         best = summary["best"]
-        click.echo(f"campaign {new_campaign.id}: {summary['n_runs']}/{summary['budget']} points, {summary['stop_reason']}")
+        failed = f", {summary['n_failed']} not run" if summary["n_failed"] else ""
+        click.echo(f"campaign {new_campaign.id}: {summary['n_runs']}/{summary['budget']} points{failed}, {summary['stop_reason']}")
         if best is not None:
             click.echo(
                 f"best {summary['objective']} = {summary['best_value']:.4g} at nucleation {best['nucleation_temperature_c']:.1f} °C, "
                 f"growth {best['growth_temperature_c']:.1f} °C, residence {best['residence_time_s']:.2f} s"
             )
         click.echo(f"report in {report}; runs in {session.location}")
-        if interrupted:
-            click.echo(f"continue with: autolab campaign --resume {new_campaign.id} --catalog {session.location}")
+
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+
+
+@contextmanager
+def _warnings_to_stderr():
+    """Show the campaign's warnings (``autolab.campaign`` log records) as one line each on stderr."""
+    logger = logging.getLogger("autolab.campaign")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("autolab: warning: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class _StopOnCtrlC:
+    """RunEngine context manager: Ctrl-C pauses the RunEngine at once, without bluesky's messages.
+
+    bluesky's own handler asks for a deferred pause and prints instructions; a campaign point can
+    take minutes to finish, so here the first Ctrl-C stops now: the caller aborts the point in
+    flight (it is not a point of the campaign, and ``--resume`` measures it again).
+    """
+
+    def __init__(self, RE):
+        self._RE = RE
+
+    def __enter__(self):
+        self._original = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            # The RunEngine's loop runs in this thread's event loop; ask from another thread, as bluesky's handler does.
+            threading.Thread(target=self._pause, daemon=True).start()
+
+        signal.signal(signal.SIGINT, handler)
+        return self
+
+    def _pause(self):
+        from bluesky.utils import TransitionError
+
+        try:
+            self._RE.request_pause(defer=False)
+        except TransitionError:  # already pausing or idle
+            pass
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._original)
+        return False
+
+
+class _DropAbortLog(logging.Filter):
+    """Drops bluesky's log records while the campaign is aborted after Ctrl-C.
+
+    The abort is what the user asked for: its "Run aborted" traceback and tracing warnings would
+    bury the one line that says how to continue.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
 def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
-    """Run the campaign plan with a progress bar and a live table; Ctrl-C stops it cleanly."""
+    """Run the campaign plan with a progress bar and a live table; Ctrl-C stops it quietly."""
+    from bluesky.log import logger as bluesky_logger
     from bluesky.utils import RunEngineInterrupted
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .plans import run_campaign
 
     names = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
     result: dict = {}
+    console = Console(file=sys.stdout)  # bound now: bluesky's own prints are caught below
     with Progress(
-        TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet, transient=False
+        TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, disable=quiet, transient=False
     ) as progress:
-        task = progress.add_task("campaign", total=campaign.settings.budget, completed=len(campaign.points))
+        task = progress.add_task("campaign", total=campaign.settings.budget, completed=campaign.n_tried)
         header = f"{'#':>3} {'T_nuc °C':>9} {'T_growth °C':>11} {'t_res s':>8} {'kind':>7} {campaign.settings.objective:>12} {'best':>10}"
         if not quiet:
             progress.console.print(header)
 
         def show(c, point):
-            progress.update(task, completed=len(c.points))
+            progress.update(task, completed=c.n_tried)
             if quiet:
                 return
             value = "failed" if point.value is None else f"{point.value:.4g}"
-            best = c.best_so_far()[-1]
+            best = (c.best_so_far() or [None])[-1]
             cond = point.conditions
-            progress.console.print(
-                f"{point.index + 1:>3} {cond[names[0]]:>9.1f} {cond[names[1]]:>11.1f} {cond[names[2]]:>8.2f} "
+            row = (
+                f"{point.number:>3} {cond[names[0]]:>9.1f} {cond[names[1]]:>11.1f} {cond[names[2]]:>8.2f} "
                 f"{'design' if point.design else 'model':>7} {value:>12} {'—' if best is None else f'{best:.4g}':>10}"
             )
+            if point.failure:
+                row += f"  not run: {point.failure}"
+            progress.console.print(row, markup=False, highlight=False)
 
         campaign.listeners.append(show)
         interrupted = False
+        drop_abort_log = _DropAbortLog()
+        bluesky_output = io.StringIO()
+        session.RE.context_managers = [_StopOnCtrlC]
         try:
-            # The CLI always runs the twin: refill its syringes as a person would during a dry run.
-            session.RE(_capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
-        except RunEngineInterrupted:
-            # Ctrl-C paused the RunEngine — once: at the checkpoint before the next point; twice: at
-            # once. Abort: a half-measured point is marked aborted (not a point of the campaign),
-            # the reactor goes to its safe state; finished points are already stored.
-            interrupted = True
-            session.RE.abort(reason="interrupted from the command line")
+            with redirect_stdout(bluesky_output):  # "Pausing...", "Aborting: running cleanup..."
+                try:
+                    # The CLI always runs the twin: refill its syringes as a person would during a dry run.
+                    session.RE(_capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
+                except RunEngineInterrupted:
+                    # Ctrl-C paused the RunEngine. Abort: the point in flight is marked aborted (not a
+                    # point of the campaign), the reactor goes to its safe state; finished points are stored.
+                    interrupted = True
+                    bluesky_logger.addFilter(drop_abort_log)
+                    session.RE.abort(reason="interrupted from the command line")
         finally:
+            bluesky_logger.removeFilter(drop_abort_log)
             campaign.listeners.remove(show)
+            if not interrupted and bluesky_output.getvalue():  # e.g. a suspender's messages: keep them, off stdout
+                sys.stderr.write(bluesky_output.getvalue())
     summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
     return summary, interrupted
 

@@ -4,7 +4,8 @@
 - ``spectra.png`` — UV-Vis spectra and SAXS patterns of the best points, read from the catalog;
 - ``model.png`` — the GP's mean and standard deviation over the two most sensitive inputs (the
   shortest learned length scales in the unit cube), the others held at the best point, with the
-  measured points on top (one input: mean ± 2σ along it);
+  measured points on top (one input: mean ± 2σ along it); only when the model chose at least one
+  point — a campaign of design points alone has no model to show;
 - ``summary.json`` — :meth:`~autolab.campaign.Campaign.summary`.
 """
 
@@ -38,7 +39,8 @@ def write_report(campaign: Campaign, client, directory: str | Path, *, n_best: i
     if campaign.points:
         paths["best_so_far"] = _best_so_far(campaign, directory / "best_so_far.png")
         paths["spectra"] = _best_spectra(campaign, client, directory / "spectra.png", n_best)
-    if sum(p.value is not None for p in campaign.points) >= 3:
+    model_chose = any(not p.design for p in campaign.points)
+    if model_chose and sum(p.value is not None for p in campaign.points) >= 3:
         paths["model"] = _model(campaign, directory / "model.png")
     return paths
 

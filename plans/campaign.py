@@ -8,8 +8,8 @@ from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
 from autolab.analysis.runs import analysis_metadata, analyze_readings, numeric_metrics, readings_of
-from autolab.campaign import Campaign
-from autolab.devices import FlowReactor
+from autolab.campaign import CONDITIONS, Campaign
+from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
 
 from .stubs import safe_state, stop_flow
@@ -88,6 +88,17 @@ def _refill(reactor: FlowReactor) -> bool:
     return True
 
 
+def _feasible_point(reactor: FlowReactor, conditions: dict[str, float]) -> PointConditions:
+    """The point's checked conditions, or :class:`LimitError` if the reactor can never run it.
+
+    Never: a condition outside the reactor's limits, or more reagent than full syringes hold.
+    Less reagent than is left now is not a reason (syringes can be refilled).
+    """
+    point = reactor.check_conditions(*(conditions[name] for name in CONDITIONS))
+    reactor.check_reagents([point], full_syringes=True)
+    return point
+
+
 def run_campaign(
     reactor: FlowReactor,
     campaign: Campaign,
@@ -109,9 +120,10 @@ def run_campaign(
     md : dict, optional
         Metadata added to every run of the campaign.
     refill_twin_syringes : bool
-        Dry runs on the twin: when the syringes cannot supply the next point, put full ones in
-        (what a person does between points) instead of stopping; the summary lists before which
-        points. Pumps without ``refill`` (the real reactor) stop the campaign with the reason.
+        Dry runs on the twin: when what is left in the syringes cannot supply the next point,
+        put full ones in (what a person does between points) instead of stopping; the summary
+        lists before which points (numbered from 1). Pumps without ``refill`` (the real reactor)
+        stop the campaign with the reason, to be continued with ``--resume`` after a refill.
 
     Yields
     ------
@@ -120,12 +132,21 @@ def run_campaign(
         ``analysis`` run, then a summary record run. At the end the pumps stop; if the campaign
         fails or is aborted, :func:`~autolab.plans.safe_state` also sends the heaters to 25 °C.
 
+    Notes
+    -----
+    A suggestion the reactor can never run — a condition outside its limits, or more reagent
+    than full syringes hold — is not measured: it is registered with the optimiser as a failed
+    trial, kept in a ``campaign_role="failed_point"`` record run with the reason, listed in the
+    summary's ``failed_points``, and counts against the budget; the campaign goes on with the
+    next suggestion.
+
     Returns
     -------
     summary : dict
         :meth:`Campaign.summary`: best conditions and value, run uids, stop reason.
     """
     extra = dict(md or {})
+    reactor.standby_flow_rates()  # a standby flow the pumps cannot give is named before any message
     role = "resume" if campaign.resumed_from else "start"
     yield from campaign_record(
         campaign,
@@ -147,20 +168,20 @@ def run_campaign(
                 break
             batch = campaign.next_batch()
             for suggestion in batch:
-                conditions = suggestion["conditions"]
-                point = reactor.check_conditions(*(conditions[k] for k in ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")))
+                number = campaign.n_tried + 1
+                try:
+                    point = _feasible_point(reactor, suggestion["conditions"])
+                except LimitError as exc:
+                    failed = campaign.record_failure(suggestion, str(exc))
+                    yield from campaign_record(campaign, "failed_point", failed_point=campaign.failure_record(failed), **extra)
+                    continue
                 try:
                     reactor.check_reagents([point])
                 except LimitError as exc:
-                    refilled = refill_twin_syringes and _refill(reactor)
-                    try:  # full syringes may still be too small for this point
-                        if not refilled:
-                            raise exc
-                        reactor.check_reagents([point])
-                    except LimitError as final:
+                    if not (refill_twin_syringes and _refill(reactor)):
                         campaign.discard_pending()
-                        return f"stopped before point {len(campaign.points)}: {final}"
-                    refills.append(len(campaign.points))
+                        return f"stopped before point {number}: {exc}"
+                    refills.append(number)
                 collector = _PointCollector()
                 uid = yield from bpp.subs_wrapper(
                     measure_point(

@@ -359,28 +359,73 @@ def test_aborted_campaign_leaves_the_reactor_safe_and_keeps_finished_points(RE, 
     assert reactor.growth_oven.setpoint.get() == 25.0
 
 
-def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reason(reactor):
+def run_to_summary(RE, plan) -> dict:
+    result = {}
+
+    def capture():
+        result["summary"] = yield from plan
+
+    RE(capture())
+    return result["summary"]
+
+
+def twin_with_syringes(volume_ul: float, seed: int = 3):
+    from autolab.devices import make_twin_reactor
+
+    twin = make_twin_reactor(seed=seed)
+    for pump in (twin.cd_pump, twin.se_pump):
+        pump.syringe_volume_ul.put(volume_ul)
+    return twin
+
+
+def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reason():
     from bluesky import RunEngine
 
     for refill in (False, True):
-        RE = RunEngine({}, call_returns_result=False)
-        twin = __import__("autolab.devices", fromlist=["make_twin_reactor"]).make_twin_reactor(seed=3)
-        for pump in (twin.cd_pump, twin.se_pump):
-            pump.syringe_volume_ul.put(20000.0)  # small syringes: they run dry within a few points
+        # 3 mL syringes: the design points need up to 2.6 mL per pump each (with 30 s of acquisition
+        # counted), so a full syringe supplies every point but what is left after the first does not
+        twin = twin_with_syringes(3000.0)
         campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=4, initial_design=4, seed=1, manager=uvvis_only())
-        result = {}
-
-        def capture(plan, result=result):
-            result["summary"] = yield from plan
-
-        RE(capture(run_campaign(twin, campaign, refill_twin_syringes=refill)))
-        summary = result["summary"]
+        summary = run_to_summary(RunEngine({}, call_returns_result=False), run_campaign(twin, campaign, refill_twin_syringes=refill))
+        assert summary["n_failed"] == 0  # every point fits a full syringe: low syringes are not failed points
         if refill:
             assert summary["n_runs"] == 4, summary["stop_reason"]
             assert summary["syringe_refills_before_points"]
+            assert summary["syringe_refills_before_points"][0] == 2  # numbered from 1; the first point had full syringes
         else:
-            assert summary["n_runs"] < 4
-            assert "syringe" in summary["stop_reason"] or "pump" in summary["stop_reason"]
+            assert summary["n_runs"] == 1
+            assert summary["stop_reason"].startswith("stopped before point 2: Cd precursor pump (reactor_cd_pump) has ")
+            assert "µL left but 1 point(s) need about" in summary["stop_reason"]
+
+
+def test_a_point_no_syringe_can_supply_is_a_failed_trial_on_record_and_the_campaign_goes_on(RE, catalog_dir, writer):
+    """With 2 mL syringes the short residence times of the window cannot run at all; the budget is still spent."""
+    twin = twin_with_syringes(2000.0)
+    RE.subscribe(writer)
+    campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=6, initial_design=4, seed=1, manager=uvvis_only())
+    summary = run_to_summary(RE, run_campaign(twin, campaign, refill_twin_syringes=True))
+    writer.flush()
+    assert summary["n_runs"] + summary["n_failed"] == 6
+    assert summary["n_failed"] >= 1
+    assert summary["stop_reason"] == "budget spent"
+    need = {f["number"]: twin.reagent_need_ul([twin.check_conditions(**f["conditions"])]) for f in summary["failed_points"]}
+    for failed in summary["failed_points"]:
+        assert "has a full syringe of 2000 µL but 1 point(s) need about" in failed["reason"]
+        assert max(need[failed["number"]].values()) > 2000.0
+        assert campaign.optimizer.trials_[failed["suggestion_id"]]["status"] == "failed"
+    assert campaign.optimizer.summary()["n_failed"] == summary["n_failed"]
+    # Measured and failed points share one numbering from 1, in the order tried.
+    numbers = sorted([p.number for p in campaign.points] + [f["number"] for f in summary["failed_points"]])
+    assert numbers == list(range(1, 7))
+    client = open_catalog(catalog_dir)
+    records = [r.metadata["start"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign.id)]
+    on_record = [r["failed_point"] for r in records if r["campaign_role"] == "failed_point"]
+    assert on_record == summary["failed_points"]
+    # Resume rebuilds the failed points as failed trials; nothing is left to try.
+    resumed = Campaign.resume(client, campaign.id, twin.limits(), manager=uvvis_only())
+    assert [p.number for p in resumed.failed] == [f["number"] for f in summary["failed_points"]]
+    assert resumed.optimizer.summary()["n_failed"] == summary["n_failed"]
+    assert resumed.remaining == 0
 
 
 def test_live_campaign_plot_shows_each_spectrum_and_the_best_so_far(RE, reactor):
@@ -399,3 +444,98 @@ def test_live_campaign_plot_shows_each_spectrum_and_the_best_so_far(RE, reactor)
     best = [max(values[: i + 1]) for i in range(3)]
     assert list(plot.best_line.get_ydata()) == pytest.approx(best)
     assert plot.ax_best.get_ylabel() == "msc437 (best so far)"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
+    """One SIGINT to a running `autolab campaign`: exit 130, one line on stderr, and that line's command finishes the budget."""
+    import os
+    import shlex
+    import time
+
+    catalog = tmp_path / "interrupted"
+    settings = ["--budget", "3", "--initial-design", "2", "--seed", "2", "--fix", "growth_temperature_c=240",
+                "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autolab", "campaign", *settings, "--time-scale", "0.02", "--catalog", str(catalog),
+         "--report", str(tmp_path / "rep")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 180
+    for line in process.stdout:  # wait for the first finished point: the campaign is in its second
+        if line.split()[:1] == ["1"]:
+            break
+        assert time.monotonic() < deadline
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    (message,) = stderr.strip().splitlines()
+    head, _, command = message.partition("; continue with: ")
+    assert head.startswith("autolab: campaign interrupted after ")
+    assert head.endswith(" of 3 points")
+    done = int(head.split("after ")[1].split(" of")[0])
+    assert 1 <= done < 3
+    argv = shlex.split(command)
+    assert argv[:3] == ["autolab", "campaign", "--resume"]
+    assert argv[4:] == ["--catalog", str(catalog)]
+    client = open_catalog(catalog)
+    statuses = [r.metadata["stop"]["exit_status"] for r in find_runs(client, plan_name="measure_point")]
+    assert statuses.count("success") == done
+    assert set(statuses) <= {"success", "abort"}
+    resumed = subprocess.run(
+        [sys.executable, "-m", "autolab", *argv[1:], "--json", "--report", str(tmp_path / "rep")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    out = json.loads(resumed.stdout)
+    assert out["n_runs"] == 3
+    assert out["resumed_from"] == done
+    assert len(set(out["run_uids"])) == 3
+
+
+@pytest.mark.slow
+def test_cli_campaign_over_the_default_space_spends_its_budget(tmp_path):
+    """The issue's command: the pumps idle at standby flow through each ramp, so no point needs more than a syringe."""
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "campaign", "--objective", "msc437", "--budget", "12", "--seed", "0",
+         "--catalog", str(tmp_path / "cat"), "--json", "--report", str(tmp_path / "rep")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["stop_reason"] == "budget spent"
+    assert out["n_runs"] == 12
+    assert out["n_failed"] == 0
+    assert len(find_runs(open_catalog(tmp_path / "cat"), plan_name="measure_point", campaign_id=out["campaign_id"])) == 12
+
+
+def test_a_budget_within_the_initial_design_is_a_logged_warning_and_a_note(caplog):
+    with caplog.at_level("WARNING", logger="autolab.campaign"):
+        campaign = Campaign(LIMITS, "msc437", budget=6, manager=uvvis_only())
+    message = ("budget=6 does not exceed the initial design of 7 point(s) over 3 input(s), so every point is a "
+               "space-filling design point and the GP model chooses none; give a budget above 7 or a smaller initial_design")
+    assert [r.getMessage() for r in caplog.records] == [message]
+    assert campaign.summary()["notes"] == [message]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="autolab.campaign"):
+        assert Campaign(LIMITS, "msc437", budget=8, manager=uvvis_only()).notes == []
+    assert caplog.records == []
+
+
+@pytest.mark.slow
+def test_cli_warns_in_one_line_and_draws_no_model_when_the_model_chose_no_point(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "campaign", "--budget", "3", "--seed", "1", "--fix", "growth_temperature_c=240",
+         "--fix", "nucleation_temperature_c=300", "--bound", "residence_time_s=2:15:log",
+         "--catalog", str(tmp_path / "cat"), "--json", "--report", str(tmp_path / "rep")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "autolab: warning: budget=3 does not exceed the initial design of 5 point(s) over 1 input(s), so every point is a "
+        "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design"
+    ]
+    out = json.loads(result.stdout)
+    assert out["n_runs"] == 3
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["best_so_far.png", "spectra.png", "summary.json"]
+    assert json.loads((tmp_path / "rep" / "summary.json").read_text())["notes"] == [result.stderr.strip().removeprefix("autolab: warning: ")]
