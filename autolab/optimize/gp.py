@@ -70,7 +70,7 @@ class GPOptimizer:
     --------
     >>> opt = GPOptimizer({"x": (0.0, 1.0)}, {"y": "maximize"}, seed=1)
     >>> (s,) = opt.suggest(1)
-    >>> opt.ingest([{**s, "y": -(s["x"] - 0.3) ** 2}])
+    >>> opt.ingest([{"_id": s["_id"], "y": -(s["x"] - 0.3) ** 2}])
     >>> len(opt.get_best_points())
     1
     """
@@ -132,13 +132,42 @@ class GPOptimizer:
         return out
 
     def ingest(self, points: Sequence[Mapping]) -> None:
-        """Record outcomes; points without a known ``_id`` are external (manual) trials."""
-        for point in points:
-            params = {name: float(point[name]) for name in self.space.names}
-            x = self.space.to_unit(params)
+        """Record outcomes, shaped as bluesky-adaptive's protocol defines them.
+
+        Parameters
+        ----------
+        points : sequence of mapping
+            Each ``{"_id": …, <objective>: value, …}``. A suggested trial is found by its ``_id``,
+            and its parameters are the suggested ones (parameters in the outcome are not needed).
+            A point whose ``_id`` is absent or unknown is an external (manual) trial and must
+            carry every parameter. A missing, None or NaN objective marks the trial failed.
+
+        Raises
+        ------
+        ValueError
+            If an external trial lacks a parameter (nothing is recorded then).
+        LimitError
+            If an external trial's parameter is outside its bounds.
+        """
+        resolved = []
+        for index, point in enumerate(points):
+            trial_id = point.get("_id")
+            if trial_id is not None and trial_id in self.trials_:
+                params = self.trials_[trial_id]["params"]
+            else:
+                missing = [name for name in self.space.names if name not in point]
+                if missing:
+                    which = "no _id" if trial_id is None else f"_id={trial_id!r}, which this optimiser did not suggest,"
+                    msg = (
+                        f"outcome {index} has {which} and lacks {', '.join(repr(m) for m in missing)}; give the _id "
+                        f"of a suggestion, or every parameter ({', '.join(self.space.names)}) for an external trial"
+                    )
+                    raise ValueError(msg)
+                params = {name: float(point[name]) for name in self.space.names}
+            resolved.append((trial_id, params, self.space.to_unit(params)))
+        for point, (trial_id, params, x) in zip(points, resolved, strict=True):
             outcomes = {name: point.get(name) for name in self.objectives}
             failed = any(v is None or not math.isfinite(float(v)) for v in outcomes.values())
-            trial_id = point.get("_id")
             if trial_id is None or trial_id not in self.trials_:
                 trial_id = trial_id or str(uuid.UUID(bytes=self.rng_.bytes(16)))
                 self.trials_[trial_id] = {"params": params, "x": x.tolist(), "acquisition": None}
