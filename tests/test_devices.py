@@ -142,3 +142,29 @@ def test_twin_needs_a_clock_and_rng():
 def test_negative_time_scale_is_rejected():
     with pytest.raises(ValueError, match=re.escape("time_scale=-1.0 must be ≥ 0")):
         make_twin_reactor(time_scale=-1)
+
+
+def test_standby_flow_is_a_configuration_signal_in_every_descriptor(reactor):
+    config = reactor.describe_configuration()["reactor_standby_flow_ul_min"]
+    assert config["units"] == "uL/min"
+    assert reactor.standby_flow_rates() == {"cd_pump": 12.5, "se_pump": 12.5}
+    # 25 µL/min is the growth oven's volume over the longest allowed residence time
+    assert reactor.standby_flow_ul_min.get() == pytest.approx(250.0 / reactor.max_residence_time_s.get() * 60.0)
+
+
+def test_reagent_need_adds_the_standby_flow_over_the_ramp_and_full_syringes_are_named(reactor):
+    point = reactor.check_conditions(300, 320, 2.0)
+    ramp_s = (320 - 25) / 30.0 * 60.0 + 10.0  # the growth oven is the slower heater: 30 °C/min, 10 s settle
+    reactor.standby_flow_ul_min.put(0.0)
+    stopped = reactor.reagent_need_ul([point], measurement_s=30.0)["cd_pump"]
+    reactor.standby_flow_ul_min.put(25.0)
+    idling = reactor.reagent_need_ul([point], measurement_s=30.0)["cd_pump"]
+    assert idling - stopped == pytest.approx(12.5 * ramp_s / 60.0)
+    assert stopped == pytest.approx(reactor.flow_rates_for(2.0)["cd_pump"] * (reactor.flush_time_s(2.0) + 30.0) / 60.0)
+    reactor.cd_pump.syringe_volume_ul.put(1000.0)
+    message = (
+        f"Cd precursor pump (reactor_cd_pump) has a full syringe of 1000 µL but 1 point(s) need about {idling:.0f} µL; "
+        "use a larger syringe or a longer residence time"
+    )
+    with pytest.raises(LimitError, match=re.escape(message)):
+        reactor.check_reagents([point], full_syringes=True)
