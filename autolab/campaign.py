@@ -176,7 +176,7 @@ class Campaign:
     bounds, fixed : mapping, optional
         Search space and held conditions (see :func:`campaign_bounds`).
     budget : int
-        Points to measure (1–1000), design points included.
+        Points to try (1–1000): design points included, and points the reactor cannot run count too.
     batch_size : int
         Points suggested together (jointly chosen, accounting for pending ones).
     initial_design : int or list of dict, optional

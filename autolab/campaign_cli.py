@@ -75,7 +75,7 @@ def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) 
 
 @click.command()
 @click.option("--objective", default=None, help="Objective from an analysis plugin (`autolab plugins`); default msc437.")
-@click.option("--budget", type=int, default=None, help="Points to measure, design included; default 25.")
+@click.option("--budget", type=int, default=None, help="Points to try, design included (a point the reactor cannot run counts too); default 25.")
 @click.option("--batch-size", type=int, default=None, help="Points chosen together per model update; default 1.")
 @click.option("--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1).")
 @click.option("--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]", help="Search range of a condition (repeat).")

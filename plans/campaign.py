@@ -241,7 +241,7 @@ def autonomous_campaign(
         Default: every condition not in ``fixed`` over the reactor's safe limits, the residence
         time log-scaled.
     budget : int
-        Points to measure, design points included (1–1000).
+        Points to try (1–1000): design points included, and points the reactor cannot run count too.
     batch_size : int
         Points chosen together per model update (1–20).
     initial_design : int or list of dict, optional
