@@ -206,3 +206,23 @@ def test_export_jsonl_replays_into_callbacks_and_another_catalog(measured, tmp_p
     assert writer.errors == []
     np.testing.assert_array_equal(load_point(open_catalog(copy, create=False)[uid]).intensity, point.intensity)
 
+
+
+@pytest.mark.slow
+def test_tiled_exports_the_stream_as_netcdf_hdf5_and_csv(measured, tmp_path):
+    """``run.primary.export(…)`` (tiled's own export) gives the same files as ``autolab export``."""
+    path, uid = measured
+    run = open_catalog(path, create=False)[uid]
+    point = load_point(run)
+    for suffix in ("nc", "h5", "csv"):
+        run.primary.export(str(tmp_path / f"stream.{suffix}"))
+    with xarray.open_dataset(tmp_path / "stream.nc", engine="h5netcdf") as data:
+        np.testing.assert_array_equal(data["reactor_spectrometer_absorbance"].values[0], point.absorbance)
+        np.testing.assert_array_equal(data["q_nm_inv"].values, point.q_nm_inv)
+        assert data["reactor_saxs_intensity"].attrs["units"] == "1/cm"
+    with h5py.File(tmp_path / "stream.h5", "r") as handle:
+        np.testing.assert_array_equal(handle["primary/reactor_saxs_intensity"][0], point.intensity)
+        assert list(handle["primary/reactor_saxs_intensity"].attrs["dims"]) == ["time", "q_nm_inv"]
+    with open(tmp_path / "stream.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["reactor_cd_pump_flow_rate"]) == point.readings["cd_pump_flow_rate"]

@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import pytest
+import xarray
 
 from autolab.catalog import open_catalog
 
@@ -98,6 +99,7 @@ def test_measure_through_the_server_reads_back_from_a_third_process(server):
             "documents": [name for name, doc in run.documents()],
             "measure_points": len(client.search(Key("start.plan_name") == "measure_point")),
         }}))
+        run.primary.export({str(folder.parent / "served.nc")!r})
         """
     )
     result = run_python(code)
@@ -110,6 +112,8 @@ def test_measure_through_the_server_reads_back_from_a_third_process(server):
     assert read["q"] == 250
     assert read["documents"] == ["start", "descriptor", "event", "stop"]
     assert read["measure_points"] == 1
+    with xarray.open_dataset(folder.parent / "served.nc", engine="h5netcdf") as exported:
+        assert float(exported["reactor_spectrometer_absorbance"].sel(wavelength_nm=437.0).values[0]) == read["a437"]
     # The folder behind the server reads the same run directly.
     direct = open_catalog(folder, create=False)[uid]
     assert float(direct.primary.read()["reactor_spectrometer_absorbance"].values[0, 137]) == read["a437"]

@@ -1,7 +1,10 @@
 """Files of a run for other programs: a stream as netCDF, HDF5 or CSV; the documents as JSON lines.
 
-All formats are written on the client side from what any tiled client reads, so they work the
-same on an embedded catalog and on a server (``autolab export`` on the command line).
+:func:`export_run` (``autolab export`` on the command line) writes them on the client side from
+what any tiled client reads, so it works the same on an embedded catalog and on any server.
+:func:`register_stream_serializers` teaches tiled to write ``nc``, ``h5`` and (the event table)
+``csv`` itself, so ``run.primary.export("x.nc")`` works on autolab's catalogs, embedded and
+served.
 
 - ``nc``: the stream as an xarray Dataset in netCDF-4 (``xarray.open_dataset``). Each array
   keeps its named dims (``wavelength_nm``, ``q_nm_inv``), each variable its ``units``; the
@@ -47,16 +50,20 @@ def stream_dataset(run, stream: str = "primary"):
         msg = f"run {run.metadata['start']['uid']} has no {stream!r} stream; it has {sorted(run) or 'none'}"
         raise CatalogError(msg)
     node = run[stream]
-    dataset = node.read()
     data_keys = node.descriptors[0]["data_keys"] if node.descriptors else {}
+    return with_units_and_axes(node.read(), data_keys)
+
+
+def with_units_and_axes(dataset, data_keys: dict):
+    """``dataset`` with each variable's ``units`` from ``data_keys`` and the array axes as coordinates."""
     for name, variable in dataset.data_vars.items():
         units = data_keys.get(name, {}).get("units")
         if units:
             variable.attrs["units"] = units
-    for dim in dataset.dims:
+    for dim in sorted(dataset.dims):
         if dim == "time" or dim in dataset.coords:
             continue
-        axes = [name for name, var in dataset.data_vars.items() if name.endswith(f"_{dim}") and var.dims[-1:] == (dim,)]
+        axes = sorted(name for name, var in dataset.data_vars.items() if name.endswith(f"_{dim}") and var.dims[-1:] == (dim,))
         if axes:
             axis = dataset[axes[0]]
             coordinate = np.asarray(axis.isel(time=-1) if "time" in axis.dims else axis)
@@ -90,9 +97,9 @@ def export_run(run, output: str | os.PathLike, fmt: str, *, stream: str = "prima
     dataset = stream_dataset(run, stream)
     start = dict(run.metadata["start"])
     if fmt == "nc":
-        return [_write_netcdf(dataset, start, output)]
+        return [_write_netcdf(dataset, _run_attrs(start), output)]
     if fmt == "h5":
-        return [_write_hdf5(dataset, start, stream, output)]
+        return [_write_hdf5(dataset, _run_attrs(start), stream, output)]
     return _write_csv(dataset, output)
 
 
@@ -110,22 +117,24 @@ def _write_documents(run, output: Path) -> Path:
     return output
 
 
-def _write_netcdf(dataset, start: dict, output: Path) -> Path:
+def _run_attrs(start: dict) -> dict[str, str]:
     from event_model import NumpyEncoder
 
+    return {"uid": start["uid"], "plan_name": start.get("plan_name", ""), "start": json.dumps(start, cls=NumpyEncoder)}
+
+
+def _write_netcdf(dataset, attrs: dict[str, str], output):
     dataset = dataset.copy()
-    dataset.attrs = {"uid": start["uid"], "plan_name": start.get("plan_name", ""), "start": json.dumps(start, cls=NumpyEncoder)}
+    dataset.attrs = dict(attrs)
     dataset.to_netcdf(output, engine="h5netcdf")
     return output
 
 
-def _write_hdf5(dataset, start: dict, stream: str, output: Path) -> Path:
+def _write_hdf5(dataset, attrs: dict[str, str], stream: str, output):
     import h5py
-    from event_model import NumpyEncoder
 
     with h5py.File(output, "w") as handle:
-        handle.attrs["uid"] = start["uid"]
-        handle.attrs["start"] = json.dumps(start, cls=NumpyEncoder)
+        handle.attrs.update(attrs)
         group = handle.create_group(stream)
         for name, variable in {**dataset.coords, **dataset.data_vars}.items():
             item = group.create_dataset(str(name), data=np.asarray(variable.values))
@@ -137,14 +146,9 @@ def _write_hdf5(dataset, start: dict, stream: str, output: Path) -> Path:
 
 def _write_csv(dataset, output: Path) -> list[Path]:
     n_events = dataset.sizes.get("time", 1)
-    scalars = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time",))
     written = [output]
     with open(output, "w", newline="") as handle:
-        table = csv.writer(handle)
-        table.writerow(["seq_num", "time", *scalars])
-        for index in range(n_events):
-            row = [index + 1, repr(float(dataset["time"].values[index]))]
-            table.writerow(row + [_cell(dataset[name].values[index]) for name in scalars])
+        _write_event_table(dataset, handle)
     for dim in sorted(dataset.dims):
         if dim == "time":
             continue
@@ -161,7 +165,80 @@ def _write_csv(dataset, output: Path) -> list[Path]:
     return written
 
 
+def _write_event_table(dataset, handle) -> None:
+    """One CSV row per event: ``seq_num``, ``time`` and every scalar reading."""
+    scalars = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time",))
+    table = csv.writer(handle)
+    table.writerow(["seq_num", "time", *scalars])
+    for index in range(dataset.sizes.get("time", 1)):
+        row = [index + 1, repr(float(dataset["time"].values[index]))]
+        table.writerow(row + [_cell(dataset[name].values[index]) for name in scalars])
+
+
 def _cell(value) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(value.item() if hasattr(value, "item") else value)
+
+
+# --- server side: the same formats from ``run.primary.export(…)`` ------------------------
+
+#: Media types of a stream that tiled serves with :func:`register_stream_serializers`.
+STREAM_MEDIA_TYPES = {
+    "application/x-netcdf": "nc",
+    "application/netcdf": "nc",
+    "application/x-hdf5": "h5",
+    "text/csv": "csv",
+}
+
+
+def register_stream_serializers(registry) -> None:
+    """Let tiled serve a Bluesky stream as netCDF, HDF5 or CSV (``run.primary.export("x.nc")``).
+
+    The files are those of :func:`export_run` (for CSV, the event table ``OUTPUT``: one row
+    per event with every scalar reading). Registered on the ``BlueskyEventStream`` spec, which
+    tiled consults before the stream's generic container serializers.
+    """
+    for media_type in STREAM_MEDIA_TYPES:
+        if media_type not in registry.media_types("BlueskyEventStream"):
+            registry.register("BlueskyEventStream", media_type, _serialize_stream)
+
+
+async def _serialize_stream(mimetype, node, metadata, filter_for_access):
+    import io
+
+    node = await filter_for_access(node)
+    dataset = with_units_and_axes(await _stream_dataset_of_adapter(node), dict(metadata).get("data_keys", {}))
+    fmt = STREAM_MEDIA_TYPES[mimetype]
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        text = io.StringIO()
+        _write_event_table(dataset, text)
+        return text.getvalue().encode()
+    attrs = {"descriptor_uid": str(dict(metadata).get("uid", ""))}
+    if fmt == "nc":
+        _write_netcdf(dataset, attrs, buffer)
+    else:
+        _write_hdf5(dataset, attrs, str(getattr(node, "key", None) or "primary"), buffer)
+    return buffer.getvalue()
+
+
+async def _stream_dataset_of_adapter(node):
+    """The xarray Dataset of a stream node on the server: its event table and its arrays."""
+    import xarray
+    from tiled.utils import ensure_awaitable
+
+    variables, time = {}, None
+    for key in await node.keys_range(offset=0, limit=None):
+        child = await node.lookup_adapter([key])
+        if key == "internal":
+            frame = await ensure_awaitable(child.read)
+            time = frame["time"].to_numpy()
+            for column in frame.columns:
+                if column not in ("seq_num", "time") and not column.startswith("ts_"):
+                    variables[column] = (("time",), np.asarray(frame[column].tolist()))
+        else:
+            array = np.asarray(await ensure_awaitable(child.read))
+            dims = tuple(child.structure().dims or ("time", *(f"dim_{key}_{i}" for i in range(1, array.ndim))))
+            variables[key] = (dims, array)
+    return xarray.Dataset(variables, coords={} if time is None else {"time": time})

@@ -230,17 +230,22 @@ def _record_location(directory: Path) -> None:
 
 
 def serialization_registry():
-    """tiled's serializers plus Bluesky's ``application/json-seq`` export of a run's documents.
+    """tiled's serializers plus Bluesky's: a run's documents and a stream as files.
 
-    With it, ``run.documents()`` of bluesky-tiled-plugins works on autolab's catalogs, embedded
-    and served.
+    With it, ``run.documents()`` of bluesky-tiled-plugins (``application/json-seq``) and
+    ``run.primary.export("x.nc" | "x.h5" | "x.csv")`` (see
+    :func:`~autolab.catalog.export.register_stream_serializers`) work on autolab's catalogs,
+    embedded and served.
     """
     from bluesky_tiled_plugins.exporters import json_seq_exporter
     from tiled.media_type_registration import default_serialization_registry
 
+    from .export import register_stream_serializers
+
     registry = default_serialization_registry
     if "application/json-seq" not in registry.media_types("BlueskyRun"):
         registry.register("BlueskyRun", "application/json-seq", json_seq_exporter)
+    register_stream_serializers(registry)
     return registry
 
 
