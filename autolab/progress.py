@@ -77,6 +77,9 @@ class CampaignSummary:
 class CampaignProgress:
     """RunEngine callback: a progress bar and a line per campaign point; the summary at the end.
 
+    A point the reactor could not run (a ``failed_point`` record) gets its line too, marked
+    ``failed`` with the reason.
+
     Parameters
     ----------
     console : rich.console.Console, optional
@@ -107,8 +110,13 @@ class CampaignProgress:
             role = doc.get("campaign_role")
             if role in ("start", "resume"):
                 self._begin(doc)
-            elif role == "summary" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
+            elif self._campaign is None or doc.get("campaign_id") != self._campaign["id"]:
+                return
+            elif role == "summary":
                 self._finish(doc)
+            elif role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
+                failed = doc.get("failed_point") or {}
+                self._point({**(failed.get("conditions") or {}), "objective_value": None}, note=failed.get("reason"))
         elif plan == "analysis" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
             self._point(doc)
 
@@ -135,7 +143,7 @@ class CampaignProgress:
             f"{'#':>4} " + " ".join(f"{label:>11}" for _, label in _COLUMNS) + f" {self._campaign['objective']:>14} {'best':>10}"
         )
 
-    def _point(self, doc: dict) -> None:
+    def _point(self, doc: dict, *, note: str | None = None) -> None:
         campaign = self._campaign
         campaign["done"] += 1
         value = doc.get("objective_value")
@@ -145,7 +153,7 @@ class CampaignProgress:
         cells = " ".join(f"{doc[name]:>11.4g}" if doc.get(name) is not None else f"{'':>11}" for name, _ in _COLUMNS)
         shown = "failed" if value is None else f"{value:.4g}"
         best = "—" if campaign["best"] is None else f"{campaign['best']:.4g}"
-        self.console.print(f"{campaign['done']:>4} {cells} {shown:>14} {best:>10}")
+        self.console.print(f"{campaign['done']:>4} {cells} {shown:>14} {best:>10}" + (f"  ({note})" if note else ""))
         if self._progress is not None:
             self._progress.update(self._task, completed=campaign["done"])
 

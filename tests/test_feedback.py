@@ -97,3 +97,27 @@ def test_ctrl_c_during_a_measurement_is_one_line_and_keeps_the_aborted_run(tmp_p
     ]
     runs = list(open_catalog(catalog).values())
     assert [run.metadata["stop"]["exit_status"] for run in runs] == ["abort"]
+
+
+def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
+    out = io.StringIO()
+    progress = CampaignProgress(Console(file=out, width=160, force_terminal=False))
+    settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
+    conditions = {"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 14.0}
+    for doc in (
+        {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
+        {"plan_name": "analysis", "campaign_id": "other", "objective_value": 9.0, **conditions},  # another campaign's point
+        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.125, **conditions},
+        {"plan_name": "autonomous_campaign", "campaign_role": "failed_point", "campaign_id": "c1",
+         "failed_point": {"conditions": conditions, "reason": "needs 60000 µL, a full syringe holds 50000 µL"}},
+        {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": "c1",
+         "campaign_summary": {"objective": "msc437", "best": conditions, "best_value": 0.125, "n_runs": 2, "budget": 2,
+                              "stop_reason": "budget spent", "n_failed": 1}},
+    ):
+        progress("start", doc)
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert rows[2][:5] == ["1", "300", "280", "14", "0.125"]
+    assert rows[3][:6] == ["2", "300", "280", "14", "failed", "0.125"]
+    assert out.getvalue().splitlines()[3].endswith("(needs 60000 µL, a full syringe holds 50000 µL)")
+    assert progress.last_summary["n_failed"] == 1
+    assert progress.last_summary.best_value == 0.125
