@@ -5,8 +5,11 @@ and talks to a running RE Manager through bluesky-queueserver-api: each suggesti
 ``measure_point`` item at the back of the queue, so a person can add their own plans between
 points, pause the queue or stop it. The worker measures and analyses the point (its live
 ``AnalysisCallback`` stores the derived run); the agent reads the objective from that run in the
-catalog and ingests it. The campaign's records (start/resume/summary) are written by the agent
-through its own journaled writer. Because every point and its analysis are in the catalog, an
+catalog the queue records (the same one the worker writes) and ingests it. While it waits it
+also watches the queue item: an item that fails, is aborted or halted, or is removed from the
+queue before it runs, stops the agent with that reason; so does a manager that stops answering.
+The campaign's records (start/resume/summary) are written by the agent through its own
+journaled writer. Because every point and its analysis are in the catalog, an
 agent restarted with ``--resume CAMPAIGN_ID`` continues where it stopped.
 """
 
@@ -22,6 +25,11 @@ from .analysis.runs import jsonable
 from .campaign import CONDITIONS, Campaign
 from .errors import AutolabError
 
+#: queueserver exit statuses of an item that did not finish its plan.
+FAILED_ITEM_STATUSES = ("failed", "aborted", "halted", "unknown")
+#: Seconds the manager may fail to answer in a row before the agent gives up.
+MANAGER_SILENCE_S = 60.0
+
 
 def record(sink, campaign: Campaign, role: str, **md: Any) -> str:
     """Write one campaign record run (start document + stop) through ``sink`` (a CatalogWriter)."""
@@ -32,12 +40,20 @@ def record(sink, campaign: Campaign, role: str, **md: Any) -> str:
     return bundle.start_doc["uid"]
 
 
-def _find_point(client, suggestion_id: str):
+def _find_point(client, campaign_id: str, suggestion_id: str):
+    """The point run measuring ``suggestion_id`` of campaign ``campaign_id``, and its analysis run.
+
+    Suggestion ids come from the optimiser's seeded generator, so two campaigns with one seed
+    share them: the campaign id tells their points apart.
+    """
     from tiled.queries import Key
 
-    runs = list(client.search(Key("start.suggestion_id") == suggestion_id).values())
+    found = client.search(Key("start.campaign_id") == campaign_id).search(Key("start.suggestion_id") == suggestion_id)
+    runs = list(found.values())
     point = next((r for r in runs if r.metadata["start"].get("plan_name") == "measure_point"), None)
-    analysis = next((r for r in runs if r.metadata["start"].get("plan_name") == "analysis"), None)
+    uid = None if point is None else point.metadata["start"]["uid"]
+    analysis = next((r for r in runs if r.metadata["start"].get("plan_name") == "analysis"
+                     and r.metadata["start"].get("analysis_of") == uid), None)
     return point, analysis
 
 
@@ -66,6 +82,23 @@ def run_agent(
         The agent's catalog writer, for the campaign's record runs.
     approve : callable, optional
         Called with each suggestion before it is queued; False stops the agent (nothing queued).
+    poll_s : float
+        Seconds between looks at the catalog and the queue while a point is measured.
+    point_timeout_s : float
+        Seconds to wait for one point (the queue may be paused or busy with other plans).
+    on_point : callable, optional
+        Called with the campaign and each :class:`~autolab.campaign.CampaignPoint` as it completes.
+
+    Returns
+    -------
+    dict
+        :meth:`Campaign.summary`; its ``stop_reason`` is ``"budget spent"``, ``"suggestion not
+        approved"`` or why a point did not finish in the queue (the point numbered from 1).
+
+    Raises
+    ------
+    AutolabError
+        If a point gives no result within ``point_timeout_s`` or the manager stops answering.
     """
     if on_point is not None:
         campaign.listeners.append(on_point)
@@ -82,32 +115,100 @@ def run_agent(
             md = {k: v for k, v in campaign.point_metadata(suggestion).items() if k != "analysis_inline"}
             from bluesky_queueserver_api import BPlan
 
-            api.item_add(BPlan("measure_point", "reactor", *(c[name] for name in CONDITIONS), md=jsonable(md)))
+            added = api.item_add(BPlan("measure_point", "reactor", *(c[name] for name in CONDITIONS), md=jsonable(md)))
             if api.status()["manager_state"] == "idle":
                 api.queue_start()
-            value, uid = _wait_for_result(open_client, campaign, suggestion["_id"], poll_s, point_timeout_s)
+            value, uid, why = _wait_for_result(api, open_client, campaign, suggestion["_id"], added["item"]["item_uid"], poll_s,
+                                               point_timeout_s)
             if uid is None:  # the point failed or was aborted in the worker
+                _remove_item(api, added["item"]["item_uid"])
                 campaign.discard_pending()
-                stop_reason = f"point {suggestion['_id']} did not finish in the queue"
+                stop_reason = f"point {len(campaign.points) + 1} ({suggestion['_id']}) did not finish in the queue: {why}"
                 break
+            _drop_if_requeued(api, added["item"]["item_uid"])
             campaign.record(suggestion, uid, value)
     summary = campaign.summary(stop_reason)
     record(sink, campaign, "summary", campaign_summary={k: v for k, v in summary.items() if k != "campaign_id"})
     return summary
 
 
-def _wait_for_result(open_client, campaign: Campaign, suggestion_id: str, poll_s: float, timeout_s: float) -> tuple[float, str | None]:
+def _wait_for_result(
+    api, open_client, campaign: Campaign, suggestion_id: str, item_uid: str, poll_s: float, timeout_s: float
+) -> tuple[float, str | None, str]:
+    """Poll the catalog for the point's run and analysis, and the queue for its item's fate.
+
+    Returns ``(objective value, run uid, "")`` for a finished point, ``(nan, None, reason)`` for
+    one that failed in the worker.
+    """
     deadline = time.monotonic() + timeout_s
+    answered = time.monotonic()
+    missing = 0
     while time.monotonic() < deadline:
-        point, analysis = _find_point(open_client(), suggestion_id)
+        point, analysis = _find_point(open_client(), campaign.id, suggestion_id)
         if point is not None:
             stop = point.metadata.get("stop") or {}
             if stop and stop.get("exit_status") != "success":
-                return float("nan"), None
+                return float("nan"), None, f"run exit status {stop.get('exit_status')!r}"
             if stop and analysis is not None:
-                metrics = analysis.metadata["start"].get("metrics", {})
-                flat = {f"{plugin}.{name.replace('__', '.')}": v for plugin, values in metrics.items() for name, v in values.items()}
-                return campaign.objective_value(flat), point.metadata["start"]["uid"]
+                return campaign.objective_value(flat_metrics(analysis.metadata["start"])), point.metadata["start"]["uid"], ""
+        try:
+            where, result = _item_state(api, item_uid)
+            answered = time.monotonic()
+        except Exception as exc:
+            if time.monotonic() - answered > MANAGER_SILENCE_S:
+                msg = f"RE Manager has not answered for {MANAGER_SILENCE_S:g} s ({exc}); is the queue running? (`autolab queue status`)"
+                raise AutolabError(msg) from None
+            where, result = "unknown", {}
+        if where == "history" and result.get("exit_status") in FAILED_ITEM_STATUSES:
+            return float("nan"), None, f"item {result['exit_status']}: {result.get('msg') or 'no message'}"
+        missing = missing + 1 if where == "missing" else 0
+        if missing >= 2:  # twice: an item moving from the queue to the history is briefly in neither
+            return float("nan"), None, "item removed from the queue before it ran"
         time.sleep(poll_s)
-    msg = f"no result for suggestion {suggestion_id} within {timeout_s:g} s; is the queue running?"
+    msg = f"no result for suggestion {suggestion_id} within {timeout_s:g} s; is the queue running? (`autolab queue status`)"
     raise AutolabError(msg)
+
+
+def flat_metrics(analysis_start: dict) -> dict[str, Any]:
+    """An analysis run's stored metrics as objectives take them: ``{"plugin.metric": value}``.
+
+    Examples
+    --------
+    >>> flat_metrics({"metrics": {"uvvis": {"msc_absorbance__CdSe-437": 0.11}}})
+    {'uvvis.msc_absorbance.CdSe-437': 0.11}
+    """
+    metrics = analysis_start.get("metrics", {})
+    return {f"{plugin}.{name.replace('__', '.')}": v for plugin, values in metrics.items() for name, v in values.items()}
+
+
+def _drop_if_requeued(api, item_uid: str) -> None:
+    """Remove a measured point's item that is back in the queue (aborted after its run finished).
+
+    queueserver puts an aborted item back at the front; measuring it again would repeat the point.
+    """
+    try:
+        if _item_state(api, item_uid)[0] == "queued":
+            _remove_item(api, item_uid)
+    except Exception:  # the manager is busy or gone: the point is measured either way
+        pass
+
+
+def _remove_item(api, item_uid: str) -> None:
+    """Take the agent's failed item out of the queue, where queueserver puts it back at the front."""
+    try:
+        api.item_remove(uid=item_uid)
+    except Exception:  # not in the queue (the operator removed it, or the worker aborted it out)
+        pass
+
+
+def _item_state(api, item_uid: str) -> tuple[str, dict]:
+    """Where the queue item ``item_uid`` is: ``("history", result)``, ``"running"``, ``"queued"`` or ``"missing"``."""
+    for item in reversed(api.history_get()["items"]):
+        if item.get("item_uid") == item_uid:
+            return "history", item.get("result") or {}
+    queue = api.queue_get()
+    if (queue.get("running_item") or {}).get("item_uid") == item_uid:
+        return "running", {}
+    if any(item.get("item_uid") == item_uid for item in queue.get("items", [])):
+        return "queued", {}
+    return "missing", {}

@@ -11,6 +11,10 @@
   ``primary`` may run every autolab plan and use every device), and its ZMQ control and info
   sockets bound to 127.0.0.1 only.
 
+The catalog is resolved to an absolute location when the queue starts (a directory relative to
+the caller's working directory, not to the queue directory the manager runs in) and recorded in
+``queue.json``; the worker, ``autolab agent`` and ``autolab queue status`` all read it from there.
+
 ``autolab queue stop`` stops them by PID (SIGTERM to the group, SIGKILL after a grace period).
 """
 
@@ -27,7 +31,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .catalog import _data_home
+from .catalog import resolve_location
+from .catalog.location import data_home
 from .errors import AutolabError
 
 #: Plans a queue user may run (user group ``primary``); the startup namespace defines them all.
@@ -88,7 +93,7 @@ class QueueState:
 
 def default_directory() -> Path:
     """Where the queue keeps its files: ``$AUTOLAB_QUEUE_DIR`` or ``<autolab data dir>/queue``."""
-    return Path(os.environ.get("AUTOLAB_QUEUE_DIR") or _data_home() / "queue")
+    return Path(os.environ.get("AUTOLAB_QUEUE_DIR") or data_home() / "queue")
 
 
 def free_port() -> int:
@@ -142,6 +147,18 @@ def _alive(pid: int) -> bool:
 def start(catalog: str, directory: str | Path | None = None, *, open_environment: bool = True, timeout: float = 120.0) -> QueueState:
     """Start Redis and RE Manager for ``catalog``; return the recorded state.
 
+    Parameters
+    ----------
+    catalog : str or path
+        Catalog directory (relative to the current working directory) or tiled server URI; it is
+        recorded, and given to the worker, as :func:`autolab.catalog.resolve_location` makes it.
+    directory : str or path, optional
+        Queue directory (default :func:`default_directory`).
+    open_environment : bool
+        Open the RE worker environment before returning.
+    timeout : float
+        Seconds to wait for each step (generating the plan list, the manager, the environment).
+
     Raises
     ------
     AutolabError
@@ -153,7 +170,10 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
         msg = f"a queue is already running from {directory} (manager PID {existing.manager_pid}); `autolab queue stop` first"
         raise AutolabError(msg)
     directory.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "AUTOLAB_CATALOG": str(catalog), "AUTOLAB_NO_BEC": "1", "PYTHONUNBUFFERED": "1"}
+    catalog = resolve_location(catalog)
+    env = {**os.environ, "AUTOLAB_CATALOG": catalog, "AUTOLAB_NO_BEC": "1", "PYTHONUNBUFFERED": "1"}
+    if env.get("AUTOLAB_CONFIG"):  # the manager runs in ``directory``: a relative config path would miss
+        env["AUTOLAB_CONFIG"] = str(Path(env["AUTOLAB_CONFIG"]).expanduser().resolve())
 
     plans_devices = directory / "existing_plans_and_devices.yaml"
     generated = subprocess.run(
@@ -193,7 +213,7 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
             ],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory, start_new_session=True,
         )
-    state = QueueState(str(directory), str(catalog), redis.pid, redis_port, manager.pid, control, info, time.time())
+    state = QueueState(str(directory), catalog, redis.pid, redis_port, manager.pid, control, info, time.time())
     (directory / "queue.json").write_text(json.dumps(asdict(state), indent=2))
     try:
         api = manager_api(state)
@@ -239,11 +259,57 @@ def _wait_for_manager(api, process: subprocess.Popen, directory: Path, timeout: 
     raise AutolabError(msg)
 
 
-def manager_api(state: QueueState):
+def manager_api(state: QueueState, *, timeout_s: float = 5.0):
     """A bluesky-queueserver-api client (``REManagerAPI``) for the recorded manager."""
     from bluesky_queueserver_api.zmq import REManagerAPI
 
-    return REManagerAPI(zmq_control_addr=state.zmq_control_addr, zmq_info_addr=state.zmq_info_addr, timeout_recv=5.0)
+    return REManagerAPI(zmq_control_addr=state.zmq_control_addr, zmq_info_addr=state.zmq_info_addr, timeout_recv=timeout_s)
+
+
+def running_queue(directory: str | Path | None = None, *, timeout_s: float = 5.0) -> tuple[QueueState, object]:
+    """The recorded queue and an API client, once its manager answers with the worker environment open.
+
+    Parameters
+    ----------
+    directory : str or path, optional
+        Queue directory (default :func:`default_directory`).
+    timeout_s : float
+        Seconds to wait for the manager's answer.
+
+    Returns
+    -------
+    state : QueueState
+        What ``queue.json`` records (the catalog among it).
+    api : REManagerAPI
+        A client of the manager.
+
+    Raises
+    ------
+    AutolabError
+        If no queue is recorded in ``directory``, its RE Manager process has exited, the manager
+        does not answer within ``timeout_s``, or its worker environment is closed.
+    """
+    directory = Path(directory or default_directory())
+    state = load_state(directory)
+    if state is None:
+        msg = f"no queue is running from {directory} (no queue.json); start one with `autolab queue start`"
+        raise AutolabError(msg)
+    if not _alive(state.manager_pid):
+        msg = (f"the queue recorded in {directory / 'queue.json'} is not running (RE Manager PID {state.manager_pid} has exited); "
+               "`autolab queue stop` clears the record, then `autolab queue start`")
+        raise AutolabError(msg)
+    api = manager_api(state, timeout_s=timeout_s)
+    try:
+        manager = api.status()
+    except Exception as exc:
+        api.close()
+        msg = f"RE Manager PID {state.manager_pid} does not answer at {state.zmq_control_addr} within {timeout_s:g} s ({exc})"
+        raise AutolabError(msg) from None
+    if not manager.get("worker_environment_exists"):
+        api.close()
+        msg = f"the RE worker environment of the queue in {directory} is closed; open it with `qserver environment open`"
+        raise AutolabError(msg)
+    return state, api
 
 
 def _terminate(pid: int, grace: float) -> None:

@@ -1,4 +1,4 @@
-"""``autolab queue start|stop|status|env`` and ``autolab ipython``."""
+"""``autolab queue start|stop|status|env|plans|wait``, ``autolab agent`` and ``autolab ipython``."""
 
 from __future__ import annotations
 
@@ -27,11 +27,17 @@ def queue() -> None:
 @click.option("--no-open", is_flag=True, help="Do not open the RE worker environment.")
 @friendly_errors
 def queue_start(catalog, directory, no_open):
-    """Start Redis and RE Manager with autolab's namespace; print the qserver address as shell lines."""
+    """Start Redis and RE Manager with autolab's namespace; print the qserver address as shell lines.
+
+    A relative --catalog is taken from the current directory; the queue records it as an absolute
+    location, which the worker and `autolab agent` use.
+    """
     from .catalog import default_location
     from .queue import start
+    from .runtime import session_config
 
-    state = start(catalog or default_location(), directory, open_environment=not no_open)
+    location = catalog or session_config()["catalog"].get("location") or default_location()
+    state = start(location, directory, open_environment=not no_open)
     click.echo(state.env_lines())
     click.echo(f"# RE Manager PID {state.manager_pid}, Redis PID {state.redis_pid} (127.0.0.1:{state.redis_port}); "
                f"catalog {state.catalog}; logs in {state.directory}", err=True)
@@ -53,7 +59,7 @@ def queue_stop(directory):
 @JSON_OPTION
 @friendly_errors
 def queue_status(directory, as_json):
-    """Processes, RE Manager state, queue and history lengths."""
+    """Processes, the catalog the worker writes, RE Manager state, queue and history lengths."""
     from .queue import status
 
     info = status(directory)
@@ -65,6 +71,7 @@ def queue_status(directory, as_json):
         return
     click.echo(f"RE Manager PID {info['manager_pid']} {'running' if info['manager_alive'] else 'not running'}; "
                f"Redis PID {info['redis_pid']} {'running' if info['redis_alive'] else 'not running'}")
+    click.echo(f"  {'catalog':26s} {info['catalog']}")
     for key, value in (info.get("manager") or {}).items():
         click.echo(f"  {key:26s} {value}")
 
@@ -82,6 +89,75 @@ def queue_env(directory):
         msg = "no queue is recorded; start one with `autolab queue start`"
         raise AutolabError(msg)
     click.echo(state.env_lines())
+
+
+@queue.command("plans")
+@DIR_OPTION
+@click.argument("names", nargs=-1, metavar="[PLAN]...")
+@friendly_errors
+def queue_plans(directory, names):
+    """Print the plans the queue accepts with each parameter's type, default and range.
+
+    `qserver allowed plans` prints only the plan names (each description as '{...}'); this prints
+    RE Manager's full descriptions, as queueserver's `format_text_descriptions` formats them.
+    """
+    from bluesky_queueserver import format_text_descriptions
+
+    from .errors import AutolabError
+    from .queue import running_queue
+
+    _, api = running_queue(directory)
+    try:
+        allowed = api.plans_allowed()["plans_allowed"]
+    finally:
+        api.close()
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        msg = f"plan {', '.join(map(repr, unknown))} is not allowed in the queue; allowed: {', '.join(sorted(allowed))}"
+        raise AutolabError(msg)
+    for name in names or sorted(allowed):
+        text = format_text_descriptions(allowed[name])
+        click.echo(text["description"])
+        for parameter in text["parameters"].values():
+            click.echo("  " + parameter.replace("\n", "\n    "))
+        click.echo()
+
+
+@queue.command("wait")
+@DIR_OPTION
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="Seconds to wait for RE Manager to become idle.")
+@friendly_errors
+def queue_wait(directory, timeout_s):
+    """Wait until the queue is done (or stopped at a failed item); print the last item's result.
+
+    Exits with 0 when the last item completed (or was stopped by a person), 1 when it failed or was
+    aborted or halted, 2 when the queue is not running or the wait timed out.
+    """
+    from bluesky_queueserver_api.api_base import WaitTimeoutError
+
+    from .errors import AutolabError
+    from .queue import running_queue
+
+    _, api = running_queue(directory)
+    try:
+        api.wait_for_idle(timeout=timeout_s)
+        history, status = api.history_get()["items"], api.status()
+    except WaitTimeoutError:
+        msg = f"the queue is still busy after --timeout {timeout_s:g} s (`autolab queue status` shows what runs)"
+        raise AutolabError(msg) from None
+    finally:
+        api.close()
+    if not history:
+        click.echo(f"queue idle; nothing has run; {status['items_in_queue']} item(s) in the queue")
+        return
+    result = history[-1].get("result") or {}
+    exit_status = result.get("exit_status", "unknown")
+    click.echo(f"queue idle; last item {history[-1]['name']}: {exit_status}"
+               + (f" ({result['msg'].strip().splitlines()[-1]})" if result.get("msg", "").strip() else "")
+               + f"; {status['items_in_queue']} item(s) left in the queue")
+    if exit_status not in ("completed", "stopped"):
+        sys.exit(1)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -112,48 +188,57 @@ def ipython(catalog, ipython_args):
 def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resume_id, catalog, directory, as_json):
     """Run a campaign from outside the worker: one measure_point queue item per suggestion.
 
-    Needs a running queue (`autolab queue start`) on the same catalog. People can add their own
-    plans between points, pause or stop the queue; the agent waits for each of its points.
+    Needs a running queue (`autolab queue start`); the agent watches the catalog the queue
+    records (a different --catalog is refused). People can add their own plans between points,
+    pause or stop the queue; the agent waits for each of its points and prints it as it completes.
+    With --json the progress lines go to stderr and stdout holds only the summary.
     """
-    from pathlib import Path
+    from .catalog import resolve_location
+    from .errors import AutolabError
+    from .queue import running_queue
+
+    state, api = running_queue(directory)
+    location = state.catalog
+    if catalog is not None and resolve_location(catalog) != location:
+        api.close()
+        msg = (f"--catalog {resolve_location(catalog)} is not the running queue's catalog {location}; "
+               "leave --catalog out, or `autolab queue stop` and start the queue with that catalog")
+        raise AutolabError(msg)
 
     from .agent import run_agent
     from .campaign import Campaign
     from .campaign_cli import parse_assignments, parse_bounds
-    from .catalog import CatalogWriter, default_location, open_catalog
-    from .errors import AutolabError
-    from .queue import load_state, manager_api
+    from .catalog import CatalogWriter, journal_directory, open_catalog
     from .runtime import session_reactor
 
-    state = load_state(directory)
-    if state is None:
-        msg = "no queue is recorded; start one with `autolab queue start`"
-        raise AutolabError(msg)
-    location = catalog or state.catalog or default_location()
-    api = manager_api(state)
-    limits = session_reactor().limits()  # the worker's reactor: the same startup settings
-    client = open_catalog(location)
-    writer = CatalogWriter(client, Path(location) / "journal-agent")
+    def say(line: str) -> None:
+        click.echo(line, err=as_json)  # with --json, stdout holds only the summary
+
+    def show(c, point):
+        value = "failed" if point.value is None else f"{point.value:.4g}"
+        cond = ", ".join(f"{k} {v:.4g}" for k, v in point.conditions.items())
+        say(f"{point.index + 1:>3}/{c.settings.budget} {cond}: {c.settings.objective} {value}")
+
+    def ask(suggestion):
+        cond = ", ".join(f"{k} {v:.4g}" for k, v in suggestion["conditions"].items())
+        return click.confirm(f"queue measure_point at {cond}?", default=True)
+
+    say(f"agent: watching catalog {location} (RE Manager PID {state.manager_pid}, queue in {state.directory})")
+    journal = journal_directory(location)
+    writer = None
     try:
+        limits = session_reactor().limits()  # the worker's reactor: the same startup settings
+        client = open_catalog(location, create=False)  # the worker created it when its environment opened
+        writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
         if resume_id:
             campaign = Campaign.resume(client, resume_id, limits)
         else:
             campaign = Campaign(limits, objective, parse_bounds(bounds), budget, 1, initial_design, seed,
                                 fixed=parse_assignments("--fix", fixed, conditions=True))
-
-        def show(c, point):
-            if not as_json:
-                value = "failed" if point.value is None else f"{point.value:.4g}"
-                cond = ", ".join(f"{k} {v:.4g}" for k, v in point.conditions.items())
-                click.echo(f"{point.index + 1:>3}/{c.settings.budget} {cond}: {c.settings.objective} {value}")
-
-        def ask(suggestion):
-            cond = ", ".join(f"{k} {v:.4g}" for k, v in suggestion["conditions"].items())
-            return click.confirm(f"queue measure_point at {cond}?", default=True)
-
         summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
+        api.close()
     click.echo(json.dumps(summary) if as_json else f"campaign {summary['campaign_id']}: {summary['n_runs']} points, best "
                f"{summary['objective']} = {summary['best_value']}; {summary['stop_reason']}")
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import time
 
 import pytest
 
+from autolab.agent import flat_metrics
+from autolab.analysis import PluginManager
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, open_catalog
 from autolab.queue import load_state, manager_api
 
@@ -19,10 +22,10 @@ pytestmark = pytest.mark.slow
 WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}
 
 
-def autolab(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def autolab(*args: str, timeout: float = 300, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=timeout, check=False,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, cwd=cwd,
     )
 
 
@@ -41,13 +44,16 @@ def wait_for(produce, timeout: float = 300.0):
 def queue(tmp_path_factory):
     """One queue (Redis + RE Manager, environment open) on a fresh catalog for this module; stopped after.
 
-    The test that kills the manager runs last in the module.
+    Started as docs/queue.md shows, from the user's directory with a relative catalog path
+    (``autolab-data/catalog``), which the worker must resolve from there, not from the queue
+    directory it runs in. The test that kills the manager runs last in the module.
     """
-    tmp_path = tmp_path_factory.mktemp("queue")
-    catalog, directory = tmp_path / "catalog", tmp_path / "queue"
-    started = autolab("queue", "start", "--catalog", str(catalog), "--dir", str(directory))
+    tmp_path = tmp_path_factory.mktemp("queue").resolve()
+    catalog, directory = tmp_path / "autolab-data" / "catalog", tmp_path / "queue"
+    started = autolab("queue", "start", "--catalog", "autolab-data/catalog", "--dir", "queue", cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     state = load_state(directory)
+    assert state.catalog == str(catalog)
     yield state, manager_api(state), catalog, directory
     stopped = autolab("queue", "stop", "--dir", str(directory))
     assert stopped.returncode == 0, stopped.stderr
@@ -106,12 +112,18 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert history[1]["result"]["exit_status"] == "failed"
     assert history[1]["result"]["run_uids"] == []
     assert "bounds['nucleation_temperature_c'] high=400 is outside" in history[1]["result"]["msg"]
+    waited = autolab("queue", "wait", "--timeout", "60", "--dir", str(directory))
+    assert waited.returncode == 1, waited.stderr
+    assert waited.stdout.startswith("queue idle; last item autonomous_campaign: failed (")
+    assert waited.stdout.rstrip().endswith("; 2 item(s) left in the queue")
     # queueserver stops at a failed item and puts it back at the front; the operator removes it
     # and starts the queue again, and the good item runs.
     assert [i["name"] for i in api.queue_get()["items"]] == ["autonomous_campaign", "measure_point"]
     api.item_remove(pos="front")
     api.queue_start()
-    api.wait_for_idle(timeout=300)
+    waited = autolab("queue", "wait", "--timeout", "300", "--dir", str(directory))
+    assert waited.returncode == 0, waited.stderr
+    assert waited.stdout == "queue idle; last item measure_point: completed; 0 item(s) left in the queue\n"
     assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
 
     # The worker's catalog writer runs behind the RunEngine; wait for the campaign's summary record.
@@ -126,6 +138,48 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert all(p.metadata["stop"]["exit_status"] == "success" for p in points)
     assert all(p.metadata["start"]["operator"] == "queue-test" for p in points)
     assert summary_run.metadata["start"]["campaign_summary"]["run_uids"] == [p.metadata["start"]["uid"] for p in points]
+    # The user lists them with the same relative path, from the directory the queue was started in.
+    listed = autolab("runs", "--catalog", "autolab-data/catalog", "--limit", "1000", "--json", cwd=catalog.parent.parent)
+    assert listed.returncode == 0, listed.stderr
+    assert {p.metadata["start"]["uid"] for p in points} <= {row["uid"] for row in json.loads(listed.stdout)}
+
+
+def test_queue_plans_shows_each_parameter_range_of_the_worker_reactor(queue):
+    """RE Manager's allowed-plan descriptions carry the worker reactor's limits as min/max."""
+    from autolab.devices import make_twin_reactor
+
+    _, api, _, directory = queue
+    limits = make_twin_reactor(seed=0).limits()
+    allowed = api.plans_allowed()["plans_allowed"]
+    ranges = {plan: {p["name"]: (p.get("min"), p.get("max")) for p in allowed[plan]["parameters"]}
+              for plan in ("measure_point", "set_conditions", "phase_map")}
+    for condition, (low, high) in limits.items():
+        assert ranges["measure_point"][condition] == (f"{low:g}", f"{high:g}")
+        assert ranges["set_conditions"][condition] == (f"{low:g}", f"{high:g}")
+    assert ranges["phase_map"]["growth_temperatures_c"] == ("20", "350")
+    assert ranges["phase_map"]["residence_times_s"] == ("0.625", "600")
+
+    shown = autolab("queue", "plans", "measure_point", "--dir", str(directory))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("Name: measure_point")
+    block = shown.stdout.split("Name: nucleation_temperature_c", 1)[1].split("Name: ", 1)[0]
+    assert "Min: 20 Max: 350" in block
+    assert "this reactor allows 20–350 °C" in block
+    unknown = autolab("queue", "plans", "no_such_plan", "--dir", str(directory))
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("autolab: error: plan 'no_such_plan' is not allowed in the queue; allowed: autonomous_campaign")
+
+
+def test_agent_refuses_a_catalog_other_than_the_queues(queue, tmp_path):
+    _, _, catalog, directory = queue
+    refused = autolab("agent", "--catalog", "other-catalog", "--dir", str(directory), cwd=tmp_path, timeout=60)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr.strip() == (
+        f"autolab: error: --catalog {tmp_path.resolve() / 'other-catalog'} is not the running queue's catalog {catalog}; "
+        "leave --catalog out, or `autolab queue stop` and start the queue with that catalog"
+    )
+    assert not (tmp_path / "other-catalog").exists()
 
 
 def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue):
@@ -150,6 +204,12 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     summary = json.loads(out)
     assert summary["n_runs"] == 3
     assert summary["stop_reason"] == "budget spent"
+    # It says which catalog it watches (the queue's), and each point as it completes, numbered from 1.
+    progress = err.strip().splitlines()
+    assert progress[0].startswith(f"agent: watching catalog {catalog} (RE Manager PID ")
+    shown = [line for line in progress if re.match(r"\s*\d+/3 nucleation_temperature_c ", line)]
+    assert [line.split()[0] for line in shown] == ["1/3", "2/3", "3/3"]
+    assert all(": msc437 " in line for line in shown)
     client = wait_for(lambda: (c := open_catalog(catalog)) and len(find_runs(c, plan_name="measure_point")) >= len(before) + 4 and c)
     points = find_runs(client, plan_name="measure_point", campaign_id=summary["campaign_id"])
     assert [p.metadata["start"]["uid"] for p in points] == summary["run_uids"]
@@ -162,6 +222,30 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     assert sum(h.get("kwargs", {}).get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
     roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
     assert roles == ["start", "summary"]
+
+    # Each value is the objective of the point's own stored analysis.
+    analyses = {r.metadata["start"]["analysis_of"]: r for r in find_runs(client, plan_name="analysis", campaign_id=summary["campaign_id"])}
+    plugins = PluginManager()
+    assert summary["values"] == [
+        pytest.approx(plugins.objective("msc437", flat_metrics(analyses[p.metadata["start"]["uid"]].metadata["start"])))
+        for p in points
+    ]
+    # A second campaign with the same seed gets the same suggestion ids (the optimiser's seeded
+    # generator); the agent reads its own point's analysis, not the first campaign's.
+    second = autolab("agent", "--budget", "2", "--initial-design", "2", "--seed", "4", "--dir", str(directory),
+                     "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log",
+                     "--fix", "growth_temperature_c=250", "--json")
+    assert second.returncode == 0, second.stderr
+    other = json.loads(second.stdout)
+    client = wait_for(lambda: (c := open_catalog(catalog)) and len(find_runs(c, plan_name="analysis", campaign_id=other["campaign_id"])) == 2
+                      and c)
+    again_points = find_runs(client, plan_name="measure_point", campaign_id=other["campaign_id"])
+    again_analyses = {r.metadata["start"]["analysis_of"]: r for r in find_runs(client, plan_name="analysis", campaign_id=other["campaign_id"])}
+    assert [p.metadata["start"]["suggestion_id"] for p in again_points] == [p.metadata["start"]["suggestion_id"] for p in points[:2]]
+    assert [p.metadata["start"]["uid"] for p in again_points] == other["run_uids"]
+    assert other["values"] == [
+        pytest.approx(plugins.objective("msc437", flat_metrics(again_analyses[uid].metadata["start"]))) for uid in other["run_uids"]
+    ]
 
     # Restarted with --resume, the agent rebuilds the campaign from the catalog: budget spent, same runs.
     resumed = autolab("agent", "--resume", summary["campaign_id"], "--dir", str(directory), "--json")
@@ -182,6 +266,45 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     # (the prompt has no newline after the answer when stdin is not a terminal)
     assert json.loads(declined.stdout[declined.stdout.index('{"'):])["stop_reason"] == "suggestion not approved"
     assert api.status()["items_in_history"] == items_before
+    assert api.status()["items_in_queue"] == 0
+
+
+def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
+    """A person removes the agent's queued point: the agent stops at once, saying why, instead of
+    waiting an hour for a result that cannot come."""
+    from bluesky_queueserver_api import BPlan
+
+    _, api, _, directory = queue
+    # A person's campaign keeps the worker busy, so the agent's first point waits behind it.
+    api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=8, seed=3, bounds=WINDOW,
+                       md={"purpose": "busy"}))
+    api.queue_start()
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "autolab", "agent", "--budget", "2", "--seed", "7", "--dir", str(directory), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        queued = []
+        while not queued and agent.poll() is None and time.monotonic() < deadline:
+            queued = [i for i in api.queue_get()["items"] if i["name"] == "measure_point"]
+            time.sleep(0.2)
+        assert api.status()["running_item_uid"] is not None  # still behind the person's campaign
+        api.item_remove(uid=queued[0]["item_uid"])
+        started = time.monotonic()
+        out, err = agent.communicate(timeout=120)
+        waited_s = time.monotonic() - started
+    finally:
+        agent.kill()
+    assert agent.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["n_runs"] == 0
+    assert re.fullmatch(r"point 1 \(\S+\) did not finish in the queue: item removed from the queue before it ran",
+                        summary["stop_reason"]), summary["stop_reason"]
+    assert waited_s < 30  # it polls the queue every second; the rest is writing its summary record
+    api.wait_for_idle(timeout=600)
+    assert api.history_get()["items"][-1]["name"] == "autonomous_campaign"
+    assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
     assert api.status()["items_in_queue"] == 0
 
 

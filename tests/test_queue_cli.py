@@ -1,0 +1,84 @@
+"""``autolab agent`` and ``autolab queue plans`` without a working queue: one line, exit 2, at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from autolab.queue import QueueState, free_port
+
+
+def autolab(*args: str, cwd=None, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=timeout, check=False,
+                            cwd=cwd)
+    return result, time.monotonic() - started
+
+
+def record_queue(directory: Path, manager_pid: int) -> QueueState:
+    """Write a queue.json as `autolab queue start` does, for a manager PID of the test's choosing."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = QueueState(str(directory), str(directory.parent / "catalog"), manager_pid, free_port(), manager_pid,
+                       f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}", time.time())
+    (directory / "queue.json").write_text(json.dumps(asdict(state)))
+    return state
+
+
+def test_agent_without_a_queue_fails_with_one_line_at_once(tmp_path):
+    result, elapsed_s = autolab("agent", "--budget", "3", "--dir", str(tmp_path / "queue"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (f"autolab: error: no queue is running from {tmp_path / 'queue'} (no queue.json); "
+                             "start one with `autolab queue start`\n")
+    assert elapsed_s < 10  # the interpreter's start and autolab's CLI import; nothing waits
+    assert not (tmp_path / "catalog").exists()
+
+
+def test_agent_with_an_exited_manager_fails_with_one_line(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "pass"], check=True)
+    assert finished.returncode == 0
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    record_queue(tmp_path / "queue", exited.pid)
+    result, elapsed_s = autolab("agent", "--dir", str(tmp_path / "queue"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        f"autolab: error: the queue recorded in {tmp_path / 'queue' / 'queue.json'} is not running "
+        f"(RE Manager PID {exited.pid} has exited); `autolab queue stop` clears the record"
+    )
+    assert elapsed_s < 10
+
+
+@pytest.mark.slow
+def test_agent_with_a_manager_that_does_not_answer_fails_with_one_line(tmp_path):
+    """A live process under the recorded PID, but no RE Manager on the recorded address."""
+    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        state = record_queue(tmp_path / "queue", impostor.pid)
+        result, elapsed_s = autolab("agent", "--dir", str(tmp_path / "queue"))
+        plans, _ = autolab("queue", "plans", "--dir", str(tmp_path / "queue"))
+    finally:
+        impostor.kill()
+        impostor.wait()
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        f"autolab: error: RE Manager PID {impostor.pid} does not answer at {state.zmq_control_addr} within 5 s"
+    )
+    assert elapsed_s < 20  # the 5 s answer timeout, plus the interpreter's start
+    assert plans.returncode == 2
+    assert plans.stderr.startswith(f"autolab: error: RE Manager PID {impostor.pid} does not answer")
+
+
+def test_queue_plans_without_a_queue_fails_with_one_line(tmp_path):
+    result, _ = autolab("queue", "plans", "--dir", str(tmp_path / "queue"))
+    assert result.returncode == 2
+    assert result.stderr == (f"autolab: error: no queue is running from {tmp_path / 'queue'} (no queue.json); "
+                             "start one with `autolab queue start`\n")
