@@ -11,8 +11,11 @@ residence-time range) when :mod:`autolab.startup` runs. ``qserver queue add plan
     Argument values are out of range: Parameter value is out of range:
     key='nucleation_temperature_c', value='400': Value 400 is out of range [20, 350]
 
-and nothing reaches the queue. The plans still validate every value when they run (the
-residence-time range depends on the Cd:Se volume fraction, which can change during a session).
+and nothing reaches the queue. The ranges are part of RE Manager's list of allowed plans
+(``plans_allowed()``: each parameter's ``min`` and ``max``, and its docstring description with
+the range appended), which ``autolab queue plans`` prints; ``qserver allowed plans`` shows only
+the plan names. The plans still validate every value when they run (the residence-time range
+depends on the Cd:Se volume fraction, which can change during a session).
 
 ``autonomous_campaign``'s ``bounds`` and ``fixed`` mix temperatures (°C) and times (s) in one
 dictionary, which a single ``min``/``max`` cannot describe; their keys are checked at the door
@@ -22,7 +25,8 @@ any run opens or any setpoint moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 
 from bluesky_queueserver import parameter_annotation_decorator
 
@@ -42,31 +46,52 @@ LIMITED_PARAMETERS: dict[str, dict[str, str]] = {
 _UNITS = {"nucleation_temperature_c": "°C", "growth_temperature_c": "°C", "residence_time_s": "s"}
 
 
-def _range(name: str, low: float, high: float, unit: str) -> dict:
-    return {"description": f"{name}, {unit}; this reactor allows {low:g}–{high:g} {unit}", "min": float(low), "max": float(high)}
+def _range(description: str, low: float, high: float, unit: str) -> dict:
+    text = f"{description.rstrip('.')}; this reactor allows {low:g}–{high:g} {unit}"
+    return {"description": text, "min": float(low), "max": float(high)}
 
 
-def plan_annotations(limits: dict[str, tuple[float, float]]) -> dict[str, dict]:
+def plan_annotations(
+    limits: Mapping[str, tuple[float, float]], descriptions: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, dict]:
     """Custom parameter annotations (queueserver's schema) for each queue-facing plan.
 
     Parameters
     ----------
-    limits : dict
+    limits : mapping
         ``reactor.limits()``: ``{"nucleation_temperature_c": (low, high), …}``.
+    descriptions : mapping, optional
+        ``{plan name: {parameter: description}}`` from the plans' docstrings; each range is
+        appended to its parameter's description (default: the parameter's name and unit).
 
     Returns
     -------
     dict
         ``{plan name: {"parameters": {parameter: {"description", "min", "max"} or {"annotation"}}}}``.
+
+    Examples
+    --------
+    >>> limits = {"nucleation_temperature_c": (20, 350), "growth_temperature_c": (20, 300), "residence_time_s": (0.625, 600)}
+    >>> plan_annotations(limits)["measure_point"]["parameters"]["residence_time_s"]
+    {'description': 'residence_time_s, s; this reactor allows 0.625–600 s', 'min': 0.625, 'max': 600.0}
+    >>> plan_annotations(limits)["safe_state"]["parameters"]["safe_temperature_c"]["max"]
+    300.0
     """
+    descriptions = descriptions or {}
+
+    def described(plan: str, parameter: str, unit: str) -> str:
+        return descriptions.get(plan, {}).get(parameter) or f"{parameter}, {unit}"
+
     annotations: dict[str, dict] = {}
     for plan, parameters in LIMITED_PARAMETERS.items():
         annotations[plan] = {
-            "parameters": {p: _range(p, *limits[limit], _UNITS[limit]) for p, limit in parameters.items()}
+            "parameters": {p: _range(described(plan, p, _UNITS[limit]), *limits[limit], _UNITS[limit]) for p, limit in parameters.items()}
         }
     safe_low = max(limits["nucleation_temperature_c"][0], limits["growth_temperature_c"][0])
     safe_high = min(limits["nucleation_temperature_c"][1], limits["growth_temperature_c"][1])
-    annotations["safe_state"] = {"parameters": {"safe_temperature_c": _range("safe_temperature_c", safe_low, safe_high, "°C")}}
+    annotations["safe_state"] = {
+        "parameters": {"safe_temperature_c": _range(described("safe_state", "safe_temperature_c", "°C"), safe_low, safe_high, "°C")}
+    }
     annotations["autonomous_campaign"] = {
         "parameters": {
             "bounds": {
@@ -85,14 +110,46 @@ def plan_annotations(limits: dict[str, tuple[float, float]]) -> dict[str, dict]:
     return annotations
 
 
-def limited_plans(plans: dict[str, Callable], limits: dict[str, tuple[float, float]]) -> dict[str, Callable]:
+def limited_plans(plans: Mapping[str, Callable], limits: Mapping[str, tuple[float, float]]) -> dict[str, Callable]:
     """Wrap each plan in ``plans`` that has an annotation with ``parameter_annotation_decorator``.
 
-    The originals are left untouched (the decorator returns a wrapper); plans without an
-    annotation come back as they are.
+    Each limited parameter keeps its docstring description with the range appended, so
+    ``autolab queue plans`` (and any queueserver client) shows both. The originals are left
+    untouched (the decorator returns a wrapper); plans without an annotation come back as they are.
     """
-    annotations = plan_annotations(limits)
+    annotations = plan_annotations(limits, {name: parameter_descriptions(plan) for name, plan in plans.items()})
     return {
         name: parameter_annotation_decorator(annotations[name])(plan) if name in annotations else plan
         for name, plan in plans.items()
     }
+
+
+def parameter_descriptions(plan: Callable) -> dict[str, str]:
+    """``{parameter: description}`` from the numpydoc ``Parameters`` section of ``plan``'s docstring.
+
+    A line naming several parameters (``a, b : float``) gives each of them its description.
+
+    Examples
+    --------
+    >>> def plan(residence_time_s):
+    ...     '''Do it.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     residence_time_s : float
+    ...         Time in the reactor, s.
+    ...     '''
+    >>> parameter_descriptions(plan)
+    {'residence_time_s': 'Time in the reactor, s.'}
+    """
+    from numpydoc.docscrape import NumpyDocString
+
+    doc = inspect.getdoc(plan)
+    if not doc:
+        return {}
+    out = {}
+    for parameter in NumpyDocString(doc)["Parameters"]:
+        for name in parameter.name.split(","):  # "a, b : float" describes both
+            if parameter.desc:
+                out[name.strip()] = " ".join(parameter.desc).strip()
+    return out
