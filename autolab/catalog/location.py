@@ -258,5 +258,5 @@ def journal_directory(location: str | os.PathLike | None = None) -> Path:
     location = resolve_location(location)
     if is_remote(location):
         safe = location.split("://", 1)[1].replace("/", "_").replace(":", "_")
-        return data_home() / "journal" / safe
+        return (data_home() / "journal" / safe).resolve()
     return Path(location) / "journal"
