@@ -22,6 +22,10 @@ runs by hand runs the same way as a queue item. Importing it builds:
     item when it is added.
 ``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``, ``measurements``
     The analysis plugin manager, the optimiser class, the campaign state class and catalog helpers.
+``campaign_progress``, ``campaign_summary``
+    The :class:`~autolab.progress.CampaignProgress` callback subscribed to ``RE`` (a progress bar
+    and a line per point while a campaign runs; ``campaign_progress.last_summary`` afterwards) and
+    :func:`~autolab.progress.campaign_summary` to read any campaign's summary from ``catalog``.
 
 The catalog location is resolved to an absolute path, and ``RE.md["scan_id"]`` starts from the
 largest ``scan_id`` in the catalog, so scan ids go on across sessions.
@@ -51,6 +55,7 @@ from autolab.catalog import (
 )
 from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
 from autolab.runtime import session_config, session_reactor
 
@@ -59,6 +64,8 @@ __all__ = [
     "Campaign",
     "GPOptimizer",
     "autonomous_campaign",
+    "campaign_progress",
+    "campaign_summary",
     "catalog",
     "find_runs",
     "load_point",
@@ -99,6 +106,8 @@ globals().update(limited_plans(
 RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
 RE.subscribe(writer)
 RE.subscribe(AnalysisCallback(plugins, writer))
+campaign_progress = CampaignProgress()
+RE.subscribe(campaign_progress)
 if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
     from bluesky.callbacks.best_effort import BestEffortCallback
 
@@ -119,6 +128,7 @@ BANNER = f"""autolab session — catalog {location}
   catalog        tiled client; measurements(catalog), find_runs(catalog, campaign_id=…), load_point(catalog[uid])
   plugins        {', '.join(p.name for p in plugins.plugins())}; objectives: {', '.join(plugins.objectives())}
   GPOptimizer, Campaign
+  campaigns      a progress bar and a line per point; campaign_progress.last_summary, campaign_summary(catalog, id)
 Try: RE(measure_point(reactor, 280, 280, 14.0))
      RE(autonomous_campaign(reactor, "msc437", budget=10, seed=0))
 Ctrl-C pauses a plan: RE.resume(), RE.stop() or RE.abort() (abort leaves the heaters at a safe setpoint, pumps stopped)."""
