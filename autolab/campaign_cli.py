@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import signal
 import sys
-import threading
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import click
 
 from .cli import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors
 from .errors import AutolabError, LimitError
+from .interrupt import INTERRUPTED_EXIT, run_interruptible
 
 _CONDITION_ALIASES = {
     "nucleation_temperature_c": "nucleation_temperature_c",
@@ -166,10 +165,6 @@ def campaign(
         click.echo(f"report in {report}; runs in {session.location}")
 
 
-#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_EXIT = 130
-
-
 @contextmanager
 def _warnings_to_stderr():
     """Show the campaign's warnings (``autolab.campaign`` log records) as one line each on stderr."""
@@ -187,55 +182,8 @@ def _warnings_to_stderr():
         logger.propagate = propagate
 
 
-class _StopOnCtrlC:
-    """RunEngine context manager: Ctrl-C pauses the RunEngine at once, without bluesky's messages.
-
-    bluesky's own handler asks for a deferred pause and prints instructions; a campaign point can
-    take minutes to finish, so here the first Ctrl-C stops now: the caller aborts the point in
-    flight (it is not a point of the campaign, and ``--resume`` measures it again).
-    """
-
-    def __init__(self, RE):
-        self._RE = RE
-
-    def __enter__(self):
-        self._original = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            # The RunEngine's loop runs in this thread's event loop; ask from another thread, as bluesky's handler does.
-            threading.Thread(target=self._pause, daemon=True).start()
-
-        signal.signal(signal.SIGINT, handler)
-        return self
-
-    def _pause(self):
-        from bluesky.utils import TransitionError
-
-        try:
-            self._RE.request_pause(defer=False)
-        except TransitionError:  # already pausing or idle
-            pass
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._original)
-        return False
-
-
-class _DropAbortLog(logging.Filter):
-    """Drops bluesky's log records while the campaign is aborted after Ctrl-C.
-
-    The abort is what the user asked for: its "Run aborted" traceback and tracing warnings would
-    bury the one line that says how to continue.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
-
-
 def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     """Run the campaign plan with a progress bar and a live table; Ctrl-C stops it quietly."""
-    from bluesky.log import logger as bluesky_logger
-    from bluesky.utils import RunEngineInterrupted
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -269,22 +217,14 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
 
         campaign.listeners.append(show)
         interrupted = False
-        drop_abort_log = _DropAbortLog()
         bluesky_output = io.StringIO()
-        session.RE.context_managers = [_StopOnCtrlC]
         try:
-            with redirect_stdout(bluesky_output):  # "Pausing...", "Aborting: running cleanup..."
-                try:
-                    # The CLI always runs the twin: refill its syringes as a person would during a dry run.
-                    session.RE(_capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
-                except RunEngineInterrupted:
-                    # Ctrl-C paused the RunEngine. Abort: the point in flight is marked aborted (not a
-                    # point of the campaign), the reactor goes to its safe state; finished points are stored.
-                    interrupted = True
-                    bluesky_logger.addFilter(drop_abort_log)
-                    session.RE.abort(reason="interrupted from the command line")
+            with redirect_stdout(bluesky_output):  # bluesky's own prints (a suspender's, say) stay off stdout
+                # The CLI always runs the twin: refill its syringes as a person would during a dry run.
+                # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
+                # reactor goes to its safe state; finished points are stored.
+                _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
         finally:
-            bluesky_logger.removeFilter(drop_abort_log)
             campaign.listeners.remove(show)
             if not interrupted and bluesky_output.getvalue():  # e.g. a suspender's messages: keep them, off stdout
                 sys.stderr.write(bluesky_output.getvalue())

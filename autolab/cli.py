@@ -6,20 +6,17 @@ what is allowed, and exit code 2; nothing is moved or written before the input i
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
 import click
 
+from . import interrupt
 from .errors import AutolabError
+from .interrupt import INTERRUPTED_EXIT, Interrupted
 
 CATALOG_OPTION = click.option(
     "--catalog",
@@ -80,14 +77,6 @@ def parse_floats(option: str, text: str) -> list[float]:
 @click.version_option(package_name="autolab")
 def cli() -> None:
     """autolab: autonomous nanocrystal synthesis on Bluesky, with a simulated flow reactor."""
-
-
-#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT.
-INTERRUPTED_EXIT = 130
-
-
-class Interrupted(AutolabError):
-    """A command stopped by Ctrl-C; the message says what was kept and how to go on."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,69 +156,16 @@ def echo_metrics(metrics: dict) -> None:
 def run_interruptible(session, plan) -> tuple:
     """Run ``plan`` on the session's RunEngine; Ctrl-C aborts it and raises :class:`Interrupted`.
 
-    The first Ctrl-C pauses the RunEngine (at once, or at its next checkpoint); the plan is then
-    aborted — its run is closed with ``exit_status="abort"``, its cleanup (pumps stopped, heaters
-    to a safe setpoint where the plan says so) runs — and every run finished before is already on
-    its way to the catalog, which :meth:`Session.close` waits for.
+    See :mod:`autolab.interrupt`. Every run finished before is already on its way to the
+    catalog, which :meth:`Session.close` waits for.
     """
-    from bluesky.utils import RunEngineInterrupted
-
-    managers = session.RE.context_managers
-    session.RE.context_managers = [_PauseOnCtrlC]
-    try:
-        return session.RE(plan)
-    except RunEngineInterrupted:
-        with _bluesky_quiet():  # bluesky prints "Aborting…" and logs the abort with a traceback
-            session.RE.abort(reason="interrupted from the command line")
+    result, interrupted = interrupt.run_interruptible(session.RE, plan)
+    if interrupted:
         session.close()
         msg = f"interrupted; the unfinished run is marked aborted, finished runs are in {session.location}"
-        raise Interrupted(msg) from None
-    finally:
-        session.RE.context_managers = managers
+        raise Interrupted(msg)
+    return result
 
-
-@contextlib.contextmanager
-def _bluesky_quiet():
-    """Hide what bluesky prints and logs while a plan is paused and aborted from the command line."""
-    log = logging.getLogger("bluesky")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        log.setLevel(level)
-
-
-class _PauseOnCtrlC:
-    """RunEngine context manager: the first Ctrl-C pauses the plan at once, silently.
-
-    bluesky's own handler (for the IPython session) asks for a pause at the next checkpoint first
-    and prints how to pause at once; a command line has nothing to resume, so it stops right away.
-    The signal handler only sets an event; a helper thread asks the RunEngine to pause.
-    """
-
-    def __init__(self, RE):
-        self._RE = RE
-        self._requested = threading.Event()
-        self._done = False
-
-    def __enter__(self):
-        self._original = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda signum, frame: self._requested.set())
-        threading.Thread(target=self._pause_when_asked, name="autolab-ctrl-c", daemon=True).start()
-        return self
-
-    def _pause_when_asked(self) -> None:
-        self._requested.wait()
-        if not self._done:
-            with contextlib.suppress(Exception), _bluesky_quiet():  # the plan may have finished meanwhile
-                self._RE.request_pause(defer=False)
-
-    def __exit__(self, *exc) -> None:
-        self._done = True
-        signal.signal(signal.SIGINT, self._original)
-        self._requested.set()
 
 
 @cli.command("phase-map")

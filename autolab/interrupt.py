@@ -1,0 +1,100 @@
+"""Ctrl-C on the command line: the plan stops at once, is aborted quietly, and one line says so.
+
+bluesky's own SIGINT handler suits the IPython session: the first Ctrl-C asks for a pause at the
+next checkpoint and prints how to pause at once, and the user then resumes, stops or aborts. A
+command has nothing to resume and a point can take minutes, so :func:`run_interruptible` makes the
+first Ctrl-C pause at once and then aborts the plan: its cleanup runs (pumps stopped, heaters to a
+safe setpoint where the plan says so) and an open run is closed with ``exit_status="abort"``.
+bluesky's "Pausing…"/"Aborting…" prints and its "Run aborted" log record with a traceback are
+hidden; the command prints one line of its own and exits with :data:`INTERRUPTED_EXIT`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import signal
+import threading
+from typing import Any
+
+from .errors import AutolabError
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+
+
+class Interrupted(AutolabError):
+    """A command stopped by Ctrl-C; the message says what was kept and how to go on."""
+
+
+def run_interruptible(RE, plan) -> tuple[Any, bool]:
+    """Run ``plan`` on ``RE``; the first Ctrl-C pauses it at once and aborts it quietly.
+
+    Parameters
+    ----------
+    RE : RunEngine
+        The RunEngine (its SIGINT handling is replaced for this call only).
+    plan : generator
+        The plan.
+
+    Returns
+    -------
+    result, interrupted
+        What ``RE(plan)`` returned and False, or None and True after Ctrl-C.
+    """
+    from bluesky.utils import RunEngineInterrupted
+
+    managers = RE.context_managers
+    RE.context_managers = [PauseOnCtrlC]
+    try:
+        return RE(plan), False
+    except RunEngineInterrupted:
+        with bluesky_quiet():
+            RE.abort(reason="interrupted from the command line")
+        return None, True
+    finally:
+        RE.context_managers = managers
+
+
+class PauseOnCtrlC:
+    """RunEngine context manager: the first Ctrl-C pauses the plan at once, silently.
+
+    The signal handler only sets an event; a helper thread asks the RunEngine to pause, as
+    bluesky's own handler does.
+    """
+
+    def __init__(self, RE):
+        self._RE = RE
+        self._requested = threading.Event()
+        self._done = False
+
+    def __enter__(self):
+        self._original = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, lambda signum, frame: self._requested.set())
+        threading.Thread(target=self._pause_when_asked, name="autolab-ctrl-c", daemon=True).start()
+        return self
+
+    def _pause_when_asked(self) -> None:
+        self._requested.wait()
+        if not self._done:
+            with contextlib.suppress(Exception), bluesky_quiet():  # the plan may have finished meanwhile
+                self._RE.request_pause(defer=False)
+
+    def __exit__(self, *exc) -> None:
+        self._done = True
+        signal.signal(signal.SIGINT, self._original)
+        self._requested.set()
+
+
+@contextlib.contextmanager
+def bluesky_quiet():
+    """Hide what bluesky prints and logs while a plan is paused and aborted from the command line."""
+    log = logging.getLogger("bluesky")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        log.setLevel(level)
