@@ -23,7 +23,7 @@ from event_model import compose_run
 
 from .analysis.runs import jsonable
 from .campaign import CONDITIONS, Campaign
-from .errors import AutolabError
+from .errors import AutolabError, LimitError
 
 #: queueserver exit statuses of an item that did not finish its plan.
 FAILED_ITEM_STATUSES = ("failed", "aborted", "halted", "unknown")
@@ -67,6 +67,7 @@ def run_agent(
     poll_s: float = 1.0,
     point_timeout_s: float = 3600.0,
     on_point: Callable[[Campaign, Any], None] | None = None,
+    check: Callable[[dict[str, float]], Any] | None = None,
 ) -> dict:
     """Drive ``campaign`` through the queue until its budget is spent; return its summary.
 
@@ -88,6 +89,10 @@ def run_agent(
         Seconds to wait for one point (the queue may be paused or busy with other plans).
     on_point : callable, optional
         Called with the campaign and each :class:`~autolab.campaign.CampaignPoint` as it completes.
+    check : callable, optional
+        Called with each suggestion's conditions before it is queued; a :class:`LimitError` (a
+        point the reactor can never run, :func:`autolab.plans.campaign.feasible_point`) makes it a
+        failed trial on record, as in :func:`~autolab.plans.run_campaign`, and the agent goes on.
 
     Returns
     -------
@@ -112,6 +117,13 @@ def run_agent(
                 stop_reason = "suggestion not approved"
                 break
             c = suggestion["conditions"]
+            if check is not None:
+                try:
+                    check(c)
+                except LimitError as exc:
+                    failed = campaign.record_failure(suggestion, str(exc))
+                    record(sink, campaign, "failed_point", failed_point=campaign.failure_record(failed))
+                    continue
             md = {k: v for k, v in campaign.point_metadata(suggestion).items() if k != "analysis_inline"}
             from bluesky_queueserver_api import BPlan
 

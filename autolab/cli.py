@@ -137,7 +137,10 @@ def measure(nucleation_temperature, growth_temperature, residence_time, catalog,
         click.echo(json.dumps(jsonable(payload)))
         return
     click.echo(f"stored run {uid} in {session.location}")
-    click.echo(f"analysis stored as run {payload['analysis_uid']}:")
+    if payload["analysis_uid"] is None:
+        click.echo(f"warning: the analysis was not stored: {'; '.join(session.analysis.errors) or 'the run has no reading'}", err=True)
+    else:
+        click.echo(f"analysis stored as run {payload['analysis_uid']}:")
     echo_metrics(metrics)
     for plugin, error in payload["errors"].items():
         click.echo(f"warning: {plugin}: {error}", err=True)

@@ -34,9 +34,8 @@ def queue_start(catalog, directory, no_open):
     """
     from .catalog import default_location
     from .queue import start
-    from .runtime import session_config
 
-    location = catalog or session_config()["catalog"].get("location") or default_location()
+    location = catalog or default_location()
     state = start(location, directory, open_environment=not no_open)
     click.echo(state.env_lines())
     click.echo(f"# RE Manager PID {state.manager_pid}, Redis PID {state.redis_pid} (127.0.0.1:{state.redis_port}); "
@@ -209,6 +208,8 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
     from .campaign import Campaign
     from .campaign_cli import parse_assignments, parse_bounds
     from .catalog import CatalogWriter, journal_directory, open_catalog
+    from .interrupt import Interrupted
+    from .plans.campaign import feasible_point
     from .runtime import session_reactor
 
     def say(line: str) -> None:
@@ -217,7 +218,8 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
     def show(c, point):
         value = "failed" if point.value is None else f"{point.value:.4g}"
         cond = ", ".join(f"{k} {v:.4g}" for k, v in point.conditions.items())
-        say(f"{point.index + 1:>3}/{c.settings.budget} {cond}: {c.settings.objective} {value}")
+        reason = f" (not run: {point.failure})" if point.failure else ""
+        say(f"{point.number:>3}/{c.settings.budget} {cond}: {c.settings.objective} {value}{reason}")
 
     def ask(suggestion):
         cond = ", ".join(f"{k} {v:.4g}" for k, v in suggestion["conditions"].items())
@@ -227,7 +229,8 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
     journal = journal_directory(location)
     writer = None
     try:
-        limits = session_reactor().limits()  # the worker's reactor: the same startup settings
+        reactor = session_reactor()  # the worker's reactor: the same startup settings
+        limits = reactor.limits()
         client = open_catalog(location, create=False)  # the worker created it when its environment opened
         writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
         if resume_id:
@@ -235,7 +238,15 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
         else:
             campaign = Campaign(limits, objective, parse_bounds(bounds), budget, 1, initial_design, seed,
                                 fixed=parse_assignments("--fix", fixed, conditions=True))
-        summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show)
+        say(f"agent: campaign {campaign.id}, {campaign.settings.objective}, budget {campaign.settings.budget}")
+        try:
+            summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show,
+                                check=lambda conditions: feasible_point(reactor, conditions))
+        except KeyboardInterrupt:
+            done = f"{campaign.n_tried} of {campaign.settings.budget} points"
+            resume = f"autolab agent --resume {campaign.id}"
+            msg = f"agent interrupted after {done}; a point it queued stays in the queue; continue with: {resume}"
+            raise Interrupted(msg) from None
     finally:
         if writer is not None:
             writer.close()

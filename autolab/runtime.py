@@ -22,6 +22,7 @@ class Session:
     writer: CatalogWriter
     location: str
     analysis: object | None = None
+    progress: object | None = None
 
     def close(self) -> None:
         """Wait until every run is in the catalog, then stop the writer thread."""
@@ -36,6 +37,7 @@ def open_session(
     reactor: FlowReactor | None = None,
     api_key: str | None = None,
     analyze: bool = True,
+    progress: bool = False,
 ) -> Session:
     """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
 
@@ -54,6 +56,10 @@ def open_session(
         API key for a tiled server.
     analyze : bool
         Run the analysis plugins as each point finishes and store their derived runs.
+    progress : bool
+        Subscribe a :class:`~autolab.progress.CampaignProgress` (``session.progress``): campaigns
+        show a progress bar and a line per point on stderr, and ``session.progress.last_summary``
+        holds the last campaign's result.
 
     Notes
     -----
@@ -72,8 +78,16 @@ def open_session(
 
         analysis = AnalysisCallback(PluginManager(), writer)
         RE.subscribe(analysis)
+    campaign_progress = None
+    if progress:
+        from .progress import CampaignProgress
+
+        campaign_progress = CampaignProgress()
+        RE.subscribe(campaign_progress)
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
-    return Session(RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis)
+    return Session(
+        RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress
+    )
 
 
 def session_config() -> dict:
@@ -81,12 +95,13 @@ def session_config() -> dict:
 
     The file's ``[reactor]`` table may give ``factory = "package.module:function"`` (a function
     returning the real :class:`~autolab.devices.FlowReactor`), or ``seed`` and ``time_scale`` for
-    the twin; ``[catalog] location`` names the catalog. ``AUTOLAB_REACTOR``, ``AUTOLAB_SEED``,
-    ``AUTOLAB_TIME_SCALE`` and ``AUTOLAB_CATALOG`` override the file.
+    the twin; ``AUTOLAB_REACTOR``, ``AUTOLAB_SEED`` and ``AUTOLAB_TIME_SCALE`` override it. The
+    file's ``[catalog] location`` is read by :func:`autolab.catalog.default_location`, so every
+    command, the session and the queue worker agree on the catalog.
     """
     import tomllib
 
-    config: dict = {"reactor": {}, "catalog": {}}
+    config: dict = {"reactor": {}}
     path = os.environ.get("AUTOLAB_CONFIG")
     if path:
         try:
@@ -95,13 +110,10 @@ def session_config() -> dict:
         except (OSError, tomllib.TOMLDecodeError) as exc:
             msg = f"AUTOLAB_CONFIG={path!r} cannot be read: {exc}"
             raise ValueError(msg) from exc
-        for table in ("reactor", "catalog"):
-            config[table].update(loaded.get(table, {}))
+        config["reactor"].update(loaded.get("reactor", {}))
     for key, env in (("factory", "AUTOLAB_REACTOR"), ("seed", "AUTOLAB_SEED"), ("time_scale", "AUTOLAB_TIME_SCALE")):
         if os.environ.get(env):
             config["reactor"][key] = os.environ[env]
-    if os.environ.get("AUTOLAB_CATALOG"):
-        config["catalog"]["location"] = os.environ["AUTOLAB_CATALOG"]
     return config
 
 

@@ -57,7 +57,7 @@ from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
-from autolab.runtime import session_config, session_reactor
+from autolab.runtime import session_reactor
 
 __all__ = [
     "RE",
@@ -86,7 +86,7 @@ def _interactive() -> bool:
     return bool(getattr(sys, "ps1", None)) or ("IPython" in sys.modules and sys.stdin is not None and sys.stdin.isatty())
 
 
-location = resolve_location(session_config()["catalog"].get("location"))
+location = resolve_location(None)  # AUTOLAB_CATALOG, the config file's [catalog] location, or the per-user default
 catalog = open_catalog(location)
 writer = CatalogWriter(catalog, journal_directory(location))
 # Leaving the session (or a script that imported it) waits for the writer; what it cannot write

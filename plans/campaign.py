@@ -88,7 +88,7 @@ def _refill(reactor: FlowReactor) -> bool:
     return True
 
 
-def _feasible_point(reactor: FlowReactor, conditions: dict[str, float]) -> PointConditions:
+def feasible_point(reactor: FlowReactor, conditions: dict[str, float]) -> PointConditions:
     """The point's checked conditions, or :class:`LimitError` if the reactor can never run it.
 
     Never: a condition outside the reactor's limits, or more reagent than full syringes hold.
@@ -170,7 +170,7 @@ def run_campaign(
             for suggestion in batch:
                 number = campaign.n_tried + 1
                 try:
-                    point = _feasible_point(reactor, suggestion["conditions"])
+                    point = feasible_point(reactor, suggestion["conditions"])
                 except LimitError as exc:
                     failed = campaign.record_failure(suggestion, str(exc))
                     yield from campaign_record(campaign, "failed_point", failed_point=campaign.failure_record(failed), **extra)

@@ -41,8 +41,8 @@ def set_conditions(
     A flow reactor does not run its point flow while the temperatures change: the pumps first go
     to the reactor's standby flow (``reactor.standby_flow_ul_min``, split like the point's flow;
     0 stops them), the heaters move, and their statuses finish only once settled; then the pumps
-    go to the point's flow. :meth:`~autolab.devices.FlowReactor.reagent_need_ul` counts exactly
-    this sequence. The product at the flow cell still needs a flush (:func:`wait_steady`).
+    go to the point's flow. :meth:`~autolab.devices.FlowReactor.reagent_need_ul` counts this
+    sequence (not the few seconds a pump takes to reach a new flow). The product at the flow cell still needs a flush (:func:`wait_steady`).
 
     Examples
     --------

@@ -115,3 +115,25 @@ def test_locations_resolve_to_absolute_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOLAB_CATALOG", "from-env")
     assert resolve_location(None) == str(tmp_path.resolve() / "from-env")
 
+
+
+def test_the_config_files_catalog_is_every_commands_default(tmp_path, monkeypatch):
+    """AUTOLAB_CONFIG's [catalog] location is the default of the CLI, the session and the queue alike."""
+    from autolab.catalog import default_location
+    from autolab.errors import CatalogError
+
+    config = tmp_path / "etc" / "autolab.toml"
+    config.parent.mkdir()
+    config.write_text('[catalog]\nlocation = "lab-catalog"\n')
+    monkeypatch.delenv("AUTOLAB_CATALOG", raising=False)
+    monkeypatch.setenv("AUTOLAB_CONFIG", str(config))
+    monkeypatch.chdir(tmp_path)
+    assert default_location() == str(tmp_path / "etc" / "lab-catalog")  # relative to the file, not the cwd
+    config.write_text('[catalog]\nlocation = "http://127.0.0.1:8000"\n')
+    assert default_location() == "http://127.0.0.1:8000"
+    monkeypatch.setenv("AUTOLAB_CATALOG", "elsewhere")
+    assert default_location() == "elsewhere"
+    monkeypatch.delenv("AUTOLAB_CATALOG")
+    config.write_text("[catalog\n")
+    with pytest.raises(CatalogError, match=r"AUTOLAB_CONFIG=.*autolab.toml' cannot be read"):
+        default_location()

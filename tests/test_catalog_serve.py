@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import time
 
+import h5py
 import pytest
 import xarray
 
@@ -100,6 +102,8 @@ def test_measure_through_the_server_reads_back_from_a_third_process(server):
             "measure_points": len(client.search(Key("start.plan_name") == "measure_point")),
         }}))
         run.primary.export({str(folder.parent / "served.nc")!r})
+        run.primary.export({str(folder.parent / "served.h5")!r})
+        run.primary.export({str(folder.parent / "served.csv")!r})
         """
     )
     result = run_python(code)
@@ -114,6 +118,12 @@ def test_measure_through_the_server_reads_back_from_a_third_process(server):
     assert read["measure_points"] == 1
     with xarray.open_dataset(folder.parent / "served.nc", engine="h5netcdf") as exported:
         assert float(exported["reactor_spectrometer_absorbance"].sel(wavelength_nm=437.0).values[0]) == read["a437"]
+    with h5py.File(folder.parent / "served.h5") as exported:  # tiled's HDF5: one dataset per data key
+        absorbance = next(exported[name] for name in _h5_names(exported) if name.endswith("reactor_spectrometer_absorbance"))
+        assert float(absorbance[0, 137]) == read["a437"]
+    with open(folder.parent / "served.csv", newline="") as handle:  # tiled's CSV: one row per event, scalar readings
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["reactor_nucleation_heater_readback"]) == pytest.approx(280, abs=2)
     # The folder behind the server reads the same run directly.
     direct = open_catalog(folder, create=False)[uid]
     assert float(direct.primary.read()["reactor_spectrometer_absorbance"].values[0, 137]) == read["a437"]
@@ -168,3 +178,12 @@ def test_serve_refuses_a_bad_key_and_a_busy_port(tmp_path):
         taken = autolab("serve", "--catalog", str(tmp_path / "c"), "--port", str(port), "--api-key", API_KEY, timeout=120)
     assert taken.returncode == 2
     assert taken.stderr.strip().startswith(f"autolab: error: --port={port}: cannot listen on 127.0.0.1:{port}")
+    elsewhere = autolab("serve", "--catalog", str(tmp_path / "c"), "--host", "192.0.2.1", "--api-key", API_KEY, timeout=120)
+    assert elsewhere.returncode == 2  # 192.0.2.1 (TEST-NET-1) is no address of this machine
+    assert elsewhere.stderr.strip().startswith("autolab: error: --host=192.0.2.1: not an address of this machine")
+
+
+def _h5_names(group) -> list[str]:
+    names = []
+    group.visit(names.append)
+    return names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,12 @@ def test_help_lists_every_command():
     assert result.returncode == 0
     alone = autolab()  # `autolab` alone is a request for help, not a usage error
     assert (alone.returncode, alone.stdout, alone.stderr) == (0, result.stdout, "")
-    for command in ("campaign", "measure", "phase-map", "runs", "show", "simulate", "analyze", "plugins"):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    from autolab.cli import cli
+
+    assert len(cli.commands) == 13
+    for command in cli.commands:
+        assert f"`{command}`" in readme  # the README's table names every command
         assert command in result.stdout
         assert autolab(command, "--help").returncode == 0
 

@@ -47,3 +47,24 @@ def test_docstring_examples_of_the_queue_modules(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_the_agent_keeps_a_point_the_reactor_cannot_run_as_a_failed_trial_and_queues_nothing(reactor):
+    """As in run_campaign: a suggestion the reactor can never run is on record with its reason."""
+    from autolab.plans.campaign import feasible_point
+
+    from autolab.agent import run_agent
+    from autolab.campaign import Campaign
+    from autolab.errors import LimitError
+
+    reactor.cd_pump.syringe_volume_ul.put(100.0)  # no point's flush fits a 100 µL syringe
+    with pytest.raises(LimitError, match="full syringe"):
+        feasible_point(reactor, {"nucleation_temperature_c": 280, "growth_temperature_c": 280, "residence_time_s": 14.0})
+    campaign = Campaign(reactor.limits(), "msc437", budget=2, initial_design=2, seed=0)
+    documents = []
+    summary = run_agent(None, lambda: None, campaign, lambda name, doc: documents.append((name, doc)),  # api: never called
+                        check=lambda conditions: feasible_point(reactor, conditions))
+    assert (summary["n_runs"], summary["n_failed"], summary["stop_reason"]) == (0, 2, "budget spent")
+    failed = [doc["failed_point"] for name, doc in documents if name == "start" and doc.get("campaign_role") == "failed_point"]
+    assert [f["number"] for f in failed] == [1, 2]
+    assert all("full syringe" in f["reason"] for f in failed)

@@ -38,10 +38,33 @@ _ARRAY_URI = re.compile(r"^file://localhost(?P<root>/.*?)/data/(?P<rest>[0-9a-fA
 
 
 def default_location() -> str:
-    """The catalog location used when none is given (env var, else the per-user data dir)."""
+    """The catalog location used when none is given.
+
+    In order: ``AUTOLAB_CATALOG``; the ``[catalog] location`` of the ``AUTOLAB_CONFIG`` file (a
+    relative path there is taken from the file's folder), which the IPython session and the queue
+    worker read too; ``$XDG_DATA_HOME/autolab/catalog`` (``~/.local/share/autolab/catalog``).
+
+    Raises
+    ------
+    CatalogError
+        If ``AUTOLAB_CONFIG`` names a file that cannot be read as TOML.
+    """
     env = os.environ.get(CATALOG_ENV)
     if env:
         return env
+    config = os.environ.get("AUTOLAB_CONFIG")
+    if config:
+        import tomllib
+
+        try:
+            with open(config, "rb") as handle:
+                configured = tomllib.load(handle).get("catalog", {}).get("location")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            msg = f"AUTOLAB_CONFIG={config!r} cannot be read: {exc}"
+            raise CatalogError(msg) from exc
+        if configured:
+            configured = str(configured)
+            return configured if is_remote(configured) else str(Path(config).parent / Path(configured).expanduser())
     return str(data_home() / "catalog")
 
 

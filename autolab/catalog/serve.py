@@ -46,6 +46,7 @@ def build_server_app(directory: str | os.PathLike, api_key: str):
 
 
 def _check_port_free(host: str, port: int) -> None:
+    import errno
     import socket
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -53,7 +54,10 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            msg = f"--port={port}: cannot listen on {host}:{port} ({exc.strerror}); choose another port"
+            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+                msg = f"--host={host}: not an address of this machine ({exc.strerror}); give 127.0.0.1 or one of its interfaces"
+            else:
+                msg = f"--port={port}: cannot listen on {host}:{port} ({exc.strerror}); choose another port"
             raise CatalogError(msg) from None
 
 

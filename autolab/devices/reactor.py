@@ -185,9 +185,10 @@ class FlowReactor(Device):
     def reagent_need_ul(self, points: Iterable[PointConditions], *, measurement_s: float = 30.0) -> dict[str, float]:
         """Volume (µL) each syringe must supply for ``points``, in order, from the reactor's state now.
 
-        Follows :func:`~autolab.plans.set_conditions` exactly: the pumps run at the standby flow
+        Follows :func:`~autolab.plans.set_conditions`: the pumps run at the standby flow
         (:meth:`standby_flow_rates`) while the heaters ramp and settle, then at the point's flow for
-        the flush and ``measurement_s`` of acquisition.
+        the flush and ``measurement_s`` of acquisition. The seconds a pump takes to reach a new
+        flow are not counted.
 
         Returns
         -------
