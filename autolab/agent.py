@@ -108,7 +108,7 @@ def run_agent(
     if on_point is not None:
         campaign.listeners.append(on_point)
     record(sink, campaign, "resume" if campaign.resumed_from else "start", campaign_settings=campaign.settings_metadata(),
-           points_done=len(campaign.points))
+           points_done=len(campaign.points), points_tried=campaign.n_tried)
     stop_reason = "budget spent"
     while campaign.remaining > 0 and stop_reason == "budget spent":
         for suggestion in campaign.next_batch():

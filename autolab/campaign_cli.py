@@ -153,15 +153,7 @@ def campaign(
         resume = f"autolab campaign --resume {new_campaign.id} --catalog {session.location}"
         click.echo(f"autolab: campaign interrupted after {done}; continue with: {resume}", err=True)
         sys.exit(INTERRUPTED_EXIT)
-    if not as_json:
-        best = summary["best"]
-        failed = f", {summary['n_failed']} not run" if summary["n_failed"] else ""
-        click.echo(f"campaign {new_campaign.id}: {summary['n_runs']}/{summary['budget']} points{failed}, {summary['stop_reason']}")
-        if best is not None:
-            click.echo(
-                f"best {summary['objective']} = {summary['best_value']:.4g} at nucleation {best['nucleation_temperature_c']:.1f} °C, "
-                f"growth {best['growth_temperature_c']:.1f} °C, residence {best['residence_time_s']:.2f} s"
-            )
+    if not as_json:  # the progress lines ended with the summary (CampaignSummary's two lines)
         click.echo(f"report in {report}; runs in {session.location}")
 
 
@@ -183,51 +175,29 @@ def _warnings_to_stderr():
 
 
 def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
-    """Run the campaign plan with a progress bar and a live table; Ctrl-C stops it quietly."""
+    """Run the campaign plan with a progress bar and a line per point; Ctrl-C stops it quietly."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .plans import run_campaign
+    from .progress import CampaignProgress
 
-    names = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
     result: dict = {}
-    console = Console(file=sys.stdout)  # bound now: bluesky's own prints are caught below
-    with Progress(
-        TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, disable=quiet, transient=False
-    ) as progress:
-        task = progress.add_task("campaign", total=campaign.settings.budget, completed=campaign.n_tried)
-        header = f"{'#':>3} {'T_nuc °C':>9} {'T_growth °C':>11} {'t_res s':>8} {'kind':>7} {campaign.settings.objective:>12} {'best':>10}"
-        if not quiet:
-            progress.console.print(header)
-
-        def show(c, point):
-            progress.update(task, completed=c.n_tried)
-            if quiet:
-                return
-            value = "failed" if point.value is None else f"{point.value:.4g}"
-            best = (c.best_so_far() or [None])[-1]
-            cond = point.conditions
-            row = (
-                f"{point.number:>3} {cond[names[0]]:>9.1f} {cond[names[1]]:>11.1f} {cond[names[2]]:>8.2f} "
-                f"{'design' if point.design else 'model':>7} {value:>12} {'—' if best is None else f'{best:.4g}':>10}"
-            )
-            if point.failure:
-                row += f"  not run: {point.failure}"
-            progress.console.print(row, markup=False, highlight=False)
-
-        campaign.listeners.append(show)
-        interrupted = False
-        bluesky_output = io.StringIO()
-        try:
-            with redirect_stdout(bluesky_output):  # bluesky's own prints (a suspender's, say) stay off stdout
-                # The CLI always runs the twin: refill its syringes as a person would during a dry run.
-                # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
-                # reactor goes to its safe state; finished points are stored.
-                _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
-        finally:
-            campaign.listeners.remove(show)
-            if not interrupted and bluesky_output.getvalue():  # e.g. a suspender's messages: keep them, off stdout
-                sys.stderr.write(bluesky_output.getvalue())
+    token = None
+    if not quiet:  # bound to stdout now: bluesky's own prints are caught below
+        token = session.RE.subscribe(CampaignProgress(Console(file=sys.stdout)))
+    interrupted = False
+    bluesky_output = io.StringIO()
+    try:
+        with redirect_stdout(bluesky_output):  # bluesky's own prints (a suspender's, say) stay off stdout
+            # The CLI always runs the twin: refill its syringes as a person would during a dry run.
+            # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
+            # reactor goes to its safe state; finished points are stored.
+            _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
+    finally:
+        if token is not None:
+            session.RE.unsubscribe(token)
+        if not interrupted and bluesky_output.getvalue():  # e.g. a suspender's messages: keep them, off stdout
+            sys.stderr.write(bluesky_output.getvalue())
     summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
     return summary, interrupted
 

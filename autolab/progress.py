@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The best point's conditions in the summary's words.
+_WHERE = (("nucleation_temperature_c", "nucleation", "°C"), ("growth_temperature_c", "growth", "°C"), ("residence_time_s", "residence", "s"))
 #: Conditions shown per point, with their column labels.
 _COLUMNS = (("nucleation_temperature_c", "T_nuc °C"), ("growth_temperature_c", "T_growth °C"), ("residence_time_s", "t_res s"))
 
@@ -62,10 +64,12 @@ class CampaignSummary:
         return {**{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}, **self.extra}
 
     def __str__(self) -> str:
-        lines = [f"campaign {self.campaign_id}: {self.n_runs}/{self.budget} points, {self.stop_reason or 'stopped'}"]
+        failed = self.extra.get("n_failed") or 0
+        not_run = f", {failed} not run" if failed else ""
+        lines = [f"campaign {self.campaign_id}: {self.n_runs}/{self.budget} points{not_run}, {self.stop_reason or 'stopped'}"]
         if self.best is not None and self.best_value is not None:
-            where = ", ".join(f"{label} {self.best[name]:.4g}" for name, label in _COLUMNS if name in self.best)
-            lines.append(f"best {self.objective} = {self.best_value:.4g} ({where}); run {self.best_run_uid}")
+            where = ", ".join(f"{label} {self.best[name]:.4g} {unit}" for name, label, unit in _WHERE if name in self.best)
+            lines.append(f"best {self.objective} = {self.best_value:.4g} at {where}; run {self.best_run_uid}")
         else:
             lines.append(f"no point gave a {self.objective} value")
         return "\n".join(lines)
@@ -116,7 +120,8 @@ class CampaignProgress:
                 self._finish(doc)
             elif role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
                 failed = doc.get("failed_point") or {}
-                self._point({**(failed.get("conditions") or {}), "objective_value": None}, note=failed.get("reason"))
+                point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
+                self._point(point, note=f"not run: {failed.get('reason')}")
         elif plan == "analysis" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
             self._point(doc)
 
@@ -124,7 +129,7 @@ class CampaignProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         settings = doc.get("campaign_settings") or {}
-        done = int(doc.get("points_done") or 0)
+        done = int(doc.get("points_tried", doc.get("points_done")) or 0)
         self._campaign = {
             "id": doc["campaign_id"],
             "objective": settings.get("objective", "objective"),
@@ -140,7 +145,7 @@ class CampaignProgress:
         verb = "resumes" if doc.get("campaign_role") == "resume" else "starts"
         self.console.print(f"campaign {doc['campaign_id']} {verb}: {self._campaign['objective']}, budget {self._campaign['budget']}, {done} done")
         self.console.print(
-            f"{'#':>4} " + " ".join(f"{label:>11}" for _, label in _COLUMNS) + f" {self._campaign['objective']:>14} {'best':>10}"
+            f"{'#':>4} " + " ".join(f"{label:>11}" for _, label in _COLUMNS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}"
         )
 
     def _point(self, doc: dict, *, note: str | None = None) -> None:
@@ -153,7 +158,9 @@ class CampaignProgress:
         cells = " ".join(f"{doc[name]:>11.4g}" if doc.get(name) is not None else f"{'':>11}" for name, _ in _COLUMNS)
         shown = "failed" if value is None else f"{value:.4g}"
         best = "—" if campaign["best"] is None else f"{campaign['best']:.4g}"
-        self.console.print(f"{campaign['done']:>4} {cells} {shown:>14} {best:>10}" + (f"  ({note})" if note else ""))
+        kind = {True: "design", False: "model"}.get(doc.get("design_point"), "")
+        row = f"{campaign['done']:>4} {cells} {kind:>7} {shown:>14} {best:>10}" + (f"  ({note})" if note else "")
+        self.console.print(row, markup=False, highlight=False)
         if self._progress is not None:
             self._progress.update(self._task, completed=campaign["done"])
 

@@ -153,6 +153,7 @@ def run_campaign(
         role,
         campaign_settings=campaign.settings_metadata(),
         points_done=len(campaign.points),
+        points_tried=campaign.n_tried,
         reactor=reactor.name,
         **extra,
     )

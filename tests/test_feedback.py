@@ -43,7 +43,8 @@ def test_a_campaign_from_python_shows_progress_and_leaves_a_summary(RE, reactor,
     # One line per point, numbered from 1, with the objective value the optimiser ingested.
     point_lines = [line.split() for line in printed if line.split() and line.split()[0] in {"1", "2", "3"}]
     assert [int(cells[0]) for cells in point_lines] == [1, 2, 3]
-    assert [float(cells[4]) for cells in point_lines] == pytest.approx(result["summary"]["values"], rel=1e-3)
+    assert [cells[4] for cells in point_lines] == ["design", "design", "model"]
+    assert [float(cells[5]) for cells in point_lines] == pytest.approx(result["summary"]["values"], rel=1e-3)
     assert printed[-2:] == str(summary).splitlines()
     # The same summary, read back from the catalog by another reader.
     writer.flush()
@@ -107,17 +108,17 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
     for doc in (
         {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
         {"plan_name": "analysis", "campaign_id": "other", "objective_value": 9.0, **conditions},  # another campaign's point
-        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.125, **conditions},
+        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.125, "design_point": True, **conditions},
         {"plan_name": "autonomous_campaign", "campaign_role": "failed_point", "campaign_id": "c1",
-         "failed_point": {"conditions": conditions, "reason": "needs 60000 µL, a full syringe holds 50000 µL"}},
+         "failed_point": {"conditions": conditions, "design": False, "reason": "needs 60000 µL, a full syringe holds 50000 µL"}},
         {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": "c1",
          "campaign_summary": {"objective": "msc437", "best": conditions, "best_value": 0.125, "n_runs": 2, "budget": 2,
                               "stop_reason": "budget spent", "n_failed": 1}},
     ):
         progress("start", doc)
     rows = [line.split() for line in out.getvalue().splitlines()]
-    assert rows[2][:5] == ["1", "300", "280", "14", "0.125"]
-    assert rows[3][:6] == ["2", "300", "280", "14", "failed", "0.125"]
-    assert out.getvalue().splitlines()[3].endswith("(needs 60000 µL, a full syringe holds 50000 µL)")
+    assert rows[2][:6] == ["1", "300", "280", "14", "design", "0.125"]
+    assert rows[3][:7] == ["2", "300", "280", "14", "model", "failed", "0.125"]
+    assert out.getvalue().splitlines()[3].endswith("(not run: needs 60000 µL, a full syringe holds 50000 µL)")
     assert progress.last_summary["n_failed"] == 1
     assert progress.last_summary.best_value == 0.125
