@@ -8,7 +8,15 @@ import importlib
 import pytest
 
 #: Modules with runnable examples; plans' examples need a RunEngine and are marked +SKIP.
-MODULES = ["autolab.sim", "autolab.devices.twin", "autolab.errors"]
+MODULES = [
+    "autolab.sim",
+    "autolab.devices.twin",
+    "autolab.errors",
+    "autolab.catalog.location",
+    "autolab.optimize.gp",
+    "autolab.analysis.hookspecs",
+    "autolab.progress",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
