@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sys
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -185,19 +184,14 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     token = None
     if not quiet:  # bound to stdout now: bluesky's own prints are caught below
         token = session.RE.subscribe(CampaignProgress(Console(file=sys.stdout)))
-    interrupted = False
-    bluesky_output = io.StringIO()
     try:
-        with redirect_stdout(bluesky_output):  # bluesky's own prints (a suspender's, say) stay off stdout
-            # The CLI always runs the twin: refill its syringes as a person would during a dry run.
-            # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
-            # reactor goes to its safe state; finished points are stored.
-            _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
+        # The CLI always runs the twin: refill its syringes as a person would during a dry run.
+        # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
+        # reactor goes to its safe state; finished points are stored.
+        _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
     finally:
         if token is not None:
             session.RE.unsubscribe(token)
-        if not interrupted and bluesky_output.getvalue():  # e.g. a suspender's messages: keep them, off stdout
-            sys.stderr.write(bluesky_output.getvalue())
     summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
     return summary, interrupted
 

@@ -187,6 +187,7 @@ def phase_map_command(
     """Survey a grid of conditions on the twin, one stored run per point."""
     import itertools
 
+    from rich.console import Console
     from rich.progress import Progress
 
     from .devices import make_twin_reactor
@@ -208,7 +209,8 @@ def phase_map_command(
     session = open_session(catalog, reactor=reactor)
     plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)
     n_points = len(points)
-    with Progress(disable=as_json, transient=False) as progress:
+    # The console is bound to stdout now: bluesky's own prints are kept off it while the plan runs.
+    with Progress(console=Console(file=sys.stdout), disable=as_json, transient=False) as progress:
         task = progress.add_task("phase map", total=n_points)
         token = session.RE.subscribe(lambda name, doc: progress.advance(task), "stop")
         try:

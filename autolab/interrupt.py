@@ -12,9 +12,11 @@ hidden; the command prints one line of its own and exits with :data:`INTERRUPTED
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -31,6 +33,9 @@ class Interrupted(AutolabError):
 def run_interruptible(RE, plan) -> tuple[Any, bool]:
     """Run ``plan`` on ``RE``; the first Ctrl-C pauses it at once and aborts it quietly.
 
+    What bluesky prints while the plan runs is kept off standard output (so ``--json`` output
+    stays one object) and written to standard error afterwards, unless Ctrl-C was pressed.
+
     Parameters
     ----------
     RE : RunEngine
@@ -45,56 +50,69 @@ def run_interruptible(RE, plan) -> tuple[Any, bool]:
     """
     from bluesky.utils import RunEngineInterrupted
 
+    requested = threading.Event()
+    quiet = _DropOnceRequested(requested)
+    log = logging.getLogger("bluesky")
     managers = RE.context_managers
-    RE.context_managers = [PauseOnCtrlC]
+    RE.context_managers = [functools.partial(PauseOnCtrlC, requested=requested)]
+    printed = io.StringIO()
+    log.addFilter(quiet)
     try:
-        return RE(plan), False
-    except RunEngineInterrupted:
-        with bluesky_quiet():
-            RE.abort(reason="interrupted from the command line")
-        return None, True
+        with contextlib.redirect_stdout(printed):  # "Pausing...", "Aborting: running cleanup...", a suspender's notes
+            try:
+                return RE(plan), False
+            except RunEngineInterrupted:
+                RE.abort(reason="interrupted from the command line")
+                return None, True
     finally:
+        log.removeFilter(quiet)
         RE.context_managers = managers
+        if not requested.is_set() and printed.getvalue():
+            sys.stderr.write(printed.getvalue())
 
 
 class PauseOnCtrlC:
     """RunEngine context manager: the first Ctrl-C pauses the plan at once, silently.
 
-    The signal handler only sets an event; a helper thread asks the RunEngine to pause, as
+    The signal handler only sets ``requested``; a helper thread asks the RunEngine to pause, as
     bluesky's own handler does.
     """
 
-    def __init__(self, RE):
+    def __init__(self, RE, *, requested: threading.Event):
         self._RE = RE
-        self._requested = threading.Event()
+        self._requested = requested
+        self._wake = threading.Event()
         self._done = False
 
     def __enter__(self):
         self._original = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, lambda signum, frame: self._requested.set())
+
+        def handler(signum, frame):
+            self._requested.set()
+            self._wake.set()
+
+        signal.signal(signal.SIGINT, handler)
         threading.Thread(target=self._pause_when_asked, name="autolab-ctrl-c", daemon=True).start()
         return self
 
     def _pause_when_asked(self) -> None:
-        self._requested.wait()
-        if not self._done:
-            with contextlib.suppress(Exception), bluesky_quiet():  # the plan may have finished meanwhile
+        self._wake.wait()
+        if self._requested.is_set() and not self._done:
+            with contextlib.suppress(Exception):  # the plan may have finished meanwhile
                 self._RE.request_pause(defer=False)
 
     def __exit__(self, *exc) -> None:
         self._done = True
         signal.signal(signal.SIGINT, self._original)
-        self._requested.set()
+        self._wake.set()
 
 
-@contextlib.contextmanager
-def bluesky_quiet():
-    """Hide what bluesky prints and logs while a plan is paused and aborted from the command line."""
-    log = logging.getLogger("bluesky")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        log.setLevel(level)
+class _DropOnceRequested(logging.Filter):
+    """Drops bluesky's log records once Ctrl-C was pressed: the abort's "Run aborted" traceback."""
+
+    def __init__(self, requested: threading.Event):
+        super().__init__()
+        self._requested = requested
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._requested.is_set()

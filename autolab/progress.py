@@ -1,7 +1,8 @@
 """Feedback for campaigns started from Python or IPython: a progress bar, a line per point, a summary.
 
 :class:`CampaignProgress` is a RunEngine callback. It reads only the documents a campaign emits
-(its ``autonomous_campaign`` record runs and each point's derived ``analysis`` run), so it follows
+(its ``autonomous_campaign`` record runs and each point's derived ``analysis`` run; a point's line
+appears once that run has closed, when the optimiser has the point), so it follows
 ``RE(autonomous_campaign(...))`` in the IPython session, a script's ``open_session(progress=True)``
 and a campaign replayed from the catalog alike. When the campaign's summary record arrives it
 prints the result and keeps it as :attr:`CampaignProgress.last_summary`, a :class:`CampaignSummary`.
@@ -105,8 +106,14 @@ class CampaignProgress:
         self._campaign: dict[str, Any] | None = None
         self._progress = None
         self._task = None
+        self._pending: dict[str, tuple[dict, str | None]] = {}
 
     def __call__(self, name: str, doc: dict) -> None:
+        if name == "stop":  # a point's line once its analysis (or failure) record is complete
+            pending = self._pending.pop(doc.get("run_start"), None)
+            if pending is not None and doc.get("exit_status") == "success":
+                self._point(*pending)
+            return
         if name != "start":
             return
         plan = doc.get("plan_name")
@@ -121,9 +128,9 @@ class CampaignProgress:
             elif role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
                 failed = doc.get("failed_point") or {}
                 point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
-                self._point(point, note=f"not run: {failed.get('reason')}")
+                self._pending[doc["uid"]] = (point, f"not run: {failed.get('reason')}")
         elif plan == "analysis" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
-            self._point(doc)
+            self._pending[doc["uid"]] = (doc, None)
 
     def _begin(self, doc: dict) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -148,7 +155,7 @@ class CampaignProgress:
             f"{'#':>4} " + " ".join(f"{label:>11}" for _, label in _COLUMNS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}"
         )
 
-    def _point(self, doc: dict, *, note: str | None = None) -> None:
+    def _point(self, doc: dict, note: str | None = None) -> None:
         campaign = self._campaign
         campaign["done"] += 1
         value = doc.get("objective_value")

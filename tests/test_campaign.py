@@ -469,6 +469,7 @@ def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
     (message,) = stderr.strip().splitlines()
     head, _, command = message.partition("; continue with: ")
     assert head.startswith("autolab: campaign interrupted after ")

@@ -105,7 +105,7 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
     progress = CampaignProgress(Console(file=out, width=160, force_terminal=False))
     settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
     conditions = {"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 14.0}
-    for doc in (
+    for number, doc in enumerate((
         {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
         {"plan_name": "analysis", "campaign_id": "other", "objective_value": 9.0, **conditions},  # another campaign's point
         {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.125, "design_point": True, **conditions},
@@ -114,8 +114,10 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
         {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": "c1",
          "campaign_summary": {"objective": "msc437", "best": conditions, "best_value": 0.125, "n_runs": 2, "budget": 2,
                               "stop_reason": "budget spent", "n_failed": 1}},
-    ):
+    )):
+        doc = {"uid": f"run-{number}", **doc}
         progress("start", doc)
+        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
     rows = [line.split() for line in out.getvalue().splitlines()]
     assert rows[2][:6] == ["1", "300", "280", "14", "design", "0.125"]
     assert rows[3][:7] == ["2", "300", "280", "14", "model", "failed", "0.125"]
