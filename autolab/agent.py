@@ -128,8 +128,7 @@ def run_agent(
             from bluesky_queueserver_api import BPlan
 
             added = api.item_add(BPlan("measure_point", "reactor", *(c[name] for name in CONDITIONS), md=jsonable(md)))
-            if api.status()["manager_state"] == "idle":
-                api.queue_start()
+            _start_queue(api)
             value, uid, why = _wait_for_result(api, open_client, campaign, suggestion["_id"], added["item"]["item_uid"], poll_s,
                                                point_timeout_s)
             if uid is None:  # the point failed or was aborted in the worker
@@ -203,6 +202,17 @@ def _drop_if_requeued(api, item_uid: str) -> None:
             _remove_item(api, item_uid)
     except Exception:  # the manager is busy or gone: the point is measured either way
         pass
+
+
+def _start_queue(api) -> None:
+    """Start the queue if it is idle; a person (or another client) starting it first is fine."""
+    if api.status()["manager_state"] != "idle":
+        return
+    try:
+        api.queue_start()
+    except Exception:
+        if api.status()["manager_state"] == "idle":  # still idle: the refusal was about something else
+            raise
 
 
 def _remove_item(api, item_uid: str) -> None:

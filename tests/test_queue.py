@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -197,6 +198,10 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
         wait_for(lambda: [r for r in find_runs(open_catalog(catalog), plan_name="measure_point")
                           if r.metadata["start"]["uid"] not in before and r.metadata.get("stop")])
         api.item_add(BPlan("measure_point", "reactor", 260, 260, 4.5, md={"operator": "person"}))
+        # The person starts the queue if it is idle (the agent may be between points, or done).
+        if api.status()["manager_state"] == "idle":
+            with contextlib.suppress(Exception):
+                api.queue_start()
         out, err = agent.communicate(timeout=400)
     finally:
         agent.kill()
