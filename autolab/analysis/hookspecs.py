@@ -56,6 +56,31 @@ def autolab_analyze_saxs(
 
 
 @hookspec
+def autolab_analyze_uvvis_deferred(
+    wavelength_nm: np.ndarray, absorbance: np.ndarray, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Analyse one UV-Vis spectrum with a method too slow for a campaign's critical path.
+
+    Same arguments and return as :func:`autolab_analyze_uvvis`. During a live session the call
+    happens after the point's own analysis is stored, in the analysis callback's background
+    worker, so it never delays the next suggestion; its metrics are stored as a separate derived
+    run (``plan_name="deferred_analysis"``, ``analysis_of=<raw uid>``) and never feed an
+    objective. ``autolab analyze`` (a file or a stored run) calls it at once, after the fast hooks.
+    """
+
+
+@hookspec
+def autolab_analyze_saxs_deferred(
+    q_nm_inv: np.ndarray, intensity: np.ndarray, sigma: np.ndarray | None, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Analyse one SAXS pattern with a method too slow for a campaign's critical path.
+
+    Same arguments and return as :func:`autolab_analyze_saxs`; called and stored as
+    :func:`autolab_analyze_uvvis_deferred` is (e.g. a Monte-Carlo size distribution of ≈ 1 s).
+    """
+
+
+@hookspec
 def autolab_analyze_series(points: list[dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any] | None:
     """Analyse a time series of points (kinetics), e.g. one condition at several residence times.
 

@@ -112,13 +112,18 @@ class PluginManager:
         return sorted(out, key=lambda p: p.name)
 
     # --- calling -------------------------------------------------------------------------
-    def analyze_uvvis(self, wavelength_nm, absorbance, metadata: dict | None = None) -> AnalysisReport:
-        """Run every plugin's ``autolab_analyze_uvvis`` on one spectrum."""
+    def analyze_uvvis(self, wavelength_nm, absorbance, metadata: dict | None = None, *, deferred: bool = False) -> AnalysisReport:
+        """Run every plugin's ``autolab_analyze_uvvis`` (with ``deferred``: ``…_uvvis_deferred``) on one spectrum."""
         _, wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
-        return self._call_all("autolab_analyze_uvvis", wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
+        hook = "autolab_analyze_uvvis_deferred" if deferred else "autolab_analyze_uvvis"
+        return self._call_all(hook, wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
 
-    def analyze_saxs(self, q_nm_inv, intensity, sigma=None, metadata: dict | None = None) -> AnalysisReport:
-        """Run every plugin's ``autolab_analyze_saxs`` on one pattern."""
+    def has_deferred(self) -> bool:
+        """Whether any plugin implements a deferred (slow) analysis hook."""
+        return any(getattr(self._pm.hook, h).get_hookimpls() for h in ("autolab_analyze_uvvis_deferred", "autolab_analyze_saxs_deferred"))
+
+    def analyze_saxs(self, q_nm_inv, intensity, sigma=None, metadata: dict | None = None, *, deferred: bool = False) -> AnalysisReport:
+        """Run every plugin's ``autolab_analyze_saxs`` (with ``deferred``: ``…_saxs_deferred``) on one pattern."""
         order, q, i = _sorted_pair(q_nm_inv, intensity, "q_nm_inv", "intensity")
         s = None
         if sigma is not None:
@@ -127,7 +132,8 @@ class PluginManager:
                 msg = f"intensity_sigma must match q_nm_inv in length, got {s.shape} and {q.shape}"
                 raise ValueError(msg)
             s = s[order]
-        return self._call_all("autolab_analyze_saxs", q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
+        hook = "autolab_analyze_saxs_deferred" if deferred else "autolab_analyze_saxs"
+        return self._call_all(hook, q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
 
     def analyze_series(self, points: list[dict], metadata: dict | None = None) -> AnalysisReport:
         """Run every plugin's ``autolab_analyze_series`` on a time series of points."""
