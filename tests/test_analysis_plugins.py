@@ -228,13 +228,16 @@ def test_mesophase_of_the_precursor_at_room_temperature():
     """Palencia Fig. 3: lamellar peaks at 1.84 and 3.69 nm⁻¹ (d = 3.41 nm), gone at 100 °C."""
     cold = sim.simulate(sim.Conditions(25, 25, 14.0), rng=np.random.default_rng(0))
     hot = sim.simulate(sim.Conditions(100, 100, 14.0), rng=np.random.default_rng(0))
-    found = detect_mesophase(cold.q_nm_inv, cold.intensity)
-    assert found["mesophase"]
-    assert found["bragg_peaks_nm-1"][0] == pytest.approx(1.84, abs=0.05)
-    assert found["bragg_peaks_nm-1"][1] == pytest.approx(3.69, abs=0.05)
-    assert found["d_spacing_nm"] == pytest.approx(3.41, abs=0.1)
+    for sigma in (cold.intensity_sigma, None):  # σ from the file, or estimated from the scatter
+        found = detect_mesophase(cold.q_nm_inv, cold.intensity, sigma)
+        assert found["mesophase"]
+        assert found["lamellar_orders"] == [1, 2]
+        assert found["bragg_peaks_nm_inv"][0] == pytest.approx(1.84, abs=0.05)
+        assert found["bragg_peaks_nm_inv"][1] == pytest.approx(3.69, abs=0.05)
+        assert found["d_spacing_nm"] == pytest.approx(3.41, abs=0.1)
+    assert not detect_mesophase(hot.q_nm_inv, hot.intensity, hot.intensity_sigma)["mesophase"]
     assert not detect_mesophase(hot.q_nm_inv, hot.intensity)["mesophase"]
-    assert analyze_pattern(hot.q_nm_inv, hot.intensity, hot.intensity_sigma, distribution=False)["mesophase"] is False
+    assert analyze_pattern(hot.q_nm_inv, hot.intensity, hot.intensity_sigma)["mesophase"] is False
 
 
 @pytest.mark.parametrize(("a_inf", "a0", "k_per_min"), [(0.411, -0.006, 0.015), (0.334, 0.0, 0.004)])
