@@ -132,7 +132,7 @@ def campaign(
                 acquisition=acquisition or "log_ei",
                 objective_settings=parse_assignments("--objective-setting", objective_settings, conditions=False),
             )
-        session = open_session(catalog, reactor=reactor, analyze=False)
+        session = open_session(catalog, reactor=reactor)
         try:
             if new_campaign is None:
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)

@@ -317,7 +317,7 @@ def simulate(
             },
             "wavelength_nm": result.wavelength_nm.tolist(),
             "absorbance": result.absorbance.tolist(),
-            "q_nm-1": result.q_nm_inv.tolist(),
+            "q_nm_inv": result.q_nm_inv.tolist(),
             "intensity": result.intensity.tolist(),
             "intensity_sigma": None if result.intensity_sigma is None else result.intensity_sigma.tolist(),
             "truth": result.truth,
@@ -381,18 +381,22 @@ def plugins(as_json):
 @JSON_OPTION
 @friendly_errors
 def analyze(target, kind, catalog, as_json):
-    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (a uid, its first characters, or `last`)."""
+    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (a uid, its first characters, or `last`).
+
+    Runs every analysis hook, the slow deferred ones included (a campaign runs those in a worker
+    process after each point).
+    """
     from .analysis import PluginManager
     from .analysis.files import read_saxs, read_uvvis
 
     manager = PluginManager()
     if kind == "uvvis":
         wavelength, absorbance = read_uvvis(target)
-        report = manager.analyze_uvvis(wavelength, absorbance)
+        report = manager.analyze_uvvis(wavelength, absorbance).merge(manager.analyze_uvvis(wavelength, absorbance, deferred=True))
         payload = _unprefixed(report.metrics, "uvvis.")
     elif kind == "saxs":
         q, intensity, sigma = read_saxs(target)
-        report = manager.analyze_saxs(q, intensity, sigma)
+        report = manager.analyze_saxs(q, intensity, sigma).merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
         payload = _unprefixed(report.metrics, "saxs.")
     else:
         from .analysis.runs import analyze_run
@@ -402,7 +406,7 @@ def analyze(target, kind, catalog, as_json):
         client = open_catalog(location, create=False)
         uid = resolve_uid(client, target)
         writer = CatalogWriter(client, journal_directory(location))
-        report = analyze_run(client, uid, manager, sink=writer)
+        report = analyze_run(client, uid, manager, sink=writer, deferred=True)
         writer.close()
         payload = {"uid": uid, **report.metrics}
     payload["errors"] = report.errors

@@ -23,9 +23,12 @@ class Session:
     location: str
     analysis: object | None = None
     progress: object | None = None
+    deferred: object | None = None
 
-    def close(self) -> None:
-        """Wait until every run is in the catalog, then stop the writer thread."""
+    def close(self, deferred_timeout_s: float | None = 120.0) -> None:
+        """Wait for the deferred analyses (up to ``deferred_timeout_s``) and until every run is in the catalog."""
+        if self.deferred is not None:
+            self.deferred.close(deferred_timeout_s)
         self.writer.close()
 
 
@@ -55,7 +58,9 @@ def open_session(
     api_key : str, optional
         API key for a tiled server.
     analyze : bool
-        Run the analysis plugins as each point finishes and store their derived runs.
+        Run the analysis plugins as each point finishes and store their derived runs; the
+        plugins' slow deferred hooks run in a worker process (``session.deferred``, a
+        :class:`~autolab.analysis.deferred.DeferredAnalysis`) and are stored as later runs.
     progress : bool
         Subscribe a :class:`~autolab.progress.CampaignProgress` (``session.progress``): campaigns
         show a progress bar and a line per point on stderr, and ``session.progress.last_summary``
@@ -71,13 +76,19 @@ def open_session(
     writer = CatalogWriter(client, journal_directory(location))
     RE = RunEngine({"scan_id": last_scan_id(client)}, call_returns_result=False)
     RE.subscribe(writer)
-    analysis = None
+    analysis = deferred = None
     if analyze:
         from .analysis import PluginManager
         from .analysis.runs import AnalysisCallback
 
-        analysis = AnalysisCallback(PluginManager(), writer)
+        plugins = PluginManager()
+        analysis = AnalysisCallback(plugins, writer)
         RE.subscribe(analysis)
+        if plugins.has_deferred():
+            from .analysis.deferred import DeferredAnalysis
+
+            deferred = DeferredAnalysis(writer)
+            RE.subscribe(deferred)
     campaign_progress = None
     if progress:
         from .progress import CampaignProgress
@@ -86,7 +97,8 @@ def open_session(
         RE.subscribe(campaign_progress)
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
     return Session(
-        RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress
+        RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,
+        deferred=deferred,
     )
 
 

@@ -35,15 +35,58 @@ def readings_of(start: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
 
 
-def analyze_readings(manager: PluginManager, readings: dict[str, Any], start: dict[str, Any]) -> AnalysisReport:
-    """Run the UV-Vis and SAXS hooks on one point's readings (keys without the reactor prefix)."""
+def analyze_readings(
+    manager: PluginManager, readings: dict[str, Any], start: dict[str, Any], *, deferred: bool = False
+) -> AnalysisReport:
+    """Run the UV-Vis and SAXS hooks on one point's readings (keys without the reactor prefix).
+
+    With ``deferred``, the plugins' slow ``…_deferred`` hooks instead (:mod:`autolab.analysis.deferred`).
+    """
     report = AnalysisReport()
     if all(k in readings for k in SPECTRUM_KEYS):
-        report = report.merge(manager.analyze_uvvis(readings[SPECTRUM_KEYS[0]], readings[SPECTRUM_KEYS[1]], start))
+        report = report.merge(manager.analyze_uvvis(readings[SPECTRUM_KEYS[0]], readings[SPECTRUM_KEYS[1]], start, deferred=deferred))
     if all(k in readings for k in SAXS_KEYS[:2]):
         sigma = readings.get(SAXS_KEYS[2])
-        report = report.merge(manager.analyze_saxs(readings[SAXS_KEYS[0]], readings[SAXS_KEYS[1]], sigma, start))
+        report = report.merge(manager.analyze_saxs(readings[SAXS_KEYS[0]], readings[SAXS_KEYS[1]], sigma, start, deferred=deferred))
     return report
+
+
+class PointReadings:
+    """Follows the documents of ``measure_point`` runs; returns a finished point's readings.
+
+    Called with every document, it returns ``(start document, readings)`` when a successful
+    ``measure_point`` run stops (readings keyed without the reactor prefix, see
+    :func:`readings_of`) and None otherwise.
+
+    Parameters
+    ----------
+    skip_inline : bool
+        Ignore runs marked ``analysis_inline`` (a plan that analyses its own points, the campaign).
+    """
+
+    def __init__(self, *, skip_inline: bool = False):
+        self.skip_inline = skip_inline
+        self._start: dict | None = None
+        self._descriptors: dict[str, str] = {}
+        self._readings: dict[str, Any] = {}
+
+    def __call__(self, name: str, doc: dict) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        if name == "start":
+            wanted = doc.get("plan_name") == "measure_point" and not (self.skip_inline and doc.get("analysis_inline", False))
+            self._start = doc if wanted else None
+            self._descriptors.clear()
+            self._readings = {}
+        elif self._start is None:
+            return None
+        elif name == "descriptor":
+            self._descriptors[doc["uid"]] = doc.get("name", "")
+        elif name == "event" and self._descriptors.get(doc["descriptor"]) == "primary":
+            self._readings = readings_of(self._start, doc["data"])
+        elif name == "stop":
+            start, self._start = self._start, None
+            if doc.get("exit_status") == "success" and self._readings:
+                return start, self._readings
+        return None
 
 
 def numeric_metrics(report: AnalysisReport) -> dict[str, float]:
@@ -104,48 +147,40 @@ class AnalysisCallback:
         self.manager = manager
         self.sink = sink
         self.on_report = on_report
-        self._start: dict | None = None
-        self._descriptors: dict[str, str] = {}
-        self._readings: dict[str, Any] = {}
+        # A plan that analyses its own points (the campaign) marks them ``analysis_inline``.
+        self._points = PointReadings(skip_inline=True)
         self.reports: dict[str, AnalysisReport] = {}
         #: Raw run uid → uid of the derived analysis run stored for it.
         self.derived: dict[str, str] = {}
         self.errors: list[str] = []
 
     def __call__(self, name: str, doc: dict) -> None:
-        if name == "start":
-            # A plan that analyses its own points (the campaign) marks them ``analysis_inline``.
-            inline = doc.get("analysis_inline", False)
-            self._start = doc if doc.get("plan_name") == "measure_point" and not inline else None
-            self._descriptors.clear()
-            self._readings = {}
-        elif self._start is None:
+        point = self._points(name, doc)
+        if point is None:
             return
-        elif name == "descriptor":
-            self._descriptors[doc["uid"]] = doc.get("name", "")
-        elif name == "event" and self._descriptors.get(doc["descriptor"]) == "primary":
-            self._readings = readings_of(self._start, doc["data"])
-        elif name == "stop":
-            start, self._start = self._start, None
-            if doc.get("exit_status") != "success" or not self._readings:
-                return
-            report = analyze_readings(self.manager, self._readings, start)
-            self.reports[start["uid"]] = report
-            try:  # a failure here must not fail the measurement's run
-                for doc_name, derived in analysis_documents(start, report):
-                    self.sink(doc_name, derived)
-                    if doc_name == "start":
-                        self.derived[start["uid"]] = derived["uid"]
-            except Exception as exc:
-                message = f"storing the analysis of run {start['uid']} failed: {exc!r}"
-                logger.error(message)
-                self.errors.append(message)
-            if self.on_report is not None:
-                self.on_report(start, report)
+        start, readings = point
+        report = analyze_readings(self.manager, readings, start)
+        self.reports[start["uid"]] = report
+        try:  # a failure here must not fail the measurement's run
+            for doc_name, derived in analysis_documents(start, report):
+                self.sink(doc_name, derived)
+                if doc_name == "start":
+                    self.derived[start["uid"]] = derived["uid"]
+        except Exception as exc:
+            message = f"storing the analysis of run {start['uid']} failed: {exc!r}"
+            logger.error(message)
+            self.errors.append(message)
+        if self.on_report is not None:
+            self.on_report(start, report)
 
 
-def analyze_run(client, uid: str, manager: PluginManager, *, sink=None, md: dict | None = None) -> AnalysisReport:
-    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run (plus ``md``)."""
+def analyze_run(
+    client, uid: str, manager: PluginManager, *, sink=None, md: dict | None = None, deferred: bool = False
+) -> AnalysisReport:
+    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run (plus ``md``).
+
+    With ``deferred``, the plugins' slow deferred hooks run too and their metrics join the report.
+    """
     from autolab.catalog import load_point
 
     point = load_point(client[uid])
@@ -157,6 +192,8 @@ def analyze_run(client, uid: str, manager: PluginManager, *, sink=None, md: dict
         "saxs_intensity_sigma": point.intensity_sigma,
     }
     report = analyze_readings(manager, readings, point.start)
+    if deferred:
+        report = report.merge(analyze_readings(manager, readings, point.start, deferred=True))
     if sink is not None:
         for name, doc in analysis_documents(point.start, report, reanalysis=True, md=md):
             sink(name, doc)
@@ -164,10 +201,11 @@ def analyze_run(client, uid: str, manager: PluginManager, *, sink=None, md: dict
 
 
 def nested_metrics(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"uvvis.msc_absorbance.CdSe-437": v}`` → ``{"uvvis": {"msc_absorbance__CdSe-437": v}}``.
+    """``{"uvvis.msc_absorbance_CdSe-437": v}`` → ``{"uvvis": {"msc_absorbance_CdSe-437": v}}``.
 
-    Bluesky metadata keys may not contain dots, so the plugin is the outer key and the dots
-    inside a metric name become ``__``.
+    Bluesky metadata keys may not contain dots, so the plugin is the outer key. Metric names
+    keep one spelling everywhere, so they should contain no dots; a third-party metric that
+    does has them stored as ``__`` (:func:`autolab.agent.flat_metrics` reverses it).
     """
     out: dict[str, dict[str, Any]] = {}
     for key, value in metrics.items():

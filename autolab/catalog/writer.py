@@ -55,6 +55,7 @@ class CatalogWriter:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         self._tiled_writer = named_dims_writer(client)
         self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
         self._journals: dict[str, Any] = {}
         self._descriptor_run: dict[str, str] = {}
         self.errors: list[str] = []
@@ -64,6 +65,10 @@ class CatalogWriter:
 
     # --- RunEngine thread ----------------------------------------------------------------
     def __call__(self, name: str, doc: dict) -> None:
+        with self._lock:  # the RunEngine's thread and analysis threads both write
+            self._write(name, doc)
+
+    def _write(self, name: str, doc: dict) -> None:
         run_uid = self._run_uid(name, doc)
         line = json.dumps({"name": name, "doc": doc}, cls=NumpyEncoder)
         if run_uid is not None:
