@@ -185,11 +185,18 @@ def flat_metrics(analysis_start: dict) -> dict[str, Any]:
 
     Examples
     --------
-    >>> flat_metrics({"metrics": {"uvvis": {"msc_absorbance__CdSe-437": 0.11}}})
-    {'uvvis.msc_absorbance.CdSe-437': 0.11}
+    >>> flat_metrics({"metrics": {"uvvis": {"msc_absorbance_CdSe-437": 0.11, "nc_exciton_nm": 512.0}}})
+    {'uvvis.msc_absorbance_CdSe-437': 0.11, 'uvvis.nc_exciton_nm': 512.0}
+
+    Catalogs written before the band metrics lost their dot (``msc_absorbance__CdSe-437``) read
+    under today's names, so such campaigns resume with the same objective.
     """
     metrics = analysis_start.get("metrics", {})
-    return {f"{plugin}.{name.replace('__', '.')}": v for plugin, values in metrics.items() for name, v in values.items()}
+    return {
+        f"{plugin}.{name.replace('msc_absorbance__', 'msc_absorbance_').replace('__', '.')}": v
+        for plugin, values in metrics.items()
+        for name, v in values.items()
+    }
 
 
 def _drop_if_requeued(api, item_uid: str) -> None:

@@ -14,7 +14,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 from autolab.analysis import hookimpl, metric_table
 
-DEFAULT_METRIC = "uvvis.msc_absorbance.CdSe-437"
+DEFAULT_METRIC = "uvvis.msc_absorbance_CdSe-437"
 
 
 def first_order(t, a_inf, a0, k):

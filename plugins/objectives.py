@@ -29,10 +29,10 @@ OBJECTIVES = {
 
 
 def msc437_share(metrics: dict) -> float:
-    bands = {k: v for k, v in metrics.items() if k.startswith("uvvis.msc_absorbance.") and v is not None}
+    bands = {k: v for k, v in metrics.items() if k.startswith("uvvis.msc_absorbance_") and v is not None}
     nc = metrics.get("uvvis.nc_band_absorbance") or 0.0
     total = sum(max(v, 0.0) for v in bands.values()) + max(nc, 0.0)
-    a437 = bands.get("uvvis.msc_absorbance.CdSe-437")
+    a437 = bands.get("uvvis.msc_absorbance_CdSe-437")
     if a437 is None or total <= 0:
         return math.nan
     return max(a437, 0.0) / total
@@ -54,7 +54,7 @@ def autolab_objectives():
 @hookimpl
 def autolab_objective(name, metrics, settings):
     if name == "msc437":
-        value = metrics.get("uvvis.msc_absorbance.CdSe-437")
+        value = metrics.get("uvvis.msc_absorbance_CdSe-437")
         return math.nan if value is None else max(float(value), 0.0)
     if name == "msc437_selectivity":
         return msc437_share(metrics)

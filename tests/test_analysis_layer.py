@@ -88,7 +88,7 @@ def test_objectives_declared_and_computed():
 def test_kinetics_hook_on_a_series():
     manager = PluginManager()
     t = np.linspace(0.5, 20, 10)
-    points = [{"residence_time_s": ti, "uvvis.msc_absorbance.CdSe-437": 0.1 - 0.1 * np.exp(-0.3 * ti)} for ti in t]
+    points = [{"residence_time_s": ti, "uvvis.msc_absorbance_CdSe-437": 0.1 - 0.1 * np.exp(-0.3 * ti)} for ti in t]
     report = manager.analyze_series(points)
     assert report.metrics["kinetics.k_per_s"] == pytest.approx(0.3, rel=1e-3)
 
@@ -150,7 +150,7 @@ def test_cli_analyze_files_as_json(tmp_path):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["mesophase"] is True
-    assert data["bragg_peaks_nm-1"][0] == pytest.approx(1.84, abs=0.05)
+    assert data["bragg_peaks_nm_inv"][0] == pytest.approx(1.84, abs=0.05)
     assert "radius_nm" in data
     assert "polydispersity" in data
 

@@ -99,14 +99,14 @@ def test_campaign_plan_records_every_decision(RE, reactor):
         assert analysis["analysis_of"] == point["uid"]
         assert analysis["suggestion_id"] == point["suggestion_id"]
         assert analysis["objective"] == "msc437"
-        assert analysis["objective_value"] == pytest.approx(analysis["metrics"]["uvvis"]["msc_absorbance__CdSe-437"])
+        assert analysis["objective_value"] == pytest.approx(analysis["metrics"]["uvvis"]["msc_absorbance_CdSe-437"])
     summary = records[1]["campaign_summary"]
     assert summary["n_runs"] == 5
     assert summary["run_uids"] == [p["uid"] for p in points]
     assert summary["best_value"] == max(a["objective_value"] for a in analyses)
     assert summary["best_so_far"][-1] == summary["best_value"]
     # Every point's events went through the analysis stream with the numeric metrics.
-    analysis_events = [d for n, d in docs if n == "event" and "uvvis__msc_absorbance__CdSe-437" in d["data"]]
+    analysis_events = [d for n, d in docs if n == "event" and "uvvis__msc_absorbance_CdSe-437" in d["data"]]
     assert len(analysis_events) == 5
     assert reactor.cd_pump.flow_rate.get() == 0.0  # the pumps are stopped at the end
 

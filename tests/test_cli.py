@@ -77,9 +77,9 @@ def test_measure_runs_and_show_round_trip(tmp_path):
     assert measured["metrics"]["uvvis.msc_families"] == ["CdSe-437"]
     stored = run_python(
         f"from autolab.catalog import open_catalog; c = open_catalog({catalog!r}); s = c[{measured['analysis_uid']!r}].metadata['start'];"
-        "import json; print(json.dumps([s['plan_name'], s['analysis_of'], s['metrics']['uvvis']['msc_absorbance__CdSe-437']]))"
+        "import json; print(json.dumps([s['plan_name'], s['analysis_of'], s['metrics']['uvvis']['msc_absorbance_CdSe-437']]))"
     )
-    assert json.loads(stored.stdout) == ["analysis", uid, measured["metrics"]["uvvis.msc_absorbance.CdSe-437"]], stored.stderr
+    assert json.loads(stored.stdout) == ["analysis", uid, measured["metrics"]["uvvis.msc_absorbance_CdSe-437"]], stored.stderr
     listed = autolab("runs", "--catalog", catalog, "--json")
     rows = json.loads(listed.stdout)
     assert [row["uid"] for row in rows] == [uid]

@@ -397,7 +397,7 @@ def test_cli_simulate_json_and_plot(tmp_path):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert len(data["wavelength_nm"]) == len(data["absorbance"]) == 401
-    assert len(data["q_nm-1"]) == len(data["intensity"]) == 250
+    assert len(data["q_nm_inv"]) == len(data["intensity"]) == 250
     assert data["conditions"]["se_precursor_mm"] == 30.0
     expected = simulate(Conditions(280, 280, 14.0, se_precursor_mm=30.0)).truth
     assert data["truth"]["nc_exciton_nm"] == expected["nc_exciton_nm"]

@@ -85,7 +85,7 @@ def autolab_analyze_series(points: list[dict[str, Any]], metadata: dict[str, Any
     """Analyse a time series of points (kinetics), e.g. one condition at several residence times.
 
     :param points: One mapping per point, each with at least ``residence_time_s`` and the
-        namespaced metrics of that point (``uvvis.msc_absorbance.CdSe-437`` …), in time order.
+        namespaced metrics of that point (``uvvis.msc_absorbance_CdSe-437`` …), in time order.
     :param metadata: What the series is (campaign, fixed conditions), or ``{}``.
     :return: Metrics of this plugin, or None.
     """
