@@ -23,6 +23,8 @@ from autolab.runtime import open_session
 
 from .conftest import run_python
 
+pytestmark = pytest.mark.xdist_group("catalog_runs")  # one module catalog for all its tests
+
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):

@@ -18,7 +18,7 @@ from autolab.analysis import PluginManager
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, open_catalog
 from autolab.queue import load_state, manager_api
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("queue")]
 
 WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}
 
