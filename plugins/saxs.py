@@ -13,7 +13,7 @@ During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–60 ms a pattern):
   factor, Schulz distribution and volume normalisation, evaluated in numpy on 25 radii over
   −4σ…+7σ (:func:`schulz_spheres`, within 0.5 % of sasmodels for r ≤ 3 nm) — CdSe SLD 42e-6 Å⁻²
   in an alkane (8e-6 Å⁻²). For each radius and polydispersity the scale (volume fraction) and a
-  flat background ≥ 0 are solved in closed form, so the least-squares fit (bounded, ≤ 40
+  flat background (of either sign: background-subtracted data) are solved in closed form, so the least-squares fit (bounded, ≤ 25
   evaluations) moves only radius and polydispersity; it starts from the best of 270 tabulated
   (radius, polydispersity) models.
 - Mesophase (:func:`detect_mesophase`): Bragg peaks are narrow excesses over the smooth
@@ -61,7 +61,7 @@ MONODISPERSE_BELOW = 1e-3
 RADIUS_BOUNDS_NM = (0.3, 20.0)
 POLYDISPERSITY_BOUNDS = (0.0, 0.4)
 #: Evaluations the sphere fit may spend after its start (a pattern without spheres wanders).
-FIT_MAX_EVALUATIONS = 40
+FIT_MAX_EVALUATIONS = 25
 #: Quadrature of the Schulz distribution in the sphere fit: points over ±PD_SIGMAS σ.
 PD_POINTS, PD_SIGMAS = 25, (4.0, 7.0)
 
@@ -129,8 +129,8 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
         s = None if s is None else s[order]
         warnings.append("q_nm_inv was not increasing: sorted")
     if s is not None and not np.any(s > 0):
-        warnings.append("sigma has no positive value: ignored, noise estimated from the data")
-        s = None
+        warnings.append("sigma has no positive value: ignored, the noise is estimated from the point-to-point scatter")
+        s, sigma = None, "ignored"
     if s is not None and np.any(s <= 0):
         bad = s <= 0
         s = s.copy()
@@ -148,8 +148,10 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
         raise ValueError(msg)
     if np.any(i < 0):
         warnings.append(f"{int((i < 0).sum())} negative intensity value(s) kept (background-subtracted data?)")
-    if s is None:
+    if sigma is None:
         warnings.append("no sigma: the noise is estimated from the point-to-point scatter")
+    if q[-1] < 1.0:
+        warnings.append(f"q_nm_inv reaches only {q[-1]:.3g} nm⁻¹: if q is in Å⁻¹, multiply it by 10")
     return q, i, s, warnings
 
 
@@ -245,17 +247,55 @@ def schulz_spheres(q_nm_inv, radius_nm, polydispersity=0.0):
     """I(q) per unit volume fraction (cm⁻¹) of CdSe spheres with Schulz polydispersity, in numpy.
 
     The same form factor, distribution and volume normalisation as sasmodels' ``sphere``
-    (⟨V²P⟩/⟨V⟩·Δρ²) on :data:`PD_POINTS` points over ±:data:`PD_SIGMAS` σ; what the fits use.
+    (⟨V²P⟩/⟨V⟩·Δρ²), on :data:`PD_POINTS` radii r(1 + pd·t), t from −4 to +7 (the V²-weighted
+    distribution leans to large radii); what the fits use.
     """
-    q = np.asarray(q_nm_inv, dtype=float)
-    if polydispersity < MONODISPERSE_BELOW:
-        x, w = np.array([radius_nm]), np.array([1.0])
+    return _schulz_spheres(np.asarray(q_nm_inv, dtype=float), float(radius_nm), float(polydispersity))[0]
+
+
+def _schulz_spheres(q, radius, pd, gradient=False):
+    """:func:`schulz_spheres` and, with ``gradient``, its derivatives by radius and polydispersity."""
+    if pd < MONODISPERSE_BELOW:
+        t, log_w, dlog_w = np.zeros(1), np.zeros(1), np.zeros(1)
+        u = np.ones(1)
     else:
-        x = radius_nm * (1.0 + polydispersity * np.linspace(-PD_SIGMAS[0], PD_SIGMAS[1], PD_POINTS))
-        x = x[x > 1e-3 * radius_nm]
-        w = _schulz(radius_nm, polydispersity, x)
+        t = np.linspace(-PD_SIGMAS[0], PD_SIGMAS[1], PD_POINTS)
+        u = 1.0 + pd * t
+        t, u = t[u > 1e-3], u[u > 1e-3]
+        z = 1.0 / pd**2
+        log_w = (z - 1.0) * np.log(u) - z * u  # Schulz at x/r = u, up to a factor common to all u
+        dlog_w = -2.0 / pd**3 * (np.log(u) - u) + ((z - 1.0) / u - z) * t
+    w = np.exp(log_w - log_w.max())
+    x = radius * u
     volume = 4.0 / 3.0 * np.pi * x**3
-    return _CONTRAST_CM_INV_PER_NM3 * (w @ _form(q, x)) / (w @ volume)
+    y = np.outer(x, q)
+    sin, cos = np.sin(y), np.cos(y)
+    amplitude = 3.0 * (sin - y * cos) / y**3
+    small = y < 1e-2  # 3(sin y − y cos y)/y³ loses digits there; its series does not
+    if small.any():
+        amplitude[small] = 1.0 - y[small] ** 2 / 10.0
+    wv = w * volume
+    numerator = (wv * volume) @ (amplitude * amplitude)
+    denominator = wv.sum()
+    model = _CONTRAST_CM_INV_PER_NM3 * numerator / denominator
+    if not gradient:
+        return model, None, None
+    slope = 3.0 * sin / y**2 - 3.0 * amplitude / y  # dF/dy
+    if small.any():
+        slope[small] = -y[small] / 5.0
+    # d(V²F²)/dx = 2V²F·(3F/x + q·F'(qx))
+    d_energy = 2.0 * (volume**2)[:, None] * amplitude * (3.0 * amplitude / x[:, None] + q[None, :] * slope)
+    energy_w = w[:, None] * (volume**2)[:, None] * amplitude * amplitude
+    d_num_r = (w * u) @ d_energy
+    d_den_r = (wv * 3.0 / radius).sum()
+    d_num_pd = dlog_w @ energy_w + (w * radius * t) @ d_energy
+    d_den_pd = (dlog_w * wv).sum() + (wv * 3.0 * t / u).sum()
+    c = _CONTRAST_CM_INV_PER_NM3
+    d_r = (c * d_num_r - model * d_den_r) / denominator
+    d_pd = (c * d_num_pd - model * d_den_pd) / denominator
+    if pd < MONODISPERSE_BELOW:
+        d_pd = np.zeros_like(model)
+    return model, d_r, d_pd
 
 
 @lru_cache(maxsize=4)
@@ -277,10 +317,10 @@ def _start_models(q_bytes: bytes):
 
 
 def _scale_background(models, i, s):
-    """Least-squares scale ≥ 0 and background ≥ 0 of ``scale·model + background`` for each row.
+    """Least-squares scale ≥ 0 and flat background of ``scale·model + background`` for each row.
 
-    Returns ``(chi2, scale, background)`` arrays (closed form: the unconstrained solution when
-    both are ≥ 0, else the better of scale only and background only).
+    Returns ``(chi2, scale, background)`` arrays (closed form; where the best scale would be
+    negative, scale 0 and the mean). The background may be negative: background-subtracted data.
     """
     models = np.atleast_2d(models)
     w = 1.0 / s**2
@@ -288,21 +328,13 @@ def _scale_background(models, i, s):
     sxy, s1y, syy = models @ (w * i), (w * i).sum(), (w * i * i).sum()
     det = sxx * s11 - sx1 * sx1
     with np.errstate(divide="ignore", invalid="ignore"):
-        a2 = np.where(det > 0, (sxy * s11 - sx1 * s1y) / det, -1.0)
-        b2 = np.where(det > 0, (sxx * s1y - sx1 * sxy) / det, -1.0)
-        a1 = np.where(sxx > 0, np.maximum(sxy / sxx, 0.0), 0.0)
-    b0 = max(s1y / s11, 0.0)
-
-    def chi2(a, b):
-        return syy - 2 * a * sxy - 2 * b * s1y + a * a * sxx + 2 * a * b * sx1 + b * b * s11
-
-    both_ok = (a2 >= 0) & (b2 >= 0)
-    c2, c1, c0 = chi2(a2, b2), chi2(a1, 0.0), chi2(0.0, b0)
-    c2 = np.where(both_ok, c2, np.inf)
-    pick = np.argmin(np.stack([c2, c1, np.broadcast_to(c0, c1.shape)]), axis=0)
-    a = np.choose(pick, [a2, a1, np.zeros_like(a1)])
-    b = np.choose(pick, [b2, np.zeros_like(b2), np.full_like(b2, b0)])
-    return np.maximum(np.choose(pick, [c2, c1, np.broadcast_to(c0, c1.shape)]), 0.0), a, b
+        a = np.where(det > 0, (sxy * s11 - sx1 * s1y) / det, 0.0)
+        b = np.where(det > 0, (sxx * s1y - sx1 * sxy) / det, s1y / s11)
+    negative = ~(a >= 0)
+    a = np.where(negative, 0.0, a)
+    b = np.where(negative, s1y / s11, b)
+    chi2 = syy - 2 * a * sxy - 2 * b * s1y + a * a * sxx + 2 * a * b * sx1 + b * b * s11
+    return np.maximum(chi2, 0.0), a, b
 
 
 def fit_sphere(q_nm_inv, intensity, sigma=None, *, mask=None, start=None) -> dict:
@@ -320,14 +352,34 @@ def fit_sphere(q_nm_inv, intensity, sigma=None, *, mask=None, start=None) -> dic
     if start is None:
         start = _grid_start(q, i, s)
 
+    cache: dict = {}
+
+    def evaluate(p):
+        key = (float(p[0]), float(p[1]))
+        if cache.get("key") != key:
+            model, d_r, d_pd = _schulz_spheres(q, key[0], key[1], gradient=True)
+            a, b = _scale_background_one(model, i, w)
+            cache.update(key=key, model=model, d=(d_r, d_pd), a=a, b=b)
+        return cache
+
     def residual(p):
-        model = schulz_spheres(q, p[0], p[1])
-        a, b = _scale_background_one(model, i, w)
-        return (a * model + b - i) / s
+        c = evaluate(p)
+        return (c["a"] * c["model"] + c["b"] - i) / s
+
+    def jacobian(p):
+        # Variable projection (Kaufman): the derivative of a·model/σ, less its part along the
+        # columns the scale and background were solved for.
+        c = evaluate(p)
+        if c["a"] <= 0:
+            return np.zeros((len(q), 2))
+        columns = np.stack([c["model"] / s, 1.0 / s], axis=1)
+        direct = np.stack([c["a"] * d / s for d in c["d"]], axis=1)
+        coef, *_ = np.linalg.lstsq(columns, direct, rcond=None)
+        return direct - columns @ coef
 
     lower, upper = (RADIUS_BOUNDS_NM[0], POLYDISPERSITY_BOUNDS[0]), (RADIUS_BOUNDS_NM[1], POLYDISPERSITY_BOUNDS[1])
     start = np.clip(start, np.add(lower, 1e-6), np.subtract(upper, 1e-6))
-    fit = least_squares(residual, start, bounds=(lower, upper), x_scale=[0.05 * start[0], 0.02], diff_step=1e-4,
+    fit = least_squares(residual, start, jac=jacobian, bounds=(lower, upper), x_scale=[0.05 * start[0], 0.02],
                         ftol=1e-6, xtol=1e-6, max_nfev=FIT_MAX_EVALUATIONS)
     radius, pd = fit.x
     model = schulz_spheres(q, radius, pd)
@@ -351,18 +403,15 @@ def _grid_start(q, i, s) -> tuple[float, float]:
 
 
 def _scale_background_one(model, i, w) -> tuple[float, float]:
-    """Scale ≥ 0 and background ≥ 0 of ``scale·model + background`` for one model (closed form)."""
+    """Scale ≥ 0 and flat background of ``scale·model + background`` for one model (closed form)."""
     sxx, sx1, s11 = float(w @ (model * model)), float(w @ model), float(w.sum())
     sxy, s1y = float(w @ (model * i)), float(w @ i)
     det = sxx * s11 - sx1 * sx1
     if det > 0:
-        a, b = (sxy * s11 - sx1 * s1y) / det, (sxx * s1y - sx1 * sxy) / det
-        if a >= 0 and b >= 0:
-            return a, b
-    a1 = max(sxy / sxx, 0.0) if sxx > 0 else 0.0
-    b0 = max(s1y / s11, 0.0)
-    # χ² up to a constant: a²·sxx − 2a·sxy (scale only) against b²·s11 − 2b·s1y (background only).
-    return (a1, 0.0) if a1 * a1 * sxx - 2 * a1 * sxy <= b0 * b0 * s11 - 2 * b0 * s1y else (0.0, b0)
+        a = (sxy * s11 - sx1 * s1y) / det
+        if a >= 0:
+            return a, (sxx * s1y - sx1 * sxy) / det
+    return 0.0, s1y / s11
 
 
 # --- size distribution (deferred) ----------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""The SAXS plugin on patterns it did not make (``tests/independent_saxs.py``: sasmodels, counts).
+
+Targets: radius within 3 % and polydispersity within ±0.03 on single populations (radii
+0.8–3 nm, Schulz and Gaussian polydispersity 0.03–0.15, linear and log grids, a smeared and a
+background-subtracted pattern); two populations resolved by the deferred size distribution; every
+mesophase found with its lamellar orders (q₁ within 0.02 nm⁻¹, d within 1 %), and none on
+sphere patterns, two populations or a blank; bad input refused with one clear ValueError or
+repaired and said in ``warnings``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from autolab.plugins import saxs
+
+from autolab.analysis.files import read_saxs
+from tests import independent_saxs as ind
+
+CASES = {p.name: p for p in ind.validation_set()}
+SINGLE = [name for name, p in CASES.items() if "radius_nm" in p.truth]
+TWO = [name for name, p in CASES.items() if "radii_nm" in p.truth]
+MESOPHASE = [name for name, p in CASES.items() if p.truth["mesophase"]]
+NO_MESOPHASE = [name for name, p in CASES.items() if not p.truth["mesophase"]]
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_sphere_fit_reads_independent_single_populations(name):
+    pattern = CASES[name]
+    out = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert out["radius_nm"] == pytest.approx(pattern.truth["radius_nm"], rel=0.03)
+    assert out["polydispersity"] == pytest.approx(pattern.truth["polydispersity"], abs=0.03)
+    assert out["chi2_reduced"] < 10.0
+    assert out["fit_success"]
+    assert out["mesophase"] is False
+    assert not any(key.startswith("mcsas_") for key in out)  # the distribution is deferred
+
+
+@pytest.mark.parametrize("name", SINGLE[:3])
+def test_sphere_fit_without_sigma_uses_the_estimated_noise(name):
+    pattern = CASES[name]
+    out = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, None)
+    assert out["radius_nm"] == pytest.approx(pattern.truth["radius_nm"], rel=0.03)
+    assert out["polydispersity"] == pytest.approx(pattern.truth["polydispersity"], abs=0.03)
+    with_sigma = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert out["chi2_reduced"] == pytest.approx(with_sigma["chi2_reduced"], rel=0.5)  # the estimate is the counting noise
+    assert any("no sigma" in w for w in out["warnings"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TWO)
+def test_deferred_size_distribution_resolves_two_populations(name):
+    """Volume in 0.75–1.33 × each radius: both populations hold ≥ 15 %, each within 0.2 of its share."""
+    pattern = CASES[name]
+    out = saxs.autolab_analyze_saxs_deferred(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert set(out) == {k for k, (_, text) in saxs.METRICS.items() if text.startswith("(deferred)")}
+    radius = np.array(out["mcsas_histogram_radius_nm"])
+    volume = np.array(out["mcsas_histogram_volume_fraction"])
+    for r, share in zip(pattern.truth["radii_nm"], pattern.truth["volume_shares"], strict=True):
+        found = volume[(radius > 0.75 * r) & (radius < 1.33 * r)].sum()
+        assert found > 0.15, (r, found)
+        assert found == pytest.approx(share, abs=0.2), (r, found)
+    small, large = pattern.truth["radii_nm"]
+    between = volume[(radius > 1.4 * small) & (radius < 0.7 * large)].sum()
+    assert between < 0.1  # two populations, not one broad one
+
+
+@pytest.mark.parametrize("name", MESOPHASE)
+def test_mesophase_and_its_lamellar_orders(name):
+    pattern = CASES[name]
+    out = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert out["mesophase"] is True
+    assert out["lamellar_orders"] == pattern.truth["orders"]
+    q1 = pattern.truth["q1_nm_inv"]
+    assert out["bragg_peaks_nm_inv"][0] == pytest.approx(q1, abs=0.02)
+    if 2 in pattern.truth["orders"]:
+        assert out["bragg_peaks_nm_inv"][1] == pytest.approx(2 * q1, abs=0.03)
+        assert out["order_ratio"] == pytest.approx(2.0, abs=0.03)
+    assert out["d_spacing_nm"] == pytest.approx(pattern.truth["d_spacing_nm"], rel=0.01)
+    assert all(z >= saxs.ORDER_Z for z in out["bragg_peak_significance"])
+
+
+def test_a_weak_second_order_does_not_decide_the_mesophase():
+    """Palencia Fig. 3 at room temperature with the second order at 5 % of the first, and absent."""
+    for heights, orders in (((0.1, 0.005), [1, 2]), ((0.1, 0.0), [1])):
+        pattern = ind.mesophase_pattern("weak", seed=31, heights=heights)
+        out = saxs.detect_mesophase(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+        assert out["mesophase"] is True
+        assert out["lamellar_orders"] == orders
+        assert out["d_spacing_nm"] == pytest.approx(3.41, abs=0.03)
+
+
+@pytest.mark.parametrize("name", NO_MESOPHASE)
+def test_no_mesophase_in_the_validation_set(name):
+    pattern = CASES[name]
+    for sigma in (pattern.sigma, None):
+        out = saxs.detect_mesophase(pattern.q_nm_inv, pattern.intensity, sigma)
+        assert out["mesophase"] is False
+        assert out["bragg_peaks_nm_inv"] == []
+
+
+def test_no_false_mesophase_on_sphere_patterns_with_counting_noise():
+    """96 sphere patterns × (σ given, σ estimated): sharp form-factor minima (pd 0.03), 10⁵–10⁶
+    counts, linear and log grids; not one Bragg peak."""
+    grids = (ind.pyfai_grid(points=400), ind.pyfai_grid(0.08, 5.0, 500, spacing="log"))
+    false = []
+    for radius, pd, grid, flux, seed in itertools.product((0.8, 1.5, 2.2, 3.0), (0.03, 0.08, 0.15), grids, (2e5, 2e6), (0, 1)):
+        pattern = ind.sphere_pattern("fp", radius, pd, seed=100 + seed, grid=grid, flux=flux)
+        for sigma in (pattern.sigma, None):
+            out = saxs.detect_mesophase(pattern.q_nm_inv, pattern.intensity, sigma)
+            if out["bragg_peaks_nm_inv"]:
+                false.append((radius, pd, len(grid), flux, seed, sigma is None, out["bragg_peaks_nm_inv"]))
+    assert false == []
+
+
+def test_a_pyfai_file_reads_as_the_arrays(tmp_path):
+    pattern = CASES["mesophase RT 1.84 + 3.69 (Palencia Fig. 3)"]
+    q, intensity, sigma = read_saxs(ind.write_pyfai(pattern, tmp_path / "precursor_rt.dat"))
+    from_file = saxs.autolab_analyze_saxs(q, intensity, sigma)
+    from_arrays = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert from_file["lamellar_orders"] == from_arrays["lamellar_orders"] == [1, 2]
+    assert from_file["d_spacing_nm"] == pytest.approx(from_arrays["d_spacing_nm"], rel=1e-4)
+
+
+@pytest.mark.parametrize(("radius", "pd"), [(0.8, 0.03), (1.5, 0.1), (2.2, 0.15), (3.0, 0.05), (1.0, 0.0)])
+def test_the_numpy_sphere_model_is_sasmodels_sphere(radius, pd):
+    """Within 0.5 % of sasmodels on a fine quadrature (where I > 0.1 % of I(0), i.e. away from the
+    deepest minima)."""
+    q = np.geomspace(0.1, 5.0, 300)
+    reference = ind._call(
+        "sphere", q, radius=10.0 * radius, radius_pd=pd, radius_pd_n=401, radius_pd_nsigma=10, radius_pd_type="schulz",
+        sld=saxs.CDSE_SLD, sld_solvent=saxs.SOLVENT_SLD, scale=1.0, background=0.0,
+    )
+    ours = saxs.schulz_spheres(q, radius, pd)
+    assert np.max(np.abs(ours - reference) / (reference + 1e-3 * reference[0])) < 5e-3
+
+
+def test_every_metric_is_declared():
+    pattern = CASES["mesophase beside NCs r1.6"]
+    inline = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    declared = {k for k, (_, text) in saxs.METRICS.items() if not text.startswith("(deferred)")}
+    assert set(inline) == declared
+
+
+# --- bad input -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clean():
+    return ind.sphere_pattern("clean", 1.5, 0.08, seed=3, grid=ind.pyfai_grid(points=300))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: ([], [], None), "q_nm_inv is empty"),
+        (lambda p: (p.q_nm_inv, None, None), "intensity is missing"),
+        (lambda p: (np.c_[p.q_nm_inv, p.intensity], p.intensity, None), "q_nm_inv must be one column (1-D), got shape (300, 2)"),
+        (lambda p: ("q", p.intensity, None), "q_nm_inv must be numbers"),
+        (lambda p: (p.q_nm_inv, p.intensity[:-1], p.sigma), "intensity has 299 points but q_nm_inv has 300"),
+        (lambda p: (p.q_nm_inv, p.intensity, p.sigma[:-3]), "sigma has 297 points but q_nm_inv has 300"),
+        (lambda p: (p.q_nm_inv, np.full(300, np.nan), p.sigma), "only 0 usable point(s)"),
+        (lambda p: (p.q_nm_inv[:12], p.intensity[:12], p.sigma[:12]), "only 12 usable point(s)"),
+        (lambda p: (p.q_nm_inv, -p.intensity, p.sigma), "intensity has no positive value"),
+        (lambda p: (np.full(300, 1.0), p.intensity, p.sigma), "only 1 distinct q value(s)"),
+    ],
+)
+@pytest.mark.parametrize("hook", [saxs.autolab_analyze_saxs, saxs.autolab_analyze_saxs_deferred])
+def test_bad_input_is_one_clear_value_error(clean, make, message, hook):
+    q, intensity, sigma = make(clean)
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        hook(q, intensity, sigma)
+
+
+def _with_nans(p):
+    i = p.intensity.copy()
+    i[::10] = np.nan
+    return p.q_nm_inv, i, p.sigma
+
+
+def _duplicated(p):
+    q = np.insert(p.q_nm_inv, 50, p.q_nm_inv[50])
+    return q, np.insert(p.intensity, 50, p.intensity[50]), np.insert(p.sigma, 50, p.sigma[50])
+
+
+def _zero_sigma(p):
+    s = p.sigma.copy()
+    s[::7] = 0.0
+    return p.q_nm_inv, p.intensity, s
+
+
+@pytest.mark.parametrize(
+    ("make", "warning"),
+    [
+        (_with_nans, "dropped 30 point(s) with NaN or infinite q, intensity or sigma"),
+        (lambda p: (p.q_nm_inv[::-1], p.intensity[::-1], p.sigma[::-1]), "q_nm_inv was not increasing: sorted"),
+        (_duplicated, "merged 1 duplicated q value(s)"),
+        (lambda p: (np.r_[0.0, p.q_nm_inv[1:]], p.intensity, p.sigma), "dropped 1 point(s) with q ≤ 0 nm⁻¹"),
+        (lambda p: (p.q_nm_inv, p.intensity, None), "no sigma: the noise is estimated"),
+        (_zero_sigma, "43 sigma value(s) ≤ 0 replaced"),
+        (lambda p: (p.q_nm_inv, p.intensity, -p.sigma), "sigma has no positive value: ignored"),
+        (lambda p: (p.q_nm_inv, p.intensity - 0.03, p.sigma), "negative intensity value(s) kept"),
+        (lambda p: (p.q_nm_inv / 10.0, p.intensity, p.sigma), "nm⁻¹: if q is in Å⁻¹, multiply it by 10"),
+    ],
+)
+def test_repairable_input_is_repaired_and_said(clean, make, warning):
+    q, intensity, sigma = make(clean)
+    out = saxs.autolab_analyze_saxs(q, intensity, sigma)
+    assert any(warning in w for w in out["warnings"]), out["warnings"]
+    if "Å⁻¹" not in warning:
+        assert out["radius_nm"] == pytest.approx(1.5, rel=0.03)
+        assert out["polydispersity"] == pytest.approx(0.08, abs=0.03)
+    assert out["mesophase"] is False
+    assert saxs.autolab_analyze_saxs(clean.q_nm_inv, clean.intensity, clean.sigma)["warnings"] == []
+
+
+def test_validate_pattern_merges_duplicates_by_inverse_variance():
+    q = np.r_[np.linspace(0.1, 5.0, 30), 1.0]
+    i = np.r_[np.ones(30), 4.0]
+    s = np.r_[np.full(30, 1.0), 1.0]
+    i[np.argmin(np.abs(q[:30] - 1.0))] = 1.0
+    q[np.argmin(np.abs(q[:30] - 1.0))] = 1.0
+    q2, i2, s2, warnings = saxs.validate_pattern(q, i, s)
+    at = np.flatnonzero(q2 == 1.0)
+    assert len(q2) == 30
+    assert len(at) == 1
+    assert i2[at[0]] == pytest.approx(2.5)
+    assert s2[at[0]] == pytest.approx(1 / np.sqrt(2))
+    assert warnings == ["q_nm_inv was not increasing: sorted", "merged 1 duplicated q value(s) (inverse-variance mean)"]
