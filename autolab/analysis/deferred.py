@@ -82,6 +82,8 @@ class DeferredAnalysis:
         start, readings = point
         with self._lock:
             if self._process is None or self._process.poll() is not None:
+                if self._process is not None:  # it died: release its pipes before starting another
+                    self._process.stdin.close()
                 self._start_worker()
             self._pending[start["uid"]] = start
             try:
@@ -137,6 +139,7 @@ class DeferredAnalysis:
             with self._idle:
                 self._pending.pop(uid, None)
                 self._idle.notify_all()
+        process.stdout.close()
         try:
             code = process.wait(timeout=10)
         except subprocess.TimeoutExpired:
