@@ -27,6 +27,8 @@ from pathlib import Path
 
 from ..errors import CatalogError
 
+logger = logging.getLogger(__name__)
+
 #: Environment variable naming the default catalog (a directory or a tiled server URI).
 CATALOG_ENV = "AUTOLAB_CATALOG"
 #: Spec of the root node, so tiled clients present it as a catalog of Bluesky runs.
@@ -187,7 +189,25 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     )
     if not existed:
         _record_location(directory)
+        _write_ahead_logging(directory)
     return adapter
+
+
+def _write_ahead_logging(directory: Path) -> None:
+    """Put a new catalog's SQLite files in write-ahead-log mode (a setting stored in each file).
+
+    In SQLite's default (rollback-journal) mode a reader that meets a write in progress fails
+    with "database is locked"; in WAL mode readers never wait for the writer — a campaign's
+    report, ``autolab runs`` in another terminal, and the writer thread storing a later analysis
+    all go on at once. WAL needs a local file system: a catalog many hosts share belongs on a
+    tiled server (``autolab serve``). ``tables.db`` is created here, empty, if tiled has not yet.
+    """
+    for name in ("catalog.db", "tables.db"):
+        try:
+            with sqlite3.connect(directory / name, timeout=30) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:  # stays in rollback mode: slower for concurrent readers, not wrong
+            logger.warning("could not switch %s to write-ahead logging: %s", directory / name, exc)
 
 
 def tables_uri(directory: Path) -> str:
