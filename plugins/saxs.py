@@ -52,6 +52,9 @@ _CONTRAST_CM_INV_PER_NM3 = (CDSE_SLD - SOLVENT_SLD) ** 2 * 0.1
 
 #: Fewer usable points than this (after the repairs) is an error.
 MIN_POINTS = 20
+#: σ below this fraction of max |I| is raised to it (a σ of 0 or 1e-300 would weigh one point
+#: without bound).
+SIGMA_FLOOR = 1e-12
 #: Points a side over which :func:`noise_estimate` takes the median scatter.
 NOISE_HALF_WINDOW = 30
 #: Below this relative width the spheres are taken as monodisperse: sasmodels' Schulz weights
@@ -183,15 +186,26 @@ def noise_estimate(q_nm_inv, intensity) -> np.ndarray:
     Second differences of ln I hold the noise (variance 6σ²) and little of a smooth curve; their
     median absolute deviation over ±NOISE_HALF_WINDOW points gives a relative σ, applied to |I|.
     """
-    i = np.asarray(intensity, dtype=float)
-    y = np.log(np.clip(np.abs(i), 1e-12 * np.abs(i).max(), None))
+    i = np.abs(np.asarray(intensity, dtype=float))
+    top = i.max() if i.size and i.max() > 0 else 1.0
+    y = np.log(np.clip(i, 1e-12 * top, None))
     d2 = np.abs(y[:-2] - 2.0 * y[1:-1] + y[2:])
     half = min(NOISE_HALF_WINDOW, len(d2) - 1)
     padded = np.pad(d2, half, mode="reflect")
     local = np.median(sliding_window_view(padded, 2 * half + 1), axis=1)
-    rel = np.pad(1.4826 * local / np.sqrt(6.0), 1, mode="edge")
-    rel = np.maximum(rel, 1e-4)
-    return rel * np.maximum(np.abs(i), 1e-3 * np.median(np.abs(i)))
+    rel = np.maximum(np.pad(1.4826 * local / np.sqrt(6.0), 1, mode="edge"), 1e-4)
+    typical = np.median(i) if np.median(i) > 0 else top
+    return np.maximum(rel * np.maximum(i, 1e-3 * typical), SIGMA_FLOOR * top)
+
+
+def _prepared(q_nm_inv, intensity, sigma):
+    """(q, I/n, σ/n, n) with n = max |I|, σ from :func:`noise_estimate` when None, kept within
+    :data:`SIGMA_FLOOR`…1/SIGMA_FLOOR (numbers of any unit stay far from over- and underflow)."""
+    q = np.asarray(q_nm_inv, dtype=float)
+    i = np.asarray(intensity, dtype=float)
+    norm = float(np.abs(i).max()) if i.size and np.abs(i).max() > 0 else 1.0
+    s = noise_estimate(q, i) if sigma is None else np.asarray(sigma, dtype=float)
+    return q, i / norm, np.clip(s / norm, SIGMA_FLOOR, 1.0 / SIGMA_FLOOR), norm
 
 
 # --- sphere model --------------------------------------------------------------------------------
@@ -343,9 +357,7 @@ def fit_sphere(q_nm_inv, intensity, sigma=None, *, mask=None, start=None) -> dic
     Without σ the noise comes from :func:`noise_estimate`. ``mask`` marks points to leave out;
     ``start`` ``(radius_nm, polydispersity)`` replaces the grid search for the start.
     """
-    q = np.asarray(q_nm_inv, dtype=float)
-    i = np.asarray(intensity, dtype=float)
-    s = np.asarray(sigma, dtype=float) if sigma is not None else noise_estimate(q, i)
+    q, i, s, norm = _prepared(q_nm_inv, intensity, sigma)
     keep = np.ones_like(q, dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
     q, i, s = q[keep], i[keep], s[keep]
     w = 1.0 / s**2
@@ -387,8 +399,8 @@ def fit_sphere(q_nm_inv, intensity, sigma=None, *, mask=None, start=None) -> dic
     return {
         "radius_nm": float(radius),
         "polydispersity": float(pd),
-        "scale": float(a),
-        "background": float(b),
+        "scale": float(a * norm),
+        "background": float(b * norm),
         "chi2_reduced": float((w * (a * model + b - i) ** 2).sum() / max(len(q) - 4, 1)),
         "fit_success": bool(fit.success),
     }
@@ -424,11 +436,9 @@ def mcsas_distribution(
     Returns ``{"mean_radius_nm", "mean_radius_std_nm", "chi2_reduced", "histogram_radius_nm",
     "histogram_volume_fraction"}``; the histogram has 30 log-spaced bins over ``radius_range_nm``.
     """
-    q = np.asarray(q_nm_inv, dtype=float)
-    i = np.asarray(intensity, dtype=float)
-    s = np.asarray(sigma, dtype=float) if sigma is not None else noise_estimate(q, i)
+    q, i, s, _ = _prepared(q_nm_inv, intensity, sigma)
     keep = np.ones_like(q, dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
-    q, i, s = q[keep], i[keep], np.where(s[keep] > 0, s[keep], 1.0)
+    q, i, s = q[keep], i[keep], s[keep]
     grid = np.geomspace(*radius_range_nm, 400)
     # Volume-weighted contributions: V·P(q) per unit volume fraction (the sphere form factor, no polydispersity).
     table = _CONTRAST_CM_INV_PER_NM3 * _form(q, grid) / (4.0 / 3.0 * np.pi * grid**3)[:, None]
@@ -513,14 +523,18 @@ def _local_fit(x, d, wgt, width):
     scale = np.sqrt(np.maximum(np.einsum("jaa->ja", normal), 1e-300))
     ok &= np.abs(np.linalg.det(normal / (scale[:, :, None] * scale[:, None, :]))) > 1e-12
     if ok.any():
-        cov = np.linalg.inv(normal[ok])
-        coef = np.einsum("jab,jb->ja", cov, rhs[ok])
-        resid2 = wgt[ok] * (d[ok] - np.einsum("jka,ja->jk", basis[ok], coef)) ** 2
-        flank = (np.abs(x[ok]) > 2.5 * width) & (wgt[ok] > 0)
-        chi2r = (resid2 * flank).sum(axis=1) / np.maximum(flank.sum(axis=1) - (n_par - 1), 1)
-        amplitude[ok], background[ok] = coef[:, -1], coef[:, 0]
-        error[ok] = np.sqrt(np.maximum(cov[:, -1, -1], 1e-300) * np.maximum(chi2r, 1.0))
-        chi2[ok] = resid2.sum(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):  # absurd q or I ranges: such windows are dropped
+            cov = np.linalg.inv(normal[ok])
+            coef = np.einsum("jab,jb->ja", cov, rhs[ok])
+            resid2 = wgt[ok] * (d[ok] - np.einsum("jka,ja->jk", basis[ok], coef)) ** 2
+            flank = (np.abs(x[ok]) > 2.5 * width) & (wgt[ok] > 0)
+            chi2r = (resid2 * flank).sum(axis=1) / np.maximum(flank.sum(axis=1) - (n_par - 1), 1)
+            amp_error = np.sqrt(np.maximum(cov[:, -1, -1], 1e-300) * np.maximum(chi2r, 1.0))
+        finite = np.isfinite(amp_error) & np.isfinite(coef).all(axis=1)
+        amplitude[ok] = np.where(finite, coef[:, -1], 0.0)
+        background[ok] = np.where(finite, coef[:, 0], 0.0)
+        error[ok] = np.where(finite, amp_error, np.inf)
+        chi2[ok] = np.where(finite, resid2.sum(axis=1), np.inf)
     return amplitude, error, background, chi2
 
 
@@ -671,9 +685,7 @@ def detect_mesophase(q_nm_inv, intensity, sigma=None) -> dict:
     ``lamellar_orders`` (n of the orders found at n·q₁), ``order_ratio`` (q₂/q₁ when the second
     order is found) and ``d_spacing_nm``.
     """
-    q = np.asarray(q_nm_inv, dtype=float)
-    i = np.asarray(intensity, dtype=float)
-    s = np.asarray(sigma, dtype=float) if sigma is not None else noise_estimate(q, i)
+    q, i, s, _ = _prepared(q_nm_inv, intensity, sigma)
     return _mesophase_metrics(*_find_bragg(q, i, s, _fitted(q, fit_sphere(q, i, s))))
 
 
@@ -690,13 +702,14 @@ def analyze_pattern(q_nm_inv, intensity, sigma=None, *, distribution: bool = Fal
     the plugin otherwise runs only in the deferred hook.
     """
     q, i, s, warnings = validate_pattern(q_nm_inv, intensity, sigma)
-    if s is None:
-        s = noise_estimate(q, i)
+    q, i, s, norm = _prepared(q, i, s)  # I in units of its maximum from here on
     fit = fit_sphere(q, i, s)
     peaks, orders = _find_bragg(q, i, s, _fitted(q, fit))
     mask = _bragg_mask(q, [*peaks, *orders.values()])
+    if mask.any():
+        fit = fit_sphere(q, i, s, mask=mask, start=(fit["radius_nm"], fit["polydispersity"]))
     out = _mesophase_metrics(peaks, orders)
-    out.update(fit_sphere(q, i, s, mask=mask, start=(fit["radius_nm"], fit["polydispersity"])) if mask.any() else fit)
+    out.update(fit, scale=fit["scale"] * norm, background=fit["background"] * norm)
     if distribution:
         out.update(_distribution(q, i, s, mask))
     out["warnings"] = warnings
@@ -753,7 +766,6 @@ def autolab_analyze_saxs(q_nm_inv, intensity, sigma):
 def autolab_analyze_saxs_deferred(q_nm_inv, intensity, sigma):
     """The McSAS-style size distribution, off the campaign's critical path (``mcsas_…`` metrics)."""
     q, i, s, _ = validate_pattern(q_nm_inv, intensity, sigma)
-    if s is None:
-        s = noise_estimate(q, i)
+    q, i, s, _ = _prepared(q, i, s)
     peaks, orders = _find_bragg(q, i, s, _fitted(q, fit_sphere(q, i, s)))
     return _distribution(q, i, s, _bragg_mask(q, [*peaks, *orders.values()]))
