@@ -13,9 +13,10 @@ During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–60 ms a pattern):
   factor, Schulz distribution and volume normalisation, evaluated in numpy on 25 radii over
   −4σ…+7σ (:func:`schulz_spheres`, within 0.5 % of sasmodels for r ≤ 3 nm) — CdSe SLD 42e-6 Å⁻²
   in an alkane (8e-6 Å⁻²). For each radius and polydispersity the scale (volume fraction) and a
-  flat background (of either sign: background-subtracted data) are solved in closed form, so the least-squares fit (bounded, ≤ 25
-  evaluations) moves only radius and polydispersity; it starts from the best of 270 tabulated
-  (radius, polydispersity) models.
+  flat background (of either sign: background-subtracted data) are solved in closed form, so the
+  least-squares fit (bounded, analytic derivatives, ≤ 25 evaluations) moves only radius and
+  polydispersity; it starts from the best of 270 tabulated (radius, polydispersity) models. A fit
+  with χ²_r > :data:`MISFIT_CHI2` or the polydispersity at its bound is said in ``warnings``.
 - Mesophase (:func:`detect_mesophase`): Bragg peaks are narrow excesses over the smooth
   scattering. At every q ≥ 0.5 nm⁻¹ and for Gaussian widths σ = 0.02, 0.04 and 0.08 nm⁻¹, a
   weighted linear fit of a local quadratic plus a Gaussian to I − (sphere fit) gives the Gaussian's
@@ -26,6 +27,10 @@ During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–60 ms a pattern):
   ``mesophase`` true; the orders n·q₁ (n ≥ 2) are then tested where they are predicted
   (≥ :data:`ORDER_Z` standard errors), every order found is reported, and d = 2π/q₁ with q₁ from
   all the orders found. The sphere fit is then repeated with the Bragg regions left out.
+
+Inside, I and σ are in units of max |I| (any unit of the file works) and σ stays within
+:data:`SIGMA_FLOOR`…1/SIGMA_FLOOR of it.
+
 Off the critical path :func:`autolab_analyze_saxs_deferred` runs the size distribution in the
 spirit of McSAS (Bressler, Pauw & Thünemann, J. Appl. Cryst. 2015, 48, 962;
 :func:`mcsas_distribution`, ≈ 0.5–1 s): 300 sphere contributions with radii drawn in bounds; scale
@@ -63,9 +68,13 @@ MONODISPERSE_BELOW = 1e-3
 #: Bounds of the sphere fit.
 RADIUS_BOUNDS_NM = (0.3, 20.0)
 POLYDISPERSITY_BOUNDS = (0.0, 0.4)
+#: Above this reduced χ² (or with the polydispersity at its bound) the sphere fit is said not to
+#: describe the pattern, in ``warnings``.
+MISFIT_CHI2 = 10.0
 #: Evaluations the sphere fit may spend after its start (a pattern without spheres wanders).
 FIT_MAX_EVALUATIONS = 25
-#: Quadrature of the Schulz distribution in the sphere fit: points over ±PD_SIGMAS σ.
+#: Quadrature of the Schulz distribution in the sphere fit: PD_POINTS radii from −PD_SIGMAS[0] σ
+#: to +PD_SIGMAS[1] σ.
 PD_POINTS, PD_SIGMAS = 25, (4.0, 7.0)
 
 #: A Bragg peak stands this many standard errors above the local background …
@@ -96,7 +105,8 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
     Repairs (each reported in ``warnings``): points with NaN or infinite q, I or σ, and points with
     q ≤ 0, are dropped; q is sorted; points at the same q are merged (inverse-variance mean); σ ≤ 0
     is interpolated from the neighbouring positive σ (all σ ≤ 0: σ is ignored); negative
-    intensities are kept (background-subtracted data).
+    intensities are kept (background-subtracted data). A q range ending below 1 nm⁻¹ is said too
+    (q in Å⁻¹?).
     """
     if intensity is None:
         msg = "intensity is missing: a SAXS pattern needs q_nm_inv and intensity columns (σ optional)"
@@ -105,7 +115,7 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
     i = _as_1d(intensity, "intensity")
     s = None if sigma is None else _as_1d(sigma, "sigma")
     if q.size == 0:
-        msg = "q_nm_inv is empty: a SAXS pattern needs at least 20 points"
+        msg = f"q_nm_inv is empty: a SAXS pattern needs at least {MIN_POINTS} points"
         raise ValueError(msg)
     if i.size != q.size:
         msg = f"intensity has {i.size} points but q_nm_inv has {q.size}; they must be the same length"
@@ -710,6 +720,11 @@ def analyze_pattern(q_nm_inv, intensity, sigma=None, *, distribution: bool = Fal
         fit = fit_sphere(q, i, s, mask=mask, start=(fit["radius_nm"], fit["polydispersity"]))
     out = _mesophase_metrics(peaks, orders)
     out.update(fit, scale=fit["scale"] * norm, background=fit["background"] * norm)
+    if fit["chi2_reduced"] > MISFIT_CHI2 or fit["polydispersity"] >= POLYDISPERSITY_BOUNDS[1] - 1e-3:
+        warnings.append(
+            f"sphere fit χ²_r = {fit['chi2_reduced']:.3g}, polydispersity {fit['polydispersity']:.2f}: one population of "
+            "spheres does not describe this pattern (several populations, or no particles); see the deferred size distribution"
+        )
     if distribution:
         out.update(_distribution(q, i, s, mask))
     out["warnings"] = warnings
@@ -743,7 +758,8 @@ METRICS = {
     "background": ("cm⁻¹", "flat background of the sphere fit"),
     "chi2_reduced": ("", "reduced χ² of the sphere fit"),
     "fit_success": ("", "the sphere fit converged"),
-    "warnings": ("", "repairs made to the input (dropped, sorted, merged points; estimated σ) (list)"),
+    "warnings": ("", "repairs made to the input (dropped, sorted, merged points; estimated σ) and a sphere fit that "
+                 "does not describe the pattern (list of sentences)"),
     "mcsas_mean_radius_nm": ("nm", "(deferred) volume-weighted mean radius of the Monte-Carlo size distribution"),
     "mcsas_mean_radius_std_nm": ("nm", "(deferred) spread of that mean over the repetitions"),
     "mcsas_chi2_reduced": ("", "(deferred) reduced χ² of the Monte-Carlo fit"),

@@ -35,6 +35,7 @@ def test_sphere_fit_reads_independent_single_populations(name):
     assert out["chi2_reduced"] < 10.0
     assert out["fit_success"]
     assert out["mesophase"] is False
+    assert out["warnings"] == []
     assert not any(key.startswith("mcsas_") for key in out)  # the distribution is deferred
 
 
@@ -47,6 +48,13 @@ def test_sphere_fit_without_sigma_uses_the_estimated_noise(name):
     with_sigma = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
     assert out["chi2_reduced"] == pytest.approx(with_sigma["chi2_reduced"], rel=0.5)  # the estimate is the counting noise
     assert any("no sigma" in w for w in out["warnings"])
+
+
+@pytest.mark.parametrize("name", TWO)
+def test_one_sphere_population_on_two_is_said_not_to_fit(name):
+    pattern = CASES[name]
+    out = saxs.autolab_analyze_saxs(pattern.q_nm_inv, pattern.intensity, pattern.sigma)
+    assert any("one population of spheres does not describe this pattern" in w for w in out["warnings"])
 
 
 @pytest.mark.slow
