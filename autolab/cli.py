@@ -7,6 +7,7 @@ what is allowed, and exit code 2; nothing is moved or written before the input i
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -392,11 +393,13 @@ def analyze(target, kind, catalog, as_json):
     manager = PluginManager()
     if kind == "uvvis":
         wavelength, absorbance = read_uvvis(target)
-        report = manager.analyze_uvvis(wavelength, absorbance).merge(manager.analyze_uvvis(wavelength, absorbance, deferred=True))
+        report = _nothing_read(target, manager.analyze_uvvis(wavelength, absorbance))
+        report = report.merge(manager.analyze_uvvis(wavelength, absorbance, deferred=True))
         payload = _unprefixed(report.metrics, "uvvis.")
     elif kind == "saxs":
         q, intensity, sigma = read_saxs(target)
-        report = manager.analyze_saxs(q, intensity, sigma).merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
+        report = _nothing_read(target, manager.analyze_saxs(q, intensity, sigma))
+        report = report.merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
         payload = _unprefixed(report.metrics, "saxs.")
     else:
         from .analysis.runs import analyze_run
@@ -420,6 +423,18 @@ def analyze(target, kind, catalog, as_json):
             if key.startswith(("mcsas_histogram", "saxs.mcsas_histogram")):
                 continue
             click.echo(f"{key:34s} {value}")
+
+
+def _nothing_read(path: str, report):
+    """``report``, unless every plugin refused the file: then one line naming the file and why."""
+    if report.errors and not report.metrics:
+        reasons = "; ".join(
+            re.sub(r"^\w+ in plugin '([^']+)' raised \w+: (.*?)(?: \([^()]*:\d+\))?$", r"plugin \1: \2", error)
+            for error in report.errors.values()
+        )
+        msg = f"{path}: {reasons}"
+        raise AutolabError(msg)
+    return report
 
 
 def _unprefixed(metrics: dict, prefix: str) -> dict:

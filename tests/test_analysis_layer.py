@@ -153,6 +153,41 @@ def test_cli_analyze_files_as_json(tmp_path):
     assert data["bragg_peaks_nm_inv"][0] == pytest.approx(1.84, abs=0.05)
     assert "radius_nm" in data
     assert "polydispersity" in data
+    assert data["mcsas_mean_radius_nm"] > 0  # the deferred hook runs at once for a file
+
+
+def _pattern_lines(q, intensity):
+    return "# q_nm^-1 I\n" + "\n".join(f"{a} {b}" for a, b in zip(q, intensity, strict=True)) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "message"),
+    [
+        ("uvvis", "", "only 0 data line(s); a UV-Vis file needs at least 20"),
+        ("saxs", "\n".join(["1.0"] * 30), ":1: expected 2 or 3 or 4 columns for a SAXS file, found 1"),
+        ("uvvis", "400,0.1\n401,nan\n" + "\n".join(f"{402 + i},0.1" for i in range(30)), ":2: '401,nan' contains NaN or infinity"),
+        ("saxs", _pattern_lines(np.linspace(0.1, 5, 40), -np.ones(40)), ": plugin saxs: intensity has no positive value"),
+    ],
+)
+def test_cli_bad_files_are_one_line_naming_the_file(tmp_path, kind, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    out = autolab("analyze", "--kind", kind, str(path))
+    assert out.returncode == 2, out.stdout
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith(f"autolab: error: {path}")
+    assert message in line
+
+
+def test_cli_repairs_a_descending_pattern_and_says_so(tmp_path):
+    cold = sim.simulate(sim.Conditions(25, 25, 14.0), rng=np.random.default_rng(2))
+    path = tmp_path / "reversed.dat"
+    path.write_text(_pattern_lines(cold.q_nm_inv[::-1], cold.intensity[::-1]))
+    out = autolab("analyze", "--kind", "saxs", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["mesophase"] is True
+    assert any("estimated" in w for w in data["warnings"])  # no σ column: estimated, and said
 
 
 def test_cli_malformed_file_is_one_line_exit_2(tmp_path):
