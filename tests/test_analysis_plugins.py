@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from autolab.plugins.kinetics import fit_first_order
 from autolab.plugins.saxs import analyze_pattern, detect_mesophase, fit_sphere, mcsas_distribution, sphere_intensity
-from autolab.plugins.uvvis import analyze_spectrum, msc_sizes
+from autolab.plugins.uvvis import analyze_population, analyze_spectrum, msc_sizes
 
 from autolab import sim
+from tests.independent_spectra import first_excitonic_maximum
 
 HC = 1239.84198
 
@@ -38,7 +39,7 @@ def test_msc_bands_beside_an_nc_shoulder():
     a = hand_spectrum(wavelength, msc=[(403, 0.04), (437, 0.08)], nc_nm=520.0)
     out = analyze_spectrum(wavelength, a)
     assert out["msc_families"] == ["CdSe-403", "CdSe-437"]
-    assert out["msc_absorbance.CdSe-437"] == pytest.approx(0.08, rel=0.25)
+    assert out["msc_absorbance_CdSe-437"] == pytest.approx(0.08, rel=0.25)
     assert out["nc_exciton_nm"] == pytest.approx(520.0, abs=4.0)
     assert out["nc_diameter_nm"] == pytest.approx(float(sim.yu_diameter_nm(520.0)), abs=0.1)
 
@@ -68,43 +69,72 @@ def test_an_nc_count_that_reaches_the_cluster_region_is_flagged():
     region and noise there can inflate the number count: such answers carry a warning, and the
     unflagged ones are within 25 % of the twin's concentration (0.78–1.11× on the default twin,
     docs/analysis.md). Without noise the count is within 10 % (1.07× and 1.04×): the spread is the
-    noise's, not a bias."""
+    noise's, not a bias. (The population fit is the deferred, model-based analysis since issue 18.)"""
     flagged, unflagged = 0, 0
     for conditions in ((350, 350, 7.6), (330, 330, 10.0)):
         clean = sim.simulate(sim.Conditions(*conditions))
-        out = analyze_spectrum(clean.wavelength_nm, clean.absorbance)
-        assert out["nc_concentration_um"] == pytest.approx(1e3 * clean.truth["nc_concentration_mm"], rel=0.1)
+        out = analyze_population(clean.wavelength_nm, clean.absorbance)
+        assert out["nc_population_concentration_um"] == pytest.approx(1e3 * clean.truth["nc_concentration_mm"], rel=0.1)
         for seed in range(6):
             result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed))
-            out = analyze_spectrum(result.wavelength_nm, result.absorbance)
-            if any("reaches the fit's blue edge" in w for w in out["warnings"]):
+            out = analyze_population(result.wavelength_nm, result.absorbance)
+            if any("reaches the fit's blue edge" in w for w in out["nc_population_warnings"]):
                 flagged += 1
             else:
                 unflagged += 1
-                assert out["nc_concentration_um"] == pytest.approx(1e3 * result.truth["nc_concentration_mm"], rel=0.25)
+                assert out["nc_population_concentration_um"] == pytest.approx(1e3 * result.truth["nc_concentration_mm"], rel=0.25)
     assert flagged >= 2
     assert unflagged >= 6
 
 
+def twin_own_exciton_nm(result) -> float:
+    """The first excitonic maximum (or shoulder) of the twin's noise-free NC spectrum — all its
+    transitions and continuum, no clusters, no scattering — read model-free by the independent
+    generator's reader. The twin's ``truth["nc_exciton_nm"]`` is the maximum of the first-transition
+    envelope alone, 0–6 nm red of it on these spectra: not what the field (or Yu 2003) reads."""
+    from autolab.sim.optics import nc_class_absorbance
+
+    keep = result.state.nc_mm > 0
+    fine = np.arange(420.0, 700.0, 0.02)
+    nc = result.state.nc_mm[keep] @ nc_class_absorbance(2.0 * result.state.nc_radius_nm[keep], fine)
+    return first_excitonic_maximum(fine, nc, near_nm=result.truth["nc_exciton_nm"])
+
+
 def test_every_nc_band_of_the_twin_is_found():
     """Where the twin has NCs (270–300 °C / 14 s, 330 °C / 10 s; 8 noise seeds each) the plugin finds
-    them. A noise estimate that took the largest answer over several strides missed 2 of 60."""
+    them. A noise estimate that took the largest answer over several strides missed 2 of 60. The
+    reference was the twin's first-transition envelope; since issue 18 it is the spectrum's own
+    maximum (``twin_own_exciton_nm``), and the tolerance 6 nm: the default twin's bands at
+    270–300 °C / 14 s are flat shoulders (the derivative within 1e-4 AU/nm of its maximum over
+    ± 8 nm), whose flattest point moves with the noise — 39 of these 40 read within 4 nm, the
+    worst 5.5 nm (300 °C, seed 6)."""
     for conditions in ((270, 270, 14.0), (280, 280, 14.0), (290, 290, 14.0), (300, 300, 14.0), (330, 330, 10.0)):
+        own = twin_own_exciton_nm(sim.simulate(sim.Conditions(*conditions)))
         for seed in range(8):
             result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed))
             assert result.truth["nc_exciton_nm"] is not None
             out = analyze_spectrum(result.wavelength_nm, result.absorbance)
-            assert out["nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=5.0), (conditions, seed)
+            assert out["nc_exciton_nm"] == pytest.approx(own, abs=6.0), (conditions, seed)
 
 
-def test_a_spectrum_ending_too_soon_for_the_population_fit_says_so():
-    """A 300–445 nm spectrometer: the exciton from the second derivative, no size moments, and a warning."""
+def test_a_spectrum_ending_too_soon_says_so():
+    """A 300–445 nm spectrometer and a 425 nm band: the (deferred) population fit has no room and
+    says so. Since issue 18 the inline analysis takes a broad feature for an NC band only where its
+    red flank is seen — what tells a band from a baseline's knee or a cluster band's misfit on
+    spectra the twin did not make — so it no longer reports an exciton 20 nm from the spectrum's
+    end (it did, from the second-derivative minimum) but names the feature and what is missing."""
     wavelength = np.arange(300.0, 446.0, 1.0)
-    out = analyze_spectrum(wavelength, hand_spectrum(wavelength, nc_nm=425.0, noise=3e-4))
-    assert out["nc_exciton_nm"] == pytest.approx(425.0, abs=4.0)
-    assert out["nc_concentration_um"] is None
-    assert out["nc_size_dispersion"] is None
-    assert "no NC population fit: it needs ≥ 30 points red of 420 nm, got 26" in out["warnings"]
+    a = hand_spectrum(wavelength, nc_nm=425.0, noise=3e-4)
+    out = analyze_spectrum(wavelength, a)
+    assert out["nc_exciton_nm"] is None
+    assert out["warnings"] == [
+        "a broad feature at 425 nm may be an NC band, but the spectrum ends at 445 nm, before its red flank: "
+        "no exciton is reported (it needs the spectrum to reach ≈ 484 nm)"
+    ]
+    longer = np.arange(300.0, 501.0, 1.0)
+    assert analyze_spectrum(longer, hand_spectrum(longer, nc_nm=425.0, noise=3e-4))["nc_exciton_nm"] == pytest.approx(425.0, abs=4.0)
+    population = analyze_population(wavelength, a)
+    assert population["nc_population_concentration_um"] is None
 
 
 def test_spectrum_exported_on_a_finer_grid_gives_the_same_answer():
@@ -140,62 +170,75 @@ def population_spectrum(wavelength, *, mean_nm, dispersion, total_um, seed=0):
     weights *= total_um * 1e-3 / weights.sum()
     a = weights @ nc_class_absorbance(d, wavelength) + 0.05 * np.exp(-4 * np.log(2) * ((wavelength - 437.0) / 10.0) ** 2)
     a = a + 0.003 + 0.004 * (400 / wavelength) ** 4
-    envelope = weights @ nc_class_absorbance(d, wavelength, first_exciton_only=True)
-    return a + np.random.default_rng(seed).normal(0, 1e-3, wavelength.size), float(wavelength[np.argmax(envelope)])
+    fine = np.arange(420.0, 700.0, 0.02)
+    envelope = weights @ nc_class_absorbance(d, fine, first_exciton_only=True)
+    own = first_excitonic_maximum(fine, weights @ nc_class_absorbance(d, fine), near_nm=float(fine[np.argmax(envelope)]))
+    return a + np.random.default_rng(seed).normal(0, 1e-3, wavelength.size), own
 
 
 @pytest.mark.parametrize(("mean_nm", "dispersion"), [(3.5, 0.05), (3.5, 0.12), (2.6, 0.08)])
 def test_nc_size_population_is_read_back(mean_nm, dispersion):
-    """A known population (10 µM): exciton ± 2 nm, mean diameter ± 0.1 nm, σ_d/d ± 0.015, concentration ± 15 %."""
+    """A known population (10 µM): exciton ± 2 nm; from the deferred population fit, mean diameter
+    ± 0.1 nm, σ_d/d ± 0.015, concentration ± 15 %. The exciton's reference was the first-transition
+    envelope's maximum; since issue 18 it is the noise-free NC spectrum's own maximum, which the
+    inline analysis reads model-free (the population fit moved to the deferred hook)."""
     wavelength = np.arange(300.0, 701.0, 1.0)
     a, exciton_nm = population_spectrum(wavelength, mean_nm=mean_nm, dispersion=dispersion, total_um=10.0)
     out = analyze_spectrum(wavelength, a)
     assert out["nc_exciton_nm"] == pytest.approx(exciton_nm, abs=2.0)
-    assert out["nc_mean_diameter_nm"] == pytest.approx(mean_nm, abs=0.1)
-    assert out["nc_size_dispersion"] == pytest.approx(dispersion, abs=0.015)
-    assert out["nc_concentration_um"] == pytest.approx(10.0, rel=0.15)
-    assert out["msc_absorbance.CdSe-437"] == pytest.approx(0.05, rel=0.15)
+    assert out["msc_absorbance_CdSe-437"] == pytest.approx(0.05, rel=0.15)
+    population = analyze_population(wavelength, a)
+    assert population["nc_population_mean_diameter_nm"] == pytest.approx(mean_nm, abs=0.1)
+    assert population["nc_population_size_dispersion"] == pytest.approx(dispersion, abs=0.015)
+    assert population["nc_population_concentration_um"] == pytest.approx(10.0, rel=0.15)
 
 
 def test_twin_spectrum_at_280c_14s():
-    """The twin's 280 °C / 14 s point: CdSe-437 and an NC exciton near the twin's own truth."""
+    """The twin's 280 °C / 14 s point: CdSe-437 and an NC exciton near the twin's noise-free NC
+    spectrum's own maximum (read by the independent reader; it was the twin's envelope ``truth``)."""
     result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
     out = analyze_spectrum(result.wavelength_nm, result.absorbance)
     assert "CdSe-437" in out["msc_families"]
-    assert out["nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=5.0)
+    assert out["nc_exciton_nm"] == pytest.approx(twin_own_exciton_nm(result), abs=5.0)
 
 
 @pytest.mark.parametrize("parameter_set", ["DEFAULT_PARAMETERS", "SINGLE_EA_PARAMETERS"])
 @pytest.mark.parametrize("conditions", [(280, 280, 14.0), (290, 290, 14.0), (300, 300, 14.0), (350, 350, 7.6), (250, 300, 20.0)])
 def test_nc_exciton_on_the_twins_spectra_within_5_nm(parameter_set, conditions):
-    """The exciton within 5 nm of the twin's truth over three noise seeds, for both parameter sets.
+    """The exciton within 5 nm of the twin's noise-free NC spectrum's own maximum over three noise
+    seeds, for both parameter sets.
 
     The second-derivative minimum alone read 4–13 nm red (the ensemble band is broad and
-    asymmetric on a rising second transition); the population fit removes that bias.
+    asymmetric on a rising second transition). The reference was the twin's envelope ``truth``,
+    which a population fit through the twin's own optics reproduced; since issue 18 the exciton is
+    read model-free as the spectrum's own maximum, the reference is that of the noise-free spectrum
+    (``twin_own_exciton_nm``).
     """
     from autolab.sim import kinetics
 
     params = getattr(kinetics, parameter_set)
+    own = twin_own_exciton_nm(sim.simulate(sim.Conditions(*conditions), params=params))
     for seed in range(3):
         result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed), params=params)
         out = analyze_spectrum(result.wavelength_nm, result.absorbance)
-        assert out["nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=5.0), seed
+        assert out["nc_exciton_nm"] == pytest.approx(own, abs=5.0), seed
 
 
 @pytest.mark.parametrize("parameter_set", ["DEFAULT_PARAMETERS", "SINGLE_EA_PARAMETERS"])
 def test_nc_population_moments_on_the_twins_spectra(parameter_set):
     """Where the NC band stands clear (270–300 °C, 14 s): number concentration ± 30 %, mean diameter
-    ± 0.2 nm, σ_d/d ± 0.05 of the twin's truth, over three noise seeds."""
+    ± 0.2 nm, σ_d/d ± 0.05 of the twin's truth, over three noise seeds (the deferred, model-based
+    population fit)."""
     from autolab.sim import kinetics
 
     params = getattr(kinetics, parameter_set)
     for temperature in (280, 290, 300):
         for seed in range(3):
             result = sim.simulate(sim.Conditions(temperature, temperature, 14.0), rng=np.random.default_rng(seed), params=params)
-            out, truth = analyze_spectrum(result.wavelength_nm, result.absorbance), result.truth
-            assert out["nc_concentration_um"] == pytest.approx(1e3 * truth["nc_concentration_mm"], rel=0.3)
-            assert out["nc_mean_diameter_nm"] == pytest.approx(truth["nc_mean_diameter_nm"], abs=0.2)
-            assert out["nc_size_dispersion"] == pytest.approx(truth["nc_size_dispersion"], abs=0.05)
+            out, truth = analyze_population(result.wavelength_nm, result.absorbance), result.truth
+            assert out["nc_population_concentration_um"] == pytest.approx(1e3 * truth["nc_concentration_mm"], rel=0.3)
+            assert out["nc_population_mean_diameter_nm"] == pytest.approx(truth["nc_mean_diameter_nm"], abs=0.2)
+            assert out["nc_population_size_dispersion"] == pytest.approx(truth["nc_size_dispersion"], abs=0.05)
 
 
 def test_sasmodels_spheres_fit_back():
@@ -269,8 +312,12 @@ def test_msc437_band_height_matches_the_twin_truth(conditions, with_nc):
 
     result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(0))
     out = analyze_spectrum(result.wavelength_nm, result.absorbance)
-    assert (out["nc_exciton_nm"] is not None) == with_nc
-    assert out["msc_absorbance.CdSe-437"] == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.10)
+    # At 300/260 °C / 30 s the twin's NC band is a few size classes rising into the CdSe-465 band:
+    # since issue 18 its maximum, unresolved red of the clusters, is not reported as an exciton, but
+    # the band is seen and named in a warning.
+    seen = out["nc_exciton_nm"] is not None or any("an NC band falls off" in w for w in out["warnings"])
+    assert seen == with_nc
+    assert out["msc_absorbance_CdSe-437"] == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.10)
 
 
 def test_no_false_exciton_beside_the_msc_bands_when_ncs_are_scarce():
