@@ -1,4 +1,4 @@
-"""Speed of the built-in analysis: one UV-Vis spectrum, one SAXS pattern inline, and McSAS deferred.
+"""Speed of the built-in analysis: one UV-Vis spectrum and one SAXS pattern, inline and deferred.
 
 Prints a table and writes ``benchmarks/results/analysis.json``.
 
@@ -6,7 +6,8 @@ Prints a table and writes ``benchmarks/results/analysis.json``.
 
 Targets (issue 4): UV-Vis ≤ 2 ms per spectrum; every SAXS analysis a campaign waits for (the
 ``autolab_analyze_saxs`` hook: checks, sphere fit, mesophase) ≤ 100 ms per pattern. The McSAS-like
-size distribution runs in ``autolab_analyze_saxs_deferred``, off the critical path: no target.
+size distribution runs in ``autolab_analyze_saxs_deferred``, and the UV-Vis NC size-population fit
+in ``autolab_analyze_uvvis_deferred``, off the critical path: no target.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from autolab.plugins.saxs import autolab_analyze_saxs, autolab_analyze_saxs_deferred
-from autolab.plugins.uvvis import analyze_spectrum
+from autolab.plugins.uvvis import analyze_spectrum, autolab_analyze_uvvis_deferred
 
 from autolab import sim
 
@@ -45,6 +46,10 @@ def main() -> None:
     saxs_25 = (cold.q_nm_inv, cold.intensity, cold.intensity_sigma)
     rows = {
         "uvvis spectrum (401 points)": (timed(lambda: analyze_spectrum(point.wavelength_nm, point.absorbance), args.repeats), 2e-3),
+        "uvvis NC population fit, deferred": (
+            timed(lambda: autolab_analyze_uvvis_deferred(point.wavelength_nm, point.absorbance, {}), args.repeats),
+            None,
+        ),
         "saxs inline hook (250 points)": (timed(lambda: autolab_analyze_saxs(*saxs_280), args.repeats), 0.1),
         "saxs inline hook, mesophase at 25 °C": (timed(lambda: autolab_analyze_saxs(*saxs_25), args.repeats), 0.1),
         "saxs McSAS, deferred (3 × 5000 it.)": (timed(lambda: autolab_analyze_saxs_deferred(*saxs_280), 3), None),
