@@ -395,12 +395,12 @@ def analyze(target, kind, catalog, as_json):
         wavelength, absorbance = read_uvvis(target)
         report = _nothing_read(target, manager.analyze_uvvis(wavelength, absorbance))
         report = report.merge(manager.analyze_uvvis(wavelength, absorbance, deferred=True))
-        payload = _unprefixed(report.metrics, "uvvis.")
+        payload = dict(report.metrics)
     elif kind == "saxs":
         q, intensity, sigma = read_saxs(target)
         report = _nothing_read(target, manager.analyze_saxs(q, intensity, sigma))
         report = report.merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
-        payload = _unprefixed(report.metrics, "saxs.")
+        payload = dict(report.metrics)
     else:
         from .analysis.runs import analyze_run
         from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
@@ -413,6 +413,8 @@ def analyze(target, kind, catalog, as_json):
         writer.close()
         payload = {"uid": uid, **report.metrics}
     payload["errors"] = report.errors
+    if report.notes:
+        payload["notes"] = report.notes
     payload["plugin_versions"] = report.versions
     if as_json:
         from .analysis.runs import jsonable
@@ -420,7 +422,7 @@ def analyze(target, kind, catalog, as_json):
         click.echo(json.dumps(jsonable(payload)))
     else:
         for key, value in payload.items():
-            if key.startswith(("mcsas_histogram", "saxs.mcsas_histogram")):
+            if key.startswith("saxs.mcsas_histogram"):
                 continue
             click.echo(f"{key:34s} {value}")
 
@@ -435,10 +437,6 @@ def _nothing_read(path: str, report):
         msg = f"{path}: {reasons}"
         raise AutolabError(msg)
     return report
-
-
-def _unprefixed(metrics: dict, prefix: str) -> dict:
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in metrics.items()}
 
 
 def resolve_uid(client, text: str) -> str:

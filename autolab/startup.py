@@ -94,13 +94,13 @@ writer = CatalogWriter(catalog, journal_directory(location))
 # in time stays in the journals and is replayed on the next open. It must run before the
 # interpreter stops thread pools and tiled's in-process portal, which plain atexit runs after.
 _register_exit = getattr(threading, "_register_atexit", atexit.register)
+_register_exit(writer.close)
 plugins = PluginManager()
 # Slow (deferred) analyses run in a worker process after each point; leaving waits for them
-# first (up to 2 min), then for the writer.
+# (up to 2 min) before the writer closes — exit callbacks run last-registered first.
 deferred_analysis = DeferredAnalysis(writer) if plugins.has_deferred() else None
 if deferred_analysis is not None:
     _register_exit(deferred_analysis.close)
-_register_exit(writer.close)
 reactor = session_reactor()
 # The plans carry this reactor's limits, so the queue refuses an out-of-range item when it is added.
 globals().update(limited_plans(

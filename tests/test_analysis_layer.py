@@ -138,10 +138,10 @@ def test_cli_analyze_files_as_json(tmp_path):
     out = autolab("analyze", "--kind", "uvvis", str(tmp_path / "s.csv"), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert "CdSe-437" in data["msc_families"]
-    assert data["nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=10)
-    for key in ("nc_diameter_nm", "nc_size_dispersion"):
-        assert key in data
+    assert "CdSe-437" in data["uvvis.msc_families"]
+    assert data["uvvis.nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=10)
+    for key in ("uvvis.nc_diameter_nm", "uvvis.nc_size_dispersion", "uvvis.nc_population_mean_diameter_nm"):
+        assert key in data  # one name per metric: as `autolab plugins`, `analyze RUN` and the objectives write it
     cold = sim.simulate(sim.Conditions(25, 25, 14.0), rng=np.random.default_rng(2))
     (tmp_path / "p.dat").write_text(
         "# q_nm^-1 I sigma\n" + "\n".join(f"{a} {b} {c}" for a, b, c in zip(cold.q_nm_inv, cold.intensity, cold.intensity_sigma, strict=True))
@@ -149,11 +149,11 @@ def test_cli_analyze_files_as_json(tmp_path):
     out = autolab("analyze", "--kind", "saxs", str(tmp_path / "p.dat"), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["mesophase"] is True
-    assert data["bragg_peaks_nm_inv"][0] == pytest.approx(1.84, abs=0.05)
-    assert "radius_nm" in data
-    assert "polydispersity" in data
-    assert data["mcsas_mean_radius_nm"] > 0  # the deferred hook runs at once for a file
+    assert data["saxs.mesophase"] is True
+    assert data["saxs.bragg_peaks_nm_inv"][0] == pytest.approx(1.84, abs=0.05)
+    assert "saxs.radius_nm" in data
+    assert "saxs.polydispersity" in data
+    assert data["saxs.mcsas_mean_radius_nm"] > 0  # the deferred hook runs at once for a file
 
 
 def _pattern_lines(q, intensity):
@@ -186,8 +186,9 @@ def test_cli_repairs_a_descending_pattern_and_says_so(tmp_path):
     out = autolab("analyze", "--kind", "saxs", str(path), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["mesophase"] is True
-    assert any("estimated" in w for w in data["warnings"])  # no σ column: estimated, and said
+    assert data["saxs.mesophase"] is True
+    assert data["notes"] == ["q_nm_inv was in descending order; sorted before the analysis"]
+    assert any("estimated" in w for w in data["saxs.warnings"])  # no σ column: estimated, and said
 
 
 def test_cli_malformed_file_is_one_line_exit_2(tmp_path):

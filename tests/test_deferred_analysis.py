@@ -85,6 +85,9 @@ def test_a_worker_that_dies_costs_only_the_deferred_metrics(tmp_path):
     session = open_session(str(tmp_path / "catalog"), seed=2)
     try:
         (uid,) = session.RE(measure_point(session.reactor, 300, 300, 14.0))
+        deadline = time.monotonic() + 30
+        while session.deferred._process is None and time.monotonic() < deadline:  # the feeder starts it
+            time.sleep(0.01)
         session.deferred._process.kill()
         assert session.deferred.wait(timeout=30)
     finally:
@@ -92,3 +95,28 @@ def test_a_worker_that_dies_costs_only_the_deferred_metrics(tmp_path):
     assert any("worker exited" in e for e in session.deferred.errors)
     assert [r.metadata["start"]["uid"] for r in find_runs(session.catalog, plan_name="measure_point")] == [uid]
     assert [r.metadata["start"]["analysis_of"] for r in find_runs(session.catalog, plan_name="analysis")] == [uid]
+
+
+@pytest.mark.slow
+def test_a_backlog_in_the_worker_never_holds_up_the_runengine(RE, reactor):
+    """Twelve points in a row, far faster than the worker's ≈ 0.5 s each: every callback returns at once."""
+    from autolab.analysis.deferred import DeferredAnalysis
+
+    stored = []
+    deferred = DeferredAnalysis(lambda name, doc: stored.append((name, doc)))
+    seconds = []
+
+    def timed(name, doc):
+        started = time.perf_counter()
+        deferred(name, doc)
+        seconds.append(time.perf_counter() - started)
+
+    RE.subscribe(timed)
+    uids = [RE(measure_point(reactor, 300, 300, 5.0 + i))[0] for i in range(12)]
+    assert max(seconds) < 0.05, f"slowest callback {max(seconds):.3f} s"
+    assert deferred.pending >= 6  # most are still queued: the RunEngine ran ahead of the worker
+    deferred.close(timeout=120)
+    starts = [doc for name, doc in stored if name == "start"]
+    assert [doc["analysis_of"] for doc in starts] == uids  # each point once, in order
+    assert all(doc["plan_name"] == DEFERRED_PLAN_NAME for doc in starts)
+    assert deferred.errors == []

@@ -34,7 +34,8 @@ def autolab_analyze_uvvis(
     Called for every measured point (live, after its run finishes), for stored runs
     (``autolab analyze RUN``) and for instrument files (``autolab analyze --kind uvvis FILE``).
 
-    :param wavelength_nm: Wavelengths, nm, strictly increasing (the manager sorts them).
+    :param wavelength_nm: Wavelengths, nm, increasing (the manager sorts them and notes it in the
+        report); repeated values may occur.
     :param absorbance: Absorbance (AU) at each wavelength.
     :param metadata: The run's start document (conditions, ``path_length_cm`` …), or ``{}``.
     :return: Metrics of this plugin, or None.
@@ -47,7 +48,8 @@ def autolab_analyze_saxs(
 ) -> dict[str, Any] | None:
     """Analyse one azimuthally integrated SAXS pattern.
 
-    :param q_nm_inv: Scattering vector, nm⁻¹, strictly increasing.
+    :param q_nm_inv: Scattering vector, nm⁻¹, increasing (sorted by the manager, as above);
+        repeated values may occur.
     :param intensity: I(q), absolute (cm⁻¹) or arbitrary units.
     :param sigma: Standard error of each I(q), or None when the file has none.
     :param metadata: The run's start document, or ``{}``.
@@ -61,11 +63,12 @@ def autolab_analyze_uvvis_deferred(
 ) -> dict[str, Any] | None:
     """Analyse one UV-Vis spectrum with a method too slow for a campaign's critical path.
 
-    Same arguments and return as :func:`autolab_analyze_uvvis`. During a live session the call
-    happens after the point's own analysis is stored, in the analysis callback's background
-    worker, so it never delays the next suggestion; its metrics are stored as a separate derived
-    run (``plan_name="deferred_analysis"``, ``analysis_of=<raw uid>``) and never feed an
-    objective. ``autolab analyze`` (a file or a stored run) calls it at once, after the fast hooks.
+    Same arguments and return as :func:`autolab_analyze_uvvis`. During a live session
+    :class:`~autolab.analysis.deferred.DeferredAnalysis` calls it in a worker process once the
+    point's run has stopped, so it never delays the RunEngine or the next suggestion; its metrics
+    are stored as a separate derived run (``plan_name="deferred_analysis"``,
+    ``analysis_of=<raw uid>``) and never feed an objective. ``autolab analyze`` (a file or a
+    stored run) calls it at once, after the fast hooks.
     """
 
 

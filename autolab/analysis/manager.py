@@ -38,9 +38,14 @@ class AnalysisReport:
     metrics: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    #: What the manager repaired before the plugins saw the data (e.g. a descending axis sorted).
+    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: AnalysisReport) -> AnalysisReport:
-        return AnalysisReport({**self.metrics, **other.metrics}, {**self.errors, **other.errors}, {**self.versions, **other.versions})
+        return AnalysisReport(
+            {**self.metrics, **other.metrics}, {**self.errors, **other.errors}, {**self.versions, **other.versions},
+            list(dict.fromkeys([*self.notes, *other.notes])),
+        )
 
 
 class PluginManager:
@@ -114,9 +119,11 @@ class PluginManager:
     # --- calling -------------------------------------------------------------------------
     def analyze_uvvis(self, wavelength_nm, absorbance, metadata: dict | None = None, *, deferred: bool = False) -> AnalysisReport:
         """Run every plugin's ``autolab_analyze_uvvis`` (with ``deferred``: ``…_uvvis_deferred``) on one spectrum."""
-        _, wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
+        order, wavelength_nm, absorbance = _sorted_pair(wavelength_nm, absorbance, "wavelength_nm", "absorbance")
         hook = "autolab_analyze_uvvis_deferred" if deferred else "autolab_analyze_uvvis"
-        return self._call_all(hook, wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
+        report = self._call_all(hook, wavelength_nm=wavelength_nm, absorbance=absorbance, metadata=metadata or {})
+        report.notes.extend(_sorting_note(order, "wavelength_nm"))
+        return report
 
     def has_deferred(self) -> bool:
         """Whether any plugin implements a deferred (slow) analysis hook."""
@@ -133,7 +140,9 @@ class PluginManager:
                 raise ValueError(msg)
             s = s[order]
         hook = "autolab_analyze_saxs_deferred" if deferred else "autolab_analyze_saxs"
-        return self._call_all(hook, q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
+        report = self._call_all(hook, q_nm_inv=q, intensity=i, sigma=s, metadata=metadata or {})
+        report.notes.extend(_sorting_note(order, "q_nm_inv"))
+        return report
 
     def analyze_series(self, points: list[dict], metadata: dict | None = None) -> AnalysisReport:
         """Run every plugin's ``autolab_analyze_series`` on a time series of points."""
@@ -182,6 +191,15 @@ class PluginManager:
             for key, value in (result or {}).items():
                 report.metrics[f"{name}.{key}"] = value
         return report
+
+
+def _sorting_note(order: np.ndarray, name: str) -> list[str]:
+    """A note for the report when the hooks got ``name`` sorted (the hookspecs promise an increasing axis)."""
+    if np.all(order[1:] > order[:-1]):
+        return []
+    if np.all(order == np.arange(order.size)[::-1]):
+        return [f"{name} was in descending order; sorted before the analysis"]
+    return [f"{name} was not in increasing order; sorted before the analysis"]
 
 
 def _sorted_pair(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

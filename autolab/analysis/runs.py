@@ -108,6 +108,8 @@ def analysis_metadata(raw_start: dict[str, Any], report: AnalysisReport, *, rean
         "errors": dict(report.errors),
         "plugin_versions": dict(report.versions),
     }
+    if report.notes:
+        metadata["analysis_notes"] = list(report.notes)
     for key in ("campaign_id", "suggestion_id", "design_point", "phase_map_uid", "conditions", *CONDITION_KEYS):
         if key in raw_start:
             metadata[key] = raw_start[key]

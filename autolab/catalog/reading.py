@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import CatalogError
 
 #: ``plan_name`` of runs that are not measurements: derived analysis runs and campaign records.
-DERIVED_PLAN_NAMES = ("analysis", "autonomous_campaign")
+DERIVED_PLAN_NAMES = ("analysis", "deferred_analysis", "autonomous_campaign")
 
 
 @dataclass(frozen=True)
