@@ -9,7 +9,8 @@ and extinction curves (Chem. Mater. 2003, 15, 2854).
    duplicated wavelengths averaged, a saturated end (absorbance above the detector's range)
    trimmed — each repair named in ``warnings``; anything else is one ``ValueError`` naming the
    field, the value and what is allowed (:func:`checked_spectrum`).
-2. Resample onto a uniform grid of independent points (the noise estimate finds their spacing)
+2. Keep the spectrum up to 750 nm (``ANALYSED_UP_TO_NM``: CdSe absorbs nothing further red),
+   resample onto a uniform grid of independent points (the noise estimate finds their spacing)
    and subtract a flat + λ⁻⁴ scattering baseline fitted to the red tail.
 3. Savitzky–Golay (cubic) second derivatives in windows of 9, 15, 25 and 49 nm. A feature is a
    minimum deeper than 5× the derivative's own noise, propagated from the spectrum's noise (the
@@ -82,6 +83,18 @@ MIN_POINTS = 20
 MIN_SPAN_NM = 30.0
 #: Absorbance above which a spectrometer reads no light, AU: the default detector range.
 MAX_ABSORBANCE_AU = 4.0
+#: The spectrum is analysed up to this wavelength, nm; points red of it are not used. CdSe absorbs
+#: nothing red of its bulk gap (713 nm), and the red flank of the largest calibrated NC's exciton
+#: (653 nm, 8 nm) ends by ≈ 710 nm. The flat + λ⁻⁴ baseline is fitted to the reddest 10 % of what
+#: is analysed, and the further red that lies, the noisier its extrapolation to the visible: the
+#: independent spectra (tests/independent_spectra.py, 23 cases × 4 seeds) regenerated up to 800 nm
+#: misread 3 excitons when read to 800 nm, none when read to 750; extended with their own baseline
+#: and noise to 2500 nm and read whole, 29 of 69 lost or misread theirs.
+ANALYSED_UP_TO_NM = 750.0
+#: Longest wavelength accepted, nm: UV-Vis-NIR spectrometers end near 3300 nm. Beyond it a value is
+#: a corrupted row or another unit (Å, cm⁻¹), and the uniform grid the analysis resamples onto
+#: would grow without bound (one row at 7e6 nm made 3.5 million points).
+MAX_WAVELENGTH_NM = 5000.0
 #: Savitzky–Golay windows, nm: MSC detection (9; a 15 nm one also answered to the twin's broad
 #: cluster resonances, a false CdSe-380 at 384 nm), width test (15 over 25), NC detection (25, 49).
 MSC_WINDOW_NM = 9.0
@@ -165,8 +178,11 @@ def checked_spectrum(wavelength_nm, absorbance, *, max_absorbance_au: float = MA
     run of points above ``max_absorbance_au`` (or +inf) at either end of the spectrum is trimmed
     (the detector saw no light there, usually the UV end of a concentrated sample).
     ``ValueError`` (naming the field, the value and what is allowed) for: values that are not
-    numbers, arrays that are not 1-D or differ in length, wavelengths ≤ 0 nm, saturated points
-    inside the spectrum, fewer than ``MIN_POINTS`` pairs left, or a range under ``MIN_SPAN_NM``.
+    numbers, arrays that are not 1-D or differ in length, wavelengths ≤ 0 nm or above
+    ``MAX_WAVELENGTH_NM``, saturated points inside the spectrum, fewer than ``MIN_POINTS`` pairs
+    left, or a range under ``MIN_SPAN_NM``. A wavelength out of range is refused even when it is a
+    single stray row, not dropped: a row mistyped in the wavelength column may have its neighbours
+    mistyped too, in range, where no check can see them; the file needs a look.
     """
     lam, a = _as_1d(wavelength_nm, "wavelength_nm"), _as_1d(absorbance, "absorbance")
     if lam.size != a.size:
@@ -182,6 +198,13 @@ def checked_spectrum(wavelength_nm, absorbance, *, max_absorbance_au: float = MA
         lam, a = lam[~bad], a[~bad]
     if lam.size and lam.min() <= 0:
         msg = f"wavelength_nm={lam.min():g} is not a wavelength: wavelengths must be > 0 nm"
+        raise ValueError(msg)
+    if lam.size and lam.max() > MAX_WAVELENGTH_NM:
+        above = int((lam > MAX_WAVELENGTH_NM).sum())
+        msg = (
+            f"wavelength_nm={lam.max():g} is outside a spectrometer's range: wavelengths must be > 0 and ≤ {MAX_WAVELENGTH_NM:g} nm "
+            f"({above} of {lam.size} points are above it; a mistyped row, or an axis in Å or cm⁻¹?)"
+        )
         raise ValueError(msg)
     steps = np.diff(lam)
     if steps.size and np.any(steps <= 0):
@@ -247,6 +270,7 @@ def _trim_saturated(lam, a, saturated, max_absorbance_au, warnings):
 def _prepare(wavelength_nm, absorbance, families, msc_fwhm_nm, max_absorbance_au) -> dict:
     """Steps 1–5 of the module docstring, shared by the inline and the deferred analysis."""
     raw_lam, raw_a, warnings = checked_spectrum(wavelength_nm, absorbance, max_absorbance_au=max_absorbance_au)
+    raw_lam, raw_a = _analysed_range(raw_lam, raw_a)
     noise, independent_step_nm = _noise(raw_lam, raw_a)
     lam, a = _uniform(raw_lam, raw_a, independent_step_nm)
     step = float(lam[1] - lam[0])
@@ -280,6 +304,20 @@ def _prepare(wavelength_nm, absorbance, families, msc_fwhm_nm, max_absorbance_au
 
     nc = _nc_band(lam, remainder, step, noise, sorted(features, reverse=True), bluest, on_a_cluster, warnings) if features else None
     return {"lam": lam, "a": a, "noise": noise, "detected": detected, "msc_heights": heights, "nc": nc, "warnings": warnings}
+
+
+def _analysed_range(lam: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs at or blue of ``ANALYSED_UP_TO_NM``; ``ValueError`` when too few are left there."""
+    if lam[-1] <= ANALYSED_UP_TO_NM:
+        return lam, a
+    keep = lam <= ANALYSED_UP_TO_NM
+    if keep.sum() < MIN_POINTS or lam[keep][-1] - lam[0] < MIN_SPAN_NM:
+        msg = (
+            f"wavelength_nm spans {lam[0]:g}–{lam[-1]:g} nm with {int(keep.sum())} points at or below {ANALYSED_UP_TO_NM:g} nm: "
+            f"the analysis needs ≥ {MIN_POINTS} there over ≥ {MIN_SPAN_NM:g} nm (CdSe absorbs blue of ≈ 720 nm)"
+        )
+        raise ValueError(msg)
+    return lam[keep], a[keep]
 
 
 def _uniform(lam: np.ndarray, a: np.ndarray, step_nm: float) -> tuple[np.ndarray, np.ndarray]:

@@ -317,6 +317,64 @@ def test_an_energy_axis_is_refused_with_a_hint():
         analyze_spectrum(energy, absorbance)
 
 
+@pytest.mark.parametrize(
+    ("make", "value", "above"),
+    [
+        (lambda lam: np.where(np.arange(lam.size) == 150, 7e6, lam), "7e+06", 1),  # one mistyped row
+        (lambda lam: np.linspace(300.0, 1e9, lam.size), "1e+09", None),  # a grid that would not fit in memory
+        (lambda lam: 10.0 * lam, None, None),  # an axis in Å
+        (lambda lam: 1e7 / lam, None, None),  # an axis in cm⁻¹
+    ],
+)
+def test_wavelengths_beyond_a_spectrometers_range_are_refused(make, value, above):
+    """Above 5000 nm (UV-Vis-NIR spectrometers end near 3300 nm) a wavelength is a corrupted row or
+    another unit: one ValueError naming the field, the value and the range, at once — not a
+    resampling grid of millions of points (a 7e6 nm row took 2.3 s) or a MemoryError."""
+    wavelength, absorbance, _ = good_spectrum()
+    bad = make(wavelength)
+    shown = value or f"{bad.max():g}"
+    count = above or int((bad > 5000).sum())
+    message = (
+        f"wavelength_nm={shown} is outside a spectrometer's range: wavelengths must be > 0 and ≤ 5000 nm "
+        f"({count} of {bad.size} points are above it; a mistyped row, or an axis in Å or cm⁻¹?)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        analyze_spectrum(bad, absorbance)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        analyze_population(bad, absorbance)
+
+
+@pytest.mark.parametrize("name", ["isolated_3.0nm", "beside_437_2.7nm", "crowded_2.5nm"])
+def test_a_spectrum_reaching_into_the_near_infrared_is_read_to_750_nm(name):
+    """A UV-Vis-NIR spectrum, here the case continued with its own baseline and noise to 1100 nm (a
+    silicon detector's end) and to 5000 nm (the bound), is read exactly as its part up to 750 nm:
+    CdSe absorbs nothing further red, and a λ⁻⁴ baseline fitted to a far-red tail is noise (read
+    whole to 2500 nm, 29 of 69 independent spectra lost or misread their exciton)."""
+    case = CASES[name]
+    for seed in range(2):
+        wavelength, absorbance, truth = spectrum(case, seed)
+        step = wavelength[1] - wavelength[0]
+        extra = np.arange(wavelength[-1] + step, 5000.0 + step / 2, step)
+        baseline = case.offset_au + case.rayleigh_au_at_400nm * (400 / extra) ** 4 + case.turbidity_au_at_400nm * (400 / extra)
+        tail = baseline + np.random.default_rng(seed + 50).normal(0.0, case.noise_au, extra.size)
+        lam, a = np.r_[wavelength, extra], np.r_[absorbance, tail]
+        visible = analyze_spectrum(lam[lam <= 750.0], a[lam <= 750.0])
+        assert visible["nc_exciton_nm"] == pytest.approx(truth["exciton_nm"], abs=3.0), seed
+        for end in (1100.0, 5000.0):
+            out = analyze_spectrum(lam[lam <= end], a[lam <= end])
+            assert out == visible, (seed, end)
+
+
+def test_a_spectrum_with_too_little_of_the_visible_is_refused():
+    wavelength = np.arange(740.0, 1700.0, 1.0)
+    message = (
+        "wavelength_nm spans 740–1699 nm with 11 points at or below 750 nm: "
+        "the analysis needs ≥ 20 there over ≥ 30 nm (CdSe absorbs blue of ≈ 720 nm)"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        analyze_spectrum(wavelength, np.zeros(wavelength.size))
+
+
 def test_no_traceback_from_numpy_on_odd_but_valid_input():
     """Short (20 points), coarse (5 nm), flat, negative, or constant spectra give an answer, not an error."""
     wavelength = np.linspace(300.0, 700.0, 20)
