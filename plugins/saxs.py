@@ -181,13 +181,24 @@ def _as_1d(values, name: str) -> np.ndarray:
 
 
 def _merge_duplicates(q, i, s, duplicated):
+    """Points at one q merged: the inverse-variance mean of I, σ = (Σ σ⁻²)^(-1/2); without σ the mean.
+
+    Scaled so that σ and I of any size merge without over- or underflow (σ of 1e-200 or 1e200 made
+    1/σ² 0 or inf, and I NaN): each group's weights are (σ_min/σ)² ≤ 1 with σ_min the group's
+    smallest σ, so their sum is ≥ 1, and I is merged in units of max |I|.
+    """
     group = np.concatenate([[0], np.cumsum(~duplicated)])
-    w = np.ones_like(q) if s is None else 1.0 / s**2
+    counts = np.bincount(group)
+    merged_q = np.bincount(group, q) / counts
+    top = float(np.abs(i).max()) or 1.0
+    if s is None:
+        return merged_q, top * (np.bincount(group, i / top) / counts), None
+    smallest = np.full(counts.size, np.inf)
+    np.minimum.at(smallest, group, s)
+    w = (smallest[group] / s) ** 2
     total = np.bincount(group, w)
-    merged_i = np.bincount(group, w * i) / total
-    merged_q = np.bincount(group, q) / np.bincount(group)
-    merged_s = None if s is None else 1.0 / np.sqrt(total)
-    return merged_q, merged_i, merged_s
+    merged_i = top * (np.bincount(group, w * (i / top)) / total)
+    return merged_q, merged_i, smallest / np.sqrt(total)
 
 
 def noise_estimate(q_nm_inv, intensity) -> np.ndarray:

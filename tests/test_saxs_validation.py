@@ -222,16 +222,43 @@ def test_repairable_input_is_repaired_and_said(clean, make, warning):
     assert saxs.autolab_analyze_saxs(clean.q_nm_inv, clean.intensity, clean.sigma)["warnings"] == []
 
 
-def test_validate_pattern_merges_duplicates_by_inverse_variance():
+@pytest.mark.parametrize("i_unit", [1e-300, 1.0, 1e300])
+@pytest.mark.parametrize("s_unit", [1e-200, 1.0, 1e200])
+def test_validate_pattern_merges_duplicates_by_inverse_variance(s_unit, i_unit):
+    """I = 1 (σ = 1) and 4 (σ = 2) at one q merge to (1 + 4/4)/(1 + 1/4) = 1.6, σ = 1/√1.25, in any
+    unit of I and σ (1/σ² of 1e-200 or 1e200 under- or overflows: the merge made I NaN)."""
     q = np.r_[np.linspace(0.1, 5.0, 30), 1.0]
-    i = np.r_[np.ones(30), 4.0]
-    s = np.r_[np.full(30, 1.0), 1.0]
-    i[np.argmin(np.abs(q[:30] - 1.0))] = 1.0
+    i = np.r_[np.ones(30), 4.0] * i_unit
+    s = np.r_[np.full(30, 1.0), 2.0] * s_unit
     q[np.argmin(np.abs(q[:30] - 1.0))] = 1.0
     q2, i2, s2, warnings = saxs.validate_pattern(q, i, s)
     at = np.flatnonzero(q2 == 1.0)
     assert len(q2) == 30
     assert len(at) == 1
-    assert i2[at[0]] == pytest.approx(2.5)
-    assert s2[at[0]] == pytest.approx(1 / np.sqrt(2))
+    assert np.isfinite(i2).all()
+    assert np.isfinite(s2).all()
+    assert i2[at[0]] == pytest.approx(1.6 * i_unit, rel=1e-12)
+    assert s2[at[0]] == pytest.approx(s_unit / np.sqrt(1.25), rel=1e-12)
     assert warnings == ["q_nm_inv was not increasing: sorted", "merged 1 duplicated q value(s) (inverse-variance mean)"]
+
+
+def test_duplicates_merge_when_one_sigma_is_absurdly_small():
+    """σ of 1e-200 beside σ of 1: the tiny σ's point carries the merged value, nothing overflows."""
+    q = np.r_[np.linspace(0.1, 5.0, 30), 1.0]
+    q[np.argmin(np.abs(q[:30] - 1.0))] = 1.0
+    i = np.r_[np.ones(30), 4.0]
+    s = np.r_[np.full(30, 1.0), 1e-200]
+    q2, i2, s2, _ = saxs.validate_pattern(q, i, s)
+    at = np.flatnonzero(q2 == 1.0)[0]
+    assert i2[at] == pytest.approx(4.0)
+    assert s2[at] == pytest.approx(1e-200)
+
+
+@pytest.mark.parametrize("s_unit", [1e-200, 1e200])
+def test_a_pattern_with_duplicates_and_absurd_sigma_is_analysed(clean, s_unit):
+    q, intensity, sigma = _duplicated(clean)
+    out = saxs.autolab_analyze_saxs(q, intensity, sigma * s_unit)
+    assert any("merged 1 duplicated q value(s)" in w for w in out["warnings"])
+    assert np.isfinite(out["radius_nm"])
+    assert np.isfinite(out["chi2_reduced"])
+    assert out["mesophase"] is False
