@@ -310,6 +310,40 @@ CASES: dict[str, Case] = {
 }
 
 
+#: NC bands with no maximum of their own, only a shoulder on the rising higher transitions and
+#: continuum: small, broad ensembles (12–18 % at 2.0–2.6 nm) and strong continua (up to 3× the
+#: default), alone, on Rayleigh or turbid baselines, on a coarse grid, and beside CdSe-437. The
+#: truth is the shoulder's flattest point (``nc_exciton_truth``: the NC component's local maximum
+#: of dN/dλ, below zero). Each is a shoulder on the 0.01 nm reader, none by a hair (dN/dλ there
+#: from −0.22 to −1.08 mAU/nm, against 0 at every maximum of ``CASES``).
+SHOULDER_CASES: dict[str, Case] = {
+    "shoulder_2.0nm_broad": Case(Nanocrystals(2.0, 0.12, 0.06), noise_au=0.001),
+    "shoulder_2.0nm_continuum": Case(Nanocrystals(2.0, 0.08, 0.06, continuum_ratio=3.0), noise_au=0.002),
+    "shoulder_2.2nm_lognormal": Case(Nanocrystals(2.2, 0.15, 0.06, "lognormal"), grid_nm=(300.0, 700.0, 0.5), noise_au=0.002),
+    "shoulder_2.2nm_18pct": Case(Nanocrystals(2.2, 0.18, 0.08, continuum_ratio=2.0), rayleigh_au_at_400nm=0.02, noise_au=0.002),
+    "shoulder_2.4nm_continuum": Case(
+        Nanocrystals(2.4, 0.15, 0.08, "lognormal", continuum_ratio=3.0), turbidity_au_at_400nm=0.02, noise_au=0.003
+    ),
+    "shoulder_2.6nm_18pct": Case(
+        Nanocrystals(2.6, 0.18, 0.10, "lognormal", continuum_ratio=3.0), grid_nm=(320.0, 750.0, 2.0), noise_au=0.002
+    ),
+    "shoulder_2.4nm_beside_437": Case(
+        Nanocrystals(2.4, 0.15, 0.06, "lognormal", continuum_ratio=2.0), clusters={"CdSe-437": 0.1}, noise_au=0.002
+    ),
+    "shoulder_2.2nm_beside_437": Case(
+        Nanocrystals(2.2, 0.12, 0.05, "lognormal", continuum_ratio=2.0), clusters={"CdSe-437": 0.08}, noise_au=0.001
+    ),
+}
+
+
+def nc_slope_at_exciton(nc: Nanocrystals, first_nm: float = 300.0, last_nm: float = 750.0) -> float:
+    """dN/dλ of the noise-free NC component at its exciton truth, AU/nm: ≈ 0 at a maximum, < 0 at a shoulder."""
+    exciton = nc_exciton_truth(nc, first_nm, last_nm)
+    fine = np.array([exciton - 0.01, exciton + 0.01])
+    n = nc_component(nc, fine)[0]
+    return float((n[1] - n[0]) / 0.02)
+
+
 def with_noise(case: Case, noise_au: float) -> Case:
     """``case`` at another noise level."""
     return replace(case, noise_au=noise_au)
