@@ -19,13 +19,13 @@ from autolab.runtime import open_session
 READ_BACK = """
 import json, sys
 from autolab.catalog import load_point, open_catalog
-
-pytestmark = pytest.mark.xdist_group("catalog_locations")  # one module catalog for all its tests
 client = open_catalog(sys.argv[1], create=False)
 point = load_point(client[sys.argv[2]])
 print(json.dumps({"absorbance": point.absorbance.shape[0], "intensity": point.intensity.shape[0],
                   "flow": point.readings["cd_pump_flow_rate"], "t": point.conditions["residence_time_s"]}))
 """
+
+pytestmark = pytest.mark.xdist_group("catalog_locations")  # one module catalog for all its tests
 
 
 def read_back(location, uid, *, cwd) -> dict:

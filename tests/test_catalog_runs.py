@@ -28,7 +28,7 @@ pytestmark = pytest.mark.xdist_group("catalog_runs")  # one module catalog for a
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    """A catalog with one measured point and its derived analysis run; (path, raw uid)."""
+    """A catalog with one measured point, its analysis run and its deferred analysis run; (path, raw uid)."""
     path = tmp_path_factory.mktemp("runs") / "catalog"
     session = open_session(path)
     (uid,) = session.RE(measure_point(session.reactor, 280, 280, 14.0))
@@ -89,9 +89,9 @@ def test_scan_ids_continue_across_processes(tmp_path):
 def test_measurements_leave_out_derived_runs(measured):
     path, uid = measured
     client = open_catalog(path, create=False)
-    assert len(client) == 2  # the point and its analysis run
+    assert len(client) == 3  # the point, its analysis run and its deferred analysis run
     assert list(measurements(client)) == [uid]
-    assert list(client.search(NotIn("start.plan_name", ["analysis", "autonomous_campaign"]))) == [uid]
+    assert list(client.search(NotIn("start.plan_name", ["analysis", "deferred_analysis", "autonomous_campaign"]))) == [uid]
     assert measurements(client).values().last().primary.read()["reactor_spectrometer_absorbance"].shape == (1, 401)
 
 
@@ -113,7 +113,7 @@ def test_runs_lists_measurements_unless_all(measured):
     assert default.exit_code == 0, default.output
     assert [row["uid"] for row in json.loads(default.output)] == [uid]
     every = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--json", "--all"])
-    assert sorted(row["plan_name"] for row in json.loads(every.output)) == ["analysis", "measure_point"]
+    assert sorted(row["plan_name"] for row in json.loads(every.output)) == ["analysis", "deferred_analysis", "measure_point"]
 
 
 # --- exports -----------------------------------------------------------------------------

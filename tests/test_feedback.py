@@ -65,8 +65,10 @@ def test_every_metric_a_builtin_plugin_returns_is_declared(reactor):
     manager = PluginManager()
     declared = {f"{plugin}.{name}" for plugin, names in manager.metrics().items() for name in names}
     result = sim.simulate(sim.Conditions(350, 300, 7.6))
-    returned = set(manager.analyze_uvvis(result.wavelength_nm, result.absorbance).metrics)
-    returned |= set(manager.analyze_saxs(result.q_nm_inv, result.intensity, result.intensity_sigma).metrics)
+    returned = set()
+    for deferred in (False, True):  # the fast hooks and the deferred ones
+        returned |= set(manager.analyze_uvvis(result.wavelength_nm, result.absorbance, deferred=deferred).metrics)
+        returned |= set(manager.analyze_saxs(result.q_nm_inv, result.intensity, result.intensity_sigma, deferred=deferred).metrics)
     assert returned <= declared
     assert {name for name in declared if name.startswith(("uvvis.", "saxs."))} == returned
     listing = subprocess.run([sys.executable, "-m", "autolab", "plugins", "--json"], capture_output=True, text=True, check=True)
