@@ -5,9 +5,12 @@ mismatched lengths, fewer than :data:`MIN_POINTS` usable points, no positive int
 ``ValueError`` that names the field, the value and what is allowed; what can be repaired is
 repaired and said in the ``warnings`` metric (NaN/infinite points and q ≤ 0 dropped, q sorted,
 duplicated q merged by inverse-variance weighting, σ ≤ 0 interpolated from the neighbouring σ,
-negative intensities kept, a missing σ estimated from the point-to-point scatter).
+negative intensities kept, a missing σ estimated from the point-to-point scatter). A pattern of
+more than :data:`REBIN_ABOVE` (500) points is then averaged into ≤ 500 q bins (:func:`rebinned`:
+1.2 % of q, at most 0.015 nm⁻¹ wide), so that every analysis below costs what a 500-point pattern
+does (a 2000-point pyFAI pattern took 82–141 ms unbinned, 21–41 ms binned).
 
-During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–60 ms a pattern):
+During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–40 ms a pattern):
 
 - Sphere fit (:func:`fit_sphere`): spheres with Schulz polydispersity — sasmodels' ``sphere`` form
   factor, Schulz distribution and volume normalisation, evaluated in numpy on 25 radii over
@@ -227,6 +230,40 @@ def _prepared(q_nm_inv, intensity, sigma):
     norm = float(np.abs(i).max()) if i.size and np.abs(i).max() > 0 else 1.0
     s = noise_estimate(q, i) if sigma is None else np.asarray(sigma, dtype=float)
     return q, i / norm, np.clip(s / norm, SIGMA_FLOOR, 1.0 / SIGMA_FLOOR), norm
+
+
+#: Patterns with more points than this are analysed on a rebinned copy (:func:`rebinned`).
+REBIN_ABOVE = 500
+#: Its bins: Δq/q = REBIN_RELATIVE (1.2 %) up to q = REBIN_MAX_STEP / REBIN_RELATIVE, then
+#: Δq = REBIN_MAX_STEP (0.015 nm⁻¹) — at most ≈ 480 bins over 0.08–5 nm⁻¹; no coarser anywhere than
+#: the validated grids (log 250 points: 1.6 %, linear 300 points: 0.016 nm⁻¹), which resolve a form
+#: factor's minima at polydispersity 0.03 and Bragg peaks of σ ≥ 0.02 nm⁻¹.
+REBIN_RELATIVE = 0.012
+REBIN_MAX_STEP = 0.015
+
+
+def rebinned(q, i, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pattern of more than :data:`REBIN_ABOVE` points averaged in q bins (:data:`REBIN_RELATIVE`).
+
+    Each bin's q and I are the means of its points, σ = √(Σσ²)/n (the mean's error; a plain mean,
+    as pyFAI's own rebinning, not a σ-weighted one, which leans to the low counts of Poisson data);
+    a bin with one point keeps it. The analysis costs grow with the points and, up to the local
+    windows' cap, with their density (a 2000-point pattern took 82–141 ms, a 4000-point one up to
+    229 ms); a smooth curve and peaks wider than a bin lose nothing to it. ``q`` increasing, σ
+    given (the estimate from the scatter is made on the points as measured, before rebinning).
+    """
+    if q.size <= REBIN_ABOVE:
+        return q, i, s
+    top = q[-1] * (1.0 + 1e-12)
+    switch = min(REBIN_MAX_STEP / REBIN_RELATIVE, top)
+    steps = int(np.ceil(np.log(switch / q[0]) / np.log1p(REBIN_RELATIVE))) if switch > q[0] else 0
+    edges = q[0] * (1.0 + REBIN_RELATIVE) ** np.arange(steps + 1)
+    if edges[-1] < top:
+        edges = np.concatenate([edges, edges[-1] + REBIN_MAX_STEP * np.arange(1, int(np.ceil((top - edges[-1]) / REBIN_MAX_STEP)) + 1)])
+    _, group, counts = np.unique(np.searchsorted(edges, q, side="right"), return_inverse=True, return_counts=True)
+    if counts.size < MIN_POINTS:
+        return q, i, s
+    return np.bincount(group, q) / counts, np.bincount(group, i) / counts, np.sqrt(np.bincount(group, s * s)) / counts
 
 
 # --- sphere model --------------------------------------------------------------------------------
@@ -706,7 +743,7 @@ def detect_mesophase(q_nm_inv, intensity, sigma=None) -> dict:
     ``lamellar_orders`` (n of the orders found at n·q₁), ``order_ratio`` (q₂/q₁ when the second
     order is found) and ``d_spacing_nm``.
     """
-    q, i, s, _ = _prepared(q_nm_inv, intensity, sigma)
+    q, i, s = rebinned(*_prepared(q_nm_inv, intensity, sigma)[:3])
     return _mesophase_metrics(*_find_bragg(q, i, s, _fitted(q, fit_sphere(q, i, s))))
 
 
@@ -724,6 +761,7 @@ def analyze_pattern(q_nm_inv, intensity, sigma=None, *, distribution: bool = Fal
     """
     q, i, s, warnings = validate_pattern(q_nm_inv, intensity, sigma)
     q, i, s, norm = _prepared(q, i, s)  # I in units of its maximum from here on
+    q, i, s = rebinned(q, i, s)
     fit = fit_sphere(q, i, s)
     peaks, orders = _find_bragg(q, i, s, _fitted(q, fit))
     mask = _bragg_mask(q, [*peaks, *orders.values()])
@@ -793,6 +831,6 @@ def autolab_analyze_saxs(q_nm_inv, intensity, sigma):
 def autolab_analyze_saxs_deferred(q_nm_inv, intensity, sigma):
     """The McSAS-style size distribution, off the campaign's critical path (``mcsas_…`` metrics)."""
     q, i, s, _ = validate_pattern(q_nm_inv, intensity, sigma)
-    q, i, s, _ = _prepared(q, i, s)
+    q, i, s = rebinned(*_prepared(q, i, s)[:3])
     peaks, orders = _find_bragg(q, i, s, _fitted(q, fit_sphere(q, i, s)))
     return _distribution(q, i, s, _bragg_mask(q, [*peaks, *orders.values()]))
