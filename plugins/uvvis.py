@@ -632,7 +632,8 @@ def _parabola_vertex(lam, remainder, noise, window_nm, top, steepest) -> tuple[f
     while high < min(centre + reach, last) and (derivative[high + 1] >= level or high - centre < least):
         high += 1
     x = lam[low : high + 1] - lam[centre]
-    projection = np.linalg.pinv(np.column_stack([x**2, x, np.ones_like(x)]))
+    design = np.stack([x**2, x, np.ones_like(x)])
+    projection = np.linalg.solve(design @ design.T, design)  # least squares: (XᵀX)⁻¹Xᵀ
     curvature, linear, _ = projection @ derivative[low : high + 1]
     if not (curvature < 0 and x[0] <= -linear / (2.0 * curvature) <= x[-1]):
         return None
