@@ -719,8 +719,8 @@ def analyze_population(
 #: NC size classes of the population fit, nm: one per 4 nm of first-exciton wavelength from
 #: MIN_EXCITON_NM (1.65 nm) to the top of the Yu calibration (8 nm, 653 nm), 61 classes. Uniform in
 #: wavelength, not diameter: a small NC's exciton moves ≈ 10 nm per 0.1 nm of diameter, a 6 nm one
-#: ≈ 2 nm. On the twin's spectra 126 classes uniform in diameter (0.05 nm) took 3.1 ms and read the
-#: small NCs at 280/220 °C / 30 s 6 nm off; these 61 take 2.0 ms and read them within 3 nm.
+#: ≈ 2 nm, so classes uniform in diameter would be too coarse for small NCs and needlessly fine
+#: for large ones.
 POPULATION_DIAMETERS_NM = yu_diameter_nm(np.arange(MIN_EXCITON_NM, float(yu_wavelength_nm(YU_CALIBRATED_DIAMETER_NM[1])), 4.0))
 #: The population fit uses the spectrum red of this, nm: clear of the CdSe-350/380 bands and of the
 #: broad higher resonances of the clusters, which the fit does not model.
@@ -728,8 +728,8 @@ POPULATION_FIT_FROM_NM = 420.0
 #: Weight of the second-difference penalty on the class concentrations (AU per mM): it keeps the
 #: non-negative least squares from a comb of isolated classes. Scale-free (the residual and the
 #: penalty both scale with the concentrations). Chosen on the twin's spectra (12 conditions × 4
-#: noise seeds, both parameter sets): the worst exciton error was 3.5, 3.0 and 5.0 nm for 3, 10 and
-#: 30 (and, on the earlier 126-class grid, 12 nm for 100).
+#: noise seeds, both parameter sets): the worst exciton error is 3.5, 3.0, 5.0 and 12 nm for 3,
+#: 10, 30 and 100.
 POPULATION_SMOOTHING = 10.0
 #: The envelope band whose classes are counted is the one whose maximum lies nearest the exciton,
 #: within this distance, nm.
