@@ -314,6 +314,20 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
     assert api.status()["items_in_queue"] == 0
 
 
+def _finished_in_journals(journal, *, purpose: str) -> set[str]:
+    """Uids of ``measure_point`` runs with ``purpose`` whose journal holds a successful stop."""
+    finished = set()
+    for path in journal.glob("*.jsonl"):
+        try:
+            docs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        except (FileNotFoundError, json.JSONDecodeError):  # written to the catalog meanwhile, or mid-line
+            continue
+        if docs and docs[0]["doc"].get("plan_name") == "measure_point" and docs[0]["doc"].get("purpose") == purpose:
+            if any(d["name"] == "stop" and d["doc"].get("exit_status") == "success" for d in docs):
+                finished.add(path.stem)
+    return finished
+
+
 def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
 
@@ -330,14 +344,18 @@ def test_killed_manager_loses_no_finished_point(queue):
     journal = journal_directory(catalog)
     deadline = time.monotonic() + 300
     finished_before_kill = set()
-    while time.monotonic() < deadline:  # wait until a few points are through (their journals come and go)
-        client = open_catalog(catalog)
-        runs = [r for r in find_runs(client, plan_name="measure_point") if r.metadata["start"].get("purpose") == "kill-test"]
-        done = [r for r in runs if (r.metadata.get("stop") or {}).get("exit_status") == "success"]
-        finished_before_kill = {r.metadata["start"]["uid"] for r in done}
+    client = open_catalog(catalog)  # a search on the open client sees new runs; reopening costs seconds
+    while time.monotonic() < deadline:
+        # A point is finished once its stop document is in its journal (written and fsynced on the
+        # worker's RunEngine thread) or in the catalog (the journal is deleted once written). Kill
+        # as soon as three are, while the catalog writer still has some to write.
+        finished_before_kill = _finished_in_journals(journal, purpose="kill-test")
+        if len(finished_before_kill) < 3:
+            runs = [r for r in find_runs(client, plan_name="measure_point") if r.metadata["start"].get("purpose") == "kill-test"]
+            finished_before_kill |= {r.metadata["start"]["uid"] for r in runs if (r.metadata.get("stop") or {}).get("exit_status") == "success"}
         if len(finished_before_kill) >= 3:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert len(finished_before_kill) >= 3
     os.killpg(state.manager_pid, signal.SIGKILL)  # manager and worker die at once, mid-campaign
     time.sleep(1)
