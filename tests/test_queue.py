@@ -205,6 +205,9 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
         out, err = agent.communicate(timeout=400)
     finally:
         agent.kill()
+        agent.wait()
+        for stream in (agent.stdout, agent.stderr):  # closed even when an assertion stopped the test early
+            stream.close()
     assert agent.returncode == 0, err
     summary = json.loads(out)
     assert summary["n_runs"] == 3
@@ -280,11 +283,14 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
     from bluesky_queueserver_api import BPlan
 
     _, api, _, directory = queue
-    # A person's campaign keeps the worker busy (40 points, ≈ 0.5 s each), so the agent's first
-    # point waits behind it.
+    # A person's campaign holds the worker — paused, so it lasts however long the agent takes to
+    # start — and the agent's first point waits in the queue behind it.
     api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=3, bounds=WINDOW,
                        md={"purpose": "busy"}))
     api.queue_start()
+    wait_for(lambda: api.status()["running_item_uid"], timeout=60)
+    api.re_pause(option="deferred")
+    wait_for(lambda: api.status()["manager_state"] == "paused", timeout=60)
     agent = subprocess.Popen(
         [sys.executable, "-m", "autolab", "agent", "--budget", "2", "--seed", "7", "--dir", str(directory), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -295,6 +301,9 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
         while not queued and agent.poll() is None and time.monotonic() < deadline:
             queued = [i for i in api.queue_get()["items"] if i["name"] == "measure_point"]
             time.sleep(0.2)
+        if not queued:
+            agent.kill()
+            pytest.fail(f"the agent queued no point within 120 s; it said: {agent.communicate()[1]}")
         assert api.status()["running_item_uid"] is not None  # still behind the person's campaign
         api.item_remove(uid=queued[0]["item_uid"])
         started = time.monotonic()
@@ -302,12 +311,16 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
         waited_s = time.monotonic() - started
     finally:
         agent.kill()
+        agent.wait()
+        for stream in (agent.stdout, agent.stderr):  # closed even when an assertion stopped the test early
+            stream.close()
     assert agent.returncode == 0, err
     summary = json.loads(out)
     assert summary["n_runs"] == 0
     assert re.fullmatch(r"point 1 \(\S+\) did not finish in the queue: item removed from the queue before it ran",
                         summary["stop_reason"]), summary["stop_reason"]
     assert waited_s < 30  # it polls the queue every second; the rest is writing its summary record
+    api.re_resume()
     api.wait_for_idle(timeout=600)
     assert api.history_get()["items"][-1]["name"] == "autonomous_campaign"
     assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
