@@ -51,7 +51,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import least_squares
 
-from autolab.analysis import hookimpl, metric_table
+from autolab.analysis import as_numbers, hookimpl, metric_table
 
 CDSE_SLD = 42.0
 SOLVENT_SLD = 8.0
@@ -114,9 +114,9 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
     if intensity is None:
         msg = "intensity is missing: a SAXS pattern needs q_nm_inv and intensity columns (σ optional)"
         raise ValueError(msg)
-    q = _as_1d(q_nm_inv, "q_nm_inv")
-    i = _as_1d(intensity, "intensity")
-    s = None if sigma is None else _as_1d(sigma, "sigma")
+    q = as_numbers(q_nm_inv, "q_nm_inv")
+    i = as_numbers(intensity, "intensity")
+    s = None if sigma is None else as_numbers(sigma, "sigma")
     if q.size == 0:
         msg = f"q_nm_inv is empty: a SAXS pattern needs at least {MIN_POINTS} points"
         raise ValueError(msg)
@@ -170,17 +170,6 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
         warnings.append(f"q_nm_inv reaches only {q[-1]:.3g} nm⁻¹: if q is in Å⁻¹, multiply it by 10")
     return q, i, s, warnings
 
-
-def _as_1d(values, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        msg = f"{name} must be numbers, got {type(values).__name__}"
-        raise ValueError(msg) from None
-    if array.ndim != 1:
-        msg = f"{name} must be one column (1-D), got shape {array.shape}"
-        raise ValueError(msg)
-    return array
 
 
 def _merge_duplicates(q, i, s, duplicated):

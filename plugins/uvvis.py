@@ -67,7 +67,7 @@ from autolab.sim.sizing import (
 from scipy.optimize import nnls
 from scipy.signal import find_peaks, savgol_coeffs
 
-from autolab.analysis import hookimpl, metric_table
+from autolab.analysis import as_numbers, hookimpl, metric_table
 
 #: MSC families: name → absorption maximum, nm (Palencia et al. 2020, Fig. 4).
 DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "CdSe-437": 437.0, "CdSe-465": 465.0}
@@ -194,7 +194,7 @@ def checked_spectrum(wavelength_nm, absorbance, *, max_absorbance_au: float = MA
     single stray row, not dropped: a row mistyped in the wavelength column may have its neighbours
     mistyped too, in range, where no check can see them; the file needs a look.
     """
-    lam, a = _as_1d(wavelength_nm, "wavelength_nm"), _as_1d(absorbance, "absorbance")
+    lam, a = as_numbers(wavelength_nm, "wavelength_nm"), as_numbers(absorbance, "absorbance")
     if lam.size != a.size:
         msg = f"wavelength_nm has {lam.size} values and absorbance {a.size}: they must pair up one to one"
         raise ValueError(msg)
@@ -243,17 +243,6 @@ def checked_spectrum(wavelength_nm, absorbance, *, max_absorbance_au: float = MA
         raise ValueError(msg)
     return lam, a, warnings
 
-
-def _as_1d(values, field: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        msg = f"{field} must be numbers; got {type(values).__name__} that cannot be read as numbers"
-        raise ValueError(msg) from None
-    if array.ndim != 1:
-        msg = f"{field} must be a 1-D sequence of numbers, got an array of shape {array.shape}"
-        raise ValueError(msg)
-    return array
 
 
 def _trim_saturated(lam, a, saturated, max_absorbance_au, warnings):

@@ -261,7 +261,7 @@ def clean():
     [
         (lambda p: ([], [], None), "q_nm_inv is empty"),
         (lambda p: (p.q_nm_inv, None, None), "intensity is missing"),
-        (lambda p: (np.c_[p.q_nm_inv, p.intensity], p.intensity, None), "q_nm_inv must be one column (1-D), got shape (300, 2)"),
+        (lambda p: (np.c_[p.q_nm_inv, p.intensity], p.intensity, None), "q_nm_inv must be one column (1-D) of numbers, got shape (300, 2)"),
         (lambda p: ("q", p.intensity, None), "q_nm_inv must be numbers"),
         (lambda p: (p.q_nm_inv, p.intensity[:-1], p.sigma), "intensity has 299 points but q_nm_inv has 300"),
         (lambda p: (p.q_nm_inv, p.intensity, p.sigma[:-3]), "sigma has 297 points but q_nm_inv has 300"),

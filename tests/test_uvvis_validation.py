@@ -317,7 +317,7 @@ def good_spectrum():
         ([], [], "the spectrum is empty: it needs ≥ 20 (wavelength_nm, absorbance) pairs"),
         (np.arange(400.0, 410.0), np.zeros(10), "the spectrum has 10 usable (wavelength_nm, absorbance) pairs: it needs ≥ 20"),
         (np.arange(400.0, 450.0), np.zeros(49), "wavelength_nm has 50 values and absorbance 49: they must pair up one to one"),
-        (np.zeros((2, 30)), np.zeros((2, 30)), "wavelength_nm must be a 1-D sequence of numbers, got an array of shape (2, 30)"),
+        (np.zeros((2, 30)), np.zeros((2, 30)), "wavelength_nm must be one column (1-D) of numbers, got shape (2, 30)"),
         (["a"] * 30, np.zeros(30), "wavelength_nm must be numbers; got list that cannot be read as numbers"),
         (np.arange(-10.0, 40.0), np.zeros(50), "wavelength_nm=-10 is not a wavelength: wavelengths must be > 0 nm"),
         (np.arange(400.0, 450.0), np.full(50, np.nan), "the spectrum has 0 usable (wavelength_nm, absorbance) pairs: it needs ≥ 20"),

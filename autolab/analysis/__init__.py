@@ -4,7 +4,7 @@ Plugins implement hooks from :mod:`autolab.analysis.hookspecs` with :data:`hooki
 through the ``autolab.plugins`` entry-point group (built-ins included).
 """
 
-from .hookspecs import hookimpl, hookspec, metric_table
+from .hookspecs import as_numbers, hookimpl, hookspec, metric_table
 from .manager import DISABLE_AUTOLOAD_ENV, ENTRY_POINT_GROUP, AnalysisReport, PluginInfo, PluginManager
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "AnalysisReport",
     "PluginInfo",
     "PluginManager",
+    "as_numbers",
     "hookimpl",
     "hookspec",
     "metric_table",

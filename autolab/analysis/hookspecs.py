@@ -137,3 +137,28 @@ def metric_table(metrics: dict[str, tuple[str, str]]) -> dict[str, dict[str, str
     {'nc_exciton_nm': {'unit': 'nm', 'description': 'NC first exciton'}}
     """
     return {name: {"unit": unit, "description": text} for name, (unit, text) in metrics.items()}
+
+
+def as_numbers(values, field: str) -> np.ndarray:
+    """``values`` as a 1-D float array, or one ``ValueError`` naming ``field`` and what it got.
+
+    For plugins checking what a hook was given (a file's columns, a detector's array).
+
+    Examples
+    --------
+    >>> as_numbers([1, 2.5], "q_nm_inv")
+    array([1. , 2.5])
+    >>> as_numbers([[1, 2], [3, 4]], "q_nm_inv")
+    Traceback (most recent call last):
+    ...
+    ValueError: q_nm_inv must be one column (1-D) of numbers, got shape (2, 2)
+    """
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        msg = f"{field} must be numbers; got {type(values).__name__} that cannot be read as numbers"
+        raise ValueError(msg) from None
+    if array.ndim != 1:
+        msg = f"{field} must be one column (1-D) of numbers, got shape {array.shape}"
+        raise ValueError(msg)
+    return array

@@ -13,7 +13,7 @@ import numpy as np
 import pluggy
 
 from . import hookspecs
-from .hookspecs import PROJECT
+from .hookspecs import PROJECT, as_numbers
 
 #: Entry-point group that built-in and third-party plugins register under.
 ENTRY_POINT_GROUP = "autolab.plugins"
@@ -204,9 +204,9 @@ def _sorting_note(order: np.ndarray, name: str) -> list[str]:
 
 def _sorted_pair(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The sorting order of ``x`` (stable, to reorder companions such as σ) and both arrays sorted."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.ndim != 1 or x.shape != y.shape:
+    x = as_numbers(x, x_name)
+    y = as_numbers(y, y_name)
+    if x.shape != y.shape:
         msg = f"{x_name} and {y_name} must be 1-D and of equal length, got {x.shape} and {y.shape}"
         raise ValueError(msg)
     order = np.argsort(x, kind="stable")
