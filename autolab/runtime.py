@@ -79,16 +79,8 @@ def open_session(
     analysis = deferred = None
     if analyze:
         from .analysis import PluginManager
-        from .analysis.runs import AnalysisCallback
 
-        plugins = PluginManager()
-        analysis = AnalysisCallback(plugins, writer)
-        RE.subscribe(analysis)
-        if plugins.has_deferred():
-            from .analysis.deferred import DeferredAnalysis
-
-            deferred = DeferredAnalysis(writer)
-            RE.subscribe(deferred)
+        analysis, deferred = subscribe_analysis(RE, PluginManager(), writer)
     campaign_progress = None
     if progress:
         from .progress import CampaignProgress
@@ -100,6 +92,23 @@ def open_session(
         RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,
         deferred=deferred,
     )
+
+
+def subscribe_analysis(RE: RunEngine, plugins, writer):
+    """Subscribe the live analysis, and the deferred one when a plugin has slow hooks.
+
+    Returns ``(AnalysisCallback, DeferredAnalysis or None)``; both store through ``writer``.
+    Used by :func:`open_session` and :mod:`autolab.startup` (the IPython session and queue worker).
+    """
+    from .analysis.deferred import DeferredAnalysis
+    from .analysis.runs import AnalysisCallback
+
+    analysis = AnalysisCallback(plugins, writer)
+    RE.subscribe(analysis)
+    deferred = DeferredAnalysis(writer) if plugins.has_deferred() else None
+    if deferred is not None:
+        RE.subscribe(deferred)
+    return analysis, deferred
 
 
 def session_config() -> dict:

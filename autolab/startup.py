@@ -41,8 +41,6 @@ import threading
 from bluesky import RunEngine
 
 from autolab.analysis import PluginManager
-from autolab.analysis.deferred import DeferredAnalysis
-from autolab.analysis.runs import AnalysisCallback
 from autolab.campaign import Campaign
 from autolab.catalog import (
     CatalogWriter,
@@ -58,7 +56,7 @@ from autolab.optimize import GPOptimizer
 from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
-from autolab.runtime import session_reactor
+from autolab.runtime import session_reactor, subscribe_analysis
 
 __all__ = [
     "RE",
@@ -96,11 +94,6 @@ writer = CatalogWriter(catalog, journal_directory(location))
 _register_exit = getattr(threading, "_register_atexit", atexit.register)
 _register_exit(writer.close)
 plugins = PluginManager()
-# Slow (deferred) analyses run in a worker process after each point; leaving waits for them
-# (up to 2 min) before the writer closes — exit callbacks run last-registered first.
-deferred_analysis = DeferredAnalysis(writer) if plugins.has_deferred() else None
-if deferred_analysis is not None:
-    _register_exit(deferred_analysis.close)
 reactor = session_reactor()
 # The plans carry this reactor's limits, so the queue refuses an out-of-range item when it is added.
 globals().update(limited_plans(
@@ -111,9 +104,11 @@ globals().update(limited_plans(
 
 RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
 RE.subscribe(writer)
-RE.subscribe(AnalysisCallback(plugins, writer))
+_, deferred_analysis = subscribe_analysis(RE, plugins, writer)
+# Slow (deferred) analyses run in a worker process after each point; leaving waits for them
+# (up to 2 min) before the writer closes — exit callbacks run last-registered first.
 if deferred_analysis is not None:
-    RE.subscribe(deferred_analysis)
+    _register_exit(deferred_analysis.close)
 campaign_progress = CampaignProgress()
 RE.subscribe(campaign_progress)
 if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
