@@ -86,7 +86,7 @@ def test_a_worker_that_dies_costs_only_the_deferred_metrics(tmp_path):
     try:
         (uid,) = session.RE(measure_point(session.reactor, 300, 300, 14.0))
         deadline = time.monotonic() + 30
-        while session.deferred._process is None and time.monotonic() < deadline:  # the feeder starts it
+        while uid not in session.deferred._sent and time.monotonic() < deadline:  # the feeder hands it over
             time.sleep(0.01)
         session.deferred._process.kill()
         assert session.deferred.wait(timeout=30)

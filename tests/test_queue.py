@@ -288,8 +288,14 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
     api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=3, bounds=WINDOW,
                        md={"purpose": "busy"}))
     api.queue_start()
-    wait_for(lambda: api.status()["running_item_uid"], timeout=60)
-    api.re_pause(option="deferred")
+    deadline = time.monotonic() + 60
+    while True:  # pause once the campaign's RunEngine is running (the item may still be opening)
+        try:
+            api.re_pause(option="deferred")
+            break
+        except Exception:
+            assert time.monotonic() < deadline, api.status()
+            time.sleep(0.1)
     wait_for(lambda: api.status()["manager_state"] == "paused", timeout=60)
     agent = subprocess.Popen(
         [sys.executable, "-m", "autolab", "agent", "--budget", "2", "--seed", "7", "--dir", str(directory), "--json"],
