@@ -177,7 +177,7 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     """Run the campaign plan with a progress bar and a line per point; Ctrl-C stops it quietly."""
     from rich.console import Console
 
-    from .plans import run_campaign
+    from .campaign import run_campaign
     from .progress import CampaignProgress
 
     result: dict = {}

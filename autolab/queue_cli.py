@@ -205,11 +205,10 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
         raise AutolabError(msg)
 
     from .agent import run_agent
-    from .campaign import Campaign
+    from .campaign import Campaign, feasible_point
     from .campaign_cli import parse_assignments, parse_bounds
     from .catalog import CatalogWriter, journal_directory, open_catalog
     from .interrupt import Interrupted
-    from .plans.campaign import feasible_point
     from .runtime import session_reactor
 
     def say(line: str) -> None:

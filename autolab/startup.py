@@ -41,7 +41,7 @@ import threading
 from bluesky import RunEngine
 
 from autolab.analysis import PluginManager
-from autolab.campaign import Campaign
+from autolab.campaign import Campaign, autonomous_campaign
 from autolab.catalog import (
     CatalogWriter,
     find_runs,
@@ -53,7 +53,7 @@ from autolab.catalog import (
     resolve_location,
 )
 from autolab.optimize import GPOptimizer
-from autolab.plans import autonomous_campaign, measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+from autolab.plans import measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
 from autolab.runtime import session_reactor, subscribe_analysis

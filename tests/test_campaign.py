@@ -9,11 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from autolab.plans import run_campaign
 from autolab.plugins import objectives, uvvis
 
 from autolab.analysis import PluginManager
-from autolab.campaign import Campaign, campaign_bounds
+from autolab.campaign import Campaign, campaign_bounds, run_campaign
 from autolab.catalog import find_runs, open_catalog
 from autolab.errors import CatalogError, LimitError
 
@@ -158,7 +157,7 @@ def test_a_point_without_the_objective_is_a_failed_trial_and_the_campaign_goes_o
 CRASHING_CAMPAIGN = """
 import os, sys
 from autolab.campaign import Campaign
-from autolab.plans import run_campaign
+from autolab.campaign import run_campaign
 from autolab.runtime import open_session
 sys.path.insert(0, sys.argv[2])
 from test_campaign import WINDOW, uvvis_only

@@ -11,10 +11,10 @@ import sys
 import time
 
 import pytest
-from autolab.plans import autonomous_campaign
 from rich.console import Console
 
 from autolab.analysis import PluginManager
+from autolab.campaign import autonomous_campaign
 from autolab.catalog import open_catalog
 from autolab.progress import CampaignProgress, CampaignSummary, campaign_summary
 

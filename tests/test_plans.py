@@ -141,8 +141,11 @@ def test_queue_descriptions_carry_this_reactors_limits(reactor):
     from autolab.queue_plans import limited_plans
 
     reactor.nucleation_heater.safety_limit_c.put(300.0)  # a smaller heater than the twin's default
-    names = ("measure_point", "phase_map", "set_conditions", "safe_state", "autonomous_campaign")
-    namespace = {"reactor": reactor, **limited_plans({n: getattr(plans, n) for n in names}, reactor.limits())}
+    from autolab.campaign import autonomous_campaign
+
+    names = ("measure_point", "phase_map", "set_conditions", "safe_state")
+    found = {**{n: getattr(plans, n) for n in names}, "autonomous_campaign": autonomous_campaign}
+    namespace = {"reactor": reactor, **limited_plans(found, reactor.limits())}
     allowed_plans, allowed_devices, _, _ = existing_plans_and_devices_from_nspace(nspace=namespace)
 
     def check(name, *args, **kwargs):

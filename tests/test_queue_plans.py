@@ -51,10 +51,8 @@ def test_docstring_examples_of_the_queue_modules(name):
 
 def test_the_agent_keeps_a_point_the_reactor_cannot_run_as_a_failed_trial_and_queues_nothing(reactor):
     """As in run_campaign: a suggestion the reactor can never run is on record with its reason."""
-    from autolab.plans.campaign import feasible_point
-
     from autolab.agent import run_agent
-    from autolab.campaign import Campaign
+    from autolab.campaign import Campaign, feasible_point
     from autolab.errors import LimitError
 
     reactor.cd_pump.syringe_volume_ul.put(100.0)  # no point's flush fits a 100 µL syringe

@@ -31,14 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from .analysis.runs import jsonable
-from .errors import CatalogError, LimitError, check_range
-from .optimize import GPOptimizer
+from ..analysis.runs import jsonable
+from ..conditions import NAMES
+from ..errors import CatalogError, LimitError, check_range
+from ..optimize import GPOptimizer
 
 logger = logging.getLogger(__name__)
 
 #: The reactor conditions a campaign can vary or fix.
-CONDITIONS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
+CONDITIONS = NAMES
 #: Conditions optimised on a log scale by default (a residence time spans decades).
 LOG_SCALED = ("residence_time_s",)
 
@@ -210,7 +211,7 @@ class Campaign:
         manager=None,
         campaign_id: str | None = None,
     ):
-        from .analysis import PluginManager
+        from ..analysis import PluginManager
 
         self.manager = manager if manager is not None else PluginManager()
         declared = self.manager.objectives()
@@ -476,8 +477,8 @@ class Campaign:
         CatalogError
             If the catalog has no campaign with that id.
         """
-        from .analysis.runs import analysis_documents, analyze_run
-        from .catalog import find_runs
+        from ..analysis.runs import analysis_documents, analyze_run
+        from ..catalog import find_runs
 
         records = [r for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id)]
         starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]

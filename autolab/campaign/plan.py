@@ -8,12 +8,12 @@ from bluesky.utils import MsgGenerator
 from ophyd import Signal
 
 from autolab.analysis.runs import analysis_metadata, analyze_readings, numeric_metrics, readings_of
-from autolab.campaign import CONDITIONS, Campaign
 from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
+from autolab.plans.stubs import safe_state, stop_flow
+from autolab.plans.survey import measure_point
 
-from .stubs import safe_state, stop_flow
-from .survey import measure_point
+from .state import CONDITIONS, Campaign
 
 
 class _PointCollector:
