@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from autolab.plugins.saxs import autolab_analyze_saxs, autolab_analyze_saxs_deferred
-from autolab.plugins.uvvis import analyze_spectrum, autolab_analyze_uvvis_deferred
 
 from autolab import sim
+from autolab.plugins.saxs import autolab_analyze_saxs, autolab_analyze_saxs_deferred
+from autolab.plugins.uvvis import analyze_spectrum, autolab_analyze_uvvis_deferred
 
 
 def timed(func, repeats):

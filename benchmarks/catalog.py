@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from autolab.plans import measure_point
 from bluesky import RunEngine
 from bluesky_tiled_plugins import TiledWriter
 
 from autolab.catalog import CatalogWriter, journal_directory, open_catalog
 from autolab.devices import make_twin_reactor
+from autolab.plans import measure_point
 
 CONDITIONS = [(260 + 10 * (i % 5), 260, 4.5 + i % 3) for i in range(1000)]
 

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from autolab.sim import Conditions, simulate, simulate_many
 
 from autolab import sim
+from autolab.sim import Conditions, simulate, simulate_many
 
 
 def grid(n_points: int) -> list[Conditions]:

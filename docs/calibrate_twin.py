@@ -26,6 +26,8 @@ import signal
 import time
 
 import numpy as np
+from scipy.optimize import minimize
+
 from autolab.sim import Conditions, steady_state
 from autolab.sim.kinetics import DEFAULT_PARAMETERS, SINGLE_EA_PARAMETERS, KineticParameters
 from autolab.sim.observables import (
@@ -38,7 +40,6 @@ from autolab.sim.observables import (
     saxs_volume_fractions,
 )
 from autolab.sim.optics import absorbance
-from scipy.optimize import minimize
 
 # (name, low, high, log10?)
 SPACE = [

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
 from autolab.sim import Conditions, facts, simulate
 from autolab.sim.batch import HotInjectionParameters, hot_injection
 

@@ -56,6 +56,10 @@ from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
+from scipy.optimize import nnls
+from scipy.signal import find_peaks, savgol_coeffs
+
+from autolab.analysis import as_numbers, hookimpl, metric_table
 from autolab.sim.sizing import (
     YU_CALIBRATED_DIAMETER_NM,
     aggregation_number,
@@ -64,10 +68,6 @@ from autolab.sim.sizing import (
     yu_extinction_m_inv_cm_inv,
     yu_wavelength_nm,
 )
-from scipy.optimize import nnls
-from scipy.signal import find_peaks, savgol_coeffs
-
-from autolab.analysis import as_numbers, hookimpl, metric_table
 
 #: MSC families: name → absorption maximum, nm (Palencia et al. 2020, Fig. 4).
 DEFAULT_FAMILIES = {"CdSe-350": 350.0, "CdSe-380": 380.0, "CdSe-403": 403.0, "CdSe-437": 437.0, "CdSe-465": 465.0}

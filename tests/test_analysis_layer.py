@@ -206,11 +206,11 @@ def test_cli_plugins_lists_builtins():
 
 @pytest.mark.slow
 def test_live_analysis_is_stored_beside_the_raw_run(RE, reactor, writer, catalog_dir):
-    from autolab.plans import measure_point
     from tiled.queries import Key
 
     from autolab.analysis.runs import AnalysisCallback
     from autolab.catalog import open_catalog
+    from autolab.plans import measure_point
 
     manager = PluginManager()
     manager.register(_Broken(), "broken")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from autolab import sim
 from autolab.plugins.kinetics import fit_first_order
 from autolab.plugins.saxs import analyze_pattern, detect_mesophase, fit_sphere, mcsas_distribution, sphere_intensity
 from autolab.plugins.uvvis import analyze_population, analyze_spectrum, msc_sizes
-
-from autolab import sim
 from tests.independent_spectra import first_excitonic_maximum
 
 HC = 1239.84198

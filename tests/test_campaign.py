@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from autolab.plugins import objectives, uvvis
 
 from autolab.analysis import PluginManager
 from autolab.campaign import Campaign, campaign_bounds, run_campaign
 from autolab.catalog import find_runs, open_catalog
 from autolab.errors import CatalogError, LimitError
+from autolab.plugins import objectives, uvvis
 
 LIMITS = {"nucleation_temperature_c": (20.0, 350.0), "growth_temperature_c": (20.0, 350.0), "residence_time_s": (0.625, 600.0)}
 WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}

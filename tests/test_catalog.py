@@ -11,9 +11,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from autolab.plans import phase_map
 
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
+from autolab.plans import phase_map
 
 from .conftest import run_python
 

@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from autolab.plans import measure_point
 
 from autolab.catalog import journal_directory, open_catalog, resolve_location
 from autolab.catalog.location import LOCATION_FILE
 from autolab.errors import CatalogError
+from autolab.plans import measure_point
 from autolab.runtime import open_session
 
 READ_BACK = """

@@ -10,7 +10,6 @@ import h5py
 import numpy as np
 import pytest
 import xarray
-from autolab.plans import measure_point
 from bluesky.callbacks.core import CallbackBase
 from click.testing import CliRunner
 from tiled.client.container import Container
@@ -19,6 +18,7 @@ from tiled.queries import Key, NotIn
 from autolab.catalog import CatalogWriter, journal_directory, last_scan_id, load_point, measurements, open_catalog
 from autolab.catalog.export import stream_dataset
 from autolab.cli import cli
+from autolab.plans import measure_point
 from autolab.runtime import open_session
 
 from .conftest import run_python

@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from autolab.plans import measure_point
 
 from autolab import sim
 from autolab.analysis import PluginManager
 from autolab.analysis.deferred import DEFERRED_PLAN_NAME, serve
 from autolab.catalog import find_runs
+from autolab.plans import measure_point
 from autolab.runtime import open_session
 
 

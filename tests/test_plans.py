@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from autolab.plans import measure_point, phase_map, set_conditions, wait_steady
 from bluesky import plan_stubs as bps
 from bluesky.simulators import RunEngineSimulator, check_limits
 
 from autolab.errors import LimitError
+from autolab.plans import measure_point, phase_map, set_conditions, wait_steady
 
 
 def messages_until_error(plan):
@@ -135,9 +135,9 @@ def test_empty_grid_axis_is_named(reactor):
 
 def test_queue_descriptions_carry_this_reactors_limits(reactor):
     """queueserver validates items against min/max built from the reactor (autolab.queue_plans)."""
-    import autolab.plans as plans
     from bluesky_queueserver.manager.profile_ops import existing_plans_and_devices_from_nspace, validate_plan
 
+    import autolab.plans as plans
     from autolab.queue_plans import limited_plans
 
     reactor.nucleation_heater.safety_limit_c.put(300.0)  # a smaller heater than the twin's default

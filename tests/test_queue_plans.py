@@ -5,10 +5,10 @@ from __future__ import annotations
 import doctest
 import importlib
 
-import autolab.plans as plans
 import pytest
 from bluesky_queueserver.manager.profile_ops import existing_plans_and_devices_from_nspace
 
+import autolab.plans as plans
 from autolab.queue_plans import limited_plans, parameter_descriptions
 
 

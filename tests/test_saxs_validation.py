@@ -14,9 +14,9 @@ import itertools
 
 import numpy as np
 import pytest
-from autolab.plugins import saxs
 
 from autolab.analysis.files import read_saxs
+from autolab.plugins import saxs
 from tests import independent_saxs as ind
 
 CASES = {p.name: p for p in ind.validation_set()}

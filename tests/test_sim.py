@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from autolab import sim
 from autolab.sim import Conditions, facts, simulate
 from autolab.sim.batch import HotInjectionParameters, hot_injection
 from autolab.sim.kinetics import MSC_FAMILIES
 from autolab.sim.sizing import aggregation_number, yu_diameter_nm, yu_wavelength_nm
-
-from autolab import sim
 
 
 def test_fig4_table_sizes_and_aggregation_numbers():

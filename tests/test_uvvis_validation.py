@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 import pytest
+
+from autolab import sim
 from autolab.plugins.uvvis import (
     METRICS,
     analyze_population,
@@ -23,8 +25,6 @@ from autolab.plugins.uvvis import (
     autolab_metrics,
     msc_sizes,
 )
-
-from autolab import sim
 from tests.independent_spectra import (
     CASES,
     HC_EV_NM,
