@@ -16,13 +16,18 @@ Examples
 '--residence-time-s'
 >>> condition("growth_temperature_c").label
 'growth temperature (°C)'
+>>> condition("residence_time_s").plural_option
+'--residence-times-s'
+>>> describe({"nucleation_temperature_c": 280, "residence_time_s": 14.0})
+'nucleation 280 °C, residence 14 s'
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["CONDITIONS", "NAMES", "Condition", "condition", "unknown_condition_message"]
+__all__ = ["CONDITIONS", "NAMES", "Condition", "condition", "describe", "unknown_condition_message"]
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,30 @@ class Condition:
         return "--" + self.name.replace("_", "-")
 
     @property
+    def plural(self) -> str:
+        """The key of a list of values (``phase_map``'s arguments): ``"residence_times_s"``."""
+        stem, suffix = self.name.rsplit("_", 1)
+        return f"{stem}s_{suffix}"
+
+    @property
+    def plural_option(self) -> str:
+        """The command-line option of a list of values: ``"--residence-times-s"``."""
+        return "--" + self.plural.replace("_", "-")
+
+    @property
     def help(self) -> str:
         """CLI help text: the description and the unit."""
         return f"{self.description}, {self.unit}."
 
-    def format(self, value: float) -> str:
-        """``"280 °C"``, ``"14 s"``."""
-        return f"{value:g} {self.unit}"
+    @property
+    def plural_help(self) -> str:
+        """CLI help text of a list option: ``"Comma-separated residence times, s."``."""
+        words = self.plural.rsplit("_", 1)[0].replace("_", " ")
+        return f"Comma-separated {words}, {self.unit}."
+
+    def format(self, value: float, digits: int = 6) -> str:
+        """``"280 °C"``, ``"14 s"``: ``value`` to ``digits`` significant digits and the unit."""
+        return f"{value:.{digits}g} {self.unit}"
 
 
 #: The reactor's conditions, in the order of ``measure_point``'s arguments.
@@ -129,6 +151,14 @@ def condition(name: str) -> Condition:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(unknown_condition_message(name)) from None
+
+
+def describe(values: Mapping[str, float], digits: int = 4) -> str:
+    """The conditions in ``values`` in words, in the vocabulary's order: ``"nucleation 280 °C, growth 270 °C, residence 14 s"``.
+
+    Keys that are not conditions, and conditions missing from ``values`` or ``None``, are left out.
+    """
+    return ", ".join(f"{c.words} {c.format(values[c.name], digits)}" for c in CONDITIONS if values.get(c.name) is not None)
 
 
 def unknown_condition_message(name: object, what: str = "condition") -> str:

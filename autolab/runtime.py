@@ -138,11 +138,20 @@ def session_config() -> dict:
     return config
 
 
-def session_reactor() -> FlowReactor:
-    """The reactor of the beamline session and the queue worker (:mod:`autolab.startup`).
+def session_reactor(*, seed: int | None = None, time_scale: float | None = None) -> FlowReactor:
+    """The reactor of every command, the beamline session and the queue worker (:mod:`autolab.startup`).
 
     From :func:`session_config`: the ``factory`` it names (the real reactor), otherwise the twin
     with its ``seed`` (default 0) and ``time_scale`` (default 0, the virtual clock).
+
+    Parameters
+    ----------
+    seed : int, optional
+        The twin's seed instead of the config's (a command's ``--seed``).
+    time_scale : float, optional
+        The twin's time scale instead of the config's (a command's ``--time-scale``).
+
+    A factory's reactor is built as the factory builds it; ``seed`` and ``time_scale`` set only the twin.
     """
     settings = session_config()["reactor"]
     factory = settings.get("factory")
@@ -153,4 +162,6 @@ def session_reactor() -> FlowReactor:
             msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
             raise TypeError(msg)
         return reactor
-    return make_twin_reactor(seed=int(settings.get("seed", 0)), time_scale=float(settings.get("time_scale", 0)))
+    seed = int(settings.get("seed", 0)) if seed is None else seed
+    time_scale = float(settings.get("time_scale", 0)) if time_scale is None else time_scale
+    return make_twin_reactor(seed=seed, time_scale=time_scale)
