@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from .cli import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors
-from .errors import AutolabError, LimitError
-from .interrupt import INTERRUPTED_EXIT, run_interruptible
+from . import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors
+from ..errors import AutolabError, LimitError
+from ..interrupt import INTERRUPTED_EXIT, run_interruptible
 
 _CONDITION_ALIASES = {
     "nucleation_temperature_c": "nucleation_temperature_c",
@@ -103,9 +103,9 @@ def campaign(
       autolab campaign --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
       autolab campaign --resume 3f2a9c1e-…
     """
-    from .campaign import Campaign
-    from .devices import make_twin_reactor
-    from .runtime import open_session
+    from autolab.campaign import Campaign
+    from ..devices import make_twin_reactor
+    from ..runtime import open_session
 
     if resume_id is not None:
         given = [name for name, value in (
@@ -139,7 +139,7 @@ def campaign(
             summary, interrupted = _run(session, new_campaign, quiet=as_json)
             session.writer.flush(timeout=600)
             report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
-            from .report import write_report
+            from ..report import write_report
 
             paths = write_report(new_campaign, session.catalog, report, summary=summary)
         finally:
@@ -177,8 +177,8 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     """Run the campaign plan with a progress bar and a line per point; Ctrl-C stops it quietly."""
     from rich.console import Console
 
-    from .campaign import run_campaign
-    from .progress import CampaignProgress
+    from autolab.campaign import run_campaign
+    from ..progress import CampaignProgress
 
     result: dict = {}
     token = None

@@ -15,9 +15,9 @@ from functools import wraps
 
 import click
 
-from . import interrupt
-from .errors import AutolabError
-from .interrupt import INTERRUPTED_EXIT, Interrupted
+from .. import interrupt
+from ..errors import AutolabError
+from ..interrupt import INTERRUPTED_EXIT, Interrupted
 
 CATALOG_OPTION = click.option(
     "--catalog",
@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> None:
 @friendly_errors
 def measure(nucleation_temperature, growth_temperature, residence_time, catalog, seed, time_scale, as_json):
     """Measure one point on the twin reactor and store it in the catalog."""
-    from .devices import make_twin_reactor
-    from .plans import measure_point
-    from .runtime import open_session
+    from ..devices import make_twin_reactor
+    from ..plans import measure_point
+    from ..runtime import open_session
 
     reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
     reactor.check_reagents([reactor.check_conditions(nucleation_temperature, growth_temperature, residence_time)])
@@ -133,7 +133,7 @@ def measure(nucleation_temperature, growth_temperature, residence_time, catalog,
         "errors": {} if report is None else report.errors,
     }
     if as_json:
-        from .analysis.runs import jsonable
+        from ..analysis.runs import jsonable
 
         click.echo(json.dumps(jsonable(payload)))
         return
@@ -191,9 +191,9 @@ def phase_map_command(
     from rich.console import Console
     from rich.progress import Progress
 
-    from .devices import make_twin_reactor
-    from .plans import phase_map
-    from .runtime import open_session
+    from ..devices import make_twin_reactor
+    from ..plans import phase_map
+    from ..runtime import open_session
 
     grid = (
         parse_floats("--nucleation-temperatures", nucleation_temperatures),
@@ -237,7 +237,7 @@ def runs(catalog, limit, show_all, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    from .catalog import measurements, open_catalog, run_summaries
+    from ..catalog import measurements, open_catalog, run_summaries
 
     client = open_catalog(catalog, create=False)
     selected = client if show_all else measurements(client)
@@ -269,8 +269,8 @@ def show(run, catalog, output):
 
     RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
     """
-    from .catalog import load_point, open_catalog
-    from .plotting import plot_point
+    from ..catalog import load_point, open_catalog
+    from ..plotting import plot_point
 
     client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)
@@ -298,12 +298,12 @@ def simulate(
     """Simulate one steady-state point with the physics twin (no devices, no catalog)."""
     import numpy as np
 
-    from . import sim
+    from .. import sim
 
     conditions = sim.Conditions(nucleation_temperature, growth_temperature, residence_time, nucleation_time, cd_precursor, se_precursor)
     result = sim.simulate(conditions, rng=None if no_noise else np.random.default_rng(seed))
     if plot_path:
-        from .plotting import plot_simulation
+        from ..plotting import plot_simulation
 
         plot_simulation(result, plot_path)
     if as_json:
@@ -345,7 +345,7 @@ def plugins(as_json):
     PLUGIN.METRIC (e.g. uvvis.nc_exciton_nm); an objective is what `autolab campaign --objective`
     takes.
     """
-    from .analysis import PluginManager
+    from ..analysis import PluginManager
 
     manager = PluginManager()
     metrics = manager.metrics()
@@ -387,8 +387,8 @@ def analyze(target, kind, catalog, as_json):
     Runs every analysis hook, the slow deferred ones included (a campaign runs those in a worker
     process after each point).
     """
-    from .analysis import PluginManager
-    from .analysis.files import read_saxs, read_uvvis
+    from ..analysis import PluginManager
+    from ..analysis.files import read_saxs, read_uvvis
 
     manager = PluginManager()
     if kind == "uvvis":
@@ -402,8 +402,8 @@ def analyze(target, kind, catalog, as_json):
         report = report.merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
         payload = dict(report.metrics)
     else:
-        from .analysis.runs import analyze_run
-        from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
+        from ..analysis.runs import analyze_run
+        from ..catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
 
         location = resolve_location(catalog)
         client = open_catalog(location, create=False)
@@ -417,7 +417,7 @@ def analyze(target, kind, catalog, as_json):
         payload["notes"] = report.notes
     payload["plugin_versions"] = report.versions
     if as_json:
-        from .analysis.runs import jsonable
+        from ..analysis.runs import jsonable
 
         click.echo(json.dumps(jsonable(payload)))
     else:
@@ -468,9 +468,9 @@ def resolve_uid(client, text: str) -> str:
 
 
 def _register_commands() -> None:
-    from .campaign_cli import campaign
-    from .catalog_cli import export, serve
-    from .queue_cli import agent, ipython, queue
+    from .campaign import campaign
+    from .catalog import export, serve
+    from .queue import agent, ipython, queue
 
     cli.add_command(campaign)
     cli.add_command(queue)

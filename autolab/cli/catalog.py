@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import CATALOG_OPTION, friendly_errors
-from .errors import AutolabError
+from . import CATALOG_OPTION, friendly_errors
+from ..errors import AutolabError
 
 
 @click.command()
@@ -23,8 +23,8 @@ def serve(catalog, host, port, api_key):
     Clients read and write it with `--catalog http://HOST:PORT` and the key in TILED_API_KEY, or
     with `tiled.client.from_uri("http://HOST:PORT", api_key=KEY)`.
     """
-    from .catalog import is_remote, resolve_location
-    from .catalog.serve import serve as run_server
+    from ..catalog import is_remote, resolve_location
+    from ..catalog.serve import serve as run_server
 
     location = resolve_location(catalog)
     if is_remote(location):
@@ -49,9 +49,9 @@ def export(run, fmt, output, stream, catalog):
     RUN is a run uid, a unique prefix of one (as `autolab runs` prints) or `last`. csv writes OUTPUT with
     one row per event and one OUTPUT-stem.DIM.csv per array dimension (wavelength_nm, q_nm_inv).
     """
-    from .catalog import open_catalog
-    from .catalog.export import export_run
-    from .cli import resolve_uid
+    from ..catalog import open_catalog
+    from ..catalog.export import export_run
+    from . import resolve_uid
 
     client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)

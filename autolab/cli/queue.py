@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .cli import CATALOG_OPTION, JSON_OPTION, friendly_errors
+from . import CATALOG_OPTION, JSON_OPTION, friendly_errors
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
@@ -32,8 +32,8 @@ def queue_start(catalog, directory, no_open):
     A relative --catalog is taken from the current directory; the queue records it as an absolute
     location, which the worker and `autolab agent` use.
     """
-    from .catalog import default_location
-    from .queue import start
+    from ..catalog import default_location
+    from ..queue import start
 
     location = catalog or default_location()
     state = start(location, directory, open_environment=not no_open)
@@ -47,7 +47,7 @@ def queue_start(catalog, directory, no_open):
 @friendly_errors
 def queue_stop(directory):
     """Stop RE Manager (and its worker) and Redis by their recorded PIDs."""
-    from .queue import stop
+    from ..queue import stop
 
     state = stop(directory)
     click.echo("no queue was running" if state is None else f"stopped RE Manager {state.manager_pid} and Redis {state.redis_pid}")
@@ -59,7 +59,7 @@ def queue_stop(directory):
 @friendly_errors
 def queue_status(directory, as_json):
     """Processes, the catalog the worker writes, RE Manager state, queue and history lengths."""
-    from .queue import status
+    from ..queue import status
 
     info = status(directory)
     if as_json:
@@ -80,8 +80,8 @@ def queue_status(directory, as_json):
 @friendly_errors
 def queue_env(directory):
     """Print the shell lines pointing qserver at the running manager (eval "$(autolab queue env)")."""
-    from .errors import AutolabError
-    from .queue import load_state
+    from ..errors import AutolabError
+    from ..queue import load_state
 
     state = load_state(directory)
     if state is None:
@@ -102,8 +102,8 @@ def queue_plans(directory, names):
     """
     from bluesky_queueserver import format_text_descriptions
 
-    from .errors import AutolabError
-    from .queue import running_queue
+    from ..errors import AutolabError
+    from ..queue import running_queue
 
     _, api = running_queue(directory)
     try:
@@ -135,8 +135,8 @@ def queue_wait(directory, timeout_s):
     """
     from bluesky_queueserver_api.api_base import WaitTimeoutError
 
-    from .errors import AutolabError
-    from .queue import running_queue
+    from ..errors import AutolabError
+    from ..queue import running_queue
 
     _, api = running_queue(directory)
     try:
@@ -192,9 +192,9 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
     pause or stop the queue; the agent waits for each of its points and prints it as it completes.
     With --json the progress lines go to stderr and stdout holds only the summary.
     """
-    from .catalog import resolve_location
-    from .errors import AutolabError
-    from .queue import running_queue
+    from ..catalog import resolve_location
+    from ..errors import AutolabError
+    from ..queue import running_queue
 
     state, api = running_queue(directory)
     location = state.catalog
@@ -204,12 +204,12 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
                "leave --catalog out, or `autolab queue stop` and start the queue with that catalog")
         raise AutolabError(msg)
 
-    from .agent import run_agent
-    from .campaign import Campaign, feasible_point
-    from .campaign_cli import parse_assignments, parse_bounds
-    from .catalog import CatalogWriter, journal_directory, open_catalog
-    from .interrupt import Interrupted
-    from .runtime import session_reactor
+    from ..agent import run_agent
+    from autolab.campaign import Campaign, feasible_point
+    from .campaign import parse_assignments, parse_bounds
+    from ..catalog import CatalogWriter, journal_directory, open_catalog
+    from ..interrupt import Interrupted
+    from ..runtime import session_reactor
 
     def say(line: str) -> None:
         click.echo(line, err=as_json)  # with --json, stdout holds only the summary
