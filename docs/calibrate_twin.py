@@ -1,17 +1,17 @@
 """Fit the twin's kinetic parameters to the Palencia et al. 2020 facts (a developer's tool).
 
     python docs/calibrate_twin.py --samples 300 --refine 3 --seed 0 > calibration.json
-    python docs/calibrate_twin.py --start single-ea --samples 0 --local-samples 20 --refine 2 \
-        --iterations 1200 --processes 2 --without f5 --set ea_step1=2e5 --seed 1   # the defaults
+    python docs/calibrate_twin.py --start default --samples 0 --local-samples 30 --refine 2 \
+        --processes 2 --free k_nc465 --free ea_to_nc_j_per_mol    # refit two coordinates, hold the rest
 
-Random search over log-rates and activation energies (over the whole space, or near the current
-defaults), then Nelder–Mead (adaptive) from the best few. The
-loss is a sum of squared, tolerance-scaled misses of the facts in ``autolab.sim.facts``; it is
-zero when every fact holds. Fact 5 is scored on its shape too (the 190 → 200 °C step, the
-200–220 °C plateau, no NCs before 250 °C), the precursor mixture must survive 14 s at 50 °C (fact
-6 needs it), and a coordinate outside its range in ``SPACE`` (physical limits; ``--bound`` narrows
-them) pays a steep penalty, since Nelder–Mead itself is unbounded. The winning parameters are copied by hand into
-``autolab.sim.kinetics.KineticParameters`` with this script's command line in a comment.
+Random search over log-rates and activation energies (over the whole space, or near the ``--start``
+set), then Nelder–Mead (adaptive) from the best few. The loss is a sum of squared, tolerance-scaled
+misses of the facts in ``autolab.sim.facts``; it is zero when every fact holds. Fact 5 is scored on
+its shape too (the 190 → 200 °C step, the 200–220 °C plateau, no NCs before 250 °C), the precursor
+mixture must survive 14 s at 50 °C (fact 6 needs it), and a coordinate outside its range in
+``SPACE`` (physical limits; ``--bound`` narrows them) pays a steep penalty, since Nelder–Mead itself
+is unbounded. The winning parameters are copied by hand into
+``autolab.sim.kinetics.KineticParameters``; docs/sim.md describes the loss and the options.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ BASE: KineticParameters = DEFAULT_PARAMETERS
 
 
 #: Coordinates the search varies (``--free``; all when empty) and the full vector the others are
-#: held at: a staged fit of a new piece of the model on top of an earlier calibration.
+#: held at: a staged fit of a new piece of the model on top of the rest.
 FREE: list[int] = []
 HELD_X: np.ndarray | None = None
 
@@ -260,15 +260,15 @@ def safe_loss(x, seconds=20):
         signal.alarm(0)
 
 
-#: Hand-set start for Yu's Pathway 1 on top of the per-step fit (whose values it keeps): 3 % of the
-#: CdSe as precursor compounds, family switches at 196 and 233 °C with 600 kJ/mol, PC → MSC 0.3 s⁻¹ at
-#: 280 °C with 100 kJ/mol — the first hand trial's values, none taken from the fit it starts.
+#: Hand-set start for Yu's Pathway 1 on top of the default set (whose other values it keeps): 3 % of
+#: the CdSe as precursor compounds, family switches at 196 and 233 °C with 600 kJ/mol, PC → MSC
+#: 0.3 s⁻¹ at 280 °C with 100 kJ/mol — values set by hand, none taken from a fit.
 PATHWAY1_HAND = dataclasses.replace(
     DEFAULT_PARAMETERS, precursor_compound_fraction=0.03, precursor_compound_switch_c=(196.0, 233.0),
     precursor_compound_switch_j_per_mol=6e5, k_precursor_compound_per_s=0.3, ea_precursor_compound_j_per_mol=1e5,
 )
-#: The defaults as the Pathway-1 fit left them (commit c63772c), with no PC passing straight on to its
-#: MSC: the start of the fourth fit (growth, → NC and the direct share; docs/sim.md).
+#: Yu's Pathway 1 with no PC passing straight on to its MSC (the direct share's temperature far
+#: out of reach): a start for fitting the direct share with the growth law and → NC (docs/sim.md).
 PATHWAY1_FIT = dataclasses.replace(
     DEFAULT_PARAMETERS, k_steps_per_mm_s=(1.859, 0.05185, 138.8, 0.04148),
     k_to_nc_per_mm_s=(0.0, 0.0, 1.154e-05, 0.0, 0.1197), ea_to_nc_j_per_mol=14650.0,
@@ -281,7 +281,7 @@ STARTS = {"default": DEFAULT_PARAMETERS, "single-ea": SINGLE_EA_PARAMETERS, "pat
 
 def default_x(p: KineticParameters = DEFAULT_PARAMETERS):
     """The coordinates of ``p`` (the inverse of :func:`to_params`, but k_nc403 is raised to its
-    range's floor, 1e-4 mM⁻¹ s⁻¹: the per-step fit's 1.15e-5 lies below it)."""
+    range's floor, 1e-4 mM⁻¹ s⁻¹: the default 1.15e-5 lies below it)."""
     raw = {}
     for name, *_ in SPACE:
         field, index = _FIELD_OF.get(name, (name, None))
@@ -292,7 +292,7 @@ def default_x(p: KineticParameters = DEFAULT_PARAMETERS):
 
 
 def _from_json(path) -> KineticParameters:
-    """The parameter set of an earlier run's output (its ``params`` object)."""
+    """The parameter set of this script's output (its ``params`` object)."""
     with open(path) as handle:
         values = json.load(handle)["params"]
     tuples = {k: tuple(v) for k, v in values.items() if isinstance(v, list)}
