@@ -2,8 +2,9 @@
 
 The public API is :func:`simulate`, which takes :class:`Conditions` and returns a
 :class:`SimResult` holding the absorbance spectrum, the SAXS pattern and the ground truth of one
-steady-state point. ``autolab.devices`` builds its simulated twins on it; nothing here imports
-ophyd, bluesky or the rest of autolab.
+steady-state point. ``autolab.devices`` builds its simulated twins on it. The package needs numpy
+and scipy only; of autolab it imports :mod:`autolab.materials` (CdSe's constants, sizing and band
+shapes) and nothing else.
 
 Examples
 --------
@@ -23,11 +24,14 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from .kinetics import DEFAULT_PARAMETERS, MSC_FAMILIES, KineticParameters, KineticState, react
+from autolab.materials import MSC_FAMILIES, yu_diameter_nm, yu_wavelength_nm
+
+from .kinetics import react
 from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm, saxs_volume_fractions
 from .optics import DEFAULT_WAVELENGTH_NM, absorbance, add_detector_noise
+from .parameters import DEFAULT_PARAMETERS, KineticParameters
 from .scattering import DEFAULT_Q_NM_INV, add_counting_noise, intensity, mesophase_order
-from .sizing import yu_diameter_nm, yu_wavelength_nm
+from .state import KineticState
 
 __all__ = [
     "DEFAULT_PARAMETERS",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from .constants import (
+from autolab.materials import (
     AVOGADRO_PER_MOL,
     CDSE_MOLAR_VOLUME_M3_PER_MOL,
     GAS_CONSTANT_J_PER_MOL_K,
@@ -55,7 +55,7 @@ class HotInjectionParameters:
     growth_exponent: float = 2.0
     """n of Prins eq. 6: 0 (no superfocusing) to 4."""
 
-    # The fitted values came from a 120-sample random search (seed 1) scoring the
+    # The fitted values are the best of a 120-sample random search scoring the
     # t98(concentration)/t98(yield) ratio at n = 0 and 4 against Prins Fig. 5d (5 % and 16 %)
     # and ≈ 25 µM NCs of r ≈ 2.2 nm at n = 2; with them n = 0/2/4 give 6/8/17 %.
 

@@ -8,7 +8,6 @@ Growth temperature equals nucleation temperature unless stated.
 from __future__ import annotations
 
 from . import Conditions, steady_state
-from .kinetics import DEFAULT_PARAMETERS, KineticParameters
 from .observables import (
     band_absorbance,
     msc_families_present,
@@ -17,6 +16,7 @@ from .observables import (
     saxs_mean_radius_nm,
     saxs_volume_fractions,
 )
+from .parameters import DEFAULT_PARAMETERS, KineticParameters
 
 
 def _state(t_nuc, t_growth, residence, params):

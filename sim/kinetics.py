@@ -16,40 +16,42 @@ Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` 
 nucleation chamber at the nucleation temperature — the only place where new nuclei and PCs form —
 and then ``residence_time_s`` in the growth oven at the growth temperature.
 
-The default parameters are a calibration against the Palencia facts (``docs/calibrate_twin.py``);
-docs/sim.md lists what they reproduce and what they miss.
+The parameters live in :mod:`autolab.sim.parameters` and the resulting state in
+:mod:`autolab.sim.state`; this module holds the equations and their integration. The parameter
+sets and the state are importable from here too, as :func:`react` takes and returns them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 from scipy.integrate import odeint
 
-from .constants import (
+from autolab.materials import (
     CDSE_MOLAR_VOLUME_M3_PER_MOL,
     GAS_CONSTANT_J_PER_MOL_K,
-    arrhenius,
+    MSC_FAMILIES,
+    aggregation_number,
     celsius_to_kelvin,
-)
-from .sizing import aggregation_number, diameter_for_units
-
-#: MSC families of the CdSe ladder: (name, absorption maximum nm, CdSe units per cluster).
-#: Positions and aggregation numbers from Palencia et al. 2020, Fig. 4.
-MSC_FAMILIES: tuple[tuple[str, float, int], ...] = (
-    ("CdSe-350", 350.0, 12),
-    ("CdSe-380", 380.0, 25),
-    ("CdSe-403", 403.0, 38),
-    ("CdSe-437", 437.0, 61),
-    ("CdSe-465", 465.0, 84),
+    diameter_for_units,
 )
 
-#: SAXS diameters of the MSC families, nm. 403/437/465: Palencia 2020 (1.74, 1.88, 2.04 nm from
-#: the Monte-Carlo SAXS fits). SAXS cannot resolve below ≈ 1.6 nm; for 350/380 the optical
-#: diameters are shifted by the 403 family's SAXS–optical offset (+0.16 nm).
-MSC_SAXS_DIAMETER_NM = {"CdSe-350": 1.25, "CdSe-380": 1.53, "CdSe-403": 1.74, "CdSe-437": 1.88, "CdSe-465": 2.04}
+from .parameters import DEFAULT_PARAMETERS, REFERENCE_TEMPERATURE_C, SINGLE_EA_PARAMETERS, KineticParameters
+from .state import KineticState
+
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "MSC_FAMILIES",
+    "PRECURSOR_COMPOUND_FAMILIES",
+    "SINGLE_EA_PARAMETERS",
+    "KineticParameters",
+    "KineticState",
+    "arrhenius",
+    "precursor_compound_direct_share",
+    "precursor_compound_shares",
+    "react",
+]
 
 #: Tolerances of the LSODA integration (scipy's odeint). Against rtol 1e-5 / atol 1e-10 over an
 #: 80-point grid (240–340 °C, 1.5–20 s) they change MSC concentrations by < 0.2 % (of values
@@ -57,147 +59,15 @@ MSC_SAXS_DIAMETER_NM = {"CdSe-350": 1.25, "CdSe-380": 1.53, "CdSe-403": 1.74, "C
 #: kinetics 2.5× faster (benchmarks/sim.py).
 RTOL = 1e-3
 ATOL_MM = 1e-9
-_REFERENCE_K = celsius_to_kelvin(280.0)
+_REFERENCE_K = celsius_to_kelvin(REFERENCE_TEMPERATURE_C)
 
 
-@dataclass(frozen=True)
-class KineticParameters:
-    """Rate constants and material parameters of the twin.
+def arrhenius(k_ref, activation_energy_j_per_mol, temperature_k, reference_k):
+    """Scale a rate constant ``k_ref`` known at ``reference_k`` to ``temperature_k``.
 
-    Rate constants are given at the reference temperature of 280 °C and scaled with their
-    activation energies (Arrhenius). Units are in each name.
-
-    The defaults were fitted to the Palencia et al. 2020 facts in four steps: first with one
-    activation energy for all ladder steps (:data:`SINGLE_EA_PARAMETERS`, ``python
-    docs/calibrate_twin.py --samples 300 --refine 3 --iterations 400 --seed 0``, loss 131.6 →
-    13.8), then from there with one per step, the CdSe-380 → CdSe-403 step started steeply
-    activated (``python docs/calibrate_twin.py --start single-ea --samples 0 --local-samples 20
-    --refine 2 --iterations 1200 --processes 2 --without f5 --set ea_step1=2e5 --seed 1``, ≈ 14 min
-    on 2 cores; loss without the fact-5 terms 2.36 → 0; values rounded to 4 digits). Yu's Pathway 1
-    (the ``precursor_compound_*`` fields) was fitted next, on top, with those held (``python
-    docs/calibrate_twin.py --start pathway1-hand --samples 0 --local-samples 30 --refine 2
-    --iterations 600 --processes 2 --seed 5 --without f5_growth --free precursor_compound_fraction
-    --free pc_switch_low_c --free pc_switch_high_c --free precursor_compound_switch_j_per_mol --free
-    k_precursor_compound_per_s --free ea_precursor_compound_j_per_mol`` with the script of commit
-    c63772c, 4 min 40 s on 2 cores; loss 0.33 → 2e-10). Last, the share of PCs passing straight on to
-    their MSC (fact 5's onset of NC growth) with the growth law, cluster → NC, the PC fraction and
-    the 61 → 84 step refitted around it (the command in docs/sim.md, "Parameters"). They are a fit
-    of a reduced model, not measured constants: docs/sim.md lists the facts they reproduce (1–8)
-    and how fact 5's onset of NC growth is reconciled with "no NCs at 260 °C / 4.5 s".
+    k(T) = k_ref · exp(−Ea/R · (1/T − 1/T_ref)).
     """
-
-    precursor_mm: float = 10.0
-    """Default Cd and Se precursor concentration, mM each (equimolar). Palencia et al. 2020 kept
-    "the precursors' composition and ratio" constant and give the values only in their ESI; 10 mM
-    is an assumption of the twin's scale. A point may set each (:class:`autolab.sim.Conditions`)."""
-    conversion_order_in_excess: float = 1.0
-    """Order of the precursor → monomer conversion in the reagent in excess. The conversion is
-    pseudo-first-order in the limiting precursor (Prins et al. 2021, after Liu, Owen & Alivisatos
-    2007 and Owen et al. 2010), its rate constant scaled by (excess/limiting)^order at t = 0; 1 is
-    first order in each precursor — the second-order monomer generation Prins et al. fit to their
-    yields after Abe et al., ACS Nano 2012, 6, 42."""
-    k_precursor_per_s: float = 0.7029
-    """Precursor → monomer first-order rate constant at 280 °C, s⁻¹."""
-    ea_precursor_j_per_mol: float = 78620.0
-    k_nucleation_per_mm_s: float = 1.962
-    """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
-    ea_nucleation_j_per_mol: float = 45480.0
-    k_steps_per_mm_s: tuple[float, ...] = (1.859, 0.05185, 138.8, 0.03439)
-    """Ladder steps 12→25→38→61→84 units, mM⁻¹ s⁻¹ at 280 °C."""
-    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 1.154e-05, 0.0, 0.1398)
-    """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
-    temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
-    ea_steps_j_per_mol: float | tuple[float, ...] = (8695.0, 207300.0, 7004.0, 2662.0)
-    """Activation energy of the ladder steps 12→25→38→61→84: one value for all, or one per step,
-    J mol⁻¹. The fit makes CdSe-380 → CdSe-403 steeply activated (207 kJ/mol), which closes the
-    window's low-temperature edge and lets the oven's temperature feed CdSe-437 (fact 1)."""
-    ea_to_nc_j_per_mol: float = 21440.0
-    """Activation energy of cluster + monomer → NC, J mol⁻¹."""
-    solubility_mm: float = 0.006361
-    """Bulk monomer solubility [M]0 at 280 °C, mM."""
-    dh_solubility_j_per_mol: float = 55470.0
-    surface_energy_j_per_m2: float = 0.2164
-    """Surface energy γ for the Gibbs–Thomson solubility of clusters and NCs, J m⁻²."""
-    growth_rate_constant_m_per_s: float = 4.177e-07
-    """Prins eq. 6 prefactor A at 280 °C, m s⁻¹."""
-    ea_growth_j_per_mol: float = 108000.0
-    growth_exponent: float = 2.0
-    """Superfocusing exponent n of Prins eq. 6."""
-    growth_offset_nm: float = 0.2
-    """Radial offset B of Prins eq. 6, nm."""
-    reference_radius_nm: float = 1.0
-    """Reference radius r_c,0 of Prins eq. 6, nm."""
-    chamber_to_oven_volume_ratio: float = 0.1983
-    """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
-    residence time when both are set by one flow (2.8 s at 14 s for the default 0.1983, a fitted
-    value: Palencia give no chamber volume)."""
-    precursor_compound_fraction: float = 0.02812
-    """Fraction of the limiting precursor that self-assembles into precursor compounds (PCs) as
-    the fresh mixture heats up in the nucleation chamber — Pathway 1 of Yu's two-pathway model
-    (seed SI: the PC forms in the induction period, before nucleation). 0 switches it off. Fitted: the
-    calibration aims at SAXS resolving ≥ 3 % of the CdSe at 1.5 s (Palencia Fig. 2 has a radius at
-    every nucleation temperature; the fit reaches 2.8 %, the test needs 2 %); more PCs would feed
-    NCs that facts 2 and 4 do not allow."""
-    precursor_compound_switch_c: tuple[float, float] = (194.8, 232.4)
-    """Chamber temperatures (°C) at which PCs of CdSe-403 and -437, then of -437 and -465, form in
-    equal shares: the PC family is a quasi-isomer chosen by the temperature of the induction period
-    (Yu SI: "thermally-induced reversible transformation among MSC-311 and MSC-322 … via incubation
-    of CdS IP samples at different temperatures")."""
-    precursor_compound_switch_j_per_mol: float = 4.802e5
-    """Van 't Hoff enthalpy of each switch between PC families, J mol⁻¹: the share ratio of
-    neighbouring families is exp(−ΔH/R·(1/T − 1/T_switch)), a 10–90 % width of ≈ 4.4·RT²/ΔH."""
-    k_precursor_compound_per_s: float = 0.003443
-    """PC → MSC of the same family, first order (Yu SI: CdS PC-311 → MSC-311 "follows the
-    first-order reaction kinetics", k = 0.015 min⁻¹ at room temperature, an intra-molecular
-    rearrangement of quasi-isomers), s⁻¹ at 280 °C. Fitted: small, so PCs barely transform within
-    the reactor's 14 s — faster, their CdSe-465 would become NCs that facts 2 and 4 do not allow."""
-    ea_precursor_compound_j_per_mol: float = 26150.0
-    """Activation energy of PC → MSC, J mol⁻¹."""
-    precursor_compound_direct_c: float = 270.9
-    """Chamber temperature (°C) at which half of the assembling PCs pass straight on to their MSC.
-
-    A nascent assembly either settles as a PC or rearranges at once into its MSC (Yu's PC → MSC
-    rearrangement, thermally activated: hours for CdS PC-311 at room temperature). The two
-    channels compete, so the share taking the second is set by the chamber temperature — like the
-    family — and not by the time spent there; the PCs that settled transform at
-    :attr:`k_precursor_compound_per_s` afterwards. The MSCs so made take up monomer and become the
-    first NCs: Palencia's "onset of continuous growth of the NCs" from 250 °C nucleation at 1.5 s
-    (Fig. 2). Fitted to that onset together with "no NCs at ≤ 260 °C / 4.5 s" (docs/sim.md,
-    "Fact 5"): a rate instead of a share would seed three times as many NCs in the 0.9 s chamber
-    of a 4.5 s point as in the 0.3 s chamber of a 1.5 s point, which the two facts do not allow."""
-    precursor_compound_direct_j_per_mol: float = 547800.0
-    """Difference of the two channels' activation energies, J mol⁻¹: the ratio of assemblies that
-    become MSCs to those that settle as PCs is exp(−ΔE/R·(1/T − 1/T_half)), a 10–90 % width of
-    ≈ 4.4·RT²/ΔE (the form of :attr:`precursor_compound_switch_j_per_mol`)."""
-    radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
-    """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
-
-
-DEFAULT_PARAMETERS = KineticParameters()
-
-
-#: The first calibration: one activation energy for all ladder steps (``python docs/calibrate_twin.py
-#: --samples 300 --refine 3 --iterations 400 --seed 0``, loss 131.6 → 13.8). Kept as the start of
-#: the second fit and as a second, differently shaped chemistry for the analysis tests. It misses
-#: fact 1 (CdSe-437 present at 240–250 °C and falling with growth temperature) and fact 2 (no
-#: MSC band at 260 °C / 4.5 s), which :data:`DEFAULT_PARAMETERS` reproduce.
-SINGLE_EA_PARAMETERS = KineticParameters(
-    k_precursor_per_s=0.573,
-    ea_precursor_j_per_mol=1.351e05,
-    k_nucleation_per_mm_s=1.807,
-    ea_nucleation_j_per_mol=1.438e05,
-    k_steps_per_mm_s=(1.625, 0.1037, 247.8, 0.01056),
-    k_to_nc_per_mm_s=(0.0, 0.0, 0.001045, 0.0, 0.1447),
-    ea_steps_j_per_mol=1.157e04,
-    ea_to_nc_j_per_mol=1.157e04,
-    solubility_mm=0.01766,
-    dh_solubility_j_per_mol=6.151e04,
-    surface_energy_j_per_m2=0.1995,
-    growth_rate_constant_m_per_s=2.936e-07,
-    ea_growth_j_per_mol=5.74e04,
-    chamber_to_oven_volume_ratio=0.1426,
-    precursor_compound_fraction=0.0,  # fitted before the twin had Yu's Pathway 1
-)
+    return k_ref * np.exp(-activation_energy_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (1.0 / temperature_k - 1.0 / reference_k))
 
 
 #: MSC families a precursor compound can be the quasi-isomer of (Palencia's SAXS-resolved 403, 437
@@ -229,126 +99,6 @@ def precursor_compound_direct_share(temperature_c: float, params: KineticParamet
     x = -params.precursor_compound_direct_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (
         1.0 / celsius_to_kelvin(temperature_c) - 1.0 / celsius_to_kelvin(params.precursor_compound_direct_c))
     return float(1.0 / (1.0 + np.exp(-np.clip(x, -700.0, 700.0))))
-
-
-@dataclass(frozen=True)
-class KineticState:
-    """Concentrations at the end of a simulated reaction.
-
-    Attributes
-    ----------
-    precursor_mm, monomer_mm : float
-        Unreacted precursor and free monomer, mM of CdSe units.
-    msc_mm : dict[str, float]
-        Concentration of each MSC family, mM of clusters.
-    nc_radius_nm : ndarray
-        Centres of the NC radius classes, nm.
-    nc_mm : ndarray
-        Number concentration of NCs in each radius class, mM of particles.
-    precursor0_mm : float
-        CdSe units available at the start (the limiting precursor), mM.
-    """
-
-    precursor_mm: float
-    monomer_mm: float
-    msc_mm: dict[str, float]
-    nc_radius_nm: np.ndarray
-    nc_mm: np.ndarray
-    precursor0_mm: float
-    mesophase_order: float = 0.0
-    """Fraction of the unreacted Cd precursor held in the lamellar mesophase (0–1)."""
-    cd_excess_mm: float = 0.0
-    """Cd precursor beyond the limiting amount (a Cd excess over Se), mM; it never reacts."""
-    pc_mm: dict[str, float] = field(default_factory=dict)
-    """Precursor compounds not yet transformed, mM of compounds, by the MSC family each becomes
-    (Yu's Pathway 1; empty when the pathway is off)."""
-
-    @property
-    def cd_precursor_mm(self) -> float:
-        """Unreacted Cd precursor, mM: the limiting share left plus any excess (what scatters as
-        the Cd precursor and forms the mesophase, Palencia 2020 Fig. 3)."""
-        return self.precursor_mm + self.cd_excess_mm
-
-    def mixed_with(self, other: KineticState, fraction_other: float) -> KineticState:
-        """The mixture of ``(1 − f)`` parts of this state and ``f`` parts of ``other``.
-
-        Concentrations mix linearly, as they do in a flow cell fed first by one product and then
-        by the next; both states must share the NC radius grid.
-        """
-        f = float(fraction_other)
-        ordered = (1 - f) * self.cd_precursor_mm * self.mesophase_order + f * other.cd_precursor_mm * other.mesophase_order
-        cd_precursor = (1 - f) * self.cd_precursor_mm + f * other.cd_precursor_mm
-        precursor = (1 - f) * self.precursor_mm + f * other.precursor_mm
-        return KineticState(
-            precursor_mm=precursor,
-            monomer_mm=(1 - f) * self.monomer_mm + f * other.monomer_mm,
-            msc_mm={k: (1 - f) * v + f * other.msc_mm[k] for k, v in self.msc_mm.items()},
-            nc_radius_nm=self.nc_radius_nm,
-            nc_mm=(1 - f) * self.nc_mm + f * other.nc_mm,
-            precursor0_mm=(1 - f) * self.precursor0_mm + f * other.precursor0_mm,
-            mesophase_order=ordered / cd_precursor if cd_precursor > 0 else 0.0,
-            cd_excess_mm=(1 - f) * self.cd_excess_mm + f * other.cd_excess_mm,
-            pc_mm={k: (1 - f) * self.pc_mm.get(k, 0.0) + f * other.pc_mm.get(k, 0.0) for k in self.pc_mm.keys() | other.pc_mm.keys()},
-        )
-
-    @property
-    def nc_total_mm(self) -> float:
-        """Total NC number concentration, mM of particles."""
-        return float(self.nc_mm.sum())
-
-    @property
-    def nc_mean_diameter_nm(self) -> float:
-        """Number-weighted mean NC diameter, nm (NaN without NCs)."""
-        total = self.nc_mm.sum()
-        if total <= 1e-12:
-            return float("nan")
-        return float(2.0 * (self.nc_mm * self.nc_radius_nm).sum() / total)
-
-    @property
-    def nc_size_dispersion(self) -> float:
-        """Relative standard deviation σ_d / ⟨d⟩ of the NC diameters (NaN without NCs)."""
-        total = self.nc_mm.sum()
-        if total <= 1e-12:
-            return float("nan")
-        mean = (self.nc_mm * self.nc_radius_nm).sum() / total
-        var = (self.nc_mm * (self.nc_radius_nm - mean) ** 2).sum() / total
-        return float(np.sqrt(max(var, 0.0)) / mean)
-
-    @property
-    def units_in_msc_mm(self) -> float:
-        """CdSe units bound in MSCs, mM."""
-        return float(sum(self.msc_mm[name] * units for name, _, units in MSC_FAMILIES))
-
-    @property
-    def units_in_nc_mm(self) -> float:
-        """CdSe units bound in NCs, mM."""
-        return float((self.nc_mm * aggregation_number(2.0 * self.nc_radius_nm)).sum())
-
-    @property
-    def units_in_pc_mm(self) -> float:
-        """CdSe units bound in precursor compounds, mM (not yet CdSe: not in the yield)."""
-        return float(sum(self.pc_mm.get(name, 0.0) * units for name, _, units in MSC_FAMILIES))
-
-    def scatterers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """SAXS radii (nm), CdSe units per particle and number concentrations (mM) of every particle.
-
-        MSCs and their precursor compounds at the family's SAXS size (Palencia 2020; Yu SI Table
-        S2: PC and MSC show "similar sizes" by SAXS), then the NC radius classes.
-        """
-        names = [name for name, _, _ in MSC_FAMILIES]
-        radii = np.array([MSC_SAXS_DIAMETER_NM[name] / 2.0 for name in names])
-        units = np.array([n for _, _, n in MSC_FAMILIES], dtype=float)
-        clusters = np.array([self.msc_mm[name] + self.pc_mm.get(name, 0.0) for name in names])
-        return (
-            np.concatenate([radii, self.nc_radius_nm]),
-            np.concatenate([units, aggregation_number(2.0 * self.nc_radius_nm)]),
-            np.concatenate([clusters, self.nc_mm]),
-        )
-
-    @property
-    def yield_fraction(self) -> float:
-        """Fraction of the precursor converted into solid CdSe (MSCs and NCs)."""
-        return (self.units_in_msc_mm + self.units_in_nc_mm) / self.precursor0_mm
 
 
 class _Model:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinetics import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, KineticState
+from autolab.materials import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, diameter_for_units, yu_extinction_m_inv_cm_inv
+
 from .optics import DEFAULT_OPTICS, absorbance, nc_class_absorbance
-from .sizing import diameter_for_units, yu_extinction_m_inv_cm_inv
+from .state import KineticState
 
 #: Smallest diameter SAXS resolves, nm (Palencia 2020).
 SAXS_RESOLUTION_DIAMETER_NM = 1.6
@@ -59,8 +60,8 @@ def saxs_mean_radius_nm(state: KineticState, min_fraction: float = 0.02) -> floa
     """Volume-weighted mean radius (nm) of the particles SAXS resolves (d ≥ 1.6 nm), or None.
 
     None unless the resolved particles hold at least ``min_fraction`` of the CdSe — the same 2 %
-    as an optical NC band (:func:`nc_exciton_nm`): the mean radius of traces is not a measurement
-    (the twin at 1.5 s once reported a "0.94 nm plateau" made of 1e-7 to 5e-4 of the CdSe).
+    as an optical NC band (:func:`nc_exciton_nm`): the mean radius of traces (1e-7 to 5e-4 of the
+    CdSe at 1.5 s) is not a measurement.
     """
     radii, units, conc = _resolved_particles(state)
     resolved_units = (conc * units).sum()

@@ -5,11 +5,15 @@
   apply to clusters; amplitude from the Yu 2003 extinction coefficient at the family's optical
   diameter (an extrapolation below 2 nm, as Palencia's own sizing is).
 - NCs: each radius class contributes its first exciton at the Yu 2003 wavelength, with the Yu
-  extinction coefficient, a homogeneous line width, a second transition and the continuum.
-  Inhomogeneous broadening follows from summing the classes.
-- Continuum: ≈ 2.5e3 M⁻¹ cm⁻¹ per CdSe unit at 350 nm, the bulk-optical-constant value quoted in
-  docs/sim.md (range 2.0–2.9e3), rising towards the UV as (E − E_onset)^½.
+  extinction coefficient, a homogeneous line width, a second transition and the continuum
+  (:func:`autolab.materials.nc_class_absorbance`). Inhomogeneous broadening follows from summing
+  the classes.
+- Continuum: :data:`autolab.materials.CDSE_CONTINUUM_PER_UNIT_350NM` per CdSe unit at 350 nm,
+  rising towards the UV as (E − E_onset)^½.
 - A λ⁻⁴ scattering baseline and a small offset stand for the flow cell and turbidity.
+
+The NC size classes, the sizing and the band shapes are CdSe's (:mod:`autolab.materials`); this
+module adds the clusters' bands, the flow cell and the spectrometer's noise.
 """
 
 from __future__ import annotations
@@ -18,41 +22,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constants import FLOW_CELL_PATH_CM
-from .kinetics import MSC_FAMILIES, KineticState
-from .sizing import aggregation_number, diameter_for_units, yu_extinction_m_inv_cm_inv, yu_wavelength_nm
+from autolab import materials
+from autolab.materials import (
+    HC_EV_NM,
+    MSC_FAMILIES,
+    MSC_FWHM_NM,
+    NC_LINE_SHAPE,
+    NCLineShape,
+    diameter_for_units,
+    gaussian_band,
+    yu_extinction_m_inv_cm_inv,
+)
 
-#: Photon energy (eV) times wavelength (nm).
-HC_EV_NM = 1239.84198
+from .state import KineticState
+
 #: Default spectrometer grid: 300–700 nm in 1 nm steps.
 DEFAULT_WAVELENGTH_NM = np.arange(300.0, 701.0, 1.0)
+#: Optical path length of the UV-Vis flow cell, cm. Palencia's ESI does not give it; 0.5 mm is
+#: short enough to keep the undiluted 10 mM reaction medium below 2 AU at 350 nm (assumption, docs/sim.md).
+FLOW_CELL_PATH_CM = 0.05
 
 
 @dataclass(frozen=True)
 class OpticalParameters:
-    """Line shapes of the absorbance model (assumptions, documented in docs/sim.md)."""
+    """Line shapes and flow cell of the twin's absorbance model (assumptions, documented in docs/sim.md)."""
 
-    msc_fwhm_nm: float = 10.0
-    """FWHM of an MSC band. The seeds give no value ("relatively small FWHM", Palencia 2020)."""
-    nc_homogeneous_fwhm_ev: float = 0.06
-    """Homogeneous FWHM of a single NC size class's exciton, eV (≈ 13 nm at 527 nm)."""
-    second_transition_ev: float = 0.20
-    """Energy of the second excitonic transition above the first, eV."""
-    second_transition_ratio: float = 0.6
-    continuum_per_unit_350nm: float = 2.5e3
-    """Continuum absorption per CdSe unit at 350 nm, M⁻¹ cm⁻¹."""
-    continuum_onset_ev: float = 0.35
-    """Continuum onset above the first exciton, eV."""
+    msc_fwhm_nm: float = MSC_FWHM_NM
+    """FWHM of an MSC band, nm (:data:`autolab.materials.MSC_FWHM_NM`)."""
+    nc: NCLineShape = NC_LINE_SHAPE
+    """Line shape of one NC size class (:class:`autolab.materials.NCLineShape`)."""
     scatter_at_400nm: float = 0.004
+    """Amplitude of the λ⁻⁴ scattering baseline at 400 nm, AU."""
     baseline: float = 0.002
+    """Flat offset of the flow cell, AU."""
     path_length_cm: float = FLOW_CELL_PATH_CM
+    """Optical path length of the flow cell, cm."""
 
 
 DEFAULT_OPTICS = OpticalParameters()
-
-
-def _gauss(x, centre, fwhm):
-    return np.exp(-4.0 * np.log(2.0) * ((x - centre) / fwhm) ** 2)
 
 
 def nc_class_absorbance(
@@ -62,26 +69,14 @@ def nc_class_absorbance(
     *,
     first_exciton_only: bool = False,
 ) -> np.ndarray:
-    """Absorbance (AU, path ``optics.path_length_cm``) of 1 mM of CdSe NCs of each ``diameter_nm``.
+    """Absorbance in the twin's flow cell of 1 mM of CdSe NCs of each ``diameter_nm`` (diameters × wavelengths).
 
-    Returns an array (diameters × wavelengths): each row is one monodisperse size class — its first
-    exciton at the Yu 2003 wavelength with the Yu extinction coefficient and the homogeneous line
-    width, the second transition and the bulk-like continuum. A polydisperse ensemble is a sum of
-    rows weighted by concentration (mM); the UV-Vis analysis fits that sum to a measured spectrum.
-    With ``first_exciton_only`` the rows hold the first-exciton band alone.
+    :func:`autolab.materials.nc_class_absorbance` with the path length and NC line shape of
+    ``optics``; with ``first_exciton_only`` the rows hold the first-exciton band alone.
     """
-    d = np.atleast_1d(np.asarray(diameter_nm, dtype=float))[:, None]
-    x = HC_EV_NM / np.asarray(wavelength_nm, dtype=float)[None, :]
-    e1 = HC_EV_NM / yu_wavelength_nm(d)
-    w = optics.nc_homogeneous_fwhm_ev
-    per_mm = 1e-3 * optics.path_length_cm
-    if first_exciton_only:
-        return per_mm * yu_extinction_m_inv_cm_inv(d) * _gauss(x, e1, w)
-    bands = _gauss(x, e1, w) + optics.second_transition_ratio * _gauss(x, e1 + optics.second_transition_ev, 1.5 * w)
-    onset = e1 + optics.continuum_onset_ev
-    scale = optics.continuum_per_unit_350nm / np.sqrt(np.maximum(HC_EV_NM / 350.0 - onset, 0.05))
-    continuum = aggregation_number(d) * scale * np.sqrt(np.clip(x - onset, 0.0, None))
-    return per_mm * (yu_extinction_m_inv_cm_inv(d) * bands + continuum)
+    return materials.nc_class_absorbance(
+        diameter_nm, wavelength_nm, path_length_cm=optics.path_length_cm, line_shape=optics.nc, first_exciton_only=first_exciton_only
+    )
 
 
 def absorbance(
@@ -102,7 +97,7 @@ def absorbance(
         d = diameter_for_units(n_units)
         w = HC_EV_NM * optics.msc_fwhm_nm / peak_nm**2
         e1 = HC_EV_NM / peak_nm
-        bands = _gauss(energy, e1, w) + 0.8 * _gauss(energy, e1 + 0.35, 3.0 * w) + 1.0 * _gauss(energy, e1 + 0.7, 5.0 * w)
+        bands = gaussian_band(energy, e1, w) + 0.8 * gaussian_band(energy, e1 + 0.35, 3.0 * w) + 1.0 * gaussian_band(energy, e1 + 0.7, 5.0 * w)
         total = total + optics.path_length_cm * c_m * yu_extinction_m_inv_cm_inv(d) * bands
     # NCs: one row per radius class (first exciton, second transition, continuum).
     keep = state.nc_mm > 0

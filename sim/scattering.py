@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constants import AVOGADRO_PER_MOL, CDSE_SLD_1E6_PER_A2, SOLVENT_SLD_1E6_PER_A2
-from .kinetics import KineticState
+from autolab.materials import AVOGADRO_PER_MOL, CDSE_SLD_1E6_PER_A2, SOLVENT_SLD_1E6_PER_A2
+
+from .state import KineticState
 
 #: Default q grid: 0.1–5 nm⁻¹, 250 points, log-spaced as a pyFAI integration would be binned.
 DEFAULT_Q_NM_INV = np.geomspace(0.1, 5.0, 250)

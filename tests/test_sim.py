@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 
 from autolab import sim
+from autolab.materials import MSC_FAMILIES, aggregation_number, yu_diameter_nm, yu_wavelength_nm
 from autolab.sim import Conditions, facts, simulate
 from autolab.sim.batch import HotInjectionParameters, hot_injection
-from autolab.sim.kinetics import MSC_FAMILIES
-from autolab.sim.sizing import aggregation_number, yu_diameter_nm, yu_wavelength_nm
 
 
 def test_fig4_table_sizes_and_aggregation_numbers():
@@ -298,8 +297,8 @@ def test_saxs_radius_needs_two_percent_of_the_cdse_in_resolved_particles():
     CdSe-437/465 clusters and NCs (1.0–1.3 nm)."""
     from dataclasses import replace
 
-    from autolab.sim.kinetics import DEFAULT_PARAMETERS
     from autolab.sim.observables import saxs_mean_radius_nm, saxs_resolved_fraction
+    from autolab.sim.parameters import DEFAULT_PARAMETERS
 
     pathway2 = replace(DEFAULT_PARAMETERS, precursor_compound_fraction=0.0)
     early = sim.steady_state(sim.Conditions(240, 230, 1.5), pathway2)
@@ -351,7 +350,7 @@ def test_one_activation_energy_for_all_steps_cannot_make_the_window():
     """Why the ladder has one activation energy per step: the first calibration (one for all,
     SINGLE_EA_PARAMETERS) leaves CdSe-437 at 240–250 °C and makes it fall with growth temperature,
     and puts no MSC band at 260 °C / 4.5 s — the facts the default set (per step) reproduces."""
-    from autolab.sim.kinetics import SINGLE_EA_PARAMETERS as single
+    from autolab.sim.parameters import SINGLE_EA_PARAMETERS as single
 
     window = facts.fact1_msc437_window(single)
     assert window["present"][240]
@@ -364,9 +363,9 @@ def test_the_limiting_precursor_caps_the_cdse_and_an_excess_speeds_its_conversio
     """Cd:Se: CdSe units = the limiting precursor (mass balance to 1e-6 relative, either way round);
     conversion pseudo-first-order in it with k_p·(excess/limiting) (first order in each precursor,
     the second-order monomer generation Prins et al. fit after Abe et al. 2012), to 1 %."""
-    from autolab.sim.constants import arrhenius, celsius_to_kelvin
+    from autolab.materials import celsius_to_kelvin
     from autolab.sim.kinetics import DEFAULT_PARAMETERS as p
-    from autolab.sim.kinetics import react
+    from autolab.sim.kinetics import arrhenius, react
 
     default = simulate(Conditions(280, 280, 14.0))
     equimolar = simulate(Conditions(280, 280, 14.0, cd_precursor_mm=10.0, se_precursor_mm=10.0))
@@ -442,7 +441,7 @@ def test_calibration_loss_of_the_defaults():
     resolved share rises."""
     from dataclasses import replace
 
-    from autolab.sim.kinetics import DEFAULT_PARAMETERS
+    from autolab.sim.parameters import DEFAULT_PARAMETERS
 
     calibrate = _calibration_script()
     total, terms = calibrate.loss(calibrate.default_x(), details=True)
@@ -482,7 +481,7 @@ def test_calibration_loss_refuses_a_fact5_fit_that_is_not_the_chemistry():
     rises smoothly through CdSe-403 + NC mixtures (no 190 → 200 °C step, no CdSe-437 plateau, NCs
     at every nucleation temperature) and its precursor reacts at 50 °C, so fact 6's mesophase
     would be gone. The calibration loss must price each of those, and its ranges must bind."""
-    from autolab.sim.kinetics import KineticParameters
+    from autolab.sim.parameters import KineticParameters
 
     params = KineticParameters(**_FACT5_BY_THE_NUMBERS)
     radii = facts.fact5_saxs_radius_steps(params)
@@ -546,7 +545,7 @@ def test_a_staged_calibration_changes_only_its_free_coordinates():
     field stays exactly that of the start set (default_x would round k_nc403 up into its range)."""
     from dataclasses import asdict
 
-    from autolab.sim.kinetics import DEFAULT_PARAMETERS
+    from autolab.sim.parameters import DEFAULT_PARAMETERS
 
     calibrate = _calibration_script()
     names = [name for name, *_ in calibrate.SPACE]
