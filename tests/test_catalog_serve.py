@@ -79,7 +79,7 @@ def test_measure_through_the_server_reads_back_from_a_third_process(server):
         "with --api-key (Ctrl-C stops)"
     )
     measured = autolab(
-        "measure", "--nucleation-temperature", "280", "--growth-temperature", "280", "--residence-time", "14",
+        "measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14",
         "--catalog", uri, "--json", key=API_KEY,
     )
     assert measured.returncode == 0, measured.stderr[-2000:]

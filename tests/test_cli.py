@@ -37,20 +37,20 @@ def test_help_lists_every_command():
     ("args", "message"),
     [
         (
-            ["measure", "--nucleation-temperature", "400", "--growth-temperature", "280", "--residence-time", "14"],
+            ["measure", "--nucleation-temperature-c", "400", "--growth-temperature-c", "280", "--residence-time-s", "14"],
             "autolab: error: nucleation_temperature_c=400.0 is outside the nucleation heater's allowed range 20–350 °C",
         ),
         (
-            ["measure", "--nucleation-temperature", "280", "--growth-temperature", "280", "--residence-time", "-3"],
+            ["measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "-3"],
             "autolab: error: residence_time_s=-3.0 is outside the pumps' allowed range 0.625–600 s",
         ),
         (
-            ["measure", "--nucleation-temperature", "hot", "--growth-temperature", "280", "--residence-time", "14"],
-            "autolab: error: Invalid value for '--nucleation-temperature': 'hot' is not a valid float.",
+            ["measure", "--nucleation-temperature-c", "hot", "--growth-temperature-c", "280", "--residence-time-s", "14"],
+            "autolab: error: Invalid value for '--nucleation-temperature-c': 'hot' is not a valid float.",
         ),
         (
-            ["phase-map", "--nucleation-temperatures", "260,x", "--growth-temperatures", "260", "--residence-times", "4"],
-            "autolab: error: --nucleation-temperatures: 'x' in '260,x' is not a number",
+            ["phase-map", "--nucleation-temperatures-c", "260,x", "--growth-temperatures-c", "260", "--residence-times-s", "4"],
+            "autolab: error: --nucleation-temperatures-c: 'x' in '260,x' is not a number",
         ),
     ],
 )
@@ -67,7 +67,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
 def test_measure_runs_and_show_round_trip(tmp_path):
     catalog = str(tmp_path / "cli-catalog")
     result = autolab(
-        "measure", "--nucleation-temperature", "280", "--growth-temperature", "270", "--residence-time", "14",
+        "measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "270", "--residence-time-s", "14",
         "--catalog", catalog, "--json",
     )
     assert result.returncode == 0, result.stderr

@@ -83,8 +83,8 @@ def test_ctrl_c_during_a_measurement_is_one_line_and_keeps_the_aborted_run(tmp_p
     catalog = tmp_path / "interrupted"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "measure", "--nucleation-temperature", "300", "--growth-temperature", "280",
-         "--residence-time", "14", "--time-scale", "1", "--catalog", str(catalog)],
+        [sys.executable, "-m", "autolab", "measure", "--nucleation-temperature-c", "300", "--growth-temperature-c", "280",
+         "--residence-time-s", "14", "--time-scale", "1", "--catalog", str(catalog)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     deadline = time.monotonic() + 120

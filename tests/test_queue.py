@@ -113,7 +113,7 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert history[1]["result"]["exit_status"] == "failed"
     assert history[1]["result"]["run_uids"] == []
     assert "bounds['nucleation_temperature_c'] high=400 is outside" in history[1]["result"]["msg"]
-    waited = autolab("queue", "wait", "--timeout", "60", "--dir", str(directory))
+    waited = autolab("queue", "wait", "--timeout-s", "60", "--dir", str(directory))
     assert waited.returncode == 1, waited.stderr
     assert waited.stdout.startswith("queue idle; last item autonomous_campaign: failed (")
     assert waited.stdout.rstrip().endswith("; 2 item(s) left in the queue")
@@ -122,7 +122,7 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert [i["name"] for i in api.queue_get()["items"]] == ["autonomous_campaign", "measure_point"]
     api.item_remove(pos="front")
     api.queue_start()
-    waited = autolab("queue", "wait", "--timeout", "300", "--dir", str(directory))
+    waited = autolab("queue", "wait", "--timeout-s", "300", "--dir", str(directory))
     assert waited.returncode == 0, waited.stderr
     assert waited.stdout == "queue idle; last item measure_point: completed; 0 item(s) left in the queue\n"
     assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"

@@ -390,8 +390,9 @@ def test_cli_simulate_json_and_plot(tmp_path):
     import subprocess
     import sys
 
-    base = [sys.executable, "-m", "autolab", "simulate", "--nucleation-temperature", "280", "--growth-temperature", "280", "--residence-time", "14"]
-    out = subprocess.run([*base, "--se-precursor", "30", "--seed", "3", "--json", "--plot", str(tmp_path / "p.png")],
+    base = [sys.executable, "-m", "autolab", "simulate",
+            "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14"]
+    out = subprocess.run([*base, "--se-precursor-mm", "30", "--seed", "3", "--json", "--plot", str(tmp_path / "p.png")],
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -402,7 +403,7 @@ def test_cli_simulate_json_and_plot(tmp_path):
     assert data["truth"]["nc_exciton_nm"] == expected["nc_exciton_nm"]
     assert data["truth"]["yield_fraction"] == pytest.approx(expected["yield_fraction"])
     assert (tmp_path / "p.png").stat().st_size > 10_000
-    bad = subprocess.run([*base, "--cd-precursor", "0"], capture_output=True, text=True, timeout=120, check=False)
+    bad = subprocess.run([*base, "--cd-precursor-mm", "0"], capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "autolab: error: cd_precursor_mm=0.0 is outside the twin's range 0.1–500 mM"
 

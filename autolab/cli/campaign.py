@@ -1,4 +1,4 @@
-"""``autolab campaign``: an autonomous campaign on the twin, with a live table and a report."""
+"""``autolab campaign``: an autonomous campaign on the session's reactor, with a live table and a report."""
 
 from __future__ import annotations
 
@@ -10,65 +10,9 @@ from pathlib import Path
 
 import click
 
-from . import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors
-from ..errors import AutolabError, LimitError
+from ..errors import AutolabError
 from ..interrupt import INTERRUPTED_EXIT, run_interruptible
-
-_CONDITION_ALIASES = {
-    "nucleation_temperature_c": "nucleation_temperature_c",
-    "nucleation-temperature": "nucleation_temperature_c",
-    "growth_temperature_c": "growth_temperature_c",
-    "growth-temperature": "growth_temperature_c",
-    "residence_time_s": "residence_time_s",
-    "residence-time": "residence_time_s",
-}
-
-
-def _condition(option: str, name: str) -> str:
-    key = _CONDITION_ALIASES.get(name.strip())
-    if key is None:
-        msg = f"{option} {name!r}: unknown condition; use nucleation_temperature_c, growth_temperature_c or residence_time_s"
-        raise LimitError(msg)
-    return key
-
-
-def _number(option: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        msg = f"{option}: {text!r} is not a number"
-        raise LimitError(msg) from None
-
-
-def parse_bounds(items: tuple[str, ...]) -> dict[str, list] | None:
-    """``("residence_time_s=1.5:20:log", …)`` → ``{"residence_time_s": [1.5, 20.0, "log"]}``."""
-    if not items:
-        return None
-    out = {}
-    for item in items:
-        name, sep, spec = item.partition("=")
-        parts = spec.split(":")
-        if not sep or len(parts) not in (2, 3):
-            msg = f"--bound {item!r}: write NAME=LOW:HIGH or NAME=LOW:HIGH:log"
-            raise LimitError(msg)
-        bound: list = [_number("--bound", parts[0]), _number("--bound", parts[1])]
-        if len(parts) == 3:
-            bound.append(parts[2])
-        out[_condition("--bound", name)] = bound
-    return out
-
-
-def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) -> dict:
-    """``("growth_temperature_c=280",)`` → ``{"growth_temperature_c": 280.0}``."""
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            msg = f"{option} {item!r}: write NAME=VALUE"
-            raise LimitError(msg)
-        key = _condition(option, name) if conditions else name.strip()
-        out[key] = _number(option, value)
-    return out
+from .options import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors, parse_assignments, parse_bounds
 
 
 @click.command()
@@ -80,7 +24,8 @@ def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) 
 @click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
 @click.option("--objective-setting", "objective_settings", multiple=True, metavar="KEY=VALUE", help="Objective setting, e.g. target_diameter_nm=3.")
 @click.option("--acquisition", type=click.Choice(["log_ei", "ucb"]), default=None, help="Acquisition function; default log_ei.")
-@click.option("--seed", type=int, default=None, help="Seed of the design, the optimiser and the twin's noise; default 0.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the design, the optimiser and the twin's noise; default 0 (the twin's: the session config's, else 0).")
 @click.option("--resume", "resume_id", default=None, metavar="CAMPAIGN_ID", help="Continue a stopped campaign from the catalog.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Report folder; default ./autolab-reports/CAMPAIGN_ID.")
 @CATALOG_OPTION
@@ -91,7 +36,7 @@ def campaign(
     objective, budget, batch_size, initial_design, bounds, fixed, objective_settings, acquisition,
     seed, resume_id, report_dir, catalog, time_scale, as_json,
 ):
-    """Run (or --resume) an autonomous campaign on the twin reactor.
+    """Run (or --resume) an autonomous campaign on the session's reactor (the twin by default).
 
     Each point is measured, analysed and stored; a live table shows the conditions, the
     objective and the best so far. At the end a report folder holds the best spectra, the GP
@@ -104,8 +49,8 @@ def campaign(
       autolab campaign --resume 3f2a9c1e-…
     """
     from autolab.campaign import Campaign
-    from ..devices import make_twin_reactor
-    from ..runtime import open_session
+
+    from ..runtime import open_session, session_reactor
 
     if resume_id is not None:
         given = [name for name, value in (
@@ -115,8 +60,8 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
+    reactor = session_reactor(seed=seed, time_scale=time_scale)
     seed = 0 if seed is None else seed
-    reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
     with _warnings_to_stderr():
         new_campaign = None
         if resume_id is None:  # check every input before opening the catalog
@@ -178,6 +123,7 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     from rich.console import Console
 
     from autolab.campaign import run_campaign
+
     from ..progress import CampaignProgress
 
     result: dict = {}
@@ -199,3 +145,6 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
 def _capture(plan, result: dict):
     result["summary"] = yield from plan
     return result["summary"]
+
+
+COMMANDS = (campaign,)

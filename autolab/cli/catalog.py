@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from . import CATALOG_OPTION, friendly_errors
 from ..errors import AutolabError
+from .options import CATALOG_OPTION, friendly_errors, resolve_uid
 
 
 @click.command()
@@ -51,9 +51,11 @@ def export(run, fmt, output, stream, catalog):
     """
     from ..catalog import open_catalog
     from ..catalog.export import export_run
-    from . import resolve_uid
 
     client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)
     for path in export_run(client[uid], output or f"{uid[:8]}.{fmt}", fmt, stream=stream):
         click.echo(f"wrote {path}")
+
+
+COMMANDS = (serve, export)

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from . import CATALOG_OPTION, JSON_OPTION, friendly_errors
+from .options import CATALOG_OPTION, JSON_OPTION, friendly_errors, parse_assignments, parse_bounds
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
@@ -124,7 +124,7 @@ def queue_plans(directory, names):
 
 @queue.command("wait")
 @DIR_OPTION
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+@click.option("--timeout-s", "timeout_s", type=click.FloatRange(min=0), default=3600.0, show_default=True,
               help="Seconds to wait for RE Manager to become idle.")
 @friendly_errors
 def queue_wait(directory, timeout_s):
@@ -143,7 +143,7 @@ def queue_wait(directory, timeout_s):
         api.wait_for_idle(timeout=timeout_s)
         history, status = api.history_get()["items"], api.status()
     except WaitTimeoutError:
-        msg = f"the queue is still busy after --timeout {timeout_s:g} s (`autolab queue status` shows what runs)"
+        msg = f"the queue is still busy after --timeout-s {timeout_s:g} (`autolab queue status` shows what runs)"
         raise AutolabError(msg) from None
     finally:
         api.close()
@@ -204,9 +204,9 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
                "leave --catalog out, or `autolab queue stop` and start the queue with that catalog")
         raise AutolabError(msg)
 
-    from ..agent import run_agent
+    from autolab.agent import run_agent
     from autolab.campaign import Campaign, feasible_point
-    from .campaign import parse_assignments, parse_bounds
+
     from ..catalog import CatalogWriter, journal_directory, open_catalog
     from ..interrupt import Interrupted
     from ..runtime import session_reactor
@@ -252,3 +252,6 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
         api.close()
     click.echo(json.dumps(summary) if as_json else f"campaign {summary['campaign_id']}: {summary['n_runs']} points, best "
                f"{summary['objective']} = {summary['best_value']}; {summary['stop_reason']}")
+
+
+COMMANDS = (queue, agent, ipython)

@@ -1,0 +1,185 @@
+"""``autolab measure``, ``autolab phase-map`` and ``autolab simulate``: points at given conditions."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..interrupt import Interrupted
+from .options import (
+    CATALOG_OPTION,
+    JSON_OPTION,
+    SEED_OPTION,
+    TIME_SCALE_OPTION,
+    condition_list_options,
+    condition_options,
+    friendly_errors,
+    parse_floats,
+)
+
+
+@click.command()
+@condition_options
+@CATALOG_OPTION
+@SEED_OPTION
+@TIME_SCALE_OPTION
+@JSON_OPTION
+@friendly_errors
+def measure(catalog, seed, time_scale, as_json, **conditions):
+    """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
+    from ..conditions import NAMES
+    from ..plans import measure_point
+    from ..runtime import open_session, session_reactor
+
+    values = [conditions[name] for name in NAMES]
+    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    reactor.check_reagents([reactor.check_conditions(*values)])
+    session = open_session(catalog, reactor=reactor)
+    (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
+    session.close()
+    report = session.analysis.reports.get(uid)
+    metrics = {} if report is None else report.metrics
+    payload = {
+        "uid": uid,
+        "analysis_uid": session.analysis.derived.get(uid),
+        "catalog": session.location,
+        "metrics": metrics,
+        "errors": {} if report is None else report.errors,
+    }
+    if as_json:
+        from ..analysis.runs import jsonable
+
+        click.echo(json.dumps(jsonable(payload)))
+        return
+    click.echo(f"stored run {uid} in {session.location}")
+    if payload["analysis_uid"] is None:
+        click.echo(f"warning: the analysis was not stored: {'; '.join(session.analysis.errors) or 'the run has no reading'}", err=True)
+    else:
+        click.echo(f"analysis stored as run {payload['analysis_uid']}:")
+    echo_metrics(metrics)
+    for plugin, error in payload["errors"].items():
+        click.echo(f"warning: {plugin}: {error}", err=True)
+
+
+def echo_metrics(metrics: dict) -> None:
+    """Print one metric a line, ``plugin.metric  value``, lists of numbers shortened."""
+    for key, value in metrics.items():
+        if isinstance(value, list) and len(value) > 6:
+            value = f"[{len(value)} values]"
+        elif isinstance(value, float):
+            value = f"{value:.5g}"
+        click.echo(f"  {key:38s} {value}")
+
+
+def run_interruptible(session, plan) -> tuple:
+    """Run ``plan`` on the session's RunEngine; Ctrl-C aborts it and raises :class:`Interrupted`.
+
+    See :mod:`autolab.interrupt`. Every run finished before is already on its way to the
+    catalog, which :meth:`Session.close` waits for.
+    """
+    from .. import interrupt
+
+    result, interrupted = interrupt.run_interruptible(session.RE, plan)
+    if interrupted:
+        session.close()
+        msg = f"interrupted; the unfinished run is marked aborted, finished runs are in {session.location}"
+        raise Interrupted(msg)
+    return result
+
+
+@click.command("phase-map")
+@condition_list_options
+@click.option("--growth-not-above-nucleation", is_flag=True, help="Skip points with growth T above nucleation T.")
+@CATALOG_OPTION
+@SEED_OPTION
+@TIME_SCALE_OPTION
+@JSON_OPTION
+@friendly_errors
+def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, as_json, **lists):
+    """Survey a grid of conditions on the session's reactor (the twin by default), one stored run per point."""
+    import itertools
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ..conditions import CONDITIONS
+    from ..plans import phase_map
+    from ..runtime import open_session, session_reactor
+
+    grid = tuple(parse_floats(c.plural_option, lists[c.plural]) for c in CONDITIONS)
+    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    points = [
+        reactor.check_conditions(*values)
+        for values in itertools.product(*grid)
+        if not (growth_not_above_nucleation and values[1] > values[0])
+    ]
+    reactor.check_reagents(points)
+    session = open_session(catalog, reactor=reactor)
+    plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)
+    n_points = len(points)
+    # The console is bound to stdout now: bluesky's own prints are kept off it while the plan runs.
+    with Progress(console=Console(file=sys.stdout), disable=as_json, transient=False) as progress:
+        task = progress.add_task("phase map", total=n_points)
+        token = session.RE.subscribe(lambda name, doc: progress.advance(task), "stop")
+        try:
+            uids = run_interruptible(session, plan)
+        finally:
+            session.RE.unsubscribe(token)
+        progress.update(task, description="writing catalog")
+        session.close()
+    if as_json:
+        click.echo(json.dumps({"uids": list(uids), "n_runs": len(uids), "catalog": session.location}))
+    else:
+        click.echo(f"stored {len(uids)} runs in {session.location}")
+
+
+@click.command()
+@condition_options
+@click.option("--nucleation-time-s", type=float, default=None, help="Chamber time, s (default: set by the same flow).")
+@click.option("--cd-precursor-mm", type=float, default=None, help="Cd precursor in the mixed stream, mM (default 10).")
+@click.option("--se-precursor-mm", type=float, default=None, help="Se precursor in the mixed stream, mM (default 10).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the detector noise.")
+@click.option("--no-noise", is_flag=True, help="Noise-free spectra.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG of both spectra.")
+@JSON_OPTION
+@friendly_errors
+def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise, plot_path, as_json, **conditions):
+    """Simulate one steady-state point with the physics twin (no devices, no catalog)."""
+    import numpy as np
+
+    from .. import sim
+    from ..conditions import NAMES
+
+    given = {name: conditions[name] for name in NAMES}
+    given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
+    result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))
+    if plot_path:
+        from ..plotting import plot_simulation
+
+        plot_simulation(result, plot_path)
+    if as_json:
+        payload = {
+            "conditions": given,
+            "wavelength_nm": result.wavelength_nm.tolist(),
+            "absorbance": result.absorbance.tolist(),
+            "q_nm_inv": result.q_nm_inv.tolist(),
+            "intensity": result.intensity.tolist(),
+            "intensity_sigma": None if result.intensity_sigma is None else result.intensity_sigma.tolist(),
+            "truth": result.truth,
+        }
+        click.echo(json.dumps(payload))
+        return
+    truth = result.truth
+    diameter = truth["nc_mean_diameter_nm"]
+    click.echo(
+        f"MSC families present: {', '.join(truth['msc_families_present']) or 'none'}; "
+        f"NC exciton: {truth['nc_exciton_nm'] or '—'} nm; "
+        f"NC mean diameter: {f'{diameter:.2f} nm' if diameter else '—'}; yield {truth['yield_fraction']:.2f}"
+    )
+    if plot_path:
+        click.echo(f"wrote {plot_path}")
+
+
+COMMANDS = (measure, phase_map_command, simulate)

@@ -1,0 +1,173 @@
+"""``autolab runs``, ``show``, ``analyze`` and ``plugins``: stored runs, their figures and analyses, the plugins."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import click
+
+from ..errors import AutolabError
+from .options import CATALOG_OPTION, JSON_OPTION, friendly_errors, resolve_uid
+
+
+@click.command()
+@CATALOG_OPTION
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest runs to list.")
+@click.option("--all", "show_all", is_flag=True, help="Include derived analysis runs and campaign records.")
+@JSON_OPTION
+@friendly_errors
+def runs(catalog, limit, show_all, as_json):
+    """List stored measurement runs, newest last."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..catalog import measurements, open_catalog, run_summaries
+    from ..conditions import CONDITIONS
+
+    client = open_catalog(catalog, create=False)
+    selected = client if show_all else measurements(client)
+    rows = run_summaries(list(selected.values())[-limit:])
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = Table(title=f"{len(rows)} run(s)")
+    for column in ("uid", "time", "plan", *(c.column for c in CONDITIONS), "status"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["uid"][:8],
+            datetime.fromtimestamp(row["time"]).strftime("%m-%d %H:%M"),
+            row["plan_name"],
+            *(f"{row[c.name]:g}" if row[c.name] is not None else "" for c in CONDITIONS),
+            row["exit_status"],
+        )
+    Console().print(table)
+
+
+@click.command()
+@click.argument("run")
+@CATALOG_OPTION
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file (default: RUN.png).")
+@friendly_errors
+def show(run, catalog, output):
+    """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
+
+    RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
+    """
+    from ..catalog import load_point, open_catalog
+    from ..plotting import plot_point
+
+    client = open_catalog(catalog, create=False)
+    uid = resolve_uid(client, run)
+    point = load_point(client[uid])
+    path = output or f"{uid[:8]}.png"
+    plot_point(point, path)
+    click.echo(f"wrote {path}")
+
+
+@click.command()
+@JSON_OPTION
+def plugins(as_json):
+    """List the analysis plugins: distribution, version, hooks, the metrics and objectives they provide.
+
+    A metric appears in `autolab analyze` output and in the catalog's derived runs as
+    PLUGIN.METRIC (e.g. uvvis.nc_exciton_nm); an objective is what `autolab campaign --objective`
+    takes.
+    """
+    from ..analysis import PluginManager
+
+    manager = PluginManager()
+    metrics = manager.metrics()
+    objectives = manager.objectives()
+    rows = [
+        {
+            "name": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "hooks": list(p.hooks),
+            "metrics": metrics.get(p.name, {}),
+            "objectives": {k: {f: v for f, v in spec.items() if f != "plugin"} for k, spec in objectives.items() if spec["plugin"] == p.name},
+        }
+        for p in manager.plugins()
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "load_errors": manager.load_errors}))
+        return
+    for row in rows:
+        click.echo(f"{row['name']} ({row['distribution']} {row['version']}): {', '.join(row['hooks'])}")
+        for metric, spec in row["metrics"].items():
+            unit = f" [{spec['unit']}]" if spec.get("unit") else ""
+            click.echo(f"  metric     {row['name']}.{metric}{unit}: {spec.get('description', '')}")
+        for objective, spec in row["objectives"].items():
+            click.echo(f"  objective  {objective} ({spec.get('direction', 'maximize')}): {spec.get('description', '')}")
+    for error in manager.load_errors:
+        click.echo(f"warning: {error}", err=True)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--kind", type=click.Choice(["uvvis", "saxs"]), default=None, help="Analyse an instrument FILE of this kind.")
+@CATALOG_OPTION
+@JSON_OPTION
+@friendly_errors
+def analyze(target, kind, catalog, as_json):
+    """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (a uid, its first characters, or `last`).
+
+    Runs every analysis hook, the slow deferred ones included (a campaign runs those in a worker
+    process after each point).
+    """
+    from ..analysis import PluginManager
+    from ..analysis.files import read_saxs, read_uvvis
+
+    manager = PluginManager()
+    if kind == "uvvis":
+        wavelength, absorbance = read_uvvis(target)
+        report = _nothing_read(target, manager.analyze_uvvis(wavelength, absorbance))
+        report = report.merge(manager.analyze_uvvis(wavelength, absorbance, deferred=True))
+        payload = dict(report.metrics)
+    elif kind == "saxs":
+        q, intensity, sigma = read_saxs(target)
+        report = _nothing_read(target, manager.analyze_saxs(q, intensity, sigma))
+        report = report.merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
+        payload = dict(report.metrics)
+    else:
+        from ..analysis.runs import analyze_run
+        from ..catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
+
+        location = resolve_location(catalog)
+        client = open_catalog(location, create=False)
+        uid = resolve_uid(client, target)
+        writer = CatalogWriter(client, journal_directory(location))
+        report = analyze_run(client, uid, manager, sink=writer, deferred=True)
+        writer.close()
+        payload = {"uid": uid, **report.metrics}
+    payload["errors"] = report.errors
+    if report.notes:
+        payload["notes"] = report.notes
+    payload["plugin_versions"] = report.versions
+    if as_json:
+        from ..analysis.runs import jsonable
+
+        click.echo(json.dumps(jsonable(payload)))
+    else:
+        for key, value in payload.items():
+            if key.startswith("saxs.mcsas_histogram"):
+                continue
+            click.echo(f"{key:34s} {value}")
+
+
+def _nothing_read(path: str, report):
+    """``report``, unless every plugin refused the file: then one line naming the file and why."""
+    if report.errors and not report.metrics:
+        reasons = "; ".join(
+            re.sub(r"^\w+ in plugin '([^']+)' raised \w+: (.*?)(?: \([^()]*:\d+\))?$", r"plugin \1: \2", error)
+            for error in report.errors.values()
+        )
+        msg = f"{path}: {reasons}"
+        raise AutolabError(msg)
+    return report
+
+
+COMMANDS = (runs, show, analyze, plugins)
