@@ -60,7 +60,7 @@ from scipy.optimize import nnls
 from scipy.signal import find_peaks, savgol_coeffs
 
 from autolab.analysis import as_numbers, hookimpl, metric_table
-from autolab.sim.sizing import (
+from autolab.materials import (
     YU_CALIBRATED_DIAMETER_NM,
     aggregation_number,
     in_calibrated_range,
@@ -813,13 +813,13 @@ def _smoothness_penalty(classes: int, columns: int) -> np.ndarray:
 @lru_cache(maxsize=16)
 def _population_basis(first_nm, step_nm, points, path_length_cm, homogeneous_fwhm_ev):
     """The size classes' spectra on the fit grid and their first-exciton bands on ``_ENVELOPE_NM``."""
-    from autolab.sim.optics import DEFAULT_OPTICS, nc_class_absorbance  # the twin's optics: the deferred path only
+    from autolab.materials import NC_LINE_SHAPE, nc_class_absorbance
 
-    optics = replace(DEFAULT_OPTICS, path_length_cm=path_length_cm, nc_homogeneous_fwhm_ev=homogeneous_fwhm_ev)
+    shape = replace(NC_LINE_SHAPE, homogeneous_fwhm_ev=homogeneous_fwhm_ev)
     grid = first_nm + step_nm * np.arange(points)
     return (
-        nc_class_absorbance(POPULATION_DIAMETERS_NM, grid, optics),
-        nc_class_absorbance(POPULATION_DIAMETERS_NM, _ENVELOPE_NM, optics, first_exciton_only=True),
+        nc_class_absorbance(POPULATION_DIAMETERS_NM, grid, path_length_cm=path_length_cm, line_shape=shape),
+        nc_class_absorbance(POPULATION_DIAMETERS_NM, _ENVELOPE_NM, path_length_cm=path_length_cm, line_shape=shape, first_exciton_only=True),
     )
 
 
