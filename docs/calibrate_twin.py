@@ -11,7 +11,7 @@ its shape too (the 190 → 200 °C step, the 200–220 °C plateau, no NCs befor
 mixture must survive 14 s at 50 °C (fact 6 needs it), and a coordinate outside its range in
 ``SPACE`` (physical limits; ``--bound`` narrows them) pays a steep penalty, since Nelder–Mead itself
 is unbounded. The winning parameters are copied by hand into
-``autolab.sim.kinetics.KineticParameters``; docs/sim.md describes the loss and the options.
+``autolab.sim.parameters.KineticParameters``; docs/sim.md describes the loss and the options.
 """
 
 from __future__ import annotations
