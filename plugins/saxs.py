@@ -8,7 +8,7 @@ duplicated q merged by inverse-variance weighting, σ ≤ 0 interpolated from th
 negative intensities kept, a missing σ estimated from the point-to-point scatter). A pattern of
 more than :data:`REBIN_ABOVE` (500) points is then averaged into ≤ 500 q bins (:func:`rebinned`:
 1.2 % of q, at most 0.015 nm⁻¹ wide), so that every analysis below costs what a 500-point pattern
-does (a 2000-point pyFAI pattern took 82–141 ms unbinned, 21–41 ms binned).
+does (a 2000-point pyFAI pattern takes 82–141 ms unbinned, 21–41 ms binned; ``benchmarks/analysis.py``).
 
 During a campaign :func:`autolab_analyze_saxs` runs (≈ 10–40 ms a pattern):
 
@@ -52,9 +52,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.optimize import least_squares
 
 from autolab.analysis import as_numbers, hookimpl, metric_table
+from autolab.materials import CDSE_SLD_1E6_PER_A2, SOLVENT_SLD_1E6_PER_A2
 
-CDSE_SLD = 42.0
-SOLVENT_SLD = 8.0
+#: Scattering length densities of the spheres and the solvent, 1e-6 Å⁻²: CdSe in an alkane
+#: (:mod:`autolab.materials`).
+CDSE_SLD, SOLVENT_SLD = CDSE_SLD_1E6_PER_A2, SOLVENT_SLD_1E6_PER_A2
 #: (Δρ in 1e-6 Å⁻²)² · V in nm³ → I in cm⁻¹ per unit volume fraction: 1e-12 Å⁻⁴ · 1e3 Å³ = 1e-9 Å⁻¹ = 0.1 cm⁻¹.
 _CONTRAST_CM_INV_PER_NM3 = (CDSE_SLD - SOLVENT_SLD) ** 2 * 0.1
 
@@ -175,8 +177,8 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
 def _merge_duplicates(q, i, s, duplicated):
     """Points at one q merged: the inverse-variance mean of I, σ = (Σ σ⁻²)^(-1/2); without σ the mean.
 
-    Scaled so that σ and I of any size merge without over- or underflow (σ of 1e-200 or 1e200 made
-    1/σ² 0 or inf, and I NaN): each group's weights are (σ_min/σ)² ≤ 1 with σ_min the group's
+    Scaled so that σ and I of any size merge without over- or underflow (unscaled, σ of 1e-200 or
+    1e200 makes 1/σ² 0 or inf, and I NaN): each group's weights are (σ_min/σ)² ≤ 1 with σ_min the group's
     smallest σ, so their sum is ≥ 1, and I is merged in units of max |I|.
     """
     group = np.concatenate([[0], np.cumsum(~duplicated)])
@@ -237,8 +239,8 @@ def rebinned(q, i, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Each bin's q and I are the means of its points, σ = √(Σσ²)/n (the mean's error; a plain mean,
     as pyFAI's own rebinning, not a σ-weighted one, which leans to the low counts of Poisson data);
     a bin with one point keeps it. The analysis costs grow with the points and, up to the local
-    windows' cap, with their density (a 2000-point pattern took 82–141 ms, a 4000-point one up to
-    229 ms); a smooth curve and peaks wider than a bin lose nothing to it. ``q`` increasing, σ
+    windows' cap, with their density (unbinned, a 2000-point pattern takes 82–141 ms, a 4000-point
+    one up to 229 ms); a smooth curve and peaks wider than a bin lose nothing to it. ``q`` increasing, σ
     given (the estimate from the scatter is made on the points as measured, before rebinning).
     """
     if q.size <= REBIN_ABOVE:
