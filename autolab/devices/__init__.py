@@ -1,16 +1,18 @@
 """ophyd devices of the flow reactor and their simulated twins.
 
 Interfaces (:class:`SyringePump`, :class:`Heater`, :class:`Spectrometer`, :class:`SAXSDetector`,
-:class:`FlowReactor`) define the signals a plan may read or set; the ``Sim*`` twins implement
-them on :mod:`autolab.sim`. Build a simulated reactor with :func:`make_twin_reactor`.
+:class:`FlowReactor`) define the signals a plan may read or set and import nothing of the twin's
+physics; the ``Sim*`` twins implement them, the detectors and the flow cell on :mod:`autolab.sim`
+(:mod:`autolab.devices.twin`). Build a simulated reactor with :func:`make_twin_reactor`, which
+hands the twins their physics.
 """
 
 from .clock import SimClock
-from .detectors import SAXSDetector, SimSAXSDetector, SimSpectrometer, Spectrometer
+from .detectors import SAXSDetector, Spectrometer
 from .heater import Heater, SimHeater
 from .pump import SimSyringePump, SyringePump
 from .reactor import FlowReactor, FlushMonitor, PointConditions
-from .twin import SimFlushMonitor, TwinFlowReactor, make_twin_reactor, washout_fraction
+from .twin import SimFlushMonitor, SimSAXSDetector, SimSpectrometer, TwinFlowReactor, make_twin_reactor, washout_fraction
 
 __all__ = [
     "FlowReactor",

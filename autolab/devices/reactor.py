@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus
 
-from autolab import sim
-
 from ..errors import LimitError, check_range
 from .detectors import SAXSDetector, Spectrometer
 from .heater import Heater
@@ -54,7 +52,9 @@ class FlowReactor(Device):
     """Palencia-style flow reactor: two syringe pumps, two heaters, spectrometer and SAXS.
 
     The geometry signals are configuration: they are recorded in every run's descriptor.
-    Volumes are in µL, flows in µL/min, times in s.
+    Volumes are in µL, flows in µL/min, times in s. The volumes start at nominal values (a 50 µL
+    nucleation chamber, a 250 µL growth oven, a 30 µL transfer line) for the instrument to
+    replace with its measured ones.
     """
 
     cd_pump = Cpt(SyringePump, label="Cd precursor pump")
@@ -65,11 +65,9 @@ class FlowReactor(Device):
     saxs = Cpt(SAXSDetector)
     flush = Cpt(FlushMonitor)
 
-    # The chamber/oven volume ratio is the twin's fitted one (autolab.sim), so the twin's chamber
-    # time at each residence time is the one its chemistry was calibrated with.
-    nucleation_chamber_volume_ul = Cpt(
-        UnitSignal, value=round(250.0 * sim.DEFAULT_PARAMETERS.chamber_to_oven_volume_ratio, 2), kind="config", units="uL"
-    )
+    # The reactor's volumes are the instrument's: a hardware subclass sets the measured ones, and
+    # the twin's builder sets the chamber to its chemistry's chamber/oven ratio.
+    nucleation_chamber_volume_ul = Cpt(UnitSignal, value=50.0, kind="config", units="uL")
     growth_oven_volume_ul = Cpt(UnitSignal, value=250.0, kind="config", units="uL")
     transfer_volume_ul = Cpt(UnitSignal, value=30.0, kind="config", units="uL")
     cd_volume_fraction = Cpt(UnitSignal, value=0.5, kind="config", units="")
