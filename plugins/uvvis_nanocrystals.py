@@ -96,7 +96,7 @@ def nc_band(lam, remainder, step, noise, features, bluest_nm, on_a_cluster, warn
     ``RED_FLANK_NM`` (10 nm blue to 40 nm red of the feature), and it must be steeper than
     ``RED_FLANK_SIGMAS`` times the derivative's noise, as the red side of every absorption band
     is (a knee of a misfitted baseline or a cluster band's misfit has a flat red side: on the
-    independent set such features reached 4.2σ, the weakest NC band 9.8σ). The exciton is then read
+    independent set such features reach 4.2σ, the weakest NC band 9.8σ). The exciton is then read
     blue of the flank (:func:`_read_exciton`) and must lie red of ``bluest_nm`` (clear of the
     cluster bands) on positive absorbance, and not on a narrow band at a family's position. When
     no band is taken, ``warnings`` names a band whose maximum is unresolved from the clusters, or
