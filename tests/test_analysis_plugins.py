@@ -323,7 +323,7 @@ def test_msc437_band_height_matches_the_twin_truth(conditions, with_nc):
 def test_no_false_exciton_beside_the_msc_bands_when_ncs_are_scarce():
     """280 °C, 4.5 s: the NCs (truth 491 nm) hide under the CdSe-465 shoulder; the wide filter's answer
     to the 380/403 bands (≈ 390–407 nm) must not be reported as an NC exciton (it was, as 390 nm)."""
-    from autolab.sim.kinetics import DEFAULT_PARAMETERS, SINGLE_EA_PARAMETERS
+    from autolab.sim.parameters import DEFAULT_PARAMETERS, SINGLE_EA_PARAMETERS
 
     for params in (DEFAULT_PARAMETERS, SINGLE_EA_PARAMETERS):
         result = sim.simulate(sim.Conditions(280, 280, 4.5), rng=np.random.default_rng(0), params=params)
