@@ -2,5 +2,5 @@
 
 They register through the ``autolab.plugins`` entry-point group, exactly as a third-party plugin
 would, and :class:`autolab.analysis.PluginManager` loads them. They read CdSe's constants, sizing
-and band shapes from :mod:`autolab.materials` and nothing of the twin (:mod:`autolab.sim`).
+and band shapes from :mod:`autolab.materials` and nothing of the physics twin.
 """
