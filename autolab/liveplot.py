@@ -11,6 +11,7 @@ import math
 import matplotlib.pyplot as plt
 
 from .analysis.runs import readings_of
+from .conditions import describe
 
 
 class LiveCampaignPlot:
@@ -51,8 +52,7 @@ class LiveCampaignPlot:
         elif name == "event" and doc["descriptor"] in self._primary and self._start is not None:
             data = readings_of(self._start, doc["data"])
             if "spectrometer_wavelength_nm" in data:
-                c = self._start
-                label = f"{c.get('nucleation_temperature_c', 0):.0f}/{c.get('growth_temperature_c', 0):.0f} °C, {c.get('residence_time_s', 0):.1f} s"
+                label = describe(self._start, 3)
                 self.ax_uv.plot(data["spectrometer_wavelength_nm"], data["spectrometer_absorbance"], lw=1, label=label)
                 while len(self.ax_uv.lines) > self.keep:
                     self.ax_uv.lines[0].remove()

@@ -1,37 +1,32 @@
-"""Figures of measured points (matplotlib, Agg backend: works without a display)."""
+"""Figures of measured points, saved as PNG files.
+
+The figures are :class:`matplotlib.figure.Figure` objects saved with ``savefig``: no pyplot and
+no backend, so they work without a display and leave the process's matplotlib state alone.
+"""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from .catalog import PointData
+from .conditions import NAMES, describe
 
 
 def plot_point(point: PointData, path: str) -> None:
     """Save a two-panel figure (absorbance vs wavelength, I(q) log–log) of ``point`` to ``path``."""
-    c = point.conditions
-    title = (
-        f"{point.uid[:8]}: nucleation {c.get('nucleation_temperature_c', '?')} °C, "
-        f"growth {c.get('growth_temperature_c', '?')} °C, {c.get('residence_time_s', '?')} s"
-    )
+    title = f"{point.uid[:8]}: {describe(point.conditions) or 'conditions not recorded'}"
     _two_panels(title, point.wavelength_nm, point.absorbance, point.q_nm_inv, point.intensity, point.intensity_sigma, path)
 
 
 def plot_simulation(result, path: str) -> None:
     """Save the spectra of a :class:`autolab.sim.SimResult` to ``path`` (PNG)."""
-    c = result.conditions
-    title = (
-        f"twin: nucleation {c.nucleation_temperature_c:g} °C, growth {c.growth_temperature_c:g} °C, "
-        f"{c.residence_time_s:g} s"
-    )
+    title = f"twin: {describe({name: getattr(result.conditions, name) for name in NAMES})}"
     _two_panels(title, result.wavelength_nm, result.absorbance, result.q_nm_inv, result.intensity, result.intensity_sigma, path)
 
 
 def _two_panels(title, wavelength_nm, absorbance, q_nm_inv, intensity, sigma, path) -> None:
-    fig, (ax_uv, ax_saxs) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_uv, ax_saxs = fig.subplots(1, 2)
     fig.suptitle(title)
     ax_uv.plot(wavelength_nm, absorbance, lw=1)
     ax_uv.set_xlabel("wavelength (nm)")
@@ -47,4 +42,3 @@ def _two_panels(title, wavelength_nm, absorbance, q_nm_inv, intensity, sigma, pa
     ax_saxs.set_ylabel("I(q) (cm⁻¹)")
     ax_saxs.set_title("SAXS")
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -17,10 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The best point's conditions in the summary's words.
-_WHERE = (("nucleation_temperature_c", "nucleation", "°C"), ("growth_temperature_c", "growth", "°C"), ("residence_time_s", "residence", "s"))
-#: Conditions shown per point, with their column labels.
-_COLUMNS = (("nucleation_temperature_c", "T_nuc °C"), ("growth_temperature_c", "T_growth °C"), ("residence_time_s", "t_res s"))
+from .conditions import CONDITIONS, describe
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class CampaignSummary:
         not_run = f", {failed} not run" if failed else ""
         lines = [f"campaign {self.campaign_id}: {self.n_runs}/{self.budget} points{not_run}, {self.stop_reason or 'stopped'}"]
         if self.best is not None and self.best_value is not None:
-            where = ", ".join(f"{label} {self.best[name]:.4g} {unit}" for name, label, unit in _WHERE if name in self.best)
+            where = describe(self.best, 4)
             lines.append(f"best {self.objective} = {self.best_value:.4g} at {where}; run {self.best_run_uid}")
         else:
             lines.append(f"no point gave a {self.objective} value")
@@ -152,7 +149,7 @@ class CampaignProgress:
         verb = "resumes" if doc.get("campaign_role") == "resume" else "starts"
         self.console.print(f"campaign {doc['campaign_id']} {verb}: {self._campaign['objective']}, budget {self._campaign['budget']}, {done} done")
         self.console.print(
-            f"{'#':>4} " + " ".join(f"{label:>11}" for _, label in _COLUMNS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}"
+            f"{'#':>4} " + " ".join(f"{c.column:>11}" for c in CONDITIONS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}"
         )
 
     def _point(self, doc: dict, note: str | None = None) -> None:
@@ -162,7 +159,7 @@ class CampaignProgress:
         if value is not None and math.isfinite(value):
             better = max if campaign["direction"] == "maximize" else min
             campaign["best"] = value if campaign["best"] is None else better(campaign["best"], value)
-        cells = " ".join(f"{doc[name]:>11.4g}" if doc.get(name) is not None else f"{'':>11}" for name, _ in _COLUMNS)
+        cells = " ".join(f"{doc[c.name]:>11.4g}" if doc.get(c.name) is not None else f"{'':>11}" for c in CONDITIONS)
         shown = "failed" if value is None else f"{value:.4g}"
         best = "—" if campaign["best"] is None else f"{campaign['best']:.4g}"
         kind = {True: "design", False: "model"}.get(doc.get("design_point"), "")

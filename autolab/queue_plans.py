@@ -30,20 +30,17 @@ from collections.abc import Callable, Mapping
 
 from bluesky_queueserver import parameter_annotation_decorator
 
-from .campaign import CONDITIONS
+from .conditions import CONDITIONS, NAMES, condition
 
-#: Plan parameter → the reactor limit that bounds it (``reactor.limits()`` key).
+#: Plan parameter → the reactor limit that bounds it (``reactor.limits()`` key, a condition's name).
 LIMITED_PARAMETERS: dict[str, dict[str, str]] = {
-    "measure_point": {c: c for c in CONDITIONS},
-    "set_conditions": {c: c for c in CONDITIONS},
-    "phase_map": {
-        "nucleation_temperatures_c": "nucleation_temperature_c",
-        "growth_temperatures_c": "growth_temperature_c",
-        "residence_times_s": "residence_time_s",
-    },
+    "measure_point": {name: name for name in NAMES},
+    "set_conditions": {name: name for name in NAMES},
+    "phase_map": {c.plural: c.name for c in CONDITIONS},  # lists of values: nucleation_temperatures_c, …
 }
 
-_UNITS = {"nucleation_temperature_c": "°C", "growth_temperature_c": "°C", "residence_time_s": "s"}
+#: The heated conditions: a safe temperature must be within every one of their ranges.
+_TEMPERATURES = tuple(c.name for c in CONDITIONS if c.unit == "°C")
 
 
 def _range(description: str, low: float, high: float, unit: str) -> dict:
@@ -85,10 +82,12 @@ def plan_annotations(
     annotations: dict[str, dict] = {}
     for plan, parameters in LIMITED_PARAMETERS.items():
         annotations[plan] = {
-            "parameters": {p: _range(described(plan, p, _UNITS[limit]), *limits[limit], _UNITS[limit]) for p, limit in parameters.items()}
+            "parameters": {
+                p: _range(described(plan, p, condition(limit).unit), *limits[limit], condition(limit).unit) for p, limit in parameters.items()
+            }
         }
-    safe_low = max(limits["nucleation_temperature_c"][0], limits["growth_temperature_c"][0])
-    safe_high = min(limits["nucleation_temperature_c"][1], limits["growth_temperature_c"][1])
+    safe_low = max(limits[name][0] for name in _TEMPERATURES)
+    safe_high = min(limits[name][1] for name in _TEMPERATURES)
     annotations["safe_state"] = {
         "parameters": {"safe_temperature_c": _range(described("safe_state", "safe_temperature_c", "°C"), safe_low, safe_high, "°C")}
     }
@@ -96,14 +95,14 @@ def plan_annotations(
         "parameters": {
             "bounds": {
                 "description": "Search range per condition, {name: [low, high] or [low, high, 'log']}; names: "
-                + ", ".join(f"{c} ({limits[c][0]:g}–{limits[c][1]:g} {_UNITS[c]})" for c in CONDITIONS),
+                + ", ".join(f"{c.name} ({limits[c.name][0]:g}–{limits[c.name][1]:g} {c.unit})" for c in CONDITIONS),
                 "annotation": "typing.Optional[typing.Dict[Condition, typing.List[typing.Union[float, str]]]]",
-                "enums": {"Condition": list(CONDITIONS)},
+                "enums": {"Condition": list(NAMES)},
             },
             "fixed": {
                 "description": "Conditions held constant, {name: value}; names as in bounds",
                 "annotation": "typing.Optional[typing.Dict[Condition, float]]",
-                "enums": {"Condition": list(CONDITIONS)},
+                "enums": {"Condition": list(NAMES)},
             },
         }
     }

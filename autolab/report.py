@@ -7,27 +7,30 @@
   measured points on top (one input: mean ± 2σ along it); only when the model chose at least one
   point — a campaign of design points alone has no model to show;
 - ``summary.json`` — :meth:`~autolab.campaign.Campaign.summary`.
+
+The figures are :class:`matplotlib.figure.Figure` objects saved with ``savefig``: no pyplot and
+no backend, so writing a report changes nothing of the process's matplotlib state.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-from .campaign import Campaign
 from .catalog import load_point
+from .conditions import NAMES, condition, describe
 
-_LABELS = {
-    "nucleation_temperature_c": "nucleation temperature (°C)",
-    "growth_temperature_c": "growth temperature (°C)",
-    "residence_time_s": "residence time (s)",
-}
+if TYPE_CHECKING:
+    from .campaign import Campaign
+
+
+def _label(name: str) -> str:
+    """An axis label: the condition's with its unit, or the input's name."""
+    return condition(name).label if name in NAMES else name
 
 
 def write_report(campaign: Campaign, client, directory: str | Path, *, n_best: int = 3, summary: dict | None = None) -> dict[str, str]:
@@ -46,7 +49,8 @@ def write_report(campaign: Campaign, client, directory: str | Path, *, n_best: i
 
 
 def _best_so_far(campaign: Campaign, path: Path) -> str:
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     n = np.arange(1, len(campaign.points) + 1)
     values = [np.nan if p.value is None else p.value for p in campaign.points]
     design = np.array([p.design for p in campaign.points])
@@ -59,21 +63,17 @@ def _best_so_far(campaign: Campaign, path: Path) -> str:
     ax.set_title(f"campaign {campaign.id[:8]} ({campaign.settings.direction})")
     ax.legend()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
 def _best_spectra(campaign: Campaign, client, path: Path, n_best: int) -> str:
     sign = 1.0 if campaign.settings.direction == "maximize" else -1.0
     ranked = sorted((p for p in campaign.points if p.value is not None), key=lambda p: -sign * p.value)[:n_best]
-    fig, (ax_uv, ax_saxs) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax_uv, ax_saxs = fig.subplots(1, 2)
     for rank, point in enumerate(ranked, start=1):
         data = load_point(client[point.run_uid])
-        c = point.conditions
-        label = (
-            f"#{rank} {c['nucleation_temperature_c']:.0f}/{c['growth_temperature_c']:.0f} °C, "
-            f"{c['residence_time_s']:.1f} s: {point.value:.3g}"
-        )
+        label = f"#{rank} {describe(point.conditions, 3)}: {point.value:.3g}"
         ax_uv.plot(data.wavelength_nm, data.absorbance, lw=1, label=label)
         ax_saxs.loglog(data.q_nm_inv, data.intensity, lw=1, label=label)
     ax_uv.set_xlabel("wavelength (nm)")
@@ -84,7 +84,6 @@ def _best_spectra(campaign: Campaign, client, path: Path, n_best: int) -> str:
     ax_saxs.set_ylabel("I(q) (cm⁻¹)")
     ax_saxs.set_title("SAXS")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
@@ -109,11 +108,12 @@ def _model(campaign: Campaign, path: Path) -> str:
         (name,) = names
         xs = grid_axes[name]
         mean, std = opt.predict([{**base, name: x} for x in xs])
-        fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+        fig = Figure(figsize=(6, 4), layout="constrained")
+        ax = fig.subplots()
         ax.plot(xs, mean, color="k", label="GP mean")
         ax.fill_between(xs, mean - 2 * std, mean + 2 * std, alpha=0.3, label="± 2σ")
         ax.plot([p.conditions[name] for p in measured], [p.value for p in measured], "o", label="measured")
-        ax.set_xlabel(_LABELS.get(name, name))
+        ax.set_xlabel(_label(name))
         ax.set_ylabel(campaign.settings.objective)
         if campaign.settings.bounds[name][2] == "log":
             ax.set_xscale("log")
@@ -124,20 +124,21 @@ def _model(campaign: Campaign, path: Path) -> str:
         xx, yy = np.meshgrid(xs, ys)
         points = [{**base, x_name: x, y_name: y} for x, y in zip(xx.ravel(), yy.ravel(), strict=True)]
         mean, std = opt.predict(points)
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
+        fig = Figure(figsize=(11, 4.5), layout="constrained")
+        axes = fig.subplots(1, 2)
         for ax, values, title in ((axes[0], mean, "GP mean"), (axes[1], std, "GP standard deviation")):
             mesh = ax.pcolormesh(xx, yy, values.reshape(xx.shape), shading="auto", cmap="viridis")
             fig.colorbar(mesh, ax=ax, label=campaign.settings.objective)
             ax.scatter([p.conditions[x_name] for p in measured], [p.conditions[y_name] for p in measured], c="w", edgecolors="k", s=25)
             ax.plot(base[x_name], base[y_name], "r*", ms=14, label="best")
-            ax.set_xlabel(_LABELS.get(x_name, x_name))
-            ax.set_ylabel(_LABELS.get(y_name, y_name))
+            ax.set_xlabel(_label(x_name))
+            ax.set_ylabel(_label(y_name))
             ax.set_title(title)
             for name, setter in ((x_name, ax.set_xscale), (y_name, ax.set_yscale)):
                 if campaign.settings.bounds[name][2] == "log":
                     setter("log")
-        held = ", ".join(f"{n} = {base[n]:.3g}" for n in names[2:])
-        fig.suptitle(f"most sensitive inputs; {held or 'no other inputs'}; other fixed: {campaign.settings.fixed or 'none'}", fontsize=9)
+        held = describe({n: base[n] for n in names[2:]}, 3)
+        fixed = describe(campaign.settings.fixed, 3)
+        fig.suptitle(f"most sensitive inputs; {held or 'no other inputs'}; other fixed: {fixed or 'none'}", fontsize=9)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)

@@ -40,8 +40,10 @@ import threading
 
 from bluesky import RunEngine
 
+from autolab import campaign as _campaign
+from autolab import plans as _plans
 from autolab.analysis import PluginManager
-from autolab.campaign import Campaign, autonomous_campaign
+from autolab.campaign import Campaign
 from autolab.catalog import (
     CatalogWriter,
     find_runs,
@@ -53,7 +55,7 @@ from autolab.catalog import (
     resolve_location,
 )
 from autolab.optimize import GPOptimizer
-from autolab.plans import measure_point, phase_map, safe_state, set_conditions, stop_flow, wait_steady
+from autolab.plans import stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
 from autolab.runtime import session_reactor, subscribe_analysis
@@ -96,11 +98,16 @@ _register_exit(writer.close)
 plugins = PluginManager()
 reactor = session_reactor()
 # The plans carry this reactor's limits, so the queue refuses an out-of-range item when it is added.
-globals().update(limited_plans(
-    {"measure_point": measure_point, "phase_map": phase_map, "set_conditions": set_conditions,
-     "safe_state": safe_state, "autonomous_campaign": autonomous_campaign},
+_limited = limited_plans(
+    {"measure_point": _plans.measure_point, "phase_map": _plans.phase_map, "set_conditions": _plans.set_conditions,
+     "safe_state": _plans.safe_state, "autonomous_campaign": _campaign.autonomous_campaign},
     reactor.limits(),
-))
+)
+measure_point = _limited["measure_point"]
+phase_map = _limited["phase_map"]
+set_conditions = _limited["set_conditions"]
+safe_state = _limited["safe_state"]
+autonomous_campaign = _limited["autonomous_campaign"]
 
 RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
 RE.subscribe(writer)
