@@ -3,9 +3,11 @@
 ``autolab agent`` keeps the :class:`~autolab.campaign.Campaign` (and its GP) in its own process
 and talks to a running RE Manager through bluesky-queueserver-api: each suggestion becomes one
 ``measure_point`` item at the back of the queue, so a person can add their own plans between
-points, pause the queue or stop it. The worker measures and analyses the point (its live
-``AnalysisCallback`` stores the derived run); the agent reads the objective from that run in the
-catalog the queue records (the same one the worker writes) and ingests it. While it waits it
+points, pause the queue or stop it. It runs the same loop as the in-process campaign
+(:func:`~autolab.campaign.loop.campaign_loop`), with the queue as the acquisition: the worker
+measures and analyses the point (its live ``AnalysisCallback`` stores the derived run with the
+objective value); the agent reads that run in the catalog the queue records (the same one the
+worker writes) and ingests it. While it waits it
 also watches the queue item: an item that fails, is aborted or halted, or is removed from the
 queue before it runs, stops the agent with that reason; so does a manager that stops answering.
 The campaign's records (start/resume/summary) are written by the agent through its own
@@ -19,10 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bluesky_adaptive.protocols import OptimizationProblem
 from event_model import compose_run
 
 from .analysis.runs import jsonable
-from .campaign import CONDITIONS, Campaign
+from .campaign import Acquired, Campaign, campaign_loop, run_without_engine
+from .conditions import NAMES
 from .errors import AutolabError, LimitError
 
 #: queueserver exit statuses of an item that did not finish its plan.
@@ -57,6 +61,67 @@ def _find_point(client, campaign_id: str, suggestion_id: str):
     return point, analysis
 
 
+class QueueAcquisition:
+    """The agent's acquisition: one suggestion becomes one ``measure_point`` item at the back of the queue.
+
+    It yields no message (the queue's worker runs the plan); it returns when the point's run and
+    the analysis run the worker's live analysis stored for it are in the catalog, or with the
+    reason the campaign stops (an item that failed, was aborted or removed, a suggestion not
+    approved). See :func:`run_agent` for the parameters.
+    """
+
+    def __init__(self, api, open_client, campaign: Campaign, *, approve=None, check=None, poll_s: float = 1.0,
+                 point_timeout_s: float = 3600.0):
+        self.api = api
+        self.open_client = open_client
+        self.campaign = campaign
+        self.approve = approve
+        self.check = check
+        self.poll_s = poll_s
+        self.point_timeout_s = point_timeout_s
+
+    def __call__(self, suggestions, actuators=None, sensors=None, md=None):
+        (suggestion,) = suggestions
+        if self.approve is not None and not self.approve(self.campaign.pending[suggestion["_id"]] | {"_id": suggestion["_id"]}):
+            return Acquired(stopped="suggestion not approved")
+        conditions = {name: suggestion[name] for name in NAMES}
+        if self.check is not None:
+            try:
+                self.check(conditions)
+            except LimitError as exc:
+                return Acquired(failure=str(exc))
+        from bluesky_queueserver_api import BPlan
+
+        added = self.api.item_add(BPlan("measure_point", "reactor", *conditions.values(), md=jsonable(dict(md or {}))))
+        item_uid = added["item"]["item_uid"]
+        _start_queue(self.api)
+        uid, analysis, why = _wait_for_result(self.api, self.open_client, self.campaign.id, suggestion["_id"], item_uid,
+                                              self.poll_s, self.point_timeout_s)
+        if uid is None:  # the point failed or was aborted in the worker
+            _remove_item(self.api, item_uid)
+            return Acquired(stopped=f"point {len(self.campaign.points) + 1} ({suggestion['_id']}) did not finish in the queue: {why}")
+        _drop_if_requeued(self.api, item_uid)
+        return Acquired(run_uid=uid, details={"analysis": analysis})
+        yield  # a plan, though one without messages
+
+
+class CatalogEvaluation:
+    """The agent's evaluation: the objective value in the analysis run the worker's live analysis stored."""
+
+    def __init__(self, campaign: Campaign):
+        self.campaign = campaign
+
+    def __call__(self, acquired: Acquired, suggestions) -> list[dict[str, Any]]:
+        (suggestion,) = suggestions
+        start = acquired.details["analysis"]
+        objective = self.campaign.settings.objective
+        if start.get("objective") == objective and "objective_value" in start:
+            value = start["objective_value"]
+        else:  # analysed by a worker without the campaign's objective in the start document
+            value = self.campaign.objective_value(flat_metrics(start))
+        return [{"_id": suggestion["_id"], objective: value, "run_uid": acquired.run_uid, "analysis_uid": start["uid"]}]
+
+
 def run_agent(
     api,
     open_client: Callable[[], Any],
@@ -69,7 +134,11 @@ def run_agent(
     on_point: Callable[[Campaign, Any], None] | None = None,
     check: Callable[[dict[str, float]], Any] | None = None,
 ) -> dict:
-    """Drive ``campaign`` through the queue until its budget is spent; return its summary.
+    """Drive ``campaign`` through the queue until it says stop; return its summary.
+
+    The same loop as the in-process campaign (:func:`~autolab.campaign.loop.campaign_loop`),
+    with the queue as its acquisition (:class:`QueueAcquisition`) and the catalog as its
+    evaluation (:class:`CatalogEvaluation`).
 
     Parameters
     ----------
@@ -82,7 +151,8 @@ def run_agent(
     sink : callable
         The agent's catalog writer, for the campaign's record runs.
     approve : callable, optional
-        Called with each suggestion before it is queued; False stops the agent (nothing queued).
+        Called with each suggestion (``_id``, ``conditions``, ``design``, ``acquisition_value``,
+        ``model``) before it is queued; False stops the agent (nothing queued).
     poll_s : float
         Seconds between looks at the catalog and the queue while a point is measured.
     point_timeout_s : float
@@ -91,8 +161,8 @@ def run_agent(
         Called with the campaign and each :class:`~autolab.campaign.CampaignPoint` as it completes.
     check : callable, optional
         Called with each suggestion's conditions before it is queued; a :class:`LimitError` (a
-        point the reactor can never run, :func:`autolab.plans.campaign.feasible_point`) makes it a
-        failed trial on record, as in :func:`~autolab.plans.run_campaign`, and the agent goes on.
+        point the reactor can never run, :func:`autolab.campaign.feasible_point`) makes it a
+        failed trial on record, as in :func:`~autolab.campaign.run_campaign`, and the agent goes on.
 
     Returns
     -------
@@ -107,61 +177,41 @@ def run_agent(
     """
     if on_point is not None:
         campaign.listeners.append(on_point)
-    record(sink, campaign, "resume" if campaign.resumed_from else "start", campaign_settings=campaign.settings_metadata(),
-           points_done=len(campaign.points), points_tried=campaign.n_tried)
-    stop_reason = "budget spent"
-    while campaign.remaining > 0 and stop_reason == "budget spent":
-        for suggestion in campaign.next_batch():
-            if approve is not None and not approve(suggestion):
-                campaign.discard_pending()
-                stop_reason = "suggestion not approved"
-                break
-            c = suggestion["conditions"]
-            if check is not None:
-                try:
-                    check(c)
-                except LimitError as exc:
-                    failed = campaign.record_failure(suggestion, str(exc))
-                    record(sink, campaign, "failed_point", failed_point=campaign.failure_record(failed))
-                    continue
-            md = {k: v for k, v in campaign.point_metadata(suggestion).items() if k != "analysis_inline"}
-            from bluesky_queueserver_api import BPlan
+    problem = OptimizationProblem(
+        optimizer=campaign,
+        actuators=["reactor"],
+        sensors=[],
+        evaluation_function=CatalogEvaluation(campaign),
+        acquisition_plan=QueueAcquisition(api, open_client, campaign, approve=approve, check=check, poll_s=poll_s,
+                                          point_timeout_s=point_timeout_s),
+    )
 
-            added = api.item_add(BPlan("measure_point", "reactor", *(c[name] for name in CONDITIONS), md=jsonable(md)))
-            _start_queue(api)
-            value, uid, why = _wait_for_result(api, open_client, campaign, suggestion["_id"], added["item"]["item_uid"], poll_s,
-                                               point_timeout_s)
-            if uid is None:  # the point failed or was aborted in the worker
-                _remove_item(api, added["item"]["item_uid"])
-                campaign.discard_pending()
-                stop_reason = f"point {len(campaign.points) + 1} ({suggestion['_id']}) did not finish in the queue: {why}"
-                break
-            _drop_if_requeued(api, added["item"]["item_uid"])
-            campaign.record(suggestion, uid, value)
-    summary = campaign.summary(stop_reason)
-    record(sink, campaign, "summary", campaign_summary={k: v for k, v in summary.items() if k != "campaign_id"})
-    return summary
+    def record_run(role: str, **md: Any):
+        record(sink, campaign, role, **md)
+        yield from ()
+
+    return run_without_engine(campaign_loop(problem, record_run))
 
 
 def _wait_for_result(
-    api, open_client, campaign: Campaign, suggestion_id: str, item_uid: str, poll_s: float, timeout_s: float
-) -> tuple[float, str | None, str]:
+    api, open_client, campaign_id: str, suggestion_id: str, item_uid: str, poll_s: float, timeout_s: float
+) -> tuple[str | None, dict | None, str]:
     """Poll the catalog for the point's run and analysis, and the queue for its item's fate.
 
-    Returns ``(objective value, run uid, "")`` for a finished point, ``(nan, None, reason)`` for
-    one that failed in the worker.
+    Returns ``(run uid, analysis start document, "")`` for a finished point, ``(None, None,
+    reason)`` for one that failed in the worker.
     """
     deadline = time.monotonic() + timeout_s
     answered = time.monotonic()
     missing = 0
     while time.monotonic() < deadline:
-        point, analysis = _find_point(open_client(), campaign.id, suggestion_id)
+        point, analysis = _find_point(open_client(), campaign_id, suggestion_id)
         if point is not None:
             stop = point.metadata.get("stop") or {}
             if stop and stop.get("exit_status") != "success":
-                return float("nan"), None, f"run exit status {stop.get('exit_status')!r}"
+                return None, None, f"run exit status {stop.get('exit_status')!r}"
             if stop and analysis is not None:
-                return campaign.objective_value(flat_metrics(analysis.metadata["start"])), point.metadata["start"]["uid"], ""
+                return point.metadata["start"]["uid"], dict(analysis.metadata["start"]), ""
         try:
             where, result = _item_state(api, item_uid)
             answered = time.monotonic()
@@ -171,10 +221,10 @@ def _wait_for_result(
                 raise AutolabError(msg) from None
             where, result = "unknown", {}
         if where == "history" and result.get("exit_status") in FAILED_ITEM_STATUSES:
-            return float("nan"), None, f"item {result['exit_status']}: {result.get('msg') or 'no message'}"
+            return None, None, f"item {result['exit_status']}: {result.get('msg') or 'no message'}"
         missing = missing + 1 if where == "missing" else 0
         if missing >= 2:  # twice: an item moving from the queue to the history is briefly in neither
-            return float("nan"), None, "item removed from the queue before it ran"
+            return None, None, "item removed from the queue before it ran"
         time.sleep(poll_s)
     msg = f"no result for suggestion {suggestion_id} within {timeout_s:g} s; is the queue running? (`autolab queue status`)"
     raise AutolabError(msg)

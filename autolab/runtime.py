@@ -87,6 +87,8 @@ def open_session(
 
         campaign_progress = CampaignProgress()
         RE.subscribe(campaign_progress)
+        if analysis is not None:
+            analysis.forward_to(campaign_progress)  # the points' analysis runs, with their objective values
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
     return Session(
         RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,
@@ -104,7 +106,7 @@ def subscribe_analysis(RE: RunEngine, plugins, writer):
     from .analysis.runs import AnalysisCallback
 
     analysis = AnalysisCallback(plugins, writer)
-    RE.subscribe(analysis)
+    analysis.subscribe(RE)  # also answers the campaign's question for the live analysis
     deferred = DeferredAnalysis(writer) if plugins.has_deferred() else None
     if deferred is not None:
         RE.subscribe(deferred)

@@ -61,9 +61,20 @@ def test_default_bounds_are_the_reactor_limits_with_log_residence_time():
 
 
 def collect(RE):
+    """Every document of ``RE``'s runs, and of the analysis runs its live analysis stores (as a session has)."""
     docs = []
     RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    live_analysis(RE, lambda name, doc: docs.append((name, doc)))
     return docs
+
+
+def live_analysis(RE, sink):
+    """Subscribe the live analysis a session has (:func:`autolab.runtime.subscribe_analysis`), storing into ``sink``."""
+    from autolab.analysis.runs import AnalysisCallback
+
+    analysis = AnalysisCallback(uvvis_only(), sink)
+    analysis.subscribe(RE)
+    return analysis
 
 
 def starts(docs, plan_name):
@@ -161,7 +172,9 @@ from autolab.campaign import run_campaign
 from autolab.runtime import open_session
 sys.path.insert(0, sys.argv[2])
 from test_campaign import WINDOW, uvvis_only
+from autolab.analysis.runs import AnalysisCallback
 session = open_session(sys.argv[1], seed=4, analyze=False)
+AnalysisCallback(uvvis_only(), session.writer).subscribe(session.RE)
 campaign = Campaign(session.reactor.limits(), "msc437", WINDOW, budget=5, initial_design=3, seed=9, manager=uvvis_only())
 print("campaign", campaign.id, flush=True)
 campaign.listeners.append(lambda c, p: print("finished", p.run_uid, flush=True))
@@ -232,6 +245,7 @@ def test_resume_of_an_unknown_campaign_is_a_clear_error(catalog_dir):
 def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor, catalog_dir, writer):
     """A point measured but never analysed (the process died between them) is analysed on resume and stored."""
     RE.subscribe(writer)
+    live_analysis(RE, writer)
     campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=4, manager=uvvis_only())
     RE(run_campaign(reactor, campaign))
     writer.flush()
@@ -401,6 +415,7 @@ def test_a_point_no_syringe_can_supply_is_a_failed_trial_on_record_and_the_campa
     """With 2 mL syringes the short residence times of the window cannot run at all; the budget is still spent."""
     twin = twin_with_syringes(2000.0)
     RE.subscribe(writer)
+    live_analysis(RE, writer)
     campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=6, initial_design=4, seed=1, manager=uvvis_only())
     summary = run_to_summary(RE, run_campaign(twin, campaign, refill_twin_syringes=True))
     writer.flush()
@@ -435,7 +450,9 @@ def test_live_campaign_plot_shows_each_spectrum_and_the_best_so_far(RE, reactor)
 
     plot = LiveCampaignPlot(keep=2)
     RE.subscribe(plot)
-    docs = collect(RE)
+    docs = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    live_analysis(RE, lambda name, doc: docs.append((name, doc))).forward_to(plot)  # as the IPython session chains it
     campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=2, manager=uvvis_only())
     RE(run_campaign(reactor, campaign))
     assert len(plot.ax_uv.lines) == 2  # the last two points' spectra
@@ -539,3 +556,62 @@ def test_cli_warns_in_one_line_and_draws_no_model_when_the_model_chose_no_point(
     assert out["n_runs"] == 3
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["best_so_far.png", "spectra.png", "summary.json"]
     assert json.loads((tmp_path / "rep" / "summary.json").read_text())["notes"] == [result.stderr.strip().removeprefix("autolab: warning: ")]
+
+
+class RandomSearch:
+    """A second optimiser on bluesky-adaptive's ``Optimizer`` protocol: uniform random points, nothing learned."""
+
+    def __init__(self, bounds, seed=0):
+        import numpy as np
+
+        self.bounds = bounds
+        self.rng = np.random.default_rng(seed)
+        self.ingested = []
+        self.suggested = []
+
+    def suggest(self, num_points=None):
+        out = []
+        for _ in range(num_points or 1):
+            point = {name: float(self.rng.uniform(spec[0], spec[1])) for name, spec in self.bounds.items()}
+            out.append({"_id": f"random-{len(self.suggested)}", **point})
+            self.suggested.append(out[-1])
+        return out
+
+    def ingest(self, points):
+        self.ingested.extend(dict(p) for p in points)
+
+    def get_best_points(self):
+        done = [p for p in self.ingested if p["msc437"] == p["msc437"]]
+        best = max(done, key=lambda p: p["msc437"])
+        return [(best["_id"], {k: best[k] for k in self.bounds}, {"msc437": best["msc437"]})]
+
+
+def test_any_optimizer_on_the_protocol_replaces_the_gp_with_one_argument(RE, reactor):
+    from autolab.campaign import autonomous_campaign
+
+    docs = collect(RE)
+    design = [{"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 5.0}]
+    optimizer = RandomSearch(WINDOW, seed=3)
+    summary = run_to_summary(RE, autonomous_campaign(reactor, "msc437", WINDOW, budget=4, initial_design=design, seed=0,
+                                                     optimizer=optimizer))
+    points = starts(docs, "measure_point")
+    assert len(points) == 4
+    # The given design point first, then exactly what the random optimiser suggested, in order.
+    assert {k: points[0][k] for k in design[0]} == design[0]
+    assert [p["suggestion_id"] for p in points[1:]] == [s["_id"] for s in optimizer.suggested]
+    for point, suggestion in zip(points[1:], optimizer.suggested, strict=True):
+        assert all(point[k] == pytest.approx(suggestion[k]) for k in WINDOW)
+        assert point["design_point"] is True  # no acquisition value: the campaign cannot call it a model point
+    # Every outcome reached it through ingest, shaped as the protocol defines them (the design point with its parameters).
+    analyses = {a["analysis_of"]: a for a in starts(docs, "analysis")}
+    assert [o["_id"] for o in optimizer.ingested] == [p["suggestion_id"] for p in points]
+    assert [o["msc437"] for o in optimizer.ingested] == pytest.approx([analyses[p["uid"]]["objective_value"] for p in points])
+    assert all(k in optimizer.ingested[0] for k in WINDOW)
+    assert summary["n_runs"] == 4
+    assert summary["model_summary"] == {}
+    assert summary["best_value"] == pytest.approx(optimizer.get_best_points()[0][2]["msc437"])
+
+
+def test_an_object_off_the_protocol_is_refused_by_name():
+    with pytest.raises(TypeError, match="lacks suggest, ingest or get_best_points"):
+        Campaign(LIMITS, "msc437", WINDOW, manager=uvvis_only(), optimizer=object())

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from autolab.analysis import PluginManager
+from autolab.analysis.runs import AnalysisCallback
 from autolab.campaign import autonomous_campaign
 from autolab.catalog import open_catalog
 from autolab.progress import CampaignProgress, CampaignSummary, campaign_summary
@@ -25,6 +26,9 @@ def test_a_campaign_from_python_shows_progress_and_leaves_a_summary(RE, reactor,
     progress = CampaignProgress(Console(file=out, width=120, force_terminal=False))
     RE.subscribe(writer)
     RE.subscribe(progress)
+    analysis = AnalysisCallback(PluginManager(), writer)  # the live analysis a session subscribes
+    analysis.subscribe(RE)
+    analysis.forward_to(progress)
     result = {}
 
     def capture(plan):

@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from bluesky.utils import InvalidCommand, Msg
 from event_model import compose_run
 
+from ..conditions import NAMES
 from .manager import AnalysisReport, PluginManager
 
 logger = logging.getLogger(__name__)
@@ -26,7 +29,9 @@ logger = logging.getLogger(__name__)
 SPECTRUM_KEYS = ("spectrometer_wavelength_nm", "spectrometer_absorbance")
 SAXS_KEYS = ("saxs_q_nm_inv", "saxs_intensity", "saxs_intensity_sigma")
 #: The point's conditions, copied from the raw start document to the derived run's.
-CONDITION_KEYS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
+CONDITION_KEYS = NAMES
+#: The RunEngine command that answers with the live :class:`AnalysisCallback` (:func:`live_analysis`).
+LIVE_ANALYSIS_COMMAND = "autolab_live_analysis"
 
 
 def readings_of(start: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -57,23 +62,16 @@ class PointReadings:
     Called with every document, it returns ``(start document, readings)`` when a successful
     ``measure_point`` run stops (readings keyed without the reactor prefix, see
     :func:`readings_of`) and None otherwise.
-
-    Parameters
-    ----------
-    skip_inline : bool
-        Ignore runs marked ``analysis_inline`` (a plan that analyses its own points, the campaign).
     """
 
-    def __init__(self, *, skip_inline: bool = False):
-        self.skip_inline = skip_inline
+    def __init__(self):
         self._start: dict | None = None
         self._descriptors: dict[str, str] = {}
         self._readings: dict[str, Any] = {}
 
     def __call__(self, name: str, doc: dict) -> tuple[dict[str, Any], dict[str, Any]] | None:
         if name == "start":
-            wanted = doc.get("plan_name") == "measure_point" and not (self.skip_inline and doc.get("analysis_inline", False))
-            self._start = doc if wanted else None
+            self._start = doc if doc.get("plan_name") == "measure_point" else None
             self._descriptors.clear()
             self._readings = {}
         elif self._start is None:
@@ -130,50 +128,129 @@ def analysis_documents(raw_start: dict[str, Any], report: AnalysisReport, *, rea
     return docs
 
 
+@dataclass
+class PointAnalysis:
+    """What the live analysis made of one point: the report, its objective value and the derived run.
+
+    ``objective_value`` is set for a campaign's point (its start names ``campaign_objective``):
+    NaN when the metrics give no value; None when the point is no campaign's or the plugins
+    declare no such objective.
+    """
+
+    report: AnalysisReport
+    objective: str | None = None
+    objective_value: float | None = None
+    derived_uid: str | None = None
+
+
 class AnalysisCallback:
     """RunEngine callback: analyse each ``measure_point`` run when it stops, emit a derived run.
+
+    The one analysis path of a session: points measured by hand, by a phase map and by a
+    campaign alike. For a campaign's point (its start document names ``campaign_objective`` and
+    ``objective_settings``) the derived run also holds ``objective`` and ``objective_value``, and
+    the campaign reads them from :attr:`results` (in process) or from the catalog (the queue agent).
 
     Parameters
     ----------
     manager : PluginManager
         The plugins to run.
-    sink : callable
+    sink : callable or None
         Where the derived run's documents go, ``sink(name, doc)`` — usually the
-        :class:`~autolab.catalog.CatalogWriter`.
+        :class:`~autolab.catalog.CatalogWriter`; None keeps the results in memory only.
     on_report : callable, optional
-        Called as ``on_report(raw_start, report)`` after each analysis (e.g. the campaign's
-        objective, a live table).
+        Called as ``on_report(raw_start, report)`` after each analysis (e.g. a live table).
+
+    Notes
+    -----
+    The derived runs do not pass through the RunEngine: callbacks that follow them (a progress
+    bar, a live plot) are chained with :meth:`forward_to`, as downstream callbacks of this one.
     """
 
     def __init__(self, manager: PluginManager, sink, on_report=None):
         self.manager = manager
         self.sink = sink
         self.on_report = on_report
-        # A plan that analyses its own points (the campaign) marks them ``analysis_inline``.
-        self._points = PointReadings(skip_inline=True)
-        self.reports: dict[str, AnalysisReport] = {}
-        #: Raw run uid → uid of the derived analysis run stored for it.
-        self.derived: dict[str, str] = {}
+        #: Callbacks that receive the derived runs' documents after the sink.
+        self.downstream: list = []
+        self._points = PointReadings()
+        #: Raw run uid → :class:`PointAnalysis`.
+        self.results: dict[str, PointAnalysis] = {}
         self.errors: list[str] = []
+
+    @property
+    def reports(self) -> dict[str, AnalysisReport]:
+        """Raw run uid → its :class:`AnalysisReport`."""
+        return {uid: result.report for uid, result in self.results.items()}
+
+    @property
+    def derived(self) -> dict[str, str]:
+        """Raw run uid → uid of the derived analysis run stored for it."""
+        return {uid: result.derived_uid for uid, result in self.results.items() if result.derived_uid is not None}
+
+    def forward_to(self, callback) -> None:
+        """Send the derived runs' documents to ``callback`` too (``callback(name, doc)``)."""
+        self.downstream.append(callback)
+
+    def subscribe(self, RE) -> None:
+        """Subscribe to ``RE`` and answer its :data:`LIVE_ANALYSIS_COMMAND` (:func:`live_analysis`)."""
+        RE.subscribe(self)
+
+        async def answer(msg):
+            return self
+
+        RE.register_command(LIVE_ANALYSIS_COMMAND, answer)
 
     def __call__(self, name: str, doc: dict) -> None:
         point = self._points(name, doc)
         if point is None:
             return
         start, readings = point
-        report = analyze_readings(self.manager, readings, start)
-        self.reports[start["uid"]] = report
+        result = PointAnalysis(analyze_readings(self.manager, readings, start))
+        md = self._objective(start, result)
+        self.results[start["uid"]] = result
         try:  # a failure here must not fail the measurement's run
-            for doc_name, derived in analysis_documents(start, report):
-                self.sink(doc_name, derived)
-                if doc_name == "start":
-                    self.derived[start["uid"]] = derived["uid"]
+            for doc_name, derived in analysis_documents(start, result.report, md=md):
+                if self.sink is not None:
+                    self.sink(doc_name, derived)
+                    if doc_name == "start":
+                        result.derived_uid = derived["uid"]
+                for callback in self.downstream:
+                    callback(doc_name, derived)
         except Exception as exc:
             message = f"storing the analysis of run {start['uid']} failed: {exc!r}"
             logger.error(message)
             self.errors.append(message)
         if self.on_report is not None:
-            self.on_report(start, report)
+            self.on_report(start, result.report)
+
+    def _objective(self, start: dict[str, Any], result: PointAnalysis) -> dict[str, Any]:
+        """The campaign objective of a campaign's point, kept in ``result``; the derived run's extra metadata."""
+        name = start.get("campaign_objective")
+        if not name:
+            return {}
+        result.objective = name
+        try:
+            result.objective_value = self.manager.objective(name, result.report.metrics, start.get("objective_settings") or {})
+        except ValueError as exc:  # the session's plugins lack the campaign's objective
+            self.errors.append(str(exc))
+            return {"objective": name}
+        value = result.objective_value
+        return {"objective": name, "objective_value": value if math.isfinite(value) else None}
+
+
+def live_analysis():
+    """Plan stub: the RunEngine's live :class:`AnalysisCallback`, or None when none is subscribed.
+
+    Yields
+    ------
+    msg : Msg
+        One :data:`LIVE_ANALYSIS_COMMAND` message, answered by :meth:`AnalysisCallback.subscribe`.
+    """
+    try:
+        return (yield Msg(LIVE_ANALYSIS_COMMAND))
+    except InvalidCommand:
+        return None
 
 
 def analyze_run(

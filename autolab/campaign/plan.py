@@ -1,81 +1,133 @@
-"""The closed loop: suggest → measure → analyse → objective → ingest, until the budget is spent."""
+"""The in-process campaign: the loop on the RunEngine, ``measure_point`` as its acquisition.
 
+:func:`autonomous_campaign` (a plan for ``RE(…)`` and the queue) builds a
+:class:`~autolab.campaign.Campaign` and runs it with :func:`run_campaign`, which poses the
+reactor's campaign as bluesky-adaptive's ``OptimizationProblem`` and drives it with
+:func:`~autolab.campaign.loop.campaign_loop`:
+
+- acquisition (:class:`ReactorAcquisition`): check that the reactor can run the point, then the
+  ``measure_point`` plan (messages only);
+- evaluation (:class:`LiveEvaluation`): the objective value the live analysis callback
+  (:class:`~autolab.analysis.runs.AnalysisCallback`, subscribed by every session) computed from
+  the run when it stopped, with the uid of the analysis run it stored.
+"""
+
+
+# No ``from __future__ import annotations``: bluesky-queueserver reads the plans' annotations at run time.
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
 from bluesky.utils import MsgGenerator
-from ophyd import Signal
+from bluesky_adaptive.protocols import OptimizationProblem
 
-from autolab.analysis.runs import analysis_metadata, analyze_readings, numeric_metrics, readings_of
+from autolab.analysis.runs import AnalysisCallback, live_analysis
+from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
 from autolab.plans.stubs import safe_state, stop_flow
 from autolab.plans.survey import measure_point
 
-from .state import CONDITIONS, Campaign
+from .loop import Acquired, campaign_loop
+from .state import Campaign
 
-
-class _PointCollector:
-    """Keeps the start document, the primary event's data and the stop document of one run."""
-
-    def __init__(self):
-        self.start: dict | None = None
-        self.data: dict[str, Any] = {}
-        self.stop: dict | None = None
-        self._primary: set[str] = set()
-
-    def __call__(self, name: str, doc: dict) -> None:
-        if name == "start":
-            self.start, self.data, self.stop = doc, {}, None
-        elif name == "descriptor" and doc.get("name") == "primary":
-            self._primary.add(doc["uid"])
-        elif name == "event" and doc["descriptor"] in self._primary:
-            self.data = doc["data"]
-        elif name == "stop":
-            self.stop = doc
-
-
-def record_analysis(raw_start: dict[str, Any], report, *, md: dict[str, Any] | None = None) -> MsgGenerator[str]:
-    """Store one point's analysis as a derived run through the RunEngine.
-
-    Parameters
-    ----------
-    raw_start : dict
-        Start document of the measured point.
-    report : AnalysisReport
-        What the analysis plugins found.
-    md : dict, optional
-        Extra start metadata (the campaign's objective value).
-
-    Yields
-    ------
-    msg : Msg
-        A run with ``plan_name="analysis"`` and ``analysis_of`` the point's uid (the same start
-        metadata :class:`~autolab.analysis.runs.AnalysisCallback` writes) and one ``analysis``
-        event with the numeric metrics.
-
-    Returns
-    -------
-    uid : str
-        The derived run's uid.
-    """
-    metrics = [Signal(name=key, value=value) for key, value in numeric_metrics(report).items()]
-
-    @bpp.run_decorator(md={**analysis_metadata(raw_start, report), **(md or {})})
-    def inner():
-        if metrics:
-            yield from bps.trigger_and_read(metrics, name="analysis")
-        else:
-            yield from bps.null()
-
-    return (yield from inner())
+logger = logging.getLogger(__name__)
 
 
 def campaign_record(campaign: Campaign, role: str, **md: Any) -> MsgGenerator[str]:
-    """A run without events that records the campaign's settings (``role="start"``/``"resume"``) or result."""
+    """A run without events that records the campaign's settings (``role="start"``/``"resume"``), a failed point or its result."""
     yield from bps.open_run(md={"plan_name": "autonomous_campaign", "campaign_id": campaign.id, "campaign_role": role, **md})
     return (yield from bps.close_run())
+
+
+def feasible_point(reactor: FlowReactor, conditions: Mapping[str, float]) -> PointConditions:
+    """The point's checked conditions, or :class:`LimitError` if the reactor can never run it.
+
+    Never: a condition outside the reactor's limits, or more reagent than full syringes hold.
+    Less reagent than is left now is not a reason (syringes can be refilled).
+    """
+    point = reactor.check_conditions(*(conditions[name] for name in NAMES))
+    reactor.check_reagents([point], full_syringes=True)
+    return point
+
+
+class ReactorAcquisition:
+    """The campaign's acquisition plan on the RunEngine: one suggestion, one ``measure_point`` run.
+
+    Parameters
+    ----------
+    reactor : FlowReactor
+        The reactor.
+    live : AnalysisCallback
+        The analysis the run must reach. When it is not subscribed to the RunEngine (a bare
+        ``RunEngine``), the run is wrapped with it (``subs_wrapper``).
+    subscribed : bool
+        Whether ``live`` is already the RunEngine's.
+    flush_volumes : float, optional
+        Reactor volumes to flush before each reading.
+    refill_twin_syringes : bool
+        Refill the twin's syringes instead of stopping when they run low; :attr:`refills` lists
+        before which points (numbered from 1).
+    """
+
+    def __init__(self, reactor: FlowReactor, live: AnalysisCallback, *, subscribed: bool, flush_volumes: float | None = None,
+                 refill_twin_syringes: bool = False):
+        self.reactor = reactor
+        self.live = live
+        self.subscribed = subscribed
+        self.flush_volumes = flush_volumes
+        self.refill_twin_syringes = refill_twin_syringes
+        self.refills: list[int] = []
+
+    def __call__(self, suggestions: Sequence[Mapping], actuators=None, sensors=None, md: Mapping[str, Any] | None = None
+                 ) -> MsgGenerator[Acquired]:
+        (suggestion,) = suggestions
+        md = dict(md or {})
+        number = md.get("campaign_point_index", 0) + 1
+        try:
+            point = feasible_point(self.reactor, suggestion)
+        except LimitError as exc:
+            return Acquired(failure=str(exc))
+        try:
+            self.reactor.check_reagents([point])
+        except LimitError as exc:
+            if not (self.refill_twin_syringes and _refill(self.reactor)):
+                return Acquired(stopped=f"stopped before point {number}: {exc}")
+            self.refills.append(number)
+        plan = measure_point(self.reactor, point.nucleation_temperature_c, point.growth_temperature_c, point.residence_time_s,
+                             flush_volumes=self.flush_volumes, md=md)
+        uid = yield from (plan if self.subscribed else bpp.subs_wrapper(plan, self.live))
+        return Acquired(run_uid=uid)
+
+
+class LiveEvaluation:
+    """The campaign's evaluation: the objective value the live analysis computed for the run.
+
+    Parameters
+    ----------
+    campaign : Campaign
+        Whose objective is evaluated (from the report, if the live analysis's plugins lack it).
+    live : AnalysisCallback
+        The live analysis the acquisition's runs reached.
+    """
+
+    def __init__(self, campaign: Campaign, live: AnalysisCallback):
+        self.campaign = campaign
+        self.live = live
+
+    def __call__(self, acquired: Acquired, suggestions: Sequence[Mapping]) -> list[dict[str, Any]]:
+        (suggestion,) = suggestions
+        result = self.live.results.get(acquired.run_uid)
+        if result is None:
+            value = float("nan")  # the run made no readings to analyse
+        elif result.objective == self.campaign.settings.objective and result.objective_value is not None:
+            value = result.objective_value
+        else:
+            value = self.campaign.objective_value(result.report.metrics)
+        return [{"_id": suggestion["_id"], self.campaign.settings.objective: value, "run_uid": acquired.run_uid,
+                 "analysis_uid": None if result is None else result.derived_uid}]
 
 
 def _refill(reactor: FlowReactor) -> bool:
@@ -86,17 +138,6 @@ def _refill(reactor: FlowReactor) -> bool:
     for pump in pumps:
         pump.refill()
     return True
-
-
-def feasible_point(reactor: FlowReactor, conditions: dict[str, float]) -> PointConditions:
-    """The point's checked conditions, or :class:`LimitError` if the reactor can never run it.
-
-    Never: a condition outside the reactor's limits, or more reagent than full syringes hold.
-    Less reagent than is left now is not a reason (syringes can be refilled).
-    """
-    point = reactor.check_conditions(*(conditions[name] for name in CONDITIONS))
-    reactor.check_reagents([point], full_syringes=True)
-    return point
 
 
 def run_campaign(
@@ -128,12 +169,17 @@ def run_campaign(
     Yields
     ------
     msg : Msg
-        A campaign record run, then per point a ``measure_point`` run and its derived
-        ``analysis`` run, then a summary record run. At the end the pumps stop; if the campaign
-        fails or is aborted, :func:`~autolab.plans.safe_state` also sends the heaters to 25 °C.
+        A campaign record run, then per point a ``measure_point`` run (its analysis run is
+        stored by the session's live analysis), then a summary record run. At the end the
+        pumps stop; if the campaign fails or is aborted, :func:`~autolab.plans.safe_state` also
+        sends the heaters to 25 °C.
 
     Notes
     -----
+    The points are analysed by the RunEngine's live :class:`~autolab.analysis.runs.AnalysisCallback`
+    (every session subscribes one); on a bare ``RunEngine`` the campaign analyses its own runs
+    with one of its own, and their analysis runs are not stored.
+
     A suggestion the reactor can never run — a condition outside its limits, or more reagent
     than full syringes hold — is not measured: it is registered with the optimiser as a failed
     trial, kept in a ``campaign_role="failed_point"`` record run with the reason, listed in the
@@ -147,69 +193,36 @@ def run_campaign(
     """
     extra = dict(md or {})
     reactor.standby_flow_rates()  # a standby flow the pumps cannot give is named before any message
-    role = "resume" if campaign.resumed_from else "start"
-    yield from campaign_record(
-        campaign,
-        role,
-        campaign_settings=campaign.settings_metadata(),
-        points_done=len(campaign.points),
-        points_tried=campaign.n_tried,
-        reactor=reactor.name,
-        **extra,
+    live = yield from live_analysis()
+    subscribed = live is not None
+    if not subscribed:
+        logger.warning("no live analysis is subscribed to this RunEngine (autolab.runtime.subscribe_analysis): the campaign "
+                       "analyses its own points and their analysis runs are not stored")
+        live = AnalysisCallback(campaign.manager, None)
+    acquisition = ReactorAcquisition(reactor, live, subscribed=subscribed, flush_volumes=flush_volumes,
+                                     refill_twin_syringes=refill_twin_syringes)
+    problem = OptimizationProblem(
+        optimizer=campaign,
+        actuators=[reactor],
+        sensors=[reactor.spectrometer, reactor.saxs],
+        evaluation_function=LiveEvaluation(campaign, live),
+        acquisition_plan=acquisition,
     )
 
-    refills: list[int] = []
+    def record(role: str, **record_md: Any) -> MsgGenerator[str]:
+        if role in ("start", "resume"):
+            record_md["reactor"] = reactor.name
+        return campaign_record(campaign, role, **record_md, **extra)
 
-    def loop():
-        stop_reason = "budget spent"
-        while campaign.remaining > 0:
-            should_stop, reason = campaign.optimizer.should_stop()
-            if should_stop:
-                stop_reason = reason
-                break
-            batch = campaign.next_batch()
-            for suggestion in batch:
-                number = campaign.n_tried + 1
-                try:
-                    point = feasible_point(reactor, suggestion["conditions"])
-                except LimitError as exc:
-                    failed = campaign.record_failure(suggestion, str(exc))
-                    yield from campaign_record(campaign, "failed_point", failed_point=campaign.failure_record(failed), **extra)
-                    continue
-                try:
-                    reactor.check_reagents([point])
-                except LimitError as exc:
-                    if not (refill_twin_syringes and _refill(reactor)):
-                        campaign.discard_pending()
-                        return f"stopped before point {number}: {exc}"
-                    refills.append(number)
-                collector = _PointCollector()
-                uid = yield from bpp.subs_wrapper(
-                    measure_point(
-                        reactor,
-                        point.nucleation_temperature_c,
-                        point.growth_temperature_c,
-                        point.residence_time_s,
-                        flush_volumes=flush_volumes,
-                        md={**campaign.point_metadata(suggestion), **extra},
-                    ),
-                    collector,
-                )
-                report = analyze_readings(campaign.manager, readings_of(collector.start, collector.data), collector.start)
-                value = campaign.objective_value(report.metrics)
-                analysis_uid = yield from record_analysis(
-                    collector.start, report, md={**campaign.analysis_md(suggestion["_id"], value), **extra}
-                )
-                campaign.record(suggestion, uid, value, analysis_uid=analysis_uid)
-        return stop_reason
+    def refills() -> dict[str, Any]:
+        return {"syringe_refills_before_points": acquisition.refills} if acquisition.refills else {}
 
     # Finished: the pumps stop, the heaters stay for the next experiment. Failed or aborted: safe state.
-    stop_reason = yield from bpp.contingency_wrapper(loop(), except_plan=lambda exc: safe_state(reactor), else_plan=lambda: stop_flow(reactor))
-    summary = campaign.summary(stop_reason)
-    if refills:
-        summary["syringe_refills_before_points"] = refills
-    yield from campaign_record(campaign, "summary", campaign_summary={k: v for k, v in summary.items() if k != "campaign_id"}, **extra)
-    return summary
+    return (yield from bpp.contingency_wrapper(
+        campaign_loop(problem, record, md=extra, summary_extra=refills),
+        except_plan=lambda exc: safe_state(reactor),
+        else_plan=lambda: stop_flow(reactor),
+    ))
 
 
 def autonomous_campaign(
@@ -227,6 +240,7 @@ def autonomous_campaign(
     objective_settings: dict[str, Any] | None = None,
     flush_volumes: float | None = None,
     refill_twin_syringes: bool = False,
+    optimizer=None,
 ) -> MsgGenerator[dict]:
     """Optimise the reactor's conditions for an analysis objective, closed loop.
 
@@ -262,6 +276,10 @@ def autonomous_campaign(
         Reactor volumes to flush before each reading.
     refill_twin_syringes : bool
         Dry runs on the twin: refill its syringes instead of stopping when they run low.
+    optimizer : object, optional
+        Any optimiser on bluesky-adaptive's ``Optimizer`` protocol over the names in ``bounds``,
+        instead of the default :class:`~autolab.optimize.GPOptimizer` (in process only: the queue
+        cannot carry an object).
 
     Yields
     ------
@@ -297,5 +315,6 @@ def autonomous_campaign(
         fixed=fixed,
         acquisition=acquisition,
         objective_settings=objective_settings,
+        optimizer=optimizer,
     )
     return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md, refill_twin_syringes=refill_twin_syringes))

@@ -1,6 +1,15 @@
-"""Acquisition functions on a GP posterior (mean ``mu``, standard deviation ``sigma``), maximised."""
+"""Acquisition functions on a GP posterior (mean ``mu``, standard deviation ``sigma``), maximised.
+
+:class:`~autolab.optimize.GPOptimizer` takes one as its ``acquisition`` argument: an object with
+``__call__(mu, sigma, best)`` returning the values to maximise, a ``name`` (stored in the
+optimiser's state) and ``log_scale`` (True when the values are logarithms, so a probability of
+feasibility is added as its log rather than multiplied). :data:`ACQUISITIONS` names the built-in
+ones; any object of that shape works.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import erfcx, log_ndtr
@@ -34,3 +43,48 @@ def log_expected_improvement(mu, sigma, best, xi: float = 0.0) -> np.ndarray:
 def upper_confidence_bound(mu, sigma, beta: float = 2.0) -> np.ndarray:
     """μ + β·σ."""
     return np.asarray(mu) + beta * np.asarray(sigma)
+
+
+@dataclass(frozen=True)
+class LogExpectedImprovement:
+    """log EI over the best value seen (:func:`log_expected_improvement`)."""
+
+    xi: float = 0.0
+    name: str = "log_ei"
+    log_scale: bool = True
+
+    def __call__(self, mu, sigma, best) -> np.ndarray:
+        return log_expected_improvement(mu, sigma, best, self.xi)
+
+
+@dataclass(frozen=True)
+class UpperConfidenceBound:
+    """μ + β·σ (:func:`upper_confidence_bound`); ``best`` is not used."""
+
+    beta: float = 2.0
+    name: str = "ucb"
+    log_scale: bool = False
+
+    def __call__(self, mu, sigma, best) -> np.ndarray:
+        return upper_confidence_bound(mu, sigma, self.beta)
+
+
+#: The built-in acquisitions by name (the names campaigns store and the CLI offers).
+ACQUISITIONS = {"log_ei": LogExpectedImprovement(), "ucb": UpperConfidenceBound()}
+
+
+def resolve_acquisition(acquisition):
+    """The acquisition object for a name in :data:`ACQUISITIONS`, or ``acquisition`` itself if callable.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and the built-in names.
+    """
+    if isinstance(acquisition, str):
+        if acquisition in ACQUISITIONS:
+            return ACQUISITIONS[acquisition]
+    elif callable(acquisition):
+        return acquisition
+    msg = f"acquisition={acquisition!r} must be one of {', '.join(repr(n) for n in ACQUISITIONS)} or an acquisition object"
+    raise ValueError(msg)

@@ -1,16 +1,19 @@
 """Gaussian-process Bayesian optimiser following bluesky-adaptive's optimiser protocols.
 
 ``GPOptimizer`` implements ``bluesky_adaptive.protocols.Optimizer`` (``suggest``, ``ingest``,
-``get_best_points``) plus ``TrialFaultAware``, ``Checkpointable`` and ``SupportsStoppingCriteria``.
+``get_best_points``) plus ``TrialFaultAware``, ``CanRegisterSuggestions``, ``Checkpointable`` and
+``SupportsStoppingCriteria``.
 
-Model: scikit-learn's ``GaussianProcessRegressor`` with ``ConstantKernel × Matern(ν = 5/2, one
-length scale per input) + WhiteKernel`` on inputs mapped to the unit cube (log-scaled parameters
-in log space), outputs standardised (``normalize_y``), hyperparameters by marginal likelihood with
-restarts (warm-started from the previous fit).
+Model: scikit-learn's ``GaussianProcessRegressor`` on inputs mapped to the unit cube (log-scaled
+parameters in log space), outputs standardised (``normalize_y``), hyperparameters by marginal
+likelihood (warm-started from the previous fit). The kernel is an argument; the default,
+:func:`default_kernel`, is ``ConstantKernel × Matern(ν = 5/2, one length scale per input) +
+WhiteKernel``.
 
-Acquisition (maximised over 1024 scrambled-Sobol candidates plus perturbations of the best points,
-then L-BFGS-B from the five best): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with
-``target=…``, log-EI on −|f − target| ("hit a target value"). Batches are chosen jointly by the
+Acquisition (an argument, see :mod:`autolab.optimize.acquisition`; maximised over 1024
+scrambled-Sobol candidates plus perturbations of the five best points, then refined by L-BFGS-B
+from the best candidate): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with ``target=…``, the
+acquisition on −|f − target| ("hit a target value"). Batches are chosen jointly by the
 kriging believer: each chosen point is added at the posterior mean before the next is chosen, and
 pending suggestions count the same way. Two objectives: each suggestion scalarises the
 objectives (normalised to [0, 1] in the "better" direction) with random augmented-Chebyshev weights
@@ -28,20 +31,33 @@ import math
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
-from .acquisition import log_expected_improvement, upper_confidence_bound
+from .acquisition import resolve_acquisition
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
+
+
+def default_kernel(dim: int):
+    """``ConstantKernel × Matern(ν = 5/2, one length scale per input) + WhiteKernel`` on the unit cube.
+
+    Length scales start at 0.3 (bounded 0.01–100), the signal variance at 1 (0.001–1000) and the
+    noise variance at 0.001 (10⁻⁶–1), all relative to the standardised outputs.
+    """
+    return ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=2.5) + WhiteKernel(
+        1e-3, (1e-6, 1e0)
+    )
 
 
 class GPOptimizer:
@@ -55,8 +71,12 @@ class GPOptimizer:
         ``{"name": "maximize" | "minimize"}``; one or two objectives.
     seed : int
         Seeds every random choice: the same seed and data give the same suggestions.
-    acquisition : {"log_ei", "ucb"}
-        Acquisition function.
+    acquisition : {"log_ei", "ucb"} or acquisition object
+        A name in :data:`~autolab.optimize.acquisition.ACQUISITIONS`, or an object with
+        ``__call__(mu, sigma, best)``, ``name`` and ``log_scale``.
+    kernel : sklearn kernel, optional
+        The GP's kernel on the unit cube (default :func:`default_kernel`); its hyperparameters
+        are learned from the data.
     target : float, optional
         Aim the (single) objective at this value instead of maximising or minimising it.
     n_initial : int, optional
@@ -81,13 +101,14 @@ class GPOptimizer:
         objectives: Mapping[str, str],
         *,
         seed: int = 0,
-        acquisition: str = "log_ei",
+        acquisition="log_ei",
+        kernel=None,
         target: float | None = None,
         n_initial: int | None = None,
         max_trials: int | None = None,
         checkpoint_path: str | Path | None = None,
     ):
-        self.space = ParameterSpace(parameters)
+        ParameterSpace(parameters)  # checks the bounds, naming a bad one
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -95,25 +116,34 @@ class GPOptimizer:
             if direction not in _DIRECTIONS:
                 msg = f"objective {name!r}: direction {direction!r} must be 'maximize' or 'minimize'"
                 raise ValueError(msg)
-        if acquisition not in ("log_ei", "ucb"):
-            msg = f"acquisition={acquisition!r} must be 'log_ei' or 'ucb'"
-            raise ValueError(msg)
+        resolve_acquisition(acquisition)  # checks the name
         if target is not None and len(objectives) != 1:
             msg = "target= needs exactly one objective"
             raise ValueError(msg)
+        self.parameters = dict(parameters)
         self.objectives = dict(objectives)
         self.seed = int(seed)
         self.acquisition = acquisition
+        self.kernel = kernel
         self.target = target
-        self.n_initial = n_initial if n_initial is not None else max(5, 2 * self.space.dim + 1)
+        self.n_initial = n_initial
         self.max_trials = max_trials
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        # Learned state (trailing underscore, as scikit-learn does).
+        # Learned state (trailing underscore, as scikit-learn does): empty until data arrive.
         self.trials_: dict[str, dict[str, Any]] = {}
         self.rng_ = np.random.default_rng(self.seed)
-        self.sobol_drawn_ = 0
         self.kernel_ = None
         self.kernel_fit_n_ = 0
+
+    @cached_property
+    def space(self) -> ParameterSpace:
+        """The parameters as a :class:`ParameterSpace` (unit-cube mapping)."""
+        return ParameterSpace(self.parameters)
+
+    @property
+    def initial_points(self) -> int:
+        """Space-filling points before the model is used: ``n_initial`` or ``max(5, 2·d + 1)``."""
+        return self.n_initial if self.n_initial is not None else max(5, 2 * self.space.dim + 1)
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
@@ -124,10 +154,12 @@ class GPOptimizer:
             raise ValueError(msg)
         out = []
         for _ in range(num_points):
-            x, value = self._next_point()
-            trial_id = str(uuid.UUID(bytes=self.rng_.bytes(16)))
+            x, value, design_index = self._next_point()
+            trial_id = self._new_trial_id()
             params = self.space.from_unit(x)
             self.trials_[trial_id] = {"params": params, "x": x.tolist(), "status": "pending", "outcomes": None, "acquisition": value}
+            if design_index is not None:
+                self.trials_[trial_id]["design_index"] = design_index
             out.append({**params, "_id": trial_id})
         return out
 
@@ -169,7 +201,7 @@ class GPOptimizer:
             outcomes = {name: point.get(name) for name in self.objectives}
             failed = any(v is None or not math.isfinite(float(v)) for v in outcomes.values())
             if trial_id is None or trial_id not in self.trials_:
-                trial_id = trial_id or str(uuid.UUID(bytes=self.rng_.bytes(16)))
+                trial_id = trial_id or self._new_trial_id()
                 self.trials_[trial_id] = {"params": params, "x": x.tolist(), "acquisition": None}
             trial = self.trials_[trial_id]
             trial["status"] = "failed" if failed else "complete"
@@ -193,7 +225,38 @@ class GPOptimizer:
         ]
         return [(done[i][0], dict(done[i][1]["params"]), dict(done[i][1]["outcomes"])) for i in front]
 
-    # --- protocol: TrialFaultAware, SupportsStoppingCriteria, Checkpointable ----------
+    # --- protocol: CanRegisterSuggestions, TrialFaultAware, SupportsStoppingCriteria, Checkpointable ----
+    def register_suggestions(self, suggestions: Sequence[Mapping]) -> list[dict[str, Any]]:
+        """Make points chosen elsewhere (a given design, a resumed campaign) pending trials of this optimiser.
+
+        Each suggestion carries every parameter; a given ``_id`` this optimiser does not know yet
+        is kept (a resumed campaign keeps its trials' ids), otherwise a new one is drawn. The
+        points count as pending for the next suggestions, and their outcomes are ingested by
+        ``_id`` as for the optimiser's own suggestions.
+
+        Raises
+        ------
+        ValueError
+            If a suggestion lacks a parameter (nothing is registered then).
+        LimitError
+            If a parameter is outside its bounds.
+        """
+        resolved = []
+        for index, suggestion in enumerate(suggestions):
+            missing = [name for name in self.space.names if name not in suggestion]
+            if missing:
+                msg = f"suggestion {index} lacks {', '.join(repr(m) for m in missing)}; give every parameter ({', '.join(self.space.names)})"
+                raise ValueError(msg)
+            params = {name: float(suggestion[name]) for name in self.space.names}
+            resolved.append((suggestion.get("_id"), params, self.space.to_unit(params)))
+        out = []
+        for trial_id, params, x in resolved:
+            if trial_id is None or trial_id in self.trials_:
+                trial_id = self._new_trial_id()
+            self.trials_[trial_id] = {"params": params, "x": x.tolist(), "status": "pending", "outcomes": None, "acquisition": None}
+            out.append({**params, "_id": trial_id})
+        return out
+
     def register_failures(self, suggestions: Sequence[Mapping]) -> None:
         """Mark these suggestions as failed: never suggested again, and avoided by the model."""
         for suggestion in suggestions:
@@ -203,6 +266,12 @@ class GPOptimizer:
                 raise KeyError(msg)
             trial["status"] = "failed"
             trial["outcomes"] = None
+
+    def withdraw(self, trial_ids: Sequence[str]) -> None:
+        """Forget pending suggestions that will not be measured (a campaign stopped inside a batch)."""
+        for trial_id in trial_ids:
+            if self.trials_.get(trial_id, {}).get("status") == "pending":
+                del self.trials_[trial_id]
 
     def should_stop(self) -> tuple[bool, str | None]:
         """Stop once ``max_trials`` trials have finished (completed or failed)."""
@@ -226,13 +295,12 @@ class GPOptimizer:
             "parameters": {p.name: [p.low, p.high, "log" if p.log else "linear"] for p in self.space.parameters},
             "objectives": self.objectives,
             "seed": self.seed,
-            "acquisition": self.acquisition,
+            "acquisition": resolve_acquisition(self.acquisition).name,
             "target": self.target,
             "n_initial": self.n_initial,
             "max_trials": self.max_trials,
             "trials": self.trials_,
             "rng_state": self.rng_.bit_generator.state,
-            "sobol_drawn": self.sobol_drawn_,
             "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
             "kernel_fit_n": self.kernel_fit_n_,
         }
@@ -252,7 +320,6 @@ class GPOptimizer:
         )
         opt.trials_ = json.loads(json.dumps(state["trials"]))
         opt.rng_.bit_generator.state = state["rng_state"]
-        opt.sobol_drawn_ = state["sobol_drawn"]
         if state.get("kernel_params") is not None:
             opt.kernel_ = opt._new_kernel().clone_with_theta(np.asarray(state["kernel_params"]))
         opt.kernel_fit_n_ = state.get("kernel_fit_n", 0)
@@ -306,16 +373,20 @@ class GPOptimizer:
         return value if self.objectives[name] == "maximize" else -value
 
     def _new_kernel(self):
-        d = self.space.dim
-        return ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale=[0.3] * d, length_scale_bounds=(1e-2, 1e2), nu=2.5) + WhiteKernel(
-            1e-3, (1e-6, 1e0)
-        )
+        return clone(self.kernel) if self.kernel is not None else default_kernel(self.space.dim)
 
-    def _sobol(self) -> np.ndarray:
+    def _new_trial_id(self) -> str:
+        """A trial id from the seeded generator, new to this optimiser (registered ids are kept apart)."""
+        while True:
+            trial_id = str(uuid.UUID(bytes=self.rng_.bytes(16)))
+            if trial_id not in self.trials_:
+                return trial_id
+
+    def _sobol(self, draws: int) -> np.ndarray:
+        """Point ``draws`` of the seeded, scrambled Sobol sequence (one index per trial known)."""
         sampler = qmc.Sobol(self.space.dim, scramble=True, seed=self.seed)
-        if self.sobol_drawn_:
-            sampler.fast_forward(self.sobol_drawn_)
-        self.sobol_drawn_ += 1
+        if draws:
+            sampler.fast_forward(draws)
         return sampler.random(1)[0]
 
     def _occupied(self) -> tuple[np.ndarray, np.ndarray]:
@@ -323,16 +394,22 @@ class GPOptimizer:
         failed = np.array([t["x"] for t in self.trials_.values() if t["status"] == "failed"]).reshape(-1, self.space.dim)
         return taken, failed
 
-    def _next_point(self) -> tuple[np.ndarray, float | None]:
+    def _next_point(self) -> tuple[np.ndarray, float | None, int | None]:
+        """The next point in the unit cube, its acquisition value and its Sobol index (design points)."""
         complete = [t for t in self.trials_.values() if t["status"] == "complete"]
-        if len(complete) + sum(t["status"] == "pending" for t in self.trials_.values()) < self.n_initial or len(complete) < 2:
+        if len(complete) + sum(t["status"] == "pending" for t in self.trials_.values()) < self.initial_points or len(complete) < 2:
+            # The design continues the Sobol sequence at the number of trials known, so a resumed
+            # optimiser (its trials registered again) draws where the first one stopped.
             _, failed = self._occupied()
+            used = [t["design_index"] for t in self.trials_.values() if t.get("design_index") is not None]
+            draws = max(len(self.trials_), max(used, default=-1) + 1)
             for _ in range(64):
-                x = self._sobol()
+                x = self._sobol(draws)
                 if not failed.size or np.min(np.linalg.norm(failed - x, axis=1)) > 0.02:
-                    return x, None
-            return x, None
-        return self._model_point(complete)
+                    break
+                draws += 1
+            return x, None, draws
+        return (*self._model_point(complete), None)
 
     def _targets(self, complete) -> np.ndarray:
         values = np.array([[t["outcomes"][n] for n in self.objectives] for t in complete], dtype=float)
@@ -383,13 +460,15 @@ class GPOptimizer:
             feasible = classifier
         best = float(np.max(y_obs))
 
+        acquisition = resolve_acquisition(self.acquisition)
+
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)
             mu, sd = gp.predict(x, return_std=True)
-            value = upper_confidence_bound(mu, sd) if self.acquisition == "ucb" else log_expected_improvement(mu, sd, best)
+            value = acquisition(mu, sd, best)
             if feasible is not None:
                 p = feasible.predict_proba(x)[:, 1]
-                value = value + np.log(np.maximum(p, 1e-12)) if self.acquisition == "log_ei" else value * p
+                value = value + np.log(np.maximum(p, 1e-12)) if acquisition.log_scale else value * p
             if failed.size:
                 near = np.min(np.linalg.norm(x[:, None, :] - failed[None, :, :], axis=2), axis=1) < 0.02
                 value = np.where(near, -np.inf, value)

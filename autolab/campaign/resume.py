@@ -1,0 +1,125 @@
+"""Rebuild a campaign from the catalog after a crash or a stop.
+
+What the catalog keeps of a campaign, and where:
+
+- its settings: the ``autonomous_campaign`` run with ``campaign_role="start"``;
+- each finished point: a ``measure_point`` run with the ``campaign_id`` and ``exit_status
+  "success"`` (a point that did not finish — killed, aborted — is not a point of the campaign,
+  and its conditions may be measured again);
+- each point's objective value: the derived ``analysis`` run with ``analysis_of`` = the point's
+  uid (made again from the stored data if the process died between measuring and analysing);
+- each point the reactor could not run (its conditions outside a limit, or more reagent than a
+  full syringe holds): an ``autonomous_campaign`` run with ``campaign_role="failed_point"`` and
+  the reason. Such a point costs no reagent but counts against the budget, as the optimiser's
+  failed trials do, so a campaign in a region the reactor cannot reach still ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from ..conditions import NAMES
+from ..errors import CatalogError
+from .settings import CampaignSettings
+
+
+def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, float]], *, manager=None, sink=None,
+                    optimizer=None, factory=None):
+    """Rebuild a campaign from the catalog: settings, tried points and their values, in the order tried.
+
+    Parameters
+    ----------
+    client : tiled client
+        The catalog (:func:`autolab.catalog.open_catalog`).
+    campaign_id : str
+        The campaign to continue.
+    limits : mapping
+        The reactor's ``limits()`` (the stored bounds are checked against them again).
+    manager : PluginManager, optional
+        Analysis plugins, used where a finished point has no stored analysis.
+    sink : callable, optional
+        Where such a new analysis run goes (the catalog writer); without one it is not stored.
+    optimizer : object, optional
+        A fresh inner optimiser (default: a new :class:`~autolab.optimize.GPOptimizer` from the
+        stored settings); the tried points reach it through its public protocol.
+    factory : type, optional
+        The campaign class (default :class:`~autolab.campaign.Campaign`).
+
+    Returns
+    -------
+    Campaign
+        With ``resumed_from`` the number of points tried before.
+
+    Raises
+    ------
+    CatalogError
+        If the catalog has no campaign with that id.
+    """
+    from ..analysis.runs import analysis_documents, analyze_run
+    from ..catalog import find_runs
+    from .state import Campaign
+
+    factory = factory or Campaign
+    records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
+    starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
+    if not starts:
+        msg = f"no campaign {campaign_id!r} in the catalog (no autonomous_campaign start record)"
+        raise CatalogError(msg)
+    stored = CampaignSettings(**starts[0]["campaign_settings"])
+    campaign = factory(
+        limits,
+        stored.objective,
+        {k: tuple(v) for k, v in stored.bounds.items()},
+        stored.budget,
+        stored.batch_size,
+        stored.initial_design or stored.n_initial,
+        stored.seed,
+        fixed=stored.fixed,
+        acquisition=stored.acquisition,
+        objective_settings=stored.objective_settings,
+        manager=manager,
+        campaign_id=campaign_id,
+        optimizer=optimizer,
+    )
+    analyses = {}
+    for run in find_runs(client, plan_name="analysis", campaign_id=campaign_id):
+        start = run.metadata["start"]
+        if "objective_value" in start:
+            analyses[start["analysis_of"]] = start
+    tried = []  # (start time, kind, start document): measured and failed points in the order tried
+    for run in find_runs(client, plan_name="measure_point", campaign_id=campaign_id):
+        start, stop = run.metadata["start"], run.metadata.get("stop") or {}
+        if stop.get("exit_status") == "success":
+            tried.append((start["time"], "measured", start))
+    for record in records:
+        start = record.metadata["start"]
+        if start.get("campaign_role") == "failed_point":
+            tried.append((start["time"], "failed", start))
+    for _, kind, start in sorted(tried, key=lambda item: item[0]):
+        if kind == "failed":
+            failed = start["failed_point"]
+            campaign.restore(failed["suggestion_id"], failed["conditions"], design=bool(failed["design"]),
+                             acquisition_value=failed.get("acquisition_value"), failure=failed["reason"])
+            continue
+        analysis = analyses.get(start["uid"])
+        if analysis is None:  # measured, but the process died before its analysis was stored
+            report = analyze_run(client, start["uid"], campaign.manager)
+            value = campaign.objective_value(report.metrics)
+            if sink is not None:
+                md = {"objective": stored.objective, "objective_value": value if math.isfinite(value) else None}
+                for name, doc in analysis_documents(dict(start), report, reanalysis=True, md=md):
+                    sink(name, doc)
+        else:
+            value = analysis["objective_value"]
+        campaign.restore(
+            start["suggestion_id"],
+            {name: start[name] for name in NAMES},
+            design=bool(start.get("design_point")),
+            acquisition_value=start.get("acquisition_value"),
+            run_uid=start["uid"],
+            value=value,
+            analysis_uid=None if analysis is None else analysis["uid"],
+        )
+    campaign.resumed_from = campaign.n_tried
+    return campaign
