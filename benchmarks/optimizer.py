@@ -316,8 +316,8 @@ def latency(ns: list[int], repeats: int) -> list[dict]:
             # As in a campaign: the kernel was learned at n/1.1 points and is re-learned now.
             opt = GPOptimizer(PROBLEMS["hartmann3"]["bounds"], {"f": "maximize"}, seed=r)
             observe(opt, xs[: max(2, int(n / 1.1) - 1)])
-            opt.suggest(1)
-            opt.trials_ = {k: t for k, t in opt.trials_.items() if t["status"] != "pending"}
+            (learned,) = opt.suggest(1)
+            opt.withdraw([learned["_id"]])
             observe(opt, xs[max(2, int(n / 1.1) - 1):])
             start = time.perf_counter()
             (s,) = opt.suggest(1)
