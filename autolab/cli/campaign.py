@@ -12,16 +12,26 @@ import click
 
 from ..errors import AutolabError
 from ..interrupt import INTERRUPTED_EXIT, run_interruptible
-from .options import CATALOG_OPTION, JSON_OPTION, TIME_SCALE_OPTION, friendly_errors, parse_assignments, parse_bounds
+from .options import (
+    BOUND_OPTION,
+    CATALOG_OPTION,
+    FIX_OPTION,
+    INITIAL_DESIGN_OPTION,
+    JSON_OPTION,
+    TIME_SCALE_OPTION,
+    friendly_errors,
+    parse_assignments,
+    parse_bounds,
+)
 
 
 @click.command()
 @click.option("--objective", default=None, help="Objective from an analysis plugin (`autolab plugins`); default msc437.")
 @click.option("--budget", type=int, default=None, help="Points to try, design included (a point the reactor cannot run counts too); default 25.")
 @click.option("--batch-size", type=int, default=None, help="Points chosen together per model update; default 1.")
-@click.option("--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1).")
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]", help="Search range of a condition (repeat).")
-@click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
+@INITIAL_DESIGN_OPTION
+@BOUND_OPTION
+@FIX_OPTION
 @click.option("--objective-setting", "objective_settings", multiple=True, metavar="KEY=VALUE", help="Objective setting, e.g. target_diameter_nm=3.")
 @click.option("--acquisition", type=click.Choice(["log_ei", "ucb"]), default=None, help="Acquisition function; default log_ei.")
 @click.option("--seed", type=int, default=None,

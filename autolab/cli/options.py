@@ -35,6 +35,15 @@ TIME_SCALE_OPTION = click.option(
     help="Real seconds per simulated second for the twin, 0 as fast as possible (default: the session config's, else 0).",
 )
 
+BOUND_OPTION = click.option(
+    "--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]",
+    help=f"Search range of a condition (repeat); NAME is {', '.join(NAMES)}.",
+)
+FIX_OPTION = click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
+INITIAL_DESIGN_OPTION = click.option(
+    "--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1)."
+)
+
 
 def condition_options(func: Callable) -> Callable:
     """Add one required option per condition (``--residence-time-s``), passed on as the condition's name."""

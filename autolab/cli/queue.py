@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .options import CATALOG_OPTION, JSON_OPTION, friendly_errors, parse_assignments, parse_bounds
+from .options import BOUND_OPTION, CATALOG_OPTION, FIX_OPTION, INITIAL_DESIGN_OPTION, JSON_OPTION, friendly_errors, parse_assignments, parse_bounds
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
@@ -174,9 +174,9 @@ def ipython(catalog, ipython_args):
 @click.command()
 @click.option("--objective", default="msc437", show_default=True, help="Objective from an analysis plugin.")
 @click.option("--budget", type=int, default=25, show_default=True, help="Points to measure, design included.")
-@click.option("--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1).")
-@click.option("--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]", help="Search range of a condition (repeat).")
-@click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
+@INITIAL_DESIGN_OPTION
+@BOUND_OPTION
+@FIX_OPTION
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the design and the optimiser.")
 @click.option("--approve", is_flag=True, help="Ask for a yes before each suggestion is queued.")
 @click.option("--resume", "resume_id", default=None, metavar="CAMPAIGN_ID", help="Continue a campaign from the catalog.")
