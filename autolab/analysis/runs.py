@@ -253,16 +253,23 @@ def live_analysis():
         return None
 
 
-def analyze_run(
-    client, uid: str, manager: PluginManager, *, sink=None, md: dict | None = None, deferred: bool = False
-) -> AnalysisReport:
-    """Re-analyse a stored ``measure_point`` run; with a ``sink``, store a new derived run (plus ``md``).
+def analyze_point(point, manager: PluginManager, *, sink=None, md: dict | None = None, deferred: bool = False) -> AnalysisReport:
+    """Re-analyse a stored point; with a ``sink``, store a new derived run (plus ``md``).
 
-    With ``deferred``, the plugins' slow deferred hooks run too and their metrics join the report.
+    Parameters
+    ----------
+    point : StoredPoint
+        The point as :func:`autolab.catalog.load_point` reads it (``start``, ``wavelength_nm``,
+        ``absorbance``, ``q_nm_inv``, ``intensity``, ``intensity_sigma``).
+    manager : PluginManager
+        The plugins to run.
+    sink : callable, optional
+        Where the derived run's documents go (``reanalysis: True`` in its start document).
+    md : dict, optional
+        Extra start metadata of the derived run.
+    deferred : bool
+        Run the plugins' slow deferred hooks too; their metrics join the report.
     """
-    from autolab.catalog import load_point
-
-    point = load_point(client[uid])
     readings = {
         "spectrometer_wavelength_nm": point.wavelength_nm,
         "spectrometer_absorbance": point.absorbance,

@@ -56,8 +56,8 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
     CatalogError
         If the catalog has no campaign with that id.
     """
-    from ..analysis.runs import analysis_documents, analyze_run
-    from ..catalog import find_runs
+    from ..analysis.runs import analysis_documents, analyze_point
+    from ..catalog import find_runs, load_point
     from .state import Campaign
 
     factory = factory or Campaign
@@ -104,7 +104,7 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
             continue
         analysis = analyses.get(start["uid"])
         if analysis is None:  # measured, but the process died before its analysis was stored
-            report = analyze_run(client, start["uid"], campaign.manager)
+            report = analyze_point(load_point(client[start["uid"]]), campaign.manager)
             value = campaign.objective_value(report.metrics)
             if sink is not None:
                 md = {"objective": stored.objective, "objective_value": value if math.isfinite(value) else None}

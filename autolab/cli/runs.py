@@ -133,14 +133,14 @@ def analyze(target, kind, catalog, as_json):
         report = report.merge(manager.analyze_saxs(q, intensity, sigma, deferred=True))
         payload = dict(report.metrics)
     else:
-        from ..analysis.runs import analyze_run
-        from ..catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
+        from ..analysis.runs import analyze_point
+        from ..catalog import CatalogWriter, journal_directory, load_point, open_catalog, resolve_location
 
         location = resolve_location(catalog)
         client = open_catalog(location, create=False)
         uid = resolve_uid(client, target)
         writer = CatalogWriter(client, journal_directory(location))
-        report = analyze_run(client, uid, manager, sink=writer, deferred=True)
+        report = analyze_point(load_point(client[uid]), manager, sink=writer, deferred=True)
         writer.close()
         payload = {"uid": uid, **report.metrics}
     payload["errors"] = report.errors
