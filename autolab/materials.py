@@ -79,8 +79,9 @@ def celsius_to_kelvin(temperature_c):
 CDSE_MOLAR_VOLUME_M3_PER_MOL = 32.94e-6
 #: CdSe formula units per nm³ of crystal: N_A / V_m = 18.28 nm⁻³.
 CDSE_UNITS_PER_NM3 = AVOGADRO_PER_MOL / (CDSE_MOLAR_VOLUME_M3_PER_MOL * 1e27)
-#: Continuum absorption per CdSe unit at 350 nm, M⁻¹ cm⁻¹: the bulk-optical-constant value quoted
-#: in docs/sim.md (range 2.0–2.9e3). A nanocrystal's continuum scales with its CdSe units.
+#: Continuum absorption per CdSe unit at 350 nm, M⁻¹ cm⁻¹: the middle of the 2.0–2.9e3 range that
+#: bulk optical constants give at 320–350 nm (valid for NCs, not MSCs). A nanocrystal's continuum
+#: scales with its CdSe units.
 CDSE_CONTINUUM_PER_UNIT_350NM = 2.5e3
 
 #: X-ray scattering length density of CdSe, 1e-6 Å⁻² (≈ 42e-6 Å⁻² at 8–12 keV from the bulk
