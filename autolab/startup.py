@@ -111,13 +111,14 @@ autonomous_campaign = _limited["autonomous_campaign"]
 
 RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
 RE.subscribe(writer)
-_, deferred_analysis = subscribe_analysis(RE, plugins, writer)
+analysis, deferred_analysis = subscribe_analysis(RE, plugins, writer)
 # Slow (deferred) analyses run in a worker process after each point; leaving waits for them
 # (up to 2 min) before the writer closes — exit callbacks run last-registered first.
 if deferred_analysis is not None:
     _register_exit(deferred_analysis.close)
 campaign_progress = CampaignProgress()
 RE.subscribe(campaign_progress)
+analysis.forward_to(campaign_progress)  # each point's analysis run, with its objective value
 if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
     from bluesky.callbacks.best_effort import BestEffortCallback
 
@@ -129,6 +130,7 @@ if _interactive() and not os.environ.get("AUTOLAB_NO_BEC"):
 
         live_plot = LiveCampaignPlot()
         RE.subscribe(live_plot)
+        analysis.forward_to(live_plot)
     RE.subscribe(bec)
 
 BANNER = f"""autolab session — catalog {location}

@@ -137,9 +137,11 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     from ..progress import CampaignProgress
 
     result: dict = {}
-    token = None
+    token = progress = None
     if not quiet:  # bound to stdout now: bluesky's own prints are caught below
-        token = session.RE.subscribe(CampaignProgress(Console(file=sys.stdout)))
+        progress = CampaignProgress(Console(file=sys.stdout))
+        token = session.RE.subscribe(progress)
+        session.analysis.forward_to(progress)  # each point's analysis run, with its objective value
     try:
         # The CLI always runs the twin: refill its syringes as a person would during a dry run.
         # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
@@ -148,6 +150,7 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
     finally:
         if token is not None:
             session.RE.unsubscribe(token)
+            session.analysis.downstream.remove(progress)
     summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
     return summary, interrupted
 
