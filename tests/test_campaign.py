@@ -615,3 +615,13 @@ def test_any_optimizer_on_the_protocol_replaces_the_gp_with_one_argument(RE, rea
 def test_an_object_off_the_protocol_is_refused_by_name():
     with pytest.raises(TypeError, match="lacks suggest, ingest or get_best_points"):
         Campaign(LIMITS, "msc437", WINDOW, manager=uvvis_only(), optimizer=object())
+
+
+def test_the_campaigns_metadata_reaches_every_run_of_it_the_analysis_runs_included(RE, reactor):
+    docs = collect(RE)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=2, initial_design=2, seed=6, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign, md={"purpose": "shared-md", "operator": "ab"}))
+    runs = [d for n, d in docs if n == "start"]
+    assert {d["plan_name"] for d in runs} == {"autonomous_campaign", "measure_point", "analysis"}
+    assert len(starts(docs, "analysis")) == 2
+    assert all((d.get("purpose"), d.get("operator")) == ("shared-md", "ab") for d in runs)

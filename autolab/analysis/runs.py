@@ -108,7 +108,10 @@ def analysis_metadata(raw_start: dict[str, Any], report: AnalysisReport, *, rean
     }
     if report.notes:
         metadata["analysis_notes"] = list(report.notes)
-    for key in ("campaign_id", "suggestion_id", "design_point", "phase_map_uid", "conditions", *CONDITION_KEYS):
+    # The point's identity and conditions, and the metadata its plan gives to every run it makes
+    # (a campaign's ``md``, listed in ``shared_md_keys``).
+    for key in ("campaign_id", "suggestion_id", "design_point", "phase_map_uid", "conditions", *CONDITION_KEYS,
+                *raw_start.get("shared_md_keys", ())):
         if key in raw_start:
             metadata[key] = raw_start[key]
     return metadata

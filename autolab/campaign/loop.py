@@ -63,7 +63,8 @@ def campaign_loop(problem: OptimizationProblem, record: Recorder, *, md: dict[st
     record : callable
         ``record(role, **metadata)``, a plan writing one campaign record run.
     md : dict, optional
-        Metadata for every point (added to the campaign's own).
+        Metadata for every point (added to the campaign's own); the point's ``shared_md_keys``
+        lists them, so its analysis run carries them too.
     summary_extra : callable, optional
         Returns entries added to the summary at the end (e.g. syringe refills).
 
@@ -79,6 +80,8 @@ def campaign_loop(problem: OptimizationProblem, record: Recorder, *, md: dict[st
     """
     campaign = problem.optimizer
     extra = dict(md or {})
+    if extra:  # the campaign's metadata reaches every run of it, the analysis runs included
+        extra["shared_md_keys"] = sorted(extra)
     yield from record(
         "resume" if campaign.resumed_from else "start",
         campaign_settings=campaign.settings_metadata(),

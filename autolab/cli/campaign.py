@@ -93,6 +93,12 @@ def campaign(
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)
             summary, interrupted = _run(session, new_campaign, quiet=as_json)
             session.writer.flush(timeout=600)
+            if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
+                resumed_from = new_campaign.resumed_from
+                new_campaign = Campaign.resume(session.catalog, new_campaign.id, reactor.limits(), sink=session.writer)
+                new_campaign.resumed_from = resumed_from
+                summary = new_campaign.summary("interrupted")
+                session.writer.flush(timeout=600)
             report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
             from ..report import write_report
 
