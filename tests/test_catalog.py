@@ -131,6 +131,43 @@ def test_killed_process_loses_no_finished_point(tmp_path):
     assert not list(journal_directory(path).glob("*.jsonl"))
 
 
+WRITER_IN_A_RUN = """
+import sys, time
+from event_model import compose_run
+from autolab.catalog import CatalogWriter, open_catalog, journal_directory
+path = sys.argv[1]
+writer = CatalogWriter(open_catalog(path), journal_directory(path))
+bundle = compose_run(metadata={"plan_name": "still_running"})
+writer("start", bundle.start_doc)
+print(bundle.start_doc["uid"], flush=True)
+time.sleep(300)  # a live writer in the middle of a run (a queue worker still closing)
+"""
+
+
+@pytest.mark.slow
+def test_a_second_writer_replays_only_the_journals_of_writers_that_are_gone(tmp_path):
+    """Two writers share a catalog: the journal of a run another live process is writing is left to it."""
+    path = tmp_path / "shared"
+    open_catalog(path)
+    process = subprocess.Popen([sys.executable, "-c", WRITER_IN_A_RUN, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        uid = process.stdout.readline().strip()
+        assert (journal_directory(path) / f"{uid}.jsonl").exists()
+        second = CatalogWriter(open_catalog(path), journal_directory(path))
+        second.close()
+        assert second.replayed == []  # not its run: the other writer is alive
+        assert (journal_directory(path) / f"{uid}.jsonl").exists()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        process.stdout.close()
+    third = CatalogWriter(open_catalog(path), journal_directory(path))  # the other writer is gone: replay
+    third.close()
+    assert third.replayed == [uid]
+    assert open_catalog(path)[uid].metadata["start"]["plan_name"] == "still_running"
+    assert not list(journal_directory(path).glob("*.jsonl"))
+
+
 def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):
     from autolab.errors import CatalogError
 

@@ -11,6 +11,11 @@
 When a run's stop document has been written to tiled its journal is deleted. A journal left
 behind by a crash is replayed into the catalog the next time a writer opens it, so every
 finished point — and whatever the interrupted point had produced — ends up in the catalog.
+
+Several writers may share one catalog and its journal folder (a queue worker, the agent, a
+worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
+journals of its runs until they are in tiled; the operating system drops the locks of a process
+that dies, so a writer replays exactly the journals whose writer is gone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from event_model import NumpyEncoder
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: journals are not shared between live writers
+    fcntl = None
 
 from ..errors import CatalogError
 
@@ -57,6 +67,8 @@ class CatalogWriter:
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._journals: dict[str, Any] = {}
+        #: Journals of finished runs, still locked until tiled holds their stop document.
+        self._held: dict[str, Any] = {}
         self._descriptor_run: dict[str, str] = {}
         self.errors: list[str] = []
         self.replayed = self._replay_journals()
@@ -75,12 +87,12 @@ class CatalogWriter:
             handle = self._journals.get(run_uid)
             if handle is None:
                 handle = self._journals[run_uid] = open(self.journal_dir / f"{run_uid}.jsonl", "a")
+                _lock(handle)
             handle.write(line + "\n")
             handle.flush()
             if name == "stop":
                 os.fsync(handle.fileno())
-                handle.close()
-                del self._journals[run_uid]
+                self._held[run_uid] = self._journals.pop(run_uid)
         self._queue.put((name, doc, run_uid))
 
     def _run_uid(self, name: str, doc: dict) -> str | None:
@@ -131,35 +143,68 @@ class CatalogWriter:
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
                 logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
                 self.errors.append(message)
+                if name == "stop":
+                    self._release(run_uid)
                 continue
             if name == "stop" and run_uid is not None:
                 (self.journal_dir / f"{run_uid}.jsonl").unlink(missing_ok=True)
+                self._release(run_uid)
+
+    def _release(self, run_uid: str | None) -> None:
+        """Close a finished run's journal, dropping its lock."""
+        with self._lock:
+            handle = self._held.pop(run_uid, None)
+        if handle is not None:
+            handle.close()
 
     def _replay_journals(self) -> list[str]:
         """Write runs left in journals by an earlier crash into the catalog; return their uids."""
         replayed = []
         for path in sorted(self.journal_dir.glob("*.jsonl")):
-            docs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            if not docs or docs[0]["name"] != "start":
-                logger.warning("journal %s does not begin with a start document; left alone", path)
+            try:
+                handle = open(path)
+            except FileNotFoundError:  # its writer finished it meanwhile
                 continue
-            uid = docs[0]["doc"]["uid"]
-            if uid in self.client:
-                if self.client[uid].metadata.get("stop"):  # already complete in tiled
-                    path.unlink()
+            with handle:
+                if not _lock(handle, wait=False):  # a live writer is still writing this run
                     continue
-                self.client[uid].delete(recursive=True, external_only=False)
-                # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
-                # array cannot be written over them; in an embedded catalog they sit beside the journal.
-                leftover = self.journal_dir.parent / "data" / uid
-                if leftover.is_dir():
-                    shutil.rmtree(leftover)
-            writer = named_dims_writer(self.client)
-            for entry in docs:
-                writer(entry["name"], entry["doc"])
-            path.unlink()
-            replayed.append(uid)
+                uid = self._replay(path, [json.loads(line) for line in handle.read().splitlines() if line.strip()])
+            if uid is not None:
+                replayed.append(uid)
         return replayed
+
+    def _replay(self, path: Path, docs: list[dict]) -> str | None:
+        """Write one left journal's run into the catalog and delete the journal; its uid, or None."""
+        if not docs or docs[0]["name"] != "start":
+            logger.warning("journal %s does not begin with a start document; left alone", path)
+            return None
+        uid = docs[0]["doc"]["uid"]
+        if uid in self.client:
+            if self.client[uid].metadata.get("stop"):  # already complete in tiled
+                path.unlink()
+                return None
+            self.client[uid].delete(recursive=True, external_only=False)
+            # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
+            # array cannot be written over them; in an embedded catalog they sit beside the journal.
+            leftover = self.journal_dir.parent / "data" / uid
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+        writer = named_dims_writer(self.client)
+        for entry in docs:
+            writer(entry["name"], entry["doc"])
+        path.unlink()
+        return uid
+
+
+def _lock(handle, *, wait: bool = True) -> bool:
+    """Lock a journal for this process (``flock``); False if another process holds it and ``wait`` is False."""
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
 
 
 def named_dims_writer(client):
