@@ -9,7 +9,6 @@
   :func:`run_campaign`); :mod:`autolab.agent` runs it through the queue.
 """
 
-from ..conditions import NAMES as CONDITIONS
 from .loop import Acquired, campaign_loop, run_without_engine
 from .plan import autonomous_campaign, feasible_point, run_campaign
 from .resume import resume_campaign
@@ -17,7 +16,6 @@ from .settings import CampaignSettings, campaign_bounds
 from .state import Campaign, CampaignPoint
 
 __all__ = [
-    "CONDITIONS",
     "Acquired",
     "Campaign",
     "CampaignPoint",
