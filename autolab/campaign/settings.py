@@ -10,6 +10,7 @@ import numpy as np
 
 from ..conditions import NAMES, condition
 from ..errors import LimitError, check_range
+from ..optimize import default_initial_points
 
 
 @dataclass
@@ -117,7 +118,7 @@ def check_design(
     those points, each inside the campaign's bounds.
     """
     if initial_design is None:
-        return max(5, 2 * len(space) + 1), []
+        return default_initial_points(len(space)), []
     if isinstance(initial_design, (int, np.integer)):
         return check_count("initial_design", initial_design, 1, budget), []
     design = [_check_design_point(space, i, point) for i, point in enumerate(initial_design)]

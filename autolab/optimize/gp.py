@@ -49,6 +49,11 @@ from .space import ParameterSpace
 _DIRECTIONS = ("maximize", "minimize")
 
 
+def default_initial_points(dim: int) -> int:
+    """Space-filling design points before the model is used, for ``dim`` inputs: ``max(5, 2·d + 1)``."""
+    return max(5, 2 * dim + 1)
+
+
 def default_kernel(dim: int):
     """``ConstantKernel × Matern(ν = 5/2, one length scale per input) + WhiteKernel`` on the unit cube.
 
@@ -143,7 +148,7 @@ class GPOptimizer:
     @property
     def initial_points(self) -> int:
         """Space-filling points before the model is used: ``n_initial`` or ``max(5, 2·d + 1)``."""
-        return self.n_initial if self.n_initial is not None else max(5, 2 * self.space.dim + 1)
+        return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim)
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
