@@ -26,6 +26,7 @@ import numpy as np
 
 from autolab.materials import MSC_FAMILIES, yu_diameter_nm, yu_wavelength_nm
 
+from .domain import DOMAIN, ValidityDomain, outside_domain
 from .kinetics import react
 from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm, saxs_volume_fractions
 from .optics import DEFAULT_WAVELENGTH_NM, absorbance, add_detector_noise
@@ -37,12 +38,15 @@ __all__ = [
     "DEFAULT_PARAMETERS",
     "DEFAULT_Q_NM_INV",
     "DEFAULT_WAVELENGTH_NM",
+    "DOMAIN",
     "MSC_FAMILIES",
     "Conditions",
     "KineticParameters",
     "KineticState",
     "SimResult",
+    "ValidityDomain",
     "measure",
+    "outside_domain",
     "simulate",
     "simulate_many",
     "steady_state",
@@ -181,7 +185,13 @@ def render(
     wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
     q_nm_inv: np.ndarray = DEFAULT_Q_NM_INV,
 ) -> SimResult:
-    """Noise-free spectra and truth of an arbitrary ``state`` (e.g. a flow-cell mixture)."""
+    """Noise-free spectra and truth of an arbitrary ``state`` (e.g. a flow-cell mixture).
+
+    With ``conditions``, ``truth["extrapolated"]`` says whether they lie outside the twin's validity
+    domain (:data:`DOMAIN`) and ``truth["extrapolated_because"]`` why; a state without conditions
+    (a mixture) is not extrapolated.
+    """
+    reasons = [] if conditions is None else outside_domain(conditions)
     return SimResult(
         conditions=conditions,
         state=state,
@@ -189,7 +199,7 @@ def render(
         absorbance=absorbance(state, wavelength_nm),
         q_nm_inv=np.asarray(q_nm_inv, dtype=float),
         intensity=intensity(state, q_nm_inv),
-        truth=truth_of(state),
+        truth={**truth_of(state), "extrapolated": bool(reasons), "extrapolated_because": reasons},
     )
 
 

@@ -146,7 +146,11 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, as
 @JSON_OPTION
 @friendly_errors
 def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise, plot_path, as_json, **conditions):
-    """Simulate one steady-state point with the physics twin (no devices, no catalog)."""
+    """Simulate one steady-state point with the physics twin (no devices, no catalog).
+
+    A point outside the twin's validity domain (the region the seed papers cover,
+    autolab.sim.DOMAIN) still gives its result, with one warning line on stderr naming the reasons.
+    """
     import numpy as np
 
     from .. import sim
@@ -155,6 +159,9 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     given = {name: conditions[name] for name in NAMES}
     given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
     result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))
+    if result.truth["extrapolated"]:
+        reasons = "; ".join(result.truth["extrapolated_because"])
+        click.echo(f"autolab: warning: outside the twin's validity domain, the result is extrapolated: {reasons}", err=True)
     if plot_path:
         from ..plotting import plot_simulation
 
