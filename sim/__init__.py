@@ -165,7 +165,6 @@ def truth_of(state: KineticState) -> dict:
         "precursor_mm": state.precursor_mm,
         "monomer_mm": state.monomer_mm,
         "msc_mm": dict(state.msc_mm),
-        "precursor_compound_mm": dict(state.pc_mm),
         "nc_concentration_mm": state.nc_total_mm,
         "nc_mean_diameter_nm": finite(state.nc_mean_diameter_nm),
         "nc_size_dispersion": finite(state.nc_size_dispersion),

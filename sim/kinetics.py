@@ -1,20 +1,17 @@
 """Reaction kinetics of the flow reactor: precursor → monomer → MSC ladder → nanocrystals.
 
-The model follows the mechanism of Palencia et al. 2020 (Scheme 1) with the rate laws
-r(i) = k(i)·[i−1]·[M] for each step of the magic-size-cluster (MSC) ladder, classical
-first-order precursor conversion and a size-dependent growth law for regular nanocrystals
-(NCs) from Prins et al. 2021 (eq. 1 in its reaction-limited limit, with the superfocusing rate
-constant of eq. 6). Every species is a concentration in mM; NCs are a population balance on a
-radius grid (method of classes, first-order upwind fluxes).
-
-Beside this monomer route (Pathway 2 of Yu's two-pathway model) runs Pathway 1: part of the
-fresh mixture self-assembles into precursor compounds (PCs) in the chamber, each the quasi-isomer
-of one MSC family chosen by the chamber temperature, which turn into that MSC with first-order
-kinetics (Yu, two-pathway perspective SI).
+The model follows the mechanism of Palencia et al. 2020 (Scheme 1): first-order precursor
+conversion, nucleation of CdSe-350 wherever the monomer is supersaturated, the magic-size-cluster
+(MSC) ladder by r(i) = k(i)·[i−1]·[M] made reversible through the Gibbs–Thomson solubility, and
+regular nanocrystals (NCs) growing by Prins et al. 2021 eq. 1 in its reaction-limited limit with
+the superfocusing rate constant of eq. 6. The ladder's rung constants are that same surface law
+applied to each cluster; CdSe-437 carries a closed shell that slows both of its exits, the one up
+needing two monomers at once. Every species is a concentration in mM; NCs are a population balance
+on a radius grid (method of classes, first-order upwind fluxes).
 
 Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small
-nucleation chamber at the nucleation temperature — the only place where new nuclei and PCs form —
-and then ``residence_time_s`` in the growth oven at the growth temperature.
+nucleation chamber at the nucleation temperature and then ``residence_time_s`` in the growth oven
+at the growth temperature; both run the same equations.
 
 The parameters live in :mod:`autolab.sim.parameters` and the resulting state in
 :mod:`autolab.sim.state`; this module holds the equations and their integration. The parameter
@@ -29,6 +26,7 @@ import numpy as np
 from scipy.integrate import odeint
 
 from autolab.materials import (
+    AVOGADRO_PER_MOL,
     CDSE_MOLAR_VOLUME_M3_PER_MOL,
     GAS_CONSTANT_J_PER_MOL_K,
     MSC_FAMILIES,
@@ -37,19 +35,16 @@ from autolab.materials import (
     diameter_for_units,
 )
 
-from .parameters import DEFAULT_PARAMETERS, REFERENCE_TEMPERATURE_C, SINGLE_EA_PARAMETERS, KineticParameters
+from .parameters import DEFAULT_PARAMETERS, FAST_GROWTH_PARAMETERS, REFERENCE_TEMPERATURE_C, KineticParameters
 from .state import KineticState
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "FAST_GROWTH_PARAMETERS",
     "MSC_FAMILIES",
-    "PRECURSOR_COMPOUND_FAMILIES",
-    "SINGLE_EA_PARAMETERS",
     "KineticParameters",
     "KineticState",
     "arrhenius",
-    "precursor_compound_direct_share",
-    "precursor_compound_shares",
     "react",
 ]
 
@@ -70,37 +65,6 @@ def arrhenius(k_ref, activation_energy_j_per_mol, temperature_k, reference_k):
     return k_ref * np.exp(-activation_energy_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (1.0 / temperature_k - 1.0 / reference_k))
 
 
-#: MSC families a precursor compound can be the quasi-isomer of (Palencia's SAXS-resolved 403, 437
-#: and 465 families; the order the switch temperatures of :class:`KineticParameters` step through).
-PRECURSOR_COMPOUND_FAMILIES = ("CdSe-403", "CdSe-437", "CdSe-465")
-
-
-def precursor_compound_shares(temperature_c: float, params: KineticParameters = DEFAULT_PARAMETERS) -> np.ndarray:
-    """Share of the PCs formed at ``temperature_c`` (°C) in each MSC family (sums to 1).
-
-    Neighbouring families of :data:`PRECURSOR_COMPOUND_FAMILIES` are in van 't Hoff equilibrium,
-    ln(w_{j+1}/w_j) = −ΔH/R·(1/T − 1/T_switch,j); families outside it get 0. Returned in the
-    order of :data:`MSC_FAMILIES`.
-    """
-    inv_t = 1.0 / celsius_to_kelvin(temperature_c)
-    steps = [
-        -params.precursor_compound_switch_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (inv_t - 1.0 / celsius_to_kelvin(t))
-        for t in params.precursor_compound_switch_c
-    ]
-    log_w = np.concatenate([[0.0], np.cumsum(steps)])
-    w = np.exp(log_w - log_w.max())
-    shares = dict(zip(PRECURSOR_COMPOUND_FAMILIES, w / w.sum(), strict=True))
-    return np.array([shares.get(name, 0.0) for name, _, _ in MSC_FAMILIES])
-
-
-def precursor_compound_direct_share(temperature_c: float, params: KineticParameters = DEFAULT_PARAMETERS) -> float:
-    """Share of the PCs assembling at ``temperature_c`` (°C) that pass straight on to their MSC
-    (:attr:`KineticParameters.precursor_compound_direct_c`)."""
-    x = -params.precursor_compound_direct_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (
-        1.0 / celsius_to_kelvin(temperature_c) - 1.0 / celsius_to_kelvin(params.precursor_compound_direct_c))
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -700.0, 700.0))))
-
-
 class _Model:
     """Right-hand side of the ODE system for one parameter set (grid precomputed)."""
 
@@ -116,39 +80,68 @@ class _Model:
         self.nc_units = aggregation_number(2.0 * self.centres_nm)
         self.n_msc = len(self.msc_units)
         self.step_units = self.msc_units[1:] - self.msc_units[:-1]
-        # State vector: precursor, monomer, MSC families, their precursor compounds, NC classes.
-        self.i_pc = 2 + self.n_msc
-        self.i_nc = 2 + 2 * self.n_msc
+        # Units a cluster takes up to climb one rung: the next family, or the smallest NC class for the top one.
+        self.rung_units = np.append(self.step_units, self.nc_units[0] - self.msc_units[-1])
+        names = [name for name, _, _ in MSC_FAMILIES]
+        self.closed_shell = names.index(params.closed_shell_family)
+        # State vector: precursor, monomer, MSC families, NC classes.
+        self.i_nc = 2 + self.n_msc
         self.size = self.i_nc + len(self.centres_nm)
+
+    def attachment_per_mm_s(self, radius_nm, temperature_k: float):
+        """Monomer units a particle of ``radius_nm`` takes up per second per mM of supersaturation.
+
+        4πr²·k_a(r)·N_A: the growth law of the NCs (Prins eq. 1, reaction-limited, with the
+        superfocusing k_a of eq. 6) applied to a cluster's surface.
+        """
+        return 4.0 * np.pi * (np.asarray(radius_nm) * 1e-9) ** 2 * self.surface_rate_m_per_s(radius_nm, temperature_k) * AVOGADRO_PER_MOL
+
+    def surface_rate_m_per_s(self, radius_nm, temperature_k: float):
+        """k_a(r) = A·((r_c0 + B)/(r + B))ⁿ at ``temperature_k`` (Prins eq. 6), m s⁻¹."""
+        p = self.p
+        a = arrhenius(p.growth_rate_constant_m_per_s, p.ea_growth_j_per_mol, temperature_k, _REFERENCE_K)
+        b = p.growth_offset_nm
+        return a * ((p.reference_radius_nm + b) / (np.asarray(radius_nm) + b)) ** p.growth_exponent
 
     def rates(self, temperature_k: float):
         """Temperature-dependent constants, evaluated once per integration segment."""
         p = self.p
-        ea_steps = np.broadcast_to(np.asarray(p.ea_steps_j_per_mol, dtype=float), (len(p.k_steps_per_mm_s),))
-        k_steps = arrhenius(np.asarray(p.k_steps_per_mm_s, dtype=float), ea_steps, temperature_k, _REFERENCE_K)
-        k_to_nc = arrhenius(np.asarray(p.k_to_nc_per_mm_s, dtype=float), p.ea_to_nc_j_per_mol, temperature_k, _REFERENCE_K)
         rt = GAS_CONSTANT_J_PER_MOL_K * temperature_k
         solubility = p.solubility_mm * np.exp(
             -p.dh_solubility_j_per_mol / GAS_CONSTANT_J_PER_MOL_K * (1.0 / temperature_k - 1.0 / _REFERENCE_K)
         )
         gibbs = 2.0 * p.surface_energy_j_per_m2 * CDSE_MOLAR_VOLUME_M3_PER_MOL / rt
-        a = arrhenius(p.growth_rate_constant_m_per_s, p.ea_growth_j_per_mol, temperature_k, _REFERENCE_K)
-        b = p.growth_offset_nm
-        ka_edges = a * ((p.reference_radius_nm + b) / (self.edges_nm + b)) ** p.growth_exponent
+        # One rung up per rung_units monomers taken up: mM⁻¹ s⁻¹ per cluster.
+        climb = self.attachment_per_mm_s(self.msc_radius_m * 1e9, temperature_k) / self.rung_units
+        shell = min(arrhenius(p.closed_shell_factor, p.ea_closed_shell_j_per_mol, temperature_k, _REFERENCE_K), 1.0)
+        up, down = climb[:-1].copy(), climb[:-1].copy()
+        birth = np.zeros(self.n_msc)
+        birth[-1] = climb[-1]
+        c = self.closed_shell
+        if c < self.n_msc - 1:
+            up[c] *= shell
+        else:
+            birth[-1] *= shell
+        if c > 0:
+            down[c - 1] *= shell
+        order = np.ones(self.n_msc - 1)
+        if c < self.n_msc - 1:
+            order[c] = self.p.closed_shell_monomer_order
         return {
+            "step_order": order,
             "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
-            "k_pc": arrhenius(p.k_precursor_compound_per_s, p.ea_precursor_compound_j_per_mol, temperature_k, _REFERENCE_K),
-            "k_steps": k_steps,
-            "k_to_nc": k_to_nc,
+            "k_up": up,
+            "k_down": down,
+            "k_to_nc": birth,
             # Gibbs–Thomson solubility of each cluster and of NCs at each class edge, mM.
             "msc_solubility": solubility * np.exp(gibbs / self.msc_radius_m),
             "edge_solubility": solubility * np.exp(gibbs / (self.edges_nm * 1e-9)),
             # dr/dt = V_m · k_a(r) · ([M] − [M]_sat(r)), with [M] in mol m⁻³ (= mM); nm s⁻¹ per mM.
-            "growth_nm_per_s_per_mm": CDSE_MOLAR_VOLUME_M3_PER_MOL * ka_edges * 1e9,
+            "growth_nm_per_s_per_mm": CDSE_MOLAR_VOLUME_M3_PER_MOL * self.surface_rate_m_per_s(self.edges_nm, temperature_k) * 1e9,
         }
 
-    def rhs_function(self, rates, nucleating: bool):
+    def rhs_function(self, rates):
         """The right-hand side ``f(y, t)`` for one segment, with its constants bound once.
 
         The one statement of the model's equations (:meth:`jac` differentiates them), written as a
@@ -156,23 +149,21 @@ class _Model:
         and a per-call dictionary of terms cost more than the arithmetic.
         """
         k_precursor, k_nucleation = rates["k_precursor"], rates["k_nucleation"]
-        k_steps, k_to_nc = rates["k_steps"], rates["k_to_nc"]
+        k_up, k_down, k_to_nc = rates["k_up"], rates["k_down"], rates["k_to_nc"]
         sat0, sat_up = rates["msc_solubility"][0], rates["msc_solubility"][1:]
+        order = rates["step_order"]
+        sat_up_order = sat_up**order
         g_per_m, edge_sat = rates["growth_nm_per_s_per_mm"], rates["edge_solubility"]
         g_inner, sat_inner, g_bottom, sat_bottom = g_per_m[1:-1], edge_sat[1:-1], g_per_m[0], edge_sat[0]
-        chi = 1.0 if nucleating else 0.0
         inv_dr = 1.0 / self.dr_nm
-        k_pc = rates["k_pc"]
-        i_c_end, i_pc, i_n = 2 + self.n_msc, self.i_pc, self.i_nc
+        i_n = self.i_nc
         nc_units, msc_units, step_units = self.nc_units, self.msc_units, self.step_units
         top_units, nucleus_units = msc_units[-1], msc_units[0]
         dn = np.empty(len(inv_dr))
 
         def f(y, _t=0.0):
             m = y[1] if y[1] > 0.0 else 0.0
-            c = np.maximum(y[2:i_c_end], 0.0)
-            # Precursor compound → MSC of its family, first order (Yu's Pathway 1).
-            transformed = k_pc * y[i_pc:i_n]
+            c = np.maximum(y[2:i_n], 0.0)
             n_per_dr = np.maximum(y[i_n:], 0.0) * inv_dr
             # Upwind fluxes through the inner class edges (growth > 0 carries the lower class up).
             inner = g_inner * (m - sat_inner)
@@ -183,20 +174,19 @@ class _Model:
             dn[-1] = 0.0
             dn[1:] += flux
             conversion = k_precursor * y[0]
-            # Nucleation of CdSe-350 (only in the chamber) and its reverse (dissolution).
-            nucleation = k_nucleation * (chi * m * m - c[0] * sat0)
-            # Ladder steps i-1 → i, reversible through the Gibbs–Thomson solubility of cluster i.
-            steps = k_steps * (c[:-1] * m - c[1:] * sat_up)
-            # Cluster + monomer → NC (Palencia: r(NCs) = k(NCs)·[465]·[M], or ·[403] in the window).
+            # Nucleation of CdSe-350 wherever the monomer is supersaturated, and its reverse (dissolution).
+            nucleation = k_nucleation * (m * m - c[0] * sat0)
+            # Ladder steps i → i+1, reversible through the Gibbs–Thomson solubility of cluster i+1.
+            steps = k_up * c[:-1] * m**order - k_down * c[1:] * sat_up_order
+            # The largest cluster + monomer → the smallest NC class.
             births = k_to_nc * c * m
             dn[0] += births.sum() - death
             dy = np.empty_like(y)
             dy[0] = -conversion
             dy[2] = nucleation - steps[0]
-            dy[3 : i_c_end - 1] = steps[:-1] - steps[1:]
-            dy[i_c_end - 1] = steps[-1] + death
-            dy[2:i_c_end] += transformed - births
-            dy[i_pc:i_n] = -transformed
+            dy[3 : i_n - 1] = steps[:-1] - steps[1:]
+            dy[i_n - 1] = steps[-1] + death
+            dy[2:i_n] -= births
             units_to_nc = nc_units @ dn - msc_units @ births + top_units * death
             units_to_msc = nucleus_units * nucleation + step_units @ steps
             dy[1] = conversion - units_to_msc - units_to_nc
@@ -205,31 +195,32 @@ class _Model:
 
         return f
 
-    def rhs(self, y, rates, nucleating: bool):
+    def rhs(self, y, rates):
         """dy/dt at ``y`` (see :meth:`rhs_function`)."""
-        return self.rhs_function(rates, nucleating)(y)
+        return self.rhs_function(rates)(y)
 
-    def jac(self, y, rates, nucleating: bool):
+    def jac(self, y, rates):
         """Analytic Jacobian of :meth:`rhs` (dense; the system has ~100 equations)."""
-        size, i_m, i_c, i_pc, i_n = len(y), 1, 2, self.i_pc, self.i_nc
+        size, i_m, i_c, i_n = len(y), 1, 2, self.i_nc
         m = max(y[1], 0.0)
         c = np.maximum(y[2 : 2 + self.n_msc], 0.0)
         n = np.maximum(y[i_n:], 0.0)
-        sat, k = rates["msc_solubility"], rates["k_steps"]
-        chi = 1.0 if nucleating else 0.0
+        sat = rates["msc_solubility"]
+        k_up, k_down = rates["k_up"], rates["k_down"]
         g_per_m = rates["growth_nm_per_s_per_mm"]
         growth = g_per_m * (m - rates["edge_solubility"])
         # The rhs's upwind choice: class i below an inner edge that grows, class i+1 above one that shrinks.
         upwind = np.where(growth[1:-1] > 0, np.arange(len(growth) - 2), np.arange(1, len(growth) - 1))
 
         d_nuc = np.zeros(size)
-        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * chi * m
+        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * m
         d_nuc[i_c] = -rates["k_nucleation"] * sat[0]
         d_steps = np.zeros((self.n_msc - 1, size))
         rows = np.arange(self.n_msc - 1)
-        d_steps[rows, i_c + rows] = k * m
-        d_steps[rows, i_c + rows + 1] = -k * sat[1:]
-        d_steps[:, i_m] = k * c[:-1]
+        order = rates["step_order"]
+        d_steps[rows, i_c + rows] = k_up * m**order
+        d_steps[rows, i_c + rows + 1] = -k_down * sat[1:] ** order
+        d_steps[:, i_m] = k_up * c[:-1] * order * m ** (order - 1)
         kb = rates["k_to_nc"]
         d_births = np.zeros((self.n_msc, size))
         d_births[np.arange(self.n_msc), i_c + np.arange(self.n_msc)] = kb * m
@@ -253,9 +244,6 @@ class _Model:
         jac[i_c + 1 : i_c + self.n_msc - 1] = d_steps[:-1] - d_steps[1:]
         jac[i_c + self.n_msc - 1] = d_steps[-1] + d_death
         jac[i_c : i_c + self.n_msc] -= d_births
-        families = np.arange(self.n_msc)
-        jac[i_c + families, i_pc + families] = rates["k_pc"]
-        jac[i_pc + families, i_pc + families] = -rates["k_pc"]
         jac[i_n:] = d_dn
         d_units_nc = self.nc_units @ d_dn - self.msc_units @ d_births + self.msc_units[-1] * d_death
         d_units_msc = self.msc_units[0] * d_nuc + self.step_units @ d_steps
@@ -263,16 +251,16 @@ class _Model:
         jac[i_m, 0] += rates["k_precursor"]
         return jac
 
-    def integrate(self, y0, duration_s, temperature_c, nucleating, conversion_scale=1.0):
+    def integrate(self, y0, duration_s, temperature_c, conversion_scale=1.0):
         if duration_s <= 0:
             return y0
         rates = self.rates(celsius_to_kelvin(temperature_c))
         rates["k_precursor"] *= conversion_scale
         y, info = odeint(
-            self.rhs_function(rates, nucleating),
+            self.rhs_function(rates),
             y0,
             [0.0, duration_s],
-            Dfun=lambda y, _t: self.jac(y, rates, nucleating),
+            Dfun=lambda y, _t: self.jac(y, rates),
             rtol=RTOL,
             atol=ATOL_MM,
             mxstep=20000,
@@ -324,18 +312,8 @@ def react(
     scale = (excess / limiting) ** params.conversion_order_in_excess
     y = np.zeros(model.size)
     y[0] = limiting
-    if nucleation_time_s > 0 and params.precursor_compound_fraction > 0:
-        # Yu's Pathway 1: part of the fresh mixture self-assembles into precursor compounds as it
-        # heats up in the chamber (the induction period), each the quasi-isomer of one MSC family;
-        # in a hot chamber part of them rearranges into that MSC as it assembles.
-        assembled = params.precursor_compound_fraction * limiting
-        y[0] -= assembled
-        per_family = assembled * precursor_compound_shares(nucleation_temperature_c, params) / model.msc_units
-        direct = precursor_compound_direct_share(nucleation_temperature_c, params)
-        y[2 : 2 + model.n_msc] += direct * per_family
-        y[model.i_pc : model.i_nc] = (1.0 - direct) * per_family
-    y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, nucleating=True, conversion_scale=scale)
-    y = model.integrate(y, residence_time_s, growth_temperature_c, nucleating=False, conversion_scale=scale)
+    y = model.integrate(y, nucleation_time_s, nucleation_temperature_c, conversion_scale=scale)
+    y = model.integrate(y, residence_time_s, growth_temperature_c, conversion_scale=scale)
     return KineticState(
         precursor_mm=float(y[0]),
         monomer_mm=float(y[1]),
@@ -344,6 +322,4 @@ def react(
         nc_mm=y[model.i_nc :].copy(),
         precursor0_mm=limiting,
         cd_excess_mm=max(cd - se, 0.0),
-        pc_mm={name: float(v) for (name, _, _), v in zip(MSC_FAMILIES, y[model.i_pc : model.i_nc], strict=True) if v > 0},
     )
-

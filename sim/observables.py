@@ -75,8 +75,8 @@ def saxs_volume_fractions(state: KineticState) -> dict[str, float]:
     """Share of the resolved particle volume (d ≥ 1.6 nm) in each MSC family and in NCs.
 
     What Palencia et al. 2020 read off their Monte-Carlo SAXS fits (Fig. 2, "relative volume
-    fractions of different CdSe species"): keys are the resolved families (clusters and their
-    precursor compounds together) and ``"NC"``; empty when nothing is resolved.
+    fractions of different CdSe species"): keys are the resolved families and ``"NC"``; empty when
+    nothing is resolved.
     """
     radii, _, conc = _resolved_particles(state)
     volume = conc * radii**3

@@ -1,15 +1,16 @@
-"""Parameters of the flow-reactor kinetics: rate constants, activation energies and the fitted sets.
+"""Parameters of the flow-reactor kinetics: rate constants, activation energies, solubility.
 
 :class:`KineticParameters` holds every constant of the model in :mod:`autolab.sim.kinetics`;
-:data:`DEFAULT_PARAMETERS` is the set fitted to the Palencia et al. 2020 facts and
-:data:`SINGLE_EA_PARAMETERS` a second, differently shaped chemistry.
+:data:`DEFAULT_PARAMETERS` is the set calibrated on the Palencia et al. 2020 facts named in
+docs/sim.md ("Fitted and predicted") and :data:`FAST_GROWTH_PARAMETERS` a second, differently shaped
+chemistry the analysis tests read as well.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["DEFAULT_PARAMETERS", "REFERENCE_TEMPERATURE_C", "SINGLE_EA_PARAMETERS", "KineticParameters"]
+__all__ = ["DEFAULT_PARAMETERS", "FAST_GROWTH_PARAMETERS", "REFERENCE_TEMPERATURE_C", "KineticParameters"]
 
 #: Temperature at which the rate constants of :class:`KineticParameters` are given, °C.
 REFERENCE_TEMPERATURE_C = 280.0
@@ -22,12 +23,11 @@ class KineticParameters:
     Rate constants are given at the reference temperature :data:`REFERENCE_TEMPERATURE_C`
     (280 °C) and scaled with their activation energies (Arrhenius). Units are in each name.
 
-    The defaults are a fit of this reduced model to the Palencia et al. 2020 facts
-    (:mod:`autolab.sim.facts`): one activation energy per ladder step, Yu's Pathway 1 (the
-    ``precursor_compound_*`` fields) and the growth law from cluster to NC. They are fitted values,
-    not measured constants; ``docs/calibrate_twin.py`` fits them, and docs/sim.md ("Parameters")
-    gives its command line, the facts they reproduce (1–8) and how fact 5's onset of NC growth is
-    reconciled with "no NCs at 260 °C / 4.5 s".
+    Eleven numbers are calibrated (``docs/calibrate_twin.py``): the precursor conversion, the
+    nucleation, the surface reaction, the solubility with its surface energy, and the closed shell
+    of CdSe-437. Everything else — the MSC ladder's sizes, the growth law's shape (Prins eq. 6), the
+    chamber volume, the precursor concentration — is taken from the papers or stated as an
+    assumption in its docstring.
     """
 
     precursor_mm: float = 10.0
@@ -40,105 +40,68 @@ class KineticParameters:
     2007 and Owen et al. 2010), its rate constant scaled by (excess/limiting)^order at t = 0; 1 is
     first order in each precursor — the second-order monomer generation Prins et al. fit to their
     yields after Abe et al., ACS Nano 2012, 6, 42."""
-    k_precursor_per_s: float = 0.7029
-    """Precursor → monomer first-order rate constant at 280 °C, s⁻¹."""
-    ea_precursor_j_per_mol: float = 78620.0
-    k_nucleation_per_mm_s: float = 1.962
-    """Nucleation J = k_n·[M]² (nuclei are CdSe-350 clusters) at 280 °C, mM⁻¹ s⁻¹."""
-    ea_nucleation_j_per_mol: float = 45480.0
-    k_steps_per_mm_s: tuple[float, ...] = (1.859, 0.05185, 138.8, 0.03439)
-    """Ladder steps 12→25→38→61→84 units, mM⁻¹ s⁻¹ at 280 °C."""
-    k_to_nc_per_mm_s: tuple[float, ...] = (0.0, 0.0, 1.154e-05, 0.0, 0.1398)
-    """Cluster + monomer → regular NC for each family (Palencia Scheme 1: from CdSe-465 at mild
-    temperature, from CdSe-403 in the 260–300 °C window), mM⁻¹ s⁻¹ at 280 °C."""
-    ea_steps_j_per_mol: float | tuple[float, ...] = (8695.0, 207300.0, 7004.0, 2662.0)
-    """Activation energy of the ladder steps 12→25→38→61→84: one value for all, or one per step,
-    J mol⁻¹. The fit makes CdSe-380 → CdSe-403 steeply activated (207 kJ/mol), which closes the
-    window's low-temperature edge and lets the oven's temperature feed CdSe-437 (fact 1)."""
-    ea_to_nc_j_per_mol: float = 21440.0
-    """Activation energy of cluster + monomer → NC, J mol⁻¹."""
-    solubility_mm: float = 0.006361
-    """Bulk monomer solubility [M]0 at 280 °C, mM."""
-    dh_solubility_j_per_mol: float = 55470.0
-    surface_energy_j_per_m2: float = 0.2164
-    """Surface energy γ for the Gibbs–Thomson solubility of clusters and NCs, J m⁻²."""
-    growth_rate_constant_m_per_s: float = 4.177e-07
-    """Prins eq. 6 prefactor A at 280 °C, m s⁻¹."""
-    ea_growth_j_per_mol: float = 108000.0
+    k_precursor_per_s: float = 1.299
+    """Precursor → monomer first-order rate constant at 280 °C, s⁻¹ (calibrated)."""
+    ea_precursor_j_per_mol: float = 104000.0
+    """Activation energy of the precursor conversion, J mol⁻¹ (calibrated)."""
+    k_nucleation_per_mm_s: float = 3.844e-3
+    """Nucleation J = k_n·([M]² − [350]·[M]sat,350) at 280 °C, mM⁻¹ s⁻¹: monomers meet as a
+    CdSe-350 nucleus wherever the monomer is supersaturated — chamber and oven alike (calibrated)."""
+    ea_nucleation_j_per_mol: float = 357400.0
+    """Activation energy of nucleation, J mol⁻¹ (calibrated)."""
+    growth_rate_constant_m_per_s: float = 1.381e-06
+    """Prins eq. 6 prefactor A at 280 °C, m s⁻¹: the surface reaction constant k_a at the reference
+    radius. One law for every particle: a cluster of radius r takes up monomer at 4πr²·k_a(r)·N_A
+    per mM of supersaturation, exactly as an NC grows (calibrated)."""
+    ea_growth_j_per_mol: float = 84720.0
+    """Activation energy of the surface reaction, J mol⁻¹ (calibrated)."""
     growth_exponent: float = 2.0
-    """Superfocusing exponent n of Prins eq. 6."""
+    """Superfocusing exponent n of Prins eq. 6 (Prins et al. 2021 fit n = 2)."""
     growth_offset_nm: float = 0.2
-    """Radial offset B of Prins eq. 6, nm."""
+    """Radial offset B of Prins eq. 6, nm (Prins et al. 2021)."""
     reference_radius_nm: float = 1.0
     """Reference radius r_c,0 of Prins eq. 6, nm."""
-    chamber_to_oven_volume_ratio: float = 0.1983
+    solubility_mm: float = 2.024e-4
+    """Bulk monomer solubility [M]0 at 280 °C, mM (calibrated)."""
+    dh_solubility_j_per_mol: float = 94130.0
+    """Dissolution enthalpy of the van 't Hoff law for [M]0, J mol⁻¹ (calibrated)."""
+    surface_energy_j_per_m2: float = 0.4627
+    """Surface energy γ of the Gibbs–Thomson solubility [M]sat(r) = [M]0·exp(2γV_m/(rRT)) of
+    clusters and NCs, J m⁻² (calibrated; above the 0.1–0.4 J m⁻² usually quoted for CdSe–ligand
+    interfaces — an apparent value that also carries the clusters' own stability)."""
+    closed_shell_family: str = "CdSe-437"
+    """The MSC whose closed shell slows every exit — the step up to the next family and the step
+    down to the previous one. Palencia et al. 2020: "CdSe-437 is the most persistent MSC …
+    indicating either its higher stability … or its fastest formation (k(437) > k(465))"."""
+    closed_shell_factor: float = 0.1632
+    """Factor on both exit rates of :attr:`closed_shell_family` at 280 °C (calibrated)."""
+    ea_closed_shell_j_per_mol: float = 116400.0
+    """Activation energy of opening the closed shell (the factor grows with temperature as
+    exp(−Ea/R·(1/T − 1/T_ref)), capped at 1), J mol⁻¹ (calibrated)."""
+    closed_shell_monomer_order: float = 2.0
+    """Order in the monomer of the step out of the closed shell up to the next family (1: like every
+    other rung)."""
+    chamber_to_oven_volume_ratio: float = 0.1
     """Nucleation chamber volume / growth oven volume: the chamber time is this fraction of the
-    residence time when both are set by one flow (2.8 s at 14 s for the default 0.1983, a fitted
-    value: Palencia give no chamber volume)."""
-    precursor_compound_fraction: float = 0.02812
-    """Fraction of the limiting precursor that self-assembles into precursor compounds (PCs) as
-    the fresh mixture heats up in the nucleation chamber — Pathway 1 of Yu's two-pathway model
-    (seed SI: the PC forms in the induction period, before nucleation). 0 switches it off. Fitted: the
-    calibration aims at SAXS resolving ≥ 3 % of the CdSe at 1.5 s (Palencia Fig. 2 has a radius at
-    every nucleation temperature; the fit reaches 2.8 %, the test needs 2 %); more PCs would feed
-    NCs that facts 2 and 4 do not allow."""
-    precursor_compound_switch_c: tuple[float, float] = (194.8, 232.4)
-    """Chamber temperatures (°C) at which PCs of CdSe-403 and -437, then of -437 and -465, form in
-    equal shares: the PC family is a quasi-isomer chosen by the temperature of the induction period
-    (Yu SI: "thermally-induced reversible transformation among MSC-311 and MSC-322 … via incubation
-    of CdS IP samples at different temperatures")."""
-    precursor_compound_switch_j_per_mol: float = 4.802e5
-    """Van 't Hoff enthalpy of each switch between PC families, J mol⁻¹: the share ratio of
-    neighbouring families is exp(−ΔH/R·(1/T − 1/T_switch)), a 10–90 % width of ≈ 4.4·RT²/ΔH."""
-    k_precursor_compound_per_s: float = 0.003443
-    """PC → MSC of the same family, first order (Yu SI: CdS PC-311 → MSC-311 "follows the
-    first-order reaction kinetics", k = 0.015 min⁻¹ at room temperature, an intra-molecular
-    rearrangement of quasi-isomers), s⁻¹ at 280 °C. Fitted: small, so PCs barely transform within
-    the reactor's 14 s — faster, their CdSe-465 would become NCs that facts 2 and 4 do not allow."""
-    ea_precursor_compound_j_per_mol: float = 26150.0
-    """Activation energy of PC → MSC, J mol⁻¹."""
-    precursor_compound_direct_c: float = 270.9
-    """Chamber temperature (°C) at which half of the assembling PCs pass straight on to their MSC.
-
-    A nascent assembly either settles as a PC or rearranges at once into its MSC (Yu's PC → MSC
-    rearrangement, thermally activated: hours for CdS PC-311 at room temperature). The two
-    channels compete, so the share taking the second is set by the chamber temperature — like the
-    family — and not by the time spent there; the PCs that settled transform at
-    :attr:`k_precursor_compound_per_s` afterwards. The MSCs so made take up monomer and become the
-    first NCs: Palencia's "onset of continuous growth of the NCs" from 250 °C nucleation at 1.5 s
-    (Fig. 2). Fitted to that onset together with "no NCs at ≤ 260 °C / 4.5 s" (docs/sim.md,
-    "Fact 5"): a rate instead of a share would seed three times as many NCs in the 0.9 s chamber
-    of a 4.5 s point as in the 0.3 s chamber of a 1.5 s point, which the two facts do not allow."""
-    precursor_compound_direct_j_per_mol: float = 547800.0
-    """Difference of the two channels' activation energies, J mol⁻¹: the ratio of assemblies that
-    become MSCs to those that settle as PCs is exp(−ΔE/R·(1/T − 1/T_half)), a 10–90 % width of
-    ≈ 4.4·RT²/ΔE (the form of :attr:`precursor_compound_switch_j_per_mol`)."""
+    residence time when both are set by one flow (1.4 s at 14 s). Palencia et al. 2020 call the
+    chamber "very low volume" against "a larger volume growth oven" and give no volumes; one
+    tenth is an assumption in that sense, the chamber long enough (≥ 0.15 s at 1.5 s) to heat the
+    mixed stream through a capillary."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
 
 
-#: The twin's chemistry: the parameters fitted to the Palencia et al. 2020 facts.
+#: The twin's chemistry: the parameters calibrated on the Palencia et al. 2020 facts.
 DEFAULT_PARAMETERS = KineticParameters()
 
 
-#: A second, differently shaped chemistry: one activation energy for all ladder steps, fitted to the
-#: same facts without Yu's Pathway 1. The analysis tests read its spectra too. It misses fact 1
-#: (CdSe-437 present at 240–250 °C and falling with growth temperature) and fact 2 (no MSC band at
-#: 260 °C / 4.5 s), which :data:`DEFAULT_PARAMETERS` reproduce.
-SINGLE_EA_PARAMETERS = KineticParameters(
-    k_precursor_per_s=0.573,
-    ea_precursor_j_per_mol=1.351e05,
-    k_nucleation_per_mm_s=1.807,
-    ea_nucleation_j_per_mol=1.438e05,
-    k_steps_per_mm_s=(1.625, 0.1037, 247.8, 0.01056),
-    k_to_nc_per_mm_s=(0.0, 0.0, 0.001045, 0.0, 0.1447),
-    ea_steps_j_per_mol=1.157e04,
-    ea_to_nc_j_per_mol=1.157e04,
-    solubility_mm=0.01766,
-    dh_solubility_j_per_mol=6.151e04,
-    surface_energy_j_per_m2=0.1995,
-    growth_rate_constant_m_per_s=2.936e-07,
-    ea_growth_j_per_mol=5.74e04,
-    chamber_to_oven_volume_ratio=0.1426,
-    precursor_compound_fraction=0.0,  # without Yu's Pathway 1
+#: A second, differently shaped chemistry for the analysis tests: half as many nuclei, a surface
+#: reaction 1.5× as fast and a closed shell twice as tight, so fewer, larger NCs beside a weaker
+#: CdSe-437 band. Not calibrated: its spectra differ from the twin's in band heights, NC sizes and
+#: the window's edges.
+FAST_GROWTH_PARAMETERS = replace(
+    DEFAULT_PARAMETERS,
+    closed_shell_factor=DEFAULT_PARAMETERS.closed_shell_factor / 2.0,
+    growth_rate_constant_m_per_s=DEFAULT_PARAMETERS.growth_rate_constant_m_per_s * 1.5,
+    k_nucleation_per_mm_s=DEFAULT_PARAMETERS.k_nucleation_per_mm_s / 2.0,
 )

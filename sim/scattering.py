@@ -69,7 +69,7 @@ def intensity(
 ) -> np.ndarray:
     """Noise-free I(q) in cm⁻¹ of ``state`` on ``q_nm_inv``."""
     q = np.asarray(q_nm_inv, dtype=float)
-    # MSCs (and their precursor compounds) scatter with their SAXS size, Palencia 2020.
+    # MSCs scatter with their SAXS size, Palencia 2020.
     radii_nm, _, conc_mm = state.scatterers()
     keep = conc_mm > 0
     total = np.full(q.shape, params.background_cm_inv)

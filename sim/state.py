@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,9 +39,6 @@ class KineticState:
     """Fraction of the unreacted Cd precursor held in the lamellar mesophase (0–1)."""
     cd_excess_mm: float = 0.0
     """Cd precursor beyond the limiting amount (a Cd excess over Se), mM; it never reacts."""
-    pc_mm: dict[str, float] = field(default_factory=dict)
-    """Precursor compounds not yet transformed, mM of compounds, by the MSC family each becomes
-    (Yu's Pathway 1; empty when the pathway is off)."""
 
     @property
     def cd_precursor_mm(self) -> float:
@@ -68,7 +65,6 @@ class KineticState:
             precursor0_mm=(1 - f) * self.precursor0_mm + f * other.precursor0_mm,
             mesophase_order=ordered / cd_precursor if cd_precursor > 0 else 0.0,
             cd_excess_mm=(1 - f) * self.cd_excess_mm + f * other.cd_excess_mm,
-            pc_mm={k: (1 - f) * self.pc_mm.get(k, 0.0) + f * other.pc_mm.get(k, 0.0) for k in self.pc_mm.keys() | other.pc_mm.keys()},
         )
 
     @property
@@ -104,21 +100,15 @@ class KineticState:
         """CdSe units bound in NCs, mM."""
         return float((self.nc_mm * aggregation_number(2.0 * self.nc_radius_nm)).sum())
 
-    @property
-    def units_in_pc_mm(self) -> float:
-        """CdSe units bound in precursor compounds, mM (not yet CdSe: not in the yield)."""
-        return float(sum(self.pc_mm.get(name, 0.0) * units for name, _, units in MSC_FAMILIES))
-
     def scatterers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SAXS radii (nm), CdSe units per particle and number concentrations (mM) of every particle.
 
-        MSCs and their precursor compounds at the family's SAXS size (Palencia 2020; Yu SI Table
-        S2: PC and MSC show "similar sizes" by SAXS), then the NC radius classes.
+        MSCs at the family's SAXS size (Palencia 2020), then the NC radius classes.
         """
         names = [name for name, _, _ in MSC_FAMILIES]
         radii = np.array([MSC_SAXS_DIAMETER_NM[name] / 2.0 for name in names])
         units = np.array([n for _, _, n in MSC_FAMILIES], dtype=float)
-        clusters = np.array([self.msc_mm[name] + self.pc_mm.get(name, 0.0) for name in names])
+        clusters = np.array([self.msc_mm[name] for name in names])
         return (
             np.concatenate([radii, self.nc_radius_nm]),
             np.concatenate([units, aggregation_number(2.0 * self.nc_radius_nm)]),

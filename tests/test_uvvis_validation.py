@@ -245,11 +245,11 @@ def twin_own_exciton_nm(result) -> float:
 
 
 def test_twin_at_280c_4p5s():
-    """Issue 18: at 280 °C / 4.5 s (CdSe-380/437/465 and a weak NC shoulder) the plugin read 512 nm
-    noise-free. Noise-free, the exciton is now within 3 nm of the twin's own NC shoulder (≈ 499 nm;
-    the twin's ``truth``, the maximum of its first-transition envelope alone, is 493 nm). With the
-    default noise (1e-3 AU) that shoulder stands ≈ 1σ above its surroundings in the derivative, so it
-    is found in some seeds only — never as a cluster feature; at 10 s integration (1e-4 AU) in all."""
+    """At 280 °C / 4.5 s (CdSe-380/403/437/465 and an NC shoulder red of CdSe-465) the plugin reads
+    the twin's own NC shoulder (≈ 508 nm; the twin's ``truth``, the maximum of its first-transition
+    envelope alone, is 513 nm) within 3 nm noise-free and at 10 s integration (1e-4 AU); with the
+    default noise (1e-3 AU) the shoulder's flattest point moves with the noise, within 7 nm in each
+    of ten seeds — never onto a cluster band."""
     clean = sim.simulate(sim.Conditions(280, 280, 4.5))
     own = twin_own_exciton_nm(clean)
     out = analyze_spectrum(clean.wavelength_nm, clean.absorbance)
@@ -258,7 +258,7 @@ def test_twin_at_280c_4p5s():
     for seed in range(10):
         noisy = sim.measure(clean, np.random.default_rng(seed))
         read = analyze_spectrum(noisy.wavelength_nm, noisy.absorbance)["nc_exciton_nm"]
-        assert read is None or read == pytest.approx(own, abs=3.0), seed
+        assert read == pytest.approx(own, abs=7.0), seed
         quiet = sim.measure(clean, np.random.default_rng(seed), integration_time_s=10.0)
         assert analyze_spectrum(quiet.wavelength_nm, quiet.absorbance)["nc_exciton_nm"] == pytest.approx(own, abs=3.0), seed
 
