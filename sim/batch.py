@@ -1,16 +1,44 @@
-"""Batch hot-injection synthesis (Prins et al., Nano Lett. 2021, Fig. 5 and SI S6).
+"""Batch hot-injection synthesis: the twin of Prins et al., Nano Lett. 2021 (in situ SAXS, Fig. 1;
+kinetic simulations, Fig. 5 and SI S6).
 
-Precursor → monomer under pseudo-first-order conditions; classical nucleation theory (CNT),
-J = A_n·exp(−B/ln²S) with B = 16πγ³v²/(3(k_BT)³), nuclei born at r* = 2γv/(k_BT·lnS); growth by
-Prins eq. 1 in its reaction-limited limit (D/k_a ≫ r, which Prins concludes holds) with the
-superfocusing rate constant k_a(r) = A·((r_c0+B)/(r+B))ⁿ (eq. 6). As in Prins's model the monomer
-is quasi-stationary: at each step [M] is the root of "generation = nucleation + growth", and each
-step's nuclei form one cohort whose radius then follows dr/dt (a Lagrangian population balance,
-free of numerical diffusion, so focusing shows as it is).
+The model is the one Prins et al. simulate:
 
-Parameters are chosen so that, like Prins's simulations, the yield reaches 98 % near 800 s and
-the final radius is ≈ 2.2 nm with ≈ 25 µM nanocrystals; the nucleation prefactor and surface
-energy set how long nucleation lasts (see docs/sim.md, "Hot injection").
+- precursor → monomer, pseudo-first-order in the limiting precursor, dP/dt = −k·P (Prins SI S6:
+  "under pseudo-first-order conditions, a process that applies to the CdSe reaction used here");
+- classical nucleation theory, J = A_n·exp(−B/ln²S) with B = 16πγ³v²/(3(k_BT)³) and critical
+  radius r* = 2γv/(k_BT·lnS), S = [M]/[M]0;
+- growth by Prins eq. 1 in its reaction-limited limit (D/k_a ≫ r, the regime Prins conclude holds),
+  dr/dt = V_m·k_a(r)·([M] − [M]0·exp(2γv/(k_BT·r))), with the superfocusing rate constant of
+  eq. 6, k_a(r) = A·((r_c0 + B)/(r + B))ⁿ;
+- Lagrangian cohorts: the nuclei of each time step form one cohort whose radius then follows
+  dr/dt, so the size distribution carries no numerical diffusion and focusing shows as it is.
+
+A nucleus joins the population at r* + √(k_BT/(4πγ)): near its top the formation free energy is
+ΔG(r) ≈ ΔG* − 4πγ(r − r*)², so this is the radius at which it has fallen k_BT below the barrier
+and a cluster grows on rather than redissolving. It adds no parameter.
+
+Each time step is implicit in the monomer: [M] is the root of
+"monomer before + monomer generated = [M] + monomer taken up by nucleation and growth", where every
+cohort's growth over the step is evaluated at that [M]. The monomer that remains is computed from
+what the cohorts actually took up, so CdSe units in NCs + monomer + precursor stay equal to the
+initial precursor to rounding error. Steps are log-spaced from 1 ms so the first seconds, when
+nucleation starts, are resolved as finely as the late growth is cheap.
+
+The conversion is first order because nucleation then lasts: the monomer generation falls only
+slowly, so with n > 2 growing NCs leave the supersaturation high (Prins eq. 5). A second-order law
+(Prins's fit to the aliquot yields of Fig. 2c, after Abe et al. 2012) makes a third of the CdSe in
+the first 10 s and then lets the generation collapse; nucleation ends within ≈ 20 s at every n.
+
+With the default n = 4 the twin has NCs of r ≈ 1.17 nm (σ_r ≈ 0.17 nm) at 10 s, nucleates for
+≈ 20 % of the time to 98 % yield (Prins: 15 % by SAXS, 20 % from aliquots), focuses absolutely to
+σ_r/r ≈ 3.5 % and ends at ≈ 24 µM NCs of r ≈ 2.2 nm. With n = 0 and 2 it nucleates for ≈ 4.5 % and
+≈ 5.4 % of that time (Prins Fig. 5d inset: 5 % → 16 % as n goes 0 → 4) and ends with more,
+smaller NCs. Its radius at 10 s sits below Prins's ≈ 1.5 nm by mass balance: first-order conversion
+with 98 % at 400 s has made 9 % of the CdSe by 10 s, and nucleation that lasts ≈ 80 s has by then
+made 60 % of the final NCs, so they hold ≈ 130 CdSe units each on average (r ≈ 1.2 nm); r = 1.5 nm
+at 10 s with this yield would need a nucleation that makes under 30 % of the NCs in the first
+10 s and the rest by 60 s, which a supersaturation-driven nucleation rate under a slowly falling
+generation does not do.
 """
 
 from __future__ import annotations
@@ -27,37 +55,56 @@ from autolab.materials import (
     celsius_to_kelvin,
 )
 
+__all__ = ["HotInjectionParameters", "HotInjectionResult", "hot_injection"]
+
 _BOLTZMANN_J_PER_K = GAS_CONSTANT_J_PER_MOL_K / AVOGADRO_PER_MOL
 _UNIT_VOLUME_M3 = CDSE_MOLAR_VOLUME_M3_PER_MOL / AVOGADRO_PER_MOL
+#: Sphere volume (m³ per r³) in CdSe units per m³, so that c[mM]·r³·_UNITS_PER_R3 is units in mM.
+_UNITS_PER_R3 = 4.0 / 3.0 * np.pi / _UNIT_VOLUME_M3
+#: Cohorts born with fewer NCs than this (mM) are not kept; they hold < 1e-12 of the CdSe.
+_MIN_COHORT_MM = 1e-15
 
 
 @dataclass(frozen=True)
 class HotInjectionParameters:
-    """Model constants of the batch synthesis (units in the names)."""
+    """Constants of the batch synthesis (units in the names).
+
+    ``solubility_mm``, ``surface_energy_j_per_m2``, ``nucleation_prefactor_mm_per_s``,
+    ``growth_rate_constant_m_per_s`` and ``reference_radius_nm`` are fitted: Prins et al. give
+    none of their values. The fit is a Nelder–Mead search on a loss built from Prins's numbers —
+    at n = 4, r and σ_r at 10 s (Fig. 1b), ≈ 25 µM of r ≈ 2.2 nm NCs (Fig. 1b, c), σ_r/r ≤ 6 %;
+    at n = 0 and 4, t98(NC concentration)/t98(yield) of 5 % and 16 % (Fig. 5d inset), rising
+    with n; and σ_r/r ≤ 7 % at n = 2. The module docstring lists what it reaches.
+    """
 
     temperature_c: float = 245.0
+    """Reaction temperature. It enters only through k_BT (CNT barrier, critical radius,
+    Gibbs–Thomson); 245 °C is the twin's assumption for Prins's Cd oleate / TOP-Se synthesis (the
+    seed text gives no temperature), and the fitted constants below hold at it."""
     precursor_mm: float = 20.0
-    """Precursor (CdSe units) after injection; 25 µM NCs of r = 2.2 nm hold ≈ 20 mM of CdSe."""
-    k_precursor_per_s: float = 0.0049
-    """ln(50)/800 s: 98 % conversion at 800 s, as in Prins's Fig. 5d."""
-    solubility_mm: float = 0.059
-    """Monomer solubility [M]0 (fitted; see below)."""
-    surface_energy_j_per_m2: float = 0.118
-    """γ for CNT and Gibbs–Thomson (fitted; CdSe–ligand interface values are 0.1–0.3 J m⁻²)."""
-    nucleation_prefactor_mm_per_s: float = 1230.0
+    """Limiting precursor after injection, as CdSe units: 25 µM NCs of r = 2.22 nm (Prins Fig. 1b,
+    c) hold 20 mM of CdSe (V_m = 32.94 cm³ mol⁻¹)."""
+    k_precursor_per_s: float = float(np.log(50.0) / 400.0)
+    """Pseudo-first-order conversion constant, ln 50 / 400 s: 98 % of the precursor converted at
+    400 s, where Prins's in situ yield reaches 98 % (Fig. 1c, "within 400 s")."""
+    solubility_mm: float = 2.09e-5
+    """Bulk monomer solubility [M]0 (fitted)."""
+    surface_energy_j_per_m2: float = 0.1736
+    """γ for the CNT barrier, r* and Gibbs–Thomson (fitted; CdSe–ligand values are 0.1–0.3 J m⁻²)."""
+    nucleation_prefactor_mm_per_s: float = 2.16e4
     """CNT prefactor A_n (fitted)."""
-    growth_rate_constant_m_per_s: float = 2.09e-7
-    """k_a at the reference radius (Prins eq. 6, A; fitted)."""
+    growth_rate_constant_m_per_s: float = 2.67e-5
+    """A of Prins eq. 6: k_a at r = r_c0 (fitted)."""
     growth_offset_nm: float = 0.2
-    """B of Prins eq. 6."""
-    reference_radius_nm: float = 1.31
-    """r_c,0 of Prins eq. 6 (fitted)."""
-    growth_exponent: float = 2.0
-    """n of Prins eq. 6: 0 (no superfocusing) to 4."""
-
-    # The fitted values are the best of a 120-sample random search scoring the
-    # t98(concentration)/t98(yield) ratio at n = 0 and 4 against Prins Fig. 5d (5 % and 16 %)
-    # and ≈ 25 µM NCs of r ≈ 2.2 nm at n = 2; with them n = 0/2/4 give 6/8/17 %.
+    """B of Prins eq. 6, "a small radial offset" that keeps k_a finite at r = 0 (the value is the
+    twin's choice; Prins give none)."""
+    reference_radius_nm: float = 1.67
+    """r_c0 of Prins eq. 6: the radius at which k_a = A for every n (fitted; it sets how the runs
+    with different n compare, and so the rise of the nucleation fraction with n)."""
+    growth_exponent: float = 4.0
+    """n of Prins eq. 6. 4 by default: in Prins's bimodal growth experiments the larger NCs grow
+    more slowly than even the 1/r⁴ reference predicts (Fig. 4), and their simulations span 0 (no
+    superfocusing) to 4."""
 
 
 @dataclass(frozen=True)
@@ -67,17 +114,19 @@ class HotInjectionResult:
     Attributes
     ----------
     time_s : ndarray
-        Sample times, s.
+        Sample times (the ends of the time steps), s.
     yield_fraction : ndarray
         Fraction of the precursor in NCs.
     nc_concentration_mm : ndarray
         NC number concentration, mM.
     mean_radius_nm, std_radius_nm : ndarray
-        Number-weighted mean and standard deviation of the radius, nm.
+        Number-weighted mean and standard deviation of the radius, nm (0 before the first NC).
     monomer_mm : ndarray
         Monomer concentration, mM.
     radius_nm, concentration_mm : ndarray
         The final cohorts: radius and number concentration of each.
+    precursor_mm : ndarray
+        Unconverted precursor, mM (CdSe units).
     """
 
     time_s: np.ndarray
@@ -88,10 +137,19 @@ class HotInjectionResult:
     monomer_mm: np.ndarray
     radius_nm: np.ndarray
     concentration_mm: np.ndarray
+    precursor_mm: np.ndarray
+
+    def at(self, series: np.ndarray, time_s: float) -> float:
+        """Value of ``series`` at the first sample at or after ``time_s``."""
+        return float(series[min(int(self.time_s.searchsorted(time_s)), len(self.time_s) - 1)])
 
     def time_to_fraction_s(self, series: np.ndarray, fraction: float = 0.98) -> float:
-        """First time at which ``series`` reaches ``fraction`` of its final value."""
-        index = int(np.argmax(series >= fraction * series[-1]))
+        """First time at which ``series`` reaches ``fraction`` of its largest value.
+
+        For the yield this is its final value; for the NC concentration it is the value before
+        ripening lowers it (Prins Fig. 1c measures against that plateau).
+        """
+        index = int(np.argmax(series >= fraction * np.max(series)))
         return float(self.time_s[index])
 
     @property
@@ -106,75 +164,69 @@ def hot_injection(
     duration_s: float = 2275.0,
     steps: int = 3000,
 ) -> HotInjectionResult:
-    """Simulate a batch hot-injection synthesis with the quasi-stationary monomer model.
+    """Simulate a batch hot-injection synthesis (model in the module docstring).
 
-    Time steps are log-spaced from 1 ms to ``duration_s`` so that the nucleation burst is
-    resolved and the long growth stage stays cheap.
+    ``duration_s`` defaults to the last time of Prins's Fig. 5 snapshots; ``steps`` log-spaced
+    steps from 1 ms (3000 resolve the observables to better than 1 %: halving or doubling them moves
+    the nucleation fraction by 0.5 % of its value and the radii by 0.1 %).
     """
-    temperature_k = celsius_to_kelvin(params.temperature_c)
-    kt = _BOLTZMANN_J_PER_K * temperature_k
+    kt = _BOLTZMANN_J_PER_K * celsius_to_kelvin(params.temperature_c)
     gamma = params.surface_energy_j_per_m2
     barrier = 16.0 * np.pi * gamma**3 * _UNIT_VOLUME_M3**2 / (3.0 * kt**3)
-    units_per_m3 = 1.0 / _UNIT_VOLUME_M3
+    gibbs_m = 2.0 * gamma * _UNIT_VOLUME_M3 / kt  # r*·lnS, m
+    birth_offset_m = np.sqrt(kt / (4.0 * np.pi * gamma))
     m0 = params.solubility_mm
-    gibbs_m = 2.0 * gamma * _UNIT_VOLUME_M3 / kt  # r_c·lnS, m
-    b_nm = params.growth_offset_nm
-    ka_scale = (params.reference_radius_nm + b_nm) ** params.growth_exponent
+    b_m = params.growth_offset_nm * 1e-9
+    ka_reference = params.growth_rate_constant_m_per_s * (params.reference_radius_nm * 1e-9 + b_m) ** params.growth_exponent
+    # Growth over a step is linear in [M]: r' = r + rate_per_mm·dt·([M] − [M]sat(r)), with [M] in mM
+    # (= mol m⁻³), so dr/dt = V_m·k_a·([M] − [M]sat) is V_m·k_a per mM.
+
+    def nucleation(monomer: float) -> tuple[float, float]:
+        """Nucleation rate (mM s⁻¹) and birth radius (m) at this monomer concentration."""
+        if monomer <= m0:
+            return 0.0, 0.0
+        ln_s = np.log(monomer / m0)
+        return params.nucleation_prefactor_mm_per_s * np.exp(-barrier / ln_s**2), gibbs_m / ln_s + birth_offset_m
 
     edges = np.concatenate([[0.0], np.geomspace(1e-3, duration_s, steps)])
     radius_m = np.zeros(0)
     conc_mm = np.zeros(0)
-    out = {k: np.zeros(steps) for k in ("yield", "conc", "mean", "std", "monomer")}
-    units_in_nc = 0.0
+    out = {key: np.zeros(steps) for key in ("yield", "conc", "mean", "std", "monomer", "precursor")}
     precursor = params.precursor_mm
-
-    def growth_rate(r_m, monomer):
-        s = monomer / m0
-        ka = params.growth_rate_constant_m_per_s * ka_scale / (r_m * 1e9 + b_nm) ** params.growth_exponent
-        return CDSE_MOLAR_VOLUME_M3_PER_MOL * m0 * ka * (s - np.exp(gibbs_m / r_m))
-
-    def nucleation(monomer):
-        s = monomer / m0
-        if s <= 1.0:
-            return 0.0, 0.0
-        ln_s = np.log(s)
-        r_star = gibbs_m / ln_s
-        return params.nucleation_prefactor_mm_per_s * np.exp(-barrier / ln_s**2), r_star
+    monomer = 0.0
 
     for i in range(steps):
         dt = edges[i + 1] - edges[i]
-        generated = precursor * (1.0 - np.exp(-params.k_precursor_per_s * dt))
+        generated = precursor * -np.expm1(-params.k_precursor_per_s * dt)
         precursor -= generated
-        available = generated + out["monomer"][i - 1] if i else generated
+        available = monomer + generated
 
-        def excess(monomer, available=available, dt=dt, radius_m=radius_m, conc_mm=conc_mm):
-            rate, r_star = nucleation(monomer)
-            consumed = 0.0
-            if rate > 0:
-                consumed += rate * dt * units_per_m3 * 4.0 / 3.0 * np.pi * (1.05 * r_star) ** 3
-            if radius_m.size:
-                r_new = np.maximum(radius_m + growth_rate(radius_m, monomer) * dt, 0.0)
-                consumed += float(conc_mm @ (r_new**3 - radius_m**3)) * units_per_m3 * 4.0 / 3.0 * np.pi
-            return monomer + consumed - available
+        step_per_mm = CDSE_MOLAR_VOLUME_M3_PER_MOL * ka_reference / (radius_m + b_m) ** params.growth_exponent * dt
+        with np.errstate(over="ignore"):  # a vanishing cohort's solubility overflows to inf: it dissolves
+            saturation = m0 * np.exp(gibbs_m / radius_m)
+        step = (radius_m, conc_mm, step_per_mm, saturation, float(conc_mm @ radius_m**3), nucleation, dt)
 
-        high = max(available, m0 * 1.0001)
-        monomer = brentq(excess, 0.0, high, xtol=1e-12, rtol=1e-10) if excess(high) > 0 else high
-        rate, r_star = nucleation(monomer)
-        if radius_m.size:
-            radius_m = np.maximum(radius_m + growth_rate(radius_m, monomer) * dt, 0.0)
-            alive = radius_m > 0.2e-9
-            radius_m, conc_mm = radius_m[alive], conc_mm[alive]
-        if rate * dt > 1e-12:
-            radius_m = np.append(radius_m, 1.05 * r_star)
-            conc_mm = np.append(conc_mm, rate * dt)
-        units_in_nc = float(conc_mm @ radius_m**3) * units_per_m3 * 4.0 / 3.0 * np.pi
-        total = conc_mm.sum()
-        mean = float(conc_mm @ radius_m / total) if total > 0 else 0.0
+        high = max(available, 2.0 * m0)
+        while _excess(high, available, *step) < 0.0:
+            high *= 2.0
+        solution = brentq(_excess, 0.0, high, args=(available, *step), xtol=1e-13, rtol=1e-12)
+        used, radius_m, born, r_birth = _take_up(solution, *step)
+        monomer = available - used
+        if born > 0.0:
+            radius_m = np.append(radius_m, r_birth)
+            conc_mm = np.append(conc_mm, born)
+        alive = radius_m > 0.0
+        radius_m, conc_mm = radius_m[alive], conc_mm[alive]
+
+        total = float(conc_mm.sum())
         out["monomer"][i] = monomer
-        out["yield"][i] = units_in_nc / params.precursor_mm
+        out["precursor"][i] = precursor
+        out["yield"][i] = float(conc_mm @ radius_m**3) * _UNITS_PER_R3 / params.precursor_mm
         out["conc"][i] = total
-        out["mean"][i] = mean * 1e9
-        out["std"][i] = np.sqrt(max(float(conc_mm @ (radius_m - mean) ** 2 / total), 0.0)) * 1e9 if total > 0 else 0.0
+        if total > 0.0:
+            mean = float(conc_mm @ radius_m) / total
+            out["mean"][i] = mean * 1e9
+            out["std"][i] = np.sqrt(max(float(conc_mm @ (radius_m - mean) ** 2) / total, 0.0)) * 1e9
 
     return HotInjectionResult(
         time_s=edges[1:],
@@ -185,4 +237,20 @@ def hot_injection(
         monomer_mm=out["monomer"],
         radius_nm=radius_m * 1e9,
         concentration_mm=conc_mm,
+        precursor_mm=out["precursor"],
     )
+
+
+def _take_up(monomer, radius_m, conc_mm, step_per_mm, saturation, units_before, nucleation, dt):
+    """Monomer taken up over one step (mM) if it stays at ``monomer`` mM, with the cohorts' new
+    radii and the nuclei born (mM) at their birth radius (m)."""
+    new_radius = np.maximum(radius_m + step_per_mm * (monomer - saturation), 0.0)
+    rate, r_birth = nucleation(monomer)
+    born = rate * dt if rate * dt > _MIN_COHORT_MM else 0.0
+    units = (float(conc_mm @ new_radius**3) - units_before + born * r_birth**3) * _UNITS_PER_R3
+    return units, new_radius, born, r_birth
+
+
+def _excess(monomer, available, *step):
+    """Monomer left plus monomer taken up, minus monomer available: zero at the step's [M]."""
+    return monomer + _take_up(monomer, *step)[0] - available
