@@ -141,7 +141,7 @@ def prins_fig5():
     colours = {0: "tab:blue", 2: "tab:green", 4: "tab:red"}
     for n, colour in colours.items():
         run = hot_injection(HotInjectionParameters(growth_exponent=n))
-        ax_d.semilogx(run.time_s, run.nc_concentration_mm / run.nc_concentration_mm[-1], color=colour,
+        ax_d.semilogx(run.time_s, run.nc_concentration_mm / run.nc_concentration_mm.max(), color=colour,
                       label=f"c_NC, n = {n} (ratio {run.nucleation_fraction:.0%})")
         ax_f.semilogx(run.time_s, run.std_radius_nm, color=colour, label=f"n = {n}")
         if n == 0:
