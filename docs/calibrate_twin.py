@@ -4,7 +4,8 @@
     python docs/calibrate_twin.py --generations 40 --processes 2 --seed 0 > calibration.json
 
 The search is scipy's differential evolution over :data:`SPACE` (log-rates, activation energies,
-the solubility and the surface energy of ``autolab.sim.parameters.KineticParameters``), started
+the solubility, the surface energy and CdSe-437's closed shell φ₂₈₀, E_shell of
+``autolab.sim.parameters.KineticParameters``), started
 from the current defaults. Its loss sums tolerance-scaled misses of the **fitted** facts
 (:func:`fitted_terms`): Fig. 1's window panels (CdSe-437 on the diagonal, rising over the top three
 growth temperatures), the panels outside the window at growth 0, 30, 60 and 90 °C below the
@@ -51,7 +52,7 @@ SPACE = (
     ("ea_growth_j_per_mol", 20e3, 220e3, False),
     ("solubility_mm", 1e-5, 1.0, True),
     ("dh_solubility_j_per_mol", 20e3, 250e3, False),
-    ("surface_energy_j_per_m2", 0.1, 0.45, False),
+    ("surface_energy_j_per_m2", 0.1, 0.5, False),
     ("closed_shell_factor", 1e-3, 1.0, True),
     ("ea_closed_shell_j_per_mol", -80e3, 150e3, False),
 )

@@ -101,7 +101,7 @@ def palencia_figS2():
 
 def palencia_fig2():
     """SAXS at 1.5 s, growth 230 °C, nucleation 190–280 °C: I(q), the species' volume fractions, the mean radius."""
-    temps = facts.FACT5_NUCLEATION_C
+    temps = facts.FIG2_NUCLEATION_C
     fig, (ax_i, ax_v, ax_r) = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
     for i, t in enumerate(temps):
         result = simulate(Conditions(t, 230, 1.5))
@@ -109,7 +109,7 @@ def palencia_fig2():
     ax_i.set_xlabel("q (nm⁻¹)")
     ax_i.set_ylabel("I(q) (cm⁻¹, offset ×2)")
     ax_i.legend(fontsize=7)
-    shares = facts.fact5_saxs_volume_fractions()
+    shares = facts.fig2_saxs_volume_fractions()
     bottom = np.zeros(len(temps))
     for species, label in (("CdSe-403", "CdSe-403 (r 0.87 nm)"), ("CdSe-437", "CdSe-437 (0.94 nm)"),
                            ("CdSe-465", "CdSe-465 (1.02 nm)"), ("NC", "NCs")):
@@ -120,7 +120,7 @@ def palencia_fig2():
     ax_v.set_ylabel("share of the resolved volume (d ≥ 1.6 nm)")
     ax_v.set_ylim(0, 1.25)
     ax_v.legend(fontsize=7, loc="upper center", ncol=2)
-    radii = facts.fact5_saxs_radius_steps()
+    radii = facts.fig2_saxs_radius_nm()
     ax_r.plot(list(radii), [r or np.nan for r in radii.values()], "o-", label="twin")
     missing = [t for t, r in radii.items() if r is None]
     if missing:

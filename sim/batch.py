@@ -31,7 +31,7 @@ the first 10 s and then lets the generation collapse; nucleation ends within ≈
 
 With the default n = 4 the twin has NCs of r ≈ 1.17 nm (σ_r ≈ 0.17 nm) at 10 s, nucleates for
 ≈ 20 % of the time to 98 % yield (Prins: 15 % by SAXS, 20 % from aliquots), focuses absolutely to
-σ_r/r ≈ 3.5 % and ends at ≈ 24 µM NCs of r ≈ 2.2 nm. With n = 0 and 2 it nucleates for ≈ 4.5 % and
+σ_r/r ≈ 3.5 % and ends at ≈ 24 µM NCs of r ≈ 2.2 nm. With n = 0 and 2 it nucleates for ≈ 4.6 % and
 ≈ 5.4 % of that time (Prins Fig. 5d inset: 5 % → 16 % as n goes 0 → 4) and ends with more,
 smaller NCs. Its radius at 10 s sits below Prins's ≈ 1.5 nm by mass balance: first-order conversion
 with 98 % at 400 s has made 9 % of the CdSe by 10 s, and nucleation that lasts ≈ 80 s has by then
@@ -71,7 +71,7 @@ class HotInjectionParameters:
 
     ``solubility_mm``, ``surface_energy_j_per_m2``, ``nucleation_prefactor_mm_per_s``,
     ``growth_rate_constant_m_per_s`` and ``reference_radius_nm`` are fitted: Prins et al. give
-    none of their values. The fit is a Nelder–Mead search on a loss built from Prins's numbers —
+    none of their values. They minimise a loss built from Prins's numbers —
     at n = 4, r and σ_r at 10 s (Fig. 1b), ≈ 25 µM of r ≈ 2.2 nm NCs (Fig. 1b, c), σ_r/r ≤ 6 %;
     at n = 0 and 4, t98(NC concentration)/t98(yield) of 5 % and 16 % (Fig. 5d inset), rising
     with n; and σ_r/r ≤ 7 % at n = 2. The module docstring lists what it reaches.

@@ -20,7 +20,7 @@ FIG1_GROWTH_BELOW_C = tuple(range(0, 100, 10))
 #: The panels in which Palencia et al. see CdSe-437 at 14 s ("270 °C ≤ T ≤ 300 °C").
 FIG1_WINDOW_C = (270, 280, 290, 300)
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
-FACT5_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
+FIG2_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
 
 
 def _state(t_nuc, t_growth, residence, params):
@@ -52,12 +52,12 @@ def exciton_350c(params: KineticParameters = DEFAULT_PARAMETERS) -> tuple[float 
     return nc_exciton_nm(state), state.nc_mean_diameter_nm
 
 
-def fact5_saxs_radius_steps(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
+def fig2_saxs_radius_nm(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
     """Palencia Fig. 2 (1.5 s, growth 230 °C): mean SAXS radius vs nucleation temperature, nm (None
     where less than 2 % of the CdSe is in particles SAXS resolves)."""
-    return {t: saxs_mean_radius_nm(_state(t, 230, 1.5, params)) for t in FACT5_NUCLEATION_C}
+    return {t: saxs_mean_radius_nm(_state(t, 230, 1.5, params)) for t in FIG2_NUCLEATION_C}
 
 
-def fact5_saxs_volume_fractions(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
+def fig2_saxs_volume_fractions(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
     """Palencia Fig. 2 (left): share of the resolved volume in each CdSe species vs nucleation T."""
-    return {t: saxs_volume_fractions(_state(t, 230, 1.5, params)) for t in FACT5_NUCLEATION_C}
+    return {t: saxs_volume_fractions(_state(t, 230, 1.5, params)) for t in FIG2_NUCLEATION_C}

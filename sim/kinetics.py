@@ -49,9 +49,9 @@ __all__ = [
 ]
 
 #: Tolerances of the LSODA integration (scipy's odeint). Against rtol 1e-5 / atol 1e-10 over an
-#: 80-point grid (240–340 °C, 1.5–20 s) they change MSC concentrations by < 0.2 % (of values
-#: ≥ 1e-4 mM), the NC mean diameter by < 1e-4 nm and the dispersion by < 2e-4, and make the
-#: kinetics 2.5× faster (benchmarks/sim.py).
+#: 80-point grid (nucleation 240–340 °C, growth 220–320 °C, 1.5–20 s) they change MSC
+#: concentrations by < 0.3 % (of values ≥ 1e-4 mM), the NC mean diameter by < 3e-4 nm and the
+#: dispersion by < 2e-4, and make the kinetics 1.6× faster.
 RTOL = 1e-3
 ATOL_MM = 1e-9
 _REFERENCE_K = celsius_to_kelvin(REFERENCE_TEMPERATURE_C)
@@ -281,7 +281,7 @@ def react(
     nucleation_temperature_c: float,
     growth_temperature_c: float,
     residence_time_s: float,
-    nucleation_time_s: float = 0.5,
+    nucleation_time_s: float | None = None,
     params: KineticParameters = DEFAULT_PARAMETERS,
     cd_precursor_mm: float | None = None,
     se_precursor_mm: float | None = None,
@@ -296,8 +296,9 @@ def react(
         Growth oven temperature, °C.
     residence_time_s : float
         Time in the growth oven ("reaction time" in Palencia 2020), s.
-    nucleation_time_s : float
-        Time in the nucleation chamber, s.
+    nucleation_time_s : float, optional
+        Time in the nucleation chamber, s; by default ``residence_time_s ×
+        params.chamber_to_oven_volume_ratio`` (one flow through both).
     params : KineticParameters
         Rate constants; defaults to :data:`DEFAULT_PARAMETERS`.
     cd_precursor_mm, se_precursor_mm : float, optional
@@ -306,6 +307,8 @@ def react(
         (:attr:`KineticParameters.conversion_order_in_excess`).
     """
     model = _model(params)
+    if nucleation_time_s is None:
+        nucleation_time_s = residence_time_s * params.chamber_to_oven_volume_ratio
     cd = params.precursor_mm if cd_precursor_mm is None else cd_precursor_mm
     se = params.precursor_mm if se_precursor_mm is None else se_precursor_mm
     limiting, excess = min(cd, se), max(cd, se)

@@ -95,10 +95,10 @@ class KineticParameters:
 DEFAULT_PARAMETERS = KineticParameters()
 
 
-#: A second, differently shaped chemistry for the analysis tests: half as many nuclei, a surface
-#: reaction 1.5× as fast and a closed shell twice as tight, so fewer, larger NCs beside a weaker
-#: CdSe-437 band. Not calibrated: its spectra differ from the twin's in band heights, NC sizes and
-#: the window's edges.
+#: A second, differently shaped chemistry for the analysis tests: the nucleation rate constant
+#: halved, the surface reaction 1.5× as fast and the closed shell's factor halved, so fewer, larger
+#: NCs beside the clusters. Not calibrated: its spectra differ from the twin's in band heights, NC
+#: sizes and the window's edges.
 FAST_GROWTH_PARAMETERS = replace(
     DEFAULT_PARAMETERS,
     closed_shell_factor=DEFAULT_PARAMETERS.closed_shell_factor / 2.0,
