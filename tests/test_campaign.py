@@ -470,7 +470,9 @@ def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
     import time
 
     catalog = tmp_path / "interrupted"
-    settings = ["--budget", "3", "--initial-design", "2", "--seed", "2", "--fix", "growth_temperature_c=240",
+    # Five points, so that the campaign is still running when the SIGINT sent after its first point
+    # lands (with three, a quick point 2 and 3 could finish first and the campaign exit 0).
+    settings = ["--budget", "5", "--initial-design", "2", "--seed", "2", "--fix", "growth_temperature_c=240",
                 "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log"]
     process = subprocess.Popen(
         [sys.executable, "-m", "autolab", "campaign", *settings, "--time-scale", "0.02", "--catalog", str(catalog),
@@ -489,9 +491,9 @@ def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
     (message,) = stderr.strip().splitlines()
     head, _, command = message.partition("; continue with: ")
     assert head.startswith("autolab: campaign interrupted after ")
-    assert head.endswith(" of 3 points")
+    assert head.endswith(" of 5 points")
     done = int(head.split("after ")[1].split(" of")[0])
-    assert 1 <= done < 3
+    assert 1 <= done < 5
     argv = shlex.split(command)
     assert argv[:3] == ["autolab", "campaign", "--resume"]
     assert argv[4:] == ["--catalog", str(catalog)]
@@ -505,9 +507,9 @@ def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     out = json.loads(resumed.stdout)
-    assert out["n_runs"] == 3
+    assert out["n_runs"] == 5
     assert out["resumed_from"] == done
-    assert len(set(out["run_uids"])) == 3
+    assert len(set(out["run_uids"])) == 5
 
 
 @pytest.mark.slow
