@@ -131,21 +131,23 @@ def test_no_ncs_at_260c_after_4_5s():
     assert not any(e is not None and e > 480.0 for e in excitons), excitons
 
 
+def assert_exciton_beside_msc437(conditions: Conditions, exciton_nm: float):
+    """In every seed the reader finds the NC exciton within 8 nm of ``exciton_nm`` and CdSe-437 resolved."""
+    _, spectra = readings(conditions)
+    for lam, a in spectra:
+        assert nc_exciton_nm(lam, a) == pytest.approx(exciton_nm, abs=8.0)
+        assert band_at(lam, a, 437.0) is not None
+
+
 def test_exciton_as_seen_at_280c_14s_is_527_nm_with_msc437_beside_it():
     """280 °C / 14 s: the NC exciton the reader finds is 527 ± 8 nm, with CdSe-437 resolved beside it."""
-    _, spectra = readings(Conditions(280, 280, 14.0))
-    for lam, a in spectra:
-        assert nc_exciton_nm(lam, a) == pytest.approx(527.0, abs=8.0)
-        assert band_at(lam, a, 437.0) is not None
+    assert_exciton_beside_msc437(Conditions(280, 280, 14.0), 527.0)
 
 
 @deviation("the 280 °C / 4.5 s exciton reads 502–504 nm")
 def test_exciton_as_seen_at_280c_4_5s_is_490_nm_with_msc437_beside_it():
     """280 °C / 4.5 s: the NC exciton the reader finds is 490 ± 8 nm, with CdSe-437 resolved beside it."""
-    _, spectra = readings(Conditions(280, 280, 4.5))
-    for lam, a in spectra:
-        assert nc_exciton_nm(lam, a) == pytest.approx(490.0, abs=8.0)
-        assert band_at(lam, a, 437.0) is not None
+    assert_exciton_beside_msc437(Conditions(280, 280, 4.5), 490.0)
 
 
 @deviation("350 °C / 7.6 s reads 552 nm, 2.9 nm")

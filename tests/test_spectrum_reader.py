@@ -53,6 +53,16 @@ def test_the_reader_imports_nothing_of_autolab():
     assert "__import__" not in {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
+def exciton_errors(name) -> list[float]:
+    """The reader's exciton minus the truth, nm, for each seed of case ``name`` (each must be found)."""
+    errors = []
+    for seed in SEEDS:
+        *_, truth, _, exciton = reading(name, seed)
+        assert exciton is not None, seed
+        errors.append(exciton - truth["exciton_nm"])
+    return errors
+
+
 @pytest.mark.parametrize("name", list(ALL_CASES))
 def test_noise_estimated_from_the_data(name):
     """MAD of second differences against the generated σ: each seed within 0.8–1.3 ×, the mean of
@@ -80,11 +90,7 @@ def test_nc_exciton_maximum(name):
     component's own first maximum within ±6 nm on every seed (4.4 nm reached over 60 seeds; the
     reader sees the sum, and the crowded cases' 465 nm band and bridged baseline pull it blue by
     1–4 nm), and no systematic bias beyond 3 nm over the five seeds."""
-    errors = []
-    for seed in SEEDS:
-        *_, truth, _, exciton = reading(name, seed)
-        assert exciton is not None, seed
-        errors.append(exciton - truth["exciton_nm"])
+    errors = exciton_errors(name)
     assert np.max(np.abs(errors)) <= 6.0, errors
     assert abs(np.mean(errors)) <= 3.0, errors
 
@@ -94,11 +100,7 @@ def test_nc_exciton_shoulder(name):
     """A shoulder has no maximum: it is read at its flattest point, the local maximum of dA/dλ,
     whose position on a broad, weakly curved band moves with the noise more than a maximum does
     (5.7 nm reached over 60 seeds): ±8 nm on every seed, mean bias within 3 nm."""
-    errors = []
-    for seed in SEEDS:
-        *_, truth, _, exciton = reading(name, seed)
-        assert exciton is not None, seed
-        errors.append(exciton - truth["exciton_nm"])
+    errors = exciton_errors(name)
     assert np.max(np.abs(errors)) <= 8.0, errors
     assert abs(np.mean(errors)) <= 3.0, errors
 
