@@ -20,7 +20,8 @@ depends on the Cd:Se volume fraction, which can change during a session).
 ``autonomous_campaign``'s ``bounds`` and ``fixed`` mix temperatures (°C) and times (s) in one
 dictionary, which a single ``min``/``max`` cannot describe; their keys are checked at the door
 (a queueserver enum of the three condition names) and their values when the plan starts, before
-any run opens or any setpoint moves.
+any run opens or any setpoint moves. Its ``constraints`` (a list of texts) are read and checked
+against the bounds when the plan starts, too.
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def plan_annotations(
                 "description": "Conditions held constant, {name: value}; names as in bounds",
                 "annotation": "typing.Optional[typing.Dict[Condition, float]]",
                 "enums": {"Condition": list(NAMES)},
+            },
+            "constraints": {
+                "description": "Linear inequalities between conditions in their units, e.g. "
+                "['growth_temperature_c <= nucleation_temperature_c']; names as in bounds",
+                "annotation": "typing.Optional[typing.List[str]]",
             },
         }
     }

@@ -27,6 +27,7 @@ from autolab.analysis.runs import AnalysisCallback, live_analysis
 from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
+from autolab.optimize.cost import ReactorCostModel
 from autolab.plans.stubs import safe_state, stop_flow
 from autolab.plans.survey import measure_point
 
@@ -241,6 +242,8 @@ def autonomous_campaign(
     flush_volumes: float | None = None,
     refill_twin_syringes: bool = False,
     optimizer=None,
+    constraints: list[str] | None = None,
+    cost_aware: bool = False,
 ) -> MsgGenerator[dict]:
     """Optimise the reactor's conditions for an analysis objective, closed loop.
 
@@ -280,6 +283,13 @@ def autonomous_campaign(
         Any optimiser on bluesky-adaptive's ``Optimizer`` protocol over the names in ``bounds``,
         instead of the default :class:`~autolab.optimize.GPOptimizer` (in process only: the queue
         cannot carry an object).
+    constraints : list of str, optional
+        Linear inequalities between conditions in their units, e.g.
+        ``["growth_temperature_c <= nucleation_temperature_c"]``; every suggested and given point satisfies them.
+    cost_aware : bool
+        Weigh each suggestion's expected improvement against the time the reactor takes to move
+        there (heater ramps and settling, flush, measurement; the reactor's own ramp rates and
+        volumes), and run each batch in the order that takes least time.
 
     Yields
     ------
@@ -316,5 +326,7 @@ def autonomous_campaign(
         acquisition=acquisition,
         objective_settings=objective_settings,
         optimizer=optimizer,
+        constraints=constraints,
+        cost_model=ReactorCostModel.from_reactor(reactor, flush_volumes=flush_volumes) if cost_aware else None,
     )
     return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md, refill_twin_syringes=refill_twin_syringes))

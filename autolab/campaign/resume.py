@@ -16,6 +16,7 @@ What the catalog keeps of a campaign, and where:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 
@@ -23,9 +24,11 @@ from ..conditions import NAMES
 from ..errors import CatalogError
 from .settings import CampaignSettings
 
+logger = logging.getLogger(__name__)
+
 
 def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, float]], *, manager=None, sink=None,
-                    optimizer=None, factory=None):
+                    optimizer=None, factory=None, cost_model=None):
     """Rebuild a campaign from the catalog: settings, tried points and their values, in the order tried.
 
     Parameters
@@ -45,6 +48,9 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         stored settings); the tried points reach it through its public protocol.
     factory : type, optional
         The campaign class (default :class:`~autolab.campaign.Campaign`).
+    cost_model : ReactorCostModel, optional
+        The reactor's cost model (:meth:`ReactorCostModel.from_reactor`), used if the campaign
+        was cost-aware; such a campaign resumed without one goes on without costs (a warning says so).
 
     Returns
     -------
@@ -81,7 +87,13 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         manager=manager,
         campaign_id=campaign_id,
         optimizer=optimizer,
+        constraints=stored.constraints,
+        cost_model=cost_model if stored.cost_aware else None,
     )
+    if stored.cost_aware and cost_model is None:
+        note = f"campaign {campaign_id} was cost-aware, but no cost model was given to resume it, so it goes on without move costs"
+        campaign.notes.append(note)
+        logger.warning(note)
     analyses = {}
     for run in find_runs(client, plan_name="analysis", campaign_id=campaign_id):
         start = run.metadata["start"]

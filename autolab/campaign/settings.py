@@ -11,6 +11,8 @@ import numpy as np
 from ..conditions import NAMES, condition
 from ..errors import LimitError, check_range
 from ..optimize import default_initial_points
+from ..optimize.constraints import ConstraintSet, LinearConstraint
+from ..optimize.space import ParameterSpace
 
 
 @dataclass
@@ -28,6 +30,8 @@ class CampaignSettings:
     seed: int = 0
     acquisition: str = "log_ei"
     objective_settings: dict[str, Any] = field(default_factory=dict)
+    constraints: list[str] = field(default_factory=list)
+    cost_aware: bool = False
 
 
 def campaign_bounds(
@@ -98,6 +102,75 @@ def campaign_bounds(
         msg = "every condition is fixed; give at least one condition a range in bounds"
         raise LimitError(msg)
     return out, checked_fixed
+
+
+def campaign_constraints(
+    constraints: Sequence[str] | None, space: Mapping[str, list], fixed: Mapping[str, float]
+) -> tuple[list[str], list[LinearConstraint]]:
+    """Check a campaign's constraints against its search space and fixed conditions.
+
+    Parameters
+    ----------
+    constraints : sequence of str, optional
+        Linear inequalities between conditions in their units, e.g.
+        ``"growth_temperature_c <= nucleation_temperature_c"`` (:mod:`autolab.optimize.constraints`).
+    space : mapping
+        The checked bounds, ``{"name": [low, high, scale]}``.
+    fixed : mapping
+        The checked fixed conditions; a constraint may name them (their values are put in).
+
+    Returns
+    -------
+    texts, on_space : list
+        The constraints' texts (what the campaign stores), and the constraints on the
+        varied conditions once the fixed values are put in (those the fixed values satisfy whatever
+        the varied ones are dropped).
+
+    Raises
+    ------
+    LimitError
+        One line naming the constraint and the problem: malformed, a name that is no condition,
+        violated by the fixed values, or leaving no point within the bounds.
+    """
+    if isinstance(constraints, str):
+        constraints = [constraints]
+    names = [*space, *fixed]
+    parsed = []
+    for text in constraints or ():
+        try:
+            c = text if isinstance(text, LinearConstraint) else LinearConstraint.parse(text)
+        except LimitError as exc:
+            msg = f"{exc}; the conditions are {', '.join(names)}"
+            raise LimitError(msg) from None
+        unknown = [name for name in c.names if name not in names]
+        if unknown:
+            msg = (f"constraint {c.text or str(c)!r} names {', '.join(repr(n) for n in unknown)}, which is no condition of this "
+                   f"campaign; the conditions are {', '.join(names)}")
+            raise LimitError(msg)
+        parsed.append(c)
+    reduced = [r for r in (c.with_values(fixed) for c in parsed) if r is not None]
+    parameter_space = ParameterSpace({name: tuple(spec) for name, spec in space.items()})
+    held = sorted({name for c in parsed for name in c.names if name in fixed})
+    try:
+        ConstraintSet(reduced, parameter_space)  # refuses a set that leaves no room within the bounds
+    except LimitError as exc:
+        if not held:
+            raise
+        msg = f"{exc} (with {', '.join(f'{name}={fixed[name]:g}' for name in held)} fixed)"
+        raise LimitError(msg) from None
+    return [c.text or str(c) for c in parsed], reduced
+
+
+def check_design_constraints(design: Sequence[Mapping[str, float]], fixed: Mapping[str, float], constraints: Sequence[str]) -> None:
+    """Refuse a given design point that violates a constraint, naming the point and the constraint."""
+    parsed = [LinearConstraint.parse(text) for text in constraints]
+    for index, point in enumerate(design):
+        values = {**point, **fixed}
+        for c in parsed:
+            if float(c.slack(values)) < -1e-9 * max(1.0, abs(c.bound)):
+                conditions = ", ".join(f"{name}={values[name]:g}" for name in c.names)
+                msg = f"initial_design[{index}] ({conditions}) violates the constraint {c.text!r}"
+                raise LimitError(msg)
 
 
 def check_count(field: str, value: Any, low: int, high: int) -> int:

@@ -28,7 +28,7 @@ from bluesky_adaptive.protocols import CanRegisterSuggestions, Optimizer, Suppor
 from ..analysis.runs import jsonable
 from ..errors import LimitError
 from ..optimize import GPOptimizer
-from .settings import CampaignSettings, campaign_bounds, check_count, check_design
+from .settings import CampaignSettings, campaign_bounds, campaign_constraints, check_count, check_design, check_design_constraints
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,15 @@ class Campaign:
         (its suggestions carry each of them); default a :class:`~autolab.optimize.GPOptimizer`
         built from the settings. ``register_suggestions``, ``register_failures`` and
         ``should_stop`` are used when it has them.
+    constraints : sequence of str, optional
+        Linear inequalities between conditions in their units, e.g.
+        ``"growth_temperature_c <= nucleation_temperature_c"``; every suggestion and every given
+        design point satisfies them (:func:`~autolab.campaign.settings.campaign_constraints`).
+        The default optimiser only.
+    cost_model : ReactorCostModel, optional
+        Cost-aware suggestions and batch order (:mod:`autolab.optimize.cost`), e.g.
+        ``ReactorCostModel.from_reactor(reactor)``; the fixed conditions are filled in. The
+        default optimiser only.
     """
 
     def __init__(
@@ -108,6 +117,8 @@ class Campaign:
         manager=None,
         campaign_id: str | None = None,
         optimizer=None,
+        constraints: Sequence[str] | None = None,
+        cost_model=None,
     ):
         from ..analysis import PluginManager
 
@@ -120,6 +131,12 @@ class Campaign:
         batch_size = check_count("batch_size", batch_size, 1, 20)
         space, held = campaign_bounds(limits, bounds, fixed)
         n_initial, design = check_design(initial_design, space, budget)
+        constraint_texts, on_space = campaign_constraints(constraints, space, held)
+        check_design_constraints(design, held, constraint_texts)
+        if optimizer is not None and (constraint_texts or cost_model is not None):
+            given = "constraints" if constraint_texts else "cost_model"
+            msg = f"{given} apply to the default optimiser; give them to the optimizer passed in instead"
+            raise LimitError(msg)
         self.settings = CampaignSettings(
             objective=objective,
             direction=declared[objective].get("direction", "maximize"),
@@ -132,6 +149,8 @@ class Campaign:
             seed=int(seed),
             acquisition=acquisition,
             objective_settings=dict(objective_settings or {}),
+            constraints=constraint_texts,
+            cost_aware=cost_model is not None,
         )
         self.id = campaign_id or str(uuid.uuid4())
         #: Warnings about the settings, also logged (``autolab.campaign``) and kept in the summary.
@@ -152,6 +171,8 @@ class Campaign:
                 acquisition=acquisition,
                 n_initial=n_initial,
                 max_trials=budget,
+                constraints=on_space,
+                cost_model=None if cost_model is None else cost_model.with_fixed(held),
             )
         elif not isinstance(optimizer, Optimizer):
             msg = f"optimizer={optimizer!r} lacks suggest, ingest or get_best_points (bluesky-adaptive's Optimizer protocol)"
@@ -169,7 +190,8 @@ class Campaign:
         """The next suggestions, ``{"_id": …, <every condition>: value}`` (fixed ones included).
 
         At most ``num_points`` (default the batch size) and the remaining budget; the given
-        initial design comes first, then the inner optimiser's suggestions.
+        initial design comes first, then the inner optimiser's suggestions. With a cost model
+        the batch comes in the order that takes the reactor least time.
         """
         n = min(self.settings.batch_size if num_points is None else int(num_points), self.remaining)
         design_done = sum(p.design for p in (*self.points, *self.failed)) + sum(s["given"] for s in self.pending.values())
@@ -195,6 +217,10 @@ class Campaign:
                 "model": jsonable(model),
             }
             out.append({"_id": trial_id, **self.pending[trial_id]["conditions"]})
+        order = getattr(self.optimizer, "order_suggestions", None)
+        if self.settings.cost_aware and order is not None and all(self.pending[s["_id"]]["known"] for s in out):
+            by_id = {s["_id"]: s for s in out}  # the batch in the order that takes least time to run
+            out = [by_id[s["_id"]] for s in order([{"_id": s["_id"]} for s in out])]
         return out
 
     def ingest(self, points: Sequence[Mapping[str, Any]]) -> None:
@@ -376,11 +402,12 @@ class Campaign:
 
     @classmethod
     def resume(cls, client, campaign_id: str, limits: Mapping[str, tuple[float, float]], *, manager=None, sink=None,
-               optimizer=None) -> Campaign:
+               optimizer=None, cost_model=None) -> Campaign:
         """Rebuild a campaign from the catalog (:func:`~autolab.campaign.resume.resume_campaign`)."""
         from .resume import resume_campaign
 
-        return resume_campaign(client, campaign_id, limits, manager=manager, sink=sink, optimizer=optimizer, factory=cls)
+        return resume_campaign(client, campaign_id, limits, manager=manager, sink=sink, optimizer=optimizer, factory=cls,
+                               cost_model=cost_model)
 
     # --- internals -----------------------------------------------------------------------------
     def _register(self, params: dict[str, float], trial_id: str | None = None) -> tuple[str, bool]:

@@ -15,6 +15,7 @@ from ..interrupt import INTERRUPTED_EXIT, run_interruptible
 from .options import (
     BOUND_OPTION,
     CATALOG_OPTION,
+    CONSTRAINT_OPTION,
     FIX_OPTION,
     INITIAL_DESIGN_OPTION,
     JSON_OPTION,
@@ -32,6 +33,9 @@ from .options import (
 @INITIAL_DESIGN_OPTION
 @BOUND_OPTION
 @FIX_OPTION
+@CONSTRAINT_OPTION
+@click.option("--cost-aware", is_flag=True,
+              help="Weigh each suggestion against the reactor's time to move there (ramps, settling, flush) and order batches to save ramps.")
 @click.option("--objective-setting", "objective_settings", multiple=True, metavar="KEY=VALUE", help="Objective setting, e.g. target_diameter_nm=3.")
 @click.option("--acquisition", type=click.Choice(["log_ei", "ucb"]), default=None, help="Acquisition function; default log_ei.")
 @click.option("--seed", type=int, default=None,
@@ -43,7 +47,7 @@ from .options import (
 @JSON_OPTION
 @friendly_errors
 def campaign(
-    objective, budget, batch_size, initial_design, bounds, fixed, objective_settings, acquisition,
+    objective, budget, batch_size, initial_design, bounds, fixed, constraints, cost_aware, objective_settings, acquisition,
     seed, resume_id, report_dir, catalog, time_scale, as_json,
 ):
     """Run (or --resume) an autonomous campaign on the session's reactor (the twin by default).
@@ -56,9 +60,11 @@ def campaign(
     Examples:
       autolab campaign --objective msc437 --budget 25 --seed 0
       autolab campaign --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
+      autolab campaign --constraint "growth_temperature_c <= nucleation_temperature_c" --cost-aware
       autolab campaign --resume 3f2a9c1e-…
     """
     from autolab.campaign import Campaign
+    from autolab.optimize.cost import ReactorCostModel
 
     from ..runtime import open_session, session_reactor
 
@@ -66,6 +72,7 @@ def campaign(
         given = [name for name, value in (
             ("--objective", objective), ("--budget", budget), ("--batch-size", batch_size), ("--initial-design", initial_design),
             ("--bound", bounds), ("--fix", fixed), ("--objective-setting", objective_settings), ("--acquisition", acquisition),
+            ("--constraint", constraints), ("--cost-aware", cost_aware),
         ) if value]
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
@@ -86,16 +93,20 @@ def campaign(
                 fixed=parse_assignments("--fix", fixed, conditions=True),
                 acquisition=acquisition or "log_ei",
                 objective_settings=parse_assignments("--objective-setting", objective_settings, conditions=False),
+                constraints=list(constraints),
+                cost_model=ReactorCostModel.from_reactor(reactor) if cost_aware else None,
             )
         session = open_session(catalog, reactor=reactor)
         try:
             if new_campaign is None:
-                new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer)
+                new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer,
+                                               cost_model=ReactorCostModel.from_reactor(reactor))
             summary, interrupted = _run(session, new_campaign, quiet=as_json)
             session.writer.flush(timeout=600)
             if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
                 resumed_from = new_campaign.resumed_from
-                new_campaign = Campaign.resume(session.catalog, new_campaign.id, reactor.limits(), sink=session.writer)
+                new_campaign = Campaign.resume(session.catalog, new_campaign.id, reactor.limits(), sink=session.writer,
+                                               cost_model=ReactorCostModel.from_reactor(reactor))
                 new_campaign.resumed_from = resumed_from
                 summary = new_campaign.summary("interrupted")
                 session.writer.flush(timeout=600)

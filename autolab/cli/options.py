@@ -39,6 +39,10 @@ BOUND_OPTION = click.option(
     "--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]",
     help=f"Search range of a condition (repeat); NAME is {', '.join(NAMES)}.",
 )
+CONSTRAINT_OPTION = click.option(
+    "--constraint", "constraints", multiple=True, metavar="TEXT",
+    help="Linear inequality between conditions in their units (repeat), e.g. 'growth_temperature_c <= nucleation_temperature_c'.",
+)
 FIX_OPTION = click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
 INITIAL_DESIGN_OPTION = click.option(
     "--initial-design", type=int, default=None, help="Sobol design points before the model; default max(5, 2d+1)."

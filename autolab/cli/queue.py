@@ -8,7 +8,17 @@ import sys
 
 import click
 
-from .options import BOUND_OPTION, CATALOG_OPTION, FIX_OPTION, INITIAL_DESIGN_OPTION, JSON_OPTION, friendly_errors, parse_assignments, parse_bounds
+from .options import (
+    BOUND_OPTION,
+    CATALOG_OPTION,
+    CONSTRAINT_OPTION,
+    FIX_OPTION,
+    INITIAL_DESIGN_OPTION,
+    JSON_OPTION,
+    friendly_errors,
+    parse_assignments,
+    parse_bounds,
+)
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
@@ -177,6 +187,7 @@ def ipython(catalog, ipython_args):
 @INITIAL_DESIGN_OPTION
 @BOUND_OPTION
 @FIX_OPTION
+@CONSTRAINT_OPTION
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the design and the optimiser.")
 @click.option("--approve", is_flag=True, help="Ask for a yes before each suggestion is queued.")
 @click.option("--resume", "resume_id", default=None, metavar="CAMPAIGN_ID", help="Continue a campaign from the catalog.")
@@ -184,7 +195,7 @@ def ipython(catalog, ipython_args):
 @DIR_OPTION
 @JSON_OPTION
 @friendly_errors
-def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resume_id, catalog, directory, as_json):
+def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, approve, resume_id, catalog, directory, as_json):
     """Run a campaign from outside the worker: one measure_point queue item per suggestion.
 
     Needs a running queue (`autolab queue start`); the agent watches the catalog the queue
@@ -233,10 +244,12 @@ def agent(objective, budget, initial_design, bounds, fixed, seed, approve, resum
         client = open_catalog(location, create=False)  # the worker created it when its environment opened
         writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
         if resume_id:
-            campaign = Campaign.resume(client, resume_id, limits)
+            from autolab.optimize.cost import ReactorCostModel
+
+            campaign = Campaign.resume(client, resume_id, limits, cost_model=ReactorCostModel.from_reactor(reactor))
         else:
             campaign = Campaign(limits, objective, parse_bounds(bounds), budget, 1, initial_design, seed,
-                                fixed=parse_assignments("--fix", fixed, conditions=True))
+                                fixed=parse_assignments("--fix", fixed, conditions=True), constraints=list(constraints))
         say(f"agent: campaign {campaign.id}, {campaign.settings.objective}, budget {campaign.settings.budget}")
         try:
             summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show,

@@ -22,6 +22,11 @@ objectives (normalised to [0, 1] in the "better" direction) with random augmente
 Failed trials (``register_failures`` or a NaN outcome) are never suggested again (candidates within
 0.02 of one in the unit cube are dropped) and, once there are failures and successes, a GP
 classifier's probability of success multiplies EI (an unknown-constraint model).
+
+Known constraints (``constraints=``, linear inequalities between inputs,
+:mod:`autolab.optimize.constraints`) hold for every suggestion, the Sobol design
+(:mod:`autolab.optimize.design`) included. A cost model (``cost_model=``,
+:mod:`autolab.optimize.cost`) weighs each suggestion against the reactor's time to move there.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessR
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 
 from .acquisition import resolve_acquisition
+from .constraints import ConstraintSet, unit_to_values
+from .cost import ReactorCostModel, cost_cooling_alpha, quickest_order
+from .design import feasible_sobol, next_design_point
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
@@ -90,6 +98,16 @@ class GPOptimizer:
         ``should_stop`` says stop once this many trials have completed or failed.
     checkpoint_path : path, optional
         Where :meth:`checkpoint` writes the state (JSON); :meth:`restore` reads it back.
+    constraints : sequence of str or LinearConstraint, optional
+        Linear inequalities between the parameters in their own units, e.g.
+        ``"growth_temperature_c <= nucleation_temperature_c"``
+        (:mod:`autolab.optimize.constraints`). Every suggestion satisfies them, design included;
+        external points outside them are accepted.
+    cost_model : ReactorCostModel, optional
+        Cost-aware suggestions (:mod:`autolab.optimize.cost`, needs ``max_trials`` and a
+        log-scale acquisition): maximise ``log EI − α·log(seconds to move there and measure)``
+        from the last trial known, α falling from 1 to 0 over the budget; batches and the design
+        are ordered to take least time. Default off.
 
     Examples
     --------
@@ -112,8 +130,19 @@ class GPOptimizer:
         n_initial: int | None = None,
         max_trials: int | None = None,
         checkpoint_path: str | Path | None = None,
+        constraints: Sequence | None = None,
+        cost_model: ReactorCostModel | None = None,
     ):
-        ParameterSpace(parameters)  # checks the bounds, naming a bad one
+        # Checks the bounds, naming a bad one, and the constraints against them.
+        self.constraint_set = ConstraintSet(constraints, ParameterSpace(parameters))
+        if cost_model is not None:
+            if not isinstance(cost_model, ReactorCostModel):
+                msg = f"cost_model={cost_model!r} must be a ReactorCostModel (autolab.optimize.cost)"
+                raise ValueError(msg)
+            if max_trials is None or not resolve_acquisition(acquisition).log_scale:
+                msg = "cost_model needs max_trials (the budget over which α cools) and a log-scale acquisition such as 'log_ei'"
+                raise ValueError(msg)
+        self.cost_model = cost_model
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -133,6 +162,7 @@ class GPOptimizer:
         self.target = target
         self.n_initial = n_initial
         self.max_trials = max_trials
+        self.constraints = self.constraint_set.texts()
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         # Learned state (trailing underscore, as scikit-learn does): empty until data arrive.
         self.trials_: dict[str, dict[str, Any]] = {}
@@ -152,7 +182,10 @@ class GPOptimizer:
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
-        """Suggest ``num_points`` distinct points (jointly, accounting for pending ones)."""
+        """Suggest ``num_points`` distinct points (jointly, accounting for pending ones).
+
+        With a cost model the batch comes in the order that takes least time (:meth:`order_suggestions`).
+        """
         num_points = 1 if num_points is None else int(num_points)
         if num_points < 1:
             msg = f"num_points={num_points!r} must be ≥ 1"
@@ -166,7 +199,25 @@ class GPOptimizer:
             if design_index is not None:
                 self.trials_[trial_id]["design_index"] = design_index
             out.append({**params, "_id": trial_id})
-        return out
+        return self.order_suggestions(out) if self.cost_model is not None else out
+
+    def order_suggestions(self, suggestions: Sequence[Mapping]) -> list[dict[str, Any]]:
+        """Pending suggestions of this optimiser in the order that takes least time to run them.
+
+        The order starts from the last trial known before them (:func:`~autolab.optimize.cost.quickest_order`);
+        the trials are kept in that order, so the last one is the current state for the next
+        suggestion. Without a cost model the order is kept.
+        """
+        suggestions = [dict(s) for s in suggestions]
+        if self.cost_model is None or len(suggestions) < 2:
+            return suggestions
+        ids = [s["_id"] for s in suggestions]
+        before = [tid for tid in self.trials_ if tid not in ids]
+        start = self.trials_[before[-1]]["params"] if before else None
+        order = quickest_order(self.cost_model, start, [self.trials_[tid]["params"] for tid in ids])
+        for i in order:  # re-insert the batch's trials in run order
+            self.trials_[ids[i]] = self.trials_.pop(ids[i])
+        return [suggestions[i] for i in order]
 
     def ingest(self, points: Sequence[Mapping]) -> None:
         """Record outcomes, shaped as bluesky-adaptive's protocol defines them.
@@ -304,6 +355,8 @@ class GPOptimizer:
             "target": self.target,
             "n_initial": self.n_initial,
             "max_trials": self.max_trials,
+            "constraints": list(self.constraints),
+            "cost_model": None if self.cost_model is None else self.cost_model.to_dict(),
             "trials": self.trials_,
             "rng_state": self.rng_.bit_generator.state,
             "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
@@ -322,6 +375,8 @@ class GPOptimizer:
             n_initial=state["n_initial"],
             max_trials=state["max_trials"],
             checkpoint_path=checkpoint_path,
+            constraints=state.get("constraints"),
+            cost_model=None if state.get("cost_model") is None else ReactorCostModel.from_dict(state["cost_model"]),
         )
         opt.trials_ = json.loads(json.dumps(state["trials"]))
         opt.rng_.bit_generator.state = state["rng_state"]
@@ -387,12 +442,26 @@ class GPOptimizer:
             if trial_id not in self.trials_:
                 return trial_id
 
-    def _sobol(self, draws: int) -> np.ndarray:
-        """Point ``draws`` of the seeded, scrambled Sobol sequence (one index per trial known)."""
-        sampler = qmc.Sobol(self.space.dim, scramble=True, seed=self.seed)
-        if draws:
-            sampler.fast_forward(draws)
-        return sampler.random(1)[0]
+    def _current_state(self) -> dict[str, float] | None:
+        """Where the reactor is for the next suggestion: the last trial known's parameters (None before any)."""
+        return next((t["params"] for t in reversed(self.trials_.values())), None)
+
+    def _move_time_s(self):
+        """Unit-cube rows → seconds to move there from the current state and measure (None without a cost model)."""
+        if self.cost_model is None or self._current_state() is None:
+            return None
+        start = self._current_state()
+        return lambda x: self.cost_model.time_s(start, dict(zip(self.space.names, unit_to_values(self.space, x).T, strict=True)))
+
+    def _feasible_candidates(self, candidates: np.ndarray, n_sobol: int) -> np.ndarray:
+        """``candidates`` without the infeasible ones, topped up with feasible Sobol draws (seed + 1) to ``n_sobol``."""
+        if not len(self.constraint_set):
+            return candidates
+        kept = candidates[self.constraint_set.satisfied(candidates)]
+        missing = max(0, n_sobol - len(kept))
+        if missing:
+            kept = np.vstack([kept, feasible_sobol(self.space.dim, self.seed + 1, missing, self.constraint_set.satisfied)[1]])
+        return kept
 
     def _occupied(self) -> tuple[np.ndarray, np.ndarray]:
         taken = np.array([t["x"] for t in self.trials_.values() if t["status"] in ("complete", "pending")]).reshape(-1, self.space.dim)
@@ -403,16 +472,12 @@ class GPOptimizer:
         """The next point in the unit cube, its acquisition value and its Sobol index (design points)."""
         complete = [t for t in self.trials_.values() if t["status"] == "complete"]
         if len(complete) + sum(t["status"] == "pending" for t in self.trials_.values()) < self.initial_points or len(complete) < 2:
-            # The design continues the Sobol sequence at the number of trials known, so a resumed
-            # optimiser (its trials registered again) draws where the first one stopped.
-            _, failed = self._occupied()
-            used = [t["design_index"] for t in self.trials_.values() if t.get("design_index") is not None]
-            draws = max(len(self.trials_), max(used, default=-1) + 1)
-            for _ in range(64):
-                x = self._sobol(draws)
-                if not failed.size or np.min(np.linalg.norm(failed - x, axis=1)) > 0.02:
-                    break
-                draws += 1
+            # The design continues the (feasible) Sobol sequence at the number of trials known, so a
+            # resumed optimiser (its trials registered again) draws where the first one stopped.
+            x, draws = next_design_point(
+                list(self.trials_.values()), dim=self.space.dim, seed=self.seed, initial_points=self.initial_points,
+                satisfied=self.constraint_set.satisfied if len(self.constraint_set) else None, move_time_s=self._move_time_s(),
+            )
             return x, None, draws
         return (*self._model_point(complete), None)
 
@@ -466,6 +531,8 @@ class GPOptimizer:
         best = float(np.max(y_obs))
 
         acquisition = resolve_acquisition(self.acquisition)
+        move_time_s = self._move_time_s()  # cost cooling: − α·log(seconds), α from 1 to 0 over the budget
+        alpha = 0.0 if move_time_s is None else cost_cooling_alpha(self.max_trials, len(self.trials_), self.initial_points)
 
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)
@@ -480,12 +547,16 @@ class GPOptimizer:
             if taken.size:
                 near = np.min(np.linalg.norm(x[:, None, :] - taken[None, :, :], axis=2), axis=1) < 1e-3
                 value = np.where(near, -np.inf, value)
+            if alpha:
+                value = value - alpha * np.log(np.maximum(move_time_s(x), 1.0))
+            if len(self.constraint_set):
+                value = np.where(self.constraint_set.satisfied(x), value, -np.inf)
             return value
 
         sobol = qmc.Sobol(self.space.dim, scramble=True, seed=int(self.rng_.integers(2**31 - 1))).random(1024)
         top = x_obs[np.argsort(y_obs)[-5:]]
         local = np.clip(np.repeat(top, 50, axis=0) + self.rng_.normal(0, 0.05, (len(top) * 50, self.space.dim)), 0, 1)
-        candidates = np.vstack([sobol, local])
+        candidates = self._feasible_candidates(np.vstack([sobol, local]), len(sobol))
         values = score(candidates)
         order = np.argsort(values)[::-1][:5]
         best_x, best_value = candidates[order[0]], float(values[order[0]])
@@ -500,6 +571,6 @@ class GPOptimizer:
 
         for start in candidates[order[:1]]:
             res = minimize(objective_and_gradient, start, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.space.dim, options={"maxiter": 20})
-            if np.isfinite(res.fun) and -res.fun > best_value:
+            if np.isfinite(res.fun) and -res.fun > best_value and self.constraint_set.satisfied(np.clip(res.x, 0, 1))[0]:
                 best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
         return best_x, best_value
