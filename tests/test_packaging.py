@@ -53,3 +53,17 @@ def test_wheel_install_imports_every_subpackage(tmp_path):
     in_source = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "autolab").rglob("__init__.py")}
     in_source |= {f"autolab.{folder}" for folder in ("plans", "plugins", "sim")}
     assert in_wheel == in_source
+
+
+def test_ax_is_an_optional_bench_extra_and_autolab_does_not_pull_pytorch():
+    """Ax/BoTorch (and so PyTorch) come only with the `bench` extra, in .venv-bench (scripts/bench-venv)."""
+    import importlib.util
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert any(req.startswith("ax-platform") for req in extras["bench"])
+    for requirement in project["dependencies"] + extras["test"]:
+        assert not requirement.startswith(("ax-platform", "botorch", "torch")), requirement
+    # The suite runs in autolab's own install (scripts/_venv.sh): nothing there brought PyTorch in.
+    assert importlib.util.find_spec("torch") is None
