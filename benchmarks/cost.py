@@ -1,0 +1,188 @@
+"""Experiment time on the twin, cost-aware suggestions against plain ones (issue 21).
+
+Prints a table and writes ``benchmarks/results/cost.json``.
+
+    python benchmarks/cost.py [--seeds 10] [--budget 25] [--batch-sizes 1,4] [--processes 2]
+
+The problem is ``benchmarks/optimizer.py``'s twin: the ``msc437`` objective of a noisy twin
+spectrum (:func:`optimizer.twin_msc437`, the same noise stream per seed), over its
+``TWIN_BOUNDS``, scored as the fraction of the 15 × 15 × 12 dense grid's best
+(:func:`optimizer.twin_grid_best`, cached in ``results/``). Per seed, budget and batch size it runs
+:class:`~autolab.optimize.GPOptimizer` twice with the same seed: ``plain`` (defaults, each batch
+run in the order suggested) and ``cost-aware`` (``cost_model=``: log EI − α·log(seconds), α
+cooling from 1 to 0 over the budget, batches and the design in the order that takes least time).
+
+Both runs are timed with the same :class:`~autolab.optimize.cost.ReactorCostModel`, made by
+``ReactorCostModel.from_reactor`` from a twin reactor whose heaters are given lab-like timing:
+
+- growth oven 10 °C/min, 300 s to settle within ±1 °C after a change; nucleation chamber
+  30 °C/min, 60 s. These are assumed, not measured: the growth oven heats the reaction coil
+  through a block or bath of some thermal mass (a tube furnace's safe rate is about
+  400/inner diameter °C/min — 5 °C/min for a 75 mm tube, Carbolite STF manual — and a small oil
+  bath or heated block manages roughly 5–15 °C/min), and a PID loop needs a few minutes to damp
+  its overshoot; the nucleation chamber is a tenth of the oven's volume with less mass to heat.
+  The twin's own defaults (120 and 30 °C/min, 10 s settling) are set fast so simulated campaigns
+  run quickly; they would understate what ramps cost.
+- flush 3 reactor volumes (the reactor's ``flush.required_volumes``) of the twin's geometry
+  (reactor volume / oven volume from the twin), 30 s of measurement per point (as
+  ``FlowReactor.reagent_need_ul`` counts).
+
+The reactor starts at 25 °C. The clock adds ``time_s(previous point, point)`` for each point in
+the order run. Reported per method and batch size, median [q25, q75] over seeds: hours for the
+whole budget; and at 90 % and 95 % of the grid best the seeds reaching it, the hours to the first
+point that reaches it and the number of points to it (— : not reached within the budget; a
+quartile that includes such seeds is —).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from optimizer import RESULTS, TWIN_BOUNDS, twin_grid_best, twin_msc437
+
+from autolab.optimize import GPOptimizer
+from autolab.optimize.cost import ReactorCostModel
+
+#: Lab-like heater timing (see the module docstring): ramp °C/min and settle s per heater.
+TIMING = {"nucleation_heater": (30.0, 60.0), "growth_oven": (10.0, 300.0)}
+START = {"nucleation_temperature_c": 25.0, "growth_temperature_c": 25.0}
+TARGETS = (0.90, 0.95)
+METHODS = ("plain", "cost-aware")
+
+
+def lab_cost_model() -> ReactorCostModel:
+    """The cost model of a twin reactor with :data:`TIMING` on its heaters."""
+    from autolab.devices import make_twin_reactor
+
+    reactor = make_twin_reactor(rng=np.random.default_rng(0))
+    for name, (ramp_c_per_min, settle_s) in TIMING.items():
+        heater = getattr(reactor, name)
+        heater.ramp_rate_c_per_min.put(ramp_c_per_min)
+        heater.settle_time_s.put(settle_s)
+    return ReactorCostModel.from_reactor(reactor)
+
+
+def run_one(method: str, batch_size: int, seed: int, budget: int, model_state: dict) -> dict:
+    """One campaign on the twin: the objective values and the clock (s) after each point, in the order run."""
+    warnings.simplefilter("ignore")
+    model = ReactorCostModel.from_dict(model_state)
+    opt = GPOptimizer(TWIN_BOUNDS, {"msc437": "maximize"}, seed=seed, max_trials=budget,
+                      cost_model=model if method == "cost-aware" else None)
+    noise_rng = np.random.default_rng([seed, 437])
+    here, clock = dict(START), 0.0
+    values, clock_s, points = [], [], []
+    while len(values) < budget:
+        batch = opt.suggest(min(batch_size, budget - len(values)))
+        outcomes = []
+        for suggestion in batch:
+            point = {k: v for k, v in suggestion.items() if k != "_id"}
+            clock += float(model.time_s(here, point)[0])
+            here = point
+            value = twin_msc437(point, noise_rng)
+            value = None if value is None or not np.isfinite(value) else float(value)
+            values.append(value)
+            clock_s.append(clock)
+            points.append(point)
+            outcomes.append({"_id": suggestion["_id"], "msc437": value})
+        opt.ingest(outcomes)
+    return {"values": values, "clock_s": clock_s, "points": points}
+
+
+def reach(run: dict, reference: float, target: float) -> tuple[float, float]:
+    """Hours and points until the best value seen first reaches ``target`` × ``reference`` (inf: never)."""
+    best = np.maximum.accumulate([-np.inf if v is None else v for v in run["values"]]) / reference
+    hit = np.flatnonzero(best >= target)
+    if not hit.size:
+        return np.inf, np.inf
+    return run["clock_s"][hit[0]] / 3600.0, float(hit[0] + 1)
+
+
+def quartiles(values) -> list[float]:
+    """q25, median, q75 (linear); inf where a not-reached seed takes part."""
+    big = 1e300
+    q = np.percentile(np.where(np.isfinite(values), values, big), [25, 50, 75])
+    return [float(x) if x < 1e200 else np.inf for x in q]
+
+
+def show(q: list[float], digits: int) -> str:
+    def one(x):
+        return "—" if not np.isfinite(x) else f"{x:.{digits}f}"
+
+    return f"{one(q[1])} [{one(q[0])}, {one(q[2])}]"
+
+
+def finite(obj):
+    """``obj`` with every non-finite float as None (strict JSON: not reached)."""
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=25)
+    parser.add_argument("--batch-sizes", default="1,4")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--output", default=str(RESULTS / "cost.json"))
+    args = parser.parse_args()
+    seeds = list(range(args.seeds))
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    model = lab_cost_model()
+    reference = twin_grid_best(args.processes)
+    jobs = [(m, b, s, args.budget, model.to_dict()) for b in batch_sizes for m in METHODS for s in seeds]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
+        runs = list(pool.map(run_one, *zip(*jobs, strict=True)))
+    elapsed = time.perf_counter() - start
+    by_key = {(m, b, s): run for (m, b, s, _, _), run in zip(jobs, runs, strict=True)}
+
+    out: dict = {"seeds": seeds, "budget": args.budget, "reference": reference, "cost_model": model.to_dict(),
+                 "start": START, "results": {}}
+    print(f"experiment time on the twin ({len(seeds)} seeds, budget {args.budget}, grid best {reference:.4f} AU; "
+          f"{elapsed:.0f} s on {args.processes} processes)")
+    header = "| batch | method | hours, whole budget |"
+    rule = "| --- | --- | --- |"
+    for t in TARGETS:
+        header += f" seeds at {t:.0%} | hours to {t:.0%} | points to {t:.0%} |"
+        rule += " --- | --- | --- |"
+    print(header)
+    print(rule)
+    for b in batch_sizes:
+        for m in METHODS:
+            seed_runs = [by_key[(m, b, s)] for s in seeds]
+            total_h = [r["clock_s"][-1] / 3600.0 for r in seed_runs]
+            row = {"total_hours": total_h, "total_hours_quartiles": quartiles(total_h), "targets": {}}
+            line = f"| {b} | {m} | {show(quartiles(total_h), 1)} |"
+            for t in TARGETS:
+                hours, points = zip(*(reach(r, reference, t) for r in seed_runs), strict=True)
+                hits = int(np.sum(np.isfinite(hours)))
+                row["targets"][f"{t:.2f}"] = {"seeds_reaching": hits, "hours": list(hours), "points": list(points),
+                                              "hours_quartiles": quartiles(hours), "points_quartiles": quartiles(points)}
+                line += f" {hits}/{len(seeds)} | {show(quartiles(hours), 1)} | {show(quartiles(points), 0)} |"
+            row["final_score"] = [max((v for v in r["values"] if v is not None), default=np.nan) / reference for r in seed_runs]
+            row["runs"] = seed_runs
+            out["results"][f"{m}/batch{b}"] = row
+            print(line)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(finite(out)))
+    print(f"\nwrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
