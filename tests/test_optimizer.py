@@ -124,12 +124,39 @@ def test_stopping_criterion_is_the_budget():
         ({"parameters": {"x": (1, 0)}}, "parameter 'x': bounds (1.0, 0.0) must be finite with low < high"),
         ({"parameters": {"t": (0, 10, "log")}}, "parameter 't': a log-scaled parameter needs low > 0, got 0.0"),
         ({"objectives": {"f": "up"}}, "objective 'f': direction 'up' must be 'maximize' or 'minimize'"),
+        ({"exploration": 1.0}, "exploration=1.0 must be a fraction of the model steps in 0 ≤ ε < 1"),
+        ({"exploration": "often"}, "exploration=nan must be a fraction of the model steps in 0 ≤ ε < 1"),
     ],
 )
 def test_bad_construction_is_named(kwargs, message):
     args = {"parameters": {"x": (0, 1)}, "objectives": {"f": "maximize"}} | kwargs
     with pytest.raises(ValueError, match=re.escape(message)):
-        GPOptimizer(args["parameters"], args["objectives"])
+        GPOptimizer(args.pop("parameters"), args.pop("objectives"), **args)
+
+
+def test_a_range_of_a_decade_or_more_is_searched_on_a_log_scale_unless_given_as_linear():
+    opt = GPOptimizer({"r": (1.0, 20.0), "T": (240.0, 350.0), "x": (0.0, 5.0), "q": (1.0, 20.0, "linear")}, {"f": "maximize"})
+    assert [(p.name, p.log) for p in opt.space.parameters] == [("r", True), ("T", False), ("x", False), ("q", False)]
+    # The checkpoint stores the scale chosen, and the geometric mean of 1 and 20 is the middle of r's range.
+    assert opt.state_dict()["parameters"]["r"] == [1.0, 20.0, "log"]
+    assert opt.space.to_unit({"r": math.sqrt(20.0), "T": 240.0, "x": 0.0, "q": 1.0})[0] == pytest.approx(0.5)
+
+
+def test_exploring_steps_follow_the_seed_and_survive_a_checkpoint(tmp_path):
+    func = lambda s: math.exp(-(((s["x"] - 0.8) / 0.05) ** 2)) + 0.6 * math.exp(-(((s["x"] - 0.2) / 0.3) ** 2))  # noqa: E731
+
+    def make(exploration):
+        return GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=3, exploration=exploration, checkpoint_path=tmp_path / "e.json")
+
+    greedy, exploring, again = make(0.0), make(0.5), make(0.5)
+    for opt in (greedy, exploring, again):
+        run(opt, func, 12)
+    assert [t["x"] for t in exploring.trials_.values()] == [t["x"] for t in again.trials_.values()]
+    assert [t["x"] for t in exploring.trials_.values()] != [t["x"] for t in greedy.trials_.values()]
+    exploring.checkpoint()
+    restored = GPOptimizer.restore(tmp_path / "e.json")
+    assert restored.exploration == 0.5
+    assert restored.suggest(2) == exploring.suggest(2)
 
 
 def test_log_scaled_edges_round_trip_inside_the_bounds():

@@ -187,7 +187,7 @@ def check_design(
 ) -> tuple[int, list[dict[str, float]]]:
     """The number of design points and the given ones (``[]`` when the optimiser draws them).
 
-    ``None`` gives ``max(5, 2·d + 1)`` points; a number, that many; a list of condition dicts,
+    ``None`` gives ``max(5, 3·d + 1)`` points; a number, that many; a list of condition dicts,
     those points, each inside the campaign's bounds.
     """
     if initial_design is None:

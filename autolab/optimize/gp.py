@@ -5,15 +5,20 @@
 ``SupportsStoppingCriteria``.
 
 Model: scikit-learn's ``GaussianProcessRegressor`` on inputs mapped to the unit cube (log-scaled
-parameters in log space), outputs standardised (``normalize_y``), hyperparameters by marginal
-likelihood (warm-started from the previous fit). The kernel is an argument; the default,
+parameters in log space; a positive range of a decade or more is log-scaled unless given as
+linear), outputs standardised (``normalize_y``), hyperparameters by marginal likelihood, re-learned
+at every new outcome (beyond 50 outcomes, when they grew by 10 %) from both the previous kernel
+and the default one, keeping the likelier. The design before the model is ``max(5, 3·d + 1)``
+scrambled-Sobol points. The kernel is an argument; the default,
 :func:`default_kernel`, is ``ConstantKernel × Matern(ν = 5/2, one length scale per input) +
 WhiteKernel``.
 
 Acquisition (an argument, see :mod:`autolab.optimize.acquisition`; maximised over 1024
 scrambled-Sobol candidates plus perturbations of the five best points, then refined by L-BFGS-B
 from the best candidate): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with ``target=…``, the
-acquisition on −|f − target| ("hit a target value"). Batches are chosen jointly by the
+acquisition on −|f − target| ("hit a target value"). Optionally a fraction of the model steps
+(``exploration=``, default 0) explore instead: they draw a Sobol candidate with probability ∝
+posterior variance (ε-greedy). Batches are chosen jointly by the
 kriging believer: each chosen point is added at the posterior mean before the next is chosen, and
 pending suggestions count the same way. Two objectives: each suggestion scalarises the
 objectives (normalised to [0, 1] in the "better" direction) with random augmented-Chebyshev weights
@@ -50,16 +55,32 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteK
 
 from .acquisition import resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
-from .cost import ReactorCostModel, cost_cooling_alpha, quickest_order
+from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
+#: The default fraction of model steps that explore (``GPOptimizer(exploration=…)``).
+DEFAULT_EXPLORATION = 0.0
+
+
+class _PosteriorSpread:
+    """The exploring steps' score: log of the posterior standard deviation."""
+
+    name = "posterior_sd"
+    log_scale = True
+
+    def __call__(self, mu, sigma, best):
+        return np.log(np.maximum(sigma, 1e-12))
 
 
 def default_initial_points(dim: int) -> int:
-    """Space-filling design points before the model is used, for ``dim`` inputs: ``max(5, 2·d + 1)``."""
-    return max(5, 2 * dim + 1)
+    """Space-filling design points before the model is used, for ``dim`` inputs: ``max(5, 3·d + 1)``.
+
+    Ten points for three inputs: a narrow window beside a broad decoy is more often seen at all
+    than with 2·d + 1 (docs/optimize.md, "Measured", the ablation).
+    """
+    return max(5, 3 * dim + 1)
 
 
 def default_kernel(dim: int):
@@ -79,7 +100,9 @@ class GPOptimizer:
     Parameters
     ----------
     parameters : mapping
-        ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}``.
+        ``{"name": (low, high)}`` or ``{"name": (low, high, "log" | "linear")}``; without a scale,
+        a positive range of a decade or more is searched on a log scale
+        (:func:`~autolab.optimize.space.default_scale`).
     objectives : mapping
         ``{"name": "maximize" | "minimize"}``; one or two objectives.
     seed : int
@@ -93,7 +116,7 @@ class GPOptimizer:
     target : float, optional
         Aim the (single) objective at this value instead of maximising or minimising it.
     n_initial : int, optional
-        Space-filling (Sobol) points before the model is used; default ``max(5, 2·d + 1)``.
+        Space-filling (Sobol) points before the model is used; default ``max(5, 3·d + 1)``.
     max_trials : int, optional
         ``should_stop`` says stop once this many trials have completed or failed.
     checkpoint_path : path, optional
@@ -105,9 +128,17 @@ class GPOptimizer:
         external points outside them are accepted.
     cost_model : ReactorCostModel, optional
         Cost-aware suggestions (:mod:`autolab.optimize.cost`, needs ``max_trials`` and a
-        log-scale acquisition): maximise ``log EI − α·log(seconds to move there and measure)``
+        log-scale acquisition): the quickest point to move to and measure among those whose EI is
+        within a factor 1.25^α of the best (:data:`~autolab.optimize.cost.COST_TOLERANCE`),
         from the last trial known, α falling from 1 to 0 over the budget; batches and the design
         are ordered to take least time. Default off.
+    exploration : float
+        Fraction of the model steps (0 ≤ ε < 1, default 0) that explore: such a step draws one
+        of the acquisition's Sobol candidates with probability ∝ posterior variance instead of
+        maximising the acquisition (ε-greedy; De Ath et al. 2021, "Greed is good: exploration and
+        exploitation trade-offs in Bayesian optimisation", ACM TELO 1, 1). It finds a narrow
+        optimum beside a broad decoy more often and a narrow ridge's crest less often
+        (docs/optimize.md, "Measured").
 
     Examples
     --------
@@ -132,6 +163,7 @@ class GPOptimizer:
         checkpoint_path: str | Path | None = None,
         constraints: Sequence | None = None,
         cost_model: ReactorCostModel | None = None,
+        exploration: float = DEFAULT_EXPLORATION,
     ):
         # Checks the bounds, naming a bad one, and the constraints against them.
         self.constraint_set = ConstraintSet(constraints, ParameterSpace(parameters))
@@ -143,6 +175,14 @@ class GPOptimizer:
                 msg = "cost_model needs max_trials (the budget over which α cools) and a log-scale acquisition such as 'log_ei'"
                 raise ValueError(msg)
         self.cost_model = cost_model
+        try:
+            exploration = float(exploration)
+        except (TypeError, ValueError):
+            exploration = math.nan
+        if not 0.0 <= exploration < 1.0:
+            msg = f"exploration={exploration!r} must be a fraction of the model steps in 0 ≤ ε < 1"
+            raise ValueError(msg)
+        self.exploration = exploration
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -170,6 +210,13 @@ class GPOptimizer:
         self.kernel_ = None
         self.kernel_fit_n_ = 0
 
+    #: While there are at most this many outcomes, hyperparameters are re-learned at every new one;
+    #: beyond, once the outcomes have grown by ``_refit_growth`` since the last fit.
+    _refit_every_up_to = 50
+    _refit_growth = 1.1
+    #: Each re-learning also fits from the default kernel (cold) and keeps the higher likelihood.
+    _cold_restart = True
+
     @cached_property
     def space(self) -> ParameterSpace:
         """The parameters as a :class:`ParameterSpace` (unit-cube mapping)."""
@@ -177,7 +224,7 @@ class GPOptimizer:
 
     @property
     def initial_points(self) -> int:
-        """Space-filling points before the model is used: ``n_initial`` or ``max(5, 2·d + 1)``."""
+        """Space-filling points before the model is used: ``n_initial`` or ``max(5, 3·d + 1)``."""
         return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim)
 
     # --- protocol: Optimizer ----------------------------------------------------------
@@ -354,6 +401,7 @@ class GPOptimizer:
             "acquisition": resolve_acquisition(self.acquisition).name,
             "target": self.target,
             "n_initial": self.n_initial,
+            "exploration": self.exploration,
             "max_trials": self.max_trials,
             "constraints": list(self.constraints),
             "cost_model": None if self.cost_model is None else self.cost_model.to_dict(),
@@ -373,6 +421,7 @@ class GPOptimizer:
             acquisition=state["acquisition"],
             target=state["target"],
             n_initial=state["n_initial"],
+            exploration=state.get("exploration", DEFAULT_EXPLORATION),
             max_trials=state["max_trials"],
             checkpoint_path=checkpoint_path,
             constraints=state.get("constraints"),
@@ -497,9 +546,13 @@ class GPOptimizer:
         x_obs = np.array([t["x"] for t in complete])
         y_obs = self._targets(complete)
         kernel = self.kernel_ if self.kernel_ is not None else self._new_kernel()
-        # Hyperparameters are re-learned when the data grew by 10 % (and at least one point)
-        # since the last time; in between the last kernel is reused, which keeps suggestions fast.
-        refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, 1.1 * self.kernel_fit_n_)
+        # Hyperparameters are re-learned whenever new outcomes arrived (up to _refit_every_up_to of
+        # them; beyond, when they grew by 10 %), warm-started from the last kernel and also cold
+        # from the default one — the likelihood of a few points is multimodal, and a warm start
+        # alone can keep a length scale on its bound for the rest of a campaign. Within a batch,
+        # with no new data, the last kernel is reused.
+        growth = 1.0 if len(y_obs) <= self._refit_every_up_to else self._refit_growth
+        refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, growth * self.kernel_fit_n_)
         gp = GaussianProcessRegressor(
             kernel=kernel,
             normalize_y=True,
@@ -514,6 +567,10 @@ class GPOptimizer:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             gp.fit(x_obs, y_obs)
+            if refit and self.kernel_ is not None and self._cold_restart:
+                cold = GaussianProcessRegressor(kernel=self._new_kernel(), normalize_y=True).fit(x_obs, y_obs)
+                if cold.log_marginal_likelihood_value_ > gp.log_marginal_likelihood_value_:
+                    gp = cold
         self.kernel_ = gp.kernel_
         taken, failed = self._occupied()
         pending = np.array([t["x"] for t in self.trials_.values() if t["status"] == "pending"]).reshape(-1, self.space.dim)
@@ -530,8 +587,12 @@ class GPOptimizer:
             feasible = classifier
         best = float(np.max(y_obs))
 
-        acquisition = resolve_acquisition(self.acquisition)
-        move_time_s = self._move_time_s()  # cost cooling: − α·log(seconds), α from 1 to 0 over the budget
+        # ε-greedy (De Ath et al. 2021): a fraction of the steps explore instead of maximising the
+        # acquisition, so a narrow optimum the design missed is still looked for beside a broad
+        # decoy the model has already found.
+        explore = self.exploration > 0 and self.rng_.random() < self.exploration
+        acquisition = _PosteriorSpread() if explore else resolve_acquisition(self.acquisition)
+        move_time_s = self._move_time_s()  # cost-aware: α cools from 1 to 0 over the budget
         alpha = 0.0 if move_time_s is None else cost_cooling_alpha(self.max_trials, len(self.trials_), self.initial_points)
 
         def score(x: np.ndarray) -> np.ndarray:
@@ -547,8 +608,6 @@ class GPOptimizer:
             if taken.size:
                 near = np.min(np.linalg.norm(x[:, None, :] - taken[None, :, :], axis=2), axis=1) < 1e-3
                 value = np.where(near, -np.inf, value)
-            if alpha:
-                value = value - alpha * np.log(np.maximum(move_time_s(x), 1.0))
             if len(self.constraint_set):
                 value = np.where(self.constraint_set.satisfied(x), value, -np.inf)
             return value
@@ -558,6 +617,14 @@ class GPOptimizer:
         local = np.clip(np.repeat(top, 50, axis=0) + self.rng_.normal(0, 0.05, (len(top) * 50, self.space.dim)), 0, 1)
         candidates = self._feasible_candidates(np.vstack([sobol, local]), len(sobol))
         values = score(candidates)
+        if explore:
+            # An exploring step draws one of the Sobol candidates with probability ∝ posterior
+            # variance: unexplored regions are likely, but not always the corners, where the
+            # variance peaks.
+            spread = values[: len(sobol)]
+            weights = np.where(np.isfinite(spread), np.exp(2.0 * (spread - np.max(spread[np.isfinite(spread)]))), 0.0)
+            i = int(self.rng_.choice(len(weights), p=weights / weights.sum()))
+            return candidates[i], float(values[i])
         order = np.argsort(values)[::-1][:5]
         best_x, best_value = candidates[order[0]], float(values[order[0]])
 
@@ -573,4 +640,12 @@ class GPOptimizer:
             res = minimize(objective_and_gradient, start, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.space.dim, options={"maxiter": 20})
             if np.isfinite(res.fun) and -res.fun > best_value and self.constraint_set.satisfied(np.clip(res.x, 0, 1))[0]:
                 best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
+        if alpha:
+            # Cost-aware: the quickest point to move to among those whose acquisition is within a
+            # factor COST_TOLERANCE^α of the best (α cools from 1 to 0): a nearby point wins a near tie.
+            pool = np.vstack([best_x, candidates])
+            pool_values = np.r_[best_value, values]
+            near_best = np.flatnonzero(pool_values >= best_value - alpha * math.log(COST_TOLERANCE))
+            i = int(near_best[np.argmin(move_time_s(pool[near_best]))])
+            return pool[i], float(pool_values[i])
         return best_x, best_value

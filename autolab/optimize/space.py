@@ -11,6 +11,25 @@ import numpy as np
 from autolab.errors import LimitError
 
 
+def default_scale(low, high) -> str:
+    """``"log"`` for a positive range spanning at least a decade (``high ≥ 10·low > 0``), else ``"linear"``.
+
+    Quantities given over decades — times, concentrations, flows, exposures — usually act on a
+    log scale, and the two mistakes are not symmetric: a linear search of a log-natural input
+    puts nine tenths of its points in the top decade and can miss an optimum in the bottom one
+    entirely, while a log search of a linear-natural input still gives the top decade half of
+    its points. An explicit ``"linear"`` keeps a range linear.
+
+    >>> default_scale(1.0, 20.0), default_scale(240.0, 350.0), default_scale(0.0, 10.0)
+    ('log', 'linear', 'linear')
+    """
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        return "linear"  # Parameter() names the bad bound
+    return "log" if 0 < low and high >= 10 * low else "linear"
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One input: ``low ≤ value ≤ high``, optimised on a linear or a log scale."""
@@ -35,7 +54,9 @@ class ParameterSpace:
     Parameters
     ----------
     parameters : mapping
-        ``{"name": (low, high)}`` or ``{"name": (low, high, "log")}``.
+        ``{"name": (low, high)}`` or ``{"name": (low, high, "log" | "linear")}``. Without a
+        scale, a positive range spanning at least a decade (``high ≥ 10·low > 0``) is searched on
+        a log scale and any other range linearly (:func:`default_scale`).
     """
 
     def __init__(self, parameters: Mapping[str, tuple]):
@@ -47,7 +68,7 @@ class ParameterSpace:
             if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
                 msg = f"parameter {name!r}: expected (low, high) or (low, high, 'log'), got {spec!r}"
                 raise ValueError(msg)
-            scale = spec[2] if len(spec) == 3 else "linear"
+            scale = spec[2] if len(spec) == 3 else default_scale(spec[0], spec[1])
             if scale not in ("linear", "log"):
                 msg = f"parameter {name!r}: scale {scale!r} must be 'linear' or 'log'"
                 raise ValueError(msg)
