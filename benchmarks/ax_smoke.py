@@ -20,7 +20,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ax_method import AxMethod, ax_available
-from optimizer import _H3_A, _H3_P, _hartmann
+from families import H3_A, H3_P
+from optimizer import _hartmann
 
 RESULTS = Path(__file__).parent / "results"
 H3_OPT = 3.86278
@@ -34,7 +35,7 @@ def run(seed: int, budget: int, torch_threads: int | None) -> dict:
         start = time.perf_counter()
         point = method.suggest()
         seconds.append(time.perf_counter() - start)
-        value = _hartmann(point, _H3_A, _H3_P)
+        value = _hartmann(point, H3_A, H3_P)
         method.ingest(point, value)
         values.append(value)
     return {"seed": seed, "values": values, "suggest_s": seconds}

@@ -1,0 +1,44 @@
+"""The optimiser benchmark's problem families (benchmarks/families.py) are what their docstring says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from families import FAMILIES, instance
+
+#: The share of the domain scoring ≥ 0.90 the module docstring states for seeds 0–5 (min, max).
+STATED_SHARE = {"window-decoy-2": (0.029, 0.048), "window-decoy-3": (0.0026, 0.0053), "hartmann3-odd": (0.011, 0.012),
+                "log-ridge-3": (0.0004, 0.0046), "hartmann6-odd": (0.0, 0.0001)}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_an_instance_is_drawn_from_its_seed_with_its_optimum_located(family):
+    a, b, other = instance(family, 3), instance(family, 3), instance(family, 4)
+    assert a.bounds == b.bounds
+    assert a.f_opt == b.f_opt
+    names = list(a.bounds)
+    lows, highs = np.array([v[0] for v in a.bounds.values()]), np.array([v[1] for v in a.bounds.values()])
+    sample = np.random.default_rng(0).random((2000, len(names)))
+    values = np.array([a.f(dict(zip(names, lows + u * (highs - lows), strict=True))) for u in sample])
+    assert values.max() <= a.f_opt + 1e-9  # no random point beats the located optimum
+    assert a.score(a.f_opt) == 1.0
+    assert a.score(a.f_median) == 0.0
+    assert (a.f_opt, a.bounds) != (other.f_opt, other.bounds)  # another seed is another problem
+    assert a.noise_sd == pytest.approx(FAMILIES[family]["noise"] * (a.f_opt - a.f_median))
+
+
+@pytest.mark.parametrize("family", sorted(STATED_SHARE))
+def test_the_share_of_the_domain_near_the_optimum_is_as_stated(family):
+    low, high = STATED_SHARE[family]
+    inst = instance(family, 0)
+    names = list(inst.bounds)
+    lows, highs = np.array([v[0] for v in inst.bounds.values()]), np.array([v[1] for v in inst.bounds.values()])
+    sample = np.random.default_rng(0).random((20000, len(names)))
+    share = np.mean([inst.score(inst.f(dict(zip(names, lows + u * (highs - lows), strict=True)))) >= 0.9 for u in sample])
+    assert low * 0.8 <= share <= high * 1.2 + 1e-4
