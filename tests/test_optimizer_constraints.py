@@ -13,6 +13,7 @@ import pytest
 from autolab.errors import LimitError
 from autolab.optimize import GPOptimizer, ParameterSpace
 from autolab.optimize.constraints import ConstraintSet, LinearConstraint
+from tests.optimizer_steps import run_batches
 
 from .test_campaign import LIMITS, WINDOW, uvvis_only
 
@@ -125,22 +126,14 @@ def test_every_suggestion_honours_the_constraint_design_model_and_batches_alike(
 
 
 def test_same_seed_same_suggestions_and_a_checkpoint_continues_identically(tmp_path):
-    def run(opt, steps):
-        out = []
-        for _ in range(steps):
-            batch = opt.suggest(2)
-            opt.ingest([{"_id": s["_id"], "y": toy(s)} for s in batch])
-            out.append(batch)
-        return out
-
     a = GPOptimizer(TOY, {"y": "maximize"}, seed=4, constraints=[TOY_CONSTRAINT], checkpoint_path=tmp_path / "opt.json")
     b = GPOptimizer(TOY, {"y": "maximize"}, seed=4, constraints=[LinearConstraint.parse(TOY_CONSTRAINT)])
-    assert run(a, 4) == run(b, 4)
+    assert run_batches(a, toy, 4) == run_batches(b, toy, 4)
     a.checkpoint()
     restored = GPOptimizer.restore(tmp_path / "opt.json")
     assert restored.constraints == ["x2 - x1 <= -0.3"]
     assert json.loads((tmp_path / "opt.json").read_text())["constraints"] == ["x2 - x1 <= -0.3"]
-    assert run(restored, 2) == run(a, 2)
+    assert run_batches(restored, toy, 2) == run_batches(a, toy, 2)
 
 
 def test_a_resumed_optimiser_continues_the_feasible_design_where_the_first_stopped():

@@ -11,6 +11,7 @@ import pytest
 from autolab.errors import LimitError
 from autolab.optimize import GPOptimizer
 from autolab.optimize.cost import ReactorCostModel, cost_cooling_alpha, order_time_s, quickest_order
+from tests.optimizer_steps import run_batches
 
 from .test_campaign import LIMITS, WINDOW, uvvis_only
 
@@ -163,21 +164,13 @@ def test_the_design_is_the_same_points_in_an_order_that_saves_ramps():
 
 
 def test_checkpoint_and_restore_are_identical_with_a_cost_model(tmp_path):
-    def run(opt, steps):
-        out = []
-        for _ in range(steps):
-            batch = opt.suggest(2)
-            opt.ingest([{"_id": s["_id"], "y": twin_value(s)} for s in batch])
-            out.append(batch)
-        return out
-
     a = GPOptimizer(TWIN, {"y": "maximize"}, seed=2, max_trials=30, cost_model=slow_ovens(), checkpoint_path=tmp_path / "opt.json")
     b = GPOptimizer(TWIN, {"y": "maximize"}, seed=2, max_trials=30, cost_model=slow_ovens())
-    assert run(a, 5) == run(b, 5)
+    assert run_batches(a, twin_value, 5) == run_batches(b, twin_value, 5)
     a.checkpoint()
     restored = GPOptimizer.restore(tmp_path / "opt.json")
     assert restored.cost_model == a.cost_model
-    assert run(restored, 2) == run(a, 2)
+    assert run_batches(restored, twin_value, 2) == run_batches(a, twin_value, 2)
 
 
 def test_without_a_cost_model_nothing_changes():
