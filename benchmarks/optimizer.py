@@ -434,6 +434,7 @@ def main() -> None:
     if args.latency_only:
         rows = latency([10, 25, 50, 100, 200, 500], repeats=5)
         print_latency(rows)
+        RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "optimizer_latency.json").write_text(json.dumps({"latency": rows}))
         return
     seeds = list(range(3 if args.quick else args.seeds))
