@@ -66,13 +66,13 @@ def test_an_unknown_id_without_parameters_is_refused_and_nothing_is_recorded():
     opt = GPOptimizer({"x": (0.0, 1.0), "y": (0.0, 1.0)}, {"f": "maximize"}, seed=3)
     (s,) = opt.suggest(1)
     message = (
-        "outcome 1 has _id='elsewhere', which this optimiser did not suggest, and lacks 'x', 'y'; give the _id "
+        "outcome 2 of 2 has _id='elsewhere', which this optimiser did not suggest, and lacks 'x', 'y'; give the _id "
         "of a suggestion, or every parameter (x, y) for an external trial"
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         opt.ingest([{"_id": s["_id"], "f": 1.0}, {"_id": "elsewhere", "f": 2.0}])
     assert opt.trials_[s["_id"]]["status"] == "pending"  # the valid first outcome was not half-recorded
-    with pytest.raises(ValueError, match=re.escape("outcome 0 has no _id and lacks 'y'")):
+    with pytest.raises(ValueError, match=re.escape("outcome 1 of 1 has no _id and lacks 'y'")):
         opt.ingest([{"x": 0.5, "f": 2.0}])
     # An external trial with its parameters (and an _id of its own) is still taken.
     opt.ingest([{"_id": "manual-1", "x": 0.5, "y": 0.25, "f": 2.0}])

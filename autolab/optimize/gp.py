@@ -288,7 +288,7 @@ class GPOptimizer:
             If an external trial's parameter is outside its bounds.
         """
         resolved = []
-        for index, point in enumerate(points):
+        for index, point in enumerate(points, start=1):
             trial_id = point.get("_id")
             if trial_id is not None and trial_id in self.trials_:
                 params = self.trials_[trial_id]["params"]
@@ -297,7 +297,7 @@ class GPOptimizer:
                 if missing:
                     which = "no _id" if trial_id is None else f"_id={trial_id!r}, which this optimiser did not suggest,"
                     msg = (
-                        f"outcome {index} has {which} and lacks {', '.join(repr(m) for m in missing)}; give the _id "
+                        f"outcome {index} of {len(points)} has {which} and lacks {', '.join(repr(m) for m in missing)}; give the _id "
                         f"of a suggestion, or every parameter ({', '.join(self.space.names)}) for an external trial"
                     )
                     raise ValueError(msg)
@@ -348,10 +348,10 @@ class GPOptimizer:
             If a parameter is outside its bounds.
         """
         resolved = []
-        for index, suggestion in enumerate(suggestions):
+        for index, suggestion in enumerate(suggestions, start=1):
             missing = [name for name in self.space.names if name not in suggestion]
             if missing:
-                msg = f"suggestion {index} lacks {', '.join(repr(m) for m in missing)}; give every parameter ({', '.join(self.space.names)})"
+                msg = f"suggestion {index} of {len(suggestions)} lacks {', '.join(repr(m) for m in missing)}; give every parameter ({', '.join(self.space.names)})"
                 raise ValueError(msg)
             params = {name: float(suggestion[name]) for name in self.space.names}
             resolved.append((suggestion.get("_id"), params, self.space.to_unit(params)))
