@@ -92,7 +92,9 @@ def test_missing_catalog_is_a_catalog_error_naming_the_absolute_path(tmp_path, m
     assert not (tmp_path / "typo").exists()
 
 
-@pytest.mark.parametrize("command", [["runs"], ["show", "abcdef"], ["analyze", "abcdef"], ["export", "abcdef"]])
+@pytest.mark.parametrize(
+    "command", [["runs"], ["show", "abcdef"], ["analyze", "abcdef"], ["export", "abcdef"], ["campaign", "--resume", "abcdef"]]
+)
 def test_reading_commands_refuse_a_missing_catalog_in_one_line(tmp_path, command):
     result = subprocess.run(
         [sys.executable, "-m", "autolab", *command, "--catalog", "typo/path"],

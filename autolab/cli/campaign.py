@@ -96,6 +96,10 @@ def campaign(
                 constraints=list(constraints),
                 cost_model=ReactorCostModel.from_reactor(reactor) if cost_aware else None,
             )
+        else:  # a resume reads the catalog first: a mistyped --catalog is an error, not a new empty catalog
+            from ..catalog import open_catalog
+
+            open_catalog(catalog, create=False)
         session = open_session(catalog, reactor=reactor)
         try:
             if new_campaign is None:
