@@ -41,6 +41,7 @@ def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, An
         "residence_time_s": point.residence_time_s,
         "nucleation_time_s": reactor.nucleation_time_for(point.residence_time_s),
         "flow_rates_ul_min": reactor.flow_rates_for(point.residence_time_s),
+        "standby_flow_ul_min": float(reactor.standby_flow_ul_min.get()),  # total while the heaters moved (0: stopped)
         "reactor": reactor.name,
         "reactor_class": type(reactor).__name__,
         "autolab_version": autolab.__version__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,32 @@ def test_measure_runs_and_show_round_trip(tmp_path):
     short = autolab("show", "ab", "--catalog", catalog)
     assert short.returncode == 2
     assert short.stderr.strip() == "autolab: error: run 'ab' is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
+
+
+def test_standby_flow_comes_from_the_config_file_and_the_option_overrides_it(tmp_path, monkeypatch):
+    from autolab.cli.options import command_reactor
+
+    config = tmp_path / "autolab.toml"
+    config.write_text("[reactor]\nstandby_flow_ul_min = 40\n")
+    monkeypatch.setenv("AUTOLAB_CONFIG", str(config))
+    assert command_reactor().standby_flow_rates() == {"cd_pump": 20.0, "se_pump": 20.0}
+    assert command_reactor(standby_flow_ul_min="0").standby_flow_ul_min.get() == 0.0
+    config.write_text("[reactor]\nstandby_flow_ul_min = 5\n")
+    assert command_reactor(standby_flow_ul_min="30").standby_flow_ul_min.get() == 30.0  # the option wins; the file's is unused
+
+    # A bad value, from the file or the option, stops the command with one line before any catalog is made.
+    allowed = "0 (stop the pumps while the heaters move) or 20–24000 µL/min"
+    for args, env, message in [
+        ([], {"AUTOLAB_CONFIG": str(config)},
+         f"autolab: error: AUTOLAB_CONFIG {config} [reactor] standby_flow_ul_min=5 is outside the allowed standby flows: {allowed}"),
+        (["--standby-flow-ul-min", "fast"], {},
+         f"autolab: error: --standby-flow-ul-min='fast' is not a number; allowed: {allowed}"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "autolab", "phase-map", "--nucleation-temperatures-c", "280", "--growth-temperatures-c", "270",
+             "--residence-times-s", "14", "--catalog", str(tmp_path / "never-created"), *args],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**{k: v for k, v in os.environ.items() if k != "AUTOLAB_CONFIG"}, **env},
+        )
+        assert (result.returncode, result.stderr.strip().splitlines()) == (2, [message])
+    assert not (tmp_path / "never-created").exists()

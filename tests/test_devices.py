@@ -152,6 +152,32 @@ def test_standby_flow_is_a_configuration_signal_in_every_descriptor(reactor):
     assert reactor.standby_flow_ul_min.get() == pytest.approx(250.0 / reactor.max_residence_time_s.get() * 60.0)
 
 
+def test_standby_flow_is_set_only_to_zero_or_a_flow_each_pump_can_give(reactor):
+    from autolab.devices import configure_reactor
+
+    allowed = "0 (stop the pumps while the heaters move) or 20–24000 µL/min"
+    assert reactor.standby_flow_range() == (20.0, 24000.0)
+    assert reactor.set_standby_flow("0") == 0.0
+    assert reactor.standby_flow_rates() == {"cd_pump": 0.0, "se_pump": 0.0}
+    for value, message in [
+        (5, f"--standby-flow-ul-min=5 is outside the allowed standby flows: {allowed}"),
+        (30000, f"--standby-flow-ul-min=30000 is outside the allowed standby flows: {allowed}"),
+        ("-1", f"--standby-flow-ul-min=-1 is outside the allowed standby flows: {allowed}"),
+        ("fast", f"--standby-flow-ul-min='fast' is not a number; allowed: {allowed}"),
+    ]:
+        with pytest.raises(LimitError, match=f"^{re.escape(message)}$"):
+            reactor.set_standby_flow(value, field="--standby-flow-ul-min")
+    assert reactor.standby_flow_ul_min.get() == 0.0  # a refused value leaves the setting as it was
+    # The config file's [reactor] table sets it on any reactor; other keys are the builder's.
+    configure_reactor(reactor, {"standby_flow_ul_min": 40, "seed": 3, "factory": "x:y"})
+    assert reactor.standby_flow_rates() == {"cd_pump": 20.0, "se_pump": 20.0}
+    with pytest.raises(LimitError, match=re.escape(f"[reactor] standby_flow_ul_min=10 is outside the allowed standby flows: {allowed}")):
+        configure_reactor(reactor, {"standby_flow_ul_min": 10})
+    # The range follows the pumps' split: 30 % of the flow through a 10 µL/min pump needs 33.3 µL/min in all.
+    reactor.cd_volume_fraction.put(0.3)
+    assert reactor.standby_flow_range() == (pytest.approx(10 / 0.3), pytest.approx(12000 / 0.7))
+
+
 def test_reagent_need_adds_the_standby_flow_over_the_ramp_and_full_syringes_are_named(reactor):
     point = reactor.check_conditions(300, 320, 2.0)
     ramp_s = (320 - 25) / 30.0 * 60.0 + 10.0  # the growth oven is the slower heater: 30 °C/min, 10 s settle

@@ -19,7 +19,9 @@ from .options import (
     FIX_OPTION,
     INITIAL_DESIGN_OPTION,
     JSON_OPTION,
+    STANDBY_FLOW_OPTION,
     TIME_SCALE_OPTION,
+    command_reactor,
     friendly_errors,
     parse_assignments,
     parse_bounds,
@@ -44,11 +46,12 @@ from .options import (
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Report folder; default ./autolab-reports/CAMPAIGN_ID.")
 @CATALOG_OPTION
 @TIME_SCALE_OPTION
+@STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
 def campaign(
     objective, budget, batch_size, initial_design, bounds, fixed, constraints, cost_aware, objective_settings, acquisition,
-    seed, resume_id, report_dir, catalog, time_scale, as_json,
+    seed, resume_id, report_dir, catalog, time_scale, standby_flow_ul_min, as_json,
 ):
     """Run (or --resume) an autonomous campaign on the session's reactor (the twin by default).
 
@@ -66,7 +69,7 @@ def campaign(
     from autolab.campaign import Campaign
     from autolab.optimize.cost import ReactorCostModel
 
-    from ..runtime import open_session, session_reactor
+    from ..runtime import open_session
 
     if resume_id is not None:
         given = [name for name, value in (
@@ -77,7 +80,7 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
-    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     seed = 0 if seed is None else seed
     with _warnings_to_stderr():
         new_campaign = None

@@ -34,6 +34,11 @@ TIME_SCALE_OPTION = click.option(
     default=None,
     help="Real seconds per simulated second for the twin, 0 as fast as possible (default: the session config's, else 0).",
 )
+STANDBY_FLOW_OPTION = click.option(
+    "--standby-flow-ul-min", "standby_flow_ul_min", default=None, metavar="FLOW",
+    help="Total pump flow while the heaters move and settle, µL/min; 0 stops the pumps "
+    "(default: the config file's [reactor] standby_flow_ul_min, else the reactor's own, 25 for the twin).",
+)
 
 BOUND_OPTION = click.option(
     "--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]",
@@ -61,6 +66,27 @@ def condition_list_options(func: Callable) -> Callable:
     for c in reversed(CONDITIONS):
         func = click.option(c.plural_option, c.plural, required=True, metavar="LIST", help=c.plural_help)(func)
     return func
+
+
+def command_reactor(*, seed: int | None = None, time_scale: float | None = None, standby_flow_ul_min: str | None = None):
+    """The session's reactor (:func:`autolab.runtime.session_reactor`) with the config file's and the command's settings.
+
+    The ``[reactor]`` table of ``AUTOLAB_CONFIG`` sets what :func:`autolab.devices.configure_reactor`
+    takes (``standby_flow_ul_min``); ``--standby-flow-ul-min`` overrides it. A bad value is a
+    :class:`~autolab.errors.LimitError` naming where it was given, before anything moves.
+    """
+    import os
+
+    from ..devices import configure_reactor
+    from ..runtime import session_config, session_reactor
+
+    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    settings = dict(session_config()["reactor"])
+    if standby_flow_ul_min is not None:
+        settings.pop("standby_flow_ul_min", None)
+        reactor.set_standby_flow(standby_flow_ul_min, field="--standby-flow-ul-min")
+    configure_reactor(reactor, settings, source=f"AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')} [reactor]")
+    return reactor
 
 
 def fail(message: str) -> None:

@@ -12,7 +12,9 @@ from .options import (
     CATALOG_OPTION,
     JSON_OPTION,
     SEED_OPTION,
+    STANDBY_FLOW_OPTION,
     TIME_SCALE_OPTION,
+    command_reactor,
     condition_list_options,
     condition_options,
     friendly_errors,
@@ -25,16 +27,17 @@ from .options import (
 @CATALOG_OPTION
 @SEED_OPTION
 @TIME_SCALE_OPTION
+@STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
-def measure(catalog, seed, time_scale, as_json, **conditions):
+def measure(catalog, seed, time_scale, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
     from ..conditions import NAMES
     from ..plans import measure_point
-    from ..runtime import open_session, session_reactor
+    from ..runtime import open_session
 
     values = [conditions[name] for name in NAMES]
-    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     reactor.check_reagents([reactor.check_conditions(*values)])
     session = open_session(catalog, reactor=reactor)
     (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
@@ -95,9 +98,10 @@ def run_interruptible(session, plan) -> tuple:
 @CATALOG_OPTION
 @SEED_OPTION
 @TIME_SCALE_OPTION
+@STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
-def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, as_json, **lists):
+def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, standby_flow_ul_min, as_json, **lists):
     """Survey a grid of conditions on the session's reactor (the twin by default), one stored run per point."""
     import itertools
 
@@ -106,10 +110,10 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, as
 
     from ..conditions import CONDITIONS
     from ..plans import phase_map
-    from ..runtime import open_session, session_reactor
+    from ..runtime import open_session
 
     grid = tuple(parse_floats(c.plural_option, lists[c.plural]) for c in CONDITIONS)
-    reactor = session_reactor(seed=seed, time_scale=time_scale)
+    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     points = [
         reactor.check_conditions(*values)
         for values in itertools.product(*grid)

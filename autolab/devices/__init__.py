@@ -11,10 +11,11 @@ from .clock import SimClock
 from .detectors import SAXSDetector, Spectrometer
 from .heater import Heater, SimHeater
 from .pump import SimSyringePump, SyringePump
-from .reactor import FlowReactor, FlushMonitor, PointConditions
+from .reactor import REACTOR_SETTINGS, FlowReactor, FlushMonitor, PointConditions, configure_reactor
 from .twin import SimFlushMonitor, SimSAXSDetector, SimSpectrometer, TwinFlowReactor, make_twin_reactor, washout_fraction
 
 __all__ = [
+    "REACTOR_SETTINGS",
     "FlowReactor",
     "FlushMonitor",
     "Heater",
@@ -29,6 +30,7 @@ __all__ = [
     "Spectrometer",
     "SyringePump",
     "TwinFlowReactor",
+    "configure_reactor",
     "make_twin_reactor",
     "washout_fraction",
 ]

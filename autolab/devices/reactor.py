@@ -10,8 +10,9 @@ growth temperature, and reach the UV-Vis and SAXS flow cells through a short tra
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus
@@ -117,13 +118,64 @@ class FlowReactor(Device):
             pump = getattr(self, key)
             low, high = pump.limits
             if flow != 0.0 and not low <= flow <= high:
+                lowest, highest = self.standby_flow_range()
                 msg = (
                     f"standby_flow_ul_min={total:g} gives the {pump.label} {flow:g} µL/min, outside its "
-                    f"allowed range {low:g}–{high:g} µL/min; set 0 (stop) or a total of "
-                    f"{low / max(cd, 1.0 - cd):g}–{high / max(cd, 1.0 - cd):g} µL/min"
+                    f"allowed range {low:g}–{high:g} µL/min; set 0 (stop) or a total of {lowest:g}–{highest:g} µL/min"
                 )
                 raise LimitError(msg)
         return flows
+
+    def standby_flow_range(self) -> tuple[float, float]:
+        """Lowest and highest total standby flow (µL/min) besides 0 that keeps each pump's share in its range.
+
+        Examples
+        --------
+        >>> from autolab.devices import make_twin_reactor
+        >>> make_twin_reactor().standby_flow_range()  # two pumps of 10–12000 µL/min, half the flow each
+        (20.0, 24000.0)
+        """
+        cd = float(self.cd_volume_fraction.get())
+        shares = {self.cd_pump: cd, self.se_pump: 1.0 - cd}
+        lowest = max(pump.limits[0] / share for pump, share in shares.items() if share > 0)
+        highest = min(pump.limits[1] / share for pump, share in shares.items() if share > 0)
+        return lowest, highest
+
+    def set_standby_flow(self, value: float | str, *, field: str = "standby_flow_ul_min") -> float:
+        """Set the total flow while the heaters move and settle: 0 stops the pumps, else within :meth:`standby_flow_range`.
+
+        Parameters
+        ----------
+        value : float or str
+            µL/min, as a number or its text (a config file's or an option's value).
+        field : str
+            How the user gave it, for the message (``--standby-flow-ul-min``).
+
+        Raises
+        ------
+        LimitError
+            Naming ``field``, the value and the allowed values; the setting is left as it was.
+
+        Examples
+        --------
+        >>> from autolab.devices import make_twin_reactor
+        >>> make_twin_reactor().set_standby_flow(5)
+        Traceback (most recent call last):
+        ...
+        autolab.errors.LimitError: standby_flow_ul_min=5 is outside the allowed standby flows: 0 (stop the pumps ...) or 20–24000 µL/min
+        """
+        low, high = self.standby_flow_range()
+        allowed = f"0 (stop the pumps while the heaters move) or {low:g}–{high:g} µL/min"
+        try:
+            flow = float(value)
+        except (TypeError, ValueError):
+            msg = f"{field}={value!r} is not a number; allowed: {allowed}"
+            raise LimitError(msg) from None
+        if flow != 0.0 and not low <= flow <= high:
+            msg = f"{field}={flow:g} is outside the allowed standby flows: {allowed}"
+            raise LimitError(msg)
+        self.standby_flow_ul_min.put(flow)
+        return flow
 
     def residence_time_for(self, total_flow_ul_min: float) -> float:
         """Growth-oven residence time (s) at a total flow (µL/min); ``inf`` without flow."""
@@ -239,3 +291,31 @@ class FlowReactor(Device):
                     advice = "refill the syringe or measure fewer points"
                 msg = f"{pump.label} ({pump.name}) has {state} but {len(points)} point(s) need about {volume:.0f} µL; {advice}"
                 raise LimitError(msg)
+
+
+#: The keys of the config file's ``[reactor]`` table that set a built reactor (the twin or a
+#: factory's), besides ``factory``, ``seed`` and ``time_scale``, which choose and build it.
+REACTOR_SETTINGS = ("standby_flow_ul_min",)
+
+
+def configure_reactor(reactor: FlowReactor, settings: Mapping[str, Any], *, source: str = "[reactor]") -> FlowReactor:
+    """Apply the settings of a ``[reactor]`` table (:data:`REACTOR_SETTINGS`) to ``reactor``; return it.
+
+    ``standby_flow_ul_min`` goes through :meth:`FlowReactor.set_standby_flow`. Other keys are
+    left to whoever builds the reactor. ``source`` says where the table was read, for the message
+    of a bad value (``AUTOLAB_CONFIG /path/autolab.toml [reactor]``).
+
+    Raises
+    ------
+    LimitError
+        Naming the setting, its value and the allowed values.
+
+    Examples
+    --------
+    >>> from autolab.devices import configure_reactor, make_twin_reactor
+    >>> configure_reactor(make_twin_reactor(), {"standby_flow_ul_min": 0}).standby_flow_ul_min.get()
+    0.0
+    """
+    if "standby_flow_ul_min" in settings:
+        reactor.set_standby_flow(settings["standby_flow_ul_min"], field=f"{source} standby_flow_ul_min")
+    return reactor
