@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,41 @@ def test_measure_runs_and_show_round_trip(tmp_path):
     short = autolab("show", "ab", "--catalog", catalog)
     assert short.returncode == 2
     assert short.stderr.strip() == "autolab: error: run 'ab' is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
+
+
+@pytest.mark.slow
+def test_measure_prints_its_metrics_and_analysis_run_and_analyze_prints_the_run_it_stores(tmp_path):
+    from autolab.catalog import open_catalog
+
+    catalog = tmp_path / "cli-catalog"
+    result = autolab(
+        "measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "270", "--residence-time-s", "14",
+        "--standby-flow-ul-min", "0", "--catalog", str(catalog),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    head, analysed, *rows = result.stdout.splitlines()
+    uid = re.fullmatch(rf"stored run (\S+) in {re.escape(str(catalog.resolve()))}", head).group(1)
+    analysis_uid = re.fullmatch(r"analysis stored as run (\S+):", analysed).group(1)
+    printed = dict(row.split(None, 1) for row in rows)
+    client = open_catalog(catalog, create=False)
+    analysis = client[analysis_uid].metadata["start"]
+    assert analysis["analysis_of"] == uid
+    # One line per metric of the stored analysis, `plugin.metric  value`, as the derived run holds it.
+    assert set(printed) == {f"{plugin}.{name}" for plugin, metrics in analysis["metrics"].items() for name in metrics}
+    assert printed["uvvis.msc_families"] == "['CdSe-437']"
+    assert float(printed["uvvis.nc_exciton_nm"]) == pytest.approx(analysis["metrics"]["uvvis"]["nc_exciton_nm"], rel=1e-4)
+    assert float(printed["saxs.radius_nm"]) == pytest.approx(analysis["metrics"]["saxs"]["radius_nm"], rel=1e-4)
+    # --standby-flow-ul-min 0 stopped the pumps while the heaters moved; the point's start document says so.
+    assert client[uid].metadata["start"]["standby_flow_ul_min"] == 0.0
+
+    # Re-analysing the run stores another derived run and names it.
+    again = autolab("analyze", uid[:8], "--catalog", str(catalog))
+    assert again.returncode == 0, again.stderr
+    second = re.fullmatch(rf"analysis of run {uid} stored as run (\S+)", again.stdout.splitlines()[0]).group(1)
+    assert second != analysis_uid
+    stored = open_catalog(catalog, create=False)[second].metadata["start"]
+    assert (stored["analysis_of"], stored["reanalysis"]) == (uid, True)
 
 
 def test_standby_flow_comes_from_the_config_file_and_the_option_overrides_it(tmp_path, monkeypatch):

@@ -191,8 +191,12 @@ def resolve_uid(client, text: str) -> str:
     if len(text) < 5:
         msg = f"run {text!r} is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
         raise AutolabError(msg)
-    if text in client:
-        return text
+    try:
+        found = text in client  # a uid, or (bluesky's catalog client) the one run whose uid starts with it
+    except ValueError:  # bluesky's catalog client: several runs start with it
+        found = False
+    if found:
+        return client[text].metadata["start"]["uid"]
     matches = [uid for uid in client if uid.startswith(text)]
     if len(matches) == 1:
         return matches[0]

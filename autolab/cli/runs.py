@@ -116,7 +116,8 @@ def analyze(target, kind, catalog, as_json):
     """Analyse an instrument file (--kind uvvis|saxs FILE) or re-analyse a stored run (a uid, its first characters, or `last`).
 
     Runs every analysis hook, the slow deferred ones included (a campaign runs those in a worker
-    process after each point).
+    process after each point). A stored run's analysis is stored as a new derived run, whose uid
+    is printed (analysis_uid with --json).
     """
     from ..analysis import PluginManager
     from ..analysis.files import read_saxs, read_uvvis
@@ -140,9 +141,16 @@ def analyze(target, kind, catalog, as_json):
         client = open_catalog(location, create=False)
         uid = resolve_uid(client, target)
         writer = CatalogWriter(client, journal_directory(location))
-        report = analyze_point(load_point(client[uid]), manager, sink=writer, deferred=True)
+        stored: list[str] = []
+
+        def sink(name, doc):
+            if name == "start":
+                stored.append(doc["uid"])
+            writer(name, doc)
+
+        report = analyze_point(load_point(client[uid]), manager, sink=sink, deferred=True)
         writer.close()
-        payload = {"uid": uid, **report.metrics}
+        payload = {"uid": uid, "analysis_uid": stored[0], **report.metrics}
     payload["errors"] = report.errors
     if report.notes:
         payload["notes"] = report.notes
@@ -152,6 +160,8 @@ def analyze(target, kind, catalog, as_json):
 
         click.echo(json.dumps(jsonable(payload)))
     else:
+        if "analysis_uid" in payload:
+            click.echo(f"analysis of run {payload.pop('uid')} stored as run {payload.pop('analysis_uid')}")
         for key, value in payload.items():
             if key.startswith("saxs.mcsas_histogram"):
                 continue
