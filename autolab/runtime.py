@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from bluesky import RunEngine
 
-from .catalog import CatalogWriter, journal_directory, last_scan_id, open_catalog, resolve_location
+from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
+from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, make_twin_reactor
 
 
@@ -68,13 +69,14 @@ def open_session(
 
     Notes
     -----
-    The RunEngine's ``scan_id`` continues from the largest one in the catalog, so runs from
-    successive processes are numbered 1, 2, 3, … .
+    Each run takes the catalog's next ``scan_id`` when it opens
+    (:class:`~autolab.catalog.reading.ScanIdSource`), so runs are numbered 1, 2, 3, … across
+    processes, also between sessions open at the same time on one catalog folder.
     """
     location = resolve_location(catalog)
     client = open_catalog(location, api_key=api_key)
     writer = CatalogWriter(client, journal_directory(location))
-    RE = RunEngine({"scan_id": last_scan_id(client)}, call_returns_result=False)
+    RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location))
     RE.subscribe(writer)
     analysis = deferred = None
     if analyze:

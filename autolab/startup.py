@@ -27,8 +27,9 @@ runs by hand runs the same way as a queue item. Importing it builds:
     and a line per point while a campaign runs; ``campaign_progress.last_summary`` afterwards) and
     :func:`~autolab.progress.campaign_summary` to read any campaign's summary from ``catalog``.
 
-The catalog location is resolved to an absolute path, and ``RE.md["scan_id"]`` starts from the
-largest ``scan_id`` in the catalog, so scan ids go on across sessions.
+The catalog location is resolved to an absolute path, and each run takes the catalog's next
+``scan_id`` when it opens (:class:`~autolab.catalog.reading.ScanIdSource`), so scan ids go on
+across sessions, also while the queue worker and another session are open at the same time.
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ from autolab.catalog import (
     CatalogWriter,
     find_runs,
     journal_directory,
-    last_scan_id,
     load_point,
     measurements,
     open_catalog,
     resolve_location,
 )
+from autolab.catalog.reading import ScanIdSource
 from autolab.optimize import GPOptimizer
 from autolab.plans import stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
@@ -109,7 +110,7 @@ set_conditions = _limited["set_conditions"]
 safe_state = _limited["safe_state"]
 autonomous_campaign = _limited["autonomous_campaign"]
 
-RE = RunEngine({"scan_id": last_scan_id(catalog)})  # scan ids go on from the catalog's largest
+RE = RunEngine(scan_id_source=ScanIdSource(catalog, location))  # each run takes the catalog's next scan id
 RE.subscribe(writer)
 analysis, deferred_analysis = subscribe_analysis(RE, plugins, writer)
 # Slow (deferred) analyses run in a worker process after each point; leaving waits for them

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import h5py
 import numpy as np
 import pytest
 import xarray
+from bluesky import RunEngine
 from bluesky.callbacks.core import CallbackBase
+from bluesky.plans import count
 from click.testing import CliRunner
 from tiled.client.container import Container
 from tiled.queries import Key, NotIn
 
 from autolab.catalog import CatalogWriter, journal_directory, last_scan_id, load_point, measurements, open_catalog
 from autolab.catalog.export import stream_dataset
+from autolab.catalog.reading import ScanIdSource
 from autolab.cli import cli
 from autolab.plans import measure_point
 from autolab.runtime import open_session
@@ -83,6 +89,82 @@ def test_scan_ids_continue_across_processes(tmp_path):
     client = open_catalog(path, create=False)
     assert sorted(run.metadata["start"]["scan_id"] for run in client.values()) == [1, 2, 3, 4]
     assert last_scan_id(client) == 4
+
+
+SESSION_LOOP = """
+import sys
+for line in sys.stdin:  # one point per line, then this session's scan id
+    RE(measure_point(reactor, 280, 280, 4.5))
+    print(RE.md["scan_id"], flush=True)
+"""
+
+
+def open_session_process(code, env=None):
+    """A long-lived session in its own interpreter: measures a point per line on stdin, prints its scan id."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", code + SESSION_LOOP + "print('closed', flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert process.stdout.readline() == "ready\n", process.communicate(timeout=60)[1][-2000:]
+    return process
+
+
+def measure_in(process):
+    process.stdin.write("measure\n")
+    process.stdin.flush()
+    line = process.stdout.readline()
+    assert line.strip().isdigit(), process.communicate(timeout=60)[1][-2000:]
+    return int(line)
+
+
+@pytest.mark.slow
+def test_sessions_open_at_the_same_time_number_runs_in_one_sequence(tmp_path):
+    """The queue worker's namespace (autolab.startup) and an open_session, both open, interleaving points."""
+    path = tmp_path / "catalog"
+    open_catalog(path)
+    worker = open_session_process(
+        "from autolab.startup import RE, reactor, measure_point\nprint('ready', flush=True)\n",
+        env={**os.environ, "AUTOLAB_CATALOG": str(path), "AUTOLAB_CONFIG": "", "AUTOLAB_REACTOR": ""},
+    )
+    session = open_session_process(
+        "from autolab.plans import measure_point\nfrom autolab.runtime import open_session\n"
+        f"s = open_session({str(path)!r}, analyze=False)\nRE, reactor = s.RE, s.reactor\nprint('ready', flush=True)\n"
+    )
+    try:
+        numbers = [measure_in(process) for _ in range(3) for process in (worker, session)]
+    finally:
+        for process in (worker, session):
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err[-2000:]
+    assert numbers == [1, 2, 3, 4, 5, 6]
+    stored = [run.metadata["start"] for run in measurements(open_catalog(path, create=False)).values()]
+    assert sorted(start["scan_id"] for start in stored) == [1, 2, 3, 4, 5, 6]
+    assert (path / "last_scan_id").read_text() == "6\n"
+
+
+@pytest.mark.slow
+def test_scan_id_source_counts_past_the_catalog_and_past_nine(tmp_path, monkeypatch):
+    """The counter file starts from the catalog's largest scan id (compared as a number, not as text)."""
+    path = tmp_path / "catalog"
+    client = open_catalog(path)
+    writer = CatalogWriter(client, journal_directory(path))
+    engine = RunEngine({"scan_id": 8}, call_returns_result=False)
+    engine.subscribe(writer)
+    for _ in range(3):  # scan ids 9, 10, 11: as text "9" sorts after "11"
+        engine(count([]))
+    writer.flush()
+    assert last_scan_id(client) == 11
+    source = ScanIdSource(client, path)
+    assert (path / "last_scan_id").read_text() == "11\n"
+    assert [source({}), source({"scan_id": 20}), source({})] == [12, 21, 22]
+    (path / "last_scan_id").write_text("")  # unreadable: taken again from the catalog
+    assert source({}) == 12
+    # Without a counter file (a served catalog, or no fcntl): the catalog's largest, or the session's own last, + 1.
+    monkeypatch.setattr("autolab.catalog.reading.fcntl", None)
+    served = ScanIdSource(client, path)
+    assert served.counter is None
+    assert [served({}), served({"scan_id": 30})] == [12, 31]
+    writer.close()
 
 
 @pytest.mark.slow
