@@ -59,15 +59,27 @@ def test_stored_arrays_have_named_dims_units_and_coordinates(measured):
     assert data["reactor_spectrometer_absorbance"].dims == ("time", "wavelength_nm")
     assert data["reactor_saxs_intensity_sigma"].dims == ("time", "q_nm_inv")
     assert dict(data.sizes) == {"time": 1, "wavelength_nm": 401, "q_nm_inv": 250}
+    # tiled's plain read(): named dims, but only the time coordinate and no units (docs/reading-runs.md says so).
+    assert list(data.coords) == ["time"]
+    assert data["reactor_spectrometer_wavelength_nm"].dims == ("time", "wavelength_nm")
+    assert all(not variable.attrs for variable in data.data_vars.values())
+    with pytest.raises(ValueError, match="no associated coordinate"):
+        data["reactor_spectrometer_absorbance"].sel(wavelength_nm=437, method="nearest")
     data_keys = run.primary.descriptors[0]["data_keys"]
     assert data_keys["reactor_spectrometer_absorbance"]["units"] == "AU"
     assert data_keys["reactor_saxs_intensity"]["units"] == "1/cm"
+    # stream_dataset: the axes as coordinates, with units, and units on every variable that has them.
     dataset = stream_dataset(run)
+    assert sorted(dataset.coords) == ["q_nm_inv", "time", "wavelength_nm"]
     assert dataset["wavelength_nm"].values[[0, -1]].tolist() == [300.0, 700.0]
     assert dataset["q_nm_inv"].values[0] == pytest.approx(0.1)
+    assert (dataset["wavelength_nm"].attrs["units"], dataset["q_nm_inv"].attrs["units"]) == ("nm", "1/nm")
     assert dataset["reactor_spectrometer_absorbance"].attrs["units"] == "AU"
+    assert dataset["reactor_saxs_intensity_sigma"].attrs["units"] == "1/cm"
     absorbance = dataset["reactor_spectrometer_absorbance"].isel(time=0).sel(wavelength_nm=437.0)
     assert float(absorbance) == load_point(run).absorbance[137]
+    nearest = dataset["reactor_spectrometer_absorbance"].isel(time=0).sel(wavelength_nm=437.3, method="nearest")
+    assert (float(nearest.wavelength_nm), float(nearest)) == (437.0, float(absorbance))
 
 
 @pytest.mark.slow

@@ -39,7 +39,9 @@ def stream_dataset(run, stream: str = "primary"):
     ``run[stream].read()`` plus: each variable's ``units`` (from the descriptor) in its attrs,
     and for each named array dimension whose axis was read with the data (a variable
     ``…_<dim>``, such as ``reactor_spectrometer_wavelength_nm`` for ``wavelength_nm``), that
-    axis as the dimension's coordinate.
+    axis, as it was at the last event, as the dimension's coordinate. tiled's plain ``read()``
+    builds its Dataset from the arrays alone: the arrays' named dims, ``time`` as the only
+    coordinate, no attrs.
 
     Examples
     --------
