@@ -42,6 +42,7 @@ def open_session(
     api_key: str | None = None,
     analyze: bool = True,
     progress: bool = False,
+    deferred: bool = True,
 ) -> Session:
     """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
 
@@ -66,6 +67,9 @@ def open_session(
         Subscribe a :class:`~autolab.progress.CampaignProgress` (``session.progress``): campaigns
         show a progress bar and a line per point on stderr, and ``session.progress.last_summary``
         holds the last campaign's result.
+    deferred : bool
+        With ``analyze``, also run the plugins' deferred hooks (``False``: the live analysis only,
+        as a sweep's campaigns do).
 
     Notes
     -----
@@ -78,11 +82,11 @@ def open_session(
     writer = CatalogWriter(client, journal_directory(location))
     RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location))
     RE.subscribe(writer)
-    analysis = deferred = None
+    analysis = deferred_worker = None
     if analyze:
         from .analysis import PluginManager
 
-        analysis, deferred = subscribe_analysis(RE, PluginManager(), writer)
+        analysis, deferred_worker = subscribe_analysis(RE, PluginManager(), writer, deferred=deferred)
     campaign_progress = None
     if progress:
         from .progress import CampaignProgress
@@ -94,12 +98,12 @@ def open_session(
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
     return Session(
         RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,
-        deferred=deferred,
+        deferred=deferred_worker,
     )
 
 
-def subscribe_analysis(RE: RunEngine, plugins, writer):
-    """Subscribe the live analysis, and the deferred one when a plugin has slow hooks.
+def subscribe_analysis(RE: RunEngine, plugins, writer, *, deferred: bool = True):
+    """Subscribe the live analysis, and the deferred one when a plugin has slow hooks (unless ``deferred`` is False).
 
     Returns ``(AnalysisCallback, DeferredAnalysis or None)``; both store through ``writer``.
     Used by :func:`open_session` and :mod:`autolab.startup` (the IPython session and queue worker).
@@ -109,10 +113,10 @@ def subscribe_analysis(RE: RunEngine, plugins, writer):
 
     analysis = AnalysisCallback(plugins, writer)
     analysis.subscribe(RE)  # also answers the campaign's question for the live analysis
-    deferred = DeferredAnalysis(writer) if plugins.has_deferred() else None
-    if deferred is not None:
-        RE.subscribe(deferred)
-    return analysis, deferred
+    worker = DeferredAnalysis(writer) if deferred and plugins.has_deferred() else None
+    if worker is not None:
+        RE.subscribe(worker)
+    return analysis, worker
 
 
 def session_config() -> dict:
