@@ -280,6 +280,23 @@ def _remove_item(api, item_uid: str) -> None:
         pass
 
 
+def queued_points(api, campaign_id: str) -> list[int]:
+    """Numbers (from 1) of campaign ``campaign_id``'s points whose items are still in the queue, running or waiting.
+
+    What an agent stopped by Ctrl-C leaves behind: the worker measures such a point, and a
+    resume counts it once its run is in the catalog.
+    """
+    queue = api.queue_get()
+    items = [queue.get("running_item") or {}, *queue.get("items", [])]
+    return [
+        md["campaign_point_index"] + 1
+        for item in items
+        if item.get("name") == "measure_point"
+        and (md := (item.get("kwargs") or {}).get("md") or {}).get("campaign_id") == campaign_id
+        and "campaign_point_index" in md
+    ]
+
+
 def _item_state(api, item_uid: str) -> tuple[str, dict]:
     """Where the queue item ``item_uid`` is: ``("history", result)``, ``"running"``, ``"queued"`` or ``"missing"``."""
     for item in reversed(api.history_get()["items"]):

@@ -277,16 +277,12 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     assert api.status()["items_in_queue"] == 0
 
 
-def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
-    """A person removes the agent's queued point: the agent stops at once, saying why, instead of
-    waiting an hour for a result that cannot come."""
+def _hold_the_worker(api, purpose: str) -> None:
+    """A person's campaign holds the worker, paused (so it lasts however long the test needs); items queued later wait behind it."""
     from bluesky_queueserver_api import BPlan
 
-    _, api, _, directory = queue
-    # A person's campaign holds the worker — paused, so it lasts however long the agent takes to
-    # start — and the agent's first point waits in the queue behind it.
     api.item_add(BPlan("autonomous_campaign", reactor="reactor", objective="msc437", budget=40, seed=3, bounds=WINDOW,
-                       md={"purpose": "busy"}))
+                       md={"purpose": purpose}))
     api.queue_start()
     deadline = time.monotonic() + 60
     while True:  # pause once the campaign's RunEngine is running (the item may still be opening)
@@ -297,6 +293,15 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
             assert time.monotonic() < deadline, api.status()
             time.sleep(0.1)
     wait_for(lambda: api.status()["manager_state"] == "paused", timeout=60)
+
+
+def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
+    """A person removes the agent's queued point: the agent stops at once, saying why, instead of
+    waiting an hour for a result that cannot come."""
+    _, api, _, directory = queue
+    # A person's campaign holds the worker — paused, so it lasts however long the agent takes to
+    # start — and the agent's first point waits in the queue behind it.
+    _hold_the_worker(api, "busy")
     agent = subprocess.Popen(
         [sys.executable, "-m", "autolab", "agent", "--budget", "2", "--seed", "7", "--dir", str(directory), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -330,6 +335,67 @@ def test_agent_stops_when_a_person_removes_its_point_from_the_queue(queue):
     api.wait_for_idle(timeout=600)
     assert api.history_get()["items"][-1]["name"] == "autonomous_campaign"
     assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
+    assert api.status()["items_in_queue"] == 0
+
+
+def test_ctrl_c_stops_the_agent_in_one_line_and_its_queued_point_is_measured_and_resumed(queue):
+    """SIGINT to an agent whose point waits in the queue: one line with the resume command, no traceback.
+
+    The point stays in the queue (a resume is refused until the queue has run it), the worker
+    measures it, and the printed command continues the campaign from it.
+    """
+    _, api, catalog, directory = queue
+    _hold_the_worker(api, "held-for-ctrl-c")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "autolab", "agent", "--budget", "2", "--initial-design", "2", "--seed", "11", "--dir", str(directory)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        queued = []
+        while not queued and agent.poll() is None and time.monotonic() < deadline:
+            queued = [i for i in api.queue_get()["items"] if i["name"] == "measure_point"]
+            time.sleep(0.2)
+        assert queued, f"the agent queued no point within 120 s; it said: {agent.communicate(timeout=10)}"
+        time.sleep(1)  # past the request that queued it: the agent now waits for the point
+        agent.send_signal(signal.SIGINT)  # as Ctrl-C in its terminal, while it waits for its point
+        out, err = agent.communicate(timeout=60)
+    finally:
+        agent.kill()
+        agent.wait()
+        for stream in (agent.stdout, agent.stderr):
+            stream.close()
+    campaign_id = queued[0]["kwargs"]["md"]["campaign_id"]
+    assert agent.returncode == 130, err
+    assert out.startswith(f"agent: watching catalog {catalog} ")
+    warning, *lines = err.splitlines()  # the campaign's warnings are lines of their own, as in `autolab campaign`
+    assert warning.startswith("autolab: warning: budget=2 does not exceed the initial design of 2 point(s)")
+    assert lines == [
+        f"autolab: agent interrupted after 0 of 2 points; its point 1 stays in the queue and is measured there; once the queue "
+        f"has run it (`autolab queue wait --dir {directory}`), continue with: autolab agent --resume {campaign_id} --dir {directory}"
+    ]
+    assert [i["item_uid"] for i in api.queue_get()["items"]] == [queued[0]["item_uid"]]
+    # A resume now would not count the point, so it is refused, in one line.
+    early = autolab("agent", "--resume", campaign_id, "--dir", str(directory), timeout=120)
+    assert (early.returncode, early.stderr.strip()) == (
+        2, f"autolab: error: campaign {campaign_id}'s point 1 is still in the queue; resume once the queue has run it "
+           f"(`autolab queue wait --dir {directory}`)",
+    )
+
+    # The person stops their campaign; the queue runs the agent's point, and the printed command continues from it.
+    api.re_stop()
+    api.wait_for_idle(timeout=120)
+    if api.status()["items_in_queue"]:
+        api.queue_start()
+        api.wait_for_idle(timeout=120)
+    assert api.history_get()["items"][-1]["item_uid"] == queued[0]["item_uid"]
+    (point,) = wait_for(lambda: [r for r in find_runs(open_catalog(catalog), plan_name="measure_point", campaign_id=campaign_id)
+                                 if (r.metadata.get("stop") or {}).get("exit_status") == "success"], timeout=60)
+    resumed = autolab("agent", "--resume", campaign_id, "--dir", str(directory), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["resumed_from"], summary["n_runs"], summary["stop_reason"]) == (1, 2, "budget spent")
+    assert summary["run_uids"][0] == point.metadata["start"]["uid"]
     assert api.status()["items_in_queue"] == 0
 
 

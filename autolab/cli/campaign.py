@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -25,6 +23,7 @@ from .options import (
     friendly_errors,
     parse_assignments,
     parse_bounds,
+    warnings_to_stderr,
 )
 
 
@@ -82,7 +81,7 @@ def campaign(
             raise AutolabError(msg)
     reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     seed = 0 if seed is None else seed
-    with _warnings_to_stderr():
+    with warnings_to_stderr():
         new_campaign = None
         if resume_id is None:  # check every input before opening the catalog
             new_campaign = Campaign(
@@ -133,23 +132,6 @@ def campaign(
         sys.exit(INTERRUPTED_EXIT)
     if not as_json:  # the progress lines ended with the summary (CampaignSummary's two lines)
         click.echo(f"report in {report}; runs in {session.location}")
-
-
-@contextmanager
-def _warnings_to_stderr():
-    """Show the campaign's warnings (``autolab.campaign`` log records) as one line each on stderr."""
-    logger = logging.getLogger("autolab.campaign")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("autolab: warning: %(message)s"))
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
 
 
 def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:

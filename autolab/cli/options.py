@@ -7,8 +7,10 @@ a command imports what it runs inside its function, so ``autolab --help`` starts
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import wraps
 
 import click
@@ -87,6 +89,23 @@ def command_reactor(*, seed: int | None = None, time_scale: float | None = None,
         reactor.set_standby_flow(standby_flow_ul_min, field="--standby-flow-ul-min")
     configure_reactor(reactor, settings, source=f"AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')} [reactor]")
     return reactor
+
+
+@contextmanager
+def warnings_to_stderr():
+    """Show the campaign's warnings (``autolab.campaign`` log records) as one line each on stderr, ``autolab: warning: …``."""
+    logger = logging.getLogger("autolab.campaign")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("autolab: warning: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def fail(message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 
 import click
@@ -18,6 +19,7 @@ from .options import (
     friendly_errors,
     parse_assignments,
     parse_bounds,
+    warnings_to_stderr,
 )
 
 DIR_OPTION = click.option(
@@ -236,35 +238,60 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
         return click.confirm(f"queue measure_point at {cond}?", default=True)
 
     say(f"agent: watching catalog {location} (RE Manager PID {state.manager_pid}, queue in {state.directory})")
-    journal = journal_directory(location)
-    writer = None
-    try:
-        reactor = session_reactor()  # the worker's reactor: the same startup settings
-        limits = reactor.limits()
-        client = open_catalog(location, create=False)  # the worker created it when its environment opened
-        writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
-        if resume_id:
-            from autolab.optimize.cost import ReactorCostModel
-
-            campaign = Campaign.resume(client, resume_id, limits, cost_model=ReactorCostModel.from_reactor(reactor))
-        else:
-            campaign = Campaign(limits, objective, parse_bounds(bounds), budget, 1, initial_design, seed,
-                                fixed=parse_assignments("--fix", fixed, conditions=True), constraints=list(constraints))
-        say(f"agent: campaign {campaign.id}, {campaign.settings.objective}, budget {campaign.settings.budget}")
+    with warnings_to_stderr():  # the campaign's warnings, one line each, as `autolab campaign` shows them
+        journal = journal_directory(location)
+        writer = None
         try:
-            summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show,
-                                check=lambda conditions: feasible_point(reactor, conditions))
-        except KeyboardInterrupt:
-            done = f"{campaign.n_tried} of {campaign.settings.budget} points"
-            resume = f"autolab agent --resume {campaign.id}"
-            msg = f"agent interrupted after {done}; a point it queued stays in the queue; continue with: {resume}"
-            raise Interrupted(msg) from None
-    finally:
-        if writer is not None:
-            writer.close()
-        api.close()
+            reactor = session_reactor()  # the worker's reactor: the same startup settings
+            limits = reactor.limits()
+            client = open_catalog(location, create=False)  # the worker created it when its environment opened
+            writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
+            if resume_id:
+                from autolab.agent import queued_points
+                from autolab.optimize.cost import ReactorCostModel
+
+                waiting = queued_points(api, resume_id)
+                if waiting:  # not in the catalog yet: a resume now would not count it
+                    where = f" --dir {shlex.quote(str(state.directory))}" if directory else ""
+                    msg = (f"campaign {resume_id}'s point {', '.join(map(str, waiting))} is still in the queue; resume once the "
+                           f"queue has run it (`autolab queue wait{where}`)")
+                    raise AutolabError(msg)
+                campaign = Campaign.resume(client, resume_id, limits, cost_model=ReactorCostModel.from_reactor(reactor))
+            else:
+                campaign = Campaign(limits, objective, parse_bounds(bounds), budget, 1, initial_design, seed,
+                                    fixed=parse_assignments("--fix", fixed, conditions=True), constraints=list(constraints))
+            say(f"agent: campaign {campaign.id}, {campaign.settings.objective}, budget {campaign.settings.budget}")
+            try:
+                summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show,
+                                    check=lambda conditions: feasible_point(reactor, conditions))
+            except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, also at an --approve prompt
+                raise Interrupted(_interrupted(api, campaign, directory and state.directory)) from None
+        finally:
+            if writer is not None:
+                writer.close()
+            api.close()
     click.echo(json.dumps(summary) if as_json else f"campaign {summary['campaign_id']}: {summary['n_runs']} points, best "
                f"{summary['objective']} = {summary['best_value']}; {summary['stop_reason']}")
+
+
+def _interrupted(api, campaign, directory) -> str:
+    """The one line of an agent stopped by Ctrl-C: how far it got, its points left in the queue, how to go on."""
+    from autolab.agent import queued_points
+
+    done = f"agent interrupted after {campaign.n_tried} of {campaign.settings.budget} points"
+    where = f" --dir {shlex.quote(str(directory))}" if directory else ""
+    resume = f"autolab agent --resume {campaign.id}{where}"
+    try:
+        waiting = queued_points(api, campaign.id)
+    except Exception:  # the manager does not answer: say what may be left
+        return f"{done}; a point it queued may still be in the queue (`autolab queue status{where}`); continue with: {resume}"
+    if not waiting:
+        return f"{done}; continue with: {resume}"
+    if len(waiting) == 1:
+        left = f"its point {waiting[0]} stays in the queue and is measured there; once the queue has run it"
+    else:
+        left = f"its points {', '.join(map(str, waiting))} stay in the queue and are measured there; once the queue has run them"
+    return f"{done}; {left} (`autolab queue wait{where}`), continue with: {resume}"
 
 
 COMMANDS = (queue, agent, ipython)
