@@ -102,7 +102,7 @@ def campaign(
             from ..catalog import open_catalog
 
             open_catalog(catalog, create=False)
-        session = open_session(catalog, reactor=reactor)
+        session = open_session(catalog, reactor=reactor, progress=False)  # the command shows its own progress
         try:
             if new_campaign is None:
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer,

@@ -39,7 +39,7 @@ def measure(catalog, seed, time_scale, standby_flow_ul_min, as_json, **condition
     values = [conditions[name] for name in NAMES]
     reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     reactor.check_reagents([reactor.check_conditions(*values)])
-    session = open_session(catalog, reactor=reactor)
+    session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
     session.close()
     report = session.analysis.reports.get(uid)
@@ -120,7 +120,7 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, st
         if not (growth_not_above_nucleation and values[1] > values[0])
     ]
     reactor.check_reagents(points)
-    session = open_session(catalog, reactor=reactor)
+    session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)
     n_points = len(points)
     # The console is bound to stdout now: bluesky's own prints are kept off it while the plan runs.
