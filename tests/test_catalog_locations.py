@@ -70,7 +70,9 @@ def test_moved_catalog_reads_its_arrays_and_tables(relative_catalog, tmp_path):
         uris = [row[0] for row in connection.execute("SELECT data_uri FROM assets")]
     assert len(uris) == 6  # five arrays and the table storage
     assert all(str(moved) in uri for uri in uris), uris
-    assert json.loads((moved / LOCATION_FILE).read_text()) == {"location": str(moved)}
+    marker = json.loads((moved / LOCATION_FILE).read_text())
+    assert marker["location"] == str(moved)
+    assert marker["catalog_id"] != json.loads((path / LOCATION_FILE).read_text())["catalog_id"]  # a copy is another catalog
 
 
 @pytest.mark.slow

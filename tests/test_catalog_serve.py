@@ -1,9 +1,12 @@
-"""``autolab serve``: a real tiled server process, written by ``autolab measure``, read by a third process."""
+"""Real tiled servers: ``autolab serve`` and a plain ``tiled serve catalog``, written by ``autolab measure``
+and read by a third process; journals kept per catalog when one address serves another catalog."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import logging
 import os
 import signal
 import socket
@@ -11,12 +14,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import h5py
 import pytest
 import xarray
 
-from autolab.catalog import open_catalog
+from autolab.catalog import CatalogWriter, journal_directory, open_catalog
 
 from .conftest import run_python
 
@@ -64,11 +68,120 @@ def server(tmp_path):
         proc.stderr.close()
 
 
-def autolab(*args, key: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def autolab(*args, key: str | None = None, timeout: float = 300, data_home: Path | None = None) -> subprocess.CompletedProcess:
+    """``autolab ARGS`` as a new process; ``data_home`` is its XDG_DATA_HOME (where a server's journals go)."""
     env = {k: v for k, v in os.environ.items() if k != "TILED_API_KEY"}
     if key is not None:
         env["TILED_API_KEY"] = key
+    if data_home is not None:
+        env["XDG_DATA_HOME"] = str(data_home)
     return subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+MEASURE = ("measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14")
+
+
+def wait_until_listening(proc: subprocess.Popen, port: int, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert proc.poll() is None, log.read_text()[-2000:]
+        time.sleep(0.2)
+    pytest.fail(f"the server on port {port} did not start listening in time: {log.read_text()[-2000:]}")
+
+
+class Servers:
+    """Starts real server processes on 127.0.0.1 and stops each by its PID (SIGTERM)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.procs: list[subprocess.Popen] = []
+
+    def _start(self, args: list[str], port: int, name: str) -> str:
+        log = self.folder / f"{name}-{len(self.procs)}.log"
+        with open(log, "w") as handle:
+            proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        wait_until_listening(proc, port, log)
+        return f"http://127.0.0.1:{port}"
+
+    def tiled(self, catalog: Path, port: int, *, tables: bool) -> str:
+        """A plain ``tiled serve catalog`` over ``catalog``/catalog.db, arrays in ``catalog``/data, tables in
+        ``catalog``/tables.db when ``tables``; the catalog is made when it is not there yet."""
+        catalog.mkdir(parents=True, exist_ok=True)
+        args = [str(Path(sys.executable).parent / "tiled"), "serve", "catalog", "--port", str(port), "--api-key", API_KEY]
+        args += ["--write", str(catalog / "data")]
+        if tables:
+            args += ["--write", f"sqlite:///{catalog / 'tables.db'}"]
+        if not (catalog / "catalog.db").exists():
+            args.append("--init")
+        return self._start([*args, str(catalog / "catalog.db")], port, "tiled")
+
+    def autolab(self, catalog: Path, port: int) -> str:
+        """``autolab serve`` over the catalog folder ``catalog``."""
+        args = [sys.executable, "-m", "autolab", "serve", "--catalog", str(catalog), "--port", str(port), "--api-key", API_KEY]
+        return self._start(args, port, "autolab-serve")
+
+    def stop(self) -> None:
+        """Stop every server started so far."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started = Servers(tmp_path)
+    yield started
+    started.stop()
+
+
+@contextlib.contextmanager
+def connected(uri: str):
+    """A tiled client of the server at ``uri``, closed afterwards."""
+    from tiled.client import from_uri
+
+    client = from_uri(uri, api_key=API_KEY)
+    try:
+        yield client
+    finally:
+        client.context.close()
+
+
+@contextlib.contextmanager
+def journaled_writer(uri: str):
+    """A :class:`CatalogWriter` on the server at ``uri`` with its journals where autolab keeps them; closed afterwards."""
+    with connected(uri) as client:
+        writer = CatalogWriter(client, journal_directory(uri))
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def sim_run_documents() -> list[tuple[str, dict]]:
+    """The documents of one small run (``count`` of ``ophyd.sim``'s ``det``), as a journal holds them."""
+    from bluesky import RunEngine
+    from bluesky.plans import count
+    from ophyd.sim import det
+
+    documents: list[tuple[str, dict]] = []
+    engine = RunEngine({}, call_returns_result=False)
+    engine(count([det], num=3), lambda name, doc: documents.append((name, doc)))
+    return documents
+
+
+def write_journal(folder: Path, documents: list[tuple[str, dict]]) -> Path:
+    """The journal a writer that died mid-way leaves for the run of ``documents``."""
+    from event_model import NumpyEncoder
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{documents[0][1]['uid']}.jsonl"
+    path.write_text("".join(json.dumps({"name": name, "doc": doc}, cls=NumpyEncoder) + "\n" for name, doc in documents))
+    return path
 
 
 @pytest.mark.slow
@@ -181,6 +294,187 @@ def test_serve_refuses_a_bad_key_and_a_busy_port(tmp_path):
     elsewhere = autolab("serve", "--catalog", str(tmp_path / "c"), "--host", "192.0.2.1", "--api-key", API_KEY, timeout=120)
     assert elsewhere.returncode == 2  # 192.0.2.1 (TEST-NET-1) is no address of this machine
     assert elsewhere.stderr.strip().startswith("autolab: error: --host=192.0.2.1: not an address of this machine")
+
+
+@pytest.fixture(scope="module")
+def plain_tiled_run(tmp_path_factory):
+    """A plain ``tiled serve catalog`` with SQL storage for tables, and one point ``autolab measure`` wrote to it."""
+    folder = tmp_path_factory.mktemp("plain-tiled")
+    started = Servers(folder)
+    try:
+        uri = started.tiled(folder / "catalog", free_port(), tables=True)
+        measured = autolab(*MEASURE, "--catalog", uri, "--json", key=API_KEY, data_home=folder / "data-home")
+        assert measured.returncode == 0, measured.stderr[-2000:]
+        yield uri, json.loads(measured.stdout.strip().splitlines()[-1])["uid"], folder
+    finally:
+        started.stop()
+
+
+@pytest.mark.slow
+def test_a_plain_tiled_server_with_table_storage_takes_a_point_that_another_process_reads(plain_tiled_run):
+    uri, uid, folder = plain_tiled_run
+    code = textwrap.dedent(
+        f"""
+        import json
+        from tiled.client import from_uri
+        from tiled.queries import Key
+        client = from_uri({uri!r}, api_key={API_KEY!r})
+        run = client[{uid!r}]
+        data = run.primary.read()
+        print(json.dumps({{
+            "plan": run.metadata["start"]["plan_name"],
+            "exit": run.metadata["stop"]["exit_status"],
+            "dims": list(data["reactor_spectrometer_absorbance"].dims),
+            "a437": float(data["reactor_spectrometer_absorbance"].values[0, 137]),
+            "heater": float(data["reactor_nucleation_heater_readback"].values[0]),
+            "measure_points": list(client.search(Key("start.plan_name") == "measure_point")),
+        }}))
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    read = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (read["plan"], read["exit"], read["dims"]) == ("measure_point", "success", ["time", "wavelength_nm"])
+    assert read["a437"] > 0
+    assert read["heater"] == pytest.approx(280, abs=2)
+    assert read["measure_points"] == [uid]
+    assert not list((folder / "data-home").rglob("*.jsonl")), "every run reached the server; no journal is left"
+
+
+@pytest.mark.slow
+def test_export_through_a_tiled_server_writes_files_that_read_back(plain_tiled_run, tmp_path):
+    from autolab.catalog import load_point
+
+    uri, uid, _ = plain_tiled_run
+    with connected(uri) as client:
+        point = load_point(client[uid])
+    for fmt in ("nc", "h5", "csv"):
+        exported = autolab("export", uid[:8], "--format", fmt, "--output", str(tmp_path / f"point.{fmt}"), "--catalog", uri, key=API_KEY)
+        assert exported.returncode == 0, exported.stderr[-2000:]
+        assert exported.stdout.splitlines()[0] == f"wrote {tmp_path / f'point.{fmt}'}"
+    with xarray.open_dataset(tmp_path / "point.nc", engine="h5netcdf") as dataset:
+        assert dataset.attrs["uid"] == uid
+        assert float(dataset["reactor_spectrometer_absorbance"].sel(wavelength_nm=437.0).values[0]) == point.absorbance[137]
+        assert dataset["reactor_saxs_intensity"].attrs["units"] == "1/cm"
+    with h5py.File(tmp_path / "point.h5", "r") as handle:
+        assert handle.attrs["uid"] == uid
+        intensity = handle["primary/reactor_saxs_intensity"]
+        assert list(intensity[0]) == list(point.intensity)
+        assert list(intensity.attrs["dims"]) == ["time", "q_nm_inv"]
+    with open(tmp_path / "point.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["reactor_se_pump_flow_rate"]) == point.readings["se_pump_flow_rate"]
+    with open(tmp_path / "point.wavelength_nm.csv", newline="") as handle:
+        spectrum = list(csv.DictReader(handle))
+    assert [float(line["wavelength_nm"]) for line in spectrum] == list(point.wavelength_nm)
+    assert [float(line["reactor_spectrometer_absorbance"]) for line in spectrum] == list(point.absorbance)
+
+
+@pytest.mark.slow
+def test_a_tiled_server_without_table_storage_is_one_line_at_once_and_its_journals_wait(servers, tmp_path):
+    """The recipe without SQL storage: one line, no measurement; a run left in a journal waits for a server that can store it."""
+    from autolab.catalog.writer import named_dims_writer
+
+    port, catalog, data_home = free_port(), tmp_path / "tiled-catalog", tmp_path / "data-home"
+    uri = servers.tiled(catalog, port, tables=False)
+    # A writer that died with a run half written: its start reached the server, the rest is in its journal.
+    documents = sim_run_documents()
+    uid = documents[0][1]["uid"]
+    with connected(uri) as client:
+        named_dims_writer(client)(*documents[0])
+    journal = write_journal(data_home / "autolab" / "journal" / f"127.0.0.1_{port}", documents)
+    left = journal.read_text()
+
+    began = time.monotonic()
+    refused = autolab(*MEASURE, "--catalog", uri, key=API_KEY, data_home=data_home)
+    took = time.monotonic() - began
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"autolab: error: the tiled server at {uri} cannot store event tables (creating one answered HTTP 500); start it "
+        "with SQL storage for them, `tiled serve catalog … --write sqlite:////full/path/to/tables.db`, or serve the "
+        "catalog folder with `autolab serve`"
+    ]
+    assert took < 20, f"the refusal took {took:.1f} s"
+    assert journal.read_text() == left  # neither replayed nor dropped
+    with connected(uri) as client:
+        assert list(client) == [uid]  # nothing was measured
+
+    servers.stop()  # the same catalog, now with table storage, at the same address
+    servers.tiled(catalog, port, tables=True)
+    measured = autolab(*MEASURE, "--catalog", uri, "--json", key=API_KEY, data_home=data_home)
+    assert measured.returncode == 0, measured.stderr[-2000:]
+    assert not journal.exists()
+    with connected(uri) as client:
+        replayed = client[uid]
+        assert replayed.metadata["stop"]["exit_status"] == "success"
+        assert list(replayed.primary.read()["det"].values) == [doc["data"]["det"] for name, doc in documents if name == "event"]
+        assert json.loads(measured.stdout.strip().splitlines()[-1])["uid"] in client
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["autolab serve", "tiled serve"])
+def test_a_journal_is_replayed_only_into_the_catalog_it_was_written_for(kind, servers, tmp_path, monkeypatch, caplog):
+    """Two catalogs served one after the other at one address: a run journaled for the first waits for it."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    port = free_port()
+
+    def serve(name: str) -> str:
+        if kind == "autolab serve":
+            return servers.autolab(tmp_path / name, port)
+        new = not (tmp_path / name / "catalog.db").exists()
+        uri = servers.tiled(tmp_path / name, port, tables=True)
+        if new:  # a plain tiled catalog is told apart by its first run
+            with journaled_writer(uri) as writer:
+                for name_, doc in sim_run_documents():
+                    writer(name_, doc)
+        return uri
+
+    uri = serve("first")
+    with journaled_writer(uri) as first:
+        pass
+    # The first catalog's writer died with a run whose documents never reached the server.
+    documents = sim_run_documents()
+    uid = documents[0][1]["uid"]
+    journal = write_journal(first.journal_dir, documents)
+    assert first.journal_dir.parent == journal_directory(uri)
+    servers.stop()
+
+    serve("second")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="autolab.catalog.writer"), journaled_writer(uri) as second:
+        assert second.replayed == []
+        assert uid not in second.client
+    assert second.journal_dir != first.journal_dir
+    assert journal.exists()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"1 journal(s) in {journal_directory(uri)} hold runs written for another catalog served at {uri} before; "
+        "they are kept, and each is replayed only into its own catalog"
+    ]
+    servers.stop()
+
+    serve("first")
+    with journaled_writer(uri) as back:
+        assert back.replayed == [uid]
+        assert back.client[uid].metadata["stop"]["exit_status"] == "success"
+    assert not journal.exists()
+
+
+def test_a_moved_catalog_keeps_its_identity_and_a_copy_gets_its_own(tmp_path):
+    """The identity in the root metadata that keys a served catalog's journals follows the catalog, not the folder."""
+    import shutil
+
+    from autolab.catalog.location import CATALOG_ID_KEY, catalog_identity
+
+    original = tmp_path / "original"
+    identity = open_catalog(original).metadata[CATALOG_ID_KEY]
+    assert catalog_identity(open_catalog(original)) is None  # in-process: the journals sit in the folder itself
+    moved = tmp_path / "moved"
+    shutil.move(original, moved)
+    assert open_catalog(moved).metadata[CATALOG_ID_KEY] == identity
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    assert open_catalog(copy).metadata[CATALOG_ID_KEY] not in (identity, None)
+    assert open_catalog(moved).metadata[CATALOG_ID_KEY] == identity
 
 
 def _h5_names(group) -> list[str]:

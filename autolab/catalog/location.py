@@ -6,13 +6,19 @@ An embedded catalog is one folder::
     tables.db             the event tables (SQLite)
     data/                 arrays (zarr), one folder per run
     journal/              journals of runs not yet confirmed in the catalog
-    autolab-catalog.json  the folder's absolute location when it was last opened
+    autolab-catalog.json  the folder's absolute location when it was last opened, and the
+                          catalog's identity (a UUID)
 
 tiled stores the location of every array and of ``tables.db`` in ``catalog.db`` as absolute
 URIs. Every location is therefore resolved to an absolute path before tiled sees it, and when a
 folder is opened somewhere else than ``autolab-catalog.json`` says (it was moved or copied), the
 stored locations are rewritten to the folder's new place first, so a moved catalog reads as
 before.
+
+The identity stays with a moved folder; a copy (the folder it was copied from still holds the
+same identity) gets a new one. The root node's metadata carries it (``autolab_catalog_id``), so a
+client of ``autolab serve`` knows which catalog it writes to, whatever address the server has
+(see :func:`catalog_identity`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import logging
 import os
 import re
 import sqlite3
+import uuid
 import warnings
 from pathlib import Path
 
@@ -35,6 +42,10 @@ CATALOG_ENV = "AUTOLAB_CATALOG"
 ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
 #: File in a catalog folder that records the folder's absolute location.
 LOCATION_FILE = "autolab-catalog.json"
+#: Key of the root node's metadata that holds the identity of a catalog autolab made.
+CATALOG_ID_KEY = "autolab_catalog_id"
+#: Host name of the in-process tiled app (``Context.from_app``): not a server.
+_IN_PROCESS_HOST = "local-tiled-app"
 # An array asset: file://localhost<old folder>/data/<run uid>/…
 _ARRAY_URI = re.compile(r"^file://localhost(?P<root>/.*?)/data/(?P<rest>[0-9a-fA-F-]{36}/.*)$")
 
@@ -151,6 +162,91 @@ def _open_remote(uri: str, api_key: str | None):
     return client
 
 
+def server_address(client) -> str | None:
+    """The address of the tiled server behind ``client`` (``http://host:port``); None for an in-process catalog."""
+    api_uri = str(client.context.api_uri)
+    if client.context.api_uri.host == _IN_PROCESS_HOST:
+        return None
+    return api_uri.split("/api/", 1)[0].rstrip("/")
+
+
+def catalog_identity(client) -> str | None:
+    """Which catalog the server behind ``client`` holds, as a folder name; None in-process or unknown.
+
+    ``catalog-<uuid>`` for a catalog autolab made (``autolab serve``; the UUID is the root
+    metadata's ``autolab_catalog_id``). Any other tiled server gets ``oldest-run-<uid>``, from the
+    first node it stored, which stays the same for as long as that node is kept; an empty one has
+    no identity yet. Journals of a server are kept in a folder by this name, so a run is replayed
+    only into the catalog it was written for, not into whatever catalog later has that address.
+    """
+    if server_address(client) is None:
+        return None
+    identity = client.metadata.get(CATALOG_ID_KEY)
+    if identity:
+        return f"catalog-{identity}"
+    try:
+        oldest = client.sort(("", 1)).keys().first()
+    except (IndexError, StopIteration, KeyError):  # nothing stored yet
+        return None
+    return f"oldest-run-{oldest}" if oldest else None
+
+
+def check_table_storage(client) -> None:
+    """Raise :class:`CatalogError` in one line if the tiled server behind ``client`` cannot store event tables.
+
+    Runs keep their events in tables, which tiled writes only to SQL storage; a plain ``tiled
+    serve catalog --write DIR`` has file storage alone and answers every table with HTTP 500 (after
+    its client has retried for up to 45 s). This tries once, without retries: it creates a
+    one-column table beside the runs and deletes it again. A server that refuses the try for
+    another reason (no write permission) is not judged here.
+    """
+    address = server_address(client)
+    if address is None:
+        return
+    from dataclasses import asdict
+
+    import httpx
+    import pyarrow
+    from tiled.structures.data_source import DataSource
+    from tiled.structures.table import TableStructure
+    from tiled.utils import safe_json_dump
+
+    key = f"autolab-table-storage-check-{uuid.uuid4().hex}"
+    source = DataSource(
+        structure=TableStructure.from_schema(pyarrow.schema([("check", pyarrow.int64())])),
+        structure_family="table",
+        mimetype="application/x-tiled-sql-table",
+    )
+    body = {
+        "id": key, "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
+        "data_sources": [asdict(source)], "access_tags": None,
+    }
+    http = client.context.http_client
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    try:
+        response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
+    except httpx.HTTPError as exc:
+        msg = f"cannot reach the tiled server at {address}: {exc}"
+        raise CatalogError(msg) from exc
+    if response.is_success:
+        try:
+            deleted = http.delete(f"{client.uri.rstrip('/')}/{key}", params={"recursive": False, "external_only": False})
+            problem = None if deleted.is_success else f"HTTP {deleted.status_code}"
+        except httpx.HTTPError as exc:
+            problem = str(exc)
+        if problem:
+            logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
+        return
+    if response.status_code >= 500 or response.status_code == 415:
+        msg = (
+            f"the tiled server at {address} cannot store event tables (creating one answered HTTP {response.status_code}); "
+            "start it with SQL storage for them, `tiled serve catalog … --write sqlite:////full/path/to/tables.db`, "
+            "or serve the catalog folder with `autolab serve`"
+        )
+        raise CatalogError(msg)
+    logger.debug("table storage check at %s answered HTTP %s; not judged", address, response.status_code)
+
+
 def embedded_adapter(directory: Path, *, create: bool = True):
     """tiled's catalog adapter over the embedded catalog folder ``directory`` (absolute).
 
@@ -181,14 +277,17 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     existed = database.exists()
     if existed:
         relocate(directory)
+    else:
+        _record_location(directory)
+    identity = catalog_id(directory)
     adapter = from_uri(
         f"sqlite:///{database}",
         writable_storage=[str(directory / "data"), tables_uri(directory)],
         init_if_not_exists=not existed,
         specs=ROOT_SPECS,
+        metadata={CATALOG_ID_KEY: identity} if identity else None,
     )
     if not existed:
-        _record_location(directory)
         _write_ahead_logging(directory)
     return adapter
 
@@ -230,11 +329,8 @@ def relocate(directory: Path) -> int:
         The number of asset URIs rewritten.
     """
     directory = Path(resolve_location(directory))
-    marker = directory / LOCATION_FILE
-    try:
-        recorded = json.loads(marker.read_text())["location"]
-    except (OSError, ValueError, KeyError, TypeError):
-        recorded = None
+    marker = _read_marker(directory)
+    recorded = marker.get("location")
     if recorded == str(directory):
         return 0
     from tiled.utils import ensure_uri
@@ -252,7 +348,10 @@ def relocate(directory: Path) -> int:
     except sqlite3.Error as exc:
         msg = f"cannot update the stored locations of the catalog {directory}: {exc}"
         raise CatalogError(msg) from exc
-    _record_location(directory)
+    identity = marker.get("catalog_id")
+    if identity and isinstance(recorded, str) and _read_marker(Path(recorded)).get("catalog_id") == identity:
+        identity = None  # the folder it was copied from is still there: this copy is another catalog
+    _record_location(directory, identity)
     return changed
 
 
@@ -265,11 +364,40 @@ def _relocated_uri(uri: str, directory: Path, new_tables: str) -> str:
     return uri
 
 
-def _record_location(directory: Path) -> None:
+def _read_marker(directory: Path) -> dict:
     try:
-        (directory / LOCATION_FILE).write_text(json.dumps({"location": str(directory)}) + "\n")
+        marker = json.loads((directory / LOCATION_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _record_location(directory: Path, identity: str | None = None) -> None:
+    """Record ``directory`` as the folder's location in ``autolab-catalog.json``, with ``identity`` (a new one if None)."""
+    _write_marker(directory, str(directory), identity)
+
+
+def _write_marker(directory: Path, location: str, identity: str | None) -> None:
+    marker = {"location": location, "catalog_id": identity or str(uuid.uuid4())}
+    try:
+        (directory / LOCATION_FILE).write_text(json.dumps(marker) + "\n")
     except OSError as exc:  # a read-only copy still opens; it is relocated again next time
-        logging.getLogger(__name__).debug("cannot record the catalog location: %s", exc)
+        logger.debug("cannot record the catalog location: %s", exc)
+
+
+def catalog_id(directory: str | os.PathLike) -> str | None:
+    """The identity (a UUID) of the embedded catalog in ``directory``; one is made if it has none yet.
+
+    None when the folder has no ``autolab-catalog.json`` or cannot be given an identity (it is
+    read-only). :func:`embedded_adapter` puts it in the root node's metadata.
+    """
+    directory = Path(resolve_location(directory))
+    marker = _read_marker(directory)
+    if not marker.get("catalog_id") and isinstance(marker.get("location"), str):
+        _write_marker(directory, marker["location"], None)  # a catalog made before identities
+        marker = _read_marker(directory)
+    identity = marker.get("catalog_id")
+    return str(identity) if identity else None
 
 
 def serialization_registry():
@@ -295,8 +423,10 @@ def serialization_registry():
 def journal_directory(location: str | os.PathLike | None = None) -> Path:
     """Where :class:`~autolab.catalog.CatalogWriter` keeps journals of runs not yet in the catalog.
 
-    ``journal/`` inside an embedded catalog's folder; for a server, a folder per server URI under
-    autolab's per-user data directory.
+    ``journal/`` inside an embedded catalog's folder; for a server, a folder per server address
+    under autolab's per-user data directory, in which the writer keeps each catalog's journals in
+    a subfolder named by :func:`catalog_identity` (a server's address may serve another catalog
+    later).
     """
     location = resolve_location(location)
     if is_remote(location):

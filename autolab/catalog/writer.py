@@ -16,6 +16,17 @@ Several writers may share one catalog and its journal folder (a queue worker, th
 worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
 journals of its runs until they are in tiled; the operating system drops the locks of a process
 that dies, so a writer replays exactly the journals whose writer is gone.
+
+A server's address may serve another catalog later (tiled's default port 8000 is everyone's).
+The journals of a server are therefore kept per catalog, in a subfolder of the address's folder
+named by :func:`~autolab.catalog.location.catalog_identity`, and a writer replays only its own
+catalog's. Journals left directly in the address's folder (written while the server's catalog
+was still empty, so without an identity) are replayed only into a catalog that already holds
+their run's start. Journals for other catalogs are kept, and one log line says so.
+
+Before any of that, a writer on a server checks that the server can store event tables
+(:func:`~autolab.catalog.location.check_table_storage`), so a plain ``tiled serve`` without SQL
+storage is one error line at once rather than an HTTP 500 for every event.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ except ImportError:  # pragma: no cover - not POSIX: journals are not shared bet
     fcntl = None
 
 from ..errors import CatalogError
+from .location import catalog_identity, check_table_storage, server_address
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +62,14 @@ class CatalogWriter:
     client : tiled client
         From :func:`open_catalog`.
     journal_dir : path
-        Directory for the per-run journals (see :func:`journal_directory`).
+        Directory for the per-run journals (see :func:`journal_directory`). For a server, the
+        journals go to its subfolder for the server's catalog (:attr:`journal_dir`).
+
+    Raises
+    ------
+    CatalogError
+        If the client's server cannot store event tables (a plain ``tiled serve`` without SQL
+        storage); nothing is written then, and journals already there are kept.
 
     Examples
     --------
@@ -61,7 +80,16 @@ class CatalogWriter:
 
     def __init__(self, client, journal_dir: str | os.PathLike):
         self.client = client
-        self.journal_dir = Path(journal_dir).expanduser().resolve()
+        #: The address of the client's tiled server; None for an in-process (embedded) catalog.
+        self.server = server_address(client)
+        if self.server is not None:
+            check_table_storage(client)
+        base = Path(journal_dir).expanduser().resolve()
+        identity = catalog_identity(client)
+        #: The server address's journal folder (None in-process): the catalogs it served have subfolders.
+        self.address_dir = base if self.server is not None else None
+        #: Where this writer keeps its journals.
+        self.journal_dir = base / identity if identity else base
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         self._tiled_writer = named_dims_writer(client)
         self._queue: queue.Queue = queue.Queue()
@@ -158,9 +186,34 @@ class CatalogWriter:
             handle.close()
 
     def _replay_journals(self) -> list[str]:
-        """Write runs left in journals by an earlier crash into the catalog; return their uids."""
-        replayed = []
-        for path in sorted(self.journal_dir.glob("*.jsonl")):
+        """Write runs left in journals by an earlier crash into the catalog; return their uids.
+
+        This writer's own folder is replayed whole. On a server, the journals left directly in the
+        address's folder (no catalog identity) are replayed if the catalog holds their run's start;
+        those it does not hold and those in other catalogs' subfolders are kept, with one log line.
+        """
+        unidentified = self.address_dir is not None and self.journal_dir == self.address_dir
+        replayed, kept = self._replay_folder(self.journal_dir, only_held=unidentified)
+        if self.address_dir is not None:
+            if not unidentified:
+                more, kept = self._replay_folder(self.address_dir, only_held=True)
+                replayed += more
+            kept += [path for path in self.address_dir.glob("*/*.jsonl") if path.parent != self.journal_dir]
+            if kept:
+                logger.warning(
+                    "%d journal(s) in %s hold runs written for another catalog served at %s before; "
+                    "they are kept, and each is replayed only into its own catalog",
+                    len(kept), self.address_dir, self.server,
+                )
+        return replayed
+
+    def _replay_folder(self, folder: Path, *, only_held: bool) -> tuple[list[str], list[Path]]:
+        """Replay the unlocked journals in ``folder`` (with ``only_held``, those whose run the catalog has).
+
+        Returns the uids replayed and the journals left because the catalog does not hold their run.
+        """
+        replayed, kept = [], []
+        for path in sorted(folder.glob("*.jsonl")):
             try:
                 handle = open(path)
             except FileNotFoundError:  # its writer finished it meanwhile
@@ -168,10 +221,20 @@ class CatalogWriter:
             with handle:
                 if not _lock(handle, wait=False):  # a live writer is still writing this run
                     continue
-                uid = self._replay(path, [json.loads(line) for line in handle.read().splitlines() if line.strip()])
+                docs = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+                if only_held and not self._holds(docs):
+                    kept.append(path)
+                    continue
+                uid = self._replay(path, docs)
             if uid is not None:
                 replayed.append(uid)
-        return replayed
+        return replayed, kept
+
+    def _holds(self, docs: list[dict]) -> bool:
+        """True if the catalog holds the run whose journal is ``docs`` (its start was written there)."""
+        if not docs or docs[0]["name"] != "start":
+            return True  # _replay leaves it alone with a warning
+        return docs[0]["doc"]["uid"] in self.client
 
     def _replay(self, path: Path, docs: list[dict]) -> str | None:
         """Write one left journal's run into the catalog and delete the journal; its uid, or None."""
@@ -187,7 +250,7 @@ class CatalogWriter:
             # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
             # array cannot be written over them; in an embedded catalog they sit beside the journal.
             leftover = self.journal_dir.parent / "data" / uid
-            if leftover.is_dir():
+            if self.server is None and leftover.is_dir():
                 shutil.rmtree(leftover)
         writer = named_dims_writer(self.client)
         for entry in docs:
