@@ -3,8 +3,8 @@
 :class:`CampaignProgress` is a RunEngine callback. It reads only the documents a campaign emits
 (its ``autonomous_campaign`` record runs and each point's derived ``analysis`` run; a point's line
 appears once that run has closed, when the optimiser has the point), so it follows
-``RE(autonomous_campaign(...))`` in the IPython session, a script's ``open_session(progress=True)``
-and a campaign replayed from the catalog alike. When the campaign's summary record arrives it
+``RE(autonomous_campaign(...))`` in the IPython session, in a script's ``open_session()`` (in a
+terminal, or with ``progress=True``) and a campaign replayed from the catalog alike. When the campaign's summary record arrives it
 prints the result and keeps it as :attr:`CampaignProgress.last_summary`, a :class:`CampaignSummary`.
 
 :func:`campaign_summary` reads the same object back from the catalog, from any process.

@@ -10,7 +10,7 @@ from bluesky import RunEngine
 
 from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
 from .catalog.reading import ScanIdSource
-from .devices import FlowReactor, make_twin_reactor
+from .devices import FlowReactor, configure_reactor, make_twin_reactor
 
 
 @dataclass
@@ -41,8 +41,9 @@ def open_session(
     reactor: FlowReactor | None = None,
     api_key: str | None = None,
     analyze: bool = True,
-    progress: bool = False,
+    progress: bool | None = None,
     deferred: bool = True,
+    create: bool = True,
 ) -> Session:
     """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
 
@@ -50,7 +51,8 @@ def open_session(
     ----------
     catalog : str, optional
         Catalog directory or tiled server URI (see :mod:`autolab.catalog` for the default); a
-        directory is resolved to an absolute path (``session.location``) and created if needed.
+        directory is resolved to an absolute path (``session.location``) and created if needed
+        (unless ``create`` is False).
     seed : int, optional
         Seed of the twin's noise.
     time_scale : float
@@ -63,13 +65,17 @@ def open_session(
         Run the analysis plugins as each point finishes and store their derived runs; the
         plugins' slow deferred hooks run in a worker process (``session.deferred``, a
         :class:`~autolab.analysis.deferred.DeferredAnalysis`) and are stored as later runs.
-    progress : bool
+    progress : bool, optional
         Subscribe a :class:`~autolab.progress.CampaignProgress` (``session.progress``): campaigns
         show a progress bar and a line per point on stderr, and ``session.progress.last_summary``
-        holds the last campaign's result.
+        holds the last campaign's result. By default on when stderr is a terminal or a Jupyter
+        notebook, off in scripts whose output goes to a file or a pipe.
     deferred : bool
         With ``analyze``, also run the plugins' deferred hooks (``False``: the live analysis only,
         as a sweep's campaigns do).
+    create : bool
+        Create a catalog folder that does not exist; ``False`` makes a missing folder a
+        :class:`~autolab.errors.CatalogError` naming the path (to resume from a catalog, say).
 
     Notes
     -----
@@ -78,7 +84,7 @@ def open_session(
     processes, also between sessions open at the same time on one catalog folder.
     """
     location = resolve_location(catalog)
-    client = open_catalog(location, api_key=api_key)
+    client = open_catalog(location, api_key=api_key, create=create)
     writer = CatalogWriter(client, journal_directory(location))
     RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location))
     RE.subscribe(writer)
@@ -88,6 +94,11 @@ def open_session(
 
         analysis, deferred_worker = subscribe_analysis(RE, PluginManager(), writer, deferred=deferred)
     campaign_progress = None
+    if progress is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        progress = console.is_terminal or console.is_jupyter
     if progress:
         from .progress import CampaignProgress
 
@@ -146,7 +157,8 @@ def session_config() -> dict:
     return config
 
 
-def session_reactor(*, seed: int | None = None, time_scale: float | None = None) -> FlowReactor:
+def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
+                    standby_flow_ul_min: float | str | None = None) -> FlowReactor:
     """The reactor of every command, the beamline session and the queue worker (:mod:`autolab.startup`).
 
     From :func:`session_config`: the ``factory`` it names (the real reactor), otherwise the twin
@@ -158,8 +170,12 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None)
         The twin's seed instead of the config's (a command's ``--seed``).
     time_scale : float, optional
         The twin's time scale instead of the config's (a command's ``--time-scale``).
+    standby_flow_ul_min : float or str, optional
+        The standby flow instead of the config's (a command's ``--standby-flow-ul-min``).
 
-    A factory's reactor is built as the factory builds it; ``seed`` and ``time_scale`` set only the twin.
+    A factory's reactor is built as the factory builds it; ``seed`` and ``time_scale`` set only the
+    twin. Either way the table's settings (``standby_flow_ul_min``, :func:`~autolab.devices.configure_reactor`)
+    are applied, so every command, the IPython session, the queue worker and the agent use them.
     """
     settings = session_config()["reactor"]
     factory = settings.get("factory")
@@ -169,7 +185,11 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None)
         if not isinstance(reactor, FlowReactor):
             msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
             raise TypeError(msg)
-        return reactor
-    seed = int(settings.get("seed", 0)) if seed is None else seed
-    time_scale = float(settings.get("time_scale", 0)) if time_scale is None else time_scale
-    return make_twin_reactor(seed=seed, time_scale=time_scale)
+    else:
+        seed = int(settings.get("seed", 0)) if seed is None else seed
+        time_scale = float(settings.get("time_scale", 0)) if time_scale is None else time_scale
+        reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
+    if standby_flow_ul_min is not None:
+        settings = {key: value for key, value in settings.items() if key != "standby_flow_ul_min"}
+        reactor.set_standby_flow(standby_flow_ul_min, field="--standby-flow-ul-min")
+    return configure_reactor(reactor, settings, source=f"AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')} [reactor]")

@@ -266,7 +266,7 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     session = open_session(task["catalog"], seed=task["seed"], time_scale=task["time_scale"], api_key=task.get("api_key"),
-                           deferred=False)
+                           deferred=False, progress=False)
     # A Dask worker runs tasks off the main thread, where no SIGINT handler can be installed; the
     # cluster, not Ctrl-C, stops a sweep's campaigns.
     session.RE.context_managers = []

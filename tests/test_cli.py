@@ -28,7 +28,7 @@ def test_help_lists_every_command():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     from autolab.cli import cli
 
-    assert len(cli.commands) == 13
+    assert len(cli.commands) == 14
     for command in cli.commands:
         assert f"`{command}`" in readme  # the README's table names every command
         assert command in result.stdout
@@ -138,15 +138,15 @@ def test_measure_prints_its_metrics_and_analysis_run_and_analyze_prints_the_run_
 
 
 def test_standby_flow_comes_from_the_config_file_and_the_option_overrides_it(tmp_path, monkeypatch):
-    from autolab.cli.options import command_reactor
+    from autolab.runtime import session_reactor
 
     config = tmp_path / "autolab.toml"
     config.write_text("[reactor]\nstandby_flow_ul_min = 40\n")
     monkeypatch.setenv("AUTOLAB_CONFIG", str(config))
-    assert command_reactor().standby_flow_rates() == {"cd_pump": 20.0, "se_pump": 20.0}
-    assert command_reactor(standby_flow_ul_min="0").standby_flow_ul_min.get() == 0.0
+    assert session_reactor().standby_flow_rates() == {"cd_pump": 20.0, "se_pump": 20.0}  # the worker's and IPython's too
+    assert session_reactor(standby_flow_ul_min="0").standby_flow_ul_min.get() == 0.0
     config.write_text("[reactor]\nstandby_flow_ul_min = 5\n")
-    assert command_reactor(standby_flow_ul_min="30").standby_flow_ul_min.get() == 30.0  # the option wins; the file's is unused
+    assert session_reactor(standby_flow_ul_min="30").standby_flow_ul_min.get() == 30.0  # the option wins; the file's is unused
 
     # A bad value, from the file or the option, stops the command with one line before any catalog is made.
     allowed = "0 (stop the pumps while the heaters move) or 20–24000 µL/min"

@@ -130,3 +130,37 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
     assert out.getvalue().splitlines()[3].endswith("(not run: needs 60000 µL, a full syringe holds 50000 µL)")
     assert progress.last_summary["n_failed"] == 1
     assert progress.last_summary.best_value == 0.125
+
+
+def test_a_session_shows_progress_by_default_only_when_stderr_is_a_terminal(tmp_path):
+    import pty
+
+    code = (
+        "import sys\n"
+        "from autolab.runtime import open_session\n"
+        f"session = open_session({str(tmp_path / 'catalog')!r}, analyze=False)\n"
+        "print(session.progress is not None, flush=True)\n"
+        "session.close()\n"
+    )
+    env = {**os.environ, "TERM": "xterm"}
+    for key in ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "FORCE_COLOR", "NO_COLOR", "JUPYTER_COLUMNS"):
+        env.pop(key, None)
+    piped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert (piped.returncode, piped.stdout.strip()) == (0, "False")  # a script whose output is piped stays quiet
+    leader, follower = pty.openpty()
+    try:
+        on_terminal = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=follower, text=True,
+                                     timeout=120, check=False, env=env)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert (on_terminal.returncode, on_terminal.stdout.strip()) == (0, "True")
+
+
+def test_a_session_that_must_not_create_its_catalog_names_the_missing_path(tmp_path):
+    from autolab.errors import CatalogError
+    from autolab.runtime import open_session
+
+    with pytest.raises(CatalogError, match=f"catalog {tmp_path / 'typo'} does not exist"):
+        open_session(str(tmp_path / "typo"), create=False)
+    assert not (tmp_path / "typo").exists()

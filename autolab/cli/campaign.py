@@ -19,7 +19,6 @@ from .options import (
     JSON_OPTION,
     STANDBY_FLOW_OPTION,
     TIME_SCALE_OPTION,
-    command_reactor,
     friendly_errors,
     parse_assignments,
     parse_bounds,
@@ -68,7 +67,7 @@ def campaign(
     from autolab.campaign import Campaign
     from autolab.optimize.cost import ReactorCostModel
 
-    from ..runtime import open_session
+    from ..runtime import open_session, session_reactor
 
     if resume_id is not None:
         given = [name for name, value in (
@@ -79,7 +78,7 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
-    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     seed = 0 if seed is None else seed
     with warnings_to_stderr():
         new_campaign = None
@@ -98,11 +97,9 @@ def campaign(
                 constraints=list(constraints),
                 cost_model=ReactorCostModel.from_reactor(reactor) if cost_aware else None,
             )
-        else:  # a resume reads the catalog first: a mistyped --catalog is an error, not a new empty catalog
-            from ..catalog import open_catalog
-
-            open_catalog(catalog, create=False)
-        session = open_session(catalog, reactor=reactor, progress=False)  # the command shows its own progress
+        # A resume reads the catalog first: a mistyped --catalog is an error, not a new empty catalog.
+        # The command shows its own progress.
+        session = open_session(catalog, reactor=reactor, progress=False, create=resume_id is None)
         try:
             if new_campaign is None:
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer,

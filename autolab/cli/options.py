@@ -70,27 +70,6 @@ def condition_list_options(func: Callable) -> Callable:
     return func
 
 
-def command_reactor(*, seed: int | None = None, time_scale: float | None = None, standby_flow_ul_min: str | None = None):
-    """The session's reactor (:func:`autolab.runtime.session_reactor`) with the config file's and the command's settings.
-
-    The ``[reactor]`` table of ``AUTOLAB_CONFIG`` sets what :func:`autolab.devices.configure_reactor`
-    takes (``standby_flow_ul_min``); ``--standby-flow-ul-min`` overrides it. A bad value is a
-    :class:`~autolab.errors.LimitError` naming where it was given, before anything moves.
-    """
-    import os
-
-    from ..devices import configure_reactor
-    from ..runtime import session_config, session_reactor
-
-    reactor = session_reactor(seed=seed, time_scale=time_scale)
-    settings = dict(session_config()["reactor"])
-    if standby_flow_ul_min is not None:
-        settings.pop("standby_flow_ul_min", None)
-        reactor.set_standby_flow(standby_flow_ul_min, field="--standby-flow-ul-min")
-    configure_reactor(reactor, settings, source=f"AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')} [reactor]")
-    return reactor
-
-
 @contextmanager
 def warnings_to_stderr():
     """Show the campaign's warnings (``autolab.campaign`` log records) as one line each on stderr, ``autolab: warning: …``."""

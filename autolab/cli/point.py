@@ -14,7 +14,6 @@ from .options import (
     SEED_OPTION,
     STANDBY_FLOW_OPTION,
     TIME_SCALE_OPTION,
-    command_reactor,
     condition_list_options,
     condition_options,
     friendly_errors,
@@ -34,10 +33,10 @@ def measure(catalog, seed, time_scale, standby_flow_ul_min, as_json, **condition
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
     from ..conditions import NAMES
     from ..plans import measure_point
-    from ..runtime import open_session
+    from ..runtime import open_session, session_reactor
 
     values = [conditions[name] for name in NAMES]
-    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     reactor.check_reagents([reactor.check_conditions(*values)])
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
@@ -110,10 +109,10 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, st
 
     from ..conditions import CONDITIONS
     from ..plans import phase_map
-    from ..runtime import open_session
+    from ..runtime import open_session, session_reactor
 
     grid = tuple(parse_floats(c.plural_option, lists[c.plural]) for c in CONDITIONS)
-    reactor = command_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
     points = [
         reactor.check_conditions(*values)
         for values in itertools.product(*grid)

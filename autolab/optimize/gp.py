@@ -351,7 +351,8 @@ class GPOptimizer:
         for index, suggestion in enumerate(suggestions, start=1):
             missing = [name for name in self.space.names if name not in suggestion]
             if missing:
-                msg = f"suggestion {index} of {len(suggestions)} lacks {', '.join(repr(m) for m in missing)}; give every parameter ({', '.join(self.space.names)})"
+                msg = (f"suggestion {index} of {len(suggestions)} lacks {', '.join(repr(m) for m in missing)}; "
+                       f"give every parameter ({', '.join(self.space.names)})")
                 raise ValueError(msg)
             params = {name: float(suggestion[name]) for name in self.space.names}
             resolved.append((suggestion.get("_id"), params, self.space.to_unit(params)))
