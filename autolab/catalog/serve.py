@@ -5,6 +5,8 @@ catalog (:func:`~autolab.catalog.location.embedded_adapter`: arrays as zarr file
 in their own SQLite storage) with the same serializers, so a folder reads and writes the same
 through the server as directly, and both may be used at once. Clients reach it with
 ``tiled.client.from_uri(uri, api_key=KEY)`` or autolab's ``--catalog URI`` with ``TILED_API_KEY``.
+The root metadata names the catalog (``autolab_catalog_id``), so a client keeps the journals of
+this catalog apart from those of another catalog served at the same address later.
 """
 
 from __future__ import annotations
