@@ -27,6 +27,12 @@ from .conftest import run_python
 API_KEY = "autolabtestkey123"
 
 
+@pytest.fixture(autouse=True)
+def own_data_home(tmp_path, monkeypatch):
+    """Journals of the servers' catalogs go under the test's folder, not the user's data folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -413,9 +419,8 @@ def test_a_tiled_server_without_table_storage_is_one_line_at_once_and_its_journa
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["autolab serve", "tiled serve"])
-def test_a_journal_is_replayed_only_into_the_catalog_it_was_written_for(kind, servers, tmp_path, monkeypatch, caplog):
+def test_a_journal_is_replayed_only_into_the_catalog_it_was_written_for(kind, servers, tmp_path, caplog):
     """Two catalogs served one after the other at one address: a run journaled for the first waits for it."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
     port = free_port()
 
     def serve(name: str) -> str:
