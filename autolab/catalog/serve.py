@@ -7,6 +7,10 @@ through the server as directly, and both may be used at once. Clients reach it w
 ``tiled.client.from_uri(uri, api_key=KEY)`` or autolab's ``--catalog URI`` with ``TILED_API_KEY``.
 The root metadata names the catalog (``autolab_catalog_id``), so a client keeps the journals of
 this catalog apart from those of another catalog served at the same address later.
+
+With ``database`` (``autolab serve --database postgresql://USER@HOST:PORT/DB``) the server is a
+facility catalog: tiled's catalog (runs, metadata) and the event tables live in that PostgreSQL
+database, arrays as zarr files under the catalog folder's ``data/`` (see :func:`database_adapter`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ DEFAULT_PORT = 8000
 _API_KEY = re.compile(r"[A-Za-z0-9]+")
 
 
-def build_server_app(directory: str | os.PathLike, api_key: str):
+def build_server_app(directory: str | os.PathLike, api_key: str, *, database: str | None = None):
     """The tiled web application serving the embedded catalog in ``directory`` (created if needed).
 
     Parameters
@@ -37,12 +41,18 @@ def build_server_app(directory: str | os.PathLike, api_key: str):
     api_key : str
         The single API key that reads and writes (letters and digits). Requests without it are
         refused: nothing is open to anonymous clients.
+    database : str, optional
+        A ``postgresql://`` URI: the catalog and event tables live there, and ``directory`` holds
+        the arrays only (:func:`database_adapter`).
     """
     from tiled.config import Authentication
     from tiled.server.app import build_app
 
     check_api_key(api_key)
-    adapter = embedded_adapter(Path(resolve_location(directory)), create=True)
+    if database is None:
+        adapter = embedded_adapter(Path(resolve_location(directory)), create=True)
+    else:
+        adapter = database_adapter(database, Path(resolve_location(directory)))
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
     return build_app(adapter, authentication, serialization_registry=serialization_registry())
 
@@ -78,6 +88,7 @@ def serve(
     port: int = DEFAULT_PORT,
     api_key: str | None = None,
     echo: Callable[[str], None] = print,
+    database: str | None = None,
 ) -> None:
     """Serve the catalog in ``directory`` over HTTP until SIGINT (Ctrl-C) or SIGTERM.
 
@@ -93,7 +104,13 @@ def serve(
         The API key; when not given, a random one is made and printed.
     echo : callable
         Where the line telling clients how to connect goes.
+    database : str, optional
+        A ``postgresql://`` URI for the catalog and the event tables (``directory`` then holds
+        the arrays). It is checked before the server starts: one that cannot be reached is a
+        :class:`~autolab.errors.CatalogError` naming it (password masked) within seconds.
     """
+    if database is not None:  # before the server's imports, so an unreachable database is told within seconds
+        prepare_database(check_database_uri(database))
     import uvicorn
 
     if not 1 <= int(port) <= 65535:
@@ -103,9 +120,133 @@ def serve(
     generated = api_key is None
     key = secrets.token_hex(32) if generated else check_api_key(api_key)
     location = resolve_location(directory)
-    app = build_server_app(location, key)
+    app = build_server_app(location, key, database=database)
     uri = f"http://{host}:{port}"
+    if database is not None:
+        location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
     key_text = f"TILED_API_KEY={key}" if generated else "TILED_API_KEY set to the key given with --api-key"
     echo(f"serving catalog {location} at {uri}; clients use --catalog {uri} with {key_text} (Ctrl-C stops)")
     config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", access_log=False)
     uvicorn.Server(config).run()
+
+
+#: Table autolab adds to a PostgreSQL catalog: one row, the catalog's identity (``autolab_catalog_id``).
+IDENTITY_TABLE = "autolab_catalog"
+#: Seconds to wait for PostgreSQL to answer before the URI is reported unreachable.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def mask_database_uri(uri: str) -> str:
+    """``uri`` with its password (if any) shown as ``***``, as it may be printed.
+
+    Examples
+    --------
+    >>> mask_database_uri("postgresql://lab:secret@db.example:5432/catalog")
+    'postgresql://lab:***@db.example:5432/catalog'
+    >>> mask_database_uri("postgresql://lab@127.0.0.1:5432/catalog")
+    'postgresql://lab@127.0.0.1:5432/catalog'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{netloc}"))
+
+
+def check_database_uri(uri: str) -> str:
+    """Return ``uri`` if it is a ``postgresql://`` URI naming a database, else raise :class:`LimitError`."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri or "")
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        msg = (
+            f"--database={mask_database_uri(uri)!r} is not a PostgreSQL URI; "
+            "give postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE"
+        )
+        raise LimitError(msg)
+    return "postgresql" + uri[len(parts.scheme):]
+
+
+def prepare_database(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> tuple[bool, str]:
+    """Connect to the PostgreSQL database ``uri``; return (whether tiled's schema is there, the catalog identity).
+
+    The identity is kept in the one-row table :data:`IDENTITY_TABLE` of the database itself (made
+    on first use), so it stays with the runs whichever folder holds the arrays.
+
+    Raises
+    ------
+    CatalogError
+        If the database cannot be reached within ``timeout`` seconds, refuses the user, or does
+        not exist; one line naming the URI with its password masked.
+    """
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    async def _prepare() -> tuple[bool, str]:
+        connection = await asyncpg.connect(uri, timeout=timeout)
+        try:
+            initialised = await connection.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+            await connection.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (catalog_id text PRIMARY KEY)")
+            await connection.execute(
+                f"INSERT INTO {IDENTITY_TABLE} SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM {IDENTITY_TABLE})", str(uuid.uuid4())
+            )
+            identity = await connection.fetchval(f"SELECT catalog_id FROM {IDENTITY_TABLE} LIMIT 1")
+        finally:
+            await connection.close()
+        return bool(initialised), str(identity)
+
+    try:
+        return asyncio.run(asyncio.wait_for(_prepare(), timeout + 1))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout:g} s"
+        msg = f"--database={mask_database_uri(uri)}: cannot connect to PostgreSQL ({reason}); check its host, port, user and database name"
+        raise CatalogError(msg) from None
+
+
+def database_adapter(uri: str, directory: Path):
+    """tiled's catalog adapter over the PostgreSQL database ``uri``, arrays under ``directory``/data.
+
+    The database holds tiled's catalog (nodes, metadata, data sources, assets) and, as tiled's
+    SQL storage, the runs' event tables; tiled's schema is created when the database has none
+    yet. The root metadata carries the catalog's identity (:func:`prepare_database`).
+
+    Raises
+    ------
+    LimitError
+        If ``uri`` is not a ``postgresql://`` URI.
+    CatalogError
+        If the database cannot be reached or its schema cannot be made.
+    """
+    import logging
+
+    from tiled.catalog import from_uri
+
+    from .location import CATALOG_ID_KEY, ROOT_SPECS
+
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+    uri = check_database_uri(uri)
+    initialised, identity = prepare_database(uri)
+    arrays = Path(resolve_location(directory)) / "data"
+    try:
+        arrays.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the array folder {arrays}: {exc.strerror}"
+        raise CatalogError(msg) from exc
+    try:
+        return from_uri(
+            uri,
+            writable_storage=[str(arrays), uri],
+            init_if_not_exists=not initialised,
+            specs=ROOT_SPECS,
+            metadata={CATALOG_ID_KEY: identity},
+        )
+    except Exception as exc:  # tiled's DatabaseInitializationError carries alembic's whole output
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({lines[-1] if lines else type(exc).__name__})"
+        raise CatalogError(msg) from None
