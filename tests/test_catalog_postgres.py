@@ -59,8 +59,8 @@ def autolab(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProc
     return subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
-def start_writer(*args, home: Path, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, TILED_API_KEY=API_KEY, XDG_DATA_HOME=str(home))
+def start_writer(*args, home: Path, log: Path, **extra_env: str) -> subprocess.Popen:
+    env = dict(os.environ, TILED_API_KEY=API_KEY, XDG_DATA_HOME=str(home), **extra_env)
     with open(log, "w") as handle:
         return subprocess.Popen(
             [sys.executable, "-m", "autolab", *args], stdout=subprocess.PIPE, stderr=handle, stdin=subprocess.DEVNULL, text=True, env=env,
@@ -118,26 +118,32 @@ def stored_runs(postgres: PostgresServer, name: str) -> list[tuple[str, str, dic
     return runs
 
 
-def stored_event_counts(uri: str, uids: list[str]) -> dict[str, dict[str, int]]:
-    """Per run, the rows each stream's event table holds, read through the server by another process."""
-    code = textwrap.dedent(
-        f"""
-        import json
-        from tiled.client import from_uri
-        client = from_uri({uri!r}, api_key={API_KEY!r})
-        counts = {{}}
-        for uid in {uids!r}:
-            run = client[uid]
-            counts[uid] = {{stream: len(run[stream].read()["time"]) for stream in run}}
-        print(json.dumps(counts))
-        """
+def stored_event_counts(postgres: PostgresServer, name: str) -> dict[str, dict[str, int]]:
+    """Per run uid, the rows each stream's event table holds in PostgreSQL (tiled's SQL storage).
+
+    A stream's events are the rows of its ``internal`` table node's dataset, in the table that
+    node's data source names.
+    """
+    datasets = postgres.sql(
+        "SELECT run.key, stream.key, source.parameters->>'table_name', source.parameters->>'dataset_id' "
+        "FROM nodes run JOIN nodes stream ON stream.parent = run.id JOIN nodes tab ON tab.parent = stream.id "
+        "JOIN data_sources source ON source.node_id = tab.id WHERE run.parent = 0 AND tab.key = 'internal'",
+        name,
+    ).splitlines()
+    counts: dict[str, dict[str, int]] = {}
+    if not datasets:
+        return counts
+    rows = [line.split("|") for line in datasets]
+    union = " UNION ALL ".join(
+        f"SELECT '{uid}', '{stream}', count(*) FROM \"{table}\" WHERE _dataset_id = {int(dataset)}" for uid, stream, table, dataset in rows
     )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    for line in postgres.sql(union, name).splitlines():
+        uid, stream, count = line.split("|")
+        counts.setdefault(uid, {})[stream] = int(count)
+    return counts
 
 
-def assert_complete_once(postgres: PostgresServer, name: str, uri: str, expected: set[str]) -> list[tuple[str, str, dict]]:
+def assert_complete_once(postgres: PostgresServer, name: str, expected: set[str]) -> list[tuple[str, str, dict]]:
     """Every uid of ``expected`` is stored exactly once, finished, with as many events as its stop counts."""
     runs = stored_runs(postgres, name)
     uids = [uid for uid, _, _ in runs]
@@ -147,9 +153,9 @@ def assert_complete_once(postgres: PostgresServer, name: str, uri: str, expected
     assert expected <= set(uids), f"missing from the catalog: {sorted(expected - set(uids))}"
     unfinished = [uid for uid, _, counts in runs if counts is None]
     assert not unfinished, f"runs without a stop document: {unfinished}"
-    counted = stored_event_counts(uri, uids)
+    counted = stored_event_counts(postgres, name)
     for uid, _, counts in runs:
-        assert {stream: counted[uid].get(stream, 0) for stream in counts} == counts, uid
+        assert {stream: counted.get(uid, {}).get(stream, 0) for stream in counts} == counts, uid
     return runs
 
 
@@ -216,7 +222,7 @@ def test_measure_into_postgres_reads_back_from_another_process(postgres, served,
     # Event tables are in PostgreSQL too (tiled's SQL storage), not in a file beside the arrays.
     assert int(postgres.sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'table\\_%'", name)) >= 1
     assert not list(server.folder.rglob("*.db"))
-    assert_complete_once(postgres, name, server.uri, {uid})
+    assert_complete_once(postgres, name, {uid})
 
 
 CAMPAIGN = ("campaign", "--budget", "3", "--initial-design", "2", "--json")
@@ -257,7 +263,7 @@ def test_three_writers_at_once_store_every_run_once(postgres, served, tmp_path):
         outputs[label] = out
     took = time.monotonic() - began
     expected = set().union(*(reported_uids(out) for out in outputs.values()))
-    runs = assert_complete_once(postgres, name, server.uri, expected)
+    runs = assert_complete_once(postgres, name, expected)
     campaigns = {json.loads(outputs[label].strip().splitlines()[-1])["campaign_id"] for label in ("campaign-a", "campaign-b")}
     for campaign in campaigns:  # each point's measurement and its analysis, none twice
         by_plan = postgres.sql(
@@ -277,7 +283,9 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
     home = tmp_path / "home"
     grid = ("phase-map", "--nucleation-temperatures-c", "240,260,280,300", "--growth-temperatures-c", "260",
             "--residence-times-s", "10,20", "--json")
-    writer = start_writer(*grid, "--catalog", server.uri, home=home, log=tmp_path / "writer.log")
+    # tiled's client retries a failed request for up to 45 s, long enough to outlast a quick restart;
+    # with retries cut to 1 s the writer meets the dead server, so its journals must carry the runs.
+    writer = start_writer(*grid, "--catalog", server.uri, home=home, log=tmp_path / "writer.log", TILED_RETRY_TIMEOUT="1")
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and len(stored_runs(postgres, name)) < 2:
@@ -286,7 +294,7 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
         before = len(stored_runs(postgres, name))
         assert before >= 2, "the writer stored nothing before the kill"
         server.stop(signal.SIGKILL)
-        time.sleep(2)  # the writer meets a dead server for a while
+        time.sleep(3)  # the writer meets a dead server for a while
         server.start()
         out, _ = writer.communicate(timeout=300)
     finally:
@@ -295,12 +303,16 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
             writer.wait(timeout=30)
     log = (tmp_path / "writer.log").read_text()
     reported = reported_uids(out) if out.strip() else set()
+    left = sorted(path.stem for path in home.rglob("*.jsonl"))
+    failed = [line for line in log.splitlines() if "to the catalog failed" in line]
+    assert failed and left, f"the writer never met the dead server: {log[-2000:]}"
     # A later writer on the same catalog replays whatever the first one could not store.
     measured = autolab(*MEASURE, "--catalog", server.uri, "--json", home=home)
     assert measured.returncode == 0, measured.stderr[-2000:]
     reported |= reported_uids(measured.stdout)
-    runs = assert_complete_once(postgres, name, server.uri, reported)
+    runs = assert_complete_once(postgres, name, reported)
     assert not list(home.rglob("*.jsonl")), "every journal was replayed and removed"
     plans = [plan for _, plan, _ in runs]
     assert plans.count("measure_point") == 8 + 1, (plans, log[-2000:])
-    print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs)} after; writer exit {writer.returncode}")
+    print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs)} after; writer exit {writer.returncode}; "
+          f"{len(failed)} failed writes, {len(left)} journals left for the next writer: {left}\n" + "\n".join(failed[:5]))

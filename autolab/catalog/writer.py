@@ -99,6 +99,8 @@ class CatalogWriter:
         self._held: dict[str, Any] = {}
         self._descriptor_run: dict[str, str] = {}
         self.errors: list[str] = []
+        #: Runs with a document that did not reach tiled: their journals are kept at their stop, for a replay.
+        self._failed_runs: set[str] = set()
         self.replayed = self._replay_journals()
         self._thread = threading.Thread(target=self._work, name="autolab-catalog-writer", daemon=True)
         self._thread.start()
@@ -171,8 +173,16 @@ class CatalogWriter:
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
                 logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
                 self.errors.append(message)
+                if run_uid is not None:
+                    self._failed_runs.add(run_uid)
                 if name == "stop":
                     self._release(run_uid)
+                continue
+            if name == "stop" and run_uid in self._failed_runs:  # tiled holds it incomplete (or not at all)
+                self._failed_runs.discard(run_uid)
+                logger.error("run %s is incomplete in the catalog; its journal %s is kept and replayed by the next writer",
+                             run_uid, self.journal_dir / f"{run_uid}.jsonl")
+                self._release(run_uid)
                 continue
             if name == "stop" and run_uid is not None:
                 (self.journal_dir / f"{run_uid}.jsonl").unlink(missing_ok=True)
