@@ -305,7 +305,8 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
     reported = reported_uids(out) if out.strip() else set()
     left = sorted(path.stem for path in home.rglob("*.jsonl"))
     failed = [line for line in log.splitlines() if "to the catalog failed" in line]
-    assert failed and left, f"the writer never met the dead server: {log[-2000:]}"
+    assert failed, f"the writer never met the dead server: {log[-2000:]}"
+    assert left, "the runs that met the dead server wait in journals"
     # A later writer on the same catalog replays whatever the first one could not store.
     measured = autolab(*MEASURE, "--catalog", server.uri, "--json", home=home)
     assert measured.returncode == 0, measured.stderr[-2000:]
