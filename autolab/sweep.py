@@ -258,18 +258,22 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one campaign of a sweep on a twin of its own, into the sweep's catalog; its result row.
 
     This is what a Dask worker runs. Every run the campaign makes carries ``sweep_id`` and
-    ``sweep_setting`` in its start document. The live analysis runs as in any session; the slow
+    ``sweep_setting`` in its start document. Besides the summary's numbers, the row has the
+    campaign's wall time and its parts: ``open_s`` (catalog and session), ``points_s`` (the
+    campaign plan) and ``flush_s`` (the writer catching up with the catalog). The live analysis runs as in any session; the slow
     deferred hooks do not (a sweep compares optimisers on their objective).
     """
     from .campaign import run_campaign
     from .runtime import open_session
 
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     session = open_session(task["catalog"], seed=task["seed"], time_scale=task["time_scale"], api_key=task.get("api_key"),
                            deferred=False, progress=False)
     # A Dask worker runs tasks off the main thread, where no SIGINT handler can be installed; the
     # cluster, not Ctrl-C, stops a sweep's campaigns.
     session.RE.context_managers = []
+    phases["open_s"] = time.perf_counter() - started
     try:
         campaign = _campaign(task, session.reactor)
         result: dict[str, Any] = {}
@@ -279,8 +283,12 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
             return result["summary"]
 
         md = {"sweep_id": task["sweep_id"], "sweep_setting": task["setting"]}
+        mark = time.perf_counter()
         session.RE(capture(run_campaign(session.reactor, campaign, md=md, refill_twin_syringes=True)))
+        phases["points_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         session.writer.flush(timeout=600)
+        phases["flush_s"] = time.perf_counter() - mark
     finally:
         session.close()
     summary = result["summary"]
@@ -289,7 +297,7 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
         "objective": summary["objective"], "direction": summary["direction"], "best_value": summary["best_value"],
         "best": summary["best"], "n_runs": summary["n_runs"], "n_failed": summary["n_failed"],
         "best_so_far": summary["best_so_far"], "stop_reason": summary["stop_reason"],
-        "wall_s": time.perf_counter() - started,
+        "wall_s": time.perf_counter() - started, **phases,
     }
 
 

@@ -15,7 +15,11 @@ finished point — and whatever the interrupted point had produced — ends up i
 Several writers may share one catalog and its journal folder (a queue worker, the agent, a
 worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
 journals of its runs until they are in tiled; the operating system drops the locks of a process
-that dies, so a writer replays exactly the journals whose writer is gone.
+that dies, so a writer replays exactly the journals whose writer is gone. The writers of one
+embedded catalog also take turns writing to it (``flock`` on ``write.lock`` in the journal
+folder, for each document): SQLite lets one connection write at a time, and the event tables'
+connections fail at once with "database is locked" rather than wait for another process's
+write.
 
 A server's address may serve another catalog later (tiled's default port 8000 is everyone's).
 The journals of a server are therefore kept per catalog, in a subfolder of the address's folder
@@ -91,6 +95,8 @@ class CatalogWriter:
         #: Where this writer keeps its journals.
         self.journal_dir = base / identity if identity else base
         self.journal_dir.mkdir(parents=True, exist_ok=True)
+        # Embedded: the writers of this catalog folder write one document at a time (see the module).
+        self._write_turn = _WriteTurn(self.journal_dir / "write.lock" if self.server is None else None)
         self._tiled_writer = named_dims_writer(client)
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
@@ -156,6 +162,8 @@ class CatalogWriter:
         self.flush()
         self._queue.put(None)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._write_turn.close()
 
     # --- writer thread -------------------------------------------------------------------
     def _work(self) -> None:
@@ -168,7 +176,8 @@ class CatalogWriter:
                 doc.set()
                 continue
             try:
-                self._tiled_writer(name, doc)
+                with self._write_turn:
+                    self._tiled_writer(name, doc)
             except Exception as exc:  # keep the journal; it is replayed on the next open
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
                 logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
@@ -252,6 +261,11 @@ class CatalogWriter:
             logger.warning("journal %s does not begin with a start document; left alone", path)
             return None
         uid = docs[0]["doc"]["uid"]
+        with self._write_turn:
+            return self._replace(path, uid, docs)
+
+    def _replace(self, path: Path, uid: str, docs: list[dict]) -> str | None:
+        """Write ``docs`` as run ``uid``, over an incomplete copy in the catalog; delete the journal."""
         if uid in self.client:
             if self.client[uid].metadata.get("stop"):  # already complete in tiled
                 path.unlink()
@@ -267,6 +281,28 @@ class CatalogWriter:
             writer(entry["name"], entry["doc"])
         path.unlink()
         return uid
+
+
+class _WriteTurn:
+    """A context manager holding an exclusive ``flock`` on ``path`` (none when ``path`` is None)."""
+
+    def __init__(self, path: Path | None):
+        self._handle = open(path, "a") if path is not None and fcntl is not None else None  # held for the writer's life
+
+    def __enter__(self):
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def _lock(handle, *, wait: bool = True) -> bool:
