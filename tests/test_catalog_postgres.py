@@ -1,8 +1,12 @@
 """A facility catalog: ``autolab serve --database postgresql://…`` on a real PostgreSQL server.
 
 The PostgreSQL server is Debian's (or a wheel's, see :mod:`tests.postgres`), started once for the
-module on 127.0.0.1 and a free port; each test gets its own database. Writers are real ``autolab``
-processes; what they stored is counted in PostgreSQL itself and read back through the server.
+module on 127.0.0.1 and a free port; without one the module is skipped, with the reason. One
+``autolab serve`` on one database serves the module (a server's first start on an empty database
+costs most of its start-up): three writers run at once into it, once for the module, and the
+kill/restart test kills and restarts that same server, counting only the runs it added. Writers
+are real ``autolab`` processes; what they stored is counted in PostgreSQL itself and read back
+through the server from this (another) process.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_python
+from autolab.catalog import CatalogWriter, journal_directory
+
 from .postgres import PostgresServer, find_binaries, free_port
+
+BINARIES, WHY_NOT = find_binaries()
+if BINARIES is None:
+    pytest.skip(WHY_NOT, allow_module_level=True)
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -36,21 +45,11 @@ RUNS_SQL = (
 @pytest.fixture(scope="module")
 def postgres():
     """One PostgreSQL server for the module, stopped by PID and its files removed afterwards."""
-    binaries, reason = find_binaries()
-    if binaries is None:
-        pytest.skip(reason)
-    server = PostgresServer(binaries).start()
+    server = PostgresServer(BINARIES).start()
     try:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def database(postgres, request):
-    """A new, empty database for the test; its URI."""
-    name = "t_" + request.node.name.removeprefix("test_")[:40].lower()
-    return postgres.create_database(name), name
 
 
 def autolab(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -98,14 +97,24 @@ class Server:
             self.proc.wait(timeout=30)
 
 
-@pytest.fixture
-def served(database, tmp_path):
-    uri, name = database
-    server = Server(uri, tmp_path / "arrays")
+@pytest.fixture(scope="module")
+def served(postgres, tmp_path_factory):
+    """``autolab serve`` on a new, empty database, for the module; the server and the database's name."""
+    name = "t_served"
+    server = Server(postgres.create_database(name), tmp_path_factory.mktemp("served") / "arrays")
     try:
         yield server.start(), name
     finally:
         server.stop()
+
+
+@pytest.fixture
+def server(served):
+    """The module's server, started again if a test that killed it failed before restarting it."""
+    server, name = served
+    if server.proc is None or server.proc.poll() is not None:
+        server.start()
+    return server, name
 
 
 def stored_runs(postgres: PostgresServer, name: str) -> list[tuple[str, str, dict]]:
@@ -185,53 +194,14 @@ def test_an_unreachable_database_is_one_line_before_the_server_starts(postgres, 
     assert not folder.exists()
 
 
-@pytest.mark.slow
-def test_measure_into_postgres_reads_back_from_another_process(postgres, served, tmp_path):
-    server, name = served
-    assert server.log.read_text().startswith(
-        f"serving catalog {server.database} (arrays in {server.folder / 'data'}) at {server.uri}; "
-    )
-    measured = autolab(*MEASURE, "--catalog", server.uri, "--json", home=tmp_path / "home")
-    assert measured.returncode == 0, measured.stderr[-2000:]
-    uid = json.loads(measured.stdout.strip().splitlines()[-1])["uid"]
-    code = textwrap.dedent(
-        f"""
-        import json
-        from tiled.client import from_uri
-        client = from_uri({server.uri!r}, api_key={API_KEY!r})
-        run = client[{uid!r}]
-        data = run.primary.read()
-        print(json.dumps({{
-            "plan": run.metadata["start"]["plan_name"],
-            "exit": run.metadata["stop"]["exit_status"],
-            "a437": float(data["reactor_spectrometer_absorbance"].values[0, 137]),
-            "catalog_id": client.metadata["autolab_catalog_id"],
-        }}))
-        """
-    )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr[-2000:]
-    read = json.loads(result.stdout.strip().splitlines()[-1])
-    assert (read["plan"], read["exit"]) == ("measure_point", "success")
-    assert read["a437"] > 0
-    # The run's metadata row is in PostgreSQL, the catalog's identity too; its arrays are files.
-    row = postgres.sql(f"SELECT metadata->'start'->>'plan_name', metadata->'stop'->>'exit_status' FROM nodes WHERE key = '{uid}'", name)
-    assert row == "measure_point|success"
-    assert postgres.sql("SELECT catalog_id FROM autolab_catalog", name) == read["catalog_id"]
-    assert any((server.folder / "data").rglob("*.json")) or any((server.folder / "data").iterdir())
-    # Event tables are in PostgreSQL too (tiled's SQL storage), not in a file beside the arrays.
-    assert int(postgres.sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'table\\_%'", name)) >= 1
-    assert not list(server.folder.rglob("*.db"))
-    assert_complete_once(postgres, name, {uid})
+# Small writers: the campaign's one model-chosen point is over one free condition, two are fixed.
+CAMPAIGN = ("campaign", "--budget", "3", "--initial-design", "2", "--seed", "1", "--fix", "growth_temperature_c=280",
+            "--fix", "residence_time_s=12", "--json")
+PHASE_MAP = ("phase-map", "--nucleation-temperatures-c", "260,300", "--growth-temperatures-c", "260", "--residence-times-s", "10", "--json")
 
 
-CAMPAIGN = ("campaign", "--budget", "3", "--initial-design", "2", "--json")
-PHASE_MAP = ("phase-map", "--nucleation-temperatures-c", "260,300", "--growth-temperatures-c", "260", "--residence-times-s", "10,20", "--json")
-
-
-def reported_uids(output: str) -> set[str]:
+def reported_uids(report: dict) -> set[str]:
     """The run uids a writer's --json object names."""
-    report = json.loads(output.strip().splitlines()[-1])
     found = set(report.get("run_uids") or report.get("uids") or [])
     for key in ("uid", "best_run_uid"):
         if report.get(key):
@@ -242,78 +212,142 @@ def reported_uids(output: str) -> set[str]:
     return found
 
 
-@pytest.mark.slow
-def test_three_writers_at_once_store_every_run_once(postgres, served, tmp_path):
-    server, name = served
-    home = tmp_path / "home"
+@dataclass
+class Written:
+    """What three writers running at once reported (their --json objects), how long they took, and their data home."""
+
+    outputs: dict[str, dict]
+    took: float
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def three_writers(served, tmp_path_factory) -> Written:
+    """A campaign, a phase map and a measurement, three ``autolab`` processes at once, into the module's server."""
+    server, _ = served
+    folder = tmp_path_factory.mktemp("writers")
+    home = folder / "home"
     writers = {
-        "campaign-a": (*CAMPAIGN, "--seed", "1", "--fix", "growth_temperature_c=280", "--report", str(tmp_path / "a")),
-        "campaign-b": (*CAMPAIGN, "--seed", "2", "--fix", "residence_time_s=12", "--report", str(tmp_path / "b")),
+        "campaign": (*CAMPAIGN, "--report", str(folder / "report")),
         "phase-map": PHASE_MAP,
+        "measure": (*MEASURE, "--json"),
     }
     began = time.monotonic()
-    procs = {
-        label: start_writer(*args, "--catalog", server.uri, home=home, log=tmp_path / f"{label}.log")
-        for label, args in writers.items()
-    }
+    procs = {label: start_writer(*args, "--catalog", server.uri, home=home, log=folder / f"{label}.log") for label, args in writers.items()}
     outputs = {}
-    for label, proc in procs.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, (tmp_path / f"{label}.log").read_text()[-2000:]
-        outputs[label] = out
-    took = time.monotonic() - began
-    expected = set().union(*(reported_uids(out) for out in outputs.values()))
-    runs = assert_complete_once(postgres, name, expected)
-    campaigns = {json.loads(outputs[label].strip().splitlines()[-1])["campaign_id"] for label in ("campaign-a", "campaign-b")}
-    for campaign in campaigns:  # each point's measurement and its analysis, none twice
-        by_plan = postgres.sql(
-            f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
-            f"AND metadata->'start'->>'campaign_id' = '{campaign}' GROUP BY 1 ORDER BY 1", name,
-        )
-        plans = dict(line.split("|") for line in by_plan.splitlines())
-        assert plans["measure_point"] == "3", plans
-        assert plans["analysis"] == "3", plans
-    assert not list(home.rglob("*.jsonl")), "every journal was confirmed and removed"
-    print(f"\n3 writers: {len(runs)} runs, {sum(sum(c.values()) for _, _, c in runs)} events in {took:.1f} s")
+    try:
+        for label, proc in procs.items():
+            out, _ = proc.communicate(timeout=300)
+            assert proc.returncode == 0, (folder / f"{label}.log").read_text()[-2000:]
+            outputs[label] = json.loads(out.strip().splitlines()[-1])
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    return Written(outputs, time.monotonic() - began, home)
 
 
 @pytest.mark.slow
-def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journals(postgres, served, tmp_path):
+def test_measure_into_postgres_reads_back_from_another_process(postgres, served, three_writers):
     server, name = served
-    home = tmp_path / "home"
-    grid = ("phase-map", "--nucleation-temperatures-c", "240,260,280,300", "--growth-temperatures-c", "260",
-            "--residence-times-s", "10,20", "--json")
+    assert server.log.read_text().startswith(
+        f"serving catalog {server.database} (arrays in {server.folder / 'data'}) at {server.uri}; "
+    )
+    uid = three_writers.outputs["measure"]["uid"]
+    from tiled.client import from_uri
+
+    client = from_uri(server.uri, api_key=API_KEY)  # this process is neither the writer nor the server
+    try:
+        run = client[uid]
+        data = run.primary.read()
+        plan, exit_status = run.metadata["start"]["plan_name"], run.metadata["stop"]["exit_status"]
+        a437 = float(data["reactor_spectrometer_absorbance"].values[0, 137])
+        catalog_id = client.metadata["autolab_catalog_id"]
+    finally:
+        client.context.close()
+    assert (plan, exit_status) == ("measure_point", "success")
+    assert a437 > 0
+    # The run's metadata row is in PostgreSQL, the catalog's identity too; its arrays are files.
+    row = postgres.sql(f"SELECT metadata->'start'->>'plan_name', metadata->'stop'->>'exit_status' FROM nodes WHERE key = '{uid}'", name)
+    assert row == "measure_point|success"
+    assert postgres.sql("SELECT catalog_id FROM autolab_catalog", name) == catalog_id
+    assert any((server.folder / "data").rglob("*.json")) or any((server.folder / "data").iterdir())
+    # Event tables are in PostgreSQL too (tiled's SQL storage), not in a file beside the arrays.
+    assert int(postgres.sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'table\\_%'", name)) >= 1
+    assert not list(server.folder.rglob("*.db"))
+    assert_complete_once(postgres, name, {uid})
+
+
+@pytest.mark.slow
+def test_three_writers_at_once_store_every_run_once(postgres, served, three_writers):
+    _, name = served
+    outputs = three_writers.outputs
+    expected = set().union(*(reported_uids(out) for out in outputs.values()))
+    assert len(reported_uids(outputs["phase-map"])) == 2
+    runs = assert_complete_once(postgres, name, expected)
+    # each point's measurement and its analysis, none twice
+    by_plan = postgres.sql(
+        f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
+        f"AND metadata->'start'->>'campaign_id' = '{outputs['campaign']['campaign_id']}' GROUP BY 1 ORDER BY 1", name,
+    )
+    plans = dict(line.split("|") for line in by_plan.splitlines())
+    assert plans["measure_point"] == "3", plans
+    assert plans["analysis"] == "3", plans
+    assert not list(three_writers.home.rglob("*.jsonl")), "every journal was confirmed and removed"
+    print(f"\n3 writers: {len(runs)} runs, {sum(sum(c.values()) for _, _, c in runs)} events in {three_writers.took:.1f} s")
+
+
+@pytest.mark.slow
+def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journals(postgres, server, tmp_path, monkeypatch):
+    server, name = server
+    home, log = tmp_path / "home", tmp_path / "writer.log"
+    earlier = {uid for uid, _, _ in stored_runs(postgres, name)}  # the module's other tests' runs
+
+    def new_runs() -> list[tuple[str, str, dict]]:
+        return [run for run in stored_runs(postgres, name) if run[0] not in earlier]
+
+    grid = ("phase-map", "--nucleation-temperatures-c", "260,280,300", "--growth-temperatures-c", "260", "--residence-times-s", "10", "--json")
     # tiled's client retries a failed request for up to 45 s, long enough to outlast a quick restart;
     # with retries cut to 1 s the writer meets the dead server, so its journals must carry the runs.
-    writer = start_writer(*grid, "--catalog", server.uri, home=home, log=tmp_path / "writer.log", TILED_RETRY_TIMEOUT="1")
+    writer = start_writer(*grid, "--catalog", server.uri, home=home, log=log, TILED_RETRY_TIMEOUT="1")
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and len(stored_runs(postgres, name)) < 2:
-            assert writer.poll() is None, (tmp_path / "writer.log").read_text()[-2000:]
+        while time.monotonic() < deadline and len(new_runs()) < 2:
+            assert writer.poll() is None, log.read_text()[-2000:]
             time.sleep(0.2)
-        before = len(stored_runs(postgres, name))
+        before = len(new_runs())
         assert before >= 2, "the writer stored nothing before the kill"
         server.stop(signal.SIGKILL)
-        time.sleep(3)  # the writer meets a dead server for a while
+        deadline = time.monotonic() + 60  # the writer meets the dead server (a write fails), then it comes back
+        while time.monotonic() < deadline and writer.poll() is None and "to the catalog failed" not in log.read_text():
+            time.sleep(0.2)
         server.start()
         out, _ = writer.communicate(timeout=300)
     finally:
         if writer.poll() is None:
             os.kill(writer.pid, signal.SIGTERM)
             writer.wait(timeout=30)
-    log = (tmp_path / "writer.log").read_text()
-    reported = reported_uids(out) if out.strip() else set()
+    text = log.read_text()
+    reported = reported_uids(json.loads(out.strip().splitlines()[-1])) if out.strip() else set()
     left = sorted(path.stem for path in home.rglob("*.jsonl"))
-    failed = [line for line in log.splitlines() if "to the catalog failed" in line]
-    assert failed, f"the writer never met the dead server: {log[-2000:]}"
+    failed = [line for line in text.splitlines() if "to the catalog failed" in line]
+    assert failed, f"the writer never met the dead server: {text[-2000:]}"
     assert left, "the runs that met the dead server wait in journals"
-    # A later writer on the same catalog replays whatever the first one could not store.
-    measured = autolab(*MEASURE, "--catalog", server.uri, "--json", home=home)
-    assert measured.returncode == 0, measured.stderr[-2000:]
-    reported |= reported_uids(measured.stdout)
-    runs = assert_complete_once(postgres, name, reported)
+    # A later writer on the same catalog (here in this process) replays whatever the first one could not store.
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    from tiled.client import from_uri
+
+    client = from_uri(server.uri, api_key=API_KEY)
+    try:
+        later = CatalogWriter(client, journal_directory(server.uri))
+        later.close()
+    finally:
+        client.context.close()
+    assert set(later.replayed) <= set(left), (later.replayed, left)
+    runs = assert_complete_once(postgres, name, reported | set(later.replayed))
     assert not list(home.rglob("*.jsonl")), "every journal was replayed and removed"
-    plans = [plan for _, plan, _ in runs]
-    assert plans.count("measure_point") == 8 + 1, (plans, log[-2000:])
-    print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs)} after; writer exit {writer.returncode}; "
-          f"{len(failed)} failed writes, {len(left)} journals left for the next writer: {left}\n" + "\n".join(failed[:5]))
+    plans = [plan for _, plan, _ in new_runs()]
+    assert plans.count("measure_point") == 3, (plans, text[-2000:])
+    print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs) - len(earlier)} after; writer exit {writer.returncode}; "
+          f"{len(failed)} failed writes, {len(left)} journals left, {len(later.replayed)} replayed: {left}\n" + "\n".join(failed[:5]))
