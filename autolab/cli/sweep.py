@@ -35,7 +35,8 @@ from .options import (
 @BOUND_OPTION
 @FIX_OPTION
 @CONSTRAINT_OPTION
-@click.option("--workers", type=int, default=2, show_default=True, help="Worker processes of the local Dask cluster.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes of the local Dask cluster (more than one into one embedded catalog: see docs/sweep.md).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="A running Dask scheduler instead of a local cluster.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for sweep.json and best_so_far.png; default ./autolab-reports/sweep-SWEEP_ID.")
@@ -52,7 +53,7 @@ def sweep(spec_file, objectives, seeds, budget, initial_design, batch_sizes, acq
 
     \b
     Examples:
-      autolab sweep --objective msc437 --seeds 0-3 --budget 15 --workers 2
+      autolab sweep --objective msc437 --seeds 0-3 --budget 15
       autolab sweep --acquisition log_ei --acquisition ucb --seeds 0-7 --cost-aware both
       autolab sweep --spec sweep.toml --scheduler tcp://10.0.0.5:8786 --catalog /shared/catalog
     """
