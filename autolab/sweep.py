@@ -208,12 +208,11 @@ class SweepSpec:
                 "cost_aware": self.cost_aware, "bounds": self.bound_sets}
         varying = [key for key in GRID_KEYS if len(grid[key]) > 1]
         out = []
-        for index, values in enumerate(itertools.product(*(grid[key] for key in GRID_KEYS))):
+        for values in itertools.product(*(grid[key] for key in GRID_KEYS)):
             chosen = dict(zip(GRID_KEYS, values, strict=True))
             parts = [f"{key}={chosen[key]}" if key != "bounds" else f"bounds#{self.bound_sets.index(chosen[key]) + 1}"
                      for key in varying]
-            label = " ".join(parts) if parts else f"objective={chosen['objective']}"
-            out.append(SweepSetting(**chosen, label=label or f"setting {index + 1}"))
+            out.append(SweepSetting(**chosen, label=" ".join(parts) if parts else f"objective={chosen['objective']}"))
         return out
 
     def tasks(self, catalog: str, sweep_id: str, *, time_scale: float = 0.0, api_key: str | None = None) -> list[dict[str, Any]]:
