@@ -5,8 +5,8 @@ what is allowed, and exit code 2; nothing is moved or written before the input i
 
 The commands live in small modules, one job each: :mod:`~autolab.cli.point` (measure, phase-map,
 simulate), :mod:`~autolab.cli.runs` (runs, show, analyze, plugins), :mod:`~autolab.cli.campaign`,
-:mod:`~autolab.cli.queue` (queue, agent, ipython), :mod:`~autolab.cli.catalog` (serve, export) and
-:mod:`~autolab.cli.sweep`.
+:mod:`~autolab.cli.queue` (queue, agent, ipython), :mod:`~autolab.cli.catalog` (serve, export),
+:mod:`~autolab.cli.sweep` and :mod:`~autolab.cli.ioc` (the twin's Channel Access IOC).
 They share :mod:`~autolab.cli.options` and import nothing else of the command line; this module
 imports them, never the other way round.
 """
@@ -18,7 +18,7 @@ import sys
 import click
 
 from ..interrupt import INTERRUPTED_EXIT, Interrupted
-from . import campaign, catalog, point, queue, runs, sweep
+from . import campaign, catalog, ioc, point, queue, runs, sweep
 from .options import fail
 
 __all__ = ["cli", "main"]
@@ -39,7 +39,7 @@ def _register(*modules) -> None:
             cli.add_command(command)
 
 
-_register(point, runs, campaign, queue, catalog, sweep)
+_register(point, runs, campaign, queue, catalog, sweep, ioc)
 
 
 def main(argv: list[str] | None = None) -> None:
