@@ -13,6 +13,7 @@ import autolab
 from autolab.devices import FlowReactor, PointConditions
 from autolab.errors import LimitError
 
+from .calibration import calibration_runs
 from .stubs import safe_state, set_conditions, stop_flow, wait_steady
 
 
@@ -85,9 +86,12 @@ def measure_point(
 
     Notes
     -----
-    Limits and reagents are checked before the first message; on a bad argument nothing moves
-    and no run is opened. The start document carries ``conditions`` (and each condition at
-    top level for searching), flow rates, the chamber time and the caller's ``md``.
+    Limits, reagents and the detectors' calibrations are checked before the first message; on a
+    bad argument, or a detector without its dark, reference or background, nothing moves and no
+    run is opened. The start document carries ``conditions`` (and each condition at top level for
+    searching), flow rates, the chamber time, ``calibration_runs`` (the uids of the dark,
+    reference and background runs the detectors reduce with, :func:`calibration_runs`) and the
+    caller's ``md``.
 
     Examples
     --------
@@ -108,6 +112,7 @@ def measure_point(
         "detectors": [reactor.spectrometer.name, reactor.saxs.name],
         "hints": {"dimensions": [(["time"], "primary")]},
         **point_metadata(reactor, point),
+        "calibration_runs": calibration_runs(reactor),
     }
     _md.update(md or {})
 

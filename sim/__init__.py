@@ -26,6 +26,7 @@ import numpy as np
 
 from autolab.materials import MSC_FAMILIES, yu_diameter_nm, yu_wavelength_nm
 
+from . import detector_raw
 from .domain import DOMAIN, ValidityDomain, outside_domain
 from .kinetics import react
 from .observables import msc_families_present, nc_exciton_nm, saxs_mean_radius_nm, saxs_volume_fractions
@@ -45,6 +46,7 @@ __all__ = [
     "KineticState",
     "SimResult",
     "ValidityDomain",
+    "detector_raw",
     "measure",
     "outside_domain",
     "simulate",

@@ -4,19 +4,29 @@ These are the interfaces: their axes (wavelengths, q) belong to the instrument a
 hardware subclass reads them from the instrument, and the twins
 (:class:`~autolab.devices.twin.SimSpectrometer`, :class:`~autolab.devices.twin.SimSAXSDetector`)
 get theirs from :func:`~autolab.devices.make_twin_reactor`.
+
+Each detector reads its raw data (spectrometer counts, a 2D SAXS frame with its beam monitor and
+transmission) and the reduced data the analysis reads (absorbance; I(q) and σ(q)), reduced by
+:mod:`autolab.analysis.reduction` from the calibrations it holds: a dark and a reference spectrum,
+a background I(q). The plans :func:`~autolab.plans.take_dark`, :func:`~autolab.plans.take_reference`
+and :func:`~autolab.plans.take_background` measure those in runs of their own and store them here
+with their run uids (docs/reduction.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from ophyd import Component as Cpt
-from ophyd import Device
+from ophyd import Device, Signal
 
 from .signals import UnitSignal
 
 #: Dimension names of the detectors' arrays, as their ``describe()`` gives them.
 WAVELENGTH_DIM = "wavelength_nm"
 Q_DIM = "q_nm_inv"
+FRAME_DIMS = ("pixel_row", "pixel_column")
+#: What a detector's flow cell may hold for an acquisition (``cell_content``).
+CELL_CONTENTS = ("sample", "solvent", "empty")
 
 
 class AxisSignal(UnitSignal):
@@ -37,28 +47,116 @@ class AxisSignal(UnitSignal):
 
 
 class Spectrometer(Device):
-    """UV-Vis spectrometer on the flow cell: wavelength axis (nm) and absorbance spectrum (AU).
+    """UV-Vis spectrometer on the flow cell: raw counts and the absorbance reduced from them.
 
-    ``trigger()`` acquires one spectrum; ``read()`` returns the wavelength axis and the
-    absorbance, each with its shape, units and dimension name (``wavelength_nm``) in ``describe()``.
-    The axis is the instrument's (its pixels' wavelengths, nm): empty until the instrument, or the
-    twin's builder, sets it; ``absorbance`` has its length.
+    ``trigger()`` acquires one spectrum: ``counts`` (mean over ``scans_to_average`` scans of
+    ``integration_time_s``), ``saturated`` (1 where a pixel reached ``saturation_counts``) and
+    ``absorbance`` = −log10((S − D)/(R − D)) from the stored dark (``dark_counts``) and reference
+    (``reference_counts``), NaN on saturated pixels (:func:`autolab.analysis.reduction.absorbance`);
+    all NaN for a dark or a reference, which are raw data alone.
+    Each array has the wavelength axis's length and names its dimension ``wavelength_nm``. The
+    axis is the instrument's (its pixels' wavelengths, nm): empty until the instrument, or the
+    twin's builder, sets it. ``shutter`` ("open"/"closed") is the lamp's shutter (closed for a
+    dark) and ``cell_content`` what fills the flow cell ("sample", or "solvent" for a reference).
     """
 
     wavelength_nm = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="nm", dims=(WAVELENGTH_DIM,))
     absorbance = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="AU", dims=(WAVELENGTH_DIM,))
+    counts = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="counts", dims=(WAVELENGTH_DIM,))
+    saturated = Cpt(AxisSignal, value=np.zeros(0, dtype=np.uint8), kind="normal", units="", dims=(WAVELENGTH_DIM,))
     integration_time_s = Cpt(UnitSignal, value=0.1, kind="config", units="s")
+    scans_to_average = Cpt(UnitSignal, value=10, kind="config", units="")
+    saturation_counts = Cpt(UnitSignal, value=65535.0, kind="config", units="counts")
+    shutter = Cpt(Signal, value="open", kind="config")
+    cell_content = Cpt(Signal, value="sample", kind="config")
+    dark_run_uid = Cpt(Signal, value="", kind="config")
+    reference_run_uid = Cpt(Signal, value="", kind="config")
+    dark_counts = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="counts", dims=(WAVELENGTH_DIM,))
+    reference_counts = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="counts", dims=(WAVELENGTH_DIM,))
+    reference_saturated = Cpt(AxisSignal, value=np.zeros(0, dtype=np.uint8), kind="omitted", units="", dims=(WAVELENGTH_DIM,))
+
+    def missing_calibrations(self) -> list[str]:
+        """The plans whose results this spectrometer lacks to reduce a spectrum (``take_dark``, ``take_reference``)."""
+        size = np.size(self.wavelength_nm.get())
+        missing = []
+        if np.size(self.dark_counts.get()) != size or size == 0:
+            missing.append("take_dark")
+        if np.size(self.reference_counts.get()) != size or size == 0:
+            missing.append("take_reference")
+        return missing
+
+    def reduce(self, counts, saturated) -> np.ndarray:
+        """Absorbance of ``counts`` against the stored dark and reference (all NaN without them)."""
+        if self.missing_calibrations():
+            return np.full(np.shape(counts), np.nan)
+        from autolab.analysis.reduction import absorbance
+
+        flags = np.asarray(saturated, dtype=bool) | np.asarray(self.reference_saturated.get(), dtype=bool)
+        return absorbance(counts, self.dark_counts.get(), self.reference_counts.get(), saturated=flags)
 
 
 class SAXSDetector(Device):
-    """SAXS detector on the Kapton flow cell, azimuthally integrated: q (nm⁻¹), I(q), σ(q) (cm⁻¹).
+    """SAXS pixel detector on the Kapton flow cell: the 2D frame and I(q), σ(q) (cm⁻¹) reduced from it.
 
-    Each array's ``describe()`` names its dimension ``q_nm_inv``. The q axis is the integration's
-    (its bins, nm⁻¹): empty until the instrument, or the twin's builder, sets it; ``intensity`` and
-    ``intensity_sigma`` have its length.
+    ``trigger()`` acquires one frame: ``image`` (counts; negative pixels are the detector's gaps),
+    the beam monitor ``monitor_photons_s`` and the transmission diode's ``transmission``; the frame
+    is integrated with pyFAI on the geometry ``poni`` (a PONI file's text) onto the ``q_nm_inv``
+    bins, normalised by monitor, exposure, transmission and ``thickness_cm``, put on the absolute
+    scale by ``calibration_factor`` and, for the sample, the stored background I(q) subtracted
+    (:func:`autolab.analysis.reduction.reduce_frame`). ``cell_content`` is what fills the flow
+    cell ("sample", "solvent" or "empty"); a frame of anything but the sample is integrated
+    without subtraction (it is a background). Each 1-D array names its dimension ``q_nm_inv``.
+    The q axis is the integration's (its bins, nm⁻¹): empty until the instrument, or the twin's
+    builder, sets it.
     """
 
     q_nm_inv = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/nm", dims=(Q_DIM,))
     intensity = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
     intensity_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
+    image = Cpt(AxisSignal, value=np.zeros((0, 0), dtype=np.int32), kind="normal", units="counts", dims=FRAME_DIMS)
+    monitor_photons_s = Cpt(UnitSignal, value=0.0, kind="normal", units="photons/s")
+    transmission = Cpt(UnitSignal, value=0.0, kind="normal", units="")
     exposure_time_s = Cpt(UnitSignal, value=1.0, kind="config", units="s")
+    poni = Cpt(Signal, value="", kind="config")
+    thickness_cm = Cpt(UnitSignal, value=0.1, kind="config", units="cm")
+    calibration_factor = Cpt(UnitSignal, value=1.0, kind="config", units="")
+    cell_content = Cpt(Signal, value="sample", kind="config")
+    background_run_uid = Cpt(Signal, value="", kind="config")
+    mask = Cpt(Signal, value=np.zeros((0, 0), dtype=bool), kind="omitted")
+    background_intensity = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="1/cm", dims=(Q_DIM,))
+    background_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="1/cm", dims=(Q_DIM,))
+
+    def missing_calibrations(self) -> list[str]:
+        """The plans whose results this detector lacks to reduce a frame (``take_background``)."""
+        size = np.size(self.q_nm_inv.get())
+        return [] if size and np.size(self.background_intensity.get()) == size else ["take_background"]
+
+    def reduce(self, frame, *, monitor_photons_s: float, transmission: float, content: str | None = None):
+        """I(q) and σ(q) of ``frame``; the background is subtracted from a sample's (NaN without one).
+
+        ``content`` is what filled the cell (default: ``cell_content``). Returns
+        ``(intensity, sigma)`` on ``q_nm_inv``, cm⁻¹.
+        """
+        from autolab.analysis.reduction import ReducedSAXS, reduce_frame
+
+        q = self.q_nm_inv.get()
+        sample = (self.cell_content.get() if content is None else content) == "sample"
+        background = None
+        if sample:
+            if self.missing_calibrations():
+                return np.full(np.shape(q), np.nan), np.full(np.shape(q), np.nan)
+            background = ReducedSAXS(q, self.background_intensity.get(), self.background_sigma.get())
+        mask = self.mask.get()
+        reduced = reduce_frame(
+            frame,
+            self.poni.get(),
+            q,
+            background=background,
+            monitor_photons_s=monitor_photons_s,
+            exposure_time_s=float(self.exposure_time_s.get()),
+            transmission=transmission,
+            thickness_cm=float(self.thickness_cm.get()),
+            calibration_factor=float(self.calibration_factor.get()),
+            mask=mask if np.size(mask) else None,
+        )
+        return reduced.intensity, reduced.sigma

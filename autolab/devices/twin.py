@@ -27,7 +27,7 @@ from autolab import sim
 from ..errors import ReactorFault
 from ._twin import TwinMixin
 from .clock import SimClock
-from .detectors import SAXSDetector, Spectrometer
+from .detectors import CELL_CONTENTS, SAXSDetector, Spectrometer
 from .heater import SimHeater
 from .pump import SimSyringePump
 from .reactor import FlowReactor, FlushMonitor
@@ -70,62 +70,145 @@ class _TwinDetectorMixin(TwinMixin):
 
 
 class SimSpectrometer(_TwinDetectorMixin, Spectrometer):
-    """Twin spectrometer: the sim's absorbance of the flow-cell content plus detector noise.
+    """Twin spectrometer: raw counts of the flow-cell content (:mod:`autolab.sim.detector_raw`), reduced to absorbance.
 
     ``wavelength_nm`` is its axis, nm (default :data:`autolab.sim.DEFAULT_WAVELENGTH_NM`); a twin
-    reactor sets its own (:meth:`set_axis`).
+    reactor sets its own (:meth:`set_axis`). A twin starts calibrated: setting the axis takes a
+    dark and a reference (solvent-filled cell) on it, as an operator does before the first
+    sample; their run uids stay empty until :func:`~autolab.plans.take_dark` and
+    :func:`~autolab.plans.take_reference` replace them.
     """
 
-    def __init__(self, prefix="", *, name, clock=None, rng=None, sample=None, wavelength_nm=None, **kwargs):
+    def __init__(self, prefix="", *, name, clock=None, rng=None, sample=None, wavelength_nm=None,
+                 raw_model: sim.detector_raw.SpectrometerModel = sim.detector_raw.DEFAULT_SPECTROMETER, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
         self._init_detector(clock, rng, sample)
+        self.raw_model = raw_model
+        self.saturation_counts.put(raw_model.saturation_counts)
         self.set_axis(sim.DEFAULT_WAVELENGTH_NM if wavelength_nm is None else wavelength_nm)
 
     def set_axis(self, wavelength_nm) -> None:
-        """Measure on ``wavelength_nm`` (nm) from now on; the absorbance is reset to zeros of its length."""
+        """Measure on ``wavelength_nm`` (nm) from now on; readings reset, a dark and a reference taken on it."""
         axis = np.array(wavelength_nm, dtype=float)
         self.wavelength_nm.put(axis)
         self.absorbance.put(np.zeros_like(axis))
+        self.counts.put(np.zeros_like(axis))
+        self.saturated.put(np.zeros(axis.shape, dtype=np.uint8))
+        dark, reference = (self._raw(axis, None, light=light) for light in (False, True))
+        self.dark_counts.put(dark.counts)
+        self.reference_counts.put(reference.counts)
+        self.reference_saturated.put(reference.saturated.astype(np.uint8))
+        self.dark_run_uid.put("")
+        self.reference_run_uid.put("")
+
+    def _raw(self, axis, absorbance, *, light: bool):
+        return sim.detector_raw.acquire_spectrum(
+            axis, absorbance, self.rng, integration_time_s=float(self.integration_time_s.get()),
+            scans=int(self.scans_to_average.get()), light=light, model=self.raw_model,
+        )
 
     def trigger(self) -> DeviceStatus:
-        integration = float(self.integration_time_s.get())
+        integration, scans = sim.detector_raw.check_spectrometer_settings(self.integration_time_s.get(), self.scans_to_average.get())
+        content = _check_content(self, ("sample", "solvent"))
+        light = _check_choice(self, "shutter", ("open", "closed")) == "open"
 
         def store(state):
-            clean = sim.optics.absorbance(state, self.wavelength_nm.get())
-            self.absorbance.put(sim.optics.add_detector_noise(clean, self.rng, integration))
+            axis = self.wavelength_nm.get()
+            raw = self._raw(axis, sim.optics.absorbance(state, axis) if content == "sample" else None, light=light)
+            self.counts.put(raw.counts)
+            self.saturated.put(raw.saturated.astype(np.uint8))
+            # Only a sample in the light has an absorbance; a dark or a reference is raw data alone.
+            measured = content == "sample" and light
+            self.absorbance.put(self.reduce(raw.counts, raw.saturated) if measured else np.full(axis.shape, np.nan))
 
-        return self._acquire(integration, store)
+        return self._acquire(integration * scans, store)
 
 
 class SimSAXSDetector(_TwinDetectorMixin, SAXSDetector):
-    """Twin SAXS detector: the sim's I(q) of the flow-cell content with Poisson counting noise.
+    """Twin SAXS detector: a 2D frame of the flow-cell content (:mod:`autolab.sim.detector_raw`), reduced with pyFAI.
 
     ``q_nm_inv`` is its axis, nm⁻¹ (default :data:`autolab.sim.DEFAULT_Q_NM_INV`); a twin reactor
-    sets its own (:meth:`set_axis`).
+    sets its own (:meth:`set_axis`). The geometry (PONI text, beamstop mask), the cell thickness
+    and the absolute-scale factor (1/detector efficiency) come from ``geometry`` and ``beam``. A twin
+    starts with a background frame of the solvent-filled cell, integrated when first needed; its
+    run uid stays empty until :func:`~autolab.plans.take_background` replaces it.
     """
 
-    def __init__(self, prefix="", *, name, clock=None, rng=None, sample=None, q_nm_inv=None, **kwargs):
+    def __init__(self, prefix="", *, name, clock=None, rng=None, sample=None, q_nm_inv=None,
+                 geometry: sim.detector_raw.SAXSGeometry = sim.detector_raw.DEFAULT_GEOMETRY,
+                 beam: sim.detector_raw.SAXSBeam = sim.detector_raw.DEFAULT_BEAM, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
         self._init_detector(clock, rng, sample)
+        self.geometry, self.beam = geometry, beam
+        self.poni.put(geometry.poni_text())
+        self.thickness_cm.put(beam.thickness_cm)
+        self.calibration_factor.put(1.0 / beam.efficiency)
+        self.mask.put(geometry.beamstop_mask())
+        q_pixels = geometry.q_nm_inv()[~geometry.mask()]
+        # The frame's I(q) is computed on this grid and interpolated to the pixels: 0.9 % steps
+        # resolve the twin's narrowest feature (the Bragg peaks, σ 0.04 nm⁻¹ = 2.2 % at 1.84 nm⁻¹).
+        self._model_q = np.geomspace(0.95 * q_pixels.min(), 1.05 * geometry.q_nm_inv().max(), 500)
         self.set_axis(sim.DEFAULT_Q_NM_INV if q_nm_inv is None else q_nm_inv)
 
     def set_axis(self, q_nm_inv) -> None:
-        """Measure on ``q_nm_inv`` (nm⁻¹) from now on; I(q) and σ(q) are reset to zeros of its length."""
+        """Integrate onto ``q_nm_inv`` (nm⁻¹) from now on; readings reset, a solvent background frame taken."""
         axis = np.array(q_nm_inv, dtype=float)
         self.q_nm_inv.put(axis)
         self.intensity.put(np.zeros_like(axis))
         self.intensity_sigma.put(np.zeros_like(axis))
+        self.background_intensity.put(np.zeros(0))
+        self.background_sigma.put(np.zeros(0))
+        self.background_run_uid.put("")
+        self._startup_background = self._frame("solvent", None, float(self.exposure_time_s.get()))
+
+    def missing_calibrations(self) -> list[str]:
+        """Integrates the twin's startup background first, if it is still pending."""
+        startup, self._startup_background = self._startup_background, None
+        if startup is not None:
+            intensity, sigma = self.reduce(
+                startup.counts, monitor_photons_s=startup.monitor_photons_s, transmission=startup.transmission, content="solvent"
+            )
+            self.background_intensity.put(intensity)
+            self.background_sigma.put(sigma)
+        return super().missing_calibrations()
+
+    def _frame(self, content, state, exposure):
+        if content == "sample":
+            model = sim.scattering.intensity(state, self._model_q)
+        else:
+            model = np.full(self._model_q.shape, sim.scattering.DEFAULT_SCATTERING.background_cm_inv)
+        return sim.detector_raw.acquire_frame(
+            self._model_q, model, self.rng, exposure_time_s=exposure, content=content, geometry=self.geometry, beam=self.beam
+        )
 
     def trigger(self) -> DeviceStatus:
-        exposure = float(self.exposure_time_s.get())
+        exposure = sim.detector_raw.check_exposure(self.exposure_time_s.get())
+        content = _check_content(self, CELL_CONTENTS)
+        if content == "sample":
+            self.missing_calibrations()
 
         def store(state):
-            clean = sim.scattering.intensity(state, self.q_nm_inv.get())
-            measured, sigma = sim.scattering.add_counting_noise(clean, self.rng, exposure)
-            self.intensity.put(measured)
+            frame = self._frame(content, state, exposure)
+            self.image.put(frame.counts)
+            self.monitor_photons_s.put(frame.monitor_photons_s)
+            self.transmission.put(frame.transmission)
+            intensity, sigma = self.reduce(frame.counts, monitor_photons_s=frame.monitor_photons_s, transmission=frame.transmission)
+            self.intensity.put(intensity)
             self.intensity_sigma.put(sigma)
 
         return self._acquire(exposure, store)
+
+
+def _check_choice(device, attr: str, allowed) -> str:
+    value = getattr(device, attr).get()
+    if value not in allowed:
+        msg = f"{device.name} {attr}={value!r} is not one of {', '.join(map(repr, allowed))}"
+        raise ValueError(msg)
+    return value
+
+
+def _check_content(device, allowed) -> str:
+    return _check_choice(device, "cell_content", allowed)
 
 
 class SimFlushMonitor(TwinMixin, FlushMonitor):
