@@ -338,7 +338,7 @@ class SAXSBeam:
     efficiency: float = 0.85
     window_scattering_flat: float = 2e-4
     """Scattering of the two windows per unit solid angle and incident photon (cm⁻¹·cm), flat part."""
-    window_scattering_q1: float = 5e-5
+    window_scattering_q1: float = 1e-5
     """… and the coefficient of its q⁻³ part at 1 nm⁻¹."""
 
     def transmission(self, content: str) -> float:

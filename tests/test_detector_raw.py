@@ -136,7 +136,7 @@ def test_flat_scatterer_counts_match_flux_transmission_and_solid_angle():
     # Beer–Lambert through 1 mm of alkane (μ = 1.0 cm⁻¹) and two Kapton windows (0.987).
     transmission = math.exp(-0.1) * 0.987
     assert frame.transmission == pytest.approx(transmission)
-    windows = 2e-4 + 5e-5 * q[ring] ** -3
+    windows = 2e-4 + 1e-5 * q[ring] ** -3
     cos_2theta = np.cos(2 * np.arcsin(q[ring] * 0.1 / (4 * math.pi)))
     omega = (172e-6 / 0.60) ** 2 * cos_2theta**3
     expected = 1e12 * 2.0 * transmission * 0.85 * omega * (0.1 * 1.0 + windows)
