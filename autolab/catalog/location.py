@@ -33,6 +33,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import CatalogError
+from .dependencies import reuse_dependency_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ def open_catalog(location: str | os.PathLike | None = None, *, api_key: str | No
     from tiled.server.app import build_app
 
     adapter = embedded_adapter(Path(location), create=create)
+    reuse_dependency_graphs()
     with warnings.catch_warnings():
         # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
         warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover - not POSIX: journals are not shared bet
     fcntl = None
 
 from ..errors import CatalogError
-from .location import catalog_identity, check_table_storage, server_address
+from .location import CATALOG_ID_KEY, catalog_identity, check_table_storage, server_address
 
 logger = logging.getLogger(__name__)
 
@@ -323,8 +323,18 @@ def named_dims_writer(client):
     ``dim_int_2``, … by their length. This writer takes the names from the descriptor's
     ``dims`` instead (``wavelength_nm``, ``q_nm_inv`` for autolab's detectors), so
     ``run.primary.read()`` shows them; arrays of one length share one name, the first one given.
+
+    At a run's stop, TiledWriter declares the end of the stream of every node it wrote (one
+    request per node, a third of a run's requests). Only a server with a streaming cache or
+    webhooks acts on that; catalogs autolab serves — in process or with ``autolab serve`` — have
+    neither, so this writer skips the declarations there and sends them to any other server.
     """
-    return _named_dims_writer_class()(client, batch_size=1)
+    return _named_dims_writer_class()(client, batch_size=1, close_streams=_may_stream(client))
+
+
+def _may_stream(client) -> bool:
+    """False for a catalog autolab serves (no streaming cache or webhooks); True for other servers."""
+    return server_address(client) is not None and not client.metadata.get(CATALOG_ID_KEY)
 
 
 @functools.cache
@@ -333,6 +343,12 @@ def _named_dims_writer_class():
     from bluesky_tiled_plugins.writing.tiled_writer import _RunWriter
 
     class _NamedDimsRunWriter(_RunWriter):
+        close_streams = True
+
+        def _close_stream_tree(self):
+            if self.close_streams:
+                super()._close_stream_tree()
+
         def descriptor(self, doc):
             names = self._int_dims_names[doc["name"]]
             for key in sorted(doc.get("data_keys", {})):
@@ -345,10 +361,15 @@ def _named_dims_writer_class():
             return super().descriptor(doc)
 
     class _NamedDimsTiledWriter(TiledWriter):
+        def __init__(self, client, *, close_streams: bool = True, **options):
+            super().__init__(client, **options)
+            self._close_streams = close_streams
+
         def _factory(self, name, doc):
             run_writer = _NamedDimsRunWriter(
                 self.client, batch_size=self._batch_size, max_array_size=self._max_array_size, ignore_errors=self.ignore_errors
             )
+            run_writer.close_streams = self._close_streams
             normalizer = self._normalizer(patches=self.patches, spec_to_mimetype=self.spec_to_mimetype)
             normalizer.subscribe(run_writer)
             return [normalizer], []
