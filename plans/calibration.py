@@ -160,15 +160,13 @@ def calibration_runs(reactor: FlowReactor) -> dict[str, str | None]:
     Raises
     ------
     ReactorFault
-        If a detector lacks a calibration, naming the plan to run first.
+        If a detector lacks a calibration, or holds a dark or reference taken at other settings
+        than it integrates at now, naming the plans to run.
     """
     for detector in (reactor.spectrometer, reactor.saxs):
-        missing = detector.missing_calibrations()
-        if missing:
-            where = f"reactor.{detector.attr_name}" if detector.parent is not None else detector.name
-            plans = " and ".join(f"{plan}({where})" for plan in missing)
-            msg = f"{detector.name} cannot reduce its data without calibration: run {plans} first"
-            raise ReactorFault(msg)
+        problem = detector.calibration_problem()
+        if problem:
+            raise ReactorFault(problem)
     uids = {
         "dark": reactor.spectrometer.dark_run_uid.get(),
         "reference": reactor.spectrometer.reference_run_uid.get(),

@@ -293,6 +293,22 @@ def test_measure_point_without_a_dark_refuses_before_any_message():
         next(measure_point(reactor, 280, 280, 14.0))
 
 
+def test_a_dark_taken_at_other_settings_is_refused_until_retaken(RE):
+    reactor = make_twin_reactor(seed=12)
+    reactor.spectrometer.integration_time_s.put(0.05)
+    message = (
+        "reactor_spectrometer has its dark at 0.1 s × 10 scans and reference at 0.1 s × 10 scans but integrates"
+        " 0.05 s × 10 scans now: run take_dark(reactor.spectrometer) and take_reference(reactor.spectrometer) again"
+    )
+    with pytest.raises(ReactorFault, match=re.escape(message)):
+        next(measure_point(reactor, 280, 280, 14.0))
+    RE(take_dark(reactor.spectrometer))
+    RE(take_reference(reactor.spectrometer))
+    RE(measure_point(reactor, 280, 280, 14.0))
+    event = [doc for name, doc in RE.docs if name == "event"][-1]
+    assert np.isfinite(event["data"]["reactor_spectrometer_absorbance"]).all()
+
+
 def test_take_background_of_an_unknown_content_moves_nothing():
     reactor = make_twin_reactor(seed=9)
     with pytest.raises(LimitError, match=re.escape("content='water' is not a background the SAXS cell can hold; allowed: 'solvent', 'empty'")):

@@ -75,15 +75,50 @@ class Spectrometer(Device):
     reference_counts = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="counts", dims=(WAVELENGTH_DIM,))
     reference_saturated = Cpt(AxisSignal, value=np.zeros(0, dtype=np.uint8), kind="omitted", units="", dims=(WAVELENGTH_DIM,))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The settings a dark or reference was taken at: counts grow with both, so a sample at
+        # other settings cannot be reduced with it.
+        self._taken_at = {"dark": None, "reference": None}
+        self.dark_counts.subscribe(lambda **_: self._note_settings("dark"), run=False)
+        self.reference_counts.subscribe(lambda **_: self._note_settings("reference"), run=False)
+
+    def _settings(self) -> tuple[float, int]:
+        return float(self.integration_time_s.get()), int(self.scans_to_average.get())
+
+    def _note_settings(self, kind: str) -> None:
+        self._taken_at[kind] = self._settings()
+
     def missing_calibrations(self) -> list[str]:
-        """The plans whose results this spectrometer lacks to reduce a spectrum (``take_dark``, ``take_reference``)."""
+        """The plans to run before a spectrum can be reduced: a missing dark or reference, or one taken at other settings."""
+        absent, stale = self._calibration_state()
+        return [f"take_{kind}" for kind in ("dark", "reference") if kind in absent or kind in stale]
+
+    def _calibration_state(self) -> tuple[list[str], list[str]]:
+        """(kinds not held on this axis, kinds held but taken at other settings than now)."""
         size = np.size(self.wavelength_nm.get())
-        missing = []
-        if np.size(self.dark_counts.get()) != size or size == 0:
-            missing.append("take_dark")
-        if np.size(self.reference_counts.get()) != size or size == 0:
-            missing.append("take_reference")
-        return missing
+        absent, stale = [], []
+        for kind, signal in (("dark", self.dark_counts), ("reference", self.reference_counts)):
+            if size == 0 or np.size(signal.get()) != size:
+                absent.append(kind)
+            elif self._taken_at[kind] != self._settings():
+                stale.append(kind)
+        return absent, stale
+
+    def calibration_problem(self) -> str | None:
+        """Why this spectrometer cannot reduce a spectrum now, in one sentence naming the plans to run; None if it can."""
+        absent, stale = self._calibration_state()
+        if not (absent or stale):
+            return None
+        plans = " and ".join(f"{plan}({_where(self)})" for plan in self.missing_calibrations())
+        if absent:
+            return f"{self.name} cannot reduce its data without calibration: run {plans} first"
+        taken = " and ".join(
+            f"{kind} at unknown settings" if self._taken_at[kind] is None else "{} at {:g} s × {} scans".format(kind, *self._taken_at[kind])
+            for kind in stale
+        )
+        now = "{:g} s × {} scans".format(*self._settings())
+        return f"{self.name} has its {taken} but integrates {now} now: run {plans} again"
 
     def reduce(self, counts, saturated) -> np.ndarray:
         """Absorbance of ``counts`` against the stored dark and reference (all NaN without them)."""
@@ -127,9 +162,15 @@ class SAXSDetector(Device):
     background_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="1/cm", dims=(Q_DIM,))
 
     def missing_calibrations(self) -> list[str]:
-        """The plans whose results this detector lacks to reduce a frame (``take_background``)."""
+        """The plans to run before a frame can be reduced (``take_background`` without a background)."""
         size = np.size(self.q_nm_inv.get())
         return [] if size and np.size(self.background_intensity.get()) == size else ["take_background"]
+
+    def calibration_problem(self) -> str | None:
+        """Why this detector cannot reduce a frame now, in one sentence naming the plan to run; None if it can."""
+        if not self.missing_calibrations():
+            return None
+        return f"{self.name} cannot reduce its data without calibration: run take_background({_where(self)}) first"
 
     def reduce(self, frame, *, monitor_photons_s: float, transmission: float, content: str | None = None):
         """I(q) and σ(q) of ``frame``; the background is subtracted from a sample's (NaN without one).
@@ -160,3 +201,8 @@ class SAXSDetector(Device):
             mask=mask if np.size(mask) else None,
         )
         return reduced.intensity, reduced.sigma
+
+
+def _where(detector) -> str:
+    """How a user names the detector in a plan: ``reactor.spectrometer``, or its name if standalone."""
+    return f"reactor.{detector.attr_name}" if detector.parent is not None else detector.name
