@@ -44,6 +44,7 @@ def open_session(
     progress: bool | None = None,
     deferred: bool = True,
     create: bool = True,
+    devices: str | os.PathLike | None = None,
 ) -> Session:
     """Open the catalog, build the twin reactor (unless one is given) and a RunEngine.
 
@@ -76,6 +77,11 @@ def open_session(
     create : bool
         Create a catalog folder that does not exist; ``False`` makes a missing folder a
         :class:`~autolab.errors.CatalogError` naming the path (to resume from a catalog, say).
+    devices : str or path, optional
+        A device file (:mod:`autolab.devices.devicefile`): the reactor over EPICS instead of the
+        twin, connected and checked before the catalog is opened. A reactor with
+        ``suspenders()`` (the EPICS one: beam current, heater alarms, pump stalls) has them
+        installed on the RunEngine.
 
     Notes
     -----
@@ -83,6 +89,10 @@ def open_session(
     (:class:`~autolab.catalog.reading.ScanIdSource`), so runs are numbered 1, 2, 3, … across
     processes, also between sessions open at the same time on one catalog folder.
     """
+    if reactor is None and devices is not None:
+        from .devices.devicefile import load_reactor
+
+        reactor = load_reactor(devices)
     location = resolve_location(catalog)
     client = open_catalog(location, api_key=api_key, create=create)
     writer = CatalogWriter(client, journal_directory(location))
@@ -107,10 +117,17 @@ def open_session(
         if analysis is not None:
             analysis.forward_to(campaign_progress)  # the points' analysis runs, with their objective values
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
+    install_suspenders(RE, reactor)
     return Session(
         RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,
         deferred=deferred_worker,
     )
+
+
+def install_suspenders(RE: RunEngine, reactor: FlowReactor) -> None:
+    """Install the reactor's suspenders (``reactor.suspenders()``, if it has them) on ``RE``."""
+    for suspender in getattr(reactor, "suspenders", list)():
+        RE.install_suspender(suspender)
 
 
 def subscribe_analysis(RE: RunEngine, plugins, writer, *, deferred: bool = True):
@@ -151,14 +168,15 @@ def session_config() -> dict:
             msg = f"AUTOLAB_CONFIG={path!r} cannot be read: {exc}"
             raise ValueError(msg) from exc
         config["reactor"].update(loaded.get("reactor", {}))
-    for key, env in (("factory", "AUTOLAB_REACTOR"), ("seed", "AUTOLAB_SEED"), ("time_scale", "AUTOLAB_TIME_SCALE")):
+    for key, env in (("factory", "AUTOLAB_REACTOR"), ("seed", "AUTOLAB_SEED"), ("time_scale", "AUTOLAB_TIME_SCALE"),
+                     ("devices", "AUTOLAB_DEVICES")):
         if os.environ.get(env):
             config["reactor"][key] = os.environ[env]
     return config
 
 
 def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
-                    standby_flow_ul_min: float | str | None = None) -> FlowReactor:
+                    standby_flow_ul_min: float | str | None = None, devices: str | os.PathLike | None = None) -> FlowReactor:
     """The reactor of every command, the beamline session and the queue worker (:mod:`autolab.startup`).
 
     From :func:`session_config`: the ``factory`` it names (the real reactor), otherwise the twin
@@ -172,6 +190,9 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
         The twin's time scale instead of the config's (a command's ``--time-scale``).
     standby_flow_ul_min : float or str, optional
         The standby flow instead of the config's (a command's ``--standby-flow-ul-min``).
+    devices : str or path, optional
+        A device file instead of the config's ``devices`` (``AUTOLAB_DEVICES``): the reactor over
+        EPICS (:func:`autolab.devices.devicefile.load_reactor`), connected and checked.
 
     A factory's reactor is built as the factory builds it; ``seed`` and ``time_scale`` set only the
     twin. Either way the table's settings (``standby_flow_ul_min``, :func:`~autolab.devices.configure_reactor`)
@@ -179,7 +200,12 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
     """
     settings = session_config()["reactor"]
     factory = settings.get("factory")
-    if factory:
+    devices = devices or settings.get("devices")
+    if devices:
+        from .devices.devicefile import load_reactor
+
+        reactor = load_reactor(devices)
+    elif factory:
         module, _, name = str(factory).partition(":")
         reactor = getattr(importlib.import_module(module), name)()
         if not isinstance(reactor, FlowReactor):

@@ -13,7 +13,8 @@ runs by hand runs the same way as a queue item. Importing it builds:
     ``AUTOLAB_TIME_SCALE``, default 0 = virtual clock) unless the config file
     (``AUTOLAB_CONFIG``, TOML, ``[reactor] factory = "package.module:function"``) or
     ``AUTOLAB_REACTOR`` names a factory returning a :class:`~autolab.devices.FlowReactor`
-    (see :func:`autolab.runtime.session_config`).
+    (see :func:`autolab.runtime.session_config`), or ``AUTOLAB_DEVICES`` (``[reactor] devices``)
+    a device file: the reactor over EPICS, whose suspenders ``RE`` has installed (docs/epics.md).
 ``catalog``, ``writer``
     The tiled catalog client (``AUTOLAB_CATALOG`` or the per-user default) and its writer.
 ``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``
@@ -59,7 +60,7 @@ from autolab.optimize import GPOptimizer
 from autolab.plans import stop_flow, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
-from autolab.runtime import session_reactor, subscribe_analysis
+from autolab.runtime import install_suspenders, session_reactor, subscribe_analysis
 
 __all__ = [
     "RE",
@@ -112,6 +113,7 @@ autonomous_campaign = _limited["autonomous_campaign"]
 
 RE = RunEngine(scan_id_source=ScanIdSource(catalog, location))  # each run takes the catalog's next scan id
 RE.subscribe(writer)
+install_suspenders(RE, reactor)  # an EPICS reactor's (AUTOLAB_DEVICES): beam dump, heater alarm, pump stall
 analysis, deferred_analysis = subscribe_analysis(RE, plugins, writer)
 # Slow (deferred) analyses run in a worker process after each point; leaving waits for them
 # (up to 2 min) before the writer closes — exit callbacks run last-registered first.

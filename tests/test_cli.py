@@ -28,7 +28,7 @@ def test_help_lists_every_command():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     from autolab.cli import cli
 
-    assert len(cli.commands) == 14
+    assert len(cli.commands) == 15
     for command in cli.commands:
         assert f"`{command}`" in readme  # the README's table names every command
         assert command in result.stdout

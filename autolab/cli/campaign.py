@@ -14,6 +14,7 @@ from .options import (
     BOUND_OPTION,
     CATALOG_OPTION,
     CONSTRAINT_OPTION,
+    DEVICES_OPTION,
     FIX_OPTION,
     INITIAL_DESIGN_OPTION,
     JSON_OPTION,
@@ -44,12 +45,13 @@ from .options import (
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Report folder; default ./autolab-reports/CAMPAIGN_ID.")
 @CATALOG_OPTION
 @TIME_SCALE_OPTION
+@DEVICES_OPTION
 @STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
 def campaign(
     objective, budget, batch_size, initial_design, bounds, fixed, constraints, cost_aware, objective_settings, acquisition,
-    seed, resume_id, report_dir, catalog, time_scale, standby_flow_ul_min, as_json,
+    seed, resume_id, report_dir, catalog, time_scale, devices, standby_flow_ul_min, as_json,
 ):
     """Run (or --resume) an autonomous campaign on the session's reactor (the twin by default).
 
@@ -78,7 +80,7 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
-    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     seed = 0 if seed is None else seed
     with warnings_to_stderr():
         new_campaign = None

@@ -36,6 +36,11 @@ TIME_SCALE_OPTION = click.option(
     default=None,
     help="Real seconds per simulated second for the twin, 0 as fast as possible (default: the session config's, else 0).",
 )
+DEVICES_OPTION = click.option(
+    "--devices", type=click.Path(dir_okay=False), default=None,
+    help="Device file naming each device's EPICS class and PV prefix (docs/epics.md); default the in-process twin "
+         "(or the session config's [reactor] devices, AUTOLAB_DEVICES).",
+)
 STANDBY_FLOW_OPTION = click.option(
     "--standby-flow-ul-min", "standby_flow_ul_min", default=None, metavar="FLOW",
     help="Total pump flow while the heaters move and settle, µL/min; 0 stops the pumps "

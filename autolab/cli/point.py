@@ -10,6 +10,7 @@ import click
 from ..interrupt import Interrupted
 from .options import (
     CATALOG_OPTION,
+    DEVICES_OPTION,
     JSON_OPTION,
     SEED_OPTION,
     STANDBY_FLOW_OPTION,
@@ -26,17 +27,18 @@ from .options import (
 @CATALOG_OPTION
 @SEED_OPTION
 @TIME_SCALE_OPTION
+@DEVICES_OPTION
 @STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
-def measure(catalog, seed, time_scale, standby_flow_ul_min, as_json, **conditions):
+def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
     from ..conditions import NAMES
     from ..plans import measure_point
     from ..runtime import open_session, session_reactor
 
     values = [conditions[name] for name in NAMES]
-    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     reactor.check_reagents([reactor.check_conditions(*values)])
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
@@ -97,10 +99,11 @@ def run_interruptible(session, plan) -> tuple:
 @CATALOG_OPTION
 @SEED_OPTION
 @TIME_SCALE_OPTION
+@DEVICES_OPTION
 @STANDBY_FLOW_OPTION
 @JSON_OPTION
 @friendly_errors
-def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, standby_flow_ul_min, as_json, **lists):
+def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **lists):
     """Survey a grid of conditions on the session's reactor (the twin by default), one stored run per point."""
     import itertools
 
@@ -112,7 +115,7 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, st
     from ..runtime import open_session, session_reactor
 
     grid = tuple(parse_floats(c.plural_option, lists[c.plural]) for c in CONDITIONS)
-    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min)
+    reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     points = [
         reactor.check_conditions(*values)
         for values in itertools.product(*grid)

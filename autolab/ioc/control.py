@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -171,6 +172,7 @@ def start(
             [sys.executable, "-m", "autolab.ioc.server", "--prefix", prefix, "--seed", str(seed), "--time-scale", repr(float(time_scale))],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
+    _reap_when_done(process)
     state = IOCState(str(directory), process.pid, port, prefix, seed, float(time_scale), str(devices_out), time.time())
     (directory / "ioc.json").write_text(json.dumps(asdict(state), indent=2))
     try:
@@ -180,6 +182,11 @@ def start(
         raise
     write_device_file(state, devices_out)
     return state
+
+
+def _reap_when_done(process: subprocess.Popen) -> None:
+    """Wait for ``process`` in a daemon thread, so that it leaves no zombie when it ends while this process runs."""
+    threading.Thread(target=process.wait, daemon=True, name=f"autolab-reap-{process.pid}").start()
 
 
 def check_prefix(prefix: str) -> str:
@@ -219,7 +226,7 @@ def _wait_until_serving(state: IOCState, process: subprocess.Popen, timeout: flo
                 msg = f"the IOC exited with code {process.returncode} at start; see {Path(state.directory) / 'ioc.log'}"
                 raise AutolabError(msg)
             try:
-                read(_probe_pv(state), timeout=0.5)
+                read(_probe_pv(state), timeout=0.5, repeater=False)
             except Exception:  # not answering yet: a timeout or a refused connection
                 time.sleep(0.1)
                 continue
@@ -240,6 +247,7 @@ def write_device_file(state: IOCState, path: str | Path) -> Path:
     content = {
         "channel_access": state.environment(),
         "time_scale": state.time_scale,
+        "connect_timeout_s": 10.0,
         "reactor": {"name": "reactor", **geometry},
         "devices": {name: {"class": DEVICE_CLASSES[name], "prefix": state.prefix + suffix} for name, suffix in DEVICE_SUFFIXES.items()},
     }
@@ -284,7 +292,7 @@ def status(directory: str | Path | None = None, *, timeout: float = 2.0) -> dict
 
         with ca_environment(state):
             try:
-                out["beam_current_ma"] = float(read(_probe_pv(state), timeout=timeout).data[0])
+                out["beam_current_ma"] = float(read(_probe_pv(state), timeout=timeout, repeater=False).data[0])
                 out["answering"] = True
             except Exception as exc:  # a paused or wedged IOC
                 out["error"] = f"{type(exc).__name__}: {exc}"
@@ -324,8 +332,8 @@ def inject_fault(kind: str, *, device: str | None = None, seconds: float = 5.0, 
     state = running_state(directory)
     if kind == "disconnect":
         resume = f"import os, signal, time; time.sleep({float(seconds)!r}); os.killpg({state.pid}, signal.SIGCONT)"
-        subprocess.Popen([sys.executable, "-c", resume], start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _reap_when_done(subprocess.Popen([sys.executable, "-c", resume], start_new_session=True,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         os.killpg(state.pid, signal.SIGSTOP)
         return f"IOC PID {state.pid} paused for {seconds:g} s (answers nothing until then)"
     suffix, allowed = FAULTS[kind]
@@ -338,7 +346,7 @@ def inject_fault(kind: str, *, device: str | None = None, seconds: float = 5.0, 
     from caproto.sync.client import write
 
     with ca_environment(state):
-        write(pv, value, notify=True, timeout=5.0)
+        write(pv, value, notify=True, timeout=5.0, repeater=False)
     if kind == "no-settle":
         return f"{pv} = {value:g} °C: {device}'s readback stays {value:g} °C from its setpoint" if value else f"{pv} = 0: {device} healed"
     return f"{pv} = {value:g} s: {kind} on {device} for {value:g} s"

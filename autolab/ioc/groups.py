@@ -89,18 +89,22 @@ class PumpGroup(PVGroup):
     async def rate(self, instance, value):
         if float(value) != 0.0:
             self.device.check_value(value, f"{self.prefix}Rate")
-        if self.running.value and not self.fault.active:
-            await _wait_status(self.device.set(float(value)))
+        if self.running.value:
+            await self._drive(float(value))
         return value
 
     @run.putter
     async def run(self, instance, value):
-        if self.fault.active and value:
-            msg = f"{self.prefix} is stalled; it cannot run until the stall clears"
-            raise RuntimeError(msg)
-        await _wait_status(self.device.set(float(self.rate.value) if value else 0.0))
+        await self._drive(float(self.rate.value) if value else 0.0)
         await self.running.write(1 if value else 0)
         return 1 if value else 0
+
+    async def _drive(self, flow: float) -> None:
+        """Run the twin pump at ``flow``; a stalled pump takes it up when the stall clears."""
+        if self.fault.active:
+            self._stalled_flow = flow
+            return
+        await _wait_status(self.device.set(flow))
 
     @syringe_volume.putter
     async def syringe_volume(self, instance, value):
@@ -109,18 +113,17 @@ class PumpGroup(PVGroup):
 
     @sim_stall.putter
     async def sim_stall(self, instance, value):
-        self.fault.start(value)
-        if self.fault.active and self._stalled_flow is None:
+        if value > 0 and self._stalled_flow is None:
             self._stalled_flow = float(self.device.flow_rate_setpoint.get())
             await _wait_status(self.device.set(0.0))
+        self.fault.start(value)
         return value
 
     async def refresh(self) -> None:
         device = self.device
         if self._stalled_flow is not None and not self.fault.active:
             flow, self._stalled_flow = self._stalled_flow, None
-            if self.running.value:
-                await _wait_status(device.set(flow))
+            await _wait_status(device.set(flow))
         stalled = self.fault.active
         severity = AlarmSeverity.MAJOR_ALARM if stalled else AlarmSeverity.NO_ALARM
         status = AlarmStatus.STATE if stalled else AlarmStatus.NO_ALARM
@@ -207,6 +210,17 @@ class SpectrometerGroup(_AcquireMixin, PVGroup):
     array_counter = pvproperty(name="ArrayCounter_RBV", value=0, read_only=True)
     wavelength = pvproperty(name="Wavelength_RBV", value=[0.0], max_length=4096, units="nm", read_only=True)
     absorbance = pvproperty(name="Absorbance_RBV", value=[0.0], max_length=4096, units="AU", read_only=True)
+    spectrum = pvproperty(name="Spectrum_RBV", value=[0.0], max_length=4096, units="counts", read_only=True,
+                          doc="Raw counts of the last acquisition (mean over NumAverage scans)")
+    saturated = pvproperty(name="Saturated_RBV", value=[0], max_length=4096, read_only=True, doc="1 where a pixel saturated")
+    dark = pvproperty(name="Dark_RBV", value=[0.0], max_length=4096, units="counts", read_only=True,
+                      doc="The dark spectrum the IOC's reduction uses")
+    reference = pvproperty(name="Reference_RBV", value=[0.0], max_length=4096, units="counts", read_only=True,
+                           doc="The reference (solvent) spectrum the IOC's reduction uses")
+    saturation_level = pvproperty(name="SaturationLevel_RBV", value=65535.0, units="counts", read_only=True)
+    num_average = pvproperty(name="NumAverage", value=1, doc="Scans averaged per acquisition")
+    shutter = pvproperty(name="Shutter", value="open", dtype=ChannelType.STRING, doc="Lamp shutter: open or closed")
+    cell_content = pvproperty(name="CellContent", value="sample", dtype=ChannelType.STRING, doc="sample or solvent")
     sim_hang = pvproperty(name="Sim:Hang", value=0.0, units="s", doc="Acquisitions hang for this many seconds")
 
     def __init__(self, prefix, *, device, **kwargs):
@@ -216,6 +230,11 @@ class SpectrometerGroup(_AcquireMixin, PVGroup):
         self._startup = {self.acquire_time: float(device.integration_time_s.get()),
                          self.wavelength: np.asarray(device.wavelength_nm.get(), dtype=float),
                          self.absorbance: np.asarray(device.absorbance.get(), dtype=float)}
+        self._startup.update(_raw_startup(device, {
+            "scans_to_average": (self.num_average, int), "saturation_counts": (self.saturation_level, float),
+            "dark_counts": (self.dark, _floats), "reference_counts": (self.reference, _floats),
+            "shutter": (self.shutter, str), "cell_content": (self.cell_content, str),
+        }))
 
     @acquire.putter
     async def acquire(self, instance, value):
@@ -225,6 +244,9 @@ class SpectrometerGroup(_AcquireMixin, PVGroup):
 
         async def store():
             await self.absorbance.write(np.asarray(self.device.absorbance.get(), dtype=float))
+            if hasattr(self.device, "counts"):  # a twin with raw counts
+                await self.spectrum.write(np.asarray(self.device.counts.get(), dtype=float))
+                await self.saturated.write(np.asarray(self.device.saturated.get(), dtype=int))
             await self.array_counter.write(self.array_counter.value + 1)
 
         await self._acquire(self.device.trigger, store)
@@ -238,10 +260,44 @@ class SpectrometerGroup(_AcquireMixin, PVGroup):
         self.device.integration_time_s.put(float(value))
         return value
 
+    @num_average.putter
+    async def num_average(self, instance, value):
+        return _put_twin(self.device, "scans_to_average", int(value))
+
+    @shutter.putter
+    async def shutter(self, instance, value):
+        return _put_twin(self.device, "shutter", _choice(self.prefix + "Shutter", value, ("open", "closed")))
+
+    @cell_content.putter
+    async def cell_content(self, instance, value):
+        return _put_twin(self.device, "cell_content", _choice(self.prefix + "CellContent", value, ("sample", "solvent")))
+
     @sim_hang.putter
     async def sim_hang(self, instance, value):
         self.fault.start(value)
         return value
+
+
+def _floats(value):
+    return np.asarray(value, dtype=float)
+
+
+def _raw_startup(device, signals: dict) -> dict:
+    """Startup values of the PVs whose twin signal exists (a twin with raw data has them all)."""
+    return {prop: convert(getattr(device, attr).get()) for attr, (prop, convert) in signals.items() if hasattr(device, attr)}
+
+
+def _choice(pv: str, value, allowed) -> str:
+    if value not in allowed:
+        msg = f"{pv}={value!r} is not one of {', '.join(allowed)}"
+        raise ValueError(msg)
+    return value
+
+
+def _put_twin(device, attr: str, value):
+    if hasattr(device, attr):
+        getattr(device, attr).put(value)
+    return value
 
 
 class CamGroup(_AcquireMixin, PVGroup):
@@ -259,6 +315,10 @@ class CamGroup(_AcquireMixin, PVGroup):
     q = pvproperty(name="IQ:Q_RBV", value=[0.0], max_length=4096, units="1/nm", read_only=True)
     intensity = pvproperty(name="IQ:Intensity_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True)
     sigma = pvproperty(name="IQ:Sigma_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True)
+    i0 = pvproperty(name="I0_RBV", value=0.0, units="ph/s", read_only=True,  # CA units hold 8 characters
+                         doc="Incident flux during the last exposure (the beam monitor)")
+    transmission = pvproperty(name="Transmission_RBV", value=0.0, read_only=True, doc="Sample transmission during the last exposure")
+    cell_content = pvproperty(name="CellContent", value="sample", dtype=ChannelType.STRING, doc="sample, solvent or empty")
     sim_hang = pvproperty(name="Sim:Hang", value=0.0, units="s", doc="Exposures hang for this many seconds")
 
     def __init__(self, prefix, *, device, beam, **kwargs):
@@ -270,6 +330,7 @@ class CamGroup(_AcquireMixin, PVGroup):
                          self.q: np.asarray(device.q_nm_inv.get(), dtype=float),
                          self.intensity: np.asarray(device.intensity.get(), dtype=float),
                          self.sigma: np.asarray(device.intensity_sigma.get(), dtype=float)}
+        self._startup.update(_raw_startup(device, {"cell_content": (self.cell_content, str)}))
 
     @acquire.putter
     async def acquire(self, instance, value):
@@ -283,6 +344,13 @@ class CamGroup(_AcquireMixin, PVGroup):
             beam_fraction = self.beam.fraction_now()
             await self.intensity.write(np.asarray(self.device.intensity.get(), dtype=float) * beam_fraction)
             await self.sigma.write(np.asarray(self.device.intensity_sigma.get(), dtype=float) * beam_fraction)
+            if hasattr(self.device, "image"):  # a twin with 2D frames: areaDetector's NDArray, row-major
+                frame = np.asarray(self.device.image.get()) * beam_fraction
+                await self.array_size0.write(frame.shape[1])
+                await self.array_size1.write(frame.shape[0])
+                await self.array_data.write(frame.astype(np.int32).ravel())
+                await self.i0.write(float(self.device.monitor_photons_s.get()) * beam_fraction)
+                await self.transmission.write(float(self.device.transmission.get()))
             await self.array_counter.write(self.array_counter.value + 1)
             await self.image_counter.write(self.image_counter.value + 1)
 
@@ -299,6 +367,10 @@ class CamGroup(_AcquireMixin, PVGroup):
             raise ValueError(msg)
         self.device.exposure_time_s.put(float(value))
         return value
+
+    @cell_content.putter
+    async def cell_content(self, instance, value):
+        return _put_twin(self.device, "cell_content", _choice(self.prefix + "CellContent", value, ("sample", "solvent", "empty")))
 
     @sim_hang.putter
     async def sim_hang(self, instance, value):
@@ -340,10 +412,13 @@ class DiodeGroup(PVGroup):
     current = pvproperty(name="Current_RBV", value=0.0, units="uA", precision=5, read_only=True)
     transmission = pvproperty(name="Transmission_RBV", value=FLOW_CELL_TRANSMISSION, units="", precision=4, read_only=True)
 
-    def __init__(self, prefix, *, beam, **kwargs):
+    def __init__(self, prefix, *, beam, cam, **kwargs):
         super().__init__(prefix, **kwargs)
         self.beam = beam
+        self.cam = cam
 
     async def refresh(self) -> None:
-        incident = self.beam.current.value * DIODE_UA_PER_MA
-        await _put_if_changed(self.current, incident * FLOW_CELL_TRANSMISSION)
+        # The last frame's transmission where the twin makes frames, else the filled cell's nominal one.
+        transmission = float(self.cam.transmission.value) or FLOW_CELL_TRANSMISSION
+        await _put_if_changed(self.transmission, transmission)
+        await _put_if_changed(self.current, self.beam.current.value * DIODE_UA_PER_MA * transmission)

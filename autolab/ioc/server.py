@@ -64,8 +64,12 @@ class TwinIOC:
             "spectrometer": SpectrometerGroup(names["spectrometer"], device=reactor.spectrometer),
             "saxs": CamGroup(names["saxs"], device=reactor.saxs, beam=self.beam),
             "beam_monitor": self.beam,
-            "diode": DiodeGroup(names["diode"], beam=self.beam),
         }
+        self.groups["diode"] = DiodeGroup(names["diode"], beam=self.beam, cam=self.groups["saxs"])
+        # Each detector acquires once before the IOC serves, so a client's first acquisition does
+        # not pay for the twin's one-time setup (its first frame's integrator).
+        for detector in (reactor.spectrometer, reactor.saxs):
+            detector.trigger().wait(120)
 
     @property
     def pvdb(self) -> dict:
@@ -89,6 +93,9 @@ class TwinIOC:
                 await prop.write(value)
         refreshing = [g for g in self.groups.values() if hasattr(g, "refresh")]
         while True:
+            # The twin's flow cell notices a change of conditions when asked; asking at every poll
+            # starts its washout when the flows change, as the in-process flush monitor does.
+            self.reactor.flushed_volumes()
             for group in refreshing:
                 await group.refresh()
             await asyncio.sleep(self.poll_s)

@@ -1,0 +1,241 @@
+"""The reactor over Channel Access: a real twin IOC process on 127.0.0.1, the EPICS device classes, the device file and faults.
+
+One IOC (``autolab.ioc.control.start``, a caproto process on a free port, stopped by PID) serves
+the whole module at 250× real time; each fault lasts a second or two of wall-clock time.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from ophyd import Component as Cpt
+from ophyd import EpicsSignalRO
+
+from autolab.devices import make_twin_reactor
+from autolab.devices.devicefile import DeviceFileError, load_reactor
+from autolab.devices.epics import EpicsSyringePump
+from autolab.errors import LimitError, ReactorFault
+from autolab.ioc import control
+from autolab.plans import measure_point, safe_state
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("epics")]
+
+TIME_SCALE = 0.004
+POINT = (250.0, 240.0, 14.0)
+
+
+@pytest.fixture(scope="module")
+def ioc(tmp_path_factory):
+    """The twin IOC, started as a process for the module and stopped by its PID."""
+    directory = tmp_path_factory.mktemp("ioc")
+    state = control.start(directory, prefix="TEST:", time_scale=TIME_SCALE)
+    yield state
+    control.stop(directory)
+    assert not control.alive(state.pid)
+
+
+@pytest.fixture(scope="module")
+def epics_reactor(ioc):
+    return load_reactor(ioc.devices_file)
+
+
+@pytest.fixture
+def fault(ioc):
+    def inject(kind, **kwargs):
+        return control.inject_fault(kind, directory=ioc.directory, **kwargs)
+
+    return inject
+
+
+def _run(RE, plan):
+    docs = []
+    RE(plan, lambda name, doc: docs.append((name, doc)))
+    return docs
+
+
+def _events(docs, stream="primary"):
+    descriptors = {d["uid"] for n, d in docs if n == "descriptor" and d.get("name") == stream}
+    return [d for n, d in docs if n == "event" and d["descriptor"] in descriptors]
+
+
+def test_ioc_serves_on_loopback_and_its_status_answers(ioc):
+    info = control.status(ioc.directory)
+    assert info["running"]
+    assert info["answering"]
+    assert info["beam_current_ma"] == pytest.approx(200.0, rel=1e-3)
+    listening = subprocess.run(["ss", "-Hlnt", f"sport = :{ioc.port}"], capture_output=True, text=True, check=False).stdout
+    if listening:  # ss is there: every listening socket of the port is on loopback
+        assert all(line.split()[3].startswith("127.0.0.1:") for line in listening.splitlines())
+
+
+def test_epics_point_has_the_twins_record_layout(ioc, epics_reactor):
+    docs = _run(RunEngine(), measure_point(epics_reactor, *POINT))
+    twin_docs = _run(RunEngine(), measure_point(make_twin_reactor(seed=0), *POINT))
+    (event,), (twin_event,) = _events(docs), _events(twin_docs)
+    assert set(event["data"]) == set(twin_event["data"])
+    keys = next(d for n, d in docs if n == "descriptor")["data_keys"]
+    twin_keys = next(d for n, d in twin_docs if n == "descriptor")["data_keys"]
+    for key in ("reactor_spectrometer_absorbance", "reactor_saxs_intensity", "reactor_saxs_q_nm_inv",
+                "reactor_growth_oven_readback", "reactor_cd_pump_flow_rate"):
+        assert {f: keys[key].get(f) for f in ("units", "dims", "shape")} == {f: twin_keys[key].get(f) for f in ("units", "dims", "shape")}
+    config = next(d for n, d in docs if n == "descriptor")["configuration"]
+    assert set(config) == set(next(d for n, d in twin_docs if n == "descriptor")["configuration"])
+    data = event["data"]
+    assert data["reactor_growth_oven_readback"] == pytest.approx(240.0, abs=1.0)
+    assert data["reactor_nucleation_heater_readback"] == pytest.approx(250.0, abs=1.0)
+    assert data["reactor_cd_pump_flow_rate"] == pytest.approx(epics_reactor.flow_rates_for(14.0)["cd_pump"], rel=1e-9)
+    assert data["reactor_flush_flushed_volumes"] >= 3.0
+    # The IOC runs the twin's physics: the same first-exciton peak as the in-process twin.
+    wavelength = np.asarray(data["reactor_spectrometer_wavelength_nm"])
+    window = (wavelength > 380) & (wavelength < 600)
+
+    def peak(absorbance):
+        return wavelength[window][np.nanargmax(np.asarray(absorbance)[window])]
+
+    assert abs(peak(data["reactor_spectrometer_absorbance"]) - peak(twin_event["data"]["reactor_spectrometer_absorbance"])) <= 10
+    # Low-q I(q) as the in-process twin's: 30 % allows for Poisson noise and the flow cell's washout state.
+    low_q = np.nanmean(np.asarray(data["reactor_saxs_intensity"])[:20])
+    assert low_q == pytest.approx(np.nanmean(np.asarray(twin_event["data"]["reactor_saxs_intensity"])[:20]), rel=0.3)
+
+
+def test_heater_set_to_its_readback_finishes_after_the_dwell(epics_reactor):
+    heater = epics_reactor.nucleation_heater
+    target = float(heater.setpoint.get())
+    started = time.monotonic()
+    heater.set(target).wait(10)
+    dwell_wall = float(heater.settle_time_s.get()) * TIME_SCALE
+    assert dwell_wall <= time.monotonic() - started < dwell_wall + 2.0
+
+
+def test_out_of_range_setpoint_moves_nothing(epics_reactor):
+    heater = epics_reactor.growth_oven
+    before = float(heater.setpoint.get())
+    with pytest.raises(LimitError, match=re.escape("setpoint=900 is outside the growth oven's allowed range 20–350 °C")):
+        heater.set(900)
+    time.sleep(0.1)
+    assert float(heater.setpoint.get()) == before
+    with pytest.raises(LimitError, match="outside the Cd precursor pump's allowed range 10–12000"):
+        epics_reactor.cd_pump.set(5.0)
+
+
+def test_heater_that_does_not_settle_fails_its_status(epics_reactor, fault):
+    heater = epics_reactor.growth_oven
+    heater.settle_limit_s = 200.0  # instrument seconds: 0.8 s of wall-clock time
+    fault("no-settle", offset_c=5.0)
+    try:
+        status = heater.set(float(heater.setpoint.get()) + 1.0)
+        with pytest.raises(ReactorFault, match=r"growth oven \(reactor_growth_oven\) did not settle within 200 s"):
+            status.wait(10)
+    finally:
+        fault("no-settle", offset_c=0.0)
+        heater.settle_limit_s = None
+
+
+def test_detector_timeout_fails_the_acquisition(epics_reactor, fault):
+    saxs = epics_reactor.saxs
+    saxs.timeout_s = 0.5
+    fault("detector-timeout", seconds=1.5)
+    try:
+        with pytest.raises(ReactorFault, match=r"cam1:Acquire did not finish its acquisition within 0.5 s \(detector timeout\)"):
+            saxs.trigger().wait(5)
+    finally:
+        saxs.timeout_s = None
+        time.sleep(1.6)
+    saxs.trigger().wait(10)  # the detector answers again once the fault is over
+
+
+@pytest.mark.parametrize(("kind", "reason"), [("beam-dump", "beam dumped"), ("heater-alarm", "growth oven (reactor_growth_oven) in alarm"),
+                                              ("pump-stall", "Cd precursor pump (reactor_cd_pump) stalled")])
+def test_suspender_pauses_the_point_and_it_is_measured_once(epics_reactor, fault, kind, reason, capsys):
+    RE = RunEngine(call_returns_result=False)
+    for suspender in epics_reactor.suspenders():
+        RE.install_suspender(suspender)
+    timer = threading.Timer(0.3, fault, args=(kind,), kwargs={"seconds": 1.0})
+    timer.start()
+    started = time.monotonic()
+    try:
+        docs = _run(RE, measure_point(epics_reactor, *POINT))
+    finally:
+        timer.join()
+        RE.clear_suspenders()
+    assert time.monotonic() - started > 1.0  # it waited out the fault
+    assert len(_events(docs)) == 1  # one point, never duplicated
+    out = capsys.readouterr().out
+    assert out.count("Suspending....") == 1
+    assert reason in out
+    data = _events(docs)[0]["data"]
+    assert np.nanmean(np.asarray(data["reactor_saxs_intensity"])[:20]) > 0.01  # measured with beam (a dumped beam gives 0)
+    assert data["reactor_cd_pump_flow_rate"] == pytest.approx(epics_reactor.flow_rates_for(14.0)["cd_pump"])
+
+
+def test_safe_state_stops_pumps_and_sends_heaters_to_standby_over_ca(epics_reactor):
+    RunEngine()(safe_state(epics_reactor))
+    time.sleep(0.1)
+    assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
+    assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
+    assert int(epics_reactor.cd_pump.run.get()) == 0
+    assert float(epics_reactor.nucleation_heater.setpoint.get()) == 25.0
+    assert float(epics_reactor.growth_oven.setpoint.get()) == 25.0
+
+
+def test_disconnected_ioc_fails_the_put_then_recovers(epics_reactor, fault):
+    fault("disconnect", seconds=2.5)
+    started = time.monotonic()
+    # A read of the pump's limits or the put of its rate times out: either fails the move, within seconds.
+    with pytest.raises((ReactorFault, TimeoutError), match=r"TEST:CdPump:(Rate did not complete the put|\w+' within)"):
+        epics_reactor.cd_pump.set(100.0).wait(15)
+    assert time.monotonic() - started < 12
+    time.sleep(max(0.0, 3.0 - (time.monotonic() - started)))
+    epics_reactor.cd_pump.set(0.0).wait(15)
+    assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
+
+
+class WrongUnitsPump(EpicsSyringePump):
+    """A pump class whose flow readback points at a volume PV (µL), to test the units check."""
+
+    flow_rate = Cpt(EpicsSignalRO, "Infused_RBV", kind="hinted")
+
+
+def _edited_device_file(ioc, tmp_path, old, new):
+    path = tmp_path / "devices.yml"
+    text = Path(ioc.devices_file).read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_unknown_class_is_one_line_naming_the_device(ioc, tmp_path):
+    path = _edited_device_file(ioc, tmp_path, "class: EpicsHeater", "class: EpicsHeatr")
+    with pytest.raises(DeviceFileError, match=r"nucleation_heater class 'EpicsHeatr' is unknown; use EpicsHeater or"):
+        load_reactor(path)
+
+
+def test_missing_pv_is_one_line_naming_the_device_and_pv(ioc, tmp_path):
+    path = _edited_device_file(ioc, tmp_path, "prefix: 'TEST:UVVis:'", "prefix: 'TEST:UVVisX:'")
+    with pytest.raises(DeviceFileError, match=r"spectrometer: PV TEST:UVVisX:\w+ did not connect within 1 s \(\d+ more"):
+        load_reactor(path, connect_timeout_s=1.0)
+
+
+def test_wrong_units_are_one_line_naming_the_pv(ioc, tmp_path):
+    path = _edited_device_file(ioc, tmp_path, "class: EpicsSyringePump", "class: tests.test_epics:WrongUnitsPump")
+    with pytest.raises(DeviceFileError, match=re.escape("cd_pump: PV TEST:CdPump:Infused_RBV is in 'uL', but flow_rate must be in 'uL/min'")):
+        load_reactor(path)
+
+
+def test_cli_fault_and_status(ioc):
+    def autolab(*args):
+        return subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=120, check=False)
+
+    bad = autolab("ioc", "fault", "pump-stall", "--device", "growth_oven", "--dir", ioc.directory)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "autolab: error: --device='growth_oven' cannot have a pump-stall fault; choose one of cd_pump, se_pump"
+    status = autolab("ioc", "status", "--dir", ioc.directory)
+    assert f"IOC PID {ioc.pid} on 127.0.0.1:{ioc.port}, prefix TEST:: answering (beam 200.0 mA)" in status.stdout
