@@ -118,8 +118,9 @@ def take_background(
     Yields
     ------
     msg : Msg
-        One run: ``cell_content`` set to ``content``, one ``primary`` event with the frame, the
-        monitor, the transmission and the frame's I(q) (normalised, not subtracted),
+        One run: ``cell_content`` set to ``content``, one ``primary`` event with the frame
+        (always, whatever ``saxs.image.kind``), the monitor, the transmission and the frame's I(q)
+        (normalised, not subtracted),
         ``cell_content`` back to "sample" (also if the run fails); then ``set`` of
         ``background_intensity``, ``background_sigma`` and ``background_run_uid``.
 
@@ -141,7 +142,9 @@ def take_background(
         msg = f"content={content!r} is not a background the SAXS cell can hold; allowed: {', '.join(map(repr, BACKGROUND_CONTENTS))}"
         raise LimitError(msg)
     readings = {}
-    uid = yield from _calibration_run(saxs, "background", {saxs.cell_content: (content, "sample")}, readings, md, content=content)
+    uid = yield from _calibration_run(
+        saxs, "background", {saxs.cell_content: (content, "sample")}, readings, md, extra=[saxs.image], content=content
+    )
     if readings:
         yield from bps.mv(
             saxs.background_intensity, _value(readings, saxs.intensity),
@@ -175,8 +178,12 @@ def calibration_runs(reactor: FlowReactor) -> dict[str, str | None]:
     return {kind: (uid or None) for kind, uid in uids.items()}
 
 
-def _calibration_run(detector, kind: str, settings: dict, readings: dict, md: dict[str, Any] | None, **plan_args):
-    """One run of ``detector`` with ``settings`` ({signal: (during, after)}); fills ``readings``."""
+def _calibration_run(detector, kind: str, settings: dict, readings: dict, md: dict[str, Any] | None, *, extra=(), **plan_args):
+    """One run of ``detector`` with ``settings`` ({signal: (during, after)}); fills ``readings``.
+
+    ``extra`` are signals read beside the detector's own readings (the SAXS frame, which a
+    point reads only when asked).
+    """
     _md = {
         "plan_name": f"take_{kind}",
         "plan_args": {"detector": repr(detector.name), **plan_args},
@@ -191,7 +198,14 @@ def _calibration_run(detector, kind: str, settings: dict, readings: dict, md: di
     def inner():
         for signal, (during, _) in settings.items():
             yield from bps.mv(signal, during)
-        readings.update((yield from bps.trigger_and_read([detector])) or {})
+        # trigger_and_read would drop a component of a device it reads, so the event is built here
+        yield from bps.trigger(detector, group="calibration", wait=True)
+        yield from bps.create("primary")
+        readings.update((yield from bps.read(detector)) or {})
+        for signal in extra:
+            if signal.attr_name not in detector.read_attrs:
+                readings.update((yield from bps.read(signal)) or {})
+        yield from bps.save()
 
     def restore():
         for signal, (_, after) in settings.items():

@@ -345,4 +345,18 @@ def test_twin_point_reduces_to_the_flow_cell_absorbance_and_scattering(RE):
     expected = sim.scattering.intensity(state, q) - sim.scattering.DEFAULT_SCATTERING.background_cm_inv
     z = (np.asarray(data["reactor_saxs_intensity"]) - expected) / np.asarray(data["reactor_saxs_intensity_sigma"])
     assert np.mean(z**2) == pytest.approx(1.0, abs=0.5)
-    assert np.asarray(data["reactor_saxs_image"]).shape == sim.detector_raw.DEFAULT_GEOMETRY.shape
+
+
+def test_a_background_run_stores_its_frame_and_a_point_only_when_asked(RE):
+    reactor = make_twin_reactor(seed=13)
+    RE(take_background(reactor.saxs))
+    RE(measure_point(reactor, 280, 280, 14.0))
+    background_event, point_event = (doc for name, doc in RE.docs if name == "event")
+    frame = np.asarray(background_event["data"]["reactor_saxs_image"])
+    assert frame.shape == sim.detector_raw.DEFAULT_GEOMETRY.shape
+    assert frame.min() == sim.detector_raw.GAP_VALUE
+    assert "reactor_saxs_image" not in point_event["data"]
+    reactor.saxs.image.kind = "normal"
+    RE(measure_point(reactor, 280, 280, 14.0))
+    last = [doc for name, doc in RE.docs if name == "event"][-1]
+    assert np.asarray(last["data"]["reactor_saxs_image"]).shape == sim.detector_raw.DEFAULT_GEOMETRY.shape

@@ -134,7 +134,10 @@ class SAXSDetector(Device):
     """SAXS pixel detector on the Kapton flow cell: the 2D frame and I(q), σ(q) (cm⁻¹) reduced from it.
 
     ``trigger()`` acquires one frame: ``image`` (counts; negative pixels are the detector's gaps),
-    the beam monitor ``monitor_photons_s`` and the transmission diode's ``transmission``; the frame
+    the beam monitor ``monitor_photons_s`` and the transmission diode's ``transmission``. A point's
+    ``read()`` leaves the frame out unless asked (``saxs.image.kind = "normal"``): a frame is
+    ≈ 100 times the rest of a point, and :func:`~autolab.plans.take_background` always stores its
+    own. The frame
     is integrated with pyFAI on the geometry ``poni`` (a PONI file's text) onto the ``q_nm_inv``
     bins, normalised by monitor, exposure, transmission and ``thickness_cm``, put on the absolute
     scale by ``calibration_factor`` and, for the sample, the stored background I(q) subtracted
@@ -148,7 +151,7 @@ class SAXSDetector(Device):
     q_nm_inv = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/nm", dims=(Q_DIM,))
     intensity = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
     intensity_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
-    image = Cpt(AxisSignal, value=np.zeros((0, 0), dtype=np.int32), kind="normal", units="counts", dims=FRAME_DIMS)
+    image = Cpt(AxisSignal, value=np.zeros((0, 0), dtype=np.int32), kind="omitted", units="counts", dims=FRAME_DIMS)
     monitor_photons_s = Cpt(UnitSignal, value=0.0, kind="normal", units="photons/s")
     transmission = Cpt(UnitSignal, value=0.0, kind="normal", units="")
     exposure_time_s = Cpt(UnitSignal, value=1.0, kind="config", units="s")
