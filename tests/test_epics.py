@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from bluesky.utils import FailedStatus
 from ophyd import Component as Cpt
 from ophyd import EpicsSignalRO
 
@@ -23,8 +24,11 @@ from autolab.devices import make_twin_reactor
 from autolab.devices.devicefile import DeviceFileError, load_reactor
 from autolab.devices.epics import EpicsSyringePump
 from autolab.errors import LimitError, ReactorFault
+from autolab.campaign import autonomous_campaign
+from autolab.catalog import find_runs
 from autolab.ioc import control
 from autolab.plans import measure_point, safe_state
+from autolab.runtime import open_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("epics")]
 
@@ -239,3 +243,53 @@ def test_cli_fault_and_status(ioc):
     assert bad.stderr.strip() == "autolab: error: --device='growth_oven' cannot have a pump-stall fault; choose one of cd_pump, se_pump"
     status = autolab("ioc", "status", "--dir", ioc.directory)
     assert f"IOC PID {ioc.pid} on 127.0.0.1:{ioc.port}, prefix TEST:: answering (beam 200.0 mA)" in status.stdout
+
+
+def _refill(ioc):
+    from caproto.sync.client import write
+
+    with control.ca_environment(ioc):
+        for pump in ("CdPump", "SePump"):
+            write(f"{ioc.prefix}{pump}:Sim:Refill", 1, notify=True, timeout=5, repeater=False)
+
+
+CAMPAIGN = {"objective": "msc437", "budget": 3, "initial_design": 2, "seed": 0, "fixed": {"residence_time_s": 20.0}}
+
+
+def test_campaign_over_epics_lands_in_the_catalog(ioc, catalog_dir):
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    assert type(session.reactor).__name__ == "EpicsFlowReactor"
+    assert len(session.RE.suspenders) == 5  # beam, two heater alarms, two pump stalls
+    session.RE(autonomous_campaign(session.reactor, **CAMPAIGN))
+    session.close()
+    campaign_id = find_runs(session.catalog, plan_name="measure_point")[-1].metadata["start"]["campaign_id"]
+    points = find_runs(session.catalog, plan_name="measure_point", campaign_id=campaign_id)
+    assert len(points) == 3
+    assert {r.metadata["stop"]["exit_status"] for r in points} == {"success"}
+    stream = points[0]["primary"].read()
+    assert stream["reactor_spectrometer_absorbance"].dims[-1] == "wavelength_nm"
+    assert float(stream["reactor_growth_oven_readback"][0]) == pytest.approx(points[0].metadata["start"]["conditions"]["growth_temperature_c"], abs=1.0)
+    analysis = find_runs(session.catalog, campaign_id=campaign_id, plan_name="analysis")
+    assert len(analysis) == 3  # the live analysis read every point over EPICS
+
+
+def test_fault_mid_campaign_fails_the_point_on_record_and_leaves_the_reactor_safe(ioc, catalog_dir, fault, epics_reactor):
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    session.reactor.growth_oven.settle_limit_s = 300.0  # instrument seconds: 1.2 s of wall-clock time
+    fault("no-settle", device="growth_oven", offset_c=8.0)
+    try:
+        with pytest.raises(FailedStatus, match="reactor_growth_oven"):
+            session.RE(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}))
+    finally:
+        fault("no-settle", device="growth_oven", offset_c=0.0)
+        session.close()
+    (failed,) = [r for r in find_runs(session.catalog, plan_name="measure_point") if r.metadata["stop"]["exit_status"] == "fail"]
+    assert "did not settle within 300 s" in failed.metadata["stop"]["reason"]
+    # the campaign's safe state, over Channel Access: pumps stopped, heaters sent to 25 °C
+    time.sleep(0.2)
+    assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
+    assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
+    assert float(epics_reactor.growth_oven.setpoint.get()) == 25.0
+    assert float(epics_reactor.nucleation_heater.setpoint.get()) == 25.0

@@ -90,6 +90,22 @@ class _Scaled:
         return float(getattr(self.parent, "time_scale", 1.0) or 1.0)
 
 
+class EpicsStatus(DeviceStatus):
+    """A device status whose text names why it failed, so a failed run's stop document records the cause.
+
+    bluesky's ``FailedStatus`` (and with it the run's ``exit_status="fail"`` reason) shows the
+    status as text; ophyd's shows only ``success=False``.
+    """
+
+    def __str__(self):
+        text = super().__str__()
+        if self.done and not self.success and self.exception() is not None:
+            text = f"{text[:-1]}, reason={self.exception()})"
+        return text
+
+    __repr__ = __str__
+
+
 def _put_wait(signal, value, timeout: float = PUT_TIMEOUT_S) -> None:
     """Put ``value`` with completion and wait for it; :class:`ReactorFault` naming the PV if it does not come."""
     done = threading.Event()
@@ -140,7 +156,7 @@ class EpicsSyringePump(_Scaled, SyringePump):
 
     def set(self, value: float) -> DeviceStatus:
         flow = self.check_value(value)
-        status = DeviceStatus(self, timeout=self.set_timeout_s)
+        status = EpicsStatus(self, timeout=self.set_timeout_s)
         flush = getattr(self.parent, "flush", None)
 
         def work():
@@ -198,7 +214,7 @@ class EpicsHeater(_Scaled, Heater):
         scale = self.time_scale
         self._move += 1
         move = self._move
-        status = DeviceStatus(self)
+        status = EpicsStatus(self)
 
         def work():
             _put_wait(self.setpoint, target)
@@ -228,6 +244,16 @@ class EpicsHeater(_Scaled, Heater):
         return [SuspendBoolHigh(self.alarm, tripped_message=f"{self.label} ({self.name}) in alarm")]
 
 
+class _ReducedInIOC:
+    """The IOC reduces what it acquires with calibrations it holds, so none is missing here."""
+
+    def missing_calibrations(self) -> list[str]:
+        return []
+
+    def calibration_problem(self) -> None:
+        return None
+
+
 class _EpicsAcquire(_Scaled):
     """``trigger()`` puts 1 to ``Acquire`` and finishes with the put's completion, or fails after a timeout."""
 
@@ -237,7 +263,7 @@ class _EpicsAcquire(_Scaled):
 
     def _trigger(self, exposure_s: float) -> DeviceStatus:
         timeout = self.timeout_s if self.timeout_s is not None else exposure_s * self.time_scale * 2.0 + 5.0
-        status = DeviceStatus(self)
+        status = EpicsStatus(self)
 
         def work():
             done = threading.Event()
@@ -249,7 +275,7 @@ class _EpicsAcquire(_Scaled):
         return _in_thread(status, work)
 
 
-class EpicsSpectrometer(_EpicsAcquire, Spectrometer):
+class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
     """The UV-Vis spectrometer over Channel Access: ``Acquire``, ``AcquireTime``, ``Wavelength_RBV``,
     the raw ``Spectrum_RBV``/``Saturated_RBV`` and the ``Absorbance_RBV`` the IOC reduces from them.
 
@@ -275,15 +301,11 @@ class EpicsSpectrometer(_EpicsAcquire, Spectrometer):
         super().__init__(prefix, name=name, **kwargs)
         self._init_acquire(time_scale, timeout_s)
 
-    def missing_calibrations(self) -> list[str]:
-        """None: the IOC reduces with its own dark and reference."""
-        return []
-
     def trigger(self) -> DeviceStatus:
         return self._trigger(float(self.integration_time_s.get()) * float(self.scans_to_average.get()))
 
 
-class EpicsSAXSDetector(_EpicsAcquire, SAXSDetector):
+class EpicsSAXSDetector(_ReducedInIOC, _EpicsAcquire, SAXSDetector):
     """The SAXS detector in areaDetector's layout: ``cam1:Acquire``/``AcquireTime``, the frame ``image1:ArrayData``
     with its sizes, the beam monitor and transmission of the exposure, and the ``IQ:`` integration the IOC makes."""
 
@@ -294,7 +316,9 @@ class EpicsSAXSDetector(_EpicsAcquire, SAXSDetector):
     acquire = Cpt(EpicsSignal, "cam1:Acquire", kind="omitted")
     array_counter = Cpt(EpicsSignalRO, "cam1:ArrayCounter_RBV", kind="omitted")
     detector_state = Cpt(EpicsSignalRO, "cam1:DetectorState_RBV", kind="omitted", string=True)
-    image = Cpt(EpicsImageSignalRO, "image1:ArrayData", kind="normal", dims=FRAME_DIMS, units="counts")
+    # The frame is read as the interface reads it (left out of a point's read() unless asked).
+    image = Cpt(EpicsImageSignalRO, "image1:ArrayData", kind=getattr(getattr(SAXSDetector, "image", None), "kind", "omitted"),
+                dims=FRAME_DIMS, units="counts")
     array_size0 = Cpt(EpicsSignalRO, "image1:ArraySize0_RBV", kind="omitted")
     array_size1 = Cpt(EpicsSignalRO, "image1:ArraySize1_RBV", kind="omitted")
     monitor_photons_s = Cpt(EpicsSignalRO, "I0_RBV", kind="normal")
@@ -304,10 +328,6 @@ class EpicsSAXSDetector(_EpicsAcquire, SAXSDetector):
     def __init__(self, prefix="", *, name, time_scale: float | None = None, timeout_s: float | None = None, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
         self._init_acquire(time_scale, timeout_s)
-
-    def missing_calibrations(self) -> list[str]:
-        """None: the IOC integrates (``IQ:``) with its own geometry and background."""
-        return []
 
     def trigger(self) -> DeviceStatus:
         return self._trigger(float(self.exposure_time_s.get()))
@@ -357,7 +377,7 @@ class EpicsFlushMonitor(FlushMonitor):
 
     def trigger(self) -> DeviceStatus:
         reactor = self.parent
-        status = DeviceStatus(self)
+        status = EpicsStatus(self)
 
         def work():
             flow_ul_s = reactor.total_flow_now_ul_min() / 60.0

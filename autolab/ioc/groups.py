@@ -76,6 +76,7 @@ class PumpGroup(PVGroup):
     max_rate = pvproperty(name="MaxRate", value=0.0, units="uL/min", precision=3, read_only=True)
     stall = pvproperty(name="Stall_RBV", value=0, read_only=True, doc="1 while the pump is stalled")
     sim_stall = pvproperty(name="Sim:Stall", value=0.0, units="s", doc="Stall the pump for this many seconds")
+    sim_refill = pvproperty(name="Sim:Refill", value=0, doc="1 puts a full syringe in (what a person does at the pump)")
 
     def __init__(self, prefix, *, device, **kwargs):
         super().__init__(prefix, **kwargs)
@@ -110,6 +111,12 @@ class PumpGroup(PVGroup):
     async def syringe_volume(self, instance, value):
         self.device.syringe_volume_ul.put(float(value))
         return value
+
+    @sim_refill.putter
+    async def sim_refill(self, instance, value):
+        if value:
+            self.device.refill()
+        return 0
 
     @sim_stall.putter
     async def sim_stall(self, instance, value):
