@@ -20,12 +20,12 @@ from bluesky.utils import FailedStatus
 from ophyd import Component as Cpt
 from ophyd import EpicsSignalRO
 
+from autolab.campaign import autonomous_campaign
+from autolab.catalog import find_runs
 from autolab.devices import make_twin_reactor
 from autolab.devices.devicefile import DeviceFileError, load_reactor
 from autolab.devices.epics import EpicsSyringePump
 from autolab.errors import LimitError, ReactorFault
-from autolab.campaign import autonomous_campaign
-from autolab.catalog import find_runs
 from autolab.ioc import control
 from autolab.plans import measure_point, safe_state
 from autolab.runtime import open_session
@@ -269,7 +269,8 @@ def test_campaign_over_epics_lands_in_the_catalog(ioc, catalog_dir):
     assert {r.metadata["stop"]["exit_status"] for r in points} == {"success"}
     stream = points[0]["primary"].read()
     assert stream["reactor_spectrometer_absorbance"].dims[-1] == "wavelength_nm"
-    assert float(stream["reactor_growth_oven_readback"][0]) == pytest.approx(points[0].metadata["start"]["conditions"]["growth_temperature_c"], abs=1.0)
+    growth_c = points[0].metadata["start"]["conditions"]["growth_temperature_c"]
+    assert float(stream["reactor_growth_oven_readback"][0]) == pytest.approx(growth_c, abs=1.0)
     analysis = find_runs(session.catalog, campaign_id=campaign_id, plan_name="analysis")
     assert len(analysis) == 3  # the live analysis read every point over EPICS
 
