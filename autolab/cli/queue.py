@@ -37,8 +37,10 @@ def queue() -> None:
 @CATALOG_OPTION
 @DIR_OPTION
 @click.option("--no-open", is_flag=True, help="Do not open the RE worker environment.")
+@click.option("--devices", type=click.Path(dir_okay=False), default=None,
+              help="Device file: the worker drives the reactor over EPICS (docs/epics.md) instead of the twin.")
 @friendly_errors
-def queue_start(catalog, directory, no_open):
+def queue_start(catalog, directory, no_open, devices):
     """Start Redis and RE Manager with autolab's namespace; print the qserver address as shell lines.
 
     A relative --catalog is taken from the current directory; the queue records it as an absolute
@@ -48,6 +50,10 @@ def queue_start(catalog, directory, no_open):
     from ..queue import start
 
     location = catalog or default_location()
+    if devices:  # checked here (one line, nothing started) and handed to the worker as AUTOLAB_DEVICES
+        from ..devices.devicefile import read_device_file
+
+        os.environ["AUTOLAB_DEVICES"] = read_device_file(devices)["path"]
     state = start(location, directory, open_environment=not no_open)
     click.echo(state.env_lines())
     click.echo(f"# RE Manager PID {state.manager_pid}, Redis PID {state.redis_pid} (127.0.0.1:{state.redis_port}); "
