@@ -3,7 +3,8 @@
 The PostgreSQL server is Debian's (or a wheel's, see :mod:`tests.postgres`), started once for the
 module on 127.0.0.1 and a free port; without one the module is skipped, with the reason. One
 ``autolab serve`` on one database serves the module (a server's first start on an empty database
-costs most of its start-up): three writers run at once into it, once for the module, and the
+costs most of its start-up): five writers run at once into it, once for the module — a campaign,
+a phase map, a measurement, and the queue's worker measuring what an agent queues — and the
 kill/restart test kills and restarts that same server, counting only the runs it added. Writers
 are real ``autolab`` processes; what they stored is counted in PostgreSQL itself and read back
 through the server from this (another) process.
@@ -214,30 +215,44 @@ def reported_uids(report: dict) -> set[str]:
 
 @dataclass
 class Written:
-    """What three writers running at once reported (their --json objects), how long they took, and their data home."""
+    """What the writers running at once reported (their --json objects), how long they took, and their data home."""
 
     outputs: dict[str, dict]
     took: float
     home: Path
 
 
+# The agent's campaign: three points over one free condition, each queued to the worker.
+AGENT = ("agent", "--budget", "3", "--initial-design", "2", "--seed", "4", "--fix", "growth_temperature_c=280",
+         "--fix", "residence_time_s=10", "--json")
+
+
 @pytest.fixture(scope="module")
-def three_writers(served, tmp_path_factory) -> Written:
-    """A campaign, a phase map and a measurement, three ``autolab`` processes at once, into the module's server."""
+def many_writers(served, tmp_path_factory) -> Written:
+    """Five writers at once into the module's server: a campaign, a phase map and a measurement
+    (``autolab`` processes), and the queue's worker measuring the points an agent queues.
+
+    The queue (real Redis and RE Manager) is started on the server's catalog first; every writer
+    then starts together and runs until it is done.
+    """
     server, _ = served
     folder = tmp_path_factory.mktemp("writers")
     home = folder / "home"
+    queue_dir = folder / "queue"
+    started = autolab("queue", "start", "--catalog", server.uri, "--dir", str(queue_dir), home=home)
+    assert started.returncode == 0, started.stderr
     writers = {
-        "campaign": (*CAMPAIGN, "--report", str(folder / "report")),
-        "phase-map": PHASE_MAP,
-        "measure": (*MEASURE, "--json"),
+        "campaign": (*CAMPAIGN, "--report", str(folder / "report"), "--catalog", server.uri),
+        "phase-map": (*PHASE_MAP, "--catalog", server.uri),
+        "measure": (*MEASURE, "--json", "--catalog", server.uri),
+        "agent": (*AGENT, "--dir", str(queue_dir)),
     }
     began = time.monotonic()
-    procs = {label: start_writer(*args, "--catalog", server.uri, home=home, log=folder / f"{label}.log") for label, args in writers.items()}
+    procs = {label: start_writer(*args, home=home, log=folder / f"{label}.log") for label, args in writers.items()}
     outputs = {}
     try:
         for label, proc in procs.items():
-            out, _ = proc.communicate(timeout=300)
+            out, _ = proc.communicate(timeout=400)
             assert proc.returncode == 0, (folder / f"{label}.log").read_text()[-2000:]
             outputs[label] = json.loads(out.strip().splitlines()[-1])
     finally:
@@ -245,16 +260,19 @@ def three_writers(served, tmp_path_factory) -> Written:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
+            proc.stdout.close()  # closed even when a writer failed before communicate() read it
+        stopped = autolab("queue", "stop", "--dir", str(queue_dir), home=home)  # the worker's writer flushes first
+    assert stopped.returncode == 0, stopped.stderr
     return Written(outputs, time.monotonic() - began, home)
 
 
 @pytest.mark.slow
-def test_measure_into_postgres_reads_back_from_another_process(postgres, served, three_writers):
+def test_measure_into_postgres_reads_back_from_another_process(postgres, served, many_writers):
     server, name = served
     assert server.log.read_text().startswith(
         f"serving catalog {server.database} (arrays in {server.folder / 'data'}) at {server.uri}; "
     )
-    uid = three_writers.outputs["measure"]["uid"]
+    uid = many_writers.outputs["measure"]["uid"]
     from tiled.client import from_uri
 
     client = from_uri(server.uri, api_key=API_KEY)  # this process is neither the writer nor the server
@@ -280,9 +298,9 @@ def test_measure_into_postgres_reads_back_from_another_process(postgres, served,
 
 
 @pytest.mark.slow
-def test_three_writers_at_once_store_every_run_once(postgres, served, three_writers):
+def test_five_writers_with_the_queue_and_an_agent_store_every_run_once(postgres, served, many_writers):
     _, name = served
-    outputs = three_writers.outputs
+    outputs = many_writers.outputs
     expected = set().union(*(reported_uids(out) for out in outputs.values()))
     assert len(reported_uids(outputs["phase-map"])) == 2
     runs = assert_complete_once(postgres, name, expected)
@@ -294,8 +312,19 @@ def test_three_writers_at_once_store_every_run_once(postgres, served, three_writ
     plans = dict(line.split("|") for line in by_plan.splitlines())
     assert plans["measure_point"] == "3", plans
     assert plans["analysis"] == "3", plans
-    assert not list(three_writers.home.rglob("*.jsonl")), "every journal was confirmed and removed"
-    print(f"\n3 writers: {len(runs)} runs, {sum(sum(c.values()) for _, _, c in runs)} events in {three_writers.took:.1f} s")
+    # the agent's points, measured by the queue's worker, and their analyses
+    agent = outputs["agent"]
+    assert agent["n_runs"] == 3
+    assert len(agent["run_uids"]) == 3
+    by_plan = postgres.sql(
+        f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
+        f"AND metadata->'start'->>'campaign_id' = '{agent['campaign_id']}' GROUP BY 1 ORDER BY 1", name,
+    )
+    plans = dict(line.split("|") for line in by_plan.splitlines())
+    assert plans["measure_point"] == "3", plans
+    assert plans["analysis"] == "3", plans
+    assert not list(many_writers.home.rglob("*.jsonl")), "every journal was confirmed and removed"
+    print(f"\n5 writers: {len(runs)} runs, {sum(sum(c.values()) for _, _, c in runs)} events in {many_writers.took:.1f} s")
 
 
 @pytest.mark.slow
