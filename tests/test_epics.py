@@ -181,8 +181,10 @@ def test_suspender_pauses_the_point_and_it_is_measured_once(epics_reactor, fault
 
 
 def test_safe_state_stops_pumps_and_sends_heaters_to_standby_over_ca(epics_reactor):
-    RunEngine()(safe_state(epics_reactor))
-    time.sleep(0.1)
+    RunEngine()(safe_state(epics_reactor))  # the heaters are sent without waiting: give their puts a moment
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and float(epics_reactor.nucleation_heater.setpoint.get()) != 25.0:
+        time.sleep(0.05)
     assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
     assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
     assert int(epics_reactor.cd_pump.run.get()) == 0
@@ -191,6 +193,7 @@ def test_safe_state_stops_pumps_and_sends_heaters_to_standby_over_ca(epics_react
 
 
 def test_disconnected_ioc_fails_the_put_then_recovers(epics_reactor, fault):
+    epics_reactor.cd_pump.put_timeout_s = 1.0
     fault("disconnect", seconds=2.5)
     started = time.monotonic()
     # A read of the pump's limits or the put of its rate times out: either fails the move, within seconds.
@@ -198,6 +201,7 @@ def test_disconnected_ioc_fails_the_put_then_recovers(epics_reactor, fault):
         epics_reactor.cd_pump.set(100.0).wait(15)
     assert time.monotonic() - started < 12
     time.sleep(max(0.0, 3.0 - (time.monotonic() - started)))
+    epics_reactor.cd_pump.put_timeout_s = 5.0
     epics_reactor.cd_pump.set(0.0).wait(15)
     assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
 
@@ -224,8 +228,8 @@ def test_unknown_class_is_one_line_naming_the_device(ioc, tmp_path):
 
 def test_missing_pv_is_one_line_naming_the_device_and_pv(ioc, tmp_path):
     path = _edited_device_file(ioc, tmp_path, "prefix: 'TEST:UVVis:'", "prefix: 'TEST:UVVisX:'")
-    with pytest.raises(DeviceFileError, match=r"spectrometer: PV TEST:UVVisX:\w+ did not connect within 1 s \(\d+ more"):
-        load_reactor(path, connect_timeout_s=1.0)
+    with pytest.raises(DeviceFileError, match=r"spectrometer: PV TEST:UVVisX:\w+ did not connect within 5 s \(\d+ more"):
+        load_reactor(path, connect_timeout_s=5.0)
 
 
 def test_wrong_units_are_one_line_naming_the_pv(ioc, tmp_path):

@@ -37,6 +37,9 @@ from .signals import ComputedSignal
 PUT_TIMEOUT_S = 5.0
 #: Dimension names of a 2D frame (rows, columns), as the SAXS interface names them.
 FRAME_DIMS = getattr(detectors, "FRAME_DIMS", ("pixel_row", "pixel_column"))
+#: Wall-clock seconds added to every scaled limit: a twin IOC running far faster than real time
+#: must not fail a heater for the milliseconds a loaded computer takes to answer.
+WALL_MARGIN_S = 2.0
 #: Beam current below which the beam counts as dumped (the suspender pauses), mA.
 BEAM_DUMP_THRESHOLD_MA = 10.0
 #: Beam current above which a run resumes after a dump, mA.
@@ -140,19 +143,21 @@ class EpicsSyringePump(_Scaled, SyringePump):
     """
 
     flow_rate = Cpt(EpicsSignalRO, "Rate_RBV", kind="hinted", auto_monitor=True)
-    flow_rate_setpoint = Cpt(EpicsSignal, "Rate", kind="normal")
+    flow_rate_setpoint = Cpt(EpicsSignal, "Rate", kind="normal", auto_monitor=True)
     dispensed_volume_ul = Cpt(EpicsSignalRO, "Infused_RBV", kind="normal", auto_monitor=True)
-    remaining_volume_ul = Cpt(EpicsSignalRO, "Remaining_RBV", kind="normal")
-    syringe_volume_ul = Cpt(EpicsSignal, "SyringeVolume", kind="config")
-    min_flow_rate_ul_min = Cpt(EpicsSignalRO, "MinRate", kind="config")
-    max_flow_rate_ul_min = Cpt(EpicsSignalRO, "MaxRate", kind="config")
-    run = Cpt(EpicsSignal, "Run", kind="omitted")
+    remaining_volume_ul = Cpt(EpicsSignalRO, "Remaining_RBV", kind="normal", auto_monitor=True)
+    syringe_volume_ul = Cpt(EpicsSignal, "SyringeVolume", kind="config", auto_monitor=True)
+    min_flow_rate_ul_min = Cpt(EpicsSignalRO, "MinRate", kind="config", auto_monitor=True)
+    max_flow_rate_ul_min = Cpt(EpicsSignalRO, "MaxRate", kind="config", auto_monitor=True)
+    run = Cpt(EpicsSignal, "Run", kind="omitted", auto_monitor=True)
     stall = Cpt(EpicsSignalRO, "Stall_RBV", kind="omitted", auto_monitor=True)
 
-    def __init__(self, prefix="", *, name, time_scale: float | None = None, set_timeout_s: float = 10.0, **kwargs):
+    def __init__(self, prefix="", *, name, time_scale: float | None = None, set_timeout_s: float = 10.0,
+                 put_timeout_s: float = PUT_TIMEOUT_S, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
         self._init_scale(time_scale)
         self.set_timeout_s = set_timeout_s
+        self.put_timeout_s = put_timeout_s
 
     def set(self, value: float) -> DeviceStatus:
         flow = self.check_value(value)
@@ -160,8 +165,8 @@ class EpicsSyringePump(_Scaled, SyringePump):
         flush = getattr(self.parent, "flush", None)
 
         def work():
-            _put_wait(self.flow_rate_setpoint, flow)
-            _put_wait(self.run, 1 if flow else 0)
+            _put_wait(self.flow_rate_setpoint, flow, self.put_timeout_s)
+            _put_wait(self.run, 1 if flow else 0, self.put_timeout_s)
             if flush is not None and hasattr(flush, "mark"):
                 flush.mark()
             while not status.done:
@@ -183,17 +188,17 @@ class EpicsHeater(_Scaled, Heater):
     once ``Temperature_RBV`` has stayed within ``Tolerance`` of ``T`` for ``SettleTime`` (scaled by
     ``time_scale``); a target equal to the readback finishes after that dwell, never hangs. A
     heater that has not settled after ``settle_limit_s`` (default: twice the expected ramp and
-    settle time plus a minute, in the instrument's seconds) fails the status with a
+    settle time plus a minute, in the instrument's seconds; plus :data:`WALL_MARGIN_S` of wall-clock time) fails the status with a
     :class:`~autolab.errors.ReactorFault` naming the readback and the setpoint.
     """
 
     readback = Cpt(EpicsSignalRO, "Temperature_RBV", kind="hinted", auto_monitor=True)
-    setpoint = Cpt(EpicsSignal, "Temperature", kind="normal")
-    ramp_rate_c_per_min = Cpt(EpicsSignal, "RampRate", kind="config")
-    settle_tolerance_c = Cpt(EpicsSignal, "Tolerance", kind="config")
-    settle_time_s = Cpt(EpicsSignal, "SettleTime", kind="config")
-    low_limit_c = Cpt(EpicsSignalRO, "LowLimit", kind="config")
-    safety_limit_c = Cpt(EpicsSignalRO, "HighLimit", kind="config")
+    setpoint = Cpt(EpicsSignal, "Temperature", kind="normal", auto_monitor=True)
+    ramp_rate_c_per_min = Cpt(EpicsSignal, "RampRate", kind="config", auto_monitor=True)
+    settle_tolerance_c = Cpt(EpicsSignal, "Tolerance", kind="config", auto_monitor=True)
+    settle_time_s = Cpt(EpicsSignal, "SettleTime", kind="config", auto_monitor=True)
+    low_limit_c = Cpt(EpicsSignalRO, "LowLimit", kind="config", auto_monitor=True)
+    safety_limit_c = Cpt(EpicsSignalRO, "HighLimit", kind="config", auto_monitor=True)
     alarm = Cpt(EpicsSignalRO, "Alarm_RBV", kind="omitted", auto_monitor=True)
 
     def __init__(self, prefix="", *, name, time_scale: float | None = None, settle_limit_s: float | None = None, **kwargs):
@@ -220,7 +225,7 @@ class EpicsHeater(_Scaled, Heater):
             _put_wait(self.setpoint, target)
             tolerance = float(self.settle_tolerance_c.get())
             dwell = float(self.settle_time_s.get()) * scale
-            deadline = time.monotonic() + limit_s * scale
+            deadline = time.monotonic() + limit_s * scale + WALL_MARGIN_S
             inside_since = None
             while move == self._move:
                 now = time.monotonic()
@@ -287,15 +292,15 @@ class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
     absorbance = Cpt(EpicsAxisSignalRO, "Absorbance_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
     counts = Cpt(EpicsAxisSignalRO, "Spectrum_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
     saturated = Cpt(EpicsAxisSignalRO, "Saturated_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
-    integration_time_s = Cpt(EpicsSignal, "AcquireTime", kind="config")
-    scans_to_average = Cpt(EpicsSignal, "NumAverage", kind="config")
-    saturation_counts = Cpt(EpicsSignalRO, "SaturationLevel_RBV", kind="config")
-    shutter = Cpt(EpicsSignal, "Shutter", kind="config", string=True)
-    cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True)
+    integration_time_s = Cpt(EpicsSignal, "AcquireTime", kind="config", auto_monitor=True)
+    scans_to_average = Cpt(EpicsSignal, "NumAverage", kind="config", auto_monitor=True)
+    saturation_counts = Cpt(EpicsSignalRO, "SaturationLevel_RBV", kind="config", auto_monitor=True)
+    shutter = Cpt(EpicsSignal, "Shutter", kind="config", string=True, auto_monitor=True)
+    cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True, auto_monitor=True)
     dark_counts = Cpt(EpicsAxisSignalRO, "Dark_RBV", kind="omitted", dims=(WAVELENGTH_DIM,))
     reference_counts = Cpt(EpicsAxisSignalRO, "Reference_RBV", kind="omitted", dims=(WAVELENGTH_DIM,))
-    acquire = Cpt(EpicsSignal, "Acquire", kind="omitted")
-    array_counter = Cpt(EpicsSignalRO, "ArrayCounter_RBV", kind="omitted")
+    acquire = Cpt(EpicsSignal, "Acquire", kind="omitted", auto_monitor=True)
+    array_counter = Cpt(EpicsSignalRO, "ArrayCounter_RBV", kind="omitted", auto_monitor=True)
 
     def __init__(self, prefix="", *, name, time_scale: float | None = None, timeout_s: float | None = None, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
@@ -312,18 +317,18 @@ class EpicsSAXSDetector(_ReducedInIOC, _EpicsAcquire, SAXSDetector):
     q_nm_inv = Cpt(EpicsAxisSignalRO, "IQ:Q_RBV", kind="normal", dims=(Q_DIM,))
     intensity = Cpt(EpicsAxisSignalRO, "IQ:Intensity_RBV", kind="normal", dims=(Q_DIM,))
     intensity_sigma = Cpt(EpicsAxisSignalRO, "IQ:Sigma_RBV", kind="normal", dims=(Q_DIM,))
-    exposure_time_s = Cpt(EpicsSignal, "cam1:AcquireTime", kind="config")
-    acquire = Cpt(EpicsSignal, "cam1:Acquire", kind="omitted")
-    array_counter = Cpt(EpicsSignalRO, "cam1:ArrayCounter_RBV", kind="omitted")
-    detector_state = Cpt(EpicsSignalRO, "cam1:DetectorState_RBV", kind="omitted", string=True)
+    exposure_time_s = Cpt(EpicsSignal, "cam1:AcquireTime", kind="config", auto_monitor=True)
+    acquire = Cpt(EpicsSignal, "cam1:Acquire", kind="omitted", auto_monitor=True)
+    array_counter = Cpt(EpicsSignalRO, "cam1:ArrayCounter_RBV", kind="omitted", auto_monitor=True)
+    detector_state = Cpt(EpicsSignalRO, "cam1:DetectorState_RBV", kind="omitted", string=True, auto_monitor=True)
     # The frame is read as the interface reads it (left out of a point's read() unless asked).
     image = Cpt(EpicsImageSignalRO, "image1:ArrayData", kind=getattr(getattr(SAXSDetector, "image", None), "kind", "omitted"),
                 dims=FRAME_DIMS, units="counts")
-    array_size0 = Cpt(EpicsSignalRO, "image1:ArraySize0_RBV", kind="omitted")
-    array_size1 = Cpt(EpicsSignalRO, "image1:ArraySize1_RBV", kind="omitted")
-    monitor_photons_s = Cpt(EpicsSignalRO, "I0_RBV", kind="normal")
-    transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="normal")
-    cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True)
+    array_size0 = Cpt(EpicsSignalRO, "image1:ArraySize0_RBV", kind="omitted", auto_monitor=True)
+    array_size1 = Cpt(EpicsSignalRO, "image1:ArraySize1_RBV", kind="omitted", auto_monitor=True)
+    monitor_photons_s = Cpt(EpicsSignalRO, "I0_RBV", kind="normal", auto_monitor=True)
+    transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="normal", auto_monitor=True)
+    cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True, auto_monitor=True)
 
     def __init__(self, prefix="", *, name, time_scale: float | None = None, timeout_s: float | None = None, **kwargs):
         super().__init__(prefix, name=name, **kwargs)
@@ -349,8 +354,8 @@ class EpicsBeamMonitor(Device):
 class EpicsTransmissionDiode(Device):
     """The transmission diode behind the flow cell: current (µA) and the sample's transmission."""
 
-    current = Cpt(EpicsSignalRO, "Current_RBV", kind="normal")
-    transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="hinted")
+    current = Cpt(EpicsSignalRO, "Current_RBV", kind="normal", auto_monitor=True)
+    transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="hinted", auto_monitor=True)
 
 
 class EpicsFlushMonitor(FlushMonitor):
