@@ -135,6 +135,9 @@ def test_heater_that_does_not_settle_fails_its_status(epics_reactor, fault):
     heater.settle_limit_s = 200.0  # instrument seconds: 0.8 s of wall-clock time
     fault("no-settle", offset_c=5.0)
     try:
+        deadline = time.monotonic() + 5  # the IOC applies the offset at its next poll
+        while time.monotonic() < deadline and float(heater.readback.get()) - float(heater.setpoint.get()) < 3.0:
+            time.sleep(0.02)
         status = heater.set(float(heater.setpoint.get()) + 1.0)
         with pytest.raises(ReactorFault, match=r"growth oven \(reactor_growth_oven\) did not settle within 200 s"):
             status.wait(10)
