@@ -1,4 +1,4 @@
-"""``autolab serve``: a tiled server over an embedded catalog folder, guarded by an API key.
+"""``autolab serve``: a tiled server over an embedded catalog folder, guarded by API keys.
 
 The server is built from the same adapter as :func:`~autolab.catalog.open_catalog`'s in-process
 catalog (:func:`~autolab.catalog.location.embedded_adapter`: arrays as zarr files, event tables
@@ -7,6 +7,10 @@ through the server as directly, and both may be used at once. Clients reach it w
 ``tiled.client.from_uri(uri, api_key=KEY)`` or autolab's ``--catalog URI`` with ``TILED_API_KEY``.
 The root metadata names the catalog (``autolab_catalog_id``), so a client keeps the journals of
 this catalog apart from those of another catalog served at the same address later.
+
+Every request needs a key: the API key reads and writes; the optional read-only key
+(``--read-api-key``) reads runs and their data and nothing else — a write with it, like any
+request with a wrong key or none, is answered with HTTP 401 (see :func:`allow_read_only_key`).
 
 With ``database`` (``autolab serve --database postgresql://USER@HOST:PORT/DB``) the server is a
 facility catalog: tiled's catalog (runs, metadata) and the event tables live in that PostgreSQL
@@ -29,9 +33,15 @@ DEFAULT_HOST = "127.0.0.1"
 #: Port the server listens on by default (tiled's own default).
 DEFAULT_PORT = 8000
 _API_KEY = re.compile(r"[A-Za-z0-9]+")
+#: Environment variable ``autolab serve`` reads its API key from when ``--api-key`` is not given.
+API_KEY_ENV = "AUTOLAB_SERVE_API_KEY"
+#: Environment variable ``autolab serve`` reads its read-only key from when ``--read-api-key`` is not given.
+READ_API_KEY_ENV = "AUTOLAB_SERVE_READ_API_KEY"
 
 
-def build_server_app(directory: str | os.PathLike, api_key: str, *, database: str | None = None):
+def build_server_app(
+    directory: str | os.PathLike, api_key: str, *, read_api_key: str | None = None, database: str | None = None,
+):
     """The tiled web application serving the embedded catalog in ``directory`` (created if needed).
 
     Parameters
@@ -41,6 +51,9 @@ def build_server_app(directory: str | os.PathLike, api_key: str, *, database: st
     api_key : str
         The single API key that reads and writes (letters and digits). Requests without it are
         refused: nothing is open to anonymous clients.
+    read_api_key : str, optional
+        A second key that only reads (tiled's ``read:metadata`` and ``read:data`` scopes), for
+        viewers; it must differ from ``api_key``.
     database : str, optional
         A ``postgresql://`` URI: the catalog and event tables live there, and ``directory`` holds
         the arrays only (:func:`database_adapter`).
@@ -49,12 +62,68 @@ def build_server_app(directory: str | os.PathLike, api_key: str, *, database: st
     from tiled.server.app import build_app
 
     check_api_key(api_key)
+    if read_api_key is not None:
+        check_api_key(read_api_key, option="--read-api-key")
+        if secrets.compare_digest(read_api_key, api_key):
+            msg = "--read-api-key is the same as --api-key; a read-only key must differ from the key that writes"
+            raise LimitError(msg)
     if database is None:
         adapter = embedded_adapter(Path(resolve_location(directory)), create=True)
     else:
         adapter = database_adapter(database, Path(resolve_location(directory)))
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
-    return build_app(adapter, authentication, serialization_registry=serialization_registry())
+    app = build_app(adapter, authentication, serialization_registry=serialization_registry())
+    if read_api_key is not None:
+        allow_read_only_key(app, read_api_key)
+    return app
+
+
+def allow_read_only_key(app, read_api_key: str) -> None:
+    """Let ``read_api_key`` read through the single-user tiled ``app``, and nothing more.
+
+    tiled's single-user mode knows one key, with every scope. This overrides the app's
+    dependencies that turn a request's key into a principal and scopes (HTTP and websocket):
+    ``read_api_key`` becomes the single user with tiled's read scopes only (``read:metadata``,
+    ``read:data``), so tiled's own scope checks refuse its writes with HTTP 401; every other key
+    goes through tiled's code unchanged.
+    """
+    import functools
+
+    from tiled.access_control.scopes import PUBLIC_SCOPES
+    from tiled.server import authentication
+    from tiled.utils import SingleUserPrincipal
+
+    def is_read_key(key) -> bool:
+        return isinstance(key, str) and secrets.compare_digest(key.encode(), read_api_key.encode())
+
+    def scopes(original):
+        @functools.wraps(original)  # FastAPI reads the parameters (the dependencies) from the original
+        async def read_only_scopes(**kwargs):
+            if is_read_key(kwargs.get("api_key")):
+                return set(PUBLIC_SCOPES)
+            return await original(**kwargs)
+
+        return read_only_scopes
+
+    def principal(original):
+        @functools.wraps(original)
+        async def read_only_principal(**kwargs):
+            if is_read_key(kwargs.get("api_key")):
+                request = kwargs.get("request")
+                if request is not None:  # tiled's access log names the single user
+                    request.state.principal = SingleUserPrincipal
+                return None  # the single user, as tiled's own key gives
+            return await original(**kwargs)
+
+        return read_only_principal
+
+    for original, wrap in (
+        (authentication.get_current_scopes, scopes),
+        (authentication.get_current_scopes_websocket, scopes),
+        (authentication.get_current_principal, principal),
+        (authentication.get_current_principal_websocket, principal),
+    ):
+        app.dependency_overrides[original] = wrap(original)
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -73,10 +142,11 @@ def _check_port_free(host: str, port: int) -> None:
             raise CatalogError(msg) from None
 
 
-def check_api_key(api_key: str) -> str:
-    """Return ``api_key`` if tiled accepts it as a key (letters and digits), else raise :class:`LimitError`."""
+def check_api_key(api_key: str, *, option: str = "--api-key") -> str:
+    """Return ``api_key`` if tiled accepts it as a key (letters and digits), else raise :class:`LimitError` naming ``option``."""
     if not _API_KEY.fullmatch(api_key or ""):
-        msg = f"--api-key={api_key!r} is not a valid API key; use letters and digits only (or leave it out to get one)"
+        hint = " (or leave it out to get one)" if option == "--api-key" else ""
+        msg = f"{option}={api_key!r} is not a valid API key; use letters and digits only{hint}"
         raise LimitError(msg)
     return api_key
 
@@ -87,8 +157,10 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     api_key: str | None = None,
+    read_api_key: str | None = None,
     echo: Callable[[str], None] = print,
     database: str | None = None,
+    key_sources: tuple[str, str] = ("--api-key", "--read-api-key"),
 ) -> None:
     """Serve the catalog in ``directory`` over HTTP until SIGINT (Ctrl-C) or SIGTERM.
 
@@ -101,13 +173,19 @@ def serve(
     port : int
         TCP port, 1–65535.
     api_key : str, optional
-        The API key; when not given, a random one is made and printed.
+        The API key that reads and writes; when not given, a random one is made and printed.
+    read_api_key : str, optional
+        A key that only reads (for viewers); without it, there is no read-only key.
     echo : callable
-        Where the line telling clients how to connect goes.
+        Where the lines telling clients how to connect go.
     database : str, optional
         A ``postgresql://`` URI for the catalog and the event tables (``directory`` then holds
         the arrays). It is checked before the server starts: one that cannot be reached is a
         :class:`~autolab.errors.CatalogError` naming it (password masked) within seconds.
+    key_sources : (str, str)
+        Where ``api_key`` and ``read_api_key`` came from (an option, or an environment variable
+        such as :data:`API_KEY_ENV`), as messages name them; the keys themselves are printed
+        only when made here.
     """
     if database is not None:  # before the server's imports, so an unreachable database is told within seconds
         prepare_database(check_database_uri(database))
@@ -118,16 +196,24 @@ def serve(
         raise LimitError(msg)
     _check_port_free(host, int(port))
     generated = api_key is None
-    key = secrets.token_hex(32) if generated else check_api_key(api_key)
+    key = secrets.token_hex(32) if generated else check_api_key(api_key, option=key_sources[0])
+    if read_api_key is not None:
+        check_api_key(read_api_key, option=key_sources[1])
     location = resolve_location(directory)
-    app = build_server_app(location, key, database=database)
+    app = build_server_app(location, key, read_api_key=read_api_key, database=database)
     uri = f"http://{host}:{port}"
     if database is not None:
         location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
-    key_text = f"TILED_API_KEY={key}" if generated else "TILED_API_KEY set to the key given with --api-key"
+    key_text = f"TILED_API_KEY={key}" if generated else f"TILED_API_KEY set to {_given(key_sources[0])}"
     echo(f"serving catalog {location} at {uri}; clients use --catalog {uri} with {key_text} (Ctrl-C stops)")
+    if read_api_key is not None:
+        echo(f"viewers read, and cannot write, with TILED_API_KEY set to {_given(key_sources[1])}")
     config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", access_log=False)
     uvicorn.Server(config).run()
+
+
+def _given(source: str) -> str:
+    return f"the key given with {source}" if source.startswith("--") else f"the key in {source}"
 
 
 #: Table autolab adds to a PostgreSQL catalog: one row, the catalog's identity (``autolab_catalog_id``).

@@ -15,19 +15,27 @@ from .options import CATALOG_OPTION, friendly_errors, resolve_uid
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
-@click.option("--api-key", default=None, help="API key clients must send (letters and digits; default: a new random key, printed).")
+@click.option(
+    "--api-key", default=None, envvar="AUTOLAB_SERVE_API_KEY", show_envvar=True,
+    help="API key that reads and writes (letters and digits; default: a new random key, printed).",
+)
+@click.option(
+    "--read-api-key", default=None, envvar="AUTOLAB_SERVE_READ_API_KEY", show_envvar=True,
+    help="A second key that only reads, for viewers (letters and digits; default: none).",
+)
 @click.option(
     "--database", default=None, metavar="URI",
     help="postgresql://USER[:PASSWORD]@HOST:PORT/DB: keep the catalog and event tables there (a facility catalog); "
     "--catalog then holds the arrays only. Its schema is created when new.",
 )
 @friendly_errors
-def serve(catalog, host, port, api_key, database):
+def serve(catalog, host, port, api_key, read_api_key, database):
     """Serve a catalog folder as a tiled server until Ctrl-C.
 
     Clients read and write it with `--catalog http://HOST:PORT` and the key in TILED_API_KEY, or
-    with `tiled.client.from_uri("http://HOST:PORT", api_key=KEY)`. With --database the catalog
-    lives in PostgreSQL, arrays in the --catalog folder.
+    with `tiled.client.from_uri("http://HOST:PORT", api_key=KEY)`; with the --read-api-key key
+    they only read. Every request needs a key. With --database the catalog lives in PostgreSQL,
+    arrays in the --catalog folder.
     """
     from ..catalog import is_remote, resolve_location
     from ..catalog.serve import serve as run_server
@@ -36,7 +44,13 @@ def serve(catalog, host, port, api_key, database):
     if is_remote(location):
         msg = f"--catalog={catalog!r} is a server URI; `autolab serve` serves a catalog folder"
         raise AutolabError(msg)
-    run_server(location, host=host, port=port, api_key=api_key, echo=click.echo, database=database)
+    context = click.get_current_context()
+    sources = tuple(
+        param.envvar if context.get_parameter_source(param.name) is click.core.ParameterSource.ENVIRONMENT else param.opts[0]
+        for param in context.command.params if param.name in ("api_key", "read_api_key")
+    )
+    run_server(location, host=host, port=port, api_key=api_key, read_api_key=read_api_key, echo=click.echo, database=database,
+               key_sources=sources)
 
 
 @click.command()
