@@ -9,7 +9,16 @@
   namespace as the IPython session: ``RE`` with the catalog writer, ``reactor``, the plans), a
   generated ``existing_plans_and_devices.yaml``, ``user_group_permissions.yaml`` (group
   ``primary`` may run every autolab plan and use every device), and its ZMQ control and info
-  sockets bound to 127.0.0.1 only.
+  sockets bound to 127.0.0.1 only (the control socket on another interface with ``zmq_host``,
+  which needs ``encrypt``).
+- With ``encrypt``, the control socket uses queueserver's CURVE encryption: the key pair is made
+  once and kept in the queue directory (``zmq-private-key``, ``zmq-public-key``, mode 0600);
+  autolab's own clients read the public key from there, other clients need it
+  (``QSERVER_ZMQ_PUBLIC_KEY``).
+- With ``http``, bluesky-httpserver (``start-bluesky-httpserver``) on 127.0.0.1 (or ``http_host``)
+  in front of the manager, in its single-user API-key mode: every request needs the key kept in
+  ``http-api-key`` (mode 0600) as ``Authorization: ApiKey KEY``; without it, or with another, the
+  answer is HTTP 401.
 
 The catalog is resolved to an absolute location when the queue starts (a directory relative to
 the caller's working directory, not to the queue directory the manager runs in) and recorded in
@@ -33,7 +42,7 @@ from pathlib import Path
 
 from .catalog import resolve_location
 from .catalog.location import data_home
-from .errors import AutolabError
+from .errors import AutolabError, LimitError
 
 #: Plans a queue user may run (user group ``primary``); the startup namespace defines them all.
 QUEUE_PLANS = ["measure_point", "phase_map", "autonomous_campaign", "set_conditions", "wait_steady", "stop_flow", "safe_state"]
@@ -70,9 +79,24 @@ user_groups:
 """
 
 
+#: Files in the queue directory that hold keys (each readable by its owner only, mode 0600).
+PRIVATE_KEY_FILE = "zmq-private-key"
+PUBLIC_KEY_FILE = "zmq-public-key"
+HTTP_KEY_FILE = "http-api-key"
+#: Environment variable in which ZMQ clients (qserver, bluesky-queueserver-api) take the public key.
+PUBLIC_KEY_ENV = "QSERVER_ZMQ_PUBLIC_KEY"
+#: Port of bluesky-httpserver when none is given (bluesky-httpserver's own default).
+DEFAULT_HTTP_PORT = 60610
+LOOPBACK = "127.0.0.1"
+
+
 @dataclass
 class QueueState:
-    """What ``autolab queue start`` started (stored as ``queue.json`` in the queue directory)."""
+    """What ``autolab queue start`` started (stored as ``queue.json`` in the queue directory).
+
+    ``encrypted``: the control socket uses CURVE (its public key is in :data:`PUBLIC_KEY_FILE`).
+    ``http_pid`` and ``http_address``: bluesky-httpserver, when started with ``http``.
+    """
 
     directory: str
     catalog: str
@@ -82,13 +106,22 @@ class QueueState:
     zmq_control_addr: str
     zmq_info_addr: str
     started: float
+    encrypted: bool = False
+    http_pid: int | None = None
+    http_address: str | None = None
 
     def env_lines(self) -> str:
-        """Shell lines that point ``qserver`` and bluesky-queueserver-api at this manager."""
-        return (
-            f"export QSERVER_ZMQ_CONTROL_ADDRESS={self.zmq_control_addr}\n"
-            f"export QSERVER_ZMQ_INFO_ADDRESS={self.zmq_info_addr}"
-        )
+        """Shell lines that point ``qserver`` and bluesky-queueserver-api at this manager.
+
+        For an encrypted queue the public key is read from its file when the lines are run
+        (``eval "$(autolab queue env)"``), so the key itself is not printed.
+        """
+        lines = [f"export QSERVER_ZMQ_CONTROL_ADDRESS={self.zmq_control_addr}", f"export QSERVER_ZMQ_INFO_ADDRESS={self.zmq_info_addr}"]
+        if self.encrypted:
+            import shlex
+
+            lines.append(f'export {PUBLIC_KEY_ENV}="$(cat {shlex.quote(str(Path(self.directory) / PUBLIC_KEY_FILE))})"')
+        return "\n".join(lines)
 
 
 def default_directory() -> Path:
@@ -144,7 +177,117 @@ def _alive(pid: int) -> bool:
     return waited == 0
 
 
-def start(catalog: str, directory: str | Path | None = None, *, open_environment: bool = True, timeout: float = 120.0) -> QueueState:
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by its owner only (mode 0600), also when it existed."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text + "\n")
+
+
+def zmq_keys(directory: str | Path) -> tuple[str, str]:
+    """The queue's CURVE key pair (public, private), made and kept in ``directory`` on first use.
+
+    Kept keys are reused, so clients that hold the public key keep working after a restart;
+    deleting the two files makes a new pair at the next ``autolab queue start --encrypt``.
+    """
+    from bluesky_queueserver import generate_zmq_keys, generate_zmq_public_key
+
+    private_path, public_path = Path(directory) / PRIVATE_KEY_FILE, Path(directory) / PUBLIC_KEY_FILE
+    if private_path.exists():
+        private = private_path.read_text().strip()
+        try:
+            public = generate_zmq_public_key(private)
+        except Exception:
+            msg = f"{private_path} does not hold a ZMQ private key (40 z85 characters); delete it and {public_path} to make a new pair"
+            raise AutolabError(msg) from None
+    else:
+        public, private = generate_zmq_keys()
+        write_secret(private_path, private)
+    os.chmod(private_path, 0o600)
+    write_secret(public_path, public)
+    return public, private
+
+
+def http_api_key(directory: str | Path) -> str:
+    """The API key of the queue's HTTP server, made and kept in ``directory``/``http-api-key`` (0600) on first use.
+
+    A key written into that file before ``autolab queue start --http`` is used as it is
+    (letters and digits only).
+    """
+    import secrets
+
+    path = Path(directory) / HTTP_KEY_FILE
+    if path.exists():
+        key = path.read_text().strip()
+        if not key.isalnum():
+            msg = f"{path} holds no valid API key (letters and digits only); write one there or delete it to get a new one"
+            raise AutolabError(msg)
+        os.chmod(path, 0o600)
+        return key
+    key = secrets.token_hex(32)
+    write_secret(path, key)
+    return key
+
+
+def public_key(state: QueueState) -> str | None:
+    """The public key for a client of ``state``'s manager: None if it is not encrypted.
+
+    Read from the queue directory's :data:`PUBLIC_KEY_FILE`, else from ``QSERVER_ZMQ_PUBLIC_KEY``.
+
+    Raises
+    ------
+    AutolabError
+        If the queue is encrypted and neither holds its public key: one line saying where to put it.
+    """
+    if not state.encrypted:
+        return None
+    path = Path(state.directory) / PUBLIC_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        key = os.environ.get(PUBLIC_KEY_ENV, "").strip()
+        if key:
+            return key
+        msg = (f"the queue at {state.zmq_control_addr} encrypts its control socket (autolab queue start --encrypt) and this "
+               f"client has no public key: {path} cannot be read ({exc.strerror}); copy that file from the queue's machine "
+               f"or set {PUBLIC_KEY_ENV} to its content")
+        raise AutolabError(msg) from None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_host(option: str, host: str) -> None:
+    """Raise :class:`LimitError` if ``host`` is no address of this machine that a socket can listen on."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError as exc:
+            msg = f"{option}={host}: not an address of this machine ({exc.strerror}); give 127.0.0.1, 0.0.0.0 or one of its interfaces"
+            raise LimitError(msg) from None
+
+
+def start(
+    catalog: str,
+    directory: str | Path | None = None,
+    *,
+    open_environment: bool = True,
+    timeout: float = 120.0,
+    encrypt: bool = False,
+    zmq_host: str = LOOPBACK,
+    http: bool = False,
+    http_host: str = LOOPBACK,
+    http_port: int = DEFAULT_HTTP_PORT,
+) -> QueueState:
     """Start Redis and RE Manager for ``catalog``; return the recorded state.
 
     Parameters
@@ -158,12 +301,38 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
         Open the RE worker environment before returning.
     timeout : float
         Seconds to wait for each step (generating the plan list, the manager, the environment).
+    encrypt : bool
+        CURVE-encrypt the control socket with the key pair of :func:`zmq_keys`.
+    zmq_host : str
+        Interface the control socket listens on: 127.0.0.1 (default, this machine only), or
+        another of this machine's addresses (``0.0.0.0``: all), which needs ``encrypt``. The info
+        socket (console output) stays on 127.0.0.1.
+    http : bool
+        Start bluesky-httpserver in front of the manager, with the API key of :func:`http_api_key`.
+    http_host, http_port : str, int
+        Where the HTTP server listens (default 127.0.0.1:60610).
 
     Raises
     ------
+    LimitError
+        If ``zmq_host`` is not loopback and ``encrypt`` is off, a host is no address of this
+        machine, or ``http_port`` is outside 1–65535 or taken: one line naming the option.
     AutolabError
         If a queue recorded in ``directory`` is still running, or a process fails to start.
     """
+    if not _is_loopback(zmq_host) and not encrypt:
+        msg = (f"--zmq-host={zmq_host} opens RE Manager's control socket beyond this machine; add --encrypt, "
+               "or keep the default 127.0.0.1 and let remote users in through --http")
+        raise LimitError(msg)
+    _check_host("--zmq-host", zmq_host)
+    if http:
+        if not 1 <= int(http_port) <= 65535:
+            msg = f"--http-port={http_port} is outside the allowed range 1–65535"
+            raise LimitError(msg)
+        _check_host("--http-host", http_host)
+        if _port_taken(http_host, int(http_port)):
+            msg = f"--http-port={http_port}: something already listens on {http_host}:{http_port}; choose another port"
+            raise LimitError(msg)
     directory = Path(directory or default_directory()).resolve()
     existing = load_state(directory)
     if existing is not None and (_alive(existing.manager_pid) or _alive(existing.redis_pid)):
@@ -171,7 +340,8 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
         raise AutolabError(msg)
     directory.mkdir(parents=True, exist_ok=True)
     catalog = resolve_location(catalog)
-    env = {**os.environ, "AUTOLAB_CATALOG": catalog, "AUTOLAB_NO_BEC": "1", "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QSERVER_ZMQ_", "QSERVER_HTTP_SERVER_"))}
+    env.update({"AUTOLAB_CATALOG": catalog, "AUTOLAB_NO_BEC": "1", "PYTHONUNBUFFERED": "1"})
     if env.get("AUTOLAB_CONFIG"):  # the manager runs in ``directory``: a relative config path would miss
         env["AUTOLAB_CONFIG"] = str(Path(env["AUTOLAB_CONFIG"]).expanduser().resolve())
 
@@ -195,7 +365,13 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
         )
     _wait_for_port(redis_port, redis, "redis-server", timeout=30)
 
-    control, info = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    control_port = free_port()
+    control_bind = f"tcp://{_zmq_address(zmq_host)}:{control_port}"
+    control = control_bind if zmq_host not in ("0.0.0.0", "*", "::") else f"tcp://{LOOPBACK}:{control_port}"
+    info = f"tcp://{LOOPBACK}:{free_port()}"
+    manager_env = dict(env)
+    if encrypt:
+        manager_env["QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"] = zmq_keys(directory)[1]
     with open(directory / "manager.log", "ab") as log:
         manager = subprocess.Popen(
             [
@@ -206,15 +382,15 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
                 "--user-group-permissions", str(permissions),
                 "--redis-addr", f"127.0.0.1:{redis_port}",
                 "--redis-name-prefix", f"autolab_{redis_port}",
-                "--zmq-control-addr", control,
+                "--zmq-control-addr", control_bind,
                 "--zmq-info-addr", info,
                 "--zmq-publish-console", "ON",
                 "--keep-re",
             ],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, env=manager_env, cwd=directory, start_new_session=True,
         )
-    state = QueueState(str(directory), catalog, redis.pid, redis_port, manager.pid, control, info, time.time())
-    (directory / "queue.json").write_text(json.dumps(asdict(state), indent=2))
+    state = QueueState(str(directory), catalog, redis.pid, redis_port, manager.pid, control, info, time.time(), encrypted=encrypt)
+    _record(state)
     try:
         api = manager_api(state)
         _wait_for_manager(api, manager, directory, timeout)
@@ -224,23 +400,63 @@ def start(catalog: str, directory: str | Path | None = None, *, open_environment
             if not api.status()["worker_environment_exists"]:
                 msg = f"the RE worker environment did not open; see {directory / 'manager.log'}"
                 raise AutolabError(msg)
+        if http:
+            _start_http(state, env, http_host, int(http_port), timeout)
     except Exception:
         stop(directory)
         raise
     return state
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, name: str, *, timeout: float) -> None:
+def _record(state: QueueState) -> None:
+    (Path(state.directory) / "queue.json").write_text(json.dumps(asdict(state), indent=2))
+
+
+def _zmq_address(host: str) -> str:
+    """``host`` as ZMQ writes it in a ``tcp://`` address (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _port_taken(host: str, port: int) -> bool:
+    target = LOOPBACK if host in ("0.0.0.0", "::") else host
+    with socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex((target, port)) == 0
+
+
+def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: float) -> None:
+    """Start bluesky-httpserver for ``state``'s manager on ``host``:``port``; record its PID and address in ``state``."""
+    directory = Path(state.directory)
+    http_env = {**env, "QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr,
+                "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY": http_api_key(directory)}
+    key = public_key(state)
+    if key:
+        http_env[PUBLIC_KEY_ENV] = key
+    with open(directory / "http.log", "ab") as log:
+        server = subprocess.Popen(
+            [_bin("start-bluesky-httpserver"), "--host", host, "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=http_env, cwd=directory, start_new_session=True,
+        )
+    state.http_pid = server.pid
+    shown = f"[{host}]" if ":" in host else host
+    state.http_address = f"http://{shown}:{port}"
+    _record(state)
+    target = LOOPBACK if host in ("0.0.0.0", "::") else host
+    _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=directory / "http.log")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, name: str, *, timeout: float, host: str = LOOPBACK,
+                   log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
+    see = f"; see {log}" if log else ""
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            msg = f"{name} exited with code {process.returncode} at start"
+            msg = f"{name} exited with code {process.returncode} at start{see}"
             raise AutolabError(msg)
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.1)
-    msg = f"{name} did not listen on 127.0.0.1:{port} within {timeout:g} s"
+    msg = f"{name} did not listen on {host}:{port} within {timeout:g} s{see}"
     raise AutolabError(msg)
 
 
@@ -260,10 +476,17 @@ def _wait_for_manager(api, process: subprocess.Popen, directory: Path, timeout: 
 
 
 def manager_api(state: QueueState, *, timeout_s: float = 5.0):
-    """A bluesky-queueserver-api client (``REManagerAPI``) for the recorded manager."""
+    """A bluesky-queueserver-api client (``REManagerAPI``) for the recorded manager, with its public key if encrypted.
+
+    Raises
+    ------
+    AutolabError
+        If the queue is encrypted and this client has no public key (:func:`public_key`).
+    """
     from bluesky_queueserver_api.zmq import REManagerAPI
 
-    return REManagerAPI(zmq_control_addr=state.zmq_control_addr, zmq_info_addr=state.zmq_info_addr, timeout_recv=timeout_s)
+    return REManagerAPI(zmq_control_addr=state.zmq_control_addr, zmq_info_addr=state.zmq_info_addr, timeout_recv=timeout_s,
+                        zmq_public_key=public_key(state))
 
 
 def running_queue(directory: str | Path | None = None, *, timeout_s: float = 5.0) -> tuple[QueueState, object]:
@@ -303,7 +526,8 @@ def running_queue(directory: str | Path | None = None, *, timeout_s: float = 5.0
         manager = api.status()
     except Exception as exc:
         api.close()
-        msg = f"RE Manager PID {state.manager_pid} does not answer at {state.zmq_control_addr} within {timeout_s:g} s ({exc})"
+        msg = (f"RE Manager PID {state.manager_pid} does not answer at {state.zmq_control_addr} within {timeout_s:g} s ({exc})"
+               f"{_key_hint(state)}")
         raise AutolabError(msg) from None
     if not manager.get("worker_environment_exists"):
         api.close()
@@ -332,6 +556,8 @@ def stop(directory: str | Path | None = None, *, grace: float = 10.0) -> QueueSt
     state = load_state(directory)
     if state is None:
         return None
+    if state.http_pid:
+        _terminate(state.http_pid, grace)
     _terminate(state.manager_pid, grace)
     _terminate(state.redis_pid, grace)
     (directory / "queue.json").unlink(missing_ok=True)
@@ -339,7 +565,13 @@ def stop(directory: str | Path | None = None, *, grace: float = 10.0) -> QueueSt
 
 
 def status(directory: str | Path | None = None) -> dict:
-    """Processes and RE Manager status of the recorded queue."""
+    """Processes and RE Manager status of the recorded queue.
+
+    Raises
+    ------
+    AutolabError
+        If the queue is encrypted and this client has no public key (:func:`public_key`).
+    """
     state = load_state(directory)
     if state is None:
         return {"running": False, "directory": str(Path(directory or default_directory()))}
@@ -349,11 +581,24 @@ def status(directory: str | Path | None = None) -> dict:
         "manager_alive": _alive(state.manager_pid),
         "redis_alive": _alive(state.redis_pid),
     }
+    if state.http_pid:
+        out["http_alive"] = _alive(state.http_pid)
     if out["manager_alive"]:
+        api = manager_api(state)
         try:
-            manager = manager_api(state).status()
+            manager = api.status()
             out["manager"] = {k: manager.get(k) for k in ("manager_state", "re_state", "worker_environment_exists", "items_in_queue",
                                                           "items_in_history", "running_item_uid", "queue_stop_pending")}
         except Exception as exc:
-            out["manager"] = {"error": str(exc)}
+            out["manager"] = {"error": f"{exc}{_key_hint(state)}"}
+        finally:
+            api.close()
     return out
+
+
+def _key_hint(state: QueueState) -> str:
+    """What to check when an encrypted queue's manager does not answer; empty for a queue without encryption."""
+    if not state.encrypted:
+        return ""
+    return (f"; its control socket is encrypted, so the public key this client uses ({Path(state.directory) / PUBLIC_KEY_FILE} "
+            f"or {PUBLIC_KEY_ENV}) must be the queue's")

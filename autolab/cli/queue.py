@@ -37,38 +37,65 @@ def queue() -> None:
 @CATALOG_OPTION
 @DIR_OPTION
 @click.option("--no-open", is_flag=True, help="Do not open the RE worker environment.")
+@click.option("--encrypt", is_flag=True,
+              help="CURVE-encrypt RE Manager's control socket; the key pair is kept in the queue directory (mode 0600) and "
+                   "clients need its public key (autolab's own read it from there).")
+@click.option("--zmq-host", default="127.0.0.1", show_default=True,
+              help="Interface of the control socket; anything but loopback needs --encrypt.")
+@click.option("--http", is_flag=True,
+              help="Also start bluesky-httpserver, whose every request needs the API key kept in the queue directory.")
+@click.option("--http-host", default="127.0.0.1", show_default=True, help="Interface of the HTTP server (with --http).")
+@click.option("--http-port", type=int, default=60610, show_default=True, help="TCP port of the HTTP server (with --http).")
 @click.option("--devices", type=click.Path(dir_okay=False), default=None,
               help="Device file: the worker drives the reactor over EPICS (docs/epics.md) instead of the twin.")
 @friendly_errors
-def queue_start(catalog, directory, no_open, devices):
+def queue_start(catalog, directory, no_open, encrypt, zmq_host, http, http_host, http_port, devices):
     """Start Redis and RE Manager with autolab's namespace; print the qserver address as shell lines.
 
     A relative --catalog is taken from the current directory; the queue records it as an absolute
-    location, which the worker and `autolab agent` use.
+    location, which the worker and `autolab agent` use. Everything listens on 127.0.0.1 unless
+    --zmq-host or --http-host say otherwise.
     """
     from ..catalog import default_location
-    from ..queue import start
+    from ..errors import LimitError
+    from ..queue import HTTP_KEY_FILE, start
 
+    ctx = click.get_current_context()
+    if not http:
+        for name in ("http_host", "http_port"):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                msg = f"--{name.replace('_', '-')} is given without --http; add --http to start the HTTP server"
+                raise LimitError(msg)
     location = catalog or default_location()
     if devices:  # checked here (one line, nothing started) and handed to the worker as AUTOLAB_DEVICES
         from ..devices.devicefile import read_device_file
 
         os.environ["AUTOLAB_DEVICES"] = read_device_file(devices)["path"]
-    state = start(location, directory, open_environment=not no_open)
+    state = start(location, directory, open_environment=not no_open, encrypt=encrypt, zmq_host=zmq_host, http=http,
+                  http_host=http_host, http_port=http_port)
     click.echo(state.env_lines())
     click.echo(f"# RE Manager PID {state.manager_pid}, Redis PID {state.redis_pid} (127.0.0.1:{state.redis_port}); "
                f"catalog {state.catalog}; logs in {state.directory}", err=True)
+    if state.encrypted:
+        click.echo("# the control socket is encrypted; clients need QSERVER_ZMQ_PUBLIC_KEY (the lines above set it)", err=True)
+    if state.http_address:
+        click.echo(f"# HTTP server PID {state.http_pid} at {state.http_address}; send 'Authorization: ApiKey KEY' with the key in "
+                   f"{state.directory}/{HTTP_KEY_FILE}", err=True)
 
 
 @queue.command("stop")
 @DIR_OPTION
 @friendly_errors
 def queue_stop(directory):
-    """Stop RE Manager (and its worker) and Redis by their recorded PIDs."""
+    """Stop RE Manager (and its worker), the HTTP server and Redis by their recorded PIDs."""
     from ..queue import stop
 
     state = stop(directory)
-    click.echo("no queue was running" if state is None else f"stopped RE Manager {state.manager_pid} and Redis {state.redis_pid}")
+    if state is None:
+        click.echo("no queue was running")
+        return
+    http = f", the HTTP server {state.http_pid}" if state.http_pid else ""
+    click.echo(f"stopped RE Manager {state.manager_pid}{http} and Redis {state.redis_pid}")
 
 
 @queue.command("status")
@@ -88,7 +115,10 @@ def queue_status(directory, as_json):
         return
     click.echo(f"RE Manager PID {info['manager_pid']} {'running' if info['manager_alive'] else 'not running'}; "
                f"Redis PID {info['redis_pid']} {'running' if info['redis_alive'] else 'not running'}")
+    if info.get("http_pid"):
+        click.echo(f"HTTP server PID {info['http_pid']} {'running' if info['http_alive'] else 'not running'} at {info['http_address']}")
     click.echo(f"  {'catalog':26s} {info['catalog']}")
+    click.echo(f"  {'control socket':26s} {info['zmq_control_addr']}{' (encrypted)' if info.get('encrypted') else ''}")
     for key, value in (info.get("manager") or {}).items():
         click.echo(f"  {key:26s} {value}")
 
