@@ -139,6 +139,7 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
     except TypeError as exc:
         msg = f"{where}: a device's options do not fit its class: {exc}"
         raise DeviceFileError(msg) from None
+    _disconnect_at_exit()
     check_connection(reactor, where=where, timeout_s=float(connect_timeout_s or spec.get("connect_timeout_s", 5.0)))
     for key, value in reactor_spec.items():
         if key == "standby_flow_ul_min":
@@ -181,6 +182,32 @@ def check_connection(reactor: FlowReactor, *, where: str, timeout_s: float) -> N
         if expected and actual and _unit(actual) != _unit(expected):
             msg = f"{where}: {device}: PV {signal.pvname} is in {actual!r}, but {attr} must be in {expected!r}"
             raise DeviceFileError(msg)
+
+
+_DISCONNECT_REGISTERED = []
+
+
+def _disconnect_at_exit() -> None:
+    """Close the Channel Access circuits before the interpreter stops its thread pools (once per process).
+
+    Otherwise a monitor update arriving during shutdown finds caproto's callback pool closed and
+    prints a traceback after a command has finished. ``threading._register_atexit`` callbacks run
+    last-registered first, so this one runs before ``concurrent.futures`` shuts its pools.
+    """
+    if _DISCONNECT_REGISTERED:
+        return
+    import threading
+
+    from ophyd import cl
+
+    def disconnect():
+        if cl.name == "caproto":
+            from caproto.threading.pyepics_compat import PV
+
+            PV.default_context().disconnect()
+
+    getattr(threading, "_register_atexit", __import__("atexit").register)(disconnect)
+    _DISCONNECT_REGISTERED.append(True)
 
 
 def _unit(text: str) -> str:

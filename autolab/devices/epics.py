@@ -285,7 +285,8 @@ class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
     the raw ``Spectrum_RBV``/``Saturated_RBV`` and the ``Absorbance_RBV`` the IOC reduces from them.
 
     The reduction −log10((S−D)/(R−D)) runs in the IOC with the dark and reference it serves
-    (``Dark_RBV``, ``Reference_RBV``), so :meth:`missing_calibrations` is empty here.
+    (``Dark_RBV``, ``Reference_RBV``, read by a caller who wants them), so
+    :meth:`missing_calibrations` is empty here.
     """
 
     wavelength_nm = Cpt(EpicsAxisSignalRO, "Wavelength_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
@@ -297,8 +298,6 @@ class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
     saturation_counts = Cpt(EpicsSignalRO, "SaturationLevel_RBV", kind="config", auto_monitor=True)
     shutter = Cpt(EpicsSignal, "Shutter", kind="config", string=True, auto_monitor=True)
     cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True, auto_monitor=True)
-    dark_counts = Cpt(EpicsAxisSignalRO, "Dark_RBV", kind="omitted", dims=(WAVELENGTH_DIM,))
-    reference_counts = Cpt(EpicsAxisSignalRO, "Reference_RBV", kind="omitted", dims=(WAVELENGTH_DIM,))
     acquire = Cpt(EpicsSignal, "Acquire", kind="omitted", auto_monitor=True)
     array_counter = Cpt(EpicsSignalRO, "ArrayCounter_RBV", kind="omitted", auto_monitor=True)
 
