@@ -1,0 +1,68 @@
+"""The device file's checks that need no IOC: each bad file is one line naming the field, before any connection."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from autolab.devices.devicefile import DeviceFileError, read_device_file
+from autolab.ioc.control import DEVICE_CLASSES
+from autolab.ioc.server import DEVICE_SUFFIXES
+
+
+def _devices(**override):
+    devices = {name: f"{{class: {cls}, prefix: 'X:{DEVICE_SUFFIXES[name]}'}}" for name, cls in DEVICE_CLASSES.items()}
+    devices.update(override)
+    return "devices:\n" + "".join(f"  {name}: {spec}\n" for name, spec in devices.items())
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text):
+        path = tmp_path / "devices.yml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def test_a_complete_file_resolves_each_class(write):
+    spec = read_device_file(write("time_scale: 0.01\n" + _devices()))
+    assert spec["devices"]["growth_oven"]["class"].__name__ == "EpicsHeater"
+    assert spec["devices"]["saxs"]["prefix"] == "X:SAXS:"
+    assert spec["time_scale"] == 0.01
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("reactor: {}\n", "has no 'devices:' table"),
+    (_devices(heater="{class: EpicsHeater, prefix: 'X:'}"), "unknown device 'heater'; the reactor has cd_pump, se_pump"),
+    (_devices(saxs="{class: EpicsSpectrometer, prefix: 'X:'}"), "saxs class 'EpicsSpectrometer' is unknown; use EpicsSAXSDetector or"),
+    (_devices(cd_pump="{class: nosuch.module:Pump, prefix: 'X:'}"), "cd_pump class 'nosuch.module:Pump' cannot be imported"),
+    (_devices(diode="{class: EpicsTransmissionDiode}"), "device 'diode' needs 'class' and 'prefix'"),
+    ("time_scale: 0\n" + _devices(), "time_scale=0 must be a number > 0"),
+    ("reactor: {growth_oven_volume_ul: -5}\n" + _devices(), "reactor growth_oven_volume_ul=-5 must be a number > 0"),
+    ("devices:\n  cd_pump: {class: EpicsSyringePump, prefix: 'X:'}\n", "device 'se_pump' is missing"),
+    ("colour: blue\n" + _devices(), "unknown key 'colour'"),
+])
+def test_bad_file_is_one_line_naming_the_field(write, text, message):
+    path = write(text)
+    with pytest.raises(DeviceFileError, match=re.escape(f"device file {path}")) as info:
+        read_device_file(path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_reports_a_bad_device_file_in_one_line_and_exit_2(write):
+    path = write(_devices(growth_oven="{class: EpicsOven, prefix: 'X:'}"))
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "measure", "--devices", str(path), "--nucleation-temperature-c", "250",
+         "--growth-temperature-c", "240", "--residence-time-s", "14"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"autolab: error: device file {path}: growth_oven class 'EpicsOven' is unknown; use EpicsHeater or package.module:Class (a Heater)"
+    ]
