@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CatalogError, LimitError
+from .dependencies import reuse_dependency_graphs
 from .location import embedded_adapter, resolve_location, serialization_registry
 
 #: Host the server binds by default: this machine only.
@@ -72,6 +73,7 @@ def build_server_app(
     else:
         adapter = database_adapter(database, Path(resolve_location(directory)))
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
+    reuse_dependency_graphs()
     app = build_app(adapter, authentication, serialization_registry=serialization_registry())
     if read_api_key is not None:
         allow_read_only_key(app, read_api_key)
