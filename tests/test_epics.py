@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bluesky import RunEngine
-from bluesky.utils import FailedStatus
 from ophyd import Component as Cpt
 from ophyd import EpicsSignalRO
 
@@ -282,22 +281,86 @@ def test_campaign_over_epics_lands_in_the_catalog(ioc, catalog_dir):
     assert len(analysis) == 3  # the live analysis read every point over EPICS
 
 
-def test_fault_mid_campaign_fails_the_point_on_record_and_leaves_the_reactor_safe(ioc, catalog_dir, fault, epics_reactor):
+def _failing_campaign(ioc, catalog_dir, fault, **options):
+    """A 3-point campaign over CA with the growth oven 8 °C off its setpoint: every point fails to settle."""
     _refill(ioc)
     session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
     session.reactor.growth_oven.settle_limit_s = 300.0  # instrument seconds: 1.2 s of wall-clock time
     fault("no-settle", device="growth_oven", offset_c=8.0)
+    result = {}
+
+    def capture(plan):
+        result["summary"] = yield from plan
+        return result["summary"]
+
     try:
-        with pytest.raises(FailedStatus, match="reactor_growth_oven"):
-            session.RE(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}))
+        session.RE(capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, **options)))
     finally:
         fault("no-settle", device="growth_oven", offset_c=0.0)
         session.close()
-    (failed,) = [r for r in find_runs(session.catalog, plan_name="measure_point") if r.metadata["stop"]["exit_status"] == "fail"]
+    summary = result["summary"]
+    runs = find_runs(session.catalog, plan_name="measure_point", campaign_id=summary["campaign_id"])
+    return summary, runs
+
+
+def test_fault_mid_campaign_fails_each_point_on_record_and_the_campaign_goes_on(ioc, catalog_dir, fault):
+    summary, runs = _failing_campaign(ioc, catalog_dir, fault)
+    # every point was tried, stored as a failed run with its reason, and is a failed trial
+    assert summary["stop_reason"] == "budget spent"
+    assert [r.metadata["stop"]["exit_status"] for r in runs] == ["fail", "fail", "fail"]
+    assert all("did not settle within 300 s" in r.metadata["stop"]["reason"] for r in runs)
+    failed = summary["failed_points"]
+    assert [f["number"] for f in failed] == [1, 2, 3]
+    assert all(f["reason"].startswith(f"point {f['number']} failed: ") and "did not settle" in f["reason"] for f in failed)
+    assert summary["n_runs"] == 0
+    assert summary["best_value"] is None
+
+
+def test_fault_mid_campaign_with_stop_fails_the_point_on_record_and_leaves_the_reactor_safe(ioc, catalog_dir, fault, epics_reactor):
+    summary, runs = _failing_campaign(ioc, catalog_dir, fault, on_point_failure="stop")
+    (failed,) = runs
+    assert failed.metadata["stop"]["exit_status"] == "fail"
     assert "did not settle within 300 s" in failed.metadata["stop"]["reason"]
-    # the campaign's safe state, over Channel Access: pumps stopped, heaters sent to 25 °C
+    assert summary["stop_reason"].startswith("point 1 failed: ")
+    assert "did not settle" in summary["stop_reason"]
+    # the safe state, over Channel Access: pumps stopped, heaters sent to 25 °C
     time.sleep(0.2)
     assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
     assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
     assert float(epics_reactor.growth_oven.setpoint.get()) == 25.0
     assert float(epics_reactor.nucleation_heater.setpoint.get()) == 25.0
+
+
+def test_fault_mid_campaign_with_pause_pauses_and_a_resume_goes_on_once_it_is_fixed(ioc, catalog_dir, fault):
+    from bluesky.utils import RunEngineInterrupted
+
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    session.reactor.growth_oven.settle_limit_s = 300.0
+    fault("no-settle", device="growth_oven", offset_c=8.0)
+    result = {}
+
+    def capture(plan):
+        result["summary"] = yield from plan
+        return result["summary"]
+
+    try:
+        with pytest.raises(RunEngineInterrupted):
+            session.RE(capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, on_point_failure="pause")))
+        assert session.RE.state == "paused"
+        fault("no-settle", device="growth_oven", offset_c=0.0)  # a person fixes the oven, then resumes
+        session.RE.resume()
+    finally:
+        fault("no-settle", device="growth_oven", offset_c=0.0)
+        session.close()
+    summary = result["summary"]
+    assert [f["number"] for f in summary["failed_points"]] == [1]
+    assert summary["n_runs"] == 2
+    runs = find_runs(session.catalog, plan_name="measure_point", campaign_id=summary["campaign_id"])
+    assert [r.metadata["stop"]["exit_status"] for r in runs] == ["fail", "success", "success"]
+
+
+def test_a_bad_on_point_failure_is_one_line_before_anything_moves(epics_reactor):
+    RE = RunEngine({})
+    with pytest.raises(LimitError, match=r"on_point_failure='retry' is not one of continue, pause, stop"):
+        RE(autonomous_campaign(epics_reactor, **CAMPAIGN, on_point_failure="retry"))

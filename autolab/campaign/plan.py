@@ -71,10 +71,17 @@ class ReactorAcquisition:
     refill_twin_syringes : bool
         Refill the twin's syringes instead of stopping when they run low; :attr:`refills` lists
         before which points (numbered from 1).
+    on_point_failure : {"continue", "pause", "stop"}
+        What a device failure inside a point's run does (a heater that does not settle, a
+        detector that times out, a device that disconnects): the run is stored as failed either
+        way and the point is a failed trial; ``"continue"`` goes on with the next suggestion,
+        ``"pause"`` pauses the RunEngine first (``RE.resume()`` or ``qserver re resume`` goes on),
+        ``"stop"`` sends the reactor to its safe state and ends the campaign with the reason.
     """
 
     def __init__(self, reactor: FlowReactor, live: AnalysisCallback, *, subscribed: bool, flush_volumes: float | None = None,
-                 refill_twin_syringes: bool = False):
+                 refill_twin_syringes: bool = False, on_point_failure: str = "continue"):
+        self.on_point_failure = check_on_point_failure(on_point_failure)
         self.reactor = reactor
         self.live = live
         self.subscribed = subscribed
@@ -99,8 +106,52 @@ class ReactorAcquisition:
             self.refills.append(number)
         plan = measure_point(self.reactor, point.nucleation_temperature_c, point.growth_temperature_c, point.residence_time_s,
                              flush_volumes=self.flush_volumes, md=md)
-        uid = yield from (plan if self.subscribed else bpp.subs_wrapper(plan, self.live))
+        try:
+            uid = yield from (plan if self.subscribed else bpp.subs_wrapper(plan, self.live))
+        except device_failures() as exc:  # the run is closed, as failed, before the exception reaches here
+            reason = f"point {number} failed: {_failure_text(exc)}"
+            logger.error("%s", reason)
+            if self.on_point_failure == "stop":
+                yield from safe_state(self.reactor)  # a device that fails may need a person: pumps off, heaters to standby
+                return Acquired(stopped=reason)
+            if self.on_point_failure == "pause":
+                yield from bps.checkpoint()
+                yield from bps.pause()
+            return Acquired(failure=reason)
         return Acquired(run_uid=uid)
+
+
+#: What ``on_point_failure`` may be.
+ON_POINT_FAILURE = ("continue", "pause", "stop")
+
+
+def check_on_point_failure(value: str) -> str:
+    """``value`` if it is one of :data:`ON_POINT_FAILURE`, else :class:`LimitError` naming them."""
+    if value not in ON_POINT_FAILURE:
+        msg = f"on_point_failure={value!r} is not one of {', '.join(ON_POINT_FAILURE)}"
+        raise LimitError(msg)
+    return value
+
+
+def device_failures() -> tuple[type[BaseException], ...]:
+    """The exceptions by which a device fails a point: a failed or timed-out status, a lost connection.
+
+    Not among them: aborts and stops (``RequestAbort``, ``RequestStop``), Ctrl-C, and errors
+    of the software itself, which end the campaign as before.
+    """
+    from bluesky.utils import FailedStatus
+    from ophyd.utils.errors import DisconnectedError, StatusTimeoutError, WaitTimeoutError
+
+    return (FailedStatus, StatusTimeoutError, WaitTimeoutError, DisconnectedError, TimeoutError)
+
+
+def _failure_text(exc: BaseException) -> str:
+    """One line for a device failure: the status's own exception where there is one."""
+    cause = exc.args[0] if exc.args else None
+    inner = getattr(cause, "exception", None)
+    inner = inner() if callable(inner) else inner
+    text = str(inner or exc.__cause__ or exc) or type(exc).__name__
+    return " ".join(text.split())
 
 
 class LiveEvaluation:
@@ -148,6 +199,7 @@ def run_campaign(
     flush_volumes: float | None = None,
     md: dict[str, Any] | None = None,
     refill_twin_syringes: bool = False,
+    on_point_failure: str = "continue",
 ) -> MsgGenerator[dict]:
     """Drive a prepared (new or resumed) :class:`~autolab.campaign.Campaign` to its end.
 
@@ -166,6 +218,9 @@ def run_campaign(
         put full ones in (what a person does between points) instead of stopping; the summary
         lists before which points (numbered from 1). Pumps without ``refill`` (the real reactor)
         stop the campaign with the reason, to be continued with ``--resume`` after a refill.
+    on_point_failure : {"continue", "pause", "stop"}
+        When a device fails a point (see Notes): go on with the next suggestion, pause the
+        RunEngine first, or stop the campaign.
 
     Yields
     ------
@@ -187,12 +242,18 @@ def run_campaign(
     summary's ``failed_points``, and counts against the budget; the campaign goes on with the
     next suggestion.
 
+    A point a device fails while it is measured — a heater that does not settle in its time
+    limit, a detector that times out, a device that disconnects — is stored as a failed
+    ``measure_point`` run (``exit_status="fail"`` and the reason in its stop document), then
+    recorded as a failed point like the above. ``on_point_failure`` says what follows.
+
     Returns
     -------
     summary : dict
         :meth:`Campaign.summary`: best conditions and value, run uids, stop reason.
     """
     extra = dict(md or {})
+    check_on_point_failure(on_point_failure)
     reactor.standby_flow_rates()  # a standby flow the pumps cannot give is named before any message
     live = yield from live_analysis()
     subscribed = live is not None
@@ -201,7 +262,7 @@ def run_campaign(
                        "analyses its own points and their analysis runs are not stored")
         live = AnalysisCallback(campaign.manager, None)
     acquisition = ReactorAcquisition(reactor, live, subscribed=subscribed, flush_volumes=flush_volumes,
-                                     refill_twin_syringes=refill_twin_syringes)
+                                     refill_twin_syringes=refill_twin_syringes, on_point_failure=on_point_failure)
     problem = OptimizationProblem(
         optimizer=campaign,
         actuators=[reactor],
@@ -241,6 +302,7 @@ def autonomous_campaign(
     objective_settings: dict[str, Any] | None = None,
     flush_volumes: float | None = None,
     refill_twin_syringes: bool = False,
+    on_point_failure: str = "continue",
     optimizer=None,
     constraints: list[str] | None = None,
     cost_aware: bool = False,
@@ -279,6 +341,10 @@ def autonomous_campaign(
         Reactor volumes to flush before each reading.
     refill_twin_syringes : bool
         Dry runs on the twin: refill its syringes instead of stopping when they run low.
+    on_point_failure : {"continue", "pause", "stop"}
+        When a device fails a point (a heater that does not settle, a detector timeout, a lost
+        connection): the failed run is stored and the point is a failed trial; then go on, pause
+        (``RE.resume()``, ``qserver re resume``) or stop the campaign.
     optimizer : object, optional
         Any optimiser on bluesky-adaptive's ``Optimizer`` protocol over the names in ``bounds``,
         instead of the default :class:`~autolab.optimize.GPOptimizer` (in process only: the queue
@@ -329,4 +395,5 @@ def autonomous_campaign(
         constraints=constraints,
         cost_model=ReactorCostModel.from_reactor(reactor, flush_volumes=flush_volumes) if cost_aware else None,
     )
-    return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md, refill_twin_syringes=refill_twin_syringes))
+    return (yield from run_campaign(reactor, campaign, flush_volumes=flush_volumes, md=md, refill_twin_syringes=refill_twin_syringes,
+                                    on_point_failure=on_point_failure))

@@ -42,6 +42,9 @@ from .options import (
 @click.option("--seed", type=int, default=None,
               help="Seed of the design, the optimiser and the twin's noise; default 0 (the twin's: the session config's, else 0).")
 @click.option("--resume", "resume_id", default=None, metavar="CAMPAIGN_ID", help="Continue a stopped campaign from the catalog.")
+@click.option("--on-point-failure", type=click.Choice(["continue", "stop"]), default="continue", show_default=True,
+              help="When a device fails a point (a heater that does not settle, a detector timeout, a lost connection): "
+              "the failed run is stored and the point counts as a failed trial; then go on, or stop the campaign.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None, help="Report folder; default ./autolab-reports/CAMPAIGN_ID.")
 @CATALOG_OPTION
 @TIME_SCALE_OPTION
@@ -51,7 +54,7 @@ from .options import (
 @friendly_errors
 def campaign(
     objective, budget, batch_size, initial_design, bounds, fixed, constraints, cost_aware, objective_settings, acquisition,
-    seed, resume_id, report_dir, catalog, time_scale, devices, standby_flow_ul_min, as_json,
+    seed, resume_id, on_point_failure, report_dir, catalog, time_scale, devices, standby_flow_ul_min, as_json,
 ):
     """Run (or --resume) an autonomous campaign on the session's reactor (the twin by default).
 
@@ -106,7 +109,7 @@ def campaign(
             if new_campaign is None:
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer,
                                                cost_model=ReactorCostModel.from_reactor(reactor))
-            summary, interrupted = _run(session, new_campaign, quiet=as_json)
+            summary, interrupted = _run(session, new_campaign, quiet=as_json, on_point_failure=on_point_failure)
             session.writer.flush(timeout=600)
             if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
                 resumed_from = new_campaign.resumed_from
@@ -133,7 +136,7 @@ def campaign(
         click.echo(f"report in {report}; runs in {session.location}")
 
 
-def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
+def _run(session, campaign, *, quiet: bool, on_point_failure: str = "continue") -> tuple[dict, bool]:
     """Run the campaign plan with a progress bar and a line per point; Ctrl-C stops it quietly."""
     from rich.console import Console
 
@@ -151,7 +154,8 @@ def _run(session, campaign, *, quiet: bool) -> tuple[dict, bool]:
         # The CLI always runs the twin: refill its syringes as a person would during a dry run.
         # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
         # reactor goes to its safe state; finished points are stored.
-        _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True), result))
+        _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True,
+                                                                                on_point_failure=on_point_failure), result))
     finally:
         if token is not None:
             session.RE.unsubscribe(token)
