@@ -326,6 +326,25 @@ def test_served_catalog_reads_with_the_read_only_key_and_refuses_its_writes(read
     assert wrong_cli.returncode == 2
     assert wrong_cli.stderr.count("\n") == 1
     assert "autolab: error: the tiled server at" in wrong_cli.stderr
+    # a writer holding the viewers' key is one line before the point starts, and nothing is written
+    before = _count_runs(uri)
+    measured = autolab("measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280",
+                       "--residence-time-s", "14", "--catalog", uri, key=READ_KEY, data_home=tmp_path / "data-home")
+    assert measured.returncode == 2, measured.stderr
+    assert measured.stderr == (
+        f"autolab: error: the tiled server at {uri} refused a write (HTTP 401): the API key in TILED_API_KEY can only read "
+        "there; writing needs the key `autolab serve` printed (or its AUTOLAB_SERVE_API_KEY)\n"
+    )
+    assert _count_runs(uri) == before
+
+
+def _count_runs(uri: str) -> int:
+    """The runs of the served catalog, counted with the writers' key (the client closed after)."""
+    client = open_catalog(uri, api_key=API_KEY)
+    try:
+        return len(client)
+    finally:
+        client.context.close()
 
 
 @pytest.mark.slow

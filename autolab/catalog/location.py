@@ -148,12 +148,16 @@ def open_catalog(location: str | os.PathLike | None = None, *, api_key: str | No
 
 
 def _open_remote(uri: str, api_key: str | None):
-    from tiled.client import from_uri
+    from tiled.client import Context, from_context
 
     key = api_key or os.environ.get("TILED_API_KEY")
+    context = None
     try:
-        client = from_uri(uri, api_key=key)
+        context, path_parts = Context.from_any_uri(uri, api_key=key)
+        client = from_context(context, node_path_parts=path_parts)
     except Exception as exc:
+        if context is not None:  # a refused client closes its connections
+            context.close()
         refused = getattr(getattr(exc, "response", None), "status_code", None) == 401
         if refused or "requires API key" in str(exc):
             how = "the API key was refused" if key else "no API key was given"
@@ -194,17 +198,18 @@ def catalog_identity(client) -> str | None:
 
 
 def check_table_storage(client) -> None:
-    """Raise :class:`CatalogError` in one line if the tiled server behind ``client`` cannot store event tables.
+    """Raise :class:`CatalogError` in one line if the tiled server behind ``client`` cannot take runs from it.
 
+    Two things are checked at once, without retries: that the client's key may write (a viewer's
+    read-only key is refused with HTTP 401 or 403), and that the server can store event tables.
     Runs keep their events in tables, which tiled writes only to SQL storage; a plain ``tiled
     serve catalog --write DIR`` has file storage alone and answers every table with HTTP 500 (after
-    its client has retried for up to 45 s). This tries once, without retries: it creates a
-    one-column table beside the runs and deletes it again. A server that refuses the try for
-    another reason (no write permission, a proxy's 502–504) is not judged here, nor is
-    ``autolab serve`` (its root metadata names the catalog), which always has table storage.
+    its client has retried for up to 45 s). The check creates a one-column table beside the runs
+    and deletes it again. A server that refuses the try for another reason (a proxy's 502–504) is
+    not judged here.
     """
     address = server_address(client)
-    if address is None or client.metadata.get(CATALOG_ID_KEY):
+    if address is None:
         return
     from dataclasses import asdict
 
@@ -240,6 +245,12 @@ def check_table_storage(client) -> None:
         if problem:
             logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
         return
+    if response.status_code in (401, 403):
+        msg = (
+            f"the tiled server at {address} refused a write (HTTP {response.status_code}): the API key in TILED_API_KEY "
+            "can only read there; writing needs the key `autolab serve` printed (or its AUTOLAB_SERVE_API_KEY)"
+        )
+        raise CatalogError(msg)
     if response.status_code in (500, 415):  # tiled's RuntimeError "only available storage types are …"; no SQL adapter
         msg = (
             f"the tiled server at {address} cannot store event tables (creating one answered HTTP {response.status_code}); "

@@ -28,9 +28,10 @@ catalog's. Journals left directly in the address's folder (written while the ser
 was still empty, so without an identity) are replayed only into a catalog that already holds
 their run's start. Journals for other catalogs are kept, and one log line says so.
 
-Before any of that, a writer on a server checks that the server can store event tables
-(:func:`~autolab.catalog.location.check_table_storage`), so a plain ``tiled serve`` without SQL
-storage is one error line at once rather than an HTTP 500 for every event.
+Before any of that, a writer on a server checks that its key may write there and that the server
+can store event tables (:func:`~autolab.catalog.location.check_table_storage`), so a viewer's
+read-only key, or a plain ``tiled serve`` without SQL storage, is one error line at once rather
+than an HTTP error for every document.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class CatalogWriter:
     Raises
     ------
     CatalogError
-        If the client's server cannot store event tables (a plain ``tiled serve`` without SQL
-        storage); nothing is written then, and journals already there are kept.
+        If the client's key may not write to its server (a read-only key), or the server cannot
+        store event tables (a plain ``tiled serve`` without SQL storage); nothing is written then,
+        and journals already there are kept.
 
     Examples
     --------
