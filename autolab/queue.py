@@ -43,6 +43,7 @@ from pathlib import Path
 from .catalog import resolve_location
 from .catalog.location import data_home
 from .errors import AutolabError, LimitError
+from .processes import alive
 
 #: Plans a queue user may run (user group ``primary``); the startup namespace defines them all.
 QUEUE_PLANS = ["measure_point", "phase_map", "autonomous_campaign", "set_conditions", "wait_steady", "stop_flow", "safe_state"]
@@ -161,20 +162,6 @@ def load_state(directory: str | Path | None = None) -> QueueState | None:
     if not path.exists():
         return None
     return QueueState(**json.loads(path.read_text()))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of this process is not alive
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return waited == 0
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -335,7 +322,7 @@ def start(
             raise LimitError(msg)
     directory = Path(directory or default_directory()).resolve()
     existing = load_state(directory)
-    if existing is not None and (_alive(existing.manager_pid) or _alive(existing.redis_pid)):
+    if existing is not None and (alive(existing.manager_pid) or alive(existing.redis_pid)):
         msg = f"a queue is already running from {directory} (manager PID {existing.manager_pid}); `autolab queue stop` first"
         raise AutolabError(msg)
     directory.mkdir(parents=True, exist_ok=True)
@@ -517,7 +504,7 @@ def running_queue(directory: str | Path | None = None, *, timeout_s: float = 5.0
     if state is None:
         msg = f"no queue is running from {directory} (no queue.json); start one with `autolab queue start`"
         raise AutolabError(msg)
-    if not _alive(state.manager_pid):
+    if not alive(state.manager_pid):
         msg = (f"the queue recorded in {directory / 'queue.json'} is not running (RE Manager PID {state.manager_pid} has exited); "
                "`autolab queue stop` clears the record, then `autolab queue start`")
         raise AutolabError(msg)
@@ -542,7 +529,7 @@ def _terminate(pid: int, grace: float) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -576,13 +563,13 @@ def status(directory: str | Path | None = None) -> dict:
     if state is None:
         return {"running": False, "directory": str(Path(directory or default_directory()))}
     out = {
-        "running": _alive(state.manager_pid),
+        "running": alive(state.manager_pid),
         **asdict(state),
-        "manager_alive": _alive(state.manager_pid),
-        "redis_alive": _alive(state.redis_pid),
+        "manager_alive": alive(state.manager_pid),
+        "redis_alive": alive(state.redis_pid),
     }
     if state.http_pid:
-        out["http_alive"] = _alive(state.http_pid)
+        out["http_alive"] = alive(state.http_pid)
     if out["manager_alive"]:
         api = manager_api(state)
         try:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..catalog.location import data_home
 from ..errors import AutolabError
+from ..processes import alive
 from .server import DEFAULT_PREFIX, DEVICE_SUFFIXES
 
 #: Each device's EPICS class in :mod:`autolab.devices.epics`, as the device file names it.
@@ -101,21 +102,6 @@ def load_state(directory: str | Path | None = None) -> IOCState | None:
     if not path.exists():
         return None
     return IOCState(**json.loads(path.read_text()))
-
-
-def alive(pid: int) -> bool:
-    """True while process ``pid`` runs (a zombie child of this process does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return waited == 0
 
 
 def start(
