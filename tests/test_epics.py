@@ -19,6 +19,7 @@ from bluesky import RunEngine
 from ophyd import Component as Cpt
 from ophyd import EpicsSignalRO
 
+from autolab.analysis.reduction import absorbance
 from autolab.campaign import autonomous_campaign
 from autolab.catalog import find_runs
 from autolab.devices import make_twin_reactor
@@ -26,7 +27,7 @@ from autolab.devices.devicefile import DeviceFileError, load_reactor
 from autolab.devices.epics import EpicsSyringePump
 from autolab.errors import LimitError, ReactorFault
 from autolab.ioc import control
-from autolab.plans import measure_point, safe_state
+from autolab.plans import measure_point, phase_map, safe_state, take_background, take_dark, take_reference
 from autolab.runtime import open_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("epics")]
@@ -107,6 +108,61 @@ def test_epics_point_has_the_twins_record_layout(ioc, epics_reactor):
     # Low-q I(q) as the in-process twin's: 30 % allows for Poisson noise and the flow cell's washout state.
     low_q = np.nanmean(np.asarray(data["reactor_saxs_intensity"])[:20])
     assert low_q == pytest.approx(np.nanmean(np.asarray(twin_event["data"]["reactor_saxs_intensity"])[:20]), rel=0.3)
+
+
+def _starts(docs, plan_name):
+    return [d for n, d in docs if n == "start" and d["plan_name"] == plan_name]
+
+
+def test_calibrations_over_epics_are_runs_that_later_points_reduce_with(ioc, epics_reactor):
+    RE = RunEngine(call_returns_result=False)
+    spectrometer, saxs = epics_reactor.spectrometer, epics_reactor.saxs
+    docs = _run(RE, measure_point(epics_reactor, *POINT))
+    # connected, the detectors reduce with the calibration the IOC's twin started with, as a fresh twin does
+    assert _starts(docs, "measure_point")[0]["calibration_runs"] == {"dark": None, "reference": None, "background": None}
+    dark_docs = _run(RE, take_dark(spectrometer))
+    reference_docs = _run(RE, take_reference(spectrometer))
+    background_docs = _run(RE, take_background(saxs, content="solvent"))
+    uids = {kind: _starts(d, f"take_{kind}")[0]["uid"] for kind, d in
+            (("dark", dark_docs), ("reference", reference_docs), ("background", background_docs))}
+    assert str(spectrometer.shutter.get()) == "open"  # each plan sets the detector back for samples
+    assert str(spectrometer.cell_content.get()) == str(saxs.cell_content.get()) == "sample"
+    dark, reference, background = (_events(d)[0]["data"] for d in (dark_docs, reference_docs, background_docs))
+    assert np.median(dark["reactor_spectrometer_counts"]) < 0.2 * np.median(reference["reactor_spectrometer_counts"])
+    assert np.shape(background["reactor_saxs_image"]) == (256, 240)
+    # the twin's keys, in the calibration runs too
+    twin = make_twin_reactor(seed=0)
+    twin_RE = RunEngine(call_returns_result=False)
+    for plan, twin_plan, epics_docs in ((take_dark(spectrometer), take_dark(twin.spectrometer), dark_docs),
+                                        (take_background(saxs), take_background(twin.saxs), background_docs)):
+        plan.close()
+        assert set(_events(epics_docs)[0]["data"]) == set(_events(_run(twin_RE, twin_plan))[0]["data"])
+
+    docs = _run(RE, measure_point(epics_reactor, *POINT))
+    assert _starts(docs, "measure_point")[0]["calibration_runs"] == uids
+    config = next(d for n, d in docs if n == "descriptor")["configuration"]
+    assert config["reactor_spectrometer"]["data"]["reactor_spectrometer_dark_run_uid"] == uids["dark"]
+    assert config["reactor_saxs"]["data"]["reactor_saxs_background_run_uid"] == uids["background"]
+    data = _events(docs)[0]["data"]
+    # the client reduced the raw counts with the dark and reference of those runs
+    expected = absorbance(data["reactor_spectrometer_counts"], dark["reactor_spectrometer_counts"],
+                          reference["reactor_spectrometer_counts"],
+                          saturated=np.asarray(data["reactor_spectrometer_saturated"], bool)
+                          | np.asarray(reference["reactor_spectrometer_saturated"], bool))
+    np.testing.assert_allclose(data["reactor_spectrometer_absorbance"], expected, equal_nan=True)
+    # the solvent background subtracted: the sample's I(q) at high q is near 0 (the twin's solvent scatters 0.02 cm⁻¹)
+    intensity = np.asarray(data["reactor_saxs_intensity"])
+    assert abs(np.nanmedian(intensity[-50:])) < 0.02
+    assert np.nanmean(intensity[:20]) > 0.01
+
+
+def test_saxs_options_of_a_device_file_are_checked_in_one_line(ioc, tmp_path):
+    from autolab.devices.epics import EpicsSAXSDetector
+
+    with pytest.raises(LimitError, match=re.escape("saxs poni_file='nowhere.poni' is not a file; give the path of a PONI file")):
+        EpicsSAXSDetector("TEST:SAXS:", name="saxs", poni_file="nowhere.poni")
+    with pytest.raises(LimitError, match=re.escape("saxs thickness_cm=-1 is not allowed: it must be a finite number > 0")):
+        EpicsSAXSDetector("TEST:SAXS:", name="saxs", thickness_cm=-1)
 
 
 def test_heater_set_to_its_readback_finishes_after_the_dwell(epics_reactor):
@@ -364,3 +420,32 @@ def test_a_bad_on_point_failure_is_one_line_before_anything_moves(epics_reactor)
     RE = RunEngine({})
     with pytest.raises(LimitError, match=r"on_point_failure='retry' is not one of continue, pause, stop"):
         RE(autonomous_campaign(epics_reactor, **CAMPAIGN, on_point_failure="retry"))
+
+
+def _record_layout(docs):
+    """(start keys, primary data keys with units/dims/shape) of one point's documents."""
+    start = next(d for n, d in docs if n == "start")
+    keys = next(d for n, d in docs if n == "descriptor" and d["name"] == "primary")["data_keys"]
+    return set(start), {k: (v.get("units"), tuple(v.get("dims") or ()), tuple(v.get("shape") or ())) for k, v in keys.items()}
+
+
+def test_phase_map_over_epics_lands_in_the_catalog_with_the_twins_layout(ioc, catalog_dir):
+    _refill(ioc)
+    grid = ([250.0], [240.0, 230.0], [14.0])
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    docs = []
+    session.RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    try:
+        session.RE(phase_map(session.reactor, *grid))
+    finally:
+        session.close()
+    runs = find_runs(session.catalog, plan_name="measure_point", phase_map_uid=_starts(docs, "measure_point")[0]["phase_map_uid"])
+    assert len(runs) == 2
+    assert [r.metadata["start"]["point_index"] for r in runs] == [0, 1]
+    assert {r.metadata["stop"]["exit_status"] for r in runs} == {"success"}
+    assert [float(r["primary"].read()["reactor_growth_oven_readback"][0]) for r in runs] == pytest.approx([240.0, 230.0], abs=1.0)
+    twin_docs = []
+    RunEngine(call_returns_result=False)(phase_map(make_twin_reactor(seed=0), *grid), lambda n, d: twin_docs.append((n, d)))
+    first = [(n, d) for n, d in docs if d.get("run_start", d.get("uid")) == runs[0].metadata["start"]["uid"]]
+    twin_first = twin_docs[: next(i for i, (n, _) in enumerate(twin_docs) if n == "stop") + 1]
+    assert _record_layout(first) == _record_layout(twin_first)

@@ -25,9 +25,9 @@ from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus, EpicsSignal, EpicsSignalRO
 from ophyd import FormattedComponent as FCpt
 
-from ..errors import ReactorFault
+from ..errors import LimitError, ReactorFault
 from . import detectors
-from .detectors import Q_DIM, WAVELENGTH_DIM, SAXSDetector, Spectrometer
+from .detectors import WAVELENGTH_DIM, SAXSDetector, Spectrometer
 from .heater import Heater
 from .pump import SyringePump
 from .reactor import FlowReactor, FlushMonitor
@@ -70,6 +70,8 @@ class EpicsImageSignalRO(EpicsSignalRO):
     def get(self, **kwargs):
         flat = np.asarray(super().get(**kwargs))
         rows, columns = int(self.parent.array_size1.get()), int(self.parent.array_size0.get())
+        if rows * columns == 0 or rows * columns > flat.size:  # the sizes' monitors may lag the first frame
+            rows, columns = (int(self.parent.array_size1.get(use_monitor=False)), int(self.parent.array_size0.get(use_monitor=False)))
         return flat[: rows * columns].reshape(rows, columns)
 
     def describe(self):
@@ -249,24 +251,16 @@ class EpicsHeater(_Scaled, Heater):
         return [SuspendBoolHigh(self.alarm, tripped_message=f"{self.label} ({self.name}) in alarm")]
 
 
-class _ReducedInIOC:
-    """The IOC reduces what it acquires with calibrations it holds, so none is missing here."""
-
-    def missing_calibrations(self) -> list[str]:
-        return []
-
-    def calibration_problem(self) -> None:
-        return None
-
-
 class _EpicsAcquire(_Scaled):
-    """``trigger()`` puts 1 to ``Acquire`` and finishes with the put's completion, or fails after a timeout."""
+    """``trigger()`` puts 1 to ``Acquire``, waits for the put's completion (or fails after a timeout),
+    then fetches the raw data and reduces it here, with the calibrations this client holds."""
 
     def _init_acquire(self, time_scale, timeout_s) -> None:
         self._init_scale(time_scale)
         self.timeout_s = timeout_s
+        self._ioc_calibration_adopted = False
 
-    def _trigger(self, exposure_s: float) -> DeviceStatus:
+    def _trigger(self, exposure_s: float, fetch_and_reduce) -> DeviceStatus:
         timeout = self.timeout_s if self.timeout_s is not None else exposure_s * self.time_scale * 2.0 + 5.0
         status = EpicsStatus(self)
 
@@ -276,23 +270,53 @@ class _EpicsAcquire(_Scaled):
             if not done.wait(timeout):
                 msg = f"{self.name}: PV {self.acquire.pvname} did not finish its acquisition within {timeout:g} s (detector timeout)"
                 raise ReactorFault(msg)
+            fetch_and_reduce()
 
         return _in_thread(status, work)
 
+    def missing_calibrations(self) -> list[str]:
+        self.adopt_ioc_calibration()
+        return super().missing_calibrations()
 
-class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
-    """The UV-Vis spectrometer over Channel Access: ``Acquire``, ``AcquireTime``, ``Wavelength_RBV``,
-    the raw ``Spectrum_RBV``/``Saturated_RBV`` and the ``Absorbance_RBV`` the IOC reduces from them.
+    def calibration_problem(self) -> str | None:
+        self.adopt_ioc_calibration()
+        return super().calibration_problem()
 
-    The reduction −log10((S−D)/(R−D)) runs in the IOC with the dark and reference it serves
-    (``Dark_RBV``, ``Reference_RBV``, read by a caller who wants them), so
-    :meth:`missing_calibrations` is empty here.
+    def adopt_ioc_calibration(self) -> None:
+        """Once, when first needed: take over the calibration the IOC holds, if this client has none.
+
+        The twin's IOC serves the dark, reference and background its twin started with; adopted,
+        they reduce the first points as an in-process twin's startup calibrations do (no run
+        names them). The calibration plans replace them with runs of their own.
+        """
+        if self._ioc_calibration_adopted:
+            return
+        self._ioc_calibration_adopted = True
+        self._adopt()
+
+
+def _array(signal, dtype=float) -> np.ndarray:
+    """The PV's value now (a Channel Access get, not the monitor's last value)."""
+    return np.asarray(signal.get(use_monitor=False), dtype=dtype)
+
+
+class EpicsSpectrometer(_EpicsAcquire, Spectrometer):
+    """The UV-Vis spectrometer over Channel Access: ``Acquire``, ``AcquireTime``, ``NumAverage``,
+    ``Wavelength_RBV`` and the raw ``Spectrum_RBV``/``Saturated_RBV`` of each acquisition.
+
+    ``trigger()`` fetches the raw counts once the acquisition completes and reduces them here to
+    ``absorbance`` = −log10((S−D)/(R−D)) with the dark and reference this client holds
+    (``dark_counts``, ``reference_counts``), as the twin does: :func:`~autolab.plans.take_dark`
+    and :func:`~autolab.plans.take_reference` measure them in runs of their own. Before those, it
+    adopts the ``Dark_RBV`` and ``Reference_RBV`` the IOC serves (:meth:`adopt_ioc_calibration`),
+    when they match the wavelength axis. The read keys are the twin's.
     """
 
-    wavelength_nm = Cpt(EpicsAxisSignalRO, "Wavelength_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
-    absorbance = Cpt(EpicsAxisSignalRO, "Absorbance_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
-    counts = Cpt(EpicsAxisSignalRO, "Spectrum_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
-    saturated = Cpt(EpicsAxisSignalRO, "Saturated_RBV", kind="normal", dims=(WAVELENGTH_DIM,))
+    wavelength_nm = Cpt(EpicsAxisSignalRO, "Wavelength_RBV", kind="normal", dims=(WAVELENGTH_DIM,), auto_monitor=True)
+    raw_counts = Cpt(EpicsSignalRO, "Spectrum_RBV", kind="omitted")
+    raw_saturated = Cpt(EpicsSignalRO, "Saturated_RBV", kind="omitted")
+    ioc_dark = Cpt(EpicsSignalRO, "Dark_RBV", kind="omitted")
+    ioc_reference = Cpt(EpicsSignalRO, "Reference_RBV", kind="omitted")
     integration_time_s = Cpt(EpicsSignal, "AcquireTime", kind="config", auto_monitor=True)
     scans_to_average = Cpt(EpicsSignal, "NumAverage", kind="config", auto_monitor=True)
     saturation_counts = Cpt(EpicsSignalRO, "SaturationLevel_RBV", kind="config", auto_monitor=True)
@@ -305,36 +329,140 @@ class EpicsSpectrometer(_ReducedInIOC, _EpicsAcquire, Spectrometer):
         super().__init__(prefix, name=name, **kwargs)
         self._init_acquire(time_scale, timeout_s)
 
+    def _adopt(self) -> None:
+        size = np.size(self.wavelength_nm.get())
+        if not size or np.size(self.dark_counts.get()) or np.size(self.reference_counts.get()):
+            return
+        dark, reference = _array(self.ioc_dark), _array(self.ioc_reference)
+        if dark.size == size and reference.size == size:
+            self.dark_counts.put(dark)
+            self.reference_counts.put(reference)
+            self.reference_saturated.put((reference >= float(self.saturation_counts.get())).astype(np.uint8))
+
     def trigger(self) -> DeviceStatus:
-        return self._trigger(float(self.integration_time_s.get()) * float(self.scans_to_average.get()))
+        self.adopt_ioc_calibration()
+        # Only a sample in the light has an absorbance; a dark or a reference is raw data alone.
+        measured = str(self.cell_content.get()) == "sample" and str(self.shutter.get()) == "open"
+
+        def fetch_and_reduce():
+            counts, saturated = _array(self.raw_counts), _array(self.raw_saturated, np.uint8)
+            self.counts.put(counts)
+            self.saturated.put(saturated)
+            self.absorbance.put(self.reduce(counts, saturated) if measured else np.full(counts.shape, np.nan))
+
+        return self._trigger(float(self.integration_time_s.get()) * float(self.scans_to_average.get()), fetch_and_reduce)
 
 
-class EpicsSAXSDetector(_ReducedInIOC, _EpicsAcquire, SAXSDetector):
+class EpicsSAXSDetector(_EpicsAcquire, SAXSDetector):
     """The SAXS detector in areaDetector's layout: ``cam1:Acquire``/``AcquireTime``, the frame ``image1:ArrayData``
-    with its sizes, the beam monitor and transmission of the exposure, and the ``IQ:`` integration the IOC makes."""
+    with its sizes, and the beam monitor (``I0_RBV``) and transmission (``Transmission_RBV``) of the exposure.
 
-    q_nm_inv = Cpt(EpicsAxisSignalRO, "IQ:Q_RBV", kind="normal", dims=(Q_DIM,))
-    intensity = Cpt(EpicsAxisSignalRO, "IQ:Intensity_RBV", kind="normal", dims=(Q_DIM,))
-    intensity_sigma = Cpt(EpicsAxisSignalRO, "IQ:Sigma_RBV", kind="normal", dims=(Q_DIM,))
+    ``trigger()`` fetches the frame once the exposure completes and integrates it here with pyFAI,
+    as the twin does (:meth:`~autolab.devices.SAXSDetector.reduce`): on the geometry ``poni``,
+    normalised by the monitor, exposure, transmission and ``thickness_cm``, on the absolute scale
+    by ``calibration_factor``, the background this client holds subtracted from a sample's
+    (:func:`~autolab.plans.take_background` measures it in a run of its own). A frame without
+    photons (monitor 0: the beam was dumped) reduces to NaN. Before a background run it adopts
+    the background I(q) the IOC serves (``IQ:Background_RBV``, ``IQ:BackgroundSigma_RBV``, on the
+    ``IQ:Q_RBV`` bins, which are also the q bins of the integration here unless ``q_nm_inv`` is
+    set). The read keys are the twin's.
+
+    Parameters
+    ----------
+    poni_file : str or path, optional
+        The detector's PONI file (pyFAI-calib2 writes one); without it, put the text into ``poni``.
+    mask_file : str or path, optional
+        A ``.npy`` array of the frame's shape, nonzero where a pixel is masked (the beamstop).
+    thickness_cm : float, optional
+        The sample thickness, cm (> 0; default the interface's 0.1).
+    calibration_factor : float, optional
+        The absolute-scale factor K (> 0; default 1).
+    """
+
     exposure_time_s = Cpt(EpicsSignal, "cam1:AcquireTime", kind="config", auto_monitor=True)
     acquire = Cpt(EpicsSignal, "cam1:Acquire", kind="omitted", auto_monitor=True)
     array_counter = Cpt(EpicsSignalRO, "cam1:ArrayCounter_RBV", kind="omitted", auto_monitor=True)
     detector_state = Cpt(EpicsSignalRO, "cam1:DetectorState_RBV", kind="omitted", string=True, auto_monitor=True)
-    # The frame is read as the interface reads it (left out of a point's read() unless asked).
-    image = Cpt(EpicsImageSignalRO, "image1:ArrayData", kind=getattr(getattr(SAXSDetector, "image", None), "kind", "omitted"),
-                dims=FRAME_DIMS, units="counts")
+    array_data = Cpt(EpicsImageSignalRO, "image1:ArrayData", kind="omitted", dims=FRAME_DIMS, units="counts")
     array_size0 = Cpt(EpicsSignalRO, "image1:ArraySize0_RBV", kind="omitted", auto_monitor=True)
     array_size1 = Cpt(EpicsSignalRO, "image1:ArraySize1_RBV", kind="omitted", auto_monitor=True)
-    monitor_photons_s = Cpt(EpicsSignalRO, "I0_RBV", kind="normal", auto_monitor=True)
-    transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="normal", auto_monitor=True)
+    raw_monitor_photons_s = Cpt(EpicsSignalRO, "I0_RBV", kind="omitted")
+    raw_transmission = Cpt(EpicsSignalRO, "Transmission_RBV", kind="omitted")
+    ioc_q = Cpt(EpicsSignalRO, "IQ:Q_RBV", kind="omitted")
+    ioc_background = Cpt(EpicsSignalRO, "IQ:Background_RBV", kind="omitted")
+    ioc_background_sigma = Cpt(EpicsSignalRO, "IQ:BackgroundSigma_RBV", kind="omitted")
     cell_content = Cpt(EpicsSignal, "CellContent", kind="config", string=True, auto_monitor=True)
 
-    def __init__(self, prefix="", *, name, time_scale: float | None = None, timeout_s: float | None = None, **kwargs):
+    def __init__(self, prefix="", *, name, time_scale: float | None = None, timeout_s: float | None = None,
+                 poni_file=None, mask_file=None, thickness_cm: float | None = None, calibration_factor: float | None = None,
+                 **kwargs):
         super().__init__(prefix, name=name, **kwargs)
         self._init_acquire(time_scale, timeout_s)
+        if poni_file is not None:
+            self.poni.put(_read_file(self.name, "poni_file", poni_file, "a PONI file (pyFAI-calib2 writes one)").read_text())
+        if mask_file is not None:
+            self.mask.put(np.load(_read_file(self.name, "mask_file", mask_file, "a .npy array of the frame's shape")).astype(bool))
+        for key, value in (("thickness_cm", thickness_cm), ("calibration_factor", calibration_factor)):
+            if value is not None:
+                getattr(self, key).put(_positive_option(self.name, key, value))
+
+    def _adopt(self) -> None:
+        if not np.size(self.q_nm_inv.get()):
+            self.q_nm_inv.put(_array(self.ioc_q))
+        size = np.size(self.q_nm_inv.get())
+        if not size or np.size(self.background_intensity.get()):
+            return
+        background, sigma = _array(self.ioc_background), _array(self.ioc_background_sigma)
+        if background.size == size and sigma.size == size:
+            self.background_intensity.put(background)
+            self.background_sigma.put(sigma)
+
+    def calibration_problem(self) -> str | None:
+        if not str(self.poni.get()).strip():
+            return (f"{self.name} has no PONI geometry to integrate its frames: give poni_file in the device file "
+                    f"or put the PONI file's text into {self.name}.poni")
+        return super().calibration_problem()
 
     def trigger(self) -> DeviceStatus:
-        return self._trigger(float(self.exposure_time_s.get()))
+        self.adopt_ioc_calibration()
+        content = str(self.cell_content.get())
+
+        def fetch_and_reduce():
+            frame = self.array_data.get(use_monitor=False)
+            monitor = float(self.raw_monitor_photons_s.get(use_monitor=False))
+            transmission = float(self.raw_transmission.get(use_monitor=False))
+            self.image.put(frame)
+            self.monitor_photons_s.put(monitor)
+            self.transmission.put(transmission)
+            if monitor > 0 and transmission > 0:
+                intensity, sigma = self.reduce(frame, monitor_photons_s=monitor, transmission=transmission, content=content)
+            else:  # no photons reached the sample (a dumped beam): nothing is measured
+                intensity = sigma = np.full(np.shape(self.q_nm_inv.get()), np.nan)
+            self.intensity.put(intensity)
+            self.intensity_sigma.put(sigma)
+
+        return self._trigger(float(self.exposure_time_s.get()), fetch_and_reduce)
+
+
+def _read_file(device: str, key: str, path, what: str):
+    from pathlib import Path
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        msg = f"{device} {key}={str(path)!r} is not a file; give the path of {what}"
+        raise LimitError(msg)
+    return file
+
+
+def _positive_option(device: str, key: str, value) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (np.isfinite(number) and number > 0):
+        msg = f"{device} {key}={value!r} is not allowed: it must be a finite number > 0"
+        raise LimitError(msg)
+    return number
 
 
 class EpicsBeamMonitor(Device):

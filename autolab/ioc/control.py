@@ -230,18 +230,32 @@ def write_device_file(state: IOCState, path: str | Path) -> Path:
     twin = make_twin_reactor()  # the IOC's twin has these volumes; a client reactor must use the same
     geometry = {key: float(getattr(twin, key).get()) for key in
                 ("nucleation_chamber_volume_ul", "growth_oven_volume_ul", "transfer_volume_ul", "cd_volume_fraction")}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    devices = {name: {"class": DEVICE_CLASSES[name], "prefix": state.prefix + suffix} for name, suffix in DEVICE_SUFFIXES.items()}
+    devices["saxs"].update(saxs_reduction_files(twin.saxs, path.parent))
     content = {
         "channel_access": state.environment(),
         "time_scale": state.time_scale,
         "connect_timeout_s": 10.0,
         "reactor": {"name": "reactor", **geometry},
-        "devices": {name: {"class": DEVICE_CLASSES[name], "prefix": state.prefix + suffix} for name, suffix in DEVICE_SUFFIXES.items()},
+        "devices": devices,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = f"# autolab device file: the twin IOC started by `autolab ioc start` (PID {state.pid}, 127.0.0.1:{state.port}).\n"
     path.write_text(header + yaml.safe_dump(content, sort_keys=False))
     return path
+
+
+def saxs_reduction_files(saxs, directory: Path) -> dict:
+    """Write the twin SAXS detector's geometry (``saxs.poni``) and beamstop mask (``saxs_mask.npy``) into
+    ``directory``; return the device-file options that name them, with the thickness and calibration factor."""
+    import numpy as np
+
+    poni, mask = directory / "saxs.poni", directory / "saxs_mask.npy"
+    poni.write_text(saxs.poni.get())
+    np.save(mask, np.asarray(saxs.mask.get(), dtype=bool))
+    return {"poni_file": str(poni), "mask_file": str(mask), "thickness_cm": float(saxs.thickness_cm.get()),
+            "calibration_factor": float(saxs.calibration_factor.get())}
 
 
 def stop(directory: str | Path | None = None, *, grace: float = 5.0) -> IOCState | None:

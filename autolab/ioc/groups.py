@@ -106,6 +106,7 @@ class PumpGroup(PVGroup):
             self._stalled_flow = flow
             return
         await _wait_status(self.device.set(flow))
+        await _put_if_changed(self.rate_rbv, float(self.device.flow_rate.get()))  # now, not at the next poll
 
     @syringe_volume.putter
     async def syringe_volume(self, instance, value):
@@ -322,6 +323,9 @@ class CamGroup(_AcquireMixin, PVGroup):
     q = pvproperty(name="IQ:Q_RBV", value=[0.0], max_length=4096, units="1/nm", read_only=True)
     intensity = pvproperty(name="IQ:Intensity_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True)
     sigma = pvproperty(name="IQ:Sigma_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True)
+    background = pvproperty(name="IQ:Background_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True,
+                            doc="The background I(q) the IOC's own integration subtracts (the twin's startup solvent frame)")
+    background_sigma = pvproperty(name="IQ:BackgroundSigma_RBV", value=[0.0], max_length=4096, units="1/cm", read_only=True)
     i0 = pvproperty(name="I0_RBV", value=0.0, units="ph/s", read_only=True,  # CA units hold 8 characters
                          doc="Incident flux during the last exposure (the beam monitor)")
     transmission = pvproperty(name="Transmission_RBV", value=0.0, read_only=True, doc="Sample transmission during the last exposure")
@@ -338,6 +342,13 @@ class CamGroup(_AcquireMixin, PVGroup):
                          self.intensity: np.asarray(device.intensity.get(), dtype=float),
                          self.sigma: np.asarray(device.intensity_sigma.get(), dtype=float)}
         self._startup.update(_raw_startup(device, {"cell_content": (self.cell_content, str)}))
+        if hasattr(device, "image"):  # the frame's size is the detector's, known before the first exposure
+            rows, columns = np.shape(device.image.get())
+            self._startup.update({self.array_size0: int(columns), self.array_size1: int(rows)})
+        if hasattr(device, "background_intensity"):
+            device.missing_calibrations()  # a twin integrates its startup background frame when first asked
+            self._startup.update(_raw_startup(device, {"background_intensity": (self.background, _floats),
+                                                       "background_sigma": (self.background_sigma, _floats)}))
 
     @acquire.putter
     async def acquire(self, instance, value):
