@@ -17,8 +17,9 @@ runs by hand runs the same way as a queue item. Importing it builds:
     a device file: the reactor over EPICS, whose suspenders ``RE`` has installed (docs/epics.md).
 ``catalog``, ``writer``
     The tiled catalog client (``AUTOLAB_CATALOG`` or the per-user default) and its writer.
-``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``
-    The plans; those with temperatures or times carry ``reactor``'s limits as queueserver
+``measure_point``, ``phase_map``, ``autonomous_campaign``, ``set_conditions``, ``wait_steady``, ``stop_flow``, ``safe_state``, ``take_dark``, …
+    The plans, the calibrations among them (``take_dark``, ``take_reference``,
+    ``take_background``); those with temperatures or times carry ``reactor``'s limits as queueserver
     ``min``/``max`` annotations (:mod:`autolab.queue_plans`), so a queue refuses an out-of-range
     item when it is added.
 ``plugins``, ``GPOptimizer``, ``Campaign``, ``find_runs``, ``load_point``, ``measurements``
@@ -57,7 +58,7 @@ from autolab.catalog import (
 )
 from autolab.catalog.reading import ScanIdSource
 from autolab.optimize import GPOptimizer
-from autolab.plans import stop_flow, wait_steady
+from autolab.plans import stop_flow, take_background, take_dark, take_reference, wait_steady
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
 from autolab.runtime import install_suspenders, session_reactor, subscribe_analysis
@@ -80,6 +81,9 @@ __all__ = [
     "safe_state",
     "set_conditions",
     "stop_flow",
+    "take_background",
+    "take_dark",
+    "take_reference",
     "wait_steady",
     "writer",
 ]
@@ -140,6 +144,7 @@ BANNER = f"""autolab session — catalog {location}
   reactor        {type(reactor).__name__} '{reactor.name}' (limits: {', '.join(f'{k} {v[0]:g}–{v[1]:g}' for k, v in reactor.limits().items())})
   RE             RunEngine → catalog writer, live analysis{', BestEffortCallback' if 'bec' in globals() else ''}
   plans          measure_point, phase_map, autonomous_campaign, set_conditions, wait_steady, stop_flow, safe_state
+  calibrations   take_dark(reactor.spectrometer), take_reference(reactor.spectrometer), take_background(reactor.saxs)
   catalog        tiled client; measurements(catalog), find_runs(catalog, campaign_id=…), load_point(catalog[uid])
   plugins        {', '.join(p.name for p in plugins.plugins())}; objectives: {', '.join(plugins.objectives())}
   GPOptimizer, Campaign

@@ -488,7 +488,8 @@ def test_startup_namespace_for_ipython(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     names = eval(lines[-3])
-    for name in ("RE", "reactor", "catalog", "measure_point", "phase_map", "autonomous_campaign", "GPOptimizer", "plugins", "safe_state"):
+    for name in ("RE", "reactor", "catalog", "measure_point", "phase_map", "autonomous_campaign", "GPOptimizer", "plugins", "safe_state",
+                 "take_dark", "take_reference", "take_background"):
         assert name in names
     assert lines[-2] == "success"
     assert lines[-1] == "1"  # the live analysis callback stored the point's derived run
