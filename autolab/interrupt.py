@@ -18,6 +18,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from .errors import AutolabError
@@ -97,9 +98,16 @@ class PauseOnCtrlC:
 
     def _pause_when_asked(self) -> None:
         self._wake.wait()
-        if self._requested.is_set() and not self._done:
-            with contextlib.suppress(Exception):  # the plan may have finished meanwhile
+        # The RunEngine refuses a pause in some moments of a plan (between its states); ask
+        # again until it takes it or the plan has finished meanwhile.
+        while self._requested.is_set() and not self._done:
+            try:
                 self._RE.request_pause(defer=False)
+            except Exception as exc:  # any refusal is retried; the end of the plan stops the loop
+                logging.getLogger(__name__).debug("the RunEngine refused the pause (%r); asking again", exc)
+                time.sleep(0.05)
+            else:
+                return
 
     def __exit__(self, *exc) -> None:
         self._done = True
