@@ -449,3 +449,71 @@ def test_phase_map_over_epics_lands_in_the_catalog_with_the_twins_layout(ioc, ca
     first = [(n, d) for n, d in docs if d.get("run_start", d.get("uid")) == runs[0].metadata["start"]["uid"]]
     twin_first = twin_docs[: next(i for i, (n, _) in enumerate(twin_docs) if n == "stop") + 1]
     assert _record_layout(first) == _record_layout(twin_first)
+
+
+def _campaign_with_a_fault_in_point_1(ioc, catalog_dir, on_point_1, after_point_1):
+    """A 2-point campaign over CA; ``on_point_1(reactor)`` runs as point 1's run starts, ``after_point_1(reactor)`` as it stops."""
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    reactor, seen = session.reactor, []
+
+    def inject(name, doc):
+        if name == "start" and doc["plan_name"] == "measure_point" and not seen:
+            seen.append(doc["uid"])
+            on_point_1(reactor)
+        elif name == "stop" and seen and doc["run_start"] == seen[0]:
+            after_point_1(reactor)
+
+    session.RE.subscribe(inject)
+    result = {}
+
+    def capture(plan):
+        result["summary"] = yield from plan
+        return result["summary"]
+
+    try:
+        session.RE(capture(autonomous_campaign(reactor, **{**CAMPAIGN, "budget": 2, "seed": 2}, on_point_failure="continue")))
+    finally:
+        session.close()
+    summary = result["summary"]
+    runs = find_runs(session.catalog, plan_name="measure_point", campaign_id=summary["campaign_id"])
+    return summary, runs, find_runs(session.catalog, plan_name="analysis", campaign_id=summary["campaign_id"])
+
+
+def _one_failed_then_one_measured(summary, runs, analyses, reason):
+    assert [r.metadata["stop"]["exit_status"] for r in runs] == ["fail", "success"]  # both on record, once each
+    assert len({r.metadata["start"]["uid"] for r in runs}) == 2
+    assert re.search(reason, runs[0].metadata["stop"]["reason"])
+    assert [f["number"] for f in summary["failed_points"]] == [1]
+    assert re.search(reason, summary["failed_points"][0]["reason"])
+    assert summary["stop_reason"] == "budget spent"
+    assert summary["n_runs"] == 1
+    assert len(analyses) == 1  # the measured point was analysed; the failed one was not
+    assert len(runs[1]["primary"].read()["time"]) == 1
+
+
+def test_detector_timeout_mid_campaign_fails_the_point_on_record_and_the_campaign_goes_on(ioc, catalog_dir, fault):
+    def hang(reactor):  # until point 1 has failed, however long its heaters take to settle
+        reactor.saxs.timeout_s = 0.5
+        fault("detector-timeout", device="saxs", seconds=120.0)
+
+    def heal(reactor):
+        fault("detector-timeout", device="saxs", seconds=0.0)
+        reactor.saxs.timeout_s = None
+
+    summary, runs, analyses = _campaign_with_a_fault_in_point_1(ioc, catalog_dir, hang, heal)
+    _one_failed_then_one_measured(summary, runs, analyses, r"cam1:Acquire did not finish its acquisition within 0.5 s \(detector timeout\)")
+
+
+def test_ioc_disconnect_mid_campaign_fails_the_point_on_record_and_the_campaign_goes_on(ioc, catalog_dir, fault):
+    # One device times out (the Cd pump's put); the others' puts outlast the pause. (Two failing
+    # statuses in one point would abort the campaign: bluesky raises the second at a later message.)
+    def pause(reactor):
+        reactor.cd_pump.put_timeout_s = 0.5
+        fault("disconnect", seconds=2.0)
+
+    def resume(reactor):
+        reactor.cd_pump.put_timeout_s = 5.0  # the next point's puts wait out the rest of the pause
+
+    summary, runs, analyses = _campaign_with_a_fault_in_point_1(ioc, catalog_dir, pause, resume)
+    _one_failed_then_one_measured(summary, runs, analyses, r"PV TEST:CdPump:Rate did not complete the put of [\d.]+ within 0.5 s")

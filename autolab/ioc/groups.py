@@ -22,6 +22,8 @@ from caproto.server import PVGroup, pvproperty
 
 #: Stored beam current of the simulated storage ring, mA.
 NOMINAL_BEAM_CURRENT_MA = 200.0
+#: Smallest change of the beam current the IOC posts, mA (its MDEL).
+BEAM_DEADBAND_MA = 0.1
 #: Photodiode current per mA of stored beam behind an empty path, µA (the transmission diode's gain).
 DIODE_UA_PER_MA = 0.05
 #: Transmission of the filled Kapton flow cell that the diode reports, a fraction.
@@ -195,7 +197,7 @@ class HeaterGroup(PVGroup):
         if self.alarm.value != int(alarmed):
             await self.alarm.write(int(alarmed), severity=AlarmSeverity.MAJOR_ALARM if alarmed else AlarmSeverity.NO_ALARM,
                                    status=AlarmStatus.STATE if alarmed else AlarmStatus.NO_ALARM)
-        await self.readback.write(float(self.device.readback.get()) + float(self.sim_offset.value))
+        await _put_if_changed(self.readback, float(self.device.readback.get()) + float(self.sim_offset.value))
 
 
 class _AcquireMixin:
@@ -421,7 +423,10 @@ class BeamGroup(PVGroup):
         return NOMINAL_BEAM_CURRENT_MA * (1.0 + 1e-4 * float(self.rng.standard_normal()))
 
     async def refresh(self) -> None:
-        await self.current.write(self.current_now_ma())
+        # A deadband, as a real IOC's MDEL: the ring's 0.02 mA noise is not posted at every poll.
+        current = self.current_now_ma()
+        if abs(current - float(self.current.value)) > BEAM_DEADBAND_MA or (current == 0.0) != (self.current.value == 0.0):
+            await self.current.write(current)
 
 
 class DiodeGroup(PVGroup):
