@@ -69,6 +69,7 @@ def refill(state) -> None:
     with control.ca_environment(state):
         for pump in ("CdPump", "SePump"):
             write(f"{state.prefix}{pump}:Sim:Refill", 1, notify=True, timeout=5, repeater=False)
+    time.sleep(0.1)  # the IOC posts the remaining volumes at its next poll
 
 
 def time_frames(n: int) -> dict[str, list[float]]:
