@@ -3,7 +3,9 @@
 Each class subclasses its interface (:class:`~autolab.devices.SyringePump`,
 :class:`~autolab.devices.Heater`, …) and replaces its signals with ``EpicsSignal`` components of
 the same names, so ``read()``/``describe()`` have the twin's keys and plans cannot tell which they
-drive. ophyd's control layer is whichever is installed: caproto (a dependency of autolab) or
+drive. The detectors keep the interface's signals for their data: ``trigger()`` fetches the raw
+counts or frame from the IOC and reduces them here with the calibrations this client holds, as the
+twins do, so the calibration plans work over Channel Access too. ophyd's control layer is whichever is installed: caproto (a dependency of autolab) or
 pyepics.
 
 Times the PVs give (settle time, exposure) are in the instrument's seconds. The twin IOC runs
