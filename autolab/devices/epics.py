@@ -230,13 +230,18 @@ class EpicsHeater(_Scaled, Heater):
             tolerance = float(self.settle_tolerance_c.get())
             dwell = float(self.settle_time_s.get()) * scale
             deadline = time.monotonic() + limit_s * scale + WALL_MARGIN_S
-            inside_since = None
+            # The dwell is counted on the readbacks' own timestamps, so a readback that arrives late
+            # (a busy IOC or client) is not taken for one that stayed: the last one in the window
+            # must have been taken a dwell after the first. A readback the IOC stops posting while
+            # inside counts after the dwell plus WALL_MARGIN_S of wall-clock time.
+            inside_since = inside_stamp = None
             while move == self._move:
                 now = time.monotonic()
-                readback = float(self.readback.get())
+                readback, stamp = float(self.readback.get()), float(self.readback.timestamp or 0.0)
                 if abs(readback - target) <= tolerance:
-                    inside_since = now if inside_since is None else inside_since
-                    if now - inside_since >= dwell:
+                    if inside_since is None:
+                        inside_since, inside_stamp = now, stamp
+                    if stamp - inside_stamp >= dwell or now - inside_since >= dwell + WALL_MARGIN_S:
                         return
                 else:
                     inside_since = None
