@@ -29,11 +29,12 @@ FRAME_DIMS = ("pixel_row", "pixel_column")
 CELL_CONTENTS = ("sample", "solvent", "empty")
 
 
-class AxisSignal(UnitSignal):
-    """A 1-D array signal whose ``describe()`` also names its dimension (``dims``).
+class NamedDims:
+    """Mixin for an array signal: ``describe()`` also names its dimensions (``dims``).
 
     With the dimension named, tiled and xarray show ``run.primary.read()`` with dims such as
     ``wavelength_nm`` instead of ``dim_int_1``, shared by the axis and the arrays measured on it.
+    The twins' signals and the EPICS waveforms use it alike.
     """
 
     def __init__(self, *args, dims: tuple[str, ...], **kwargs):
@@ -44,6 +45,10 @@ class AxisSignal(UnitSignal):
         desc = super().describe()
         desc[self.name]["dims"] = list(self.dims)
         return desc
+
+
+class AxisSignal(NamedDims, UnitSignal):
+    """A 1-D array signal of the twins, with its unit and its dimension named in ``describe()``."""
 
 
 class Spectrometer(Device):

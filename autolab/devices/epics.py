@@ -29,7 +29,7 @@ from ophyd import FormattedComponent as FCpt
 
 from ..errors import LimitError, ReactorFault
 from . import detectors
-from .detectors import WAVELENGTH_DIM, SAXSDetector, Spectrometer
+from .detectors import WAVELENGTH_DIM, NamedDims, SAXSDetector, Spectrometer
 from .heater import Heater
 from .pump import SyringePump
 from .reactor import FlowReactor, FlushMonitor
@@ -48,17 +48,8 @@ BEAM_DUMP_THRESHOLD_MA = 10.0
 BEAM_RESUME_THRESHOLD_MA = 150.0
 
 
-class EpicsAxisSignalRO(EpicsSignalRO):
+class EpicsAxisSignalRO(NamedDims, EpicsSignalRO):
     """A read-only waveform whose ``describe()`` names its dimension, as the twins' axis signals do."""
-
-    def __init__(self, *args, dims: tuple[str, ...], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.dims = tuple(dims)
-
-    def describe(self):
-        desc = super().describe()
-        desc[self.name]["dims"] = list(self.dims)
-        return desc
 
 
 class EpicsImageSignalRO(EpicsSignalRO):
