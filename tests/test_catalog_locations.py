@@ -68,7 +68,12 @@ def test_moved_catalog_reads_its_arrays_and_tables(relative_catalog, tmp_path):
     assert read_back(moved, uid, cwd=tmp_path) == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0}
     with sqlite3.connect(moved / "catalog.db") as connection:
         uris = [row[0] for row in connection.execute("SELECT data_uri FROM assets")]
-    assert len(uris) == 6  # five arrays and the table storage
+    arrays = sorted(uri.rsplit("/", 1)[-1] for uri in uris if "/data/" in uri)
+    assert arrays == [  # the point's arrays, the raw spectrometer counts among them, and the table storage
+        "reactor_saxs_intensity", "reactor_saxs_intensity_sigma", "reactor_saxs_q_nm_inv", "reactor_spectrometer_absorbance",
+        "reactor_spectrometer_counts", "reactor_spectrometer_saturated", "reactor_spectrometer_wavelength_nm",
+    ]
+    assert len(uris) == len(arrays) + 1
     assert all(str(moved) in uri for uri in uris), uris
     marker = json.loads((moved / LOCATION_FILE).read_text())
     assert marker["location"] == str(moved)
