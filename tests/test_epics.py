@@ -6,6 +6,7 @@ the whole module at 250× real time; each fault lasts a second or two of wall-cl
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -337,23 +338,31 @@ def test_campaign_over_epics_lands_in_the_catalog(ioc, catalog_dir):
     assert len(analysis) == 3  # the live analysis read every point over EPICS
 
 
-def _failing_campaign(ioc, catalog_dir, fault, **options):
-    """A 3-point campaign over CA with the growth oven 8 °C off its setpoint: every point fails to settle."""
+@contextlib.contextmanager
+def _oven_that_does_not_settle(ioc, catalog_dir, fault):
+    """A session over CA whose growth oven stays 8 °C off its setpoint until the block ends (then fixed, and closed)."""
     _refill(ioc)
     session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
     session.reactor.growth_oven.settle_limit_s = 300.0  # instrument seconds: 1.2 s of wall-clock time
     fault("no-settle", device="growth_oven", offset_c=8.0)
-    result = {}
-
-    def capture(plan):
-        result["summary"] = yield from plan
-        return result["summary"]
-
     try:
-        session.RE(capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, **options)))
+        yield session
     finally:
         fault("no-settle", device="growth_oven", offset_c=0.0)
         session.close()
+
+
+def _capture(plan, result: dict):
+    """Run ``plan`` keeping what it returns in ``result["summary"]`` (the RunEngine returns run uids)."""
+    result["summary"] = yield from plan
+    return result["summary"]
+
+
+def _failing_campaign(ioc, catalog_dir, fault, **options):
+    """A 3-point campaign over CA with the growth oven 8 °C off its setpoint: every point fails to settle."""
+    result = {}
+    with _oven_that_does_not_settle(ioc, catalog_dir, fault) as session:
+        session.RE(_capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, **options), result))
     summary = result["summary"]
     runs = find_runs(session.catalog, plan_name="measure_point", campaign_id=summary["campaign_id"])
     return summary, runs
@@ -390,25 +399,13 @@ def test_fault_mid_campaign_with_stop_fails_the_point_on_record_and_leaves_the_r
 def test_fault_mid_campaign_with_pause_pauses_and_a_resume_goes_on_once_it_is_fixed(ioc, catalog_dir, fault):
     from bluesky.utils import RunEngineInterrupted
 
-    _refill(ioc)
-    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
-    session.reactor.growth_oven.settle_limit_s = 300.0
-    fault("no-settle", device="growth_oven", offset_c=8.0)
     result = {}
-
-    def capture(plan):
-        result["summary"] = yield from plan
-        return result["summary"]
-
-    try:
+    with _oven_that_does_not_settle(ioc, catalog_dir, fault) as session:
         with pytest.raises(RunEngineInterrupted):
-            session.RE(capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, on_point_failure="pause")))
+            session.RE(_capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, on_point_failure="pause"), result))
         assert session.RE.state == "paused"
         fault("no-settle", device="growth_oven", offset_c=0.0)  # a person fixes the oven, then resumes
         session.RE.resume()
-    finally:
-        fault("no-settle", device="growth_oven", offset_c=0.0)
-        session.close()
     summary = result["summary"]
     assert [f["number"] for f in summary["failed_points"]] == [1]
     assert summary["n_runs"] == 2
