@@ -297,6 +297,15 @@ def test_measure_into_postgres_reads_back_from_another_process(postgres, served,
     assert_complete_once(postgres, name, {uid})
 
 
+def campaign_plans(postgres: PostgresServer, name: str, campaign_id: str) -> dict[str, str]:
+    """How many runs of each plan one campaign stored, counted in PostgreSQL (``{plan name: count}``)."""
+    rows = postgres.sql(
+        f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
+        f"AND metadata->'start'->>'campaign_id' = '{campaign_id}' GROUP BY 1 ORDER BY 1", name,
+    )
+    return dict(line.split("|") for line in rows.splitlines())
+
+
 @pytest.mark.slow
 def test_five_writers_with_the_queue_and_an_agent_store_every_run_once(postgres, served, many_writers):
     _, name = served
@@ -305,22 +314,14 @@ def test_five_writers_with_the_queue_and_an_agent_store_every_run_once(postgres,
     assert len(reported_uids(outputs["phase-map"])) == 2
     runs = assert_complete_once(postgres, name, expected)
     # each point's measurement and its analysis, none twice
-    by_plan = postgres.sql(
-        f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
-        f"AND metadata->'start'->>'campaign_id' = '{outputs['campaign']['campaign_id']}' GROUP BY 1 ORDER BY 1", name,
-    )
-    plans = dict(line.split("|") for line in by_plan.splitlines())
+    plans = campaign_plans(postgres, name, outputs["campaign"]["campaign_id"])
     assert plans["measure_point"] == "3", plans
     assert plans["analysis"] == "3", plans
     # the agent's points, measured by the queue's worker, and their analyses
     agent = outputs["agent"]
     assert agent["n_runs"] == 3
     assert len(agent["run_uids"]) == 3
-    by_plan = postgres.sql(
-        f"SELECT metadata->'start'->>'plan_name', count(*) FROM nodes WHERE parent = 0 "
-        f"AND metadata->'start'->>'campaign_id' = '{agent['campaign_id']}' GROUP BY 1 ORDER BY 1", name,
-    )
-    plans = dict(line.split("|") for line in by_plan.splitlines())
+    plans = campaign_plans(postgres, name, agent["campaign_id"])
     assert plans["measure_point"] == "3", plans
     assert plans["analysis"] == "3", plans
     assert not list(many_writers.home.rglob("*.jsonl")), "every journal was confirmed and removed"
