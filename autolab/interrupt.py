@@ -61,7 +61,7 @@ def run_interruptible(RE, plan) -> tuple[Any, bool]:
     try:
         with contextlib.redirect_stdout(printed):  # "Pausing...", "Aborting: running cleanup...", a suspender's notes
             try:
-                return RE(plan), False
+                return RE(_pause_once_requested(plan, requested, RE)), False
             except RunEngineInterrupted:
                 RE.abort(reason="interrupted from the command line")
                 return None, True
@@ -70,6 +70,30 @@ def run_interruptible(RE, plan) -> tuple[Any, bool]:
         RE.context_managers = managers
         if not requested.is_set() and printed.getvalue():
             sys.stderr.write(printed.getvalue())
+
+
+def _pause_once_requested(plan, requested: threading.Event, RE):
+    """``plan``, with a pause of its own before its next message once Ctrl-C was pressed.
+
+    The signal's helper thread asks the RunEngine to pause from outside; if that request is lost
+    in a moment between the RunEngine's states, the plan itself pauses at its next message, so a
+    Ctrl-C can never let a campaign run on to its end. Only a running plan is paused: the cleanup
+    messages of the abort that follows pass through unchanged.
+    """
+    from bluesky.preprocessors import plan_mutator
+    from bluesky.utils import Msg
+
+    def pause_first(msg):
+        if not requested.is_set() or msg.command == "pause" or RE.state != "running":
+            return None, None
+
+        def pause_then():
+            yield Msg("pause", None, defer=False)
+            return (yield msg)
+
+        return pause_then(), None
+
+    return plan_mutator(plan, pause_first)
 
 
 class PauseOnCtrlC:
