@@ -627,3 +627,44 @@ def test_the_campaigns_metadata_reaches_every_run_of_it_the_analysis_runs_includ
     assert {d["plan_name"] for d in runs} == {"autonomous_campaign", "measure_point", "analysis"}
     assert len(starts(docs, "analysis")) == 2
     assert all((d.get("purpose"), d.get("operator")) == ("shared-md", "ab") for d in runs)
+
+
+def test_two_devices_failing_in_one_point_fail_that_point_once_and_the_campaign_goes_on(monkeypatch):
+    """Both pumps fail point 1's first move, 0.5 s apart (as on a lost connection): one failed point naming both, then the rest.
+
+    Without waiting for the point's other moves, the second failure reaches the campaign during a
+    later point and ends it.
+    """
+    import threading
+
+    from bluesky import RunEngine
+    from ophyd import DeviceStatus
+
+    twin = twin_with_syringes(20000.0)
+    failures = {"n": 0}
+    for pump, delay in ((twin.cd_pump, 0.1), (twin.se_pump, 0.6)):
+        original = pump.set
+
+        def failing_set(value, *, pump=pump, delay=delay, original=original):
+            if failures["n"] >= 2:  # after point 1's two failures every move works
+                return original(value)
+            failures["n"] += 1
+            status = DeviceStatus(pump)
+            message = f"{pump.name} did not reach {value:.1f} µL/min (lost connection)"
+            threading.Timer(delay, status.set_exception, (TimeoutError(message),)).start()
+            return status
+
+        monkeypatch.setattr(pump, "set", failing_set)
+    RE = RunEngine({}, call_returns_result=False)
+    docs = collect(RE)
+    campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=5, initial_design=3, seed=1, manager=uvvis_only())
+    summary = run_to_summary(RE, run_campaign(twin, campaign, on_point_failure="continue"))
+    assert summary["stop_reason"] == "budget spent"
+    assert summary["n_runs"] == 4
+    (failed,) = summary["failed_points"]
+    assert failed["number"] == 1
+    assert "reactor_cd_pump did not reach" in failed["reason"]
+    assert "reactor_se_pump did not reach" in failed["reason"]
+    stops = [d for n, d in docs if n == "stop"]
+    points = [d["uid"] for d in starts(docs, "measure_point")]
+    assert [next(s["exit_status"] for s in stops if s["run_start"] == uid) for uid in points] == ["fail"] + ["success"] * 4

@@ -503,14 +503,16 @@ def test_detector_timeout_mid_campaign_fails_the_point_on_record_and_the_campaig
 
 
 def test_ioc_disconnect_mid_campaign_fails_the_point_on_record_and_the_campaign_goes_on(ioc, catalog_dir, fault):
-    # One device times out (the Cd pump's put); the others' puts outlast the pause. (Two failing
-    # statuses in one point would abort the campaign: bluesky raises the second at a later message.)
+    # Both pumps' puts time out (0.5 and 0.8 s): two failures of one point, which fail that point once.
     def pause(reactor):
         reactor.cd_pump.put_timeout_s = 0.5
+        reactor.se_pump.put_timeout_s = 0.8
         fault("disconnect", seconds=2.0)
 
     def resume(reactor):
-        reactor.cd_pump.put_timeout_s = 5.0  # the next point's puts wait out the rest of the pause
+        for pump in (reactor.cd_pump, reactor.se_pump):
+            pump.put_timeout_s = 5.0  # the next point's puts wait out the rest of the pause
 
     summary, runs, analyses = _campaign_with_a_fault_in_point_1(ioc, catalog_dir, pause, resume)
     _one_failed_then_one_measured(summary, runs, analyses, r"PV TEST:CdPump:Rate did not complete the put of [\d.]+ within 0.5 s")
+    assert re.search(r"PV TEST:SePump:Rate did not complete the put of [\d.]+ within 0.8 s", summary["failed_points"][0]["reason"])

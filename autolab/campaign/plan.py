@@ -77,6 +77,8 @@ class ReactorAcquisition:
         way and the point is a failed trial; ``"continue"`` goes on with the next suggestion,
         ``"pause"`` pauses the RunEngine first (``RE.resume()`` or ``qserver re resume`` goes on),
         ``"stop"`` sends the reactor to its safe state and ends the campaign with the reason.
+        A failed point first waits (up to :attr:`drain_timeout_s`) for its other moves: each
+        further failure joins the point's reason instead of ending a later point.
     """
 
     def __init__(self, reactor: FlowReactor, live: AnalysisCallback, *, subscribed: bool, flush_volumes: float | None = None,
@@ -88,6 +90,9 @@ class ReactorAcquisition:
         self.flush_volumes = flush_volumes
         self.refill_twin_syringes = refill_twin_syringes
         self.refills: list[int] = []
+
+    #: How long (s) a failed point waits for its other moves to finish or fail before the campaign goes on.
+    drain_timeout_s: float = 60.0
 
     def __call__(self, suggestions: Sequence[Mapping], actuators=None, sensors=None, md: Mapping[str, Any] | None = None
                  ) -> MsgGenerator[Acquired]:
@@ -106,10 +111,14 @@ class ReactorAcquisition:
             self.refills.append(number)
         plan = measure_point(self.reactor, point.nucleation_temperature_c, point.growth_temperature_c, point.residence_time_s,
                              flush_volumes=self.flush_volumes, md=md)
+        statuses: list = []
         try:
-            uid = yield from (plan if self.subscribed else bpp.subs_wrapper(plan, self.live))
+            uid = yield from _keep_statuses(plan if self.subscribed else bpp.subs_wrapper(plan, self.live), statuses)
         except device_failures() as exc:  # the run is closed, as failed, before the exception reaches here
-            reason = f"point {number} failed: {_failure_text(exc)}"
+            # Other moves of the point may still fail (both pumps on a lost connection): they are
+            # this point's failures too, not an error in the next point or the campaign.
+            later = yield from _outstanding_failures(statuses, self.drain_timeout_s)
+            reason = f"point {number} failed: {'; '.join(dict.fromkeys([_failure_text(exc), *later]))}"
             logger.error("%s", reason)
             if self.on_point_failure == "stop":
                 yield from safe_state(self.reactor)  # a device that fails may need a person: pumps off, heaters to standby
@@ -143,6 +152,52 @@ def device_failures() -> tuple[type[BaseException], ...]:
     from ophyd.utils.errors import DisconnectedError, StatusTimeoutError, WaitTimeoutError
 
     return (FailedStatus, StatusTimeoutError, WaitTimeoutError, DisconnectedError, TimeoutError)
+
+
+def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]:
+    """``plan`` unchanged; the status of each of its ``set``/``trigger`` messages is appended to ``statuses``."""
+    response: Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            msg = plan.send(response) if thrown is None else plan.throw(thrown)
+        except StopIteration as stop:
+            return stop.value
+        response, thrown = None, None
+        try:
+            response = yield msg
+        except GeneratorExit:
+            plan.close()
+            raise
+        except BaseException as exc:  # handed to the plan, as the RunEngine would
+            thrown = exc
+            continue
+        if msg.command in ("set", "trigger") and hasattr(response, "add_callback"):
+            statuses.append(response)
+
+
+def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[list[str]]:
+    """Wait (up to ``timeout_s``) until every status in ``statuses`` is done; the failures that arrive meanwhile.
+
+    The RunEngine raises a status's failure at the plan's next message; the ones raised here are
+    collected instead of ending the campaign.
+    """
+    import time
+
+    failures: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            while not all(status.done for status in statuses) and time.monotonic() < deadline:
+                yield from bps.sleep(0.05)
+            yield from bps.sleep(0.05)  # a failure's callback reaches the RunEngine just after its status is done
+        except device_failures() as exc:
+            failures.append(_failure_text(exc))
+        else:
+            if not all(status.done for status in statuses):
+                pending = ", ".join(repr(status) for status in statuses if not status.done)
+                logger.warning("after a failure, moves still not done in %.0f s: %s", timeout_s, pending)
+            return failures
 
 
 def _failure_text(exc: BaseException) -> str:
