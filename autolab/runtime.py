@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bluesky import RunEngine
 
-from .catalog import CatalogWriter, journal_directory, open_catalog, resolve_location
+from .catalog import CatalogWriter, frames_directory, journal_directory, open_catalog, resolve_location
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
 
@@ -117,6 +117,9 @@ def open_session(
         if analysis is not None:
             analysis.forward_to(campaign_progress)  # the points' analysis runs, with their objective values
     reactor = reactor if reactor is not None else make_twin_reactor(seed=seed, time_scale=time_scale)
+    saxs = getattr(reactor, "saxs", None)
+    if hasattr(saxs, "store_frames_in"):  # stored frames go into HDF5 files beside an embedded catalog (docs/reduction.md)
+        saxs.store_frames_in(frames_directory(location))
     install_suspenders(RE, reactor)
     return Session(
         RE=RE, reactor=reactor, catalog=client, writer=writer, location=location, analysis=analysis, progress=campaign_progress,

@@ -19,6 +19,7 @@ from .export import export_run, stream_dataset
 from .location import (
     CATALOG_ENV,
     default_location,
+    frames_directory,
     is_remote,
     journal_directory,
     open_catalog,
@@ -35,6 +36,7 @@ __all__ = [
     "default_location",
     "export_run",
     "find_runs",
+    "frames_directory",
     "is_remote",
     "journal_directory",
     "last_scan_id",

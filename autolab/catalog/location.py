@@ -5,6 +5,7 @@ An embedded catalog is one folder::
     catalog.db            tiled's catalog (nodes, metadata, data sources, assets)
     tables.db             the event tables (SQLite)
     data/                 arrays (zarr), one folder per run
+    frames/               detector frames (HDF5, external assets), one folder per day
     journal/              journals of runs not yet confirmed in the catalog
     autolab-catalog.json  the folder's absolute location when it was last opened, and the
                           catalog's identity (a UUID)
@@ -47,8 +48,10 @@ LOCATION_FILE = "autolab-catalog.json"
 CATALOG_ID_KEY = "autolab_catalog_id"
 #: Host name of the in-process tiled app (``Context.from_app``): not a server.
 _IN_PROCESS_HOST = "local-tiled-app"
-# An array asset: file://localhost<old folder>/data/<run uid>/…
-_ARRAY_URI = re.compile(r"^file://localhost(?P<root>/.*?)/data/(?P<rest>[0-9a-fA-F-]{36}/.*)$")
+# An array asset: file://localhost<old folder>/data/<run uid>/… or a frame file …/frames/<day>/<uid>.h5
+_ARRAY_URI = re.compile(r"^file://localhost(?P<root>/.*?)/(?P<rest>(?:data/[0-9a-fA-F-]{36}|frames/\d{4}-\d{2}-\d{2})/.*)$")
+#: Folder of an embedded catalog that holds the detectors' frame files.
+FRAMES_FOLDER = "frames"
 
 
 def default_location() -> str:
@@ -297,6 +300,7 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     adapter = from_uri(
         f"sqlite:///{database}",
         writable_storage=[str(directory / "data"), tables_uri(directory)],
+        readable_storage=[str(frames_directory(directory))],
         init_if_not_exists=not existed,
         specs=ROOT_SPECS,
         metadata={CATALOG_ID_KEY: identity} if identity else None,
@@ -304,6 +308,17 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     if not existed:
         _write_ahead_logging(directory)
     return adapter
+
+
+def frames_directory(location: str | os.PathLike | None = None) -> Path | None:
+    """Where a session's detectors write their frame files: an embedded catalog's ``frames/`` folder.
+
+    None for a catalog on a tiled server: its client has no folder beside it, and frames go into
+    the events inline. The catalog reads the files as external assets (its ``readable_storage``),
+    in process and under ``autolab serve`` alike.
+    """
+    location = resolve_location(location)
+    return None if is_remote(location) else Path(location) / FRAMES_FOLDER
 
 
 def _write_ahead_logging(directory: Path) -> None:
@@ -333,7 +348,8 @@ def relocate(directory: Path) -> int:
 
     A no-op when ``autolab-catalog.json`` already names ``directory``. Otherwise (the folder was
     moved or copied, or it predates the file) every asset URI of ``catalog.db`` that points into
-    another catalog folder — arrays under ``…/data/<run uid>/`` and the ``tables.db`` storage,
+    another catalog folder — arrays under ``…/data/<run uid>/``, frame files under
+    ``…/frames/<day>/`` and the ``tables.db`` storage,
     which older catalogs recorded relative to the working directory — is rewritten, and the file
     is updated.
 
@@ -374,7 +390,7 @@ def _relocated_uri(uri: str, directory: Path, new_tables: str) -> str:
         return new_tables
     match = _ARRAY_URI.match(uri)
     if match and match["root"] != str(directory):
-        return f"file://localhost{directory}/data/{match['rest']}"
+        return f"file://localhost{directory}/{match['rest']}"
     return uri
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device, Signal
 
+from .framefile import FrameFile
 from .signals import UnitSignal
 
 #: Dimension names of the detectors' arrays, as their ``describe()`` gives them.
@@ -49,6 +50,36 @@ class NamedDims:
 
 class AxisSignal(NamedDims, UnitSignal):
     """A 1-D array signal of the twins, with its unit and its dimension named in ``describe()``."""
+
+
+class FrameSignal(AxisSignal):
+    """A detector's 2D frame: inline in the event, or, with a :class:`~autolab.devices.framefile.FrameFile`, in an HDF5 file.
+
+    With ``frame_file`` set, ``describe()`` marks the frame external (``"external": "STREAM:"``),
+    ``read()`` leaves it out of the event and :meth:`collect_asset_docs` gives the
+    ``stream_resource``/``stream_datum`` documents of the frame its detector wrote
+    (:meth:`SAXSDetector.keep_frame`). Without one (a catalog on a server), the frame is an
+    ordinary array reading, inline in the event.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frame_file: FrameFile | None = None
+
+    def describe(self):
+        desc = super().describe()
+        if self.frame_file is not None:
+            frame = np.asarray(self.get())
+            # the catalog reads the file with the descriptor's shape and dtype (tiled checks both)
+            desc[self.name].update(external="STREAM:", shape=list(frame.shape), dtype_numpy=frame.dtype.str)
+        return desc
+
+    def read(self):
+        return {} if self.frame_file is not None else super().read()
+
+    def collect_asset_docs(self, index: int | None = None):
+        """The documents of the frame written last (none inline, or when no frame waits)."""
+        yield from (self.frame_file.collect() if self.frame_file is not None else ())
 
 
 class Spectrometer(Device):
@@ -156,7 +187,7 @@ class SAXSDetector(Device):
     q_nm_inv = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/nm", dims=(Q_DIM,))
     intensity = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
     intensity_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="normal", units="1/cm", dims=(Q_DIM,))
-    image = Cpt(AxisSignal, value=np.zeros((0, 0), dtype=np.int32), kind="omitted", units="counts", dims=FRAME_DIMS)
+    image = Cpt(FrameSignal, value=np.zeros((0, 0), dtype=np.int32), kind="omitted", units="counts", dims=FRAME_DIMS)
     monitor_photons_s = Cpt(UnitSignal, value=0.0, kind="normal", units="photons/s")
     transmission = Cpt(UnitSignal, value=0.0, kind="normal", units="")
     exposure_time_s = Cpt(UnitSignal, value=1.0, kind="config", units="s")
@@ -168,6 +199,44 @@ class SAXSDetector(Device):
     mask = Cpt(Signal, value=np.zeros((0, 0), dtype=bool), kind="omitted")
     background_intensity = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="1/cm", dims=(Q_DIM,))
     background_sigma = Cpt(AxisSignal, value=np.zeros(0), kind="omitted", units="1/cm", dims=(Q_DIM,))
+
+    def store_frames_in(self, directory) -> None:
+        """Write stored frames into HDF5 files under ``directory`` (None: inline in the events, as by default).
+
+        :func:`~autolab.runtime.open_session` gives an embedded catalog's ``frames/`` folder
+        (:func:`~autolab.catalog.frames_directory`).
+        """
+        self.image.frame_file = None if directory is None else FrameFile(directory, owner=self.name)
+
+    def stores_frame(self) -> bool:
+        """Whether the frame of the acquisition now is stored: always for a background, for a sample when asked."""
+        return self.image.attr_name in self.read_attrs or self.cell_content.get() != "sample"
+
+    def keep_frame(self, frame) -> None:
+        """Hold ``frame`` in ``image`` and, if it is stored in a file, write it there (part of the acquisition).
+
+        A frame that cannot be written raises :class:`~autolab.errors.ReactorFault` naming the
+        file: the acquisition, and with it the point, fails, instead of losing the frame.
+        """
+        self.image.put(frame)
+        if self.image.frame_file is not None and self.stores_frame():
+            self.image.frame_file.write(frame, self.image.name)
+
+    def stage(self):
+        staged = super().stage()
+        if self.image.frame_file is not None:
+            self.image.frame_file.start()
+        return staged
+
+    def unstage(self):
+        if self.image.frame_file is not None:
+            self.image.frame_file.finish()
+        return super().unstage()
+
+    def collect_asset_docs(self, index: int | None = None):
+        """The frame's ``stream_resource``/``stream_datum`` documents when this device's reading holds the frame."""
+        if self.image.attr_name in self.read_attrs:
+            yield from self.image.collect_asset_docs(index)
 
     def missing_calibrations(self) -> list[str]:
         """The plans to run before a frame can be reduced (``take_background`` without a background)."""

@@ -429,7 +429,7 @@ class EpicsSAXSDetector(_EpicsAcquire, SAXSDetector):
             frame = self.array_data.get(use_monitor=False)
             monitor = float(self.raw_monitor_photons_s.get(use_monitor=False))
             transmission = float(self.raw_transmission.get(use_monitor=False))
-            self.image.put(frame)
+            self.keep_frame(frame)
             self.monitor_photons_s.put(monitor)
             self.transmission.put(transmission)
             if monitor > 0 and transmission > 0:

@@ -62,7 +62,11 @@ class _TwinDetectorMixin(TwinMixin):
         now = self.clock.now()
 
         def finish():
-            store(state)
+            try:
+                store(state)
+            except Exception as exc:  # e.g. a frame file that cannot be written: the acquisition fails, with its reason
+                status.set_exception(exc)
+                return
             status.set_finished()
 
         self.clock.finish_at(now + exposure_s, finish)
@@ -189,7 +193,7 @@ class SimSAXSDetector(_TwinDetectorMixin, SAXSDetector):
 
         def store(state):
             frame = self._frame(content, state, exposure)
-            self.image.put(frame.counts)
+            self.keep_frame(frame.counts)
             self.monitor_photons_s.put(frame.monitor_photons_s)
             self.transmission.put(frame.transmission)
             intensity, sigma = self.reduce(frame.counts, monitor_photons_s=frame.monitor_photons_s, transmission=frame.transmission)
