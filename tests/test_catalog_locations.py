@@ -2,49 +2,70 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
 
+import h5py
+import numpy as np
 import pytest
 
-from autolab.catalog import journal_directory, open_catalog, resolve_location
+from autolab.catalog import frames_directory, journal_directory, open_catalog, resolve_location
 from autolab.catalog.location import LOCATION_FILE
 from autolab.errors import CatalogError
-from autolab.plans import measure_point
+from autolab.plans import measure_point, take_background
 from autolab.runtime import open_session
 
 READ_BACK = """
-import json, sys
+import hashlib, json, sys
+import numpy as np
 from autolab.catalog import load_point, open_catalog
 client = open_catalog(sys.argv[1], create=False)
 point = load_point(client[sys.argv[2]])
+frames = {uid: np.asarray(client[uid]["primary"]["reactor_saxs_image"].read()) for uid in sys.argv[2:]}
 print(json.dumps({"absorbance": point.absorbance.shape[0], "intensity": point.intensity.shape[0],
-                  "flow": point.readings["cd_pump_flow_rate"], "t": point.conditions["residence_time_s"]}))
+                  "flow": point.readings["cd_pump_flow_rate"], "t": point.conditions["residence_time_s"],
+                  "frames": {uid: [list(a.shape), str(a.dtype), hashlib.sha256(a.tobytes()).hexdigest()] for uid, a in frames.items()}}))
 """
 
 pytestmark = pytest.mark.xdist_group("catalog_locations")  # one module catalog for all its tests
 
 
-def read_back(location, uid, *, cwd) -> dict:
-    """Read one point's arrays and table values in a fresh process started in ``cwd``."""
+def read_back(location, uid, *frame_uids, cwd) -> dict:
+    """Read one point's arrays and table values, and the frames of ``uid`` and ``frame_uids``, in a fresh process started in ``cwd``."""
     result = subprocess.run(
-        [sys.executable, "-c", READ_BACK, str(location), uid], capture_output=True, text=True, timeout=180, cwd=cwd, check=False
+        [sys.executable, "-c", READ_BACK, str(location), uid, *frame_uids], capture_output=True, text=True, timeout=180, cwd=cwd,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def frame_digest(frame) -> list:
+    """What :data:`READ_BACK` prints of a frame: its shape, dtype and a hash of its bytes."""
+    frame = np.asarray(frame)[np.newaxis]  # a run of one event holds one frame
+    return [list(frame.shape), str(frame.dtype), hashlib.sha256(frame.tobytes()).hexdigest()]
+
+
 @pytest.fixture(scope="module")
 def relative_catalog(tmp_path_factory):
-    """A catalog made as ``open_session("my-catalog")`` from its parent folder, with one point."""
+    """A catalog made as ``open_session("my-catalog")`` from its parent folder: a background run, then one point that keeps its frame.
+
+    ``session.frames`` are the frames the detector produced, by run uid.
+    """
     parent = tmp_path_factory.mktemp("cwd")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(parent)
         session = open_session("my-catalog", analyze=False)
+        saxs = session.reactor.saxs
+        (background,) = session.RE(take_background(saxs))
+        session.frames = {background: saxs.image.get().copy()}
+        saxs.image.kind = "normal"
         (uid,) = session.RE(measure_point(session.reactor, 280, 280, 14.0))
+        session.frames[uid] = saxs.image.get().copy()
         session.close()
     return parent / "my-catalog", uid, session
 
@@ -54,26 +75,67 @@ def test_relative_catalog_reads_by_absolute_path_from_another_directory(relative
     path, uid, session = relative_catalog
     assert session.location == str(path.resolve())
     assert session.writer.journal_dir == path.resolve() / "journal"
-    assert read_back(path.resolve(), uid, cwd=tmp_path) == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0}
+    background = next(key for key in session.frames if key != uid)
+    assert read_back(path.resolve(), uid, background, cwd=tmp_path) == {
+        "absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0,
+        "frames": {key: frame_digest(frame) for key, frame in session.frames.items()},
+    }
+
+
+@pytest.mark.slow
+def test_frames_read_back_from_their_hdf5_files_by_a_relative_path(relative_catalog):
+    """The frames are external HDF5 files under frames/; a fresh process elsewhere reads them as the detector produced them."""
+    path, uid, session = relative_catalog
+    elsewhere = path.parent.parent
+    relative = path.relative_to(elsewhere)
+    assert read_back(relative, uid, cwd=elsewhere)["frames"] == {uid: frame_digest(session.frames[uid])}
+    files = sorted((path / "frames").glob("*/*.h5"))
+    assert len(files) == 2  # one file per run, each holding the frame of its one event
+    by_content = {}
+    for file in files:
+        with h5py.File(file, "r") as handle:  # independently of tiled
+            data = handle["/entry/data/data"][()]
+        assert data.shape == (1, 256, 240)
+        assert data.dtype == np.int32
+        by_content[hashlib.sha256(data.tobytes()).hexdigest()] = data[0]
+    for frame in session.frames.values():
+        np.testing.assert_array_equal(by_content[hashlib.sha256(np.asarray(frame)[np.newaxis].tobytes()).hexdigest()], frame)
+    events = open_catalog(path)[uid]["primary"]
+    assert "reactor_saxs_image" in events  # a node of the stream, with the detector's named dimensions
+    assert events.read()["reactor_saxs_image"].dims == ("time", "pixel_row", "pixel_column")
+
+
+def test_a_served_catalog_has_no_frame_folder_for_its_clients(tmp_path):
+    """A client of a tiled server cannot write beside the catalog: its frames stay inline in the events."""
+    assert frames_directory(tmp_path / "cat") == tmp_path.resolve() / "cat" / "frames"
+    assert frames_directory("http://127.0.0.1:8000") is None
 
 
 @pytest.mark.slow
 def test_moved_catalog_reads_its_arrays_and_tables(relative_catalog, tmp_path):
-    path, uid, _ = relative_catalog
+    path, uid, session = relative_catalog
     copy = tmp_path / "copy"
     shutil.copytree(path, copy)
     moved = tmp_path / "elsewhere" / "renamed-catalog"
     moved.parent.mkdir()
     shutil.move(copy, moved)
-    assert read_back(moved, uid, cwd=tmp_path) == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0}
+    read = read_back(moved, uid, cwd=tmp_path)
+    assert read == {"absorbance": 401, "intensity": 250, "flow": pytest.approx(535.714, rel=1e-4), "t": 14.0, "frames": read["frames"]}
+    assert read["frames"] == {uid: frame_digest(session.frames[uid])}  # the frame file moved with the folder
     with sqlite3.connect(moved / "catalog.db") as connection:
         uris = [row[0] for row in connection.execute("SELECT data_uri FROM assets")]
-    arrays = sorted(uri.rsplit("/", 1)[-1] for uri in uris if "/data/" in uri)
-    assert arrays == [  # the point's arrays, the raw spectrometer counts among them, and the table storage
+    point_arrays = [uri for uri in uris if f"/data/{uid}/" in uri]
+    arrays = sorted(uri.rsplit("/", 1)[-1] for uri in point_arrays)
+    assert arrays == [  # the point's arrays, the raw spectrometer counts among them (its frame is a file under frames/)
         "reactor_saxs_intensity", "reactor_saxs_intensity_sigma", "reactor_saxs_q_nm_inv", "reactor_spectrometer_absorbance",
         "reactor_spectrometer_counts", "reactor_spectrometer_saturated", "reactor_spectrometer_wavelength_nm",
     ]
-    assert len(uris) == len(arrays) + 1
+    frame_files = [uri for uri in uris if "/frames/" in uri]
+    background_arrays = [uri for uri in uris if "/data/" in uri and uri not in point_arrays]
+    # the background run's I(q) arrays, a frame file for each run, and the table storage
+    assert len(frame_files) == 2
+    assert all(uri.endswith(".h5") for uri in frame_files)
+    assert len(uris) == len(arrays) + len(background_arrays) + len(frame_files) + 1
     assert all(str(moved) in uri for uri in uris), uris
     marker = json.loads((moved / LOCATION_FILE).read_text())
     assert marker["location"] == str(moved)
