@@ -369,3 +369,45 @@ def test_a_background_run_stores_its_frame_and_a_point_only_when_asked(RE):
     RE(measure_point(reactor, 280, 280, 14.0))
     last = [doc for name, doc in RE.docs if name == "event"][-1]
     assert np.asarray(last["data"]["reactor_saxs_image"]).shape == sim.detector_raw.DEFAULT_GEOMETRY.shape
+
+
+def test_a_frame_that_cannot_be_written_fails_the_point_with_its_reason(RE, tmp_path):
+    """Nothing measured is lost silently: the acquisition fails, naming the file, and the run is a failed one."""
+    from bluesky.utils import FailedStatus
+
+    reactor = make_twin_reactor(seed=13)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the frame folder should be")
+    reactor.saxs.store_frames_in(blocker)
+    reactor.saxs.image.kind = "normal"
+    with pytest.raises(FailedStatus) as failed:
+        RE(measure_point(reactor, 280, 280, 14.0))
+    reason = failed.value.args[0].exception()  # what a campaign records for the failed point
+    assert isinstance(reason, ReactorFault)
+    assert re.fullmatch(r"reactor_saxs: cannot write frame 0 to .*/not-a-folder/\d{4}-\d{2}-\d{2}/.*\.h5: .*; the frame is not stored", str(reason))
+    stop = next(doc for name, doc in RE.docs if name == "stop")
+    assert stop["exit_status"] == "fail"
+    assert not [name for name, _ in RE.docs if name in ("event", "stream_datum")]
+
+
+def test_stored_frames_go_to_one_file_per_run_and_their_documents_name_it(RE, tmp_path):
+    reactor = make_twin_reactor(seed=13)
+    reactor.saxs.store_frames_in(tmp_path / "frames")
+    RE(take_background(reactor.saxs))
+    background = reactor.saxs.image.get().copy()
+    RE(measure_point(reactor, 280, 280, 14.0))  # a point keeps its frame only when asked
+    docs = RE.docs
+    names = [name for name, _ in docs]
+    assert names.count("stream_resource") == names.count("stream_datum") == 1
+    descriptor = next(doc for name, doc in docs if name == "descriptor")
+    assert descriptor["data_keys"]["reactor_saxs_image"]["external"] == "STREAM:"
+    assert descriptor["data_keys"]["reactor_saxs_image"]["shape"] == [256, 240]
+    resource = next(doc for name, doc in docs if name == "stream_resource")
+    datum = next(doc for name, doc in docs if name == "stream_datum")
+    assert resource["data_key"] == "reactor_saxs_image"
+    assert datum["indices"] == {"start": 0, "stop": 1}
+    import h5py
+
+    with h5py.File(resource["uri"].removeprefix("file://localhost"), "r") as handle:
+        np.testing.assert_array_equal(handle[resource["parameters"]["dataset"]][()], background[np.newaxis])
+    assert "reactor_saxs_image" not in next(doc for name, doc in docs if name == "event")["data"]
