@@ -119,7 +119,8 @@ def take_background(
     ------
     msg : Msg
         One run: ``cell_content`` set to ``content``, one ``primary`` event with the frame
-        (always, whatever ``saxs.image.kind``), the monitor, the transmission and the frame's I(q)
+        (always, whatever ``saxs.image.kind``; in an HDF5 file the run's ``stream_resource`` names
+        when the detector stores frames in files), the monitor, the transmission and the frame's I(q)
         (normalised, not subtracted),
         ``cell_content`` back to "sample" (also if the run fails); then ``set`` of
         ``background_intensity``, ``background_sigma`` and ``background_run_uid``.

@@ -173,7 +173,8 @@ class SAXSDetector(Device):
     the beam monitor ``monitor_photons_s`` and the transmission diode's ``transmission``. A point's
     ``read()`` leaves the frame out unless asked (``saxs.image.kind = "normal"``): a frame is
     ≈ 100 times the rest of a point, and :func:`~autolab.plans.take_background` always stores its
-    own. The frame
+    own. A stored frame goes into an HDF5 file (:meth:`store_frames_in`; a session gives an
+    embedded catalog's ``frames/`` folder) that the run refers to, or inline without one. The frame
     is integrated with pyFAI on the geometry ``poni`` (a PONI file's text) onto the ``q_nm_inv``
     bins, normalised by monitor, exposure, transmission and ``thickness_cm``, put on the absolute
     scale by ``calibration_factor`` and, for the sample, the stored background I(q) subtracted
