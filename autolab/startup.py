@@ -50,6 +50,7 @@ from autolab.campaign import Campaign
 from autolab.catalog import (
     CatalogWriter,
     find_runs,
+    frames_directory,
     journal_directory,
     load_point,
     measurements,
@@ -103,6 +104,8 @@ _register_exit = getattr(threading, "_register_atexit", atexit.register)
 _register_exit(writer.close)
 plugins = PluginManager()
 reactor = session_reactor()
+if hasattr(getattr(reactor, "saxs", None), "store_frames_in"):  # stored frames: HDF5 files beside an embedded catalog
+    reactor.saxs.store_frames_in(frames_directory(location))
 # The plans carry this reactor's limits, so the queue refuses an out-of-range item when it is added.
 _limited = limited_plans(
     {"measure_point": _plans.measure_point, "phase_map": _plans.phase_map, "set_conditions": _plans.set_conditions,
