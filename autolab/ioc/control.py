@@ -152,7 +152,7 @@ def start(
     devices_out = Path(devices_out or directory / "devices.yml").expanduser().resolve()
     env = {**os.environ, "EPICS_CA_SERVER_PORT": str(port), "EPICS_CAS_SERVER_PORT": str(port),
            "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_CAS_BEACON_ADDR_LIST": "127.0.0.1",
-           "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO", "PYTHONUNBUFFERED": "1"}
+           "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO", "PYTHONUNBUFFERED": "1", "CAPROTO_SERVER_HIGH_LOAD_TIMEOUT_SEC": "0.001"}
     with open(directory / "ioc.log", "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "autolab.ioc.server", "--prefix", prefix, "--seed", str(seed), "--time-scale", repr(float(time_scale))],
