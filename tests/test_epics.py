@@ -516,3 +516,44 @@ def test_ioc_disconnect_mid_campaign_fails_the_point_on_record_and_the_campaign_
     summary, runs, analyses = _campaign_with_a_fault_in_point_1(ioc, catalog_dir, pause, resume)
     _one_failed_then_one_measured(summary, runs, analyses, r"PV TEST:CdPump:Rate did not complete the put of [\d.]+ within 0.5 s")
     assert re.search(r"PV TEST:SePump:Rate did not complete the put of [\d.]+ within 0.8 s", summary["failed_points"][0]["reason"])
+
+
+def test_queue_started_with_the_device_file_measures_over_channel_access(ioc, tmp_path):
+    """`autolab queue start --devices FILE` with the IOC's `export EPICS_CA_…` lines: a queued point is measured over CA."""
+    import os
+
+    from bluesky_queueserver_api import BPlan
+
+    from autolab.catalog import open_catalog
+    from autolab.queue import load_state, manager_api
+
+    _refill(ioc)
+    env = {**os.environ, **ioc.environment()}
+    env.pop("AUTOLAB_DEVICES", None)
+
+    def autolab(*args):
+        return subprocess.run([sys.executable, "-m", "autolab", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    started = autolab("queue", "start", "--catalog", "cat", "--dir", "q", "--devices", str(ioc.devices_file))
+    assert started.returncode == 0, started.stderr
+    try:
+        api = manager_api(load_state(tmp_path / "q"))
+        api.item_add(BPlan("measure_point", "reactor", *POINT))
+        api.queue_start()
+        waited = autolab("queue", "wait", "--timeout-s", "300", "--dir", "q")
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        assert api.history_get()["items"][-1]["result"]["exit_status"] == "completed"
+        deadline = time.monotonic() + 120  # the worker's catalog writer runs behind its RunEngine
+        while time.monotonic() < deadline:
+            runs = find_runs(open_catalog(tmp_path / "cat"), plan_name="measure_point")
+            if runs and "stop" in runs[0].metadata:
+                break
+            time.sleep(1)
+    finally:
+        stopped = autolab("queue", "stop", "--dir", "q")
+    assert stopped.returncode == 0, stopped.stderr
+    (run,) = runs
+    assert run.metadata["stop"]["exit_status"] == "success"
+    assert run["primary"].metadata["data_keys"]["reactor_growth_oven_readback"]["source"] == f"PV:{ioc.prefix}GrowthOven:Temperature_RBV"
+    assert float(run["primary"].read()["reactor_growth_oven_readback"][0]) == pytest.approx(POINT[1], abs=1.0)
