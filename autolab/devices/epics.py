@@ -218,12 +218,14 @@ class EpicsHeater(_Scaled, Heater):
 
         def work():
             _put_wait(self.setpoint, target)
+            written = time.monotonic()  # the dwell starts once the setpoint is written, never before
             tolerance = float(self.settle_tolerance_c.get())
             dwell = float(self.settle_time_s.get()) * scale
             deadline = time.monotonic() + limit_s * scale + WALL_MARGIN_S
             # The dwell is counted on the readbacks' own timestamps, so a readback that arrives late
             # (a busy IOC or client) is not taken for one that stayed: the last one in the window
-            # must have been taken a dwell after the first. A readback the IOC stops posting while
+            # must have been taken a dwell after the first, and a dwell must have passed since the
+            # setpoint was written (a readback already inside). A readback the IOC stops posting while
             # inside counts after the dwell plus WALL_MARGIN_S of wall-clock time.
             inside_since = inside_stamp = None
             while move == self._move:
@@ -232,7 +234,7 @@ class EpicsHeater(_Scaled, Heater):
                 if abs(readback - target) <= tolerance:
                     if inside_since is None:
                         inside_since, inside_stamp = now, stamp
-                    if stamp - inside_stamp >= dwell or now - inside_since >= dwell + WALL_MARGIN_S:
+                    if (stamp - inside_stamp >= dwell and now - written >= dwell) or now - inside_since >= dwell + WALL_MARGIN_S:
                         return
                 else:
                     inside_since = None
