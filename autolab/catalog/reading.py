@@ -56,17 +56,23 @@ def load_point(run, *, reactor: str | None = None) -> PointData:
         msg = f"run {start['uid']} has no primary stream (it did not finish a measurement)"
         raise CatalogError(msg)
     primary = run["primary"]
+    # One read of the columns a point needs (the scalar readings and five arrays), not one request
+    # per column; a stored 2D frame is left out.
+    arrays = {name: f"{prefix}_{name}" for name in
+              ("spectrometer_wavelength_nm", "spectrometer_absorbance", "saxs_q_nm_inv", "saxs_intensity", "saxs_intensity_sigma")}
+    data_keys = primary.metadata.get("data_keys") or {}
+    scalars = [key for key, described in data_keys.items()
+               if key.startswith(f"{prefix}_") and not key.startswith("ts_") and not described.get("shape")]
+    dataset = primary.read(variables=[*scalars, *(key for key in arrays.values() if key in data_keys)])
 
-    def array(key):
-        return np.asarray(primary[f"{prefix}_{key}"].read())[-1]
+    def array(name):
+        key = arrays[name]
+        if key not in dataset:
+            msg = f"run {start['uid']} has no {key} in its primary stream"
+            raise CatalogError(msg)
+        return np.asarray(dataset[key].values)[-1]
 
-    readings = {}
-    for key in primary:
-        if key.startswith(prefix) and not key.startswith(("ts_",)):
-            value = primary[key].read()
-            arr = np.asarray(value)
-            if arr.ndim == 1:
-                readings[key[len(prefix) + 1 :]] = float(arr[-1])
+    readings = {key[len(prefix) + 1 :]: float(np.asarray(dataset[key].values)[-1]) for key in scalars if key in dataset}
     return PointData(
         uid=start["uid"],
         start=start,
