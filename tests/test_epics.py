@@ -557,3 +557,33 @@ def test_queue_started_with_the_device_file_measures_over_channel_access(ioc, tm
     assert run.metadata["stop"]["exit_status"] == "success"
     assert run["primary"].metadata["data_keys"]["reactor_growth_oven_readback"]["source"] == f"PV:{ioc.prefix}GrowthOven:Temperature_RBV"
     assert float(run["primary"].read()["reactor_growth_oven_readback"][0]) == pytest.approx(POINT[1], abs=1.0)
+
+
+def test_a_frame_over_channel_access_is_stored_in_an_hdf5_file_beside_the_catalog(ioc, catalog_dir):
+    """The EPICS detector writes the frame it received (image1:ArrayData) to a file the catalog and h5py both read back."""
+    import h5py
+
+    from autolab.catalog import open_catalog
+
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    saxs = session.reactor.saxs
+    before = {r.metadata["start"]["uid"] for r in find_runs(session.catalog, plan_name="measure_point")}
+    saxs.image.kind = "normal"
+    try:
+        session.RE(measure_point(session.reactor, *POINT))
+        frame = np.asarray(saxs.image.get())
+        session.writer.flush(timeout=120)
+    finally:
+        saxs.image.kind = "omitted"
+        session.close()
+    (run,) = [r for r in find_runs(open_catalog(catalog_dir), plan_name="measure_point") if r.metadata["start"]["uid"] not in before]
+    assert frame.ndim == 2
+    assert frame.dtype == np.int32
+    assert frame.max() > 0
+    stored = np.asarray(run["primary"]["reactor_saxs_image"].read())
+    assert stored.shape == (1, *frame.shape)
+    np.testing.assert_array_equal(stored[0], frame)
+    newest = max(Path(catalog_dir).glob("frames/*/*.h5"), key=lambda path: path.stat().st_mtime)
+    with h5py.File(newest, "r") as handle:
+        np.testing.assert_array_equal(handle["/entry/data/data"][-1], frame)
