@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -219,27 +218,15 @@ def test_autolab_serve_reads_the_frame_files_of_its_folder(relative_catalog, tmp
     """A catalog served by ``autolab serve`` reads the frames that a session on its folder wrote (frames/ is readable storage)."""
     from tiled.client import from_uri
 
-    from tests.test_catalog_serve import API_KEY, free_port, wait_for_line
+    from tests.test_catalog_serve import API_KEY, served
 
     path, _, session = relative_catalog
-    served = tmp_path / "served"
-    shutil.copytree(path, served)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "serve", "--catalog", str(served), "--port", str(port), "--api-key", API_KEY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "home")},
-    )
-    try:
-        wait_for_line(proc)
-        client = from_uri(f"http://127.0.0.1:{port}", api_key=API_KEY)
+    folder = tmp_path / "served"
+    shutil.copytree(path, folder)
+    with served(folder, "--api-key", API_KEY, env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "home")}, cwd=tmp_path) as (uri, _, _):
+        client = from_uri(uri, api_key=API_KEY)
         for key, frame in session.frames.items():
             stored = np.asarray(client[key]["primary"]["reactor_saxs_image"].read())
             assert stored.shape == (1, 256, 240)
             np.testing.assert_array_equal(stored[0], frame)
         client.context.close()
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        proc.stdout.close()
-        proc.stderr.close()

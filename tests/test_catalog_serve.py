@@ -54,24 +54,31 @@ def wait_for_line(proc: subprocess.Popen, timeout: float = 120) -> str:
     pytest.fail("the server did not start listening in time")
 
 
-@pytest.fixture
-def server(tmp_path):
-    """``autolab serve`` on a free port over a new catalog folder; stopped by PID with SIGTERM."""
+@contextlib.contextmanager
+def served(folder: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """``autolab serve --catalog folder ARGS`` on a free port; yields (uri, its first line, process); stopped by PID with SIGTERM."""
     port = free_port()
-    folder = tmp_path / "served"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "serve", "--catalog", str(folder), "--port", str(port), "--api-key", API_KEY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "autolab", "serve", "--catalog", str(folder), "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
     )
     try:
-        line = wait_for_line(proc)
-        yield f"http://127.0.0.1:{port}", folder, line, proc
+        first = wait_for_line(proc)
+        yield f"http://127.0.0.1:{port}", first, proc
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """``autolab serve`` on a free port over a new catalog folder, with a write key."""
+    folder = tmp_path / "served"
+    with served(folder, "--api-key", API_KEY) as (uri, line, proc):
+        yield uri, folder, line, proc
 
 
 def autolab(*args, key: str | None = None, timeout: float = 300, data_home: Path | None = None) -> subprocess.CompletedProcess:

@@ -15,7 +15,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -34,7 +33,8 @@ from autolab.errors import AutolabError
 from autolab.queue import HTTP_KEY_FILE, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, http_api_key, load_state, zmq_keys
 
 from .conftest import run_python
-from .test_catalog_serve import API_KEY, autolab, free_port, journaled_writer, sim_run_documents, wait_for_line
+from .test_catalog_serve import API_KEY, autolab, free_port, journaled_writer, sim_run_documents
+from .test_catalog_serve import served as serve
 
 pytestmark = pytest.mark.xdist_group("security")
 
@@ -171,21 +171,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def served(folder: Path, *args: str, env: dict[str, str] | None = None):
-    """``autolab serve --catalog folder ARGS`` on a free port; yields (uri, the lines it printed, process); SIGTERM after."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "serve", "--catalog", str(folder), "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or _clean_env(),
-    )
-    try:
-        first = wait_for_line(proc)
-        yield f"http://127.0.0.1:{port}", first, proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        proc.stdout.close()
-        proc.stderr.close()
+    """``autolab serve --catalog folder ARGS`` (:func:`tests.test_catalog_serve.served`) without the caller's AUTOLAB_/TILED_ settings."""
+    with serve(folder, *args, env=env or _clean_env()) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
