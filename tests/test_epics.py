@@ -242,7 +242,8 @@ def test_suspender_pauses_the_point_and_it_is_measured_once(epics_reactor, fault
 def test_safe_state_stops_pumps_and_sends_heaters_to_standby_over_ca(epics_reactor):
     RunEngine()(safe_state(epics_reactor))  # the heaters are sent without waiting: give their puts a moment
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and float(epics_reactor.nucleation_heater.setpoint.get()) != 25.0:
+    heaters = (epics_reactor.nucleation_heater, epics_reactor.growth_oven)
+    while time.monotonic() < deadline and any(float(heater.setpoint.get()) != 25.0 for heater in heaters):
         time.sleep(0.05)
     assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
     assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
