@@ -315,7 +315,7 @@ def database_adapter(uri: str, directory: Path):
 
     from tiled.catalog import from_uri
 
-    from .location import CATALOG_ID_KEY, FRAMES_FOLDER, ROOT_SPECS
+    from .location import CATALOG_ID_KEY, ROOT_SPECS, frames_directory
 
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     uri = check_database_uri(uri)
@@ -330,7 +330,7 @@ def database_adapter(uri: str, directory: Path):
         return from_uri(
             uri,
             writable_storage=[str(arrays), uri],
-            readable_storage=[str(Path(resolve_location(directory)) / FRAMES_FOLDER)],
+            readable_storage=[str(frames_directory(directory))],
             init_if_not_exists=not initialised,
             specs=ROOT_SPECS,
             metadata={CATALOG_ID_KEY: identity},
