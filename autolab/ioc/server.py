@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 
 import numpy as np
+from caproto.asyncio.server import Context
 from caproto.server import PVGroup
 
 from ..devices import make_twin_reactor
@@ -103,7 +105,7 @@ class TwinIOC:
     poll_s = 0.02
 
 
-def _no_delay_context():
+class NoDelayContext(Context):
     """caproto's asyncio server ``Context``, its TCP sockets without Nagle's algorithm.
 
     asyncio sets ``TCP_NODELAY`` only on sockets made with ``IPPROTO_TCP``, and caproto's are not:
@@ -111,16 +113,10 @@ def _no_delay_context():
     waits for the client's delayed ACK, about 40 ms on Linux. Accepted sockets inherit the
     listening socket's option.
     """
-    import socket
 
-    from caproto.asyncio.server import Context
-
-    class NoDelayContext(Context):
-        async def server_accept_loop(self, sock):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await super().server_accept_loop(sock)
-
-    return NoDelayContext
+    async def server_accept_loop(self, sock):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await super().server_accept_loop(sock)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     interfaces = os.environ.get("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1").split()
 
     async def serve():  # the context is made inside the event loop it serves from
-        await _no_delay_context()(ioc.pvdb, interfaces).run(startup_hook=ioc.startup)
+        await NoDelayContext(ioc.pvdb, interfaces).run(startup_hook=ioc.startup)
 
     try:
         asyncio.run(serve())
