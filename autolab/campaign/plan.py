@@ -15,6 +15,7 @@ reactor's campaign as bluesky-adaptive's ``OptimizationProblem`` and drives it w
 
 # No ``from __future__ import annotations``: bluesky-queueserver reads the plans' annotations at run time.
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -182,8 +183,6 @@ def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[
     The RunEngine raises a status's failure at the plan's next message; the ones raised here are
     collected instead of ending the campaign.
     """
-    import time
-
     failures: list[str] = []
     deadline = time.monotonic() + timeout_s
     while True:
