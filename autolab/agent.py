@@ -28,6 +28,7 @@ from .analysis.runs import jsonable
 from .campaign import Acquired, Campaign, campaign_loop, run_without_engine
 from .conditions import NAMES
 from .errors import AutolabError, LimitError
+from .interrupt import ctrl_c_held
 
 #: queueserver exit statuses of an item that did not finish its plan.
 FAILED_ITEM_STATUSES = ("failed", "aborted", "halted", "unknown")
@@ -145,7 +146,8 @@ def run_agent(
     api : REManagerAPI
         bluesky-queueserver-api client of a running manager with an open environment.
     open_client : callable
-        Returns a fresh catalog client (re-opened each poll: the worker writes from another process).
+        Returns a fresh catalog client; each look at the catalog opens one and closes it after (the worker
+        writes from another process).
     campaign : Campaign
         New, or from :meth:`Campaign.resume`.
     sink : callable
@@ -205,7 +207,12 @@ def _wait_for_result(
     answered = time.monotonic()
     missing = 0
     while time.monotonic() < deadline:
-        point, analysis = _find_point(open_client(), campaign_id, suggestion_id)
+        with ctrl_c_held():  # a Ctrl-C now stops the agent after this look, not inside tiled's request
+            client = open_client()
+            try:
+                point, analysis = _find_point(client, campaign_id, suggestion_id)
+            finally:
+                client.context.close()  # its in-process app and SQLite connections go now, not at exit
         if point is not None:
             stop = point.metadata.get("stop") or {}
             if stop and stop.get("exit_status") != "success":

@@ -148,3 +148,25 @@ class _DropOnceRequested(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self._requested.is_set()
+
+
+@contextlib.contextmanager
+def ctrl_c_held():
+    """Hold a Ctrl-C that comes during the block and raise it as :class:`KeyboardInterrupt` after.
+
+    For a step that must not be cut in half — a catalog request served by tiled's in-process app
+    runs on a helper thread, and a ``KeyboardInterrupt`` in the waiting main thread leaves that
+    request (and its SQLite connection) to be cancelled at exit, with SQLAlchemy's traceback on
+    standard error. Outside the main thread (where no signal arrives) the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt

@@ -68,3 +68,22 @@ def test_a_plan_that_ends_is_not_interrupted():
     _, interrupted = interrupt.run_interruptible(RE, short())
     assert interrupted is False
     assert cleaned == ["done"]
+
+
+def test_a_ctrl_c_held_during_a_step_is_raised_when_the_step_has_finished():
+    """The step runs to its end after the signal; KeyboardInterrupt follows; the old handler is back."""
+    before = signal.getsignal(signal.SIGINT)
+    finished = []
+
+    def step():
+        with interrupt.ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append("the whole step")
+
+    with pytest.raises(KeyboardInterrupt):
+        step()
+    assert finished == ["the whole step"]
+    assert signal.getsignal(signal.SIGINT) is before
+    with interrupt.ctrl_c_held():  # no signal: nothing raised
+        finished.append("a quiet step")
+    assert finished == ["the whole step", "a quiet step"]
