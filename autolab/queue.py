@@ -24,7 +24,12 @@ The catalog is resolved to an absolute location when the queue starts (a directo
 the caller's working directory, not to the queue directory the manager runs in) and recorded in
 ``queue.json``; the worker, ``autolab agent`` and ``autolab queue status`` all read it from there.
 
-``autolab queue stop`` stops them by PID (SIGTERM to the group, SIGKILL after a grace period).
+``autolab queue stop`` first asks an idle manager to close its worker environment, so the worker
+leaves as an IPython session does: its catalog writer finishes every run it holds and the journals
+are empty. It then stops the processes by PID (SIGTERM to the group, SIGKILL after a grace
+period). A worker in the middle of a plan, or a manager that does not answer, is stopped by PID
+at once; what its writer had not stored stays in the journals and is replayed when the catalog is
+next opened.
 """
 
 from __future__ import annotations
@@ -537,12 +542,50 @@ def _terminate(pid: int, grace: float) -> None:
         pass
 
 
-def stop(directory: str | Path | None = None, *, grace: float = 10.0) -> QueueState | None:
-    """Stop the recorded RE Manager (with its worker) and Redis by PID; None if none was recorded."""
+def _close_environment(state: QueueState, timeout_s: float) -> bool:
+    """Close an idle manager's worker environment and wait until it has closed; False if it was not done.
+
+    Closing lets the worker leave normally, so the session's exit handlers run: the catalog
+    writer stores every run it holds (:mod:`autolab.startup`). A busy manager (a plan running),
+    a closed environment or a manager that does not answer is left as it is.
+    """
+    import psutil
+
+    if not alive(state.manager_pid):
+        return False
+    try:
+        api = manager_api(state, timeout_s=min(timeout_s, 5.0))
+    except AutolabError:
+        return False
+    try:
+        status = api.status()
+        if status.get("manager_state") != "idle" or not status.get("worker_environment_exists"):
+            return False
+        worker = psutil.Process(state.manager_pid).children(recursive=True)
+        deadline = time.monotonic() + timeout_s
+        api.environment_close()
+        api.wait_for_idle(timeout=timeout_s)
+        # The manager stops waiting for its worker after 0.5 s; the worker is still storing runs.
+        _, left = psutil.wait_procs(worker, timeout=max(0.0, deadline - time.monotonic()))
+        return not left
+    except Exception:  # noqa: BLE001 - any failure here means the processes are stopped by PID
+        return False
+    finally:
+        api.close()
+
+
+def stop(directory: str | Path | None = None, *, grace: float = 10.0, close_timeout_s: float = 60.0) -> QueueState | None:
+    """Stop the recorded queue; None if none was recorded.
+
+    An idle manager first closes its worker environment (up to ``close_timeout_s``; the worker's
+    writer stores what it holds). Then the HTTP server, RE Manager and Redis are stopped by PID
+    (SIGTERM, SIGKILL after ``grace`` s).
+    """
     directory = Path(directory or default_directory())
     state = load_state(directory)
     if state is None:
         return None
+    _close_environment(state, close_timeout_s)
     if state.http_pid:
         _terminate(state.http_pid, grace)
     _terminate(state.manager_pid, grace)

@@ -471,6 +471,38 @@ def test_killed_manager_loses_no_finished_point(queue):
     assert len(finished_after - analysed) <= 1
 
 
+def test_queue_stop_lets_the_worker_store_every_run_it_holds(tmp_path):
+    """`autolab queue stop` on an idle queue whose worker's writer is still behind: the journals end empty.
+
+    A phase map's points come faster than the catalog stores them, so when the queue turns idle the
+    writer still holds most of its runs. Stopping closes the worker environment first; the
+    worker's writer stores them, and nothing waits in the journals for the next open.
+    """
+    catalog, directory = tmp_path / "catalog", tmp_path / "queue"
+    started = autolab("queue", "start", "--catalog", str(catalog), "--dir", str(directory))
+    assert started.returncode == 0, started.stderr
+    state = load_state(directory)
+    qserver = os.path.join(os.path.dirname(sys.executable), "qserver")
+    env = {**os.environ, "QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr}
+    item = json.dumps({"name": "phase_map", "args": ["reactor", [260, 270, 280], [240, 250, 260], [14.0]], "kwargs": {"md": {"purpose": "stop-test"}}})
+    try:
+        for command in (["queue", "add", "plan", item], ["queue", "start"]):
+            done = subprocess.run([qserver, *command], capture_output=True, text=True, timeout=60, check=False, env=env)
+            assert done.returncode == 0, done.stdout + done.stderr
+        waited = autolab("queue", "wait", "--timeout-s", "300", "--dir", str(directory))
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+    finally:
+        stopped = autolab("queue", "stop", "--dir", str(directory))
+    assert stopped.returncode == 0, stopped.stderr
+    for pid in (state.manager_pid, state.redis_pid):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not list(journal_directory(catalog).glob("*.jsonl"))  # before anything reopens (and replays) them
+    points = [r for r in find_runs(open_catalog(catalog), plan_name="measure_point") if r.metadata["start"].get("purpose") == "stop-test"]
+    assert len(points) == 9
+    assert all(p.metadata["stop"]["exit_status"] == "success" for p in points)
+
+
 def test_startup_namespace_for_ipython(tmp_path):
     """`python -i -m autolab.startup` gives RE, reactor, plans and the catalog; a point runs by hand."""
     code = (
