@@ -568,7 +568,7 @@ def _close_environment(state: QueueState, timeout_s: float) -> bool:
         # The manager stops waiting for its worker after 0.5 s; the worker is still storing runs.
         _, left = psutil.wait_procs(worker, timeout=max(0.0, deadline - time.monotonic()))
         return not left
-    except Exception:  # noqa: BLE001 - any failure here means the processes are stopped by PID
+    except Exception:  # any failure here means the processes are stopped by PID
         return False
     finally:
         api.close()

@@ -484,7 +484,8 @@ def test_queue_stop_lets_the_worker_store_every_run_it_holds(tmp_path):
     state = load_state(directory)
     qserver = os.path.join(os.path.dirname(sys.executable), "qserver")
     env = {**os.environ, "QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr}
-    item = json.dumps({"name": "phase_map", "args": ["reactor", [260, 270, 280], [240, 250, 260], [14.0]], "kwargs": {"md": {"purpose": "stop-test"}}})
+    item = json.dumps({"name": "phase_map", "args": ["reactor", [260, 270, 280], [240, 250, 260], [14.0]],
+                       "kwargs": {"md": {"purpose": "stop-test"}}})
     try:
         for command in (["queue", "add", "plan", item], ["queue", "start"]):
             done = subprocess.run([qserver, *command], capture_output=True, text=True, timeout=60, check=False, env=env)
