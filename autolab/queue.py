@@ -561,17 +561,43 @@ def _close_environment(state: QueueState, timeout_s: float) -> bool:
         status = api.status()
         if status.get("manager_state") != "idle" or not status.get("worker_environment_exists"):
             return False
-        worker = psutil.Process(state.manager_pid).children(recursive=True)
+        worker = _worker_processes(state)
         deadline = time.monotonic() + timeout_s
         api.environment_close()
         api.wait_for_idle(timeout=timeout_s)
         # The manager stops waiting for its worker after 0.5 s; the worker is still storing runs.
-        _, left = psutil.wait_procs(worker, timeout=max(0.0, deadline - time.monotonic()))
-        return not left
+        # It has left once it is a zombie (nobody reaps it until the watchdog stops) or gone.
+        def left(process) -> bool:
+            try:
+                return process.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        while not all(map(left, worker)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
     except Exception:  # any failure here means the processes are stopped by PID
         return False
     finally:
         api.close()
+
+
+def _worker_processes(state: QueueState) -> list:
+    """The RE worker's processes: those under ``start-re-manager`` that do not listen on the control port.
+
+    ``start-re-manager`` (the recorded PID) is a watchdog; its children are RE Manager, which
+    listens on the ZMQ control port, and the worker with any process of its own.
+    """
+    import psutil
+
+    port = int(state.zmq_control_addr.rsplit(":", 1)[1])
+
+    def is_manager(process) -> bool:
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in process.net_connections("tcp"))
+
+    return [p for p in psutil.Process(state.manager_pid).children(recursive=True) if not is_manager(p)]
 
 
 def stop(directory: str | Path | None = None, *, grace: float = 10.0, close_timeout_s: float = 60.0) -> QueueState | None:
