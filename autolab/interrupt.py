@@ -167,6 +167,7 @@ def ctrl_c_held():
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        # None: a handler not set from Python, which signal.signal cannot restore; the default is the nearest.
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
     if pressed:
         raise KeyboardInterrupt
