@@ -87,3 +87,16 @@ def test_a_ctrl_c_held_during_a_step_is_raised_when_the_step_has_finished():
     with interrupt.ctrl_c_held():  # no signal: nothing raised
         finished.append("a quiet step")
     assert finished == ["the whole step", "a quiet step"]
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_command_goes_on():
+    """`kill -USR1 PID` on an autolab command: its stacks on stderr (faulthandler), and it keeps running."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal, time\nfrom autolab.cli import main\ntry:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\ntime.sleep(0.2)\nprint('went on')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("went on")
+    assert "(most recent call first)" in done.stderr

@@ -360,7 +360,13 @@ def test_ctrl_c_stops_the_agent_in_one_line_and_its_queued_point_is_measured_and
         queued = _first_queued_point(api, agent)
         time.sleep(1)  # past the request that queued it: the agent now waits for the point
         agent.send_signal(signal.SIGINT)  # as Ctrl-C in its terminal, while it waits for its point
-        out, err = agent.communicate(timeout=60)
+        try:
+            out, err = agent.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            agent.send_signal(signal.SIGUSR1)  # autolab's CLI prints every thread's stack (faulthandler)
+            time.sleep(2)
+            agent.kill()
+            pytest.fail(f"the agent did not exit within 60 s of SIGINT; its threads:\n{agent.communicate()[1][-8000:]}")
     finally:
         agent.kill()
         agent.wait()

@@ -159,9 +159,16 @@ class CatalogWriter:
             msg = f"the catalog writer is still busy after {timeout} s; journals in {self.journal_dir} keep the data"
             raise CatalogError(msg)
 
-    def close(self) -> None:
-        """Flush and stop the background thread."""
-        self.flush()
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Flush (up to ``timeout`` s, :meth:`flush`) and stop the background thread.
+
+        Raises
+        ------
+        CatalogError
+            If the writer is still busy after ``timeout`` seconds; what it holds stays in the
+            journals, and the next writer on the catalog replays it.
+        """
+        self.flush(timeout)
         self._queue.put(None)
         self._thread.join(timeout=10)
         if not self._thread.is_alive():

@@ -277,6 +277,7 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
     with warnings_to_stderr():  # the campaign's warnings, one line each, as `autolab campaign` shows them
         journal = journal_directory(location)
         writer = None
+        interrupted = False
         try:
             reactor = session_reactor()  # the worker's reactor: the same startup settings
             limits = reactor.limits()
@@ -301,13 +302,34 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
                 summary = run_agent(api, lambda: open_catalog(location), campaign, writer, approve=ask if approve else None, on_point=show,
                                     check=lambda conditions: feasible_point(reactor, conditions))
             except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, also at an --approve prompt
+                interrupted = True
                 raise Interrupted(_interrupted(api, campaign, directory and state.directory)) from None
         finally:
             if writer is not None:
-                writer.close()
+                _close_writer(writer, interrupted)
             api.close()
     click.echo(json.dumps(summary) if as_json else f"campaign {summary['campaign_id']}: {summary['n_runs']} points, best "
                f"{summary['objective']} = {summary['best_value']}; {summary['stop_reason']}")
+
+
+#: Seconds an agent stopped by Ctrl-C waits for its catalog writer; the rest stays in its journals.
+INTERRUPTED_FLUSH_S = 5.0
+
+
+def _close_writer(writer, interrupted: bool) -> None:
+    """Close the agent's writer: in full normally; after Ctrl-C for at most :data:`INTERRUPTED_FLUSH_S`.
+
+    After Ctrl-C the person waits for the prompt, and the campaign's record runs the writer still
+    holds are safe in its journals (``journal-agent``), which the next agent on the catalog
+    replays before it reads the campaign; the one line of the interruption stays the only output.
+    """
+    from ..errors import CatalogError
+
+    try:
+        writer.close(timeout=INTERRUPTED_FLUSH_S if interrupted else 60.0)
+    except CatalogError:
+        if not interrupted:
+            raise
 
 
 def _interrupted(api, campaign, directory) -> str:
