@@ -28,7 +28,7 @@ from .analysis.runs import jsonable
 from .campaign import Acquired, Campaign, campaign_loop, run_without_engine
 from .conditions import NAMES
 from .errors import AutolabError, LimitError
-from .interrupt import ctrl_c_held
+from .interrupt import CtrlCAtSafePoints
 
 #: queueserver exit statuses of an item that did not finish its plan.
 FAILED_ITEM_STATUSES = ("failed", "aborted", "halted", "unknown")
@@ -206,33 +206,34 @@ def _wait_for_result(
     deadline = time.monotonic() + timeout_s
     answered = time.monotonic()
     missing = 0
-    while time.monotonic() < deadline:
-        with ctrl_c_held():  # a Ctrl-C now stops the agent after this look, not inside tiled's request
+    with CtrlCAtSafePoints() as ctrl_c:  # Ctrl-C stops the agent between looks, never inside tiled's request
+        while time.monotonic() < deadline:
+            ctrl_c.check()
             client = open_client()
             try:
                 point, analysis = _find_point(client, campaign_id, suggestion_id)
             finally:
                 client.context.close()  # its in-process app and SQLite connections go now, not at exit
-        if point is not None:
-            stop = point.metadata.get("stop") or {}
-            if stop and stop.get("exit_status") != "success":
-                return None, None, f"run exit status {stop.get('exit_status')!r}"
-            if stop and analysis is not None:
-                return point.metadata["start"]["uid"], dict(analysis.metadata["start"]), ""
-        try:
-            where, result = _item_state(api, item_uid)
-            answered = time.monotonic()
-        except Exception as exc:
-            if time.monotonic() - answered > MANAGER_SILENCE_S:
-                msg = f"RE Manager has not answered for {MANAGER_SILENCE_S:g} s ({exc}); is the queue running? (`autolab queue status`)"
-                raise AutolabError(msg) from None
-            where, result = "unknown", {}
-        if where == "history" and result.get("exit_status") in FAILED_ITEM_STATUSES:
-            return None, None, f"item {result['exit_status']}: {result.get('msg') or 'no message'}"
-        missing = missing + 1 if where == "missing" else 0
-        if missing >= 2:  # twice: an item moving from the queue to the history is briefly in neither
-            return None, None, "item removed from the queue before it ran"
-        time.sleep(poll_s)
+            if point is not None:
+                stop = point.metadata.get("stop") or {}
+                if stop and stop.get("exit_status") != "success":
+                    return None, None, f"run exit status {stop.get('exit_status')!r}"
+                if stop and analysis is not None:
+                    return point.metadata["start"]["uid"], dict(analysis.metadata["start"]), ""
+            try:
+                where, result = _item_state(api, item_uid)
+                answered = time.monotonic()
+            except Exception as exc:
+                if time.monotonic() - answered > MANAGER_SILENCE_S:
+                    msg = f"RE Manager has not answered for {MANAGER_SILENCE_S:g} s ({exc}); is the queue running? (`autolab queue status`)"
+                    raise AutolabError(msg) from None
+                where, result = "unknown", {}
+            if where == "history" and result.get("exit_status") in FAILED_ITEM_STATUSES:
+                return None, None, f"item {result['exit_status']}: {result.get('msg') or 'no message'}"
+            missing = missing + 1 if where == "missing" else 0
+            if missing >= 2:  # twice: an item moving from the queue to the history is briefly in neither
+                return None, None, "item removed from the queue before it ran"
+            ctrl_c.sleep(poll_s)
     msg = f"no result for suggestion {suggestion_id} within {timeout_s:g} s; is the queue running? (`autolab queue status`)"
     raise AutolabError(msg)
 

@@ -150,24 +150,45 @@ class _DropOnceRequested(logging.Filter):
         return not self._requested.is_set()
 
 
-@contextlib.contextmanager
-def ctrl_c_held():
-    """Hold a Ctrl-C that comes during the block and raise it as :class:`KeyboardInterrupt` after.
+class CtrlCAtSafePoints:
+    """Ctrl-C for a polling loop: held while a step runs, raised as :class:`KeyboardInterrupt` between steps.
 
-    For a step that must not be cut in half — a catalog request served by tiled's in-process app
-    runs on a helper thread, and a ``KeyboardInterrupt`` in the waiting main thread leaves that
-    request (and its SQLite connection) to be cancelled at exit, with SQLAlchemy's traceback on
-    standard error. Outside the main thread (where no signal arrives) the block runs unchanged.
+    A catalog request served by tiled's in-process app runs on a helper thread, and a
+    ``KeyboardInterrupt`` in the waiting main thread would leave that request (and its SQLite
+    connection) to be cancelled at exit. Inside this context the SIGINT handler only records the
+    press; :meth:`check` raises it at a point the loop chooses, and :meth:`sleep` wakes at once.
+    The handler is put back if anything replaced it in the meantime, so the loop stays
+    interruptible whatever its steps do. Outside the main thread (where no signal arrives) it
+    only sleeps.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        # None: a handler not set from Python, which signal.signal cannot restore; the default is the nearest.
-        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
-    if pressed:
-        raise KeyboardInterrupt
+
+    def __init__(self):
+        self._pressed = threading.Event()
+        self._previous = None
+        self._installed = False
+
+    def _handler(self, signum, frame) -> None:
+        self._pressed.set()
+
+    def __enter__(self) -> CtrlCAtSafePoints:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            # None: a handler not set from Python, which signal.signal cannot restore; the default is the nearest.
+            signal.signal(signal.SIGINT, signal.default_int_handler if self._previous is None else self._previous)
+
+    def check(self) -> None:
+        """Raise :class:`KeyboardInterrupt` if Ctrl-C was pressed; make sure this context's handler is the one in place."""
+        if self._installed and signal.getsignal(signal.SIGINT) is not self._handler:
+            signal.signal(signal.SIGINT, self._handler)
+        if self._pressed.is_set():
+            raise KeyboardInterrupt
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if Ctrl-C is pressed meanwhile; then :meth:`check`."""
+        self._pressed.wait(seconds)
+        self.check()

@@ -70,23 +70,41 @@ def test_a_plan_that_ends_is_not_interrupted():
     assert cleaned == ["done"]
 
 
-def test_a_ctrl_c_held_during_a_step_is_raised_when_the_step_has_finished():
-    """The step runs to its end after the signal; KeyboardInterrupt follows; the old handler is back."""
+def test_ctrl_c_in_a_polling_loop_is_held_during_a_step_and_raised_at_the_next_safe_point():
+    """The step runs to its end after the signal; check() raises; sleep() wakes at once; the old handler is back.
+
+    A handler that something else installed meanwhile (here: SIGINT ignored) does not make the
+    loop deaf to Ctrl-C: the next check() puts the loop's own handler back.
+    """
+    import time
+
     before = signal.getsignal(signal.SIGINT)
     finished = []
 
-    def step():
-        with interrupt.ctrl_c_held():
+    def loop():
+        with interrupt.CtrlCAtSafePoints() as ctrl_c:
+            ctrl_c.check()  # nothing pressed: nothing raised
             os.kill(os.getpid(), signal.SIGINT)
             finished.append("the whole step")
+            ctrl_c.check()
 
     with pytest.raises(KeyboardInterrupt):
-        step()
+        loop()
     assert finished == ["the whole step"]
     assert signal.getsignal(signal.SIGINT) is before
-    with interrupt.ctrl_c_held():  # no signal: nothing raised
-        finished.append("a quiet step")
-    assert finished == ["the whole step", "a quiet step"]
+
+    def sleeping_loop():
+        with interrupt.CtrlCAtSafePoints() as ctrl_c:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a library replaces the handler during a step
+            ctrl_c.check()
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            ctrl_c.sleep(30)
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        sleeping_loop()
+    assert time.monotonic() - start < 5
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_sigusr1_prints_every_threads_stack_and_the_command_goes_on():
