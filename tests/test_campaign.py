@@ -484,9 +484,12 @@ def test_ctrl_c_stops_the_campaign_with_one_line_that_resumes_it(tmp_path):
         if line.split()[:1] == ["1"]:
             break
         assert time.monotonic() < deadline
+    # The process's signal masks as the kernel sees them (blocked, ignored, caught), for a failure message.
+    with open(f"/proc/{process.pid}/status") as status:
+        masks = [line for line in status.read().splitlines() if line.startswith("Sig")]
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
+    assert process.returncode == 130, f"{stderr}; signal masks before SIGINT: {masks}"
     assert len(stderr.strip().splitlines()) == 1, stderr
     (message,) = stderr.strip().splitlines()
     head, _, command = message.partition("; continue with: ")

@@ -13,8 +13,6 @@ imports them, never the other way round.
 
 from __future__ import annotations
 
-import faulthandler
-import signal
 import sys
 
 import click
@@ -48,11 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning click's usage errors into one line and exit code 2.
 
     ``autolab`` alone (or a command group alone, ``autolab queue``) prints its help. Ctrl-C ends
-    any command with one line on stderr and exit status 130. ``kill -USR1 PID`` makes a command
-    that seems stuck print every thread's stack on stderr (Python's ``faulthandler``) and go on.
+    any command with one line on stderr and exit status 130.
     """
-    if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         cli.main(args=argv, prog_name="autolab", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):
