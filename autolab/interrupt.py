@@ -166,9 +166,9 @@ class CtrlCAtSafePoints:
         self._pressed = threading.Event()
         self._previous = None
         self._installed = False
-
-    def _handler(self, signum, frame) -> None:
-        self._pressed.set()
+        # One handler object, so check() can tell by identity whether it is still the one in place
+        # (each attribute access to a method makes a new bound method).
+        self._handler = lambda signum, frame: self._pressed.set()
 
     def __enter__(self) -> CtrlCAtSafePoints:
         if threading.current_thread() is threading.main_thread():
