@@ -10,13 +10,13 @@ import contextlib
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from bluesky.preprocessors import plan_mutator
 from ophyd import Component as Cpt
 from ophyd import EpicsSignalRO
 
@@ -215,19 +215,44 @@ def test_detector_timeout_fails_the_acquisition(epics_reactor, fault):
     saxs.trigger().wait(10)  # the detector answers again once the fault is over
 
 
+def _fault_before_first_trigger(plan, inject, suspenders):
+    """``plan`` with the fault injected just before its first ``trigger``, held until a suspender has tripped.
+
+    A wall-clock timer can land after the point has finished on a loaded machine, where bluesky's
+    RunEngine cannot take the suspension (``TransitionError: suspending → idle``); placing the
+    fault inside the plan makes the test exercise the suspension it is about.
+    """
+    injected = False
+
+    def before_trigger(msg):
+        nonlocal injected
+        if msg.command != "trigger" or injected:
+            return None, None
+        injected = True
+
+        def fault_then_trigger():
+            inject()
+            deadline = time.monotonic() + 10
+            while not any(suspender.tripped for suspender in suspenders) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return (yield msg)
+
+        return fault_then_trigger(), None
+
+    return plan_mutator(plan, before_trigger)
+
+
 @pytest.mark.parametrize(("kind", "reason"), [("beam-dump", "beam dumped"), ("heater-alarm", "growth oven (reactor_growth_oven) in alarm"),
                                               ("pump-stall", "Cd precursor pump (reactor_cd_pump) stalled")])
 def test_suspender_pauses_the_point_and_it_is_measured_once(epics_reactor, fault, kind, reason, capsys):
     RE = RunEngine(call_returns_result=False)
-    for suspender in epics_reactor.suspenders():
+    suspenders = epics_reactor.suspenders()
+    for suspender in suspenders:
         RE.install_suspender(suspender)
-    timer = threading.Timer(0.3, fault, args=(kind,), kwargs={"seconds": 1.0})
-    timer.start()
     started = time.monotonic()
     try:
-        docs = _run(RE, measure_point(epics_reactor, *POINT))
+        docs = _run(RE, _fault_before_first_trigger(measure_point(epics_reactor, *POINT), lambda: fault(kind, seconds=1.0), suspenders))
     finally:
-        timer.join()
         RE.clear_suspenders()
     assert time.monotonic() - started > 1.0  # it waited out the fault
     assert len(_events(docs)) == 1  # one point, never duplicated
