@@ -7,6 +7,9 @@ first Ctrl-C pause at once and then aborts the plan: its cleanup runs (pumps sto
 safe setpoint where the plan says so) and an open run is closed with ``exit_status="abort"``.
 bluesky's "Pausing…"/"Aborting…" prints and its "Run aborted" log record with a traceback are
 hidden; the command prints one line of its own and exits with :data:`INTERRUPTED_EXIT`.
+
+Every session's RunEngine waits for its plan with :func:`interruptible_during_task`, so the main
+thread, where Python runs signal handlers, takes a Ctrl-C within :data:`WAKE_S`.
 """
 
 from __future__ import annotations
@@ -137,6 +140,33 @@ class PauseOnCtrlC:
         self._done = True
         signal.signal(signal.SIGINT, self._original)
         self._wake.set()
+
+
+def interruptible_during_task():
+    """A RunEngine ``during_task`` whose wait for the plan wakes every :data:`WAKE_S`, so Ctrl-C is handled at once.
+
+    bluesky runs the plan on its own thread while the main thread waits for it. Python runs signal
+    handlers only on the main thread, between bytecodes, and the kernel delivers SIGINT to any
+    thread of the process: when it lands on one of the others, a main thread blocked in an untimed
+    ``Event.wait()`` (bluesky's default) runs the handler only once the whole plan has finished.
+    This one waits in steps of :data:`WAKE_S`; with Matplotlib on a Qt backend it keeps bluesky's
+    own wait, which runs the Qt event loop.
+    """
+    from bluesky.utils import DefaultDuringTask
+
+    class InterruptibleDuringTask(DefaultDuringTask):
+        def block(self, blocking_event):
+            if "matplotlib" in sys.modules and "qt" in sys.modules["matplotlib"].get_backend().lower():
+                return super().block(blocking_event)
+            while not blocking_event.wait(WAKE_S):
+                pass
+            return None
+
+    return InterruptibleDuringTask()
+
+
+#: Seconds between the main thread's looks for a pending signal while a plan runs.
+WAKE_S = 0.1
 
 
 class _DropOnceRequested(logging.Filter):

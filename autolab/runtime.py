@@ -11,6 +11,7 @@ from bluesky import RunEngine
 from .catalog import CatalogWriter, frames_directory, journal_directory, open_catalog, resolve_location
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
+from .interrupt import interruptible_during_task
 
 
 @dataclass
@@ -96,7 +97,7 @@ def open_session(
     location = resolve_location(catalog)
     client = open_catalog(location, api_key=api_key, create=create)
     writer = CatalogWriter(client, journal_directory(location))
-    RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location))
+    RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location), during_task=interruptible_during_task())
     RE.subscribe(writer)
     analysis = deferred_worker = None
     if analyze:

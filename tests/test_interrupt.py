@@ -56,6 +56,31 @@ def test_one_sigint_stops_the_plan_runs_its_cleanup_and_returns_interrupted(monk
     assert RE.context_managers == managers
 
 
+def test_sigint_delivered_to_another_thread_stops_the_plan_within_a_second():
+    """The kernel may hand SIGINT to any thread; the main thread, waiting for the plan, still runs the handler at once."""
+    import time
+
+    RE = RunEngine({}, during_task=interrupt.interruptible_during_task())
+    events: list = []
+    cleaned: list = []
+    sent: list = []
+
+    def send_to_this_thread():
+        sent.append(time.monotonic())
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    timer = threading.Timer(0.5, send_to_this_thread)
+    timer.start()
+    try:
+        _, interrupted = interrupt.run_interruptible(RE, _long_plan(events, cleaned))
+    finally:
+        timer.cancel()
+    assert interrupted is True
+    assert time.monotonic() - sent[0] < 1.0  # the whole plan takes ≥ 5 s; bluesky's untimed wait would run to its end
+    assert cleaned == ["cleanup"]
+    assert 0 < len(events) < 500
+
+
 def test_a_plan_that_ends_is_not_interrupted():
     RE = RunEngine({})
     cleaned: list = []
