@@ -277,6 +277,83 @@ def test_safe_state_stops_pumps_and_sends_heaters_to_standby_over_ca(epics_react
     assert float(epics_reactor.growth_oven.setpoint.get()) == 25.0
 
 
+def _pause_in_point(plan, number):
+    """``plan`` with an immediate pause (as a second Ctrl-C makes) before the first ``trigger`` of its ``number``-th point."""
+    from bluesky.utils import Msg
+
+    opened = 0
+    paused = False
+
+    def pause_first(msg):
+        nonlocal opened, paused
+        if msg.command == "open_run" and msg.kwargs.get("plan_name") == "measure_point":
+            opened += 1
+        if msg.command != "trigger" or opened != number or paused:
+            return None, None
+        paused = True
+
+        def pause_then():
+            yield Msg("pause", None, defer=False)
+            return (yield msg)
+
+        return pause_then(), None
+
+    return plan_mutator(plan, pause_first)
+
+
+def test_aborted_campaign_reaches_the_safe_state_over_ca_and_keeps_its_finished_point(ioc, catalog_dir, epics_reactor):
+    """RE.abort() in a campaign's second point: the point is marked abort, the first stays, and over CA the pumps stop and the heaters go to 25 °C."""
+    from bluesky.utils import RunEngineInterrupted
+
+    _refill(ioc)
+    session = open_session(catalog_dir, devices=ioc.devices_file, progress=False, deferred=False)
+    try:
+        with pytest.raises(RunEngineInterrupted):
+            session.RE(_pause_in_point(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 2}), 2))
+        session.RE.abort(reason="test")
+    finally:
+        session.close()
+    (first, second) = find_runs(session.catalog, plan_name="measure_point")[-2:]
+    assert first.metadata["start"]["campaign_id"] == second.metadata["start"]["campaign_id"]
+    assert [first.metadata["stop"]["exit_status"], second.metadata["stop"]["exit_status"]] == ["success", "abort"]
+    # read back through a second client, the IOC's own PVs
+    heaters = (epics_reactor.nucleation_heater, epics_reactor.growth_oven)
+    deadline = time.monotonic() + 5  # the heaters' puts are sent without waiting
+    while time.monotonic() < deadline and any(float(heater.setpoint.get()) != 25.0 for heater in heaters):
+        time.sleep(0.05)
+    assert float(epics_reactor.cd_pump.flow_rate.get()) == 0.0
+    assert float(epics_reactor.se_pump.flow_rate.get()) == 0.0
+    assert [float(heater.setpoint.get()) for heater in heaters] == [25.0, 25.0]
+
+
+def test_cli_measure_with_the_device_file_measures_over_ca_and_prints_the_export_lines_it_needs(ioc, tmp_path):
+    """`autolab measure --devices FILE` in a shell holding the lines `autolab ioc start` prints: one point over CA, in the catalog."""
+    import json
+    import os
+
+    lines = ioc.env_lines().splitlines()
+    assert all(line.startswith("export EPICS_CA_") for line in lines)
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in lines)
+    assert exported["EPICS_CA_AUTO_ADDR_LIST"] == "NO"
+    assert exported["EPICS_CA_ADDR_LIST"] == f"127.0.0.1:{ioc.port}"
+    assert exported["EPICS_CA_SERVER_PORT"] == str(ioc.port)
+    _refill(ioc)
+    env = {**os.environ, **exported}
+    env.pop("AUTOLAB_DEVICES", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "measure", "--nucleation-temperature-c", str(POINT[0]), "--growth-temperature-c", str(POINT[1]),
+         "--residence-time-s", str(POINT[2]), "--devices", str(ioc.devices_file), "--catalog", "cat", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    uid = json.loads(result.stdout)["uid"]
+    from autolab.catalog import open_catalog
+
+    run = open_catalog(tmp_path / "cat")[uid]
+    assert run.metadata["stop"]["exit_status"] == "success"
+    assert run["primary"].metadata["data_keys"]["reactor_growth_oven_readback"]["source"] == f"PV:{ioc.prefix}GrowthOven:Temperature_RBV"
+
+
 def test_disconnected_ioc_fails_the_put_then_recovers(epics_reactor, fault):
     epics_reactor.cd_pump.put_timeout_s = 1.0
     fault("disconnect", seconds=2.5)
