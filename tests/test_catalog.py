@@ -145,6 +145,21 @@ time.sleep(300)  # a live writer in the middle of a run (a queue worker still cl
 
 
 @pytest.mark.slow
+def test_waiting_journals_are_those_no_live_writer_holds(tmp_path):
+    import fcntl
+
+    from autolab.catalog.writer import waiting_journals
+
+    (tmp_path / "served").mkdir()
+    left, held, nested = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "served" / "c.jsonl"
+    for path in (left, held, nested):
+        path.write_text("{}\n")
+    with open(held) as handle:  # a live writer's lock (flock is per open file: this process's test open is refused too)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        assert waiting_journals(tmp_path) == [left, nested]
+    assert waiting_journals(tmp_path) == [left, held, nested]
+
+
 def test_a_second_writer_replays_only_the_journals_of_writers_that_are_gone(tmp_path):
     """Two writers share a catalog: the journal of a run another live process is writing is left to it."""
     path = tmp_path / "shared"

@@ -503,6 +503,7 @@ def test_queue_stop_lets_the_worker_store_every_run_it_holds(tmp_path):
     finally:
         stopped = autolab("queue", "stop", "--dir", str(directory))
     assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == f"stopped RE Manager {state.manager_pid} and Redis {state.redis_pid}\n"  # and no runs waiting
     for pid in (state.manager_pid, state.redis_pid):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

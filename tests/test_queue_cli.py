@@ -82,3 +82,19 @@ def test_queue_plans_without_a_queue_fails_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (f"autolab: error: no queue is running from {tmp_path / 'queue'} (no queue.json); "
                              "start one with `autolab queue start`\n")
+
+
+def test_queue_stop_says_how_many_runs_wait_in_the_journal(tmp_path):
+    """A worker stopped by PID (here: a manager that has exited) leaves its unstored runs in the journal, and `queue stop` says so."""
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    state = record_queue(tmp_path / "queue", exited.pid)
+    journal = Path(state.catalog) / "journal"
+    journal.mkdir(parents=True)
+    for uid in ("run-a", "run-b"):
+        (journal / f"{uid}.jsonl").write_text(json.dumps(["start", {"uid": uid}]) + "\n")
+    result, _ = autolab("queue", "stop", "--dir", str(tmp_path / "queue"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        f"2 run(s) did not reach the catalog; their journals in {journal} are stored the next time anything opens it"]
+    assert not (tmp_path / "queue" / "queue.json").exists()

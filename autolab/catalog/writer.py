@@ -325,6 +325,23 @@ def _lock(handle, *, wait: bool = True) -> bool:
     return True
 
 
+def waiting_journals(journal_dir: str | os.PathLike) -> list[Path]:
+    """The journals in ``journal_dir`` (and its per-catalog subfolders) that no live writer holds.
+
+    These are runs that did not reach the catalog: the next writer to open it replays them.
+    """
+    waiting = []
+    for path in sorted(Path(journal_dir).glob("**/*.jsonl")):
+        try:
+            handle = open(path)
+        except FileNotFoundError:  # its writer finished it meanwhile
+            continue
+        with handle:  # closing the file drops the lock taken to test it
+            if _lock(handle, wait=False):
+                waiting.append(path)
+    return waiting
+
+
 def named_dims_writer(client):
     """A ``TiledWriter`` (``batch_size=1``) that names array dimensions as the descriptor does.
 

@@ -88,6 +88,8 @@ def queue_start(catalog, directory, no_open, encrypt, zmq_host, http, http_host,
 @friendly_errors
 def queue_stop(directory):
     """Stop RE Manager (and its worker), the HTTP server and Redis by their recorded PIDs."""
+    from ..catalog import journal_directory
+    from ..catalog.writer import waiting_journals
     from ..queue import stop
 
     state = stop(directory)
@@ -96,6 +98,11 @@ def queue_stop(directory):
         return
     http = f", the HTTP server {state.http_pid}" if state.http_pid else ""
     click.echo(f"stopped RE Manager {state.manager_pid}{http} and Redis {state.redis_pid}")
+    waiting = waiting_journals(journal_directory(state.catalog))
+    if waiting:
+        folders = sorted({str(path.parent) for path in waiting})
+        click.echo(f"{len(waiting)} run(s) did not reach the catalog; their journals in {', '.join(folders)} "
+                   "are stored the next time anything opens it")
 
 
 @queue.command("status")
