@@ -241,19 +241,12 @@ class CatalogWriter:
         Returns the uids replayed and the journals left because the catalog does not hold their run.
         """
         replayed, kept = [], []
-        for path in sorted(folder.glob("*.jsonl")):
-            try:
-                handle = open(path)
-            except FileNotFoundError:  # its writer finished it meanwhile
+        for path, handle in _unheld_journals(sorted(folder.glob("*.jsonl"))):
+            docs = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+            if only_held and not self._holds(docs):
+                kept.append(path)
                 continue
-            with handle:
-                if not _lock(handle, wait=False):  # a live writer is still writing this run
-                    continue
-                docs = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
-                if only_held and not self._holds(docs):
-                    kept.append(path)
-                    continue
-                uid = self._replay(path, docs)
+            uid = self._replay(path, docs)
             if uid is not None:
                 replayed.append(uid)
         return replayed, kept
@@ -325,21 +318,28 @@ def _lock(handle, *, wait: bool = True) -> bool:
     return True
 
 
+def _unheld_journals(paths):
+    """Yield ``(path, handle)`` for each journal in ``paths`` that no live writer holds.
+
+    The open ``handle`` holds this process's lock on the journal until the loop moves on; a
+    journal whose writer finished it meanwhile, or that a live writer holds, is skipped.
+    """
+    for path in paths:
+        try:
+            handle = open(path)
+        except FileNotFoundError:  # its writer finished it meanwhile
+            continue
+        with handle:  # closing the file drops the lock
+            if _lock(handle, wait=False):
+                yield path, handle
+
+
 def waiting_journals(journal_dir: str | os.PathLike) -> list[Path]:
     """The journals in ``journal_dir`` (and its per-catalog subfolders) that no live writer holds.
 
     These are runs that did not reach the catalog: the next writer to open it replays them.
     """
-    waiting = []
-    for path in sorted(Path(journal_dir).glob("**/*.jsonl")):
-        try:
-            handle = open(path)
-        except FileNotFoundError:  # its writer finished it meanwhile
-            continue
-        with handle:  # closing the file drops the lock taken to test it
-            if _lock(handle, wait=False):
-                waiting.append(path)
-    return waiting
+    return [path for path, _ in _unheld_journals(sorted(Path(journal_dir).glob("**/*.jsonl")))]
 
 
 def named_dims_writer(client):
