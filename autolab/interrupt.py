@@ -142,6 +142,10 @@ class PauseOnCtrlC:
         self._wake.set()
 
 
+#: Seconds between the main thread's looks for a pending signal while a plan runs.
+WAKE_S = 0.1
+
+
 def interruptible_during_task():
     """A RunEngine ``during_task`` whose wait for the plan wakes every :data:`WAKE_S`, so Ctrl-C is handled at once.
 
@@ -163,10 +167,6 @@ def interruptible_during_task():
             return None
 
     return InterruptibleDuringTask()
-
-
-#: Seconds between the main thread's looks for a pending signal while a plan runs.
-WAKE_S = 0.1
 
 
 class _DropOnceRequested(logging.Filter):
