@@ -18,7 +18,8 @@ ablations of :class:`AblatedGP` (one mechanism off each, and ``gp-previous`` wit
 Sample efficiency: best-so-far against the number of experiments, median and quartiles over the
 seeds, for
 
-- ``gp``: :class:`autolab.optimize.GPOptimizer` (log-EI, Sobol design of max(5, 3d + 1) points);
+- ``gp``: :class:`autolab.optimize.GPOptimizer` told the budget (log-EI, Sobol design of
+  max(5, 3d + 1) points, at most 40 % of the budget but at least max(5, 2d + 1));
 - ``gp-ei-plain``: scikit-learn GP + plain EI maximised over 1000 uniform random candidates, the
   same design — the baseline the issue says does *not* meet the target;
 - ``random``: uniform random search; ``sobol``: a scrambled Sobol sequence;
@@ -178,8 +179,10 @@ class PlainGPEI:
 
 
 class AutolabGP:
-    def __init__(self, bounds, direction, seed):
-        self.opt = GPOptimizer(bounds, {"f": direction}, seed=seed)
+    """GPOptimizer with its defaults, told the budget (``max_trials``) as a campaign tells it."""
+
+    def __init__(self, bounds, direction, seed, budget):
+        self.opt = GPOptimizer(bounds, {"f": direction}, seed=seed, max_trials=budget)
 
     def suggest(self):
         return self.opt.suggest(1)[0]
@@ -208,7 +211,8 @@ class AblatedGP(AutolabGP):
     """``gp`` with one mechanism off (or all of them: ``gp-previous``, the defaults before the ablation).
 
     - ``gp-given-scale``: every range on the scale given (no log scale for a range of a decade or more);
-    - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of max(5, 3·d + 1);
+    - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;
+    - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default).
@@ -217,32 +221,35 @@ class AblatedGP(AutolabGP):
     VARIANTS: ClassVar[dict[str, dict]] = {
         "gp-given-scale": {"linear": True},
         "gp-design-2d": {"n_initial": "2d+1"},
+        "gp-design-uncapped": {"n_initial": "3d+1"},
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0},
     }
 
-    def __init__(self, bounds, direction, seed, variant):
+    def __init__(self, bounds, direction, seed, budget, variant):
         spec = self.VARIANTS[variant]
         if spec.get("linear"):
             bounds = {k: v if len(v) == 3 else (*v, "linear") for k, v in bounds.items()}
         kwargs = {k: v for k, v in spec.items() if k in ("exploration", "n_initial")}
-        if kwargs.get("n_initial") == "2d+1":
-            kwargs["n_initial"] = max(5, 2 * len(bounds) + 1)
+        if isinstance(kwargs.get("n_initial"), str):  # "2d+1" or "3d+1"
+            kwargs["n_initial"] = max(5, int(kwargs["n_initial"][0]) * len(bounds) + 1)
         cls = type("Ablated", (Ablated,), {k: v for k, v in spec.items() if k.startswith("_")})
-        self.opt = cls(bounds, {"f": direction}, seed=seed, **kwargs)
+        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, **kwargs)
 
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
 FAMILY_METHODS = ["gp", "gp-ei-plain", "random", *AblatedGP.VARIANTS]
 
 
-def make_method(method: str, bounds, direction: str, seed: int):
+def make_method(method: str, bounds, direction: str, seed: int, budget: int):
     if method in ("random", "sobol"):
         return RandomSearch(bounds, seed, sobol=method == "sobol")
     if method in AblatedGP.VARIANTS:
-        return AblatedGP(bounds, direction, seed, method)
+        return AblatedGP(bounds, direction, seed, budget, method)
+    if method == "gp":
+        return AutolabGP(bounds, direction, seed, budget)
     return METHODS[method](bounds, direction, seed)
 
 
@@ -251,7 +258,7 @@ def run_family(family: str, method: str, seed: int, budget: int = 30) -> dict:
     warnings.simplefilter("ignore")
     inst = instance(family, seed)
     noise_rng = np.random.default_rng([seed, 99])
-    opt = make_method(method, inst.bounds, "maximize", seed)
+    opt = make_method(method, inst.bounds, "maximize", seed, budget)
     observed, true, suggest_s = [], [], []
     for _ in range(budget):
         start = time.perf_counter()
@@ -322,7 +329,7 @@ def run_one(problem_name: str, method: str, seed: int, budget: int) -> dict[str,
 
         def f(p):
             return problem["f"](p) + (noise_rng.normal(0, problem["noise"]) if problem["noise"] else 0.0)
-    opt = make_method(method, bounds, direction, seed)
+    opt = make_method(method, bounds, direction, seed, budget)
     observed, true = [], []
     for _ in range(budget):
         point = opt.suggest()

@@ -534,8 +534,9 @@ def test_cli_campaign_over_the_default_space_spends_its_budget(tmp_path):
 def test_a_budget_within_the_initial_design_is_a_logged_warning_and_a_note(caplog):
     with caplog.at_level("WARNING", logger="autolab.campaign"):
         campaign = Campaign(LIMITS, "msc437", budget=6, manager=uvvis_only())
-    message = ("budget=6 does not exceed the initial design of 10 point(s) over 3 input(s), so every point is a "
-               "space-filling design point and the GP model chooses none; give a budget above 10 or a smaller initial_design")
+    # The default design for three inputs: max(5, 3·3 + 1) = 10, at most 40 % of the budget but never below 2·3 + 1 = 7.
+    message = ("budget=6 does not exceed the initial design of 7 point(s) over 3 input(s), so every point is a "
+               "space-filling design point and the GP model chooses none; give a budget above 7 or a smaller initial_design")
     assert [r.getMessage() for r in caplog.records] == [message]
     assert campaign.summary()["notes"] == [message]
     caplog.clear()

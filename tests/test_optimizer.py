@@ -10,7 +10,7 @@ import pytest
 from bluesky_adaptive.protocols import Checkpointable, Optimizer, SupportsStoppingCriteria, TrialFaultAware
 
 from autolab.errors import LimitError
-from autolab.optimize import GPOptimizer
+from autolab.optimize import GPOptimizer, default_initial_points
 from autolab.optimize.acquisition import log_h
 
 
@@ -169,3 +169,14 @@ def test_log_scaled_edges_round_trip_inside_the_bounds():
         assert 1.5 <= values["t"] <= 20.0
         assert 240.0 <= values["T"] <= 350.0
         np.testing.assert_allclose(space.to_unit(values), np.clip(corner, 0, 1), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("dim", "budget", "points"),
+    [(3, None, 10), (3, 25, 10), (3, 30, 10), (3, 20, 8), (3, 6, 7), (1, 3, 5), (6, None, 19), (6, 30, 13), (6, 40, 16), (6, 100, 19)],
+)
+def test_the_default_design_is_3d_plus_1_points_at_most_40_percent_of_the_budget_and_never_below_2d_plus_1(dim, budget, points):
+    assert default_initial_points(dim, budget) == points
+    parameters = {f"x{i}": (0.0, 1.0) for i in range(dim)}
+    assert GPOptimizer(parameters, {"y": "maximize"}, max_trials=budget).initial_points == points
+    assert GPOptimizer(parameters, {"y": "maximize"}, max_trials=budget, n_initial=4).initial_points == 4

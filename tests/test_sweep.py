@@ -57,9 +57,10 @@ def test_a_budget_within_the_design_and_an_unknown_objective_are_refused_before_
     from autolab.devices import make_twin_reactor
 
     reactor = make_twin_reactor(seed=0)
-    with pytest.raises(LimitError, match=r"^budget=10 does not exceed the initial design of 10 point\(s\) \(objective=msc437\); "
-                                         r"give budget ≥ 11 or a smaller initial_design"):
-        SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 10}).check(reactor)
+    with pytest.raises(LimitError, match=r"^budget=7 does not exceed the initial design of 7 point\(s\) \(objective=msc437\); "
+                                         r"give budget ≥ 8 or a smaller initial_design"):
+        SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 7}).check(reactor)
+    SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 8}).check(reactor)  # 7 design points, 1 chosen
     with pytest.raises(LimitError, match="objective='size' is not provided by any plugin"):
         SweepSpec.from_mapping({"objective": ["msc437", "size"], "seeds": "0", "budget": 12}).check(reactor)
 

@@ -187,11 +187,12 @@ def check_design(
 ) -> tuple[int, list[dict[str, float]]]:
     """The number of design points and the given ones (``[]`` when the optimiser draws them).
 
-    ``None`` gives ``max(5, 3·d + 1)`` points; a number, that many; a list of condition dicts,
-    those points, each inside the campaign's bounds.
+    ``None`` gives :func:`~autolab.optimize.default_initial_points` for the budget
+    (``max(5, 3·d + 1)``, at most 40 % of the budget but never fewer than ``max(5, 2·d + 1)``);
+    a number, that many; a list of condition dicts, those points, each inside the campaign's bounds.
     """
     if initial_design is None:
-        return default_initial_points(len(space)), []
+        return default_initial_points(len(space), budget), []
     if isinstance(initial_design, (int, np.integer)):
         return check_count("initial_design", initial_design, 1, budget), []
     design = [_check_design_point(space, i, point) for i, point in enumerate(initial_design)]

@@ -9,7 +9,8 @@ parameters in log space; a positive range of a decade or more is log-scaled unle
 linear), outputs standardised (``normalize_y``), hyperparameters by marginal likelihood, re-learned
 at every new outcome (beyond 50 outcomes, when they grew by 10 %) from both the previous kernel
 and the default one, keeping the likelier. The design before the model is ``max(5, 3·d + 1)``
-scrambled-Sobol points. The kernel is an argument; the default,
+scrambled-Sobol points, at most 40 % of the budget (``max_trials``) but never fewer than
+``max(5, 2·d + 1)``. The kernel is an argument; the default,
 :func:`default_kernel`, is ``ConstantKernel × Matern(ν = 5/2, one length scale per input) +
 WhiteKernel``.
 
@@ -74,13 +75,23 @@ class _PosteriorSpread:
         return np.log(np.maximum(sigma, 1e-12))
 
 
-def default_initial_points(dim: int) -> int:
-    """Space-filling design points before the model is used, for ``dim`` inputs: ``max(5, 3·d + 1)``.
+#: The largest share of a known budget the default design takes (:func:`default_initial_points`).
+DESIGN_BUDGET_SHARE = 0.4
 
-    Ten points for three inputs: a narrow window beside a broad decoy is more often seen at all
-    than with 2·d + 1 (docs/optimize.md, "Measured", the ablation).
+
+def default_initial_points(dim: int, budget: int | None = None) -> int:
+    """Space-filling design points before the model is used, for ``dim`` inputs and a ``budget``.
+
+    ``max(5, 3·d + 1)``; with a budget, at most :data:`DESIGN_BUDGET_SHARE` (40 %) of it, but
+    never fewer than ``max(5, 2·d + 1)``. Ten points for three inputs and a budget of 25 or
+    more: a narrow window beside a broad decoy is more often seen at all than with 2·d + 1. Six
+    inputs and a budget of 30 get 13 points rather than 19, which would leave 11 model steps
+    (docs/optimize.md, "Measured", the ablation).
     """
-    return max(5, 3 * dim + 1)
+    points = max(5, 3 * dim + 1)
+    if budget is not None:
+        points = max(5, 2 * dim + 1, min(points, math.floor(DESIGN_BUDGET_SHARE * budget)))
+    return points
 
 
 def default_kernel(dim: int):
@@ -116,7 +127,9 @@ class GPOptimizer:
     target : float, optional
         Aim the (single) objective at this value instead of maximising or minimising it.
     n_initial : int, optional
-        Space-filling (Sobol) points before the model is used; default ``max(5, 3·d + 1)``.
+        Space-filling (Sobol) points before the model is used; default ``max(5, 3·d + 1)``, at
+        most 40 % of ``max_trials`` but never fewer than ``max(5, 2·d + 1)``
+        (:func:`default_initial_points`).
     max_trials : int, optional
         ``should_stop`` says stop once this many trials have completed or failed.
     checkpoint_path : path, optional
@@ -227,8 +240,8 @@ class GPOptimizer:
 
     @property
     def initial_points(self) -> int:
-        """Space-filling points before the model is used: ``n_initial`` or ``max(5, 3·d + 1)``."""
-        return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim)
+        """Space-filling points before the model is used: ``n_initial`` or :func:`default_initial_points` for the budget."""
+        return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim, self.max_trials)
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
