@@ -20,8 +20,8 @@ seeds, for
 
 - ``gp``: :class:`autolab.optimize.GPOptimizer` told the budget (log-EI, Sobol design of
   max(5, 3d + 1) points, at most 40 % of the budget but at least max(5, 2d + 1));
-- ``gp-ei-plain``: scikit-learn GP + plain EI maximised over 1000 uniform random candidates, the
-  same design — the baseline the issue says does *not* meet the target;
+- ``gp-ei-plain``: scikit-learn GP + plain EI maximised over 1000 uniform random candidates, a
+  Sobol design of max(5, 2d + 1) points — the baseline the issue says does *not* meet the target;
 - ``random``: uniform random search; ``sobol``: a scrambled Sobol sequence;
 - ``ax``: Ax's default generation strategy (:mod:`ax_method`), only where ``ax-platform`` is
   importable: ``scripts/bench-venv`` makes ``.venv-bench`` with it (PyTorch is not part of

@@ -270,6 +270,20 @@ def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor
     assert len(find_runs(open_catalog(catalog_dir), plan_name="analysis", campaign_id=campaign.id)) == 3
 
 
+def test_a_campaign_whose_default_design_exceeds_its_budget_resumes(RE, reactor, catalog_dir, writer):
+    """Budget 2 over three inputs: the default design (7 points) makes every point a design point; resuming keeps that."""
+    RE.subscribe(writer)
+    live_analysis(RE, writer)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=2, seed=4, manager=uvvis_only())
+    assert campaign.settings.n_initial == 7
+    RE(run_campaign(reactor, campaign))
+    writer.flush()
+    resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
+    assert resumed.settings.n_initial == 2
+    assert [p.value for p in resumed.points] == pytest.approx([p.value for p in campaign.points], rel=1e-9)
+    assert len(resumed.points) == 2
+
+
 @pytest.mark.slow
 def test_cli_campaign_json_and_report(tmp_path):
     catalog = tmp_path / "cli-campaign"

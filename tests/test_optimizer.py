@@ -180,3 +180,16 @@ def test_the_default_design_is_3d_plus_1_points_at_most_40_percent_of_the_budget
     parameters = {f"x{i}": (0.0, 1.0) for i in range(dim)}
     assert GPOptimizer(parameters, {"y": "maximize"}, max_trials=budget).initial_points == points
     assert GPOptimizer(parameters, {"y": "maximize"}, max_trials=budget, n_initial=4).initial_points == 4
+
+
+def test_a_checkpoint_keeps_the_design_size_it_started_with_when_the_default_rule_differs(tmp_path):
+    """A state written before the design was capped by the budget (no ``initial_points``) had max(5, 3·d + 1)."""
+    parameters = {f"x{i}": (0.0, 1.0) for i in range(6)}
+    opt = GPOptimizer(parameters, {"y": "maximize"}, seed=0, max_trials=30)
+    assert opt.initial_points == 13
+    state = opt.state_dict()
+    assert state["initial_points"] == 13
+    assert GPOptimizer.from_state(state).initial_points == 13
+    assert GPOptimizer.from_state(state).state_dict()["n_initial"] is None  # the default stays the default
+    older = {k: v for k, v in state.items() if k != "initial_points"}
+    assert GPOptimizer.from_state(older).initial_points == 19

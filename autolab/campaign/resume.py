@@ -79,7 +79,9 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         {k: tuple(v) for k, v in stored.bounds.items()},
         stored.budget,
         stored.batch_size,
-        stored.initial_design or stored.n_initial,
+        # A default design as large as the budget or larger makes every point a design point; the
+        # budget is then the count a new campaign accepts and means the same.
+        stored.initial_design or min(stored.n_initial, stored.budget),
         stored.seed,
         fixed=stored.fixed,
         acquisition=stored.acquisition,

@@ -418,6 +418,7 @@ class GPOptimizer:
             "acquisition": resolve_acquisition(self.acquisition).name,
             "target": self.target,
             "n_initial": self.n_initial,
+            "initial_points": self.initial_points,
             "exploration": self.exploration,
             "max_trials": self.max_trials,
             "constraints": list(self.constraints),
@@ -430,14 +431,25 @@ class GPOptimizer:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None) -> GPOptimizer:
-        """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical."""
+        """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical.
+
+        The design keeps the size the optimiser started with, also where the default rule has
+        changed since: a state without ``initial_points`` (written before the design was capped by
+        the budget) had ``max(5, 3·d + 1)``.
+        """
+        n_initial = state["n_initial"]
+        if n_initial is None:
+            dim = len(state["parameters"])
+            started = state.get("initial_points", max(5, 3 * dim + 1))
+            if started != default_initial_points(dim, state["max_trials"]):
+                n_initial = started
         opt = cls(
             {k: tuple(v) for k, v in state["parameters"].items()},
             state["objectives"],
             seed=state["seed"],
             acquisition=state["acquisition"],
             target=state["target"],
-            n_initial=state["n_initial"],
+            n_initial=n_initial,
             exploration=state.get("exploration", DEFAULT_EXPLORATION),
             max_trials=state["max_trials"],
             checkpoint_path=checkpoint_path,
