@@ -433,9 +433,9 @@ class GPOptimizer:
     def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None) -> GPOptimizer:
         """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical.
 
-        The design keeps the size the optimiser started with, also where the default rule has
-        changed since: a state without ``initial_points`` (written before the design was capped by
-        the budget) had ``max(5, 3·d + 1)``.
+        The design keeps the size the optimiser started with (``initial_points``), whatever
+        :func:`default_initial_points` gives now; a state without ``initial_points`` is read as
+        one that started with ``max(5, 3·d + 1)`` points.
         """
         n_initial = state["n_initial"]
         if n_initial is None:
