@@ -154,6 +154,7 @@ def test_waiting_journals_are_those_no_live_writer_holds(tmp_path):
     left, held, nested = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "served" / "c.jsonl"
     for path in (left, held, nested):
         path.write_text("{}\n")
+    (tmp_path / "empty.jsonl").touch()  # a writer killed before its first line: no run waits in it
     with open(held) as handle:  # a live writer's lock (flock is per open file: this process's test open is refused too)
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         assert waiting_journals(tmp_path) == [left, nested]
@@ -181,6 +182,21 @@ def test_a_second_writer_replays_only_the_journals_of_writers_that_are_gone(tmp_
     assert third.replayed == [uid]
     assert open_catalog(path)[uid].metadata["start"]["plan_name"] == "still_running"
     assert not list(journal_directory(path).glob("*.jsonl"))
+
+
+def test_an_empty_journal_left_by_a_killed_writer_is_deleted_and_a_strange_one_is_kept(tmp_path):
+    """A writer killed between creating a journal and writing the start document leaves an empty file."""
+    path = tmp_path / "cat"
+    open_catalog(path)
+    journal = journal_directory(path)
+    journal.mkdir(parents=True, exist_ok=True)
+    (journal / "killed-before-start.jsonl").touch()
+    strange = journal / "no-start.jsonl"
+    strange.write_text(json.dumps({"name": "stop", "doc": {"run_start": "x", "uid": "y"}}) + "\n")
+    writer = CatalogWriter(open_catalog(path), journal)
+    writer.close()
+    assert writer.replayed == []
+    assert sorted(p.name for p in journal.glob("*.jsonl")) == ["no-start.jsonl"]
 
 
 def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):

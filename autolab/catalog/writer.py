@@ -258,8 +258,16 @@ class CatalogWriter:
         return docs[0]["doc"]["uid"] in self.client
 
     def _replay(self, path: Path, docs: list[dict]) -> str | None:
-        """Write one left journal's run into the catalog and delete the journal; its uid, or None."""
-        if not docs or docs[0]["name"] != "start":
+        """Write one left journal's run into the catalog and delete the journal; its uid, or None.
+
+        An empty journal (its writer was killed between creating it and writing the start
+        document) holds nothing and is deleted.
+        """
+        if not docs:
+            logger.info("journal %s is empty (its writer stopped before the run's start reached it); deleted", path)
+            path.unlink()
+            return None
+        if docs[0]["name"] != "start":
             logger.warning("journal %s does not begin with a start document; left alone", path)
             return None
         uid = docs[0]["doc"]["uid"]
@@ -337,9 +345,10 @@ def _unheld_journals(paths):
 def waiting_journals(journal_dir: str | os.PathLike) -> list[Path]:
     """The journals in ``journal_dir`` (and its per-catalog subfolders) that no live writer holds.
 
-    These are runs that did not reach the catalog: the next writer to open it replays them.
+    These are runs that did not reach the catalog: the next writer to open it replays them. An
+    empty journal holds no run and is not listed (the next writer deletes it).
     """
-    return [path for path, _ in _unheld_journals(sorted(Path(journal_dir).glob("**/*.jsonl")))]
+    return [path for path, handle in _unheld_journals(sorted(Path(journal_dir).glob("**/*.jsonl"))) if handle.read().strip()]
 
 
 def named_dims_writer(client):
