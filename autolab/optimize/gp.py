@@ -440,7 +440,7 @@ class GPOptimizer:
         n_initial = state["n_initial"]
         if n_initial is None:
             dim = len(state["parameters"])
-            started = state.get("initial_points", max(5, 3 * dim + 1))
+            started = state.get("initial_points", default_initial_points(dim))
             if started != default_initial_points(dim, state["max_trials"]):
                 n_initial = started
         opt = cls(
