@@ -202,6 +202,35 @@ def test_heater_that_does_not_settle_fails_its_status(epics_reactor, fault):
         heater.settle_limit_s = None
 
 
+def test_a_heater_that_does_not_settle_never_passes_through_its_setpoint_on_a_ramp(epics_reactor, fault):
+    # A slow ramp and no dwell: one readback inside the tolerance band on the way up would settle
+    # the move, so the faulty readback must stay the offset away while ramping as well.
+    heater = epics_reactor.growth_oven
+    ramp, dwell = float(heater.ramp_rate_c_per_min.get()), float(heater.settle_time_s.get())
+    heater.settle_limit_s = 200.0  # instrument seconds: 0.8 s of wall-clock time
+    heater.ramp_rate_c_per_min.put(6.0)  # 0.1 °C/s: 20 s (20 polls) inside a ±1 °C band
+    heater.settle_time_s.put(0.0)
+    fault("no-settle", offset_c=8.0)
+    seen = []
+    token = heater.readback.subscribe(lambda value, timestamp, **_: seen.append((timestamp, float(value))), run=False)
+    try:
+        target = float(heater.setpoint.get()) + 12.0
+        with pytest.raises(ReactorFault, match=r"did not settle within 200 s"):
+            heater.set(target).wait(10)
+        put_at = heater.setpoint.timestamp  # the IOC's stamp of the new setpoint; readbacks before it are the old move's
+        after = [v for stamp, v in seen if stamp > put_at]
+        assert len(after) > 20
+        assert min(abs(v - target) for v in after) >= 8.0
+        assert min(after) < target - 8.0  # below while ramping up
+        assert max(after) > target + 8.0  # above once there
+    finally:
+        heater.readback.unsubscribe(token)
+        fault("no-settle", offset_c=0.0)
+        heater.ramp_rate_c_per_min.put(ramp)
+        heater.settle_time_s.put(dwell)
+        heater.settle_limit_s = None
+
+
 def test_detector_timeout_fails_the_acquisition(epics_reactor, fault):
     saxs = epics_reactor.saxs
     saxs.timeout_s = 0.5

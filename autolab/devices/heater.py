@@ -81,8 +81,8 @@ class SimHeater(TwinMixin, Heater):
         self._ramp = (self.clock.now() - float(self.settle_time_s.get()), float(initial_c), float(initial_c), 0.0)
         self.setpoint.put(float(initial_c))
 
-    def _true_temperature(self) -> float:
-        """Noise-free temperature now: the ramp, then a decaying 2 % overshoot."""
+    def true_temperature_c(self) -> float:
+        """Noise-free temperature now, °C: the ramp, then a decaying 2 % overshoot."""
         t0, start, target, ramp_s = self._ramp
         elapsed = self.clock.now() - t0
         if elapsed < ramp_s:
@@ -90,12 +90,12 @@ class SimHeater(TwinMixin, Heater):
         return target + 0.02 * (target - start) * np.exp(-(elapsed - ramp_s) / 3.0)
 
     def _compute(self, attr):
-        return float(self._true_temperature() + self.rng.normal(0.0, self.noise_c))
+        return float(self.true_temperature_c() + self.rng.normal(0.0, self.noise_c))
 
     def set(self, value: float) -> DeviceStatus:
         target = self.check_value(value)
         status = DeviceStatus(self)
-        start = self._true_temperature()
+        start = self.true_temperature_c()
         ramp_s = abs(target - start) / float(self.ramp_rate_c_per_min.get()) * 60.0
         now = self.clock.now()
         self._ramp = (now, start, target, ramp_s)

@@ -144,6 +144,21 @@ class PumpGroup(PVGroup):
         await _put_if_changed(self.remaining, float(device.remaining_volume_ul.get()))
 
 
+def _faulty_readback(readback_c: float, true_c: float, setpoint_c: float, offset_c: float, deadband_c: float) -> float:
+    """The readback of a heater with a ``Sim:Offset`` fault: never nearer its setpoint than ``|offset_c|``.
+
+    A ramp that passed through the setpoint's tolerance band would let a move settle for a moment,
+    so the readback's distance from the setpoint is ``|offset_c|`` plus the heater's own, on the
+    side the noise-free temperature ``true_c`` is on: below while the heater ramps up, above while
+    it cools down, and on ``offset_c``'s side once it is within ``deadband_c`` of the setpoint.
+    """
+    if offset_c == 0.0:
+        return readback_c
+    gap = true_c - setpoint_c
+    side = np.sign(offset_c) if abs(gap) <= deadband_c else np.sign(gap)
+    return float(setpoint_c + side * (abs(offset_c) + abs(readback_c - setpoint_c)))
+
+
 class HeaterGroup(PVGroup):
     """A temperature controller: ``Temperature`` setpoint and ``Temperature_RBV`` (°C), ramp and settle settings."""
 
@@ -157,7 +172,7 @@ class HeaterGroup(PVGroup):
     alarm = pvproperty(name="Alarm_RBV", value=0, read_only=True, doc="1 while the controller is in alarm")
     sim_alarm = pvproperty(name="Sim:Alarm", value=0.0, units="s", doc="Raise the alarm for this many seconds")
     sim_offset = pvproperty(name="Sim:Offset", value=0.0, units="degC",
-                            doc="The readback stays this far from the setpoint (a heater that cannot settle); 0 heals it")
+                            doc="The readback stays at least this far from the setpoint (a heater that cannot settle); 0 heals it")
 
     def __init__(self, prefix, *, device, **kwargs):
         super().__init__(prefix, **kwargs)
@@ -198,7 +213,9 @@ class HeaterGroup(PVGroup):
             await self.alarm.write(int(alarmed), severity=AlarmSeverity.MAJOR_ALARM if alarmed else AlarmSeverity.NO_ALARM,
                                    status=AlarmStatus.STATE if alarmed else AlarmStatus.NO_ALARM)
         # posted at every poll, as a controller's scanned readback: its timestamp says how fresh it is
-        await self.readback.write(float(self.device.readback.get()) + float(self.sim_offset.value))
+        device = self.device
+        await self.readback.write(_faulty_readback(float(device.readback.get()), device.true_temperature_c(), float(device.setpoint.get()),
+                                                   float(self.sim_offset.value), float(device.settle_tolerance_c.get())))
 
 
 class _AcquireMixin:
