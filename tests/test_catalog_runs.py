@@ -179,6 +179,37 @@ def test_scan_id_source_counts_past_the_catalog_and_past_nine(tmp_path, monkeypa
     writer.close()
 
 
+class _HalfWrittenOnce:
+    """A catalog client whose first page of runs fails as tiled does on a run still being created."""
+
+    def __init__(self, client):
+        self.client, self.failed = client, 0
+
+    def values(self):
+        if not self.failed:
+            self.failed += 1
+            msg = "'NoneType' object has no attribute 'items'"  # tiled's Structure.from_json(None)
+            raise AttributeError(msg)
+        return self.client.values()
+
+    def search(self, query):
+        return self.client.search(query)
+
+
+def test_the_largest_scan_id_is_read_again_when_a_page_lists_a_run_being_written(tmp_path):
+    path = tmp_path / "catalog"
+    client = open_catalog(path)
+    writer = CatalogWriter(client, journal_directory(path))
+    engine = RunEngine({"scan_id": 6}, call_returns_result=False)
+    engine.subscribe(writer)
+    engine(count([]))
+    writer.flush()
+    flaky = _HalfWrittenOnce(client)
+    assert last_scan_id(flaky) == 7
+    assert flaky.failed == 1
+    writer.close()
+
+
 @pytest.mark.slow
 def test_measurements_leave_out_derived_runs(measured):
     path, uid = measured

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,15 +170,33 @@ def last_scan_id(client, *, above: int = 0) -> int:
 
     highest = int(above)
     if highest <= 0:
-        highest = max([_scan_id(run) for run in client.values().tail(_PAGE)] + [0])
+        highest = max([*_page_scan_ids(lambda: client.values().tail(_PAGE)), 0])
     while True:
-        larger = [_scan_id(run) for run in client.search(Comparison("gt", "start.scan_id", highest)).values().head(_PAGE)]
+        larger = _page_scan_ids(lambda above=highest: client.search(Comparison("gt", "start.scan_id", above)).values().head(_PAGE))
         if not larger:
             return highest
         highest = max(larger)
 
 
 _PAGE = 20
+_PAGE_ATTEMPTS = 5
+
+
+def _page_scan_ids(page) -> list[int]:
+    """The scan ids of the runs ``page()`` lists, read again (up to 5 times, 0.05–0.4 s apart) if it fails.
+
+    On a served PostgreSQL catalog a page can list a run that another writer is creating before
+    its node is complete; tiled then fails to build that run's client (``AttributeError`` from
+    its ``from_json(None)``). A moment later the node is whole.
+    """
+    for attempt in range(_PAGE_ATTEMPTS):
+        try:
+            return [_scan_id(run) for run in page()]
+        except (AttributeError, KeyError, TypeError):
+            if attempt == _PAGE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    return []  # pragma: no cover - the loop returns or raises
 
 
 def _scan_id(run) -> int:
