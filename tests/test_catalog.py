@@ -199,6 +199,35 @@ def test_an_empty_journal_left_by_a_killed_writer_is_deleted_and_a_strange_one_i
     assert sorted(p.name for p in journal.glob("*.jsonl")) == ["no-start.jsonl"]
 
 
+def test_a_journal_cut_mid_document_is_replayed_up_to_the_cut_and_a_corrupt_one_is_kept(tmp_path, caplog):
+    """A writer killed while appending a document leaves the journal's last line cut short."""
+    from bluesky import RunEngine
+    from bluesky.plans import count
+    from ophyd.sim import det
+
+    path = tmp_path / "cat"
+    open_catalog(path)
+    journal = journal_directory(path)
+    journal.mkdir(parents=True, exist_ok=True)
+    docs = []
+    RunEngine(call_returns_result=False)(count([det], num=3), lambda name, doc: docs.append((name, doc)))
+    uid = docs[0][1]["uid"]
+    lines = [json.dumps({"name": name, "doc": doc}) for name, doc in docs if name != "stop"]
+    assert [json.loads(line)["name"] for line in lines[-2:]] == ["event", "event"]
+    cut = lines[-1][: len(lines[-1]) // 2]  # the third event, half written
+    (journal / f"{uid}.jsonl").write_text("\n".join([*lines[:-1], cut]))
+    corrupt = journal / "corrupt.jsonl"
+    corrupt.write_text("\n".join([lines[0].replace(uid, "other"), "{not json", lines[1]]) + "\n")
+    writer = CatalogWriter(open_catalog(path), journal)
+    writer.close()
+    assert writer.replayed == [uid]
+    run = open_catalog(path)[uid]
+    assert list(run["primary"].read()["det"]) == [pytest.approx(docs[i][1]["data"]["det"]) for i in (2, 3)]
+    assert sorted(p.name for p in journal.glob("*.jsonl")) == ["corrupt.jsonl"]
+    assert "its last document was cut short" in caplog.text
+    assert "corrupt.jsonl: line 2 is not a JSON document" in caplog.text
+
+
 def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):
     from autolab.errors import CatalogError
 

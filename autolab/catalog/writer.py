@@ -242,7 +242,9 @@ class CatalogWriter:
         """
         replayed, kept = [], []
         for path, handle in _unheld_journals(sorted(folder.glob("*.jsonl"))):
-            docs = [json.loads(line) for line in handle.read().splitlines() if line.strip()]
+            docs = _journal_documents(path, handle.read())
+            if docs is None:
+                continue
             if only_held and not self._holds(docs):
                 kept.append(path)
                 continue
@@ -291,6 +293,28 @@ class CatalogWriter:
             writer(entry["name"], entry["doc"])
         path.unlink()
         return uid
+
+
+def _journal_documents(path: Path, text: str) -> list[dict] | None:
+    """The documents of a journal's ``text``; None (with a warning) if a line before the last is unreadable.
+
+    A writer killed while appending a document leaves its last line cut short; that document
+    never reached tiled whole either, so it is dropped, with one log line, and the run is
+    replayed up to the document before it. An unreadable line elsewhere is not a cut-short
+    write: the journal is left alone.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    docs = []
+    for number, line in enumerate(lines, 1):
+        try:
+            docs.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines) and not text.endswith("\n"):
+                logger.warning("journal %s: its last document was cut short (%s); replaying the %d before it", path, error, len(docs))
+                break
+            logger.warning("journal %s: line %d is not a JSON document (%s); left alone", path, number, error)
+            return None
+    return docs
 
 
 class _WriteTurn:
