@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
+from autolab.catalog.writer import waiting_journals
 from autolab.plans import phase_map
 
 from .conftest import run_python
@@ -216,16 +217,28 @@ def test_a_journal_cut_mid_document_is_replayed_up_to_the_cut_and_a_corrupt_one_
     assert [json.loads(line)["name"] for line in lines[-2:]] == ["event", "event"]
     cut = lines[-1][: len(lines[-1]) // 2]  # the third event, half written
     (journal / f"{uid}.jsonl").write_text("\n".join([*lines[:-1], cut]))
-    corrupt = journal / "corrupt.jsonl"
-    corrupt.write_text("\n".join([lines[0].replace(uid, "other"), "{not json", lines[1]]) + "\n")
+    (journal / "only-start-cut.jsonl").write_text(lines[0][:40])  # killed while writing the start: nothing to replay
+    other = lines[0].replace(uid, "other")
+    kept = {  # lines no writer writes: each journal is left alone, and the other journals are replayed
+        "middle.jsonl": "\n".join([other, "{not json", lines[1]]) + "\n",
+        "last-with-newline.jsonl": "\n".join([other, lines[1][:30]]) + "\n",
+        "not-a-document.jsonl": "\n".join([other, "{}"]) + "\n",
+    }
+    for name, text in kept.items():
+        (journal / name).write_text(text)
+    (journal / "not-utf8.jsonl").write_bytes(other.encode() + b"\n" + lines[1].encode()[:20] + b"\xff\xfe}\n")
+    assert sorted(p.name for p in waiting_journals(journal)) == [f"{uid}.jsonl"]
     writer = CatalogWriter(open_catalog(path), journal)
     writer.close()
     assert writer.replayed == [uid]
     run = open_catalog(path)[uid]
     assert list(run["primary"].read()["det"]) == [pytest.approx(docs[i][1]["data"]["det"]) for i in (2, 3)]
-    assert sorted(p.name for p in journal.glob("*.jsonl")) == ["corrupt.jsonl"]
-    assert "its last document was cut short" in caplog.text
-    assert "corrupt.jsonl: line 2 is not a JSON document" in caplog.text
+    assert sorted(p.name for p in journal.glob("*.jsonl")) == sorted([*kept, "not-utf8.jsonl"])
+    assert f"{uid}.jsonl: its last document was cut short" in caplog.text
+    assert "the 4 before it are replayed" in caplog.text
+    for name, reason in [("middle", "line 2 is not JSON"), ("last-with-newline", "line 2 is not JSON"),
+                         ("not-a-document", "line 2 is not a {name, doc} document"), ("not-utf8", "line 2 is not JSON")]:
+        assert f"{name}.jsonl: {reason}" in caplog.text
 
 
 def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):

@@ -173,7 +173,7 @@ def last_scan_id(client, *, above: int = 0) -> int:
         highest = max([*_page_scan_ids(lambda: client.values().tail(_PAGE)), 0])
     while True:
         larger = _page_scan_ids(lambda above=highest: client.search(Comparison("gt", "start.scan_id", above)).values().head(_PAGE))
-        if not larger:
+        if not larger or max(larger) <= highest:  # none larger (a scan_id that is not a number reads as 0)
             return highest
         highest = max(larger)
 
@@ -183,7 +183,7 @@ _PAGE_ATTEMPTS = 5
 
 
 def _page_scan_ids(page) -> list[int]:
-    """The scan ids of the runs ``page()`` lists, read again (up to 5 times, 0.05–0.4 s apart) if it fails.
+    """The scan ids of the runs ``page()`` lists, read up to 5 times (0.05–0.4 s apart) while it fails.
 
     On a served PostgreSQL catalog a page can list a run that another writer is creating before
     its node is complete; tiled then fails to build that run's client (``AttributeError`` from

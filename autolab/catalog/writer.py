@@ -242,7 +242,9 @@ class CatalogWriter:
         """
         replayed, kept = [], []
         for path, handle in _unheld_journals(sorted(folder.glob("*.jsonl"))):
-            docs = _journal_documents(path, handle.read())
+            docs, problem = _journal_documents(handle.read())
+            if problem is not None:
+                logger.warning("journal %s: %s%s", path, problem, "" if docs is not None else "; left alone")
             if docs is None:
                 continue
             if only_held and not self._holds(docs):
@@ -266,7 +268,7 @@ class CatalogWriter:
         document) holds nothing and is deleted.
         """
         if not docs:
-            logger.info("journal %s is empty (its writer stopped before the run's start reached it); deleted", path)
+            logger.info("journal %s holds no whole document (its writer stopped before the run's start reached it); deleted", path)
             path.unlink()
             return None
         if docs[0]["name"] != "start":
@@ -295,26 +297,28 @@ class CatalogWriter:
         return uid
 
 
-def _journal_documents(path: Path, text: str) -> list[dict] | None:
-    """The documents of a journal's ``text``; None (with a warning) if a line before the last is unreadable.
+def _journal_documents(text: str) -> tuple[list[dict] | None, str | None]:
+    """The documents of a journal's ``text`` and what was wrong with it, if anything.
 
-    A writer killed while appending a document leaves its last line cut short; that document
-    never reached tiled whole either, so it is dropped, with one log line, and the run is
-    replayed up to the document before it. An unreadable line elsewhere is not a cut-short
-    write: the journal is left alone.
+    ``(docs, None)`` for a whole journal. A writer killed while appending a document leaves the
+    last line cut short (no newline after it); that document never reached tiled either, so it
+    is dropped: ``(the documents before it, a note saying so)``. Any other line that is not a
+    document ``{"name": …, "doc": {…}}`` (undecodable bytes included) is not what a writer
+    writes: ``(None, the reason)``, and the journal is left alone.
     """
     lines = [line for line in text.splitlines() if line.strip()]
     docs = []
     for number, line in enumerate(lines, 1):
         try:
-            docs.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError as error:
             if number == len(lines) and not text.endswith("\n"):
-                logger.warning("journal %s: its last document was cut short (%s); replaying the %d before it", path, error, len(docs))
-                break
-            logger.warning("journal %s: line %d is not a JSON document (%s); left alone", path, number, error)
-            return None
-    return docs
+                return docs, f"its last document was cut short ({error}); the {len(docs)} before it are replayed"
+            return None, f"line {number} is not JSON ({error})"
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("doc"), dict)):
+            return None, f"line {number} is not a {{name, doc}} document"
+        docs.append(entry)
+    return docs, None
 
 
 class _WriteTurn:
@@ -358,7 +362,7 @@ def _unheld_journals(paths):
     """
     for path in paths:
         try:
-            handle = open(path)
+            handle = open(path, errors="replace")  # undecodable bytes become U+FFFD, and the line unreadable
         except FileNotFoundError:  # its writer finished it meanwhile
             continue
         with handle:  # closing the file drops the lock
@@ -369,10 +373,13 @@ def _unheld_journals(paths):
 def waiting_journals(journal_dir: str | os.PathLike) -> list[Path]:
     """The journals in ``journal_dir`` (and its per-catalog subfolders) that no live writer holds.
 
-    These are runs that did not reach the catalog: the next writer to open it replays them. An
-    empty journal holds no run and is not listed (the next writer deletes it).
+    These are runs that did not reach the catalog: the next writer to open it replays them. A
+    journal with no whole document holds no run and is not listed (the next writer deletes it),
+    nor is one with a line no writer writes (every writer that opens the catalog names it in a
+    log line and leaves it alone).
     """
-    return [path for path, handle in _unheld_journals(sorted(Path(journal_dir).glob("**/*.jsonl"))) if handle.read().strip()]
+    return [path for path, handle in _unheld_journals(sorted(Path(journal_dir).glob("**/*.jsonl")))
+            if _journal_documents(handle.read())[0]]
 
 
 def named_dims_writer(client):

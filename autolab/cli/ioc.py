@@ -79,7 +79,7 @@ def ioc_stop(directory):
 @click.option("--device", default=None, help="The device (default: beam_monitor, growth_oven, cd_pump or saxs, by kind).")
 @click.option("--seconds", type=float, default=5.0, show_default=True, help="How long the fault lasts (wall-clock seconds).")
 @click.option("--offset-c", type=float, default=5.0, show_default=True,
-              help="no-settle: how far the heater's readback stays from its setpoint, °C (0 heals it).")
+              help="no-settle: the heater's readback stays at least this far from its setpoint, °C (0 heals it).")
 @friendly_errors
 def ioc_fault(kind, directory, device, seconds, offset_c):
     """Inject a fault into the running IOC: a beam dump, heater alarm, pump stall, heater that does not settle,

@@ -317,8 +317,8 @@ def inject_fault(kind: str, *, device: str | None = None, seconds: float = 5.0, 
     ----------
     kind : str
         One of :data:`FAULTS`: ``beam-dump``, ``heater-alarm``, ``pump-stall``, ``detector-timeout``
-        (each for ``seconds``), ``no-settle`` (the heater's readback stays ``offset_c`` from its
-        setpoint; 0 heals it) or ``disconnect`` (the IOC process is paused for ``seconds`` and
+        (each for ``seconds``), ``no-settle`` (the heater's readback stays at least ``offset_c`` from
+        its setpoint, ramping or not; 0 heals it) or ``disconnect`` (the IOC process is paused for ``seconds`` and
         answers nothing meanwhile).
     device : str, optional
         The device (default: the kind's usual one, e.g. ``growth_oven`` for ``heater-alarm``).
@@ -348,6 +348,6 @@ def inject_fault(kind: str, *, device: str | None = None, seconds: float = 5.0, 
     with ca_environment(state):
         write(pv, value, notify=True, timeout=5.0, repeater=False)
     if kind == "no-settle":
-        return f"{pv} = {value:g} °C: {device}'s readback stays {value:g} °C from its setpoint" if value else f"{pv} = 0: {device} healed"
+        return f"{pv} = {value:g} °C: {device}'s readback stays at least {value:g} °C from its setpoint" if value else f"{pv} = 0: {device} healed"
     return f"{pv} = {value:g} s: {kind} on {device} for {value:g} s"
 
