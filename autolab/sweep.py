@@ -262,7 +262,7 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
     campaign plan) and ``flush_s`` (the writer catching up with the catalog). The live analysis runs as in any session; the slow
     deferred hooks do not (a sweep compares optimisers on their objective).
     """
-    from .campaign import run_campaign
+    from .campaign.plan import keeping_summary, run_campaign
     from .runtime import open_session
 
     started = time.perf_counter()
@@ -277,13 +277,9 @@ def run_sweep_campaign(task: Mapping[str, Any]) -> dict[str, Any]:
         campaign = _campaign(task, session.reactor)
         result: dict[str, Any] = {}
 
-        def capture(plan):
-            result["summary"] = yield from plan
-            return result["summary"]
-
         md = {"sweep_id": task["sweep_id"], "sweep_setting": task["setting"]}
         mark = time.perf_counter()
-        session.RE(capture(run_campaign(session.reactor, campaign, md=md, refill_twin_syringes=True)))
+        session.RE(keeping_summary(run_campaign(session.reactor, campaign, md=md, refill_twin_syringes=True), result))
         phases["points_s"] = time.perf_counter() - mark
         mark = time.perf_counter()
         session.writer.flush(timeout=600)

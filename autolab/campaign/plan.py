@@ -246,6 +246,16 @@ def _refill(reactor: FlowReactor) -> bool:
     return True
 
 
+def keeping_summary(plan: MsgGenerator[dict], result: dict) -> MsgGenerator[dict]:
+    """Run ``plan`` (a campaign plan), keeping what it returns in ``result["summary"]``.
+
+    A ``RunEngine`` called by the command line or a sweep returns its runs' uids, not the plan's
+    return value; this wrapper keeps the summary for the caller.
+    """
+    result["summary"] = yield from plan
+    return result["summary"]
+
+
 def run_campaign(
     reactor: FlowReactor,
     campaign: Campaign,

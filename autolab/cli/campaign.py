@@ -140,7 +140,7 @@ def _run(session, campaign, *, quiet: bool, on_point_failure: str = "continue") 
     """Run the campaign plan with a progress bar and a line per point; Ctrl-C stops it quietly."""
     from rich.console import Console
 
-    from autolab.campaign import run_campaign
+    from autolab.campaign.plan import keeping_summary, run_campaign
 
     from ..progress import CampaignProgress
 
@@ -154,19 +154,14 @@ def _run(session, campaign, *, quiet: bool, on_point_failure: str = "continue") 
         # The CLI always runs the twin: refill its syringes as a person would during a dry run.
         # Ctrl-C aborts: the point in flight is marked aborted (not a point of the campaign), the
         # reactor goes to its safe state; finished points are stored.
-        _, interrupted = run_interruptible(session.RE, _capture(run_campaign(session.reactor, campaign, refill_twin_syringes=True,
-                                                                                on_point_failure=on_point_failure), result))
+        plan = run_campaign(session.reactor, campaign, refill_twin_syringes=True, on_point_failure=on_point_failure)
+        _, interrupted = run_interruptible(session.RE, keeping_summary(plan, result))
     finally:
         if token is not None:
             session.RE.unsubscribe(token)
             session.analysis.downstream.remove(progress)
     summary = result.get("summary") or campaign.summary("interrupted" if interrupted else None)
     return summary, interrupted
-
-
-def _capture(plan, result: dict):
-    result["summary"] = yield from plan
-    return result["summary"]
 
 
 COMMANDS = (campaign,)

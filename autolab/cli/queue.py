@@ -333,7 +333,10 @@ def _close_writer(writer, interrupted: bool) -> None:
     from ..errors import CatalogError
 
     try:
-        writer.close(timeout=INTERRUPTED_FLUSH_S if interrupted else 60.0)
+        if interrupted:
+            writer.close(timeout=INTERRUPTED_FLUSH_S)
+        else:
+            writer.close()
     except CatalogError:
         if not interrupted:
             raise
