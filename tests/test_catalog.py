@@ -154,8 +154,9 @@ def test_waiting_journals_are_those_no_live_writer_holds(tmp_path):
     (tmp_path / "served").mkdir()
     left, held, nested = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "served" / "c.jsonl"
     for path in (left, held, nested):
-        path.write_text("{}\n")
+        path.write_text(json.dumps({"name": "start", "doc": {"uid": path.stem, "time": 0.0}}) + "\n")
     (tmp_path / "empty.jsonl").touch()  # a writer killed before its first line: no run waits in it
+    (tmp_path / "corrupt.jsonl").write_text("{}\n")  # not a document: no writer can replay it
     with open(held) as handle:  # a live writer's lock (flock is per open file: this process's test open is refused too)
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         assert waiting_journals(tmp_path) == [left, nested]
