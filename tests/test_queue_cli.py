@@ -92,7 +92,7 @@ def test_queue_stop_says_how_many_runs_wait_in_the_journal(tmp_path):
     journal = Path(state.catalog) / "journal"
     journal.mkdir(parents=True)
     for uid in ("run-a", "run-b"):
-        (journal / f"{uid}.jsonl").write_text(json.dumps(["start", {"uid": uid}]) + "\n")
+        (journal / f"{uid}.jsonl").write_text(json.dumps({"name": "start", "doc": {"uid": uid, "time": 0.0}}) + "\n")
     result, _ = autolab("queue", "stop", "--dir", str(tmp_path / "queue"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
