@@ -22,6 +22,7 @@ from ophyd import EpicsSignalRO
 
 from autolab.analysis.reduction import absorbance
 from autolab.campaign import autonomous_campaign
+from autolab.campaign.plan import keeping_summary
 from autolab.catalog import find_runs
 from autolab.devices import make_twin_reactor
 from autolab.devices.devicefile import DeviceFileError, load_reactor
@@ -484,17 +485,11 @@ def _oven_that_does_not_settle(ioc, catalog_dir, fault):
         session.close()
 
 
-def _capture(plan, result: dict):
-    """Run ``plan`` keeping what it returns in ``result["summary"]`` (the RunEngine returns run uids)."""
-    result["summary"] = yield from plan
-    return result["summary"]
-
-
 def _failing_campaign(ioc, catalog_dir, fault, **options):
     """A 3-point campaign over CA with the growth oven 8 °C off its setpoint: every point fails to settle."""
     result = {}
     with _oven_that_does_not_settle(ioc, catalog_dir, fault) as session:
-        session.RE(_capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, **options), result))
+        session.RE(keeping_summary(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, **options), result))
     summary = result["summary"]
     runs = find_runs(session.catalog, plan_name="measure_point", campaign_id=summary["campaign_id"])
     return summary, runs
@@ -534,7 +529,7 @@ def test_fault_mid_campaign_with_pause_pauses_and_a_resume_goes_on_once_it_is_fi
     result = {}
     with _oven_that_does_not_settle(ioc, catalog_dir, fault) as session:
         with pytest.raises(RunEngineInterrupted):
-            session.RE(_capture(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, on_point_failure="pause"), result))
+            session.RE(keeping_summary(autonomous_campaign(session.reactor, **{**CAMPAIGN, "seed": 1}, on_point_failure="pause"), result))
         assert session.RE.state == "paused"
         fault("no-settle", device="growth_oven", offset_c=0.0)  # a person fixes the oven, then resumes
         session.RE.resume()
@@ -596,12 +591,8 @@ def _campaign_with_a_fault_in_point_1(ioc, catalog_dir, on_point_1, after_point_
     session.RE.subscribe(inject)
     result = {}
 
-    def capture(plan):
-        result["summary"] = yield from plan
-        return result["summary"]
-
     try:
-        session.RE(capture(autonomous_campaign(reactor, **{**CAMPAIGN, "budget": 2, "seed": 2}, on_point_failure="continue")))
+        session.RE(keeping_summary(autonomous_campaign(reactor, **{**CAMPAIGN, "budget": 2, "seed": 2}, on_point_failure="continue"), result))
     finally:
         session.close()
     summary = result["summary"]

@@ -16,6 +16,7 @@ from rich.console import Console
 from autolab.analysis import PluginManager
 from autolab.analysis.runs import AnalysisCallback
 from autolab.campaign import autonomous_campaign
+from autolab.campaign.plan import keeping_summary
 from autolab.catalog import open_catalog
 from autolab.progress import CampaignProgress, CampaignSummary, campaign_summary
 
@@ -30,12 +31,8 @@ def test_a_campaign_from_python_shows_progress_and_leaves_a_summary(RE, reactor,
     analysis.subscribe(RE)
     analysis.forward_to(progress)
     result = {}
-
-    def capture(plan):
-        result["summary"] = yield from plan
-
     bounds = {"nucleation_temperature_c": [260, 300], "growth_temperature_c": [250, 280], "residence_time_s": [4, 14, "log"]}
-    RE(capture(autonomous_campaign(reactor, "msc437", bounds, budget=3, initial_design=2, seed=3)))
+    RE(keeping_summary(autonomous_campaign(reactor, "msc437", bounds, budget=3, initial_design=2, seed=3), result))
     printed = out.getvalue().splitlines()
     summary = progress.last_summary
     assert isinstance(summary, CampaignSummary)

@@ -189,14 +189,12 @@ def _page_scan_ids(page) -> list[int]:
     its node is complete; tiled then fails to build that run's client (``AttributeError`` from
     its ``from_json(None)``). A moment later the node is whole.
     """
-    for attempt in range(_PAGE_ATTEMPTS):
+    for attempt in range(_PAGE_ATTEMPTS - 1):
         try:
             return [_scan_id(run) for run in page()]
         except (AttributeError, KeyError, TypeError):
-            if attempt == _PAGE_ATTEMPTS - 1:
-                raise
             time.sleep(0.05 * 2**attempt)
-    return []  # pragma: no cover - the loop returns or raises
+    return [_scan_id(run) for run in page()]  # the last attempt's error is raised
 
 
 def _scan_id(run) -> int:
