@@ -242,6 +242,27 @@ def test_a_journal_cut_mid_document_is_replayed_up_to_the_cut_and_a_corrupt_one_
         assert f"{name}.jsonl: {reason}" in caplog.text
 
 
+def test_a_writer_that_fails_to_start_leaves_no_file_open(tmp_path, monkeypatch):
+    """The replay at start raising (a full disk, say) closes the write-turn lock file it had opened."""
+    import gc
+    import warnings
+
+    path = tmp_path / "cat"
+    client = open_catalog(path)
+
+    def fail(self):
+        msg = "No space left on device"
+        raise OSError(msg)
+
+    monkeypatch.setattr(CatalogWriter, "_replay_journals", fail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError, match="No space left"):
+            CatalogWriter(client, journal_directory(path))
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 def test_catalog_path_that_is_a_file_is_a_clear_error(tmp_path):
     from autolab.errors import CatalogError
 

@@ -99,6 +99,14 @@ class CatalogWriter:
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         # Embedded: the writers of this catalog folder write one document at a time (see the module).
         self._write_turn = _WriteTurn(self.journal_dir / "write.lock" if self.server is None else None)
+        try:
+            self._start(client)
+        except BaseException:
+            self._write_turn.close()  # a writer that did not start holds no file open
+            raise
+
+    def _start(self, client) -> None:
+        """Everything after the write turn: the tiled writer, the replay of waiting journals, the thread."""
         self._tiled_writer = named_dims_writer(client)
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
