@@ -13,6 +13,31 @@ from autolab.catalog import CatalogWriter, journal_directory, open_catalog
 from autolab.devices import make_twin_reactor
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``--dist loadgroup``, refuse to start if pytest-xdist cannot group the ``xdist_group`` tests.
+
+    scripts/test relies on the grouping: a module's expensive fixture (a queue, a PostgreSQL
+    server, a load test) is made once, on one worker. pytest-xdist marks an item's group by
+    rewriting its ``_nodeid``; where pytest no longer reads that field (pytest 9.2,
+    pytest-xdist#1386) the groups' tests are spread over the workers without a word, and each
+    worker builds the fixture again. This probes that rewrite on a bare node.
+    """
+    if hasattr(config, "workerinput") or config.getoption("dist", default="no") != "loadgroup":
+        return
+    from _pytest.nodes import Node
+
+    probe = object.__new__(Node)
+    probe._nodeid = "probe@group"
+    try:
+        grouped = probe.nodeid == "probe@group"
+    except AttributeError:
+        grouped = False
+    if not grouped:
+        msg = (f"pytest {pytest.__version__} ignores pytest-xdist's group marks (pytest-xdist#1386), so --dist loadgroup "
+               "would not group; install the test extra's pytest: pip install -e '.[test]'")
+        raise pytest.UsageError(msg)
+
+
 @pytest.fixture
 def RE():
     """A RunEngine that returns run uids (no catalog subscribed)."""
