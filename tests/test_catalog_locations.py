@@ -230,3 +230,32 @@ def test_autolab_serve_reads_the_frame_files_of_its_folder(relative_catalog, tmp
             assert stored.shape == (1, 256, 240)
             np.testing.assert_array_equal(stored[0], frame)
         client.context.close()
+
+
+def test_a_new_catalog_is_created_in_process_with_the_schema_tileds_own_init_makes(tmp_path, monkeypatch):
+    """The catalog tables come from tiled's functions in this process, and tiled's CLI agrees they are its own."""
+
+    def no_second_interpreter(*args, **kwargs):
+        msg = f"a new catalog started a process: {args[0]}"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(subprocess, "run", no_second_interpreter)
+    client = open_catalog(tmp_path / "new")
+    assert len(client) == 0
+    monkeypatch.undo()
+
+    reference = tmp_path / "reference.db"
+    made_by_tiled = [sys.executable, "-m", "tiled", "catalog", "init"]
+    subprocess.run([*made_by_tiled, f"sqlite:///{reference}"], check=True, capture_output=True)
+    again = subprocess.run([*made_by_tiled, f"sqlite:///{tmp_path / 'new' / 'catalog.db'}"], capture_output=True, text=True)
+    assert again.returncode != 0
+    assert "already initialized" in again.stderr
+
+    def schema(path) -> tuple[list, list]:
+        with sqlite3.connect(path) as db:
+            tables = sorted(sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+            revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
+        return tables, revision
+
+    assert schema(tmp_path / "new" / "catalog.db") == schema(reference)
+    assert schema(reference)[1]  # tiled stamped a revision, and the new catalog carries the same one

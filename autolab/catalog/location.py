@@ -297,17 +297,74 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     else:
         _record_location(directory)
     identity = catalog_id(directory)
+    if not existed:
+        initialize_catalog_database(f"sqlite:///{database}")
     adapter = from_uri(
         f"sqlite:///{database}",
         writable_storage=[str(directory / "data"), tables_uri(directory)],
         readable_storage=[str(frames_directory(directory))],
-        init_if_not_exists=not existed,
         specs=ROOT_SPECS,
         metadata={CATALOG_ID_KEY: identity} if identity else None,
     )
     if not existed:
         _write_ahead_logging(directory)
     return adapter
+
+
+def initialize_catalog_database(uri: str) -> None:
+    """Create tiled's catalog tables in the database ``uri`` and stamp their schema revision.
+
+    What ``tiled catalog init --if-not-exists`` does, in this process: tiled's own
+    ``initialize_database`` and alembic ``stamp_head``, run on a thread of their own (both start
+    an event loop, and the caller may be inside one, as in IPython). ``from_uri(...,
+    init_if_not_exists=True)`` runs that command in a new Python interpreter instead, which
+    imports tiled again: about 4 s on two cores, paid by every new catalog. A database that is
+    already initialised (another process won the race to create it) is left as it is.
+    """
+    import threading
+
+    error: list[BaseException] = []
+
+    def initialize() -> None:
+        import asyncio
+
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
+        from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
+        from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
+        from tiled.utils import ensure_specified_sql_driver
+
+        database = ensure_specified_sql_driver(uri)
+
+        async def create_tables() -> bool:
+            engine = create_async_engine(database)
+            try:
+                await check_database(engine, REQUIRED_REVISION, ALL_REVISIONS)
+            except UninitializedDatabase:
+                await initialize_database(engine)
+                return True
+            finally:
+                await engine.dispose()
+            return False
+
+        try:
+            if asyncio.run(create_tables()):
+                with warnings.catch_warnings():
+                    # alembic asks tiled's alembic.ini for a path_separator (tiled's to add).
+                    warnings.filterwarnings("ignore", message="No path_separator found in configuration")
+                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, database)
+        except BaseException as exc:  # handed to the caller's thread
+            error.append(exc)
+
+    thread = threading.Thread(target=initialize, name="autolab-catalog-init")
+    thread.start()
+    thread.join()
+    if error:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(uri).render_as_string(hide_password=True)
+        msg = f"cannot create tiled's catalog tables in {where}: {error[0]}"
+        raise CatalogError(msg) from error[0]
 
 
 def frames_directory(location: str | os.PathLike | None = None) -> Path | None:

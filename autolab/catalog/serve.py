@@ -315,7 +315,7 @@ def database_adapter(uri: str, directory: Path):
 
     from tiled.catalog import from_uri
 
-    from .location import CATALOG_ID_KEY, ROOT_SPECS, frames_directory
+    from .location import CATALOG_ID_KEY, ROOT_SPECS, frames_directory, initialize_catalog_database
 
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     uri = check_database_uri(uri)
@@ -326,16 +326,18 @@ def database_adapter(uri: str, directory: Path):
     except OSError as exc:
         msg = f"cannot create the array folder {arrays}: {exc.strerror}"
         raise CatalogError(msg) from exc
-    try:
-        return from_uri(
-            uri,
-            writable_storage=[str(arrays), uri],
-            readable_storage=[str(frames_directory(directory))],
-            init_if_not_exists=not initialised,
-            specs=ROOT_SPECS,
-            metadata={CATALOG_ID_KEY: identity},
-        )
-    except Exception as exc:  # tiled's DatabaseInitializationError carries alembic's whole output
-        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-        msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({lines[-1] if lines else type(exc).__name__})"
-        raise CatalogError(msg) from None
+    if not initialised:
+        try:
+            initialize_catalog_database(uri)
+        except CatalogError as exc:  # its cause may carry alembic's whole output
+            lines = [line for line in str(exc.__cause__).strip().splitlines() if line.strip()]
+            reason = lines[-1] if lines else type(exc.__cause__).__name__
+            msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({reason})"
+            raise CatalogError(msg) from None
+    return from_uri(
+        uri,
+        writable_storage=[str(arrays), uri],
+        readable_storage=[str(frames_directory(directory))],
+        specs=ROOT_SPECS,
+        metadata={CATALOG_ID_KEY: identity},
+    )
