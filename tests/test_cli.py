@@ -164,3 +164,13 @@ def test_standby_flow_comes_from_the_config_file_and_the_option_overrides_it(tmp
         )
         assert (result.returncode, result.stderr.strip().splitlines()) == (2, [message])
     assert not (tmp_path / "never-created").exists()
+
+
+@pytest.mark.parametrize("command", [["show", "ab"], ["export", "ab"], ["analyze", "ab"]], ids=lambda c: c[0])
+def test_a_run_named_by_too_few_characters_is_refused_before_the_catalog_is_opened(tmp_path, command):
+    """The catalog named here does not exist: the refusal names the run, not the catalog, so it came first."""
+    missing = tmp_path / "no-such-catalog"
+    result = autolab(*command, "--catalog", str(missing))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "autolab: error: run 'ab' is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
+    assert not missing.exists()

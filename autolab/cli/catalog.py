@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import AutolabError
-from .options import CATALOG_OPTION, friendly_errors, resolve_uid
+from .options import CATALOG_OPTION, check_run_text, friendly_errors, resolve_uid
 
 
 @click.command()
@@ -69,6 +69,7 @@ def export(run, fmt, output, stream, catalog):
     RUN is a run uid, a unique prefix of one (as `autolab runs` prints) or `last`. csv writes OUTPUT with
     one row per event and one OUTPUT-stem.DIM.csv per array dimension (wavelength_nm, q_nm_inv).
     """
+    check_run_text(run)
     from ..catalog import open_catalog
     from ..catalog.export import export_run
 

@@ -179,12 +179,24 @@ def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) 
     return out
 
 
+def check_run_text(text: str) -> str:
+    """``text`` if it can name a run (``last``, or at least 5 characters of a uid); else one line.
+
+    Commands call it before they open the catalog, so a run named by too few characters is refused
+    at once rather than after tiled has started.
+    """
+    if text != "last" and len(text) < 5:
+        msg = f"run {text!r} is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
+        raise AutolabError(msg)
+    return text
+
+
 def resolve_uid(client, text: str) -> str:
     """The full uid of the run whose uid is ``text`` or starts with it (≥ 5 characters).
 
     ``last`` names the newest ``measure_point`` run.
     """
-    if text == "last":
+    if check_run_text(text) == "last":
         from tiled.queries import Key
 
         measured = client.search(Key("start.plan_name") == "measure_point")
@@ -192,9 +204,6 @@ def resolve_uid(client, text: str) -> str:
             msg = "the catalog holds no measurement yet, so there is no 'last' run; `autolab measure` makes one"
             raise AutolabError(msg)
         return measured.keys().last()
-    if len(text) < 5:
-        msg = f"run {text!r} is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
-        raise AutolabError(msg)
     try:
         found = text in client  # a uid, or (bluesky's catalog client) the one run whose uid starts with it
     except ValueError:  # bluesky's catalog client: several runs start with it

@@ -9,7 +9,7 @@ from datetime import datetime
 import click
 
 from ..errors import AutolabError
-from .options import CATALOG_OPTION, JSON_OPTION, friendly_errors, resolve_uid
+from .options import CATALOG_OPTION, JSON_OPTION, check_run_text, friendly_errors, resolve_uid
 
 
 @click.command()
@@ -56,6 +56,7 @@ def show(run, catalog, output):
 
     RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
     """
+    check_run_text(run)
     from ..catalog import load_point, open_catalog
     from ..plotting import plot_point
 
@@ -119,6 +120,8 @@ def analyze(target, kind, catalog, as_json):
     process after each point). A stored run's analysis is stored as a new derived run, whose uid
     is printed (analysis_uid with --json).
     """
+    if kind is None:
+        check_run_text(target)
     from ..analysis import PluginManager
     from ..analysis.files import read_saxs, read_uvvis
 
