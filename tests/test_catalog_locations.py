@@ -259,3 +259,31 @@ def test_a_new_catalog_is_created_in_process_with_the_schema_tileds_own_init_mak
 
     assert schema(tmp_path / "new" / "catalog.db") == schema(reference)
     assert schema(reference)[1]  # tiled stamped a revision, and the new catalog carries the same one
+
+
+def test_a_new_catalog_is_made_in_the_writers_turn_so_sessions_starting_at_once_make_one(tmp_path):
+    """While a writer holds the catalog's write turn, a session on the new folder waits for it; then one identity results."""
+    import fcntl
+    import time
+
+    folder = tmp_path / "new"
+    (folder / "journal").mkdir(parents=True)
+    opener = "\n".join([
+        "import sys, json",
+        "from autolab.catalog import open_catalog",
+        "from autolab.catalog.location import catalog_id",
+        "import tiled.alembic_utils, tiled.catalog.adapter, tiled.client, tiled.server.app  # what opening imports",
+        "print('imported', flush=True)",
+        "client = open_catalog(sys.argv[1])",
+        "print(json.dumps([len(client), catalog_id(sys.argv[1])]), flush=True)",
+    ])
+    with open(folder / "journal" / "write.lock", "a") as turn:
+        fcntl.flock(turn.fileno(), fcntl.LOCK_EX)
+        sessions = [subprocess.Popen([sys.executable, "-c", opener, str(folder)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        assert [session.stdout.readline().strip() for session in sessions] == ["imported", "imported"]
+        time.sleep(3.0)  # opening a new catalog takes well under a second once tiled is imported
+        assert [session.poll() for session in sessions] == [None, None]  # both wait for the turn
+        assert not (folder / "catalog.db").exists()
+    results = [json.loads(session.communicate(timeout=120)[0]) for session in sessions]
+    assert [session.returncode for session in sessions] == [0, 0]
+    assert results[0] == results[1] == [0, json.loads((folder / LOCATION_FILE).read_text())["catalog_id"]]

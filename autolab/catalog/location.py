@@ -291,14 +291,9 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     except OSError as exc:
         msg = f"cannot create the catalog directory {directory}: {exc.strerror}"
         raise CatalogError(msg) from exc
-    existed = database.exists()
-    if existed:
-        relocate(directory)
-    else:
-        _record_location(directory)
+    if database.exists() or not _create_catalog(directory, database):
+        relocate(directory)  # a catalog made before, here or in a folder it was moved from
     identity = catalog_id(directory)
-    if not existed:
-        initialize_catalog_database(f"sqlite:///{database}")
     adapter = from_uri(
         f"sqlite:///{database}",
         writable_storage=[str(directory / "data"), tables_uri(directory)],
@@ -306,9 +301,30 @@ def embedded_adapter(directory: Path, *, create: bool = True):
         specs=ROOT_SPECS,
         metadata={CATALOG_ID_KEY: identity} if identity else None,
     )
-    if not existed:
-        _write_ahead_logging(directory)
     return adapter
+
+
+def _create_catalog(directory: Path, database: Path) -> bool:
+    """Record a new catalog's location and identity and create its tables; False if another process did.
+
+    Done in the write turn of the catalog's writers (``journal/write.lock``), so sessions that
+    start at once on a folder with no catalog yet make one catalog, with one identity.
+    """
+    from .writer import _WriteTurn
+
+    journal = journal_directory(directory)
+    journal.mkdir(exist_ok=True)
+    turn = _WriteTurn(journal / "write.lock")
+    try:
+        with turn:
+            if database.exists():
+                return False
+            _record_location(directory)
+            initialize_catalog_database(f"sqlite:///{database}")
+            _write_ahead_logging(directory)
+    finally:
+        turn.close()
+    return True
 
 
 def initialize_catalog_database(uri: str) -> None:
