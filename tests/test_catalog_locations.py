@@ -232,6 +232,7 @@ def test_autolab_serve_reads_the_frame_files_of_its_folder(relative_catalog, tmp
         client.context.close()
 
 
+@pytest.mark.slow
 def test_a_new_catalog_is_created_in_process_with_the_schema_tileds_own_init_makes(tmp_path, monkeypatch):
     """The catalog tables come from tiled's functions in this process, and tiled's CLI agrees they are its own."""
 
@@ -261,6 +262,7 @@ def test_a_new_catalog_is_created_in_process_with_the_schema_tileds_own_init_mak
     assert schema(reference)[1]  # tiled stamped a revision, and the new catalog carries the same one
 
 
+@pytest.mark.slow
 def test_a_new_catalog_is_made_in_the_writers_turn_so_sessions_starting_at_once_make_one(tmp_path):
     """While a writer holds the catalog's write turn, a session on the new folder waits for it; then one identity results."""
     import fcntl
@@ -277,13 +279,44 @@ def test_a_new_catalog_is_made_in_the_writers_turn_so_sessions_starting_at_once_
         "client = open_catalog(sys.argv[1])",
         "print(json.dumps([len(client), catalog_id(sys.argv[1])]), flush=True)",
     ])
-    with open(folder / "journal" / "write.lock", "a") as turn:
-        fcntl.flock(turn.fileno(), fcntl.LOCK_EX)
-        sessions = [subprocess.Popen([sys.executable, "-c", opener, str(folder)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
-        assert [session.stdout.readline().strip() for session in sessions] == ["imported", "imported"]
-        time.sleep(3.0)  # opening a new catalog takes well under a second once tiled is imported
-        assert [session.poll() for session in sessions] == [None, None]  # both wait for the turn
-        assert not (folder / "catalog.db").exists()
-    results = [json.loads(session.communicate(timeout=120)[0]) for session in sessions]
+    sessions = []
+    try:
+        with open(folder / "journal" / "write.lock", "a") as turn:
+            fcntl.flock(turn.fileno(), fcntl.LOCK_EX)
+            sessions = [subprocess.Popen([sys.executable, "-c", opener, str(folder)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            assert [session.stdout.readline().strip() for session in sessions] == ["imported", "imported"]
+            time.sleep(3.0)  # opening a new catalog takes well under a second once tiled is imported
+            assert [session.poll() for session in sessions] == [None, None]  # both wait for the turn
+            assert not (folder / "catalog.db").exists()
+        results = [json.loads(session.communicate(timeout=120)[0]) for session in sessions]
+    finally:
+        for session in sessions:
+            session.kill()
+            session.wait()
     assert [session.returncode for session in sessions] == [0, 0]
     assert results[0] == results[1] == [0, json.loads((folder / LOCATION_FILE).read_text())["catalog_id"]]
+
+
+def test_a_catalog_appears_only_once_complete_and_a_creation_cut_short_is_made_again(tmp_path, monkeypatch):
+    """catalog.db does not exist while its tables are made; a leftover half-made file is replaced."""
+    from autolab.catalog import location
+
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "catalog.db.creating").write_bytes(b"a creation killed half-way")
+    seen = []
+    make = location.initialize_catalog_database
+
+    def watched(uri):
+        make(uri)
+        seen.append((folder / "catalog.db").exists())  # the tables are made: is the catalog visible yet?
+
+    monkeypatch.setattr(location, "initialize_catalog_database", watched)
+    assert len(open_catalog(folder)) == 0
+    assert seen == [False]
+    names = {path.name for path in folder.iterdir()}
+    assert {"autolab-catalog.json", "catalog.db", "journal", "tables.db"} <= names
+    assert not [name for name in names if ".creating" in name]
+    with sqlite3.connect(folder / "catalog.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)

@@ -308,7 +308,10 @@ def _create_catalog(directory: Path, database: Path) -> bool:
     """Record a new catalog's location and identity and create its tables; False if another process did.
 
     Done in the write turn of the catalog's writers (``journal/write.lock``), so sessions that
-    start at once on a folder with no catalog yet make one catalog, with one identity.
+    start at once on a folder with no catalog yet make one catalog, with one identity. The tables
+    are made in ``catalog.db.creating`` and renamed to ``catalog.db`` once complete (schema
+    stamped, write-ahead logging on, every connection closed): a session that finds
+    ``catalog.db`` opens a whole catalog, and a creation cut short leaves nothing it would open.
     """
     from .writer import _WriteTurn
 
@@ -319,9 +322,13 @@ def _create_catalog(directory: Path, database: Path) -> bool:
         with turn:
             if database.exists():
                 return False
+            partial = database.with_name(database.name + ".creating")
+            for leftover in (partial, *(partial.with_name(partial.name + end) for end in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
             _record_location(directory)
-            initialize_catalog_database(f"sqlite:///{database}")
-            _write_ahead_logging(directory)
+            initialize_catalog_database(f"sqlite:///{partial}")
+            _write_ahead_logging(partial, directory / "tables.db")
+            os.replace(partial, database)
     finally:
         turn.close()
     return True
@@ -331,11 +338,16 @@ def initialize_catalog_database(uri: str) -> None:
     """Create tiled's catalog tables in the database ``uri`` and stamp their schema revision.
 
     What ``tiled catalog init --if-not-exists`` does, in this process: tiled's own
-    ``initialize_database`` and alembic ``stamp_head``, run on a thread of their own (both start
-    an event loop, and the caller may be inside one, as in IPython). ``from_uri(...,
-    init_if_not_exists=True)`` runs that command in a new Python interpreter instead, which
-    imports tiled again: about 4 s on two cores, paid by every new catalog. A database that is
-    already initialised (another process won the race to create it) is left as it is.
+    ``initialize_database`` and an alembic ``stamp`` of the head revision with tiled's alembic
+    configuration, run on a thread of their own (both start an event loop, and the caller may be
+    inside one, as in IPython). ``from_uri(..., init_if_not_exists=True)`` runs that command in a
+    new Python interpreter instead, which imports tiled again: about 4 s on two cores, paid by
+    every new catalog. A database that is already initialised is left as it is.
+
+    Raises
+    ------
+    CatalogError
+        One line: where (the password masked) and the first line of the database's error.
     """
     import threading
 
@@ -344,8 +356,10 @@ def initialize_catalog_database(uri: str) -> None:
     def initialize() -> None:
         import asyncio
 
+        from alembic import command
+        from alembic.config import Config
         from sqlalchemy.ext.asyncio import create_async_engine
-        from tiled.alembic_utils import UninitializedDatabase, check_database, stamp_head
+        from tiled.alembic_utils import UninitializedDatabase, check_database, temp_alembic_ini
         from tiled.catalog.alembic_constants import ALEMBIC_DIR, ALEMBIC_INI_TEMPLATE_PATH
         from tiled.catalog.core import ALL_REVISIONS, REQUIRED_REVISION, initialize_database
         from tiled.utils import ensure_specified_sql_driver
@@ -365,10 +379,10 @@ def initialize_catalog_database(uri: str) -> None:
 
         try:
             if asyncio.run(create_tables()):
-                with warnings.catch_warnings():
-                    # alembic asks tiled's alembic.ini for a path_separator (tiled's to add).
-                    warnings.filterwarnings("ignore", message="No path_separator found in configuration")
-                    stamp_head(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, database)
+                with temp_alembic_ini(ALEMBIC_INI_TEMPLATE_PATH, ALEMBIC_DIR, database) as alembic_ini:
+                    config = Config(alembic_ini)
+                    config.set_main_option("path_separator", "os")  # the setting alembic asks tiled's ini for
+                    command.stamp(config, "head")
         except BaseException as exc:  # handed to the caller's thread
             error.append(exc)
 
@@ -378,8 +392,12 @@ def initialize_catalog_database(uri: str) -> None:
     if error:
         from sqlalchemy.engine import make_url
 
-        where = make_url(uri).render_as_string(hide_password=True)
-        msg = f"cannot create tiled's catalog tables in {where}: {error[0]}"
+        try:
+            where = make_url(uri).render_as_string(hide_password=True)
+        except Exception:  # not a URI SQLAlchemy reads: say nothing of it rather than show a password
+            where = "the catalog database"
+        first = next((line.strip() for line in str(error[0]).splitlines() if line.strip()), type(error[0]).__name__)
+        msg = f"cannot create tiled's catalog tables in {where}: {first}"
         raise CatalogError(msg) from error[0]
 
 
@@ -394,7 +412,7 @@ def frames_directory(location: str | os.PathLike | None = None) -> Path | None:
     return None if is_remote(location) else Path(location) / FRAMES_FOLDER
 
 
-def _write_ahead_logging(directory: Path) -> None:
+def _write_ahead_logging(*databases: Path) -> None:
     """Put a new catalog's SQLite files in write-ahead-log mode (a setting stored in each file).
 
     In SQLite's default (rollback-journal) mode a reader that meets a write in progress fails
@@ -403,12 +421,15 @@ def _write_ahead_logging(directory: Path) -> None:
     all go on at once. WAL needs a local file system: a catalog many hosts share belongs on a
     tiled server (``autolab serve``). ``tables.db`` is created here, empty, if tiled has not yet.
     """
-    for name in ("catalog.db", "tables.db"):
+    for path in databases:
         try:
-            with sqlite3.connect(directory / name, timeout=30) as connection:
+            connection = sqlite3.connect(path, timeout=30)
+            try:
                 connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                connection.close()
         except sqlite3.Error as exc:  # stays in rollback mode: slower for concurrent readers, not wrong
-            logger.warning("could not switch %s to write-ahead logging: %s", directory / name, exc)
+            logger.warning("could not switch %s to write-ahead logging: %s", path, exc)
 
 
 def tables_uri(directory: Path) -> str:

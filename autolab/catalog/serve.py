@@ -329,9 +329,9 @@ def database_adapter(uri: str, directory: Path):
     if not initialised:
         try:
             initialize_catalog_database(uri)
-        except CatalogError as exc:  # its cause may carry alembic's whole output
-            lines = [line for line in str(exc.__cause__).strip().splitlines() if line.strip()]
-            reason = lines[-1] if lines else type(exc.__cause__).__name__
+        except CatalogError as exc:  # the database's own error: its first line says what failed
+            lines = [line.strip() for line in str(exc.__cause__).splitlines() if line.strip()]
+            reason = lines[0] if lines else type(exc.__cause__).__name__
             msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({reason})"
             raise CatalogError(msg) from None
     return from_uri(
