@@ -396,9 +396,13 @@ def initialize_catalog_database(uri: str) -> None:
             where = make_url(uri).render_as_string(hide_password=True)
         except Exception:  # not a URI SQLAlchemy reads: say nothing of it rather than show a password
             where = "the catalog database"
-        first = next((line.strip() for line in str(error[0]).splitlines() if line.strip()), type(error[0]).__name__)
-        msg = f"cannot create tiled's catalog tables in {where}: {first}"
+        msg = f"cannot create tiled's catalog tables in {where}: {first_line(error[0])}"
         raise CatalogError(msg) from error[0]
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of ``error``'s message (a database error's says what failed), else its type."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 def frames_directory(location: str | os.PathLike | None = None) -> Path | None:

@@ -315,7 +315,7 @@ def database_adapter(uri: str, directory: Path):
 
     from tiled.catalog import from_uri
 
-    from .location import CATALOG_ID_KEY, ROOT_SPECS, frames_directory, initialize_catalog_database
+    from .location import CATALOG_ID_KEY, ROOT_SPECS, first_line, frames_directory, initialize_catalog_database
 
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     uri = check_database_uri(uri)
@@ -329,10 +329,8 @@ def database_adapter(uri: str, directory: Path):
     if not initialised:
         try:
             initialize_catalog_database(uri)
-        except CatalogError as exc:  # the database's own error: its first line says what failed
-            lines = [line.strip() for line in str(exc.__cause__).splitlines() if line.strip()]
-            reason = lines[0] if lines else type(exc.__cause__).__name__
-            msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({reason})"
+        except CatalogError as exc:
+            msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({first_line(exc.__cause__)})"
             raise CatalogError(msg) from None
     return from_uri(
         uri,
