@@ -27,6 +27,7 @@ import pytest
 from autolab.catalog import CatalogWriter, journal_directory
 
 from .postgres import PostgresServer, find_binaries, free_port
+from .test_catalog_serve import served_port
 
 BINARIES, WHY_NOT = find_binaries()
 if BINARIES is None:
@@ -68,27 +69,38 @@ def start_writer(*args, home: Path, log: Path, **extra_env: str) -> subprocess.P
 
 
 class Server:
-    """``autolab serve --database URI`` on a port, started and stopped (SIGTERM, or SIGKILL) by PID."""
+    """``autolab serve --database URI`` on a port, started and stopped (SIGTERM, or SIGKILL) by PID.
 
-    def __init__(self, database: str, folder: Path, port: int | None = None):
-        self.database, self.folder, self.port = database, folder, port or free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
+    The first start lets the server pick a free port (``--port 0``; its first line names it), so no
+    other process can take the port between choosing and listening; a restart uses the same port.
+    """
+
+    def __init__(self, database: str, folder: Path):
+        self.database, self.folder = database, folder
+        self.port = 0
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self, timeout: float = 120) -> Server:
         self.starts += 1
-        self.log = self.folder.parent / f"serve-{self.port}-{self.starts}.log"
+        self.log = self.folder.parent / f"serve-{self.starts}.log"
         args = [sys.executable, "-m", "autolab", "serve", "--database", self.database, "--catalog", str(self.folder),
                 "--port", str(self.port), "--api-key", API_KEY]
         with open(self.log, "w") as handle:
             self.proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
             assert self.proc.poll() is None, self.log.read_text()[-2000:]
+            if not self.port and " at http://127.0.0.1:" in self.log.read_text():
+                self.port = served_port(self.log.read_text())
+            if self.port:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                        return self
             time.sleep(0.2)
         pytest.fail(f"autolab serve did not listen in time: {self.log.read_text()[-2000:]}")
 

@@ -39,12 +39,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def served_port(line: str) -> int:
+    """The port in the first line ``autolab serve`` prints (``… at http://127.0.0.1:PORT; clients use …``)."""
+    return int(line.split(" at http://127.0.0.1:")[1].split(";")[0])
+
+
 def wait_for_line(proc: subprocess.Popen, timeout: float = 120) -> str:
     """The first line the server prints (it prints once it is about to listen), then wait until it answers."""
     deadline = time.monotonic() + timeout
     line = proc.stdout.readline()
     assert line, f"server exited: {proc.stderr.read()[-2000:]}"
-    port = int(line.split("http://127.0.0.1:")[1].split(";")[0])
+    port = served_port(line)
     while time.monotonic() < deadline:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -56,15 +61,18 @@ def wait_for_line(proc: subprocess.Popen, timeout: float = 120) -> str:
 
 @contextlib.contextmanager
 def served(folder: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """``autolab serve --catalog folder ARGS`` on a free port; yields (uri, its first line, process); stopped by PID with SIGTERM."""
-    port = free_port()
+    """``autolab serve --catalog folder ARGS`` on a free port; yields (uri, its first line, process); stopped by PID with SIGTERM.
+
+    The server picks the port (``--port 0``) and holds it from then on, and its first line names it:
+    a port chosen here and handed over could be taken by another process in between.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "serve", "--catalog", str(folder), "--port", str(port), *args],
+        [sys.executable, "-m", "autolab", "serve", "--catalog", str(folder), "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
     )
     try:
         first = wait_for_line(proc)
-        yield f"http://127.0.0.1:{port}", first, proc
+        yield f"http://127.0.0.1:{served_port(first)}", first, proc
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
@@ -274,9 +282,8 @@ def test_server_refuses_a_wrong_or_missing_key_in_one_line(server):
 
 
 def test_serve_without_a_key_prints_a_new_one(tmp_path):
-    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autolab", "serve", "--catalog", str(tmp_path / "c"), "--port", str(port)],
+        [sys.executable, "-m", "autolab", "serve", "--catalog", str(tmp_path / "c"), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -304,6 +311,9 @@ def test_serve_refuses_a_bad_key_and_a_busy_port(tmp_path):
         taken = autolab("serve", "--catalog", str(tmp_path / "c"), "--port", str(port), "--api-key", API_KEY, timeout=120)
     assert taken.returncode == 2
     assert taken.stderr.strip().startswith(f"autolab: error: --port={port}: cannot listen on 127.0.0.1:{port}")
+    negative = autolab("serve", "--catalog", str(tmp_path / "c"), "--port", "-1", "--api-key", API_KEY, timeout=120)
+    assert negative.returncode == 2
+    assert negative.stderr.strip() == "autolab: error: --port=-1 is outside the allowed range 0–65535 (0: a free port, printed)"
     elsewhere = autolab("serve", "--catalog", str(tmp_path / "c"), "--host", "192.0.2.1", "--api-key", API_KEY, timeout=120)
     assert elsewhere.returncode == 2  # 192.0.2.1 (TEST-NET-1) is no address of this machine
     assert elsewhere.stderr.strip().startswith("autolab: error: --host=192.0.2.1: not an address of this machine")

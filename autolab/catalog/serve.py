@@ -128,20 +128,27 @@ def allow_read_only_key(app, read_api_key: str) -> None:
         app.dependency_overrides[original] = wrap(original)
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _listen(host: str, port: int):
+    """A socket bound to ``host:port`` (port 0: one the system picks), held until the server takes it over.
+
+    Binding here, before the seconds the app takes to build, means no other process can take the
+    port in between, and the address printed is the one served.
+    """
     import errno
     import socket
 
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-                msg = f"--host={host}: not an address of this machine ({exc.strerror}); give 127.0.0.1 or one of its interfaces"
-            else:
-                msg = f"--port={port}: cannot listen on {host}:{port} ({exc.strerror}); choose another port"
-            raise CatalogError(msg) from None
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            msg = f"--host={host}: not an address of this machine ({exc.strerror}); give 127.0.0.1 or one of its interfaces"
+        else:
+            msg = f"--port={port}: cannot listen on {host}:{port} ({exc.strerror}); choose another port, or 0 for a free one"
+        raise CatalogError(msg) from None
+    return sock
 
 
 def check_api_key(api_key: str, *, option: str = "--api-key") -> str:
@@ -173,7 +180,7 @@ def serve(
     host : str
         Interface to bind; ``127.0.0.1`` (default) serves this machine only.
     port : int
-        TCP port, 1–65535.
+        TCP port, 1–65535, or 0 for a free one the system picks (the line printed names it).
     api_key : str, optional
         The API key that reads and writes; when not given, a random one is made and printed.
     read_api_key : str, optional
@@ -193,25 +200,26 @@ def serve(
         prepare_database(check_database_uri(database))
     import uvicorn
 
-    if not 1 <= int(port) <= 65535:
-        msg = f"--port={port} is outside the allowed range 1–65535"
+    if not 0 <= int(port) <= 65535:
+        msg = f"--port={port} is outside the allowed range 0–65535 (0: a free port, printed)"
         raise LimitError(msg)
-    _check_port_free(host, int(port))
     generated = api_key is None
     key = secrets.token_hex(32) if generated else check_api_key(api_key, option=key_sources[0])
     if read_api_key is not None:
         check_api_key(read_api_key, option=key_sources[1])
     location = resolve_location(directory)
-    app = build_server_app(location, key, read_api_key=read_api_key, database=database)
-    uri = f"http://{host}:{port}"
-    if database is not None:
-        location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
-    key_text = f"TILED_API_KEY={key}" if generated else f"TILED_API_KEY set to {_given(key_sources[0])}"
-    echo(f"serving catalog {location} at {uri}; clients use --catalog {uri} with {key_text} (Ctrl-C stops)")
-    if read_api_key is not None:
-        echo(f"viewers read, and cannot write, with TILED_API_KEY set to {_given(key_sources[1])}")
-    config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", access_log=False)
-    uvicorn.Server(config).run()
+    with _listen(host, int(port)) as sock:
+        port = sock.getsockname()[1]
+        app = build_server_app(location, key, read_api_key=read_api_key, database=database)
+        uri = f"http://{host}:{port}"
+        if database is not None:
+            location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
+        key_text = f"TILED_API_KEY={key}" if generated else f"TILED_API_KEY set to {_given(key_sources[0])}"
+        echo(f"serving catalog {location} at {uri}; clients use --catalog {uri} with {key_text} (Ctrl-C stops)")
+        if read_api_key is not None:
+            echo(f"viewers read, and cannot write, with TILED_API_KEY set to {_given(key_sources[1])}")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def _given(source: str) -> str:

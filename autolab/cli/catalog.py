@@ -14,7 +14,7 @@ from .options import CATALOG_OPTION, check_run_text, friendly_errors, resolve_ui
     help="Catalog directory to serve, created if needed (default: $AUTOLAB_CATALOG or ~/.local/share/autolab/catalog).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
-@click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
+@click.option("--port", type=int, default=8000, show_default=True, help="TCP port (0: a free one, printed).")
 @click.option(
     "--api-key", default=None, envvar="AUTOLAB_SERVE_API_KEY", show_envvar=True,
     help="API key that reads and writes (letters and digits; default: a new random key, printed).",
