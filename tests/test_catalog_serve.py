@@ -10,9 +10,11 @@ import logging
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -279,6 +281,60 @@ def test_server_refuses_a_wrong_or_missing_key_in_one_line(server):
     missing = autolab("runs", "--catalog", uri)
     assert missing.returncode == 2
     assert "needs an API key and no API key was given" in missing.stderr
+
+
+class DroppingProxy:
+    """A TCP relay to the server on ``port`` that resets the connection carrying the first POST, unanswered.
+
+    A real dropped connection, as when a server's keep-alive runs out just as a request is sent:
+    the client sees ``Connection reset by peer`` and cannot know whether the server got it.
+    """
+
+    def __init__(self, port: int):
+        self.upstream, self.dropped = port, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                conn, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.upstream))
+                threading.Thread(target=self._pump, args=(conn, upstream, True), daemon=True).start()
+                threading.Thread(target=self._pump, args=(upstream, conn, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if from_client and data.startswith(b"POST") and not self.dropped:
+                    self.dropped += 1
+                    source.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+                    break
+                sink.sendall(data)
+        for end in (source, sink):
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_the_storage_check_tries_again_when_the_server_drops_its_connection(server):
+    """A writer's start is not failed by one dropped connection; the check's tables are removed."""
+    from tiled.client import from_uri
+
+    from autolab.catalog.location import check_table_storage
+
+    uri, *_ = server
+    proxy = DroppingProxy(served_port(f" at {uri};"))
+    client = from_uri(proxy.uri, api_key=API_KEY)
+    try:
+        check_table_storage(client)
+        assert proxy.dropped == 1
+        assert not [key for key in client if key.startswith("autolab-table-storage-check-")]
+    finally:
+        client.context.close()
+        proxy.close()
 
 
 def test_serve_without_a_key_prints_a_new_one(tmp_path):

@@ -200,11 +200,16 @@ def catalog_identity(client) -> str | None:
     return f"oldest-run-{oldest}" if oldest else None
 
 
+_STORAGE_CHECK_TRIES = 3
+
+
 def check_table_storage(client) -> None:
     """Raise :class:`CatalogError` in one line if the tiled server behind ``client`` cannot take runs from it.
 
-    Two things are checked at once, without retries: that the client's key may write (a viewer's
-    read-only key is refused with HTTP 401 or 403), and that the server can store event tables.
+    Two things are checked at once: that the client's key may write (a viewer's read-only key is
+    refused with HTTP 401 or 403), and that the server can store event tables. Only a connection
+    the server dropped unanswered is tried again (up to three tries, each table with a new name,
+    every one deleted afterwards); any answer the server gives is final.
     Runs keep their events in tables, which tiled writes only to SQL storage; a plain ``tiled
     serve catalog --write DIR`` has file storage alone and answers every table with HTTP 500 (after
     its client has retried for up to 45 s). The check creates a one-column table beside the runs
@@ -222,31 +227,41 @@ def check_table_storage(client) -> None:
     from tiled.structures.table import TableStructure
     from tiled.utils import safe_json_dump
 
-    key = f"autolab-table-storage-check-{uuid.uuid4().hex}"
     source = DataSource(
         structure=TableStructure.from_schema(pyarrow.schema([("check", pyarrow.int64())])),
         structure_family="table",
         mimetype="application/x-tiled-sql-table",
     )
-    body = {
-        "id": key, "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
-        "data_sources": [asdict(source)], "access_tags": None,
-    }
     http = client.context.http_client
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
-    try:
-        response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
-    except httpx.HTTPError as exc:
-        msg = f"cannot reach the tiled server at {address}: {exc}"
-        raise CatalogError(msg) from exc
-    if response.is_success:
+    tried: list[str] = []
+    response = None
+    while response is None:
+        # A connection the server dropped (its keep-alive running out as the request went) is tried
+        # again on a new one, with a new name: the server may have made the first table.
+        tried.append(f"autolab-table-storage-check-{uuid.uuid4().hex}")
+        body = {
+            "id": tried[-1], "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
+            "data_sources": [asdict(source)], "access_tags": None,
+        }
         try:
-            deleted = http.delete(f"{client.uri.rstrip('/')}/{key}", params={"recursive": False, "external_only": False})
-            problem = None if deleted.is_success else f"HTTP {deleted.status_code}"
+            response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
         except httpx.HTTPError as exc:
-            problem = str(exc)
-        if problem:
-            logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
+            dropped = isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError))
+            if not dropped or len(tried) == _STORAGE_CHECK_TRIES:
+                msg = f"cannot reach the tiled server at {address}: {exc}"
+                raise CatalogError(msg) from exc
+            logger.debug("table storage check at %s: %s; trying again", address, exc)
+    if response.is_success:
+        for number, key in enumerate(tried, start=1):
+            try:
+                deleted = http.delete(f"{client.uri.rstrip('/')}/{key}", params={"recursive": False, "external_only": False})
+                made = number == len(tried)  # the tries before it may never have reached the server
+                problem = None if deleted.is_success or (deleted.status_code == 404 and not made) else f"HTTP {deleted.status_code}"
+            except httpx.HTTPError as exc:
+                problem = str(exc)
+            if problem:
+                logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
         return
     if response.status_code in (401, 403):
         msg = (
