@@ -230,6 +230,8 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     assert sum(h.get("kwargs", {}).get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
     roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
     assert roles == ["start", "summary"]
+    # The agent writes through the worker's journal folder, and so takes its write turns with the worker.
+    assert sorted(path.name for path in catalog.iterdir() if path.name.startswith("journal")) == ["journal"]
 
     # Each value is the objective of the point's own stored analysis.
     analyses = {r.metadata["start"]["analysis_of"]: r for r in find_runs(client, plan_name="analysis", campaign_id=summary["campaign_id"])}

@@ -289,7 +289,7 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
             reactor = session_reactor()  # the worker's reactor: the same startup settings
             limits = reactor.limits()
             client = open_catalog(location, create=False)  # the worker created it when its environment opened
-            writer = CatalogWriter(client, journal.with_name(journal.name + "-agent"))
+            writer = CatalogWriter(client, journal)  # the worker's journal folder: on an embedded catalog they take turns
             if resume_id:
                 from autolab.agent import queued_points
                 from autolab.optimize.cost import ReactorCostModel
@@ -327,8 +327,9 @@ def _close_writer(writer, interrupted: bool) -> None:
     """Close the agent's writer: in full normally; after Ctrl-C for at most :data:`INTERRUPTED_FLUSH_S`.
 
     After Ctrl-C the person waits for the prompt, and the campaign's record runs the writer still
-    holds are safe in its journals (``journal-agent``), which the next agent on the catalog
-    replays before it reads the campaign; the one line of the interruption stays the only output.
+    holds are safe in its journals (in the catalog's journal folder, the worker's), which the next
+    writer on the catalog replays — the next agent before it reads the campaign; the one line of
+    the interruption stays the only output.
     """
     from ..errors import CatalogError
 
