@@ -316,6 +316,8 @@ class DroppingProxy:
             end.close()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the thread waiting in accept()
         self.listener.close()
 
 

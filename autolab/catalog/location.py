@@ -235,33 +235,30 @@ def check_table_storage(client) -> None:
     http = client.context.http_client
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     tried: list[str] = []
+    dropped: list[str] = []
     response = None
-    while response is None:
-        # A connection the server dropped (its keep-alive running out as the request went) is tried
-        # again on a new one, with a new name: the server may have made the first table.
-        tried.append(f"autolab-table-storage-check-{uuid.uuid4().hex}")
-        body = {
-            "id": tried[-1], "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
-            "data_sources": [asdict(source)], "access_tags": None,
-        }
-        try:
-            response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
-        except httpx.HTTPError as exc:
-            dropped = isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError))
-            if not dropped or len(tried) == _STORAGE_CHECK_TRIES:
-                msg = f"cannot reach the tiled server at {address}: {exc}"
-                raise CatalogError(msg) from exc
-            logger.debug("table storage check at %s: %s; trying again", address, exc)
-    if response.is_success:
-        for number, key in enumerate(tried, start=1):
+    try:
+        while response is None:
+            # A connection the server dropped (its keep-alive running out as the request went) is tried
+            # again on a new one, with a new name: the server may have made the first table.
+            tried.append(f"autolab-table-storage-check-{uuid.uuid4().hex}")
+            body = {
+                "id": tried[-1], "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
+                "data_sources": [asdict(source)], "access_tags": None,
+            }
             try:
-                deleted = http.delete(f"{client.uri.rstrip('/')}/{key}", params={"recursive": False, "external_only": False})
-                made = number == len(tried)  # the tries before it may never have reached the server
-                problem = None if deleted.is_success or (deleted.status_code == 404 and not made) else f"HTTP {deleted.status_code}"
+                response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
             except httpx.HTTPError as exc:
-                problem = str(exc)
-            if problem:
-                logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
+                if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
+                    dropped.append(tried[-1])  # the server may have made this one
+                if tried[-1] not in dropped or len(tried) == _STORAGE_CHECK_TRIES:
+                    msg = f"cannot reach the tiled server at {address}: {exc}"
+                    raise CatalogError(msg) from exc
+                logger.debug("table storage check at %s: %s; trying again", address, exc)
+    finally:
+        made = [tried[-1]] if response is not None and response.is_success else []
+        _delete_check_tables(http, client.uri, address, made=made, maybe=dropped)
+    if response.is_success:
         return
     if response.status_code in (401, 403):
         msg = (
@@ -277,6 +274,20 @@ def check_table_storage(client) -> None:
         )
         raise CatalogError(msg)
     logger.debug("table storage check at %s answered HTTP %s; not judged", address, response.status_code)
+
+
+def _delete_check_tables(http, uri: str, address: str, *, made: list[str], maybe: list[str]) -> None:
+    """Delete the storage check's tables: those ``made``, and those a dropped try ``maybe`` made (absent is fine)."""
+    import httpx
+
+    for key in [*made, *maybe]:
+        try:
+            deleted = http.delete(f"{uri.rstrip('/')}/{key}", params={"recursive": False, "external_only": False})
+            problem = None if deleted.is_success or (deleted.status_code == 404 and key in maybe) else f"HTTP {deleted.status_code}"
+        except httpx.HTTPError as exc:
+            problem = str(exc)
+        if problem:
+            logger.warning("could not delete the empty table %s that checked the storage of %s: %s", key, address, problem)
 
 
 def embedded_adapter(directory: Path, *, create: bool = True):

@@ -128,11 +128,16 @@ def allow_read_only_key(app, read_api_key: str) -> None:
         app.dependency_overrides[original] = wrap(original)
 
 
-def _listen(host: str, port: int):
-    """A socket bound to ``host:port`` (port 0: one the system picks), held until the server takes it over.
+_BACKLOG = 2048  # uvicorn's default
 
-    Binding here, before the seconds the app takes to build, means no other process can take the
-    port in between, and the address printed is the one served.
+
+def _listen(host: str, port: int):
+    """A socket listening on ``host:port`` (port 0: one the system picks), which the server then serves on.
+
+    Listening here, before the seconds the app takes to build, means no other process can take the
+    port in between (a socket only bound could still be shared by another that sets
+    ``SO_REUSEADDR``), and the address printed is the one served. Clients that connect meanwhile
+    wait in the listen queue until the server answers.
     """
     import errno
     import socket
@@ -141,6 +146,7 @@ def _listen(host: str, port: int):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
@@ -211,7 +217,7 @@ def serve(
     with _listen(host, int(port)) as sock:
         port = sock.getsockname()[1]
         app = build_server_app(location, key, read_api_key=read_api_key, database=database)
-        uri = f"http://{host}:{port}"
+        uri = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         if database is not None:
             location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
         key_text = f"TILED_API_KEY={key}" if generated else f"TILED_API_KEY set to {_given(key_sources[0])}"
