@@ -128,16 +128,14 @@ def allow_read_only_key(app, read_api_key: str) -> None:
         app.dependency_overrides[original] = wrap(original)
 
 
-_BACKLOG = 2048  # uvicorn's default
+def _bind(host: str, port: int):
+    """A socket bound to ``host:port`` (port 0: one the system picks), which the server then listens on.
 
-
-def _listen(host: str, port: int):
-    """A socket listening on ``host:port`` (port 0: one the system picks), which the server then serves on.
-
-    Listening here, before the seconds the app takes to build, means no other process can take the
-    port in between (a socket only bound could still be shared by another that sets
-    ``SO_REUSEADDR``), and the address printed is the one served. Clients that connect meanwhile
-    wait in the listen queue until the server answers.
+    Binding here, before the seconds the app takes to build, keeps the port from other programs in
+    between, and the address printed is the one served. It does not listen yet: a client that
+    connects meanwhile is refused at once, which tells it plainly that nothing received its request,
+    rather than waiting in a queue until its request times out unanswered (tiled's client retries a
+    refused connection, and a write it cannot know the fate of is not retried).
     """
     import errno
     import socket
@@ -146,7 +144,6 @@ def _listen(host: str, port: int):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
@@ -214,7 +211,7 @@ def serve(
     if read_api_key is not None:
         check_api_key(read_api_key, option=key_sources[1])
     location = resolve_location(directory)
-    with _listen(host, int(port)) as sock:
+    with _bind(host, int(port)) as sock:
         port = sock.getsockname()[1]
         app = build_server_app(location, key, read_api_key=read_api_key, database=database)
         uri = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
