@@ -280,3 +280,73 @@ def test_catalog_location_from_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("AUTOLAB_CATALOG")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_location() == os.path.join(str(tmp_path / "xdg"), "autolab", "catalog")
+
+
+def _count_documents(num: int = 3) -> list[tuple[str, dict]]:
+    """The documents of a plain ``count`` run of ``num`` events of ophyd's simulated ``det``."""
+    from bluesky import RunEngine
+    from bluesky.plans import count
+    from ophyd.sim import det
+
+    docs: list[tuple[str, dict]] = []
+    RunEngine(call_returns_result=False)(count([det], num=num), lambda name, doc: docs.append((name, doc)))
+    return docs
+
+
+def _stored_events(path, docs: list[tuple[str, dict]]) -> list[int]:
+    """The seq_num of each event of ``docs``'s run that its primary stream holds, read by a fresh client."""
+    times = open_catalog(path, create=False)[docs[0][1]["uid"]]["primary"].read()["time"].to_numpy()
+    sent = {doc["time"]: doc["seq_num"] for name, doc in docs if name == "event"}
+    return [sent[time] for time in times]
+
+
+def test_a_run_whose_event_did_not_reach_the_catalog_is_written_again_whole_at_its_stop(tmp_path, caplog):
+    """A write that fails mid-run (server down, a request timed out) and a stop that gets through."""
+    path = tmp_path / "cat"
+    writer = CatalogWriter(open_catalog(path), journal_directory(path))
+    tiled_writer, refused = writer._tiled_writer, []
+
+    def flaky(name, doc):  # the server refuses the run's second event only
+        if name == "event" and doc["seq_num"] == 2 and not refused:
+            refused.append(doc["uid"])
+            msg = "Connection refused"
+            raise ConnectionError(msg)
+        tiled_writer(name, doc)
+
+    writer._tiled_writer = flaky
+    docs = _count_documents()
+    for name, doc in docs:
+        writer(name, doc)
+    writer.close()
+    uid = docs[0][1]["uid"]
+    assert refused
+    assert _stored_events(path, docs) == [1, 2, 3]
+    assert open_catalog(path, create=False)[uid].metadata["stop"]["num_events"] == {"primary": 3}
+    assert not list(journal_directory(path).glob("*.jsonl"))
+    assert f"run {uid} had a document that did not reach the catalog; it was written again" in caplog.text
+
+
+def test_a_replay_rewrites_a_run_stored_with_its_stop_but_short_of_an_event(tmp_path):
+    """The catalog's stop alone does not make a run whole: the replay counts each stream's events."""
+    from autolab.catalog.writer import named_dims_writer
+
+    path = tmp_path / "cat"
+    client = open_catalog(path)
+    journal = journal_directory(path)
+    journal.mkdir(parents=True, exist_ok=True)
+    short, whole = _count_documents(), _count_documents()
+    for docs, skip in ((short, 2), (whole, None)):  # what a writer left in tiled before it died
+        tiled = named_dims_writer(client)
+        for name, doc in docs:
+            if not (name == "event" and doc["seq_num"] == skip):
+                tiled(name, doc)
+        (journal / f"{docs[0][1]['uid']}.jsonl").write_text("".join(json.dumps({"name": n, "doc": d}) + "\n" for n, d in docs))
+    short_uid = short[0][1]["uid"]
+    assert _stored_events(path, short) == [1, 3]
+    writer = CatalogWriter(open_catalog(path), journal)
+    writer.close()
+    assert writer.replayed == [short_uid]  # the whole run's journal is only deleted
+    assert _stored_events(path, short) == [1, 2, 3]
+    assert _stored_events(path, whole) == [1, 2, 3]
+    assert len(open_catalog(path, create=False)) == 2
+    assert not list(journal.glob("*.jsonl"))

@@ -374,6 +374,7 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
     reported = reported_uids(json.loads(out.strip().splitlines()[-1])) if out.strip() else set()
     left = sorted(path.stem for path in home.rglob("*.jsonl"))
     failed = [line for line in text.splitlines() if "to the catalog failed" in line]
+    rewritten = [line for line in text.splitlines() if "it was written again, whole" in line]
     assert failed, f"the writer never met the dead server: {text[-2000:]}"
     assert left, "the runs that met the dead server wait in journals"
     # A later writer on the same catalog (here in this process) replays whatever the first one could not store.
@@ -392,4 +393,5 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
     plans = [plan for _, plan, _ in new_runs()]
     assert plans.count("measure_point") == 3, (plans, text[-2000:])
     print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs) - len(earlier)} after; writer exit {writer.returncode}; "
-          f"{len(failed)} failed writes, {len(left)} journals left, {len(later.replayed)} replayed: {left}\n" + "\n".join(failed[:5]))
+          f"{len(failed)} failed writes, {len(rewritten)} runs rewritten at their stop, {len(left)} journals left, "
+          f"{len(later.replayed)} replayed: {left}\n" + "\n".join(failed[:5]))

@@ -8,9 +8,13 @@
 2. hands the document to ``bluesky_tiled_plugins.TiledWriter`` on a background thread, with
    ``batch_size=1`` so each event reaches tiled as soon as it is made.
 
-When a run's stop document has been written to tiled its journal is deleted. A journal left
-behind by a crash is replayed into the catalog the next time a writer opens it, so every
-finished point — and whatever the interrupted point had produced — ends up in the catalog.
+When a run's stop document has been written to tiled its journal is deleted. A run with a
+document that did not reach tiled (the server was down, or a request timed out unanswered) is
+written again, whole, from its journal once its stop gets through. A journal left behind by a
+crash, or by a rewrite that failed too, is replayed into the catalog the next time a writer
+opens it, so every finished point — and whatever the interrupted point had produced — ends up in
+the catalog. A run is taken as stored only if the catalog holds its stop and, stream by stream,
+as many events as the journal; otherwise the replay writes it again over what is there.
 
 Several writers may share one catalog and its journal folder (a queue worker, the agent, a
 worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
@@ -206,13 +210,30 @@ class CatalogWriter:
                 continue
             if name == "stop" and run_uid in self._failed_runs:  # tiled holds it incomplete (or not at all)
                 self._failed_runs.discard(run_uid)
-                logger.error("run %s is incomplete in the catalog; its journal %s is kept and replayed by the next writer",
-                             run_uid, self.journal_dir / f"{run_uid}.jsonl")
+                self._repair(run_uid)
                 self._release(run_uid)
                 continue
             if name == "stop" and run_uid is not None:
                 (self.journal_dir / f"{run_uid}.jsonl").unlink(missing_ok=True)
                 self._release(run_uid)
+
+    def _repair(self, run_uid: str) -> None:
+        """Write a run with a failed document again, whole, from its journal, now that its stop got through.
+
+        If that fails too, the journal is kept: the next writer on the catalog replays it.
+        """
+        path = self.journal_dir / f"{run_uid}.jsonl"
+        try:
+            docs, _ = _journal_documents(path.read_text(errors="replace"))
+            with self._write_turn:
+                self._replace(path, run_uid, docs or [])
+        except Exception as exc:
+            message = (f"run {run_uid} is incomplete in the catalog and writing it again failed ({exc!r}); "
+                       f"its journal {path} is kept and replayed by the next writer")
+            logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
+            self.errors.append(message)
+        else:
+            logger.warning("run %s had a document that did not reach the catalog; it was written again, whole, from its journal", run_uid)
 
     def _release(self, run_uid: str | None) -> None:
         """Close a finished run's journal, dropping its lock."""
@@ -289,7 +310,7 @@ class CatalogWriter:
     def _replace(self, path: Path, uid: str, docs: list[dict]) -> str | None:
         """Write ``docs`` as run ``uid``, over an incomplete copy in the catalog; delete the journal."""
         if uid in self.client:
-            if self.client[uid].metadata.get("stop"):  # already complete in tiled
+            if _stored_whole(self.client[uid], docs):  # its writer stopped after tiled had it all
                 path.unlink()
                 return None
             self.client[uid].delete(recursive=True, external_only=False)
@@ -303,6 +324,40 @@ class CatalogWriter:
             writer(entry["name"], entry["doc"])
         path.unlink()
         return uid
+
+
+def _stored_whole(run, docs: list[dict]) -> bool:
+    """True if the catalog's ``run`` holds everything its journal ``docs`` hold.
+
+    A stop document in the catalog is not enough: a write that failed (or timed out unanswered)
+    before it may have left an event out of a stream, or, retried, put one in twice. So each
+    stream's event table must hold as many rows as the journal has events, and each of its
+    arrays as many entries. Anything else is rewritten from the journal.
+    """
+    if not run.metadata.get("stop"):
+        return False
+    streams: dict[str, str] = {}  # descriptor uid -> stream name
+    events: dict[str, int] = {}  # stream name -> events in the journal
+    for entry in docs:
+        name, doc = entry["name"], entry["doc"]
+        if name == "descriptor":
+            streams[doc["uid"]] = doc.get("name", "primary")
+            events.setdefault(streams[doc["uid"]], 0)
+        elif name in ("event", "event_page") and doc.get("descriptor") in streams:
+            events[streams[doc["descriptor"]]] += 1 if name == "event" else len(doc.get("seq_num", ()))
+    for stream, count in events.items():
+        if stream not in run:
+            if count:
+                return False
+            continue
+        node = run[stream]
+        nodes = getattr(node, "base", node)  # a bluesky stream is a composite: its table and arrays are its parts
+        for key in nodes:
+            part = nodes[key]
+            rows = len(part.read()) if key == "internal" else part.structure().shape[0]
+            if rows != count:
+                return False
+    return True
 
 
 def _journal_documents(text: str) -> tuple[list[dict] | None, str | None]:
