@@ -293,6 +293,11 @@ def _count_documents(num: int = 3) -> list[tuple[str, dict]]:
     return docs
 
 
+def _journal_text(docs: list[tuple[str, dict]]) -> str:
+    """A run's journal as CatalogWriter writes it: one JSON line per document."""
+    return "".join(json.dumps({"name": name, "doc": doc}) + "\n" for name, doc in docs)
+
+
 def _stored_events(path, docs: list[tuple[str, dict]]) -> list[int]:
     """The seq_num of each event of ``docs``'s run that its primary stream holds, read by a fresh client."""
     times = open_catalog(path, create=False)[docs[0][1]["uid"]]["primary"].read()["time"].to_numpy()
@@ -340,7 +345,7 @@ def test_a_replay_rewrites_a_run_stored_with_its_stop_but_short_of_an_event(tmp_
         for name, doc in docs:
             if not (name == "event" and doc["seq_num"] == skip):
                 tiled(name, doc)
-        (journal / f"{docs[0][1]['uid']}.jsonl").write_text("".join(json.dumps({"name": n, "doc": d}) + "\n" for n, d in docs))
+        (journal / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
     short_uid = short[0][1]["uid"]
     assert _stored_events(path, short) == [1, 3]
     writer = CatalogWriter(open_catalog(path), journal)
@@ -350,3 +355,51 @@ def test_a_replay_rewrites_a_run_stored_with_its_stop_but_short_of_an_event(tmp_
     assert _stored_events(path, whole) == [1, 2, 3]
     assert len(open_catalog(path, create=False)) == 2
     assert not list(journal.glob("*.jsonl"))
+
+
+def test_journals_an_earlier_agent_left_in_its_own_folder_join_the_catalogs_and_are_replayed(tmp_path, caplog):
+    import fcntl
+
+    from autolab.catalog.writer import adopt_journals
+
+    path = tmp_path / "cat"
+    open_catalog(path)
+    journal, old = journal_directory(path), path / "journal-agent"
+    (old / "served-catalog-id").mkdir(parents=True)
+    (old / "write.lock").touch()
+    left, held, other = _count_documents(), _count_documents(), _count_documents(2)
+    for docs, folder in ((left, old), (held, old), (other, old / "served-catalog-id")):
+        (folder / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
+    with open(old / f"{held[0][1]['uid']}.jsonl") as handle:  # a live writer holds this one
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        moved = adopt_journals(old, journal)
+    assert sorted(moved) == sorted([journal / f"{left[0][1]['uid']}.jsonl", journal / "served-catalog-id" / f"{other[0][1]['uid']}.jsonl"])
+    assert sorted(p.name for p in old.glob("**/*.jsonl")) == [f"{held[0][1]['uid']}.jsonl"]
+    assert f"journal {old / (held[0][1]['uid'] + '.jsonl')} is left where it is: a live writer holds it" in caplog.text
+    writer = CatalogWriter(open_catalog(path, create=False), journal)
+    writer.close()
+    assert writer.replayed == [left[0][1]["uid"]]
+    assert _stored_events(path, left) == [1, 2, 3]
+
+    # Its writer gone, the held journal follows, and the old folder, emptied, is removed.
+    assert adopt_journals(old, journal) == [journal / f"{held[0][1]['uid']}.jsonl"]
+    assert not old.exists()
+    writer = CatalogWriter(open_catalog(path, create=False), journal)
+    writer.close()
+    assert writer.replayed == [held[0][1]["uid"]]
+    assert _stored_events(path, held) == [1, 2, 3]
+    assert adopt_journals(old, journal) == []  # nothing left to move
+
+
+def test_a_journal_whose_name_the_catalogs_folder_has_stays_in_the_old_one(tmp_path, caplog):
+    from autolab.catalog.writer import adopt_journals
+
+    old, journal = tmp_path / "journal-agent", tmp_path / "journal"
+    docs = _count_documents()
+    for folder in (old, journal):
+        folder.mkdir()
+        (folder / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
+    assert adopt_journals(old, journal) == []
+    assert (old / f"{docs[0][1]['uid']}.jsonl").exists()
+    name = f"{docs[0][1]['uid']}.jsonl"
+    assert f"journal {old / name} is left where it is: {journal / name} already has a journal of that name" in caplog.text

@@ -18,6 +18,8 @@ from autolab.analysis import PluginManager
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, open_catalog
 from autolab.queue import load_state, manager_api
 
+from .test_catalog import _count_documents, _journal_text
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("queue")]
 
 WINDOW = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20, "log"]}
@@ -188,6 +190,10 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
 
     _, api, catalog, directory = queue
     before = {r.metadata["start"]["uid"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")}
+    # An agent of an earlier autolab, interrupted, left a run in a journal folder of its own.
+    left = _count_documents()
+    (catalog / "journal-agent").mkdir()
+    (catalog / "journal-agent" / f"{left[0][1]['uid']}.jsonl").write_text(_journal_text(left))
     agent = subprocess.Popen(
         [sys.executable, "-m", "autolab", "agent", "--budget", "3", "--initial-design", "2", "--seed", "4", "--dir", str(directory),
          "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log", "--fix", "growth_temperature_c=250", "--json"],
@@ -230,8 +236,10 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     assert sum(h.get("kwargs", {}).get("md", {}).get("campaign_id") == summary["campaign_id"] for h in history) == 3
     roles = [r.metadata["start"]["campaign_role"] for r in find_runs(client, plan_name="autonomous_campaign", campaign_id=summary["campaign_id"])]
     assert roles == ["start", "summary"]
-    # The agent writes through the worker's journal folder, and so takes its write turns with the worker.
+    # The agent writes through the worker's journal folder, and so takes its write turns with the worker;
+    # it moved the earlier agent's journal there, and its writer replayed it.
     assert sorted(path.name for path in catalog.iterdir() if path.name.startswith("journal")) == ["journal"]
+    assert client[left[0][1]["uid"]].metadata["stop"]["num_events"] == {"primary": 3}
 
     # Each value is the objective of the point's own stored analysis.
     analyses = {r.metadata["start"]["analysis_of"]: r for r in find_runs(client, plan_name="analysis", campaign_id=summary["campaign_id"])}

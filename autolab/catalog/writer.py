@@ -445,6 +445,45 @@ def waiting_journals(journal_dir: str | os.PathLike) -> list[Path]:
             if _journal_documents(handle.read())[0]]
 
 
+def adopt_journals(source: str | os.PathLike, target: str | os.PathLike) -> list[Path]:
+    """Move the run journals under ``source`` into ``target``, at the same relative paths; return where they went.
+
+    A writer replays its own journal folder only (:class:`CatalogWriter`). The agent of an
+    earlier autolab kept its journals in a folder of its own beside the catalog's
+    (``journal-agent``); the agent moves what it left there into the catalog's folder before it
+    opens its writer, so the writer replays those runs as it replays any other. A journal a live
+    writer holds stays where it is, as does one whose name ``target`` already has (one log line
+    each); ``source`` is removed once it holds nothing else.
+    """
+    source, target = Path(source), Path(target)
+    if not source.is_dir():
+        return []
+    moved, left = [], []
+    for path, _handle in _unheld_journals(sorted(source.glob("**/*.jsonl"))):
+        destination = target / path.relative_to(source)
+        if destination.exists():
+            left.append(path)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(destination)  # the open handle keeps its lock on the file, now at its new name
+        moved.append(destination)
+    held = [path for path in source.glob("**/*.jsonl") if path not in left]
+    for path in left:
+        logger.warning("journal %s is left where it is: %s already has a journal of that name", path, target / path.relative_to(source))
+    for path in held:
+        logger.warning("journal %s is left where it is: a live writer holds it", path)
+    if moved:
+        logger.warning("%d journal(s) of runs not yet in the catalog moved from %s to %s; they are replayed from there", len(moved), source, target)
+    if not left and not held:
+        for folder in sorted((d for d in source.glob("**/") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+            (folder / "write.lock").unlink(missing_ok=True)
+            try:
+                folder.rmdir()
+            except OSError:  # something else is in it: it stays
+                pass
+    return moved
+
+
 def named_dims_writer(client):
     """A ``TiledWriter`` (``batch_size=1``) that names array dimensions as the descriptor does.
 

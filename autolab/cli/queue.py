@@ -264,6 +264,7 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
     from autolab.campaign import Campaign, feasible_point
 
     from ..catalog import CatalogWriter, journal_directory, open_catalog
+    from ..catalog.writer import adopt_journals
     from ..interrupt import Interrupted
     from ..runtime import session_reactor
 
@@ -289,6 +290,8 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
             reactor = session_reactor()  # the worker's reactor: the same startup settings
             limits = reactor.limits()
             client = open_catalog(location, create=False)  # the worker created it when its environment opened
+            # An earlier agent kept its journals in a folder of its own: they join the worker's, for the replay.
+            adopt_journals(journal.with_name(journal.name + "-agent"), journal)
             writer = CatalogWriter(client, journal)  # the worker's journal folder: on an embedded catalog they take turns
             if resume_id:
                 from autolab.agent import queued_points
