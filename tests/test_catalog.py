@@ -14,7 +14,7 @@ import pytest
 
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
 from autolab.catalog.writer import waiting_journals
-from autolab.plans import phase_map
+from autolab.plans import measure_point, phase_map
 
 from .conftest import run_python
 
@@ -403,3 +403,45 @@ def test_a_journal_whose_name_the_catalogs_folder_has_stays_in_the_old_one(tmp_p
     assert (old / f"{docs[0][1]['uid']}.jsonl").exists()
     name = f"{docs[0][1]['uid']}.jsonl"
     assert f"journal {old / name} is left where it is: {journal / name} already has a journal of that name" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_run_with_a_frame_file_written_again_keeps_its_frame_and_a_write_lost_on_its_way_back_is_not_rewritten(tmp_path, caplog):
+    """The journal holds the frame's stream_datum; a document tiled stored though its request failed leaves the run as it is."""
+    import logging
+
+    from autolab.runtime import open_session
+
+    session = open_session(str(tmp_path / "cat"), analyze=False)
+    saxs = session.reactor.saxs
+    saxs.image.kind = "normal"  # the frame is kept, in an HDF5 file beside the catalog
+    tiled_writer, trouble = session.writer._tiled_writer, []
+
+    def flaky(name, doc):
+        if name == "event" and len(trouble) < 2:
+            trouble.append(doc["uid"])
+            if len(trouble) == 2:  # the second run's event reaches tiled, but its answer is lost
+                tiled_writer(name, doc)
+            msg = "Connection reset by peer"
+            raise ConnectionError(msg)
+        tiled_writer(name, doc)
+
+    session.writer._tiled_writer = flaky
+    frames = {}
+    with caplog.at_level(logging.INFO, logger="autolab.catalog.writer"):
+        for t_nuc in (270, 290):
+            (uid,) = session.RE(measure_point(session.reactor, t_nuc, 260, 14.0))
+            frames[uid] = saxs.image.get().copy()
+        session.close()
+    lost, delivered = frames
+    assert len(trouble) == 2
+    assert f"run {lost} had a document that did not reach the catalog; it was written again, whole" in caplog.text
+    assert f"run {delivered}: a write reported as failed had reached the catalog, which holds the run whole" in caplog.text
+    assert f"run {delivered} had a document" not in caplog.text
+    client = open_catalog(tmp_path / "cat", create=False)
+    for uid, frame in frames.items():  # read back by a fresh client: the table, the spectra and the frame from its file
+        events = client[uid]["primary"]
+        assert len(events.base["internal"].read()) == 1
+        assert events["reactor_spectrometer_absorbance"].read().shape == (1, 401)
+        np.testing.assert_array_equal(np.asarray(events["reactor_saxs_image"].read())[0], frame)
+    assert not list(journal_directory(tmp_path / "cat").glob("*.jsonl"))

@@ -10,11 +10,12 @@
 
 When a run's stop document has been written to tiled its journal is deleted. A run with a
 document that did not reach tiled (the server was down, or a request timed out unanswered) is
-written again, whole, from its journal once its stop gets through. A journal left behind by a
-crash, or by a rewrite that failed too, is replayed into the catalog the next time a writer
-opens it, so every finished point — and whatever the interrupted point had produced — ends up in
-the catalog. A run is taken as stored only if the catalog holds its stop and, stream by stream,
-as many events as the journal; otherwise the replay writes it again over what is there.
+checked against its journal once its stop gets through, and written again, whole, if the catalog
+holds less. A journal left behind by a crash, or by a rewrite that failed too, is replayed into
+the catalog the next time a writer opens it, so every finished point — and whatever the
+interrupted point had produced — ends up in the catalog. A run is taken as stored only if the
+catalog holds its stop, a stream for each of its descriptors and, stream by stream, as many
+events as the journal; otherwise it is written again over what is there.
 
 Several writers may share one catalog and its journal folder (a queue worker, the agent, a
 worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
@@ -119,7 +120,7 @@ class CatalogWriter:
         self._held: dict[str, Any] = {}
         self._descriptor_run: dict[str, str] = {}
         self.errors: list[str] = []
-        #: Runs with a document that did not reach tiled: their journals are kept at their stop, for a replay.
+        #: Runs with a document that did not reach tiled: written again from their journals at their stop.
         self._failed_runs: set[str] = set()
         self.replayed = self._replay_journals()
         self._thread = threading.Thread(target=self._work, name="autolab-catalog-writer", daemon=True)
@@ -153,7 +154,7 @@ class CatalogWriter:
         if name == "descriptor":
             self._descriptor_run[doc["uid"]] = doc["run_start"]
             return doc["run_start"]
-        if name in ("event", "event_page"):
+        if name in ("event", "event_page", "stream_datum"):  # a stream_datum (a frame in a file) names its descriptor
             return self._descriptor_run.get(doc["descriptor"])
         return doc.get("run_start")
 
@@ -199,7 +200,7 @@ class CatalogWriter:
             try:
                 with self._write_turn:
                     self._tiled_writer(name, doc)
-            except Exception as exc:  # keep the journal; it is replayed on the next open
+            except Exception as exc:  # keep the journal: the run is written again at its stop, or replayed on the next open
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
                 logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
                 self.errors.append(message)
@@ -218,22 +219,28 @@ class CatalogWriter:
                 self._release(run_uid)
 
     def _repair(self, run_uid: str) -> None:
-        """Write a run with a failed document again, whole, from its journal, now that its stop got through.
+        """Check a run with a failed document against its journal, now that its stop got through; write it again if it is short.
 
         If that fails too, the journal is kept: the next writer on the catalog replays it.
         """
         path = self.journal_dir / f"{run_uid}.jsonl"
         try:
-            docs, _ = _journal_documents(path.read_text(errors="replace"))
+            docs, problem = _journal_documents(path.read_text(errors="replace"))
+            if not docs or docs[0]["name"] != "start":
+                msg = f"its journal cannot be read whole ({problem or 'no start document'})"
+                raise CatalogError(msg)
             with self._write_turn:
-                self._replace(path, run_uid, docs or [])
+                rewritten = self._replace(path, run_uid, docs)
         except Exception as exc:
-            message = (f"run {run_uid} is incomplete in the catalog and writing it again failed ({exc!r}); "
+            message = (f"run {run_uid} may be incomplete in the catalog and writing it again failed ({exc!r}); "
                        f"its journal {path} is kept and replayed by the next writer")
             logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
             self.errors.append(message)
         else:
-            logger.warning("run %s had a document that did not reach the catalog; it was written again, whole, from its journal", run_uid)
+            if rewritten:
+                logger.warning("run %s had a document that did not reach the catalog; it was written again, whole, from its journal", run_uid)
+            else:  # the request failed on its way back: tiled had stored the document
+                logger.info("run %s: a write reported as failed had reached the catalog, which holds the run whole", run_uid)
 
     def _release(self, run_uid: str | None) -> None:
         """Close a finished run's journal, dropping its lock."""
@@ -330,9 +337,10 @@ def _stored_whole(run, docs: list[dict]) -> bool:
     """True if the catalog's ``run`` holds everything its journal ``docs`` hold.
 
     A stop document in the catalog is not enough: a write that failed (or timed out unanswered)
-    before it may have left an event out of a stream, or, retried, put one in twice. So each
-    stream's event table must hold as many rows as the journal has events, and each of its
-    arrays as many entries. Anything else is rewritten from the journal.
+    before it may have left a stream out, an event out of a stream, or, retried, put one in
+    twice. So each descriptor's stream must be there, its event tables must hold as many rows as
+    the journal has events, and each of its arrays as many entries. Anything else is rewritten
+    from the journal.
     """
     if not run.metadata.get("stop"):
         return False
@@ -346,17 +354,24 @@ def _stored_whole(run, docs: list[dict]) -> bool:
         elif name in ("event", "event_page") and doc.get("descriptor") in streams:
             events[streams[doc["descriptor"]]] += 1 if name == "event" else len(doc.get("seq_num", ()))
     for stream, count in events.items():
-        if stream not in run:
-            if count:
-                return False
-            continue
+        if stream not in run:  # its descriptor did not reach the catalog
+            return False
         node = run[stream]
-        nodes = getattr(node, "base", node)  # a bluesky stream is a composite: its table and arrays are its parts
+        nodes = getattr(node, "base", node)  # a bluesky stream is a composite: its tables and arrays are its parts
+        tables = 0
         for key in nodes:
             part = nodes[key]
-            rows = len(part.read()) if key == "internal" else part.structure().shape[0]
+            if part.structure_family == "table":  # "internal" (or internal_0, internal_1, … for many columns)
+                tables += 1
+                rows = len(part.read())
+            elif part.structure_family == "array":
+                rows = part.structure().shape[0]
+            else:
+                continue
             if rows != count:
                 return False
+        if count and not tables:  # every event has a row (its seq_num and time) in a table
+            return False
     return True
 
 
