@@ -17,6 +17,7 @@ from autolab.catalog.writer import waiting_journals
 from autolab.plans import measure_point, phase_map
 
 from .conftest import run_python
+from .test_catalog_serve import sim_run_documents, write_journal
 
 
 @pytest.mark.slow
@@ -282,22 +283,6 @@ def test_catalog_location_from_environment(monkeypatch, tmp_path):
     assert default_location() == os.path.join(str(tmp_path / "xdg"), "autolab", "catalog")
 
 
-def _count_documents(num: int = 3) -> list[tuple[str, dict]]:
-    """The documents of a plain ``count`` run of ``num`` events of ophyd's simulated ``det``."""
-    from bluesky import RunEngine
-    from bluesky.plans import count
-    from ophyd.sim import det
-
-    docs: list[tuple[str, dict]] = []
-    RunEngine(call_returns_result=False)(count([det], num=num), lambda name, doc: docs.append((name, doc)))
-    return docs
-
-
-def _journal_text(docs: list[tuple[str, dict]]) -> str:
-    """A run's journal as CatalogWriter writes it: one JSON line per document."""
-    return "".join(json.dumps({"name": name, "doc": doc}) + "\n" for name, doc in docs)
-
-
 def _stored_events(path, docs: list[tuple[str, dict]]) -> list[int]:
     """The seq_num of each event of ``docs``'s run that its primary stream holds, read by a fresh client."""
     times = open_catalog(path, create=False)[docs[0][1]["uid"]]["primary"].read()["time"].to_numpy()
@@ -319,7 +304,7 @@ def test_a_run_whose_event_did_not_reach_the_catalog_is_written_again_whole_at_i
         tiled_writer(name, doc)
 
     writer._tiled_writer = flaky
-    docs = _count_documents()
+    docs = sim_run_documents()
     for name, doc in docs:
         writer(name, doc)
     writer.close()
@@ -338,14 +323,13 @@ def test_a_replay_rewrites_a_run_stored_with_its_stop_but_short_of_an_event(tmp_
     path = tmp_path / "cat"
     client = open_catalog(path)
     journal = journal_directory(path)
-    journal.mkdir(parents=True, exist_ok=True)
-    short, whole = _count_documents(), _count_documents()
+    short, whole = sim_run_documents(), sim_run_documents()
     for docs, skip in ((short, 2), (whole, None)):  # what a writer left in tiled before it died
         tiled = named_dims_writer(client)
         for name, doc in docs:
             if not (name == "event" and doc["seq_num"] == skip):
                 tiled(name, doc)
-        (journal / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
+        write_journal(journal, docs)
     short_uid = short[0][1]["uid"]
     assert _stored_events(path, short) == [1, 3]
     writer = CatalogWriter(open_catalog(path), journal)
@@ -367,9 +351,9 @@ def test_journals_an_earlier_agent_left_in_its_own_folder_join_the_catalogs_and_
     journal, old = journal_directory(path), path / "journal-agent"
     (old / "served-catalog-id").mkdir(parents=True)
     (old / "write.lock").touch()
-    left, held, other = _count_documents(), _count_documents(), _count_documents(2)
+    left, held, other = sim_run_documents(), sim_run_documents(), sim_run_documents()
     for docs, folder in ((left, old), (held, old), (other, old / "served-catalog-id")):
-        (folder / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
+        write_journal(folder, docs)
     with open(old / f"{held[0][1]['uid']}.jsonl") as handle:  # a live writer holds this one
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         moved = adopt_journals(old, journal)
@@ -395,10 +379,9 @@ def test_a_journal_whose_name_the_catalogs_folder_has_stays_in_the_old_one(tmp_p
     from autolab.catalog.writer import adopt_journals
 
     old, journal = tmp_path / "journal-agent", tmp_path / "journal"
-    docs = _count_documents()
+    docs = sim_run_documents()
     for folder in (old, journal):
-        folder.mkdir()
-        (folder / f"{docs[0][1]['uid']}.jsonl").write_text(_journal_text(docs))
+        write_journal(folder, docs)
     assert adopt_journals(old, journal) == []
     assert (old / f"{docs[0][1]['uid']}.jsonl").exists()
     name = f"{docs[0][1]['uid']}.jsonl"

@@ -18,7 +18,7 @@ from autolab.analysis import PluginManager
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, open_catalog
 from autolab.queue import load_state, manager_api
 
-from .test_catalog import _count_documents, _journal_text
+from .test_catalog_serve import sim_run_documents, write_journal
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("queue")]
 
@@ -191,9 +191,8 @@ def test_agent_queues_one_point_per_suggestion_with_a_manual_plan_between(queue)
     _, api, catalog, directory = queue
     before = {r.metadata["start"]["uid"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")}
     # An agent of an earlier autolab, interrupted, left a run in a journal folder of its own.
-    left = _count_documents()
-    (catalog / "journal-agent").mkdir()
-    (catalog / "journal-agent" / f"{left[0][1]['uid']}.jsonl").write_text(_journal_text(left))
+    left = sim_run_documents()
+    write_journal(catalog / "journal-agent", left)
     agent = subprocess.Popen(
         [sys.executable, "-m", "autolab", "agent", "--budget", "3", "--initial-design", "2", "--seed", "4", "--dir", str(directory),
          "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log", "--fix", "growth_temperature_c=250", "--json"],
