@@ -215,7 +215,9 @@ class AblatedGP(AutolabGP):
     - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
-    - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default).
+    - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
+    - ``gp-on-the-edge``: suggestions stay on the bounds of inputs the model has not resolved
+      (no ``GPOptimizer._off_the_edge``).
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -225,7 +227,8 @@ class AblatedGP(AutolabGP):
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
-        "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0},
+        "gp-on-the-edge": {"_edge_correction": False},
+        "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False},
     }
 
     def __init__(self, bounds, direction, seed, budget, variant):

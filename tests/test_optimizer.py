@@ -193,3 +193,34 @@ def test_a_checkpoint_keeps_the_design_size_it_started_with_when_the_default_rul
     assert GPOptimizer.from_state(state).state_dict()["n_initial"] is None  # the default stays the default
     older = {k: v for k, v in state.items() if k != "initial_points"}
     assert GPOptimizer.from_state(older).initial_points == 19
+
+
+class _OnTheEdge(GPOptimizer):
+    """GPOptimizer without the move off the bounds of unresolved inputs (the ablation's ``gp-on-the-edge``)."""
+
+    _edge_correction = False
+
+
+def _z_of_model_steps(cls, trend: float) -> tuple[list[float], float]:
+    """Model-step values of ``z`` on a peak in (x, y) times (1 + trend·z), and the learned length scale of z."""
+    opt = cls({"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (0.0, 1.0)}, {"f": "maximize"}, seed=0, max_trials=25)
+    run(opt, lambda s: math.exp(-((s["x"] - 0.3) ** 2 + (s["y"] - 0.6) ** 2) / (2 * 0.15**2)) * (1.0 + trend * s["z"]), 25)
+    trials = list(opt.trials_.values())[opt.initial_points:]
+    return [t["params"]["z"] for t in trials], opt.summary()["length_scales"]["z"]
+
+
+@pytest.mark.slow
+def test_an_input_the_model_has_not_resolved_is_not_pinned_to_its_bounds_but_a_learned_trend_keeps_its_edge():
+    """Boundary over-exploration: along an input without effect (its length scale runs to the bound
+    of 100) the acquisition peaks at 0 or 1, where the posterior variance is largest. Suggestions
+    there move to a random interior value when that costs the acquisition less than a factor 2."""
+    on_bounds = lambda zs: sum(z <= 0.01 or z >= 0.99 for z in zs)  # noqa: E731
+    kept, scale = _z_of_model_steps(_OnTheEdge, trend=0.0)
+    assert scale > 10.0
+    assert on_bounds(kept) >= 10, kept  # 12 of 15 model steps on a bound of z without the move
+    moved, _ = _z_of_model_steps(GPOptimizer, trend=0.0)
+    assert on_bounds(moved) <= 4, moved  # 3 of 15 with it
+    # A trend towards z = 1 that the model has learned keeps its edge: the edge's acquisition is
+    # more than twice a random interior value's, and the campaign ends at z = 1.
+    with_trend, _ = _z_of_model_steps(GPOptimizer, trend=0.5)
+    assert sum(z >= 0.99 for z in with_trend[-5:]) >= 3, with_trend
