@@ -201,6 +201,12 @@ class _OnTheEdge(GPOptimizer):
     _edge_correction = False
 
 
+class _NoTolerance(GPOptimizer):
+    """GPOptimizer whose move off the edge may cost the acquisition any factor."""
+
+    _edge_tolerance = math.inf
+
+
 def _z_of_model_steps(cls, trend: float) -> tuple[list[float], float]:
     """Model-step values of ``z`` on a peak in (x, y) times (1 + trend·z), and the learned length scale of z."""
     opt = cls({"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (0.0, 1.0)}, {"f": "maximize"}, seed=0, max_trials=25)
@@ -213,14 +219,18 @@ def _z_of_model_steps(cls, trend: float) -> tuple[list[float], float]:
 def test_an_input_the_model_has_not_resolved_is_not_pinned_to_its_bounds_but_a_learned_trend_keeps_its_edge():
     """Boundary over-exploration: along an input without effect (its length scale runs to the bound
     of 100) the acquisition peaks at 0 or 1, where the posterior variance is largest. Suggestions
-    there move to a random interior value when that costs the acquisition less than a factor 2."""
+    there move to a random value when that costs the acquisition less than a factor 2."""
     on_bounds = lambda zs: sum(z <= 0.01 or z >= 0.99 for z in zs)  # noqa: E731
     kept, scale = _z_of_model_steps(_OnTheEdge, trend=0.0)
     assert scale > 10.0
     assert on_bounds(kept) >= 10, kept  # 12 of 15 model steps on a bound of z without the move
     moved, _ = _z_of_model_steps(GPOptimizer, trend=0.0)
     assert on_bounds(moved) <= 4, moved  # 3 of 15 with it
-    # A trend towards z = 1 that the model has learned keeps its edge: the edge's acquisition is
-    # more than twice a random interior value's, and the campaign ends at z = 1.
-    with_trend, _ = _z_of_model_steps(GPOptimizer, trend=0.5)
+    # A trend towards z = 1 that the model has learned keeps its edge although z is still
+    # unresolved (length scale ≥ 1): the edge's acquisition is more than twice a random value's,
+    # and the campaign ends at z = 1 — 4 of its last 5 steps, none without the tolerance.
+    with_trend, scale = _z_of_model_steps(GPOptimizer, trend=0.5)
+    assert scale >= 1.0
     assert sum(z >= 0.99 for z in with_trend[-5:]) >= 3, with_trend
+    without_tolerance, _ = _z_of_model_steps(_NoTolerance, trend=0.5)
+    assert sum(z >= 0.99 for z in without_tolerance[-5:]) <= 1, without_tolerance

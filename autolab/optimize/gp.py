@@ -19,9 +19,10 @@ scrambled-Sobol candidates plus perturbations of the five best points, then refi
 from the best candidate): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with ``target=…``, the
 acquisition on −|f − target| ("hit a target value"). Optionally a fraction of the model steps
 (``exploration=``, default 0) explore instead: they draw a Sobol candidate with probability ∝
-posterior variance (ε-greedy). A suggestion on a bound of an input the model has not resolved
-(length scale ≥ 1 on the unit cube) takes a random interior value of that input when that costs
-the acquisition less than a factor 2 (:meth:`GPOptimizer._off_the_edge`). Batches are chosen jointly by the
+posterior variance (ε-greedy). With a log-scale acquisition and a kernel shaped as the default, a
+suggestion on a bound of an input the model has not resolved (length scale ≥ 1 on the unit cube)
+takes a random value of that input when that costs the acquisition less than a factor 2
+(:meth:`GPOptimizer._off_the_edge`). Batches are chosen jointly by the
 kriging believer: each chosen point is added at the posterior mean before the next is chosen, and
 pending suggestions count the same way. Two objectives: each suggestion scalarises the
 objectives (normalised to [0, 1] in the "better" direction) with random augmented-Chebyshev weights
@@ -54,7 +55,7 @@ from scipy.stats import qmc
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
 from .acquisition import resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
@@ -118,12 +119,19 @@ def default_kernel(dim: int):
     )
 
 
+def _default_shaped(kernel) -> bool:
+    """Whether ``kernel`` is shaped as :func:`default_kernel`: ``ConstantKernel × (Matern or RBF) + WhiteKernel``."""
+    return (
+        isinstance(kernel, Sum) and isinstance(kernel.k1, Product) and isinstance(kernel.k1.k1, ConstantKernel)
+        and isinstance(kernel.k1.k2, RBF) and isinstance(kernel.k2, WhiteKernel)  # Matern is an RBF in scikit-learn
+    )
+
+
 def _length_scales(kernel, dim: int) -> np.ndarray | None:
-    """The Matern/RBF length scales of a kernel shaped as :func:`default_kernel`, one per input (None for another shape)."""
-    try:
-        scales = np.atleast_1d(np.asarray(kernel.get_params()["k1__k2__length_scale"], dtype=float))
-    except (KeyError, TypeError, ValueError):
+    """The length scales of a kernel shaped as :func:`default_kernel`, one per input (None for another shape)."""
+    if not _default_shaped(kernel):
         return None
+    scales = np.atleast_1d(np.asarray(kernel.k1.k2.length_scale, dtype=float))
     return np.broadcast_to(scales, (dim,)).copy() if scales.size in (1, dim) else None
 
 
@@ -256,6 +264,8 @@ class GPOptimizer:
     _cold_restart = True
     #: Whether suggestions move off the bounds of unresolved inputs (:meth:`_off_the_edge`); off only for the ablation.
     _edge_correction = True
+    #: The factor of the acquisition a move off the edge may cost (:data:`EDGE_TOLERANCE`; ``inf`` for none).
+    _edge_tolerance = EDGE_TOLERANCE
 
     @cached_property
     def space(self) -> ParameterSpace:
@@ -500,9 +510,8 @@ class GPOptimizer:
             scales = _length_scales(self.kernel_, self.space.dim)
             if scales is not None:
                 out["length_scales"] = dict(zip(self.space.names, scales.tolist(), strict=True))
-            noise = self.kernel_.get_params().get("k2__noise_level")
-            if noise is not None:
-                out["noise_level"] = float(noise)
+            if _default_shaped(self.kernel_):
+                out["noise_level"] = float(self.kernel_.k2.noise_level)
         return out
 
     def predict(self, points: Sequence[Mapping[str, float]], objective: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -608,11 +617,14 @@ class GPOptimizer:
         input, and its effect is never learned (boundary over-exploration; Siivola, Vehtari,
         Vanhatalo, González and Andersen 2018, "Correcting boundary over-exploration deficiencies
         in Bayesian optimization with virtual derivative sign observations", IEEE MLSP). Each such
-        input within :data:`EDGE_MARGIN` of a bound is given a uniformly random interior value
-        instead (as Li et al. 2017, "High dimensional Bayesian optimisation using dropout", fill
-        the inputs they leave out), provided the acquisition there is within a factor
+        input within :data:`EDGE_MARGIN` of a bound is given a uniformly random value in its
+        range instead (as Li et al. 2017, "High dimensional Bayesian optimisation using dropout",
+        fill the inputs they leave out), provided the acquisition there is within a factor
         :data:`EDGE_TOLERANCE` of the edge's — so a trend the model has learned towards a bound
-        keeps its edge. Nothing moves while every input is unresolved.
+        keeps its edge. It is the last step of a model suggestion, after the cost-aware choice, so
+        the two tolerances can add (1.25^α × 2 at most). Nothing moves while every input is
+        unresolved, or with a kernel not shaped as :func:`default_kernel` (no length scale per input
+        to read).
         """
         scales = _length_scales(kernel, self.space.dim)
         if scales is None or np.all(scales >= UNRESOLVED_LENGTH_SCALE):
@@ -623,7 +635,7 @@ class GPOptimizer:
         moved = x.copy()
         moved[edge] = self.rng_.random(int(edge.sum()))
         moved_value = float(score(moved)[0])
-        if np.isfinite(moved_value) and moved_value >= value - math.log(EDGE_TOLERANCE):
+        if np.isfinite(moved_value) and moved_value >= value - math.log(self._edge_tolerance):
             return moved, moved_value
         return x, value
 
@@ -726,8 +738,6 @@ class GPOptimizer:
             res = minimize(objective_and_gradient, start, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * self.space.dim, options={"maxiter": 20})
             if np.isfinite(res.fun) and -res.fun > best_value and self.constraint_set.satisfied(np.clip(res.x, 0, 1))[0]:
                 best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
-        if acquisition.log_scale and self._edge_correction:
-            best_x, best_value = self._off_the_edge(best_x, best_value, gp.kernel_, score)
         if alpha:
             # Cost-aware: the quickest point to move to among those whose acquisition is within a
             # factor COST_TOLERANCE^α of the best (α cools from 1 to 0): a nearby point wins a near tie.
@@ -735,5 +745,7 @@ class GPOptimizer:
             pool_values = np.r_[best_value, values]
             near_best = np.flatnonzero(pool_values >= best_value - alpha * math.log(COST_TOLERANCE))
             i = int(near_best[np.argmin(move_time_s(pool[near_best]))])
-            return pool[i], float(pool_values[i])
+            best_x, best_value = pool[i], float(pool_values[i])
+        if acquisition.log_scale and self._edge_correction:
+            best_x, best_value = self._off_the_edge(best_x, best_value, gp.kernel_, score)
         return best_x, best_value
