@@ -234,3 +234,21 @@ def test_an_input_the_model_has_not_resolved_is_not_pinned_to_its_bounds_but_a_l
     assert sum(z >= 0.99 for z in with_trend[-5:]) >= 3, with_trend
     without_tolerance, _ = _z_of_model_steps(_NoTolerance, trend=0.5)
     assert sum(z >= 0.99 for z in without_tolerance[-5:]) <= 1, without_tolerance
+
+
+def test_a_kernel_of_another_shape_suggests_and_summarises_without_length_scales():
+    """Length scales (summary, the edge move) are read only from a kernel shaped as the default;
+    another kernel's model steps run without the move and its summary leaves them out."""
+    from sklearn.gaussian_process.kernels import RBF, Matern, WhiteKernel
+
+    mixed = 1.0 * RBF([0.3, 0.3]) + 1.0 * Matern([0.3, 0.3], nu=1.5) + WhiteKernel(1e-3)
+    opt = GPOptimizer({"x": (0.0, 1.0), "z": (0.0, 1.0)}, {"f": "maximize"}, seed=2, kernel=mixed, n_initial=5)
+    run(opt, lambda s: math.exp(-(((s["x"] - 0.4) / 0.2) ** 2)), 8)
+    summary = opt.summary()
+    assert summary["n_complete"] == 8
+    assert "length_scales" not in summary
+    assert "noise_level" not in summary
+    default = GPOptimizer({"x": (0.0, 1.0), "z": (0.0, 1.0)}, {"f": "maximize"}, seed=2, n_initial=5)
+    run(default, lambda s: math.exp(-(((s["x"] - 0.4) / 0.2) ** 2)), 8)
+    assert set(default.summary()["length_scales"]) == {"x", "z"}
+    assert default.summary()["noise_level"] > 0
