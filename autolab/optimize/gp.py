@@ -84,7 +84,7 @@ class _PosteriorSpread:
 UNRESOLVED_LENGTH_SCALE = 1.0
 #: A suggestion within this distance of a bound (unit cube) of an unresolved input is "on the edge".
 EDGE_MARGIN = 0.01
-#: The edge value of an unresolved input is replaced by a random interior one when the acquisition
+#: The edge value of an unresolved input is replaced by a random one when the acquisition
 #: there is within this factor of the edge's.
 EDGE_TOLERANCE = 2.0
 
