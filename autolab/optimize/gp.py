@@ -627,10 +627,11 @@ class GPOptimizer:
         to read).
         """
         scales = _length_scales(kernel, self.space.dim)
-        if scales is None or np.all(scales >= UNRESOLVED_LENGTH_SCALE):
+        if scales is None:
             return x, value
-        edge = (scales >= UNRESOLVED_LENGTH_SCALE) & ((x <= EDGE_MARGIN) | (x >= 1.0 - EDGE_MARGIN))
-        if not edge.any():
+        unresolved = scales >= UNRESOLVED_LENGTH_SCALE
+        edge = unresolved & ((x <= EDGE_MARGIN) | (x >= 1.0 - EDGE_MARGIN))
+        if unresolved.all() or not edge.any():
             return x, value
         moved = x.copy()
         moved[edge] = self.rng_.random(int(edge.sum()))
