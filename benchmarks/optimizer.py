@@ -10,8 +10,8 @@ Problem families (``--families``, :mod:`families`): randomised instances — win
 decoy, inputs whose useful scale is not the one given, noise of 1–5 % of the range, odd scales
 and offsets, 2–6 inputs — each drawn from the seed, budget 30, scored
 ``(f_best − f_median)/(f_opt − f_median)`` at the noise-free value of the best measured point;
-a hit is a score ≥ 0.90. The edge move was chosen on seeds 0–23, the other defaults on 0–11; the report uses seeds from 100,
-new instances of each family. Methods: ``gp`` (defaults), ``gp-ei-plain``, ``random``, the
+a hit is a score ≥ 0.90. The edge move and the augmented-EI factor were chosen on seeds 0–23, the
+other defaults on 0–11; the report uses seeds from 100, new instances of each family. Methods: ``gp`` (defaults), ``gp-ei-plain``, ``random``, the
 ablations of :class:`AblatedGP` (one mechanism off each, and ``gp-previous`` with all off), and
 ``ax`` where Ax is importable.
 
@@ -217,7 +217,9 @@ class AblatedGP(AutolabGP):
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
     - ``gp-on-the-edge``: suggestions stay on the bounds of inputs the model has not resolved
-      (no ``GPOptimizer._off_the_edge``).
+      (no ``GPOptimizer._off_the_edge``);
+    - ``gp-plain-log-ei``: log-EI without the augmented-EI factor (``acquisition.log_augmentation``);
+    - ``gp-plain-log-ei-on-the-edge``: neither the factor nor the edge move.
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -228,7 +230,10 @@ class AblatedGP(AutolabGP):
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
         "gp-on-the-edge": {"_edge_correction": False},
-        "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False},
+        "gp-plain-log-ei": {"_augmented_ei": False},
+        "gp-plain-log-ei-on-the-edge": {"_augmented_ei": False, "_edge_correction": False},
+        "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
+                        "_augmented_ei": False},
     }
 
     def __init__(self, bounds, direction, seed, budget, variant):
@@ -278,6 +283,26 @@ def run_family(family: str, method: str, seed: int, budget: int = 30) -> dict:
     return {"scores": [inst.score(v) for v in best], "suggest_s": suggest_s}
 
 
+def paired_comparison(a, b, *, resamples: int = 10000, seed: int = 0) -> dict[str, float]:
+    """How two methods' final scores on the same seeds differ: ``a`` against ``b``, seed by seed.
+
+    ``wins``/``losses``: seeds where ``a`` scores more/less than ``b`` by over 0.001 (the rest are
+    ties); ``median_difference``: median(a) − median(b), with a 95 % percentile-bootstrap interval
+    (``ci_low``, ``ci_high``) from ``resamples`` draws of the seeds with replacement, the pairs kept
+    together (Efron and Tibshirani 1993, ch. 13). An interval that contains 0 says the seeds do not
+    tell the two medians apart.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        msg = f"paired scores must be two equally long, non-empty lists of seeds, not {a.shape} and {b.shape}"
+        raise ValueError(msg)
+    draws = np.random.default_rng(seed).integers(0, a.size, (resamples, a.size))
+    boot = np.median(a[draws], axis=1) - np.median(b[draws], axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"wins": int(np.sum(a - b > 1e-3)), "losses": int(np.sum(b - a > 1e-3)),
+            "median_difference": float(np.median(a) - np.median(b)), "ci_low": float(low), "ci_high": float(high)}
+
+
 def families_main(args) -> None:
     """The family table: hits (score ≥ 0.90 after the budget) and median score per family and method."""
     seeds = parse_seeds(args.seeds_list)
@@ -291,7 +316,7 @@ def families_main(args) -> None:
     out = {"seeds": seeds, "budget": 30, "target": 0.90, "methods": methods, "families": {}}
     print(f"problem families ({len(seeds)} seeds {seeds[0]}–{seeds[-1]}, budget 30, {time.perf_counter() - start:.0f} s "
           f"on {args.processes} processes): hits = seeds reaching 0.90 · median score [q25, q75] · median suggest ms")
-    print(f"{'family':22s} " + " ".join(f"{m:>24s}" for m in methods))
+    print(f"{'family':22s} " + " ".join(f"{m:>34s}" for m in methods))
     for f in families:
         row, out["families"][f] = f"{f:22s} ", {"dim": FAMILIES[f]["dim"], "noise": FAMILIES[f]["noise"], "methods": {}}
         for m in methods:
@@ -301,8 +326,19 @@ def families_main(args) -> None:
             out["families"][f]["methods"][m] = {"hits": int(np.sum(final >= 0.90)), "median": q50, "q25": q25, "q75": q75,
                                                 "final": final.tolist(), "suggest_ms": ms,
                                                 "curves": [by_key[(f, m, s)]["scores"] for s in seeds]}
-            row += f"{int(np.sum(final >= 0.90)):>3d}/{len(seeds)} {q50:5.3f} [{q25:5.3f},{q75:5.3f}] {ms:4.0f}"[:24].rjust(24) + " "
+            row += f"{int(np.sum(final >= 0.90)):>3d}/{len(seeds)} {q50:5.3f} [{q25:5.3f},{q75:5.3f}] {ms:4.0f}".rjust(34) + " "
         print(row)
+    if "gp-ei-plain" in methods and len(methods) > 1:
+        print("\npaired against gp-ei-plain, seed by seed: wins/losses (by > 0.001), median(method) − median(gp-ei-plain) "
+              "[95 % bootstrap interval]")
+        for f in families:
+            scores = out["families"][f]["methods"]
+            out["families"][f]["paired_against_gp-ei-plain"] = paired = {
+                m: paired_comparison(scores[m]["final"], scores["gp-ei-plain"]["final"]) for m in methods if m != "gp-ei-plain"
+            }
+            print(f"{f:22s} " + " ".join(
+                f"{p['wins']:>2d}/{p['losses']:<2d} {p['median_difference']:+.4f} [{p['ci_low']:+.3f},{p['ci_high']:+.3f}]".rjust(34)
+                for p in paired.values()))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, default=float))
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from families import FAMILIES, instance
+from optimizer import paired_comparison
 
 #: The share of the domain scoring ≥ 0.90 the module docstring states for seeds 0–5 (min, max).
 STATED_SHARE = {"window-decoy-2": (0.029, 0.048), "window-decoy-3": (0.0026, 0.0053), "hartmann3-odd": (0.011, 0.012),
@@ -42,3 +43,24 @@ def test_the_share_of_the_domain_near_the_optimum_is_as_stated(family):
     sample = np.random.default_rng(0).random((20000, len(names)))
     share = np.mean([inst.score(inst.f(dict(zip(names, lows + u * (highs - lows), strict=True)))) >= 0.9 for u in sample])
     assert low * 0.8 <= share <= high * 1.2 + 1e-4
+
+
+def test_the_paired_comparison_counts_seeds_and_brackets_the_median_difference():
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.9, 1.0, 24)
+    same = paired_comparison(a, a)
+    assert (same["wins"], same["losses"], same["median_difference"], same["ci_low"], same["ci_high"]) == (0, 0, 0.0, 0.0, 0.0)
+    shifted = paired_comparison(a, a - 0.01)  # every resample's medians differ by exactly the shift
+    assert (shifted["wins"], shifted["losses"]) == (24, 0)
+    assert shifted["median_difference"] == pytest.approx(0.01)
+    assert shifted["ci_low"] == pytest.approx(0.01)
+    assert shifted["ci_high"] == pytest.approx(0.01)
+    # Two draws of one distribution: the interval holds 0; a shift of five spreads: it does not.
+    b = rng.uniform(0.9, 1.0, 24)
+    alike = paired_comparison(a, b)
+    assert alike["ci_low"] < 0.0 < alike["ci_high"]
+    assert alike["wins"] + alike["losses"] <= 24
+    apart = paired_comparison(a + 0.5, b)
+    assert apart["ci_low"] > 0.3
+    with pytest.raises(ValueError, match=r"equally long.*\(24,\) and \(23,\)"):
+        paired_comparison(a, b[:-1])

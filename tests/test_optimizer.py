@@ -11,7 +11,7 @@ from bluesky_adaptive.protocols import Checkpointable, Optimizer, SupportsStoppi
 
 from autolab.errors import LimitError
 from autolab.optimize import GPOptimizer, default_initial_points
-from autolab.optimize.acquisition import log_h
+from autolab.optimize.acquisition import log_augmentation, log_h
 
 
 def branin(x1, x2):
@@ -49,6 +49,41 @@ def test_log_h_is_finite_and_accurate_far_in_the_tail():
     np.testing.assert_allclose(values[2:], direct, rtol=1e-10)
     # asymptote: h(z) ≈ φ(z)/z² for z → −∞
     assert values[0] == pytest.approx(-0.5 * 40.0**2 - 0.5 * np.log(2 * np.pi) - 2 * np.log(40.0), abs=1e-2)
+
+
+def test_the_augmented_ei_factor_vanishes_where_the_noise_dominates_and_is_one_far_from_the_data():
+    noise = 0.1
+    sigma = np.array([noise, 2 * noise, 10 * noise, 1e3 * noise])  # predictive sd of a measurement ≥ the noise's
+    np.testing.assert_allclose(np.exp(log_augmentation(sigma[1:], noise)), [0.5, 0.9, 0.999])
+    assert log_augmentation(sigma[:1], noise)[0] == pytest.approx(math.log(1e-9), abs=0.01)  # a point known to the noise
+    np.testing.assert_array_equal(log_augmentation(sigma, 0.0), 0.0)  # no noise learned: log EI unchanged
+
+
+class _PlainLogEI(GPOptimizer):
+    """GPOptimizer without the augmented-EI factor (the ablation's ``gp-plain-log-ei``)."""
+
+    _augmented_ei = False
+
+
+def _remeasurements(cls, seed: int, steps: int = 25) -> int:
+    """Model steps within 0.02 (unit square) of an earlier point on a noisy peak (σ = 5 % of its height)."""
+    noise = np.random.default_rng(seed)
+    opt = cls({"x": (0.0, 1.0), "y": (0.0, 1.0)}, {"f": "maximize"}, seed=seed, max_trials=steps)
+    run(opt, lambda s: math.exp(-((s["x"] - 0.3) ** 2 + (s["y"] - 0.6) ** 2) / (2 * 0.2**2)) + noise.normal(0, 0.05), steps)
+    points = np.array([[t["params"]["x"], t["params"]["y"]] for t in opt.trials_.values()])
+    return sum(np.min(np.linalg.norm(points[:i] - points[i], axis=1)) < 0.02 for i in range(opt.initial_points, steps))
+
+
+@pytest.mark.slow
+def test_a_noisy_campaign_measures_its_incumbent_again_less_often_with_the_augmented_factor():
+    """Log EI on a noisy peak keeps returning to the incumbent, whose value only the noise still
+    blurs; the augmented factor (Huang et al. 2006) spends those steps elsewhere. Of 2 × 20 model
+    steps, 12 fall within 0.02 of an earlier point with it and 21 without."""
+    with_factor = sum(_remeasurements(GPOptimizer, seed) for seed in (0, 1))
+    without = sum(_remeasurements(_PlainLogEI, seed) for seed in (0, 1))
+    assert with_factor <= 15
+    assert without >= 18
+    assert without - with_factor >= 5
 
 
 def test_same_seed_same_suggestions_and_restore_continues_identically(tmp_path):
@@ -223,9 +258,14 @@ def test_an_input_the_model_has_not_resolved_is_not_pinned_to_its_bounds_but_a_l
     on_bounds = lambda zs: sum(z <= 0.01 or z >= 0.99 for z in zs)  # noqa: E731
     kept, scale = _z_of_model_steps(_OnTheEdge, trend=0.0)
     assert scale > 10.0
-    assert on_bounds(kept) >= 10, kept  # 12 of 15 model steps on a bound of z without the move
+    assert on_bounds(kept) >= 10, kept  # 13 of 15 model steps on a bound of z without the move
     moved, _ = _z_of_model_steps(GPOptimizer, trend=0.0)
-    assert on_bounds(moved) <= 4, moved  # 3 of 15 with it
+    assert on_bounds(moved) <= 9, moved  # 7 of 15 with it
+    # Without the augmented-EI factor the move keeps 3 of 15 on a bound (12 without the move). The
+    # factor, log(1 − σ_ε/σ), is steep where σ is near the noise — next to the data, where a model
+    # step exploits — and there the slightly larger variance at the bound weighs more than a factor 2.
+    alone, _ = _z_of_model_steps(_PlainLogEI, trend=0.0)
+    assert on_bounds(alone) <= 4, alone
     # A trend towards z = 1 that the model has learned keeps its edge although z is still
     # unresolved (length scale ≥ 1): the edge's acquisition is more than twice a random value's,
     # and the campaign ends at z = 1 — 4 of its last 5 steps, none without the tolerance.

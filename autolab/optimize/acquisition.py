@@ -40,6 +40,24 @@ def log_expected_improvement(mu, sigma, best, xi: float = 0.0) -> np.ndarray:
     return np.log(sigma) + log_h((np.asarray(mu) - best - xi) / sigma)
 
 
+def log_augmentation(sigma, noise_sd) -> np.ndarray:
+    """log(1 − σ_ε/σ): the augmented-EI factor (Huang, Allen, Notz and Zeng 2006, "Global optimization
+    of stochastic black-box systems via sequential kriging meta-models", J. Global Optim. 34, 441).
+
+    ``sigma`` is the predictive standard deviation of a measurement — the latent function's
+    posterior variance plus the noise variance σ_ε², as scikit-learn's GP with a ``WhiteKernel``
+    predicts it — so 1 − σ_ε/σ is Huang's 1 − σ_ε/√(s² + σ_ε²). It goes to 0 (log → −∞, floored at
+    log 10⁻¹²) where the model already knows the latent value to well within the noise, such as
+    at a point measured many times (about −21 where σ = σ_ε), and to 1 far from the data; added to
+    log EI it keeps noisy campaigns from measuring their incumbent again and again.
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    noise_sd = float(noise_sd)
+    if noise_sd <= 0.0:
+        return np.zeros_like(sigma)
+    return np.log(np.maximum(1.0 - noise_sd / np.maximum(sigma, noise_sd * (1.0 + 1e-9)), 1e-12))
+
+
 def upper_confidence_bound(mu, sigma, beta: float = 2.0) -> np.ndarray:
     """μ + β·σ."""
     return np.asarray(mu) + beta * np.asarray(sigma)

@@ -17,7 +17,10 @@ WhiteKernel``.
 Acquisition (an argument, see :mod:`autolab.optimize.acquisition`; maximised over 1024
 scrambled-Sobol candidates plus perturbations of the five best points, then refined by L-BFGS-B
 from the best candidate): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with ``target=…``, the
-acquisition on −|f − target| ("hit a target value"). Optionally a fraction of the model steps
+acquisition on −|f − target| ("hit a target value"). Log-EI carries the augmented-EI factor
+log(1 − σ_ε/σ) of Huang et al. 2006 (:func:`~autolab.optimize.acquisition.log_augmentation`; σ_ε
+the noise the GP learned, σ the predictive standard deviation), so a noisy campaign does not keep
+measuring its incumbent. Optionally a fraction of the model steps
 (``exploration=``, default 0) explore instead: they draw a Sobol candidate with probability ∝
 posterior variance (ε-greedy). With a log-scale acquisition and a kernel shaped as the default, a
 suggestion on a bound of an input the model has not resolved (length scale ≥ 1 on the unit cube)
@@ -57,7 +60,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
-from .acquisition import resolve_acquisition
+from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
@@ -125,6 +128,13 @@ def _default_shaped(kernel) -> bool:
         isinstance(kernel, Sum) and isinstance(kernel.k1, Product) and isinstance(kernel.k1.k1, ConstantKernel)
         and isinstance(kernel.k1.k2, RBF) and isinstance(kernel.k2, WhiteKernel)  # Matern is an RBF in scikit-learn
     )
+
+
+def _noise_sd(gp) -> float | None:
+    """The noise standard deviation a fitted GP learned, in the outputs' units (None unless its kernel is shaped as the default)."""
+    if not _default_shaped(gp.kernel_):
+        return None
+    return math.sqrt(gp.kernel_.k2.noise_level) * float(np.atleast_1d(gp._y_train_std)[0])
 
 
 def _length_scales(kernel, dim: int) -> np.ndarray | None:
@@ -266,6 +276,8 @@ class GPOptimizer:
     _edge_correction = True
     #: The factor of the acquisition a move off the edge may cost (:data:`EDGE_TOLERANCE`; ``inf`` for none).
     _edge_tolerance = EDGE_TOLERANCE
+    #: Whether log-EI carries the augmented-EI factor (:func:`~autolab.optimize.acquisition.log_augmentation`); off only for the ablation.
+    _augmented_ei = True
 
     @cached_property
     def space(self) -> ParameterSpace:
@@ -694,10 +706,15 @@ class GPOptimizer:
         move_time_s = self._move_time_s()  # cost-aware: α cools from 1 to 0 over the budget
         alpha = 0.0 if move_time_s is None else cost_cooling_alpha(self.max_trials, len(self.trials_), self.initial_points)
 
+        # Augmented EI: a point the model already knows to within the noise gains little from one more measurement.
+        noise_sd = _noise_sd(gp) if self._augmented_ei and isinstance(acquisition, LogExpectedImprovement) else None
+
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)
             mu, sd = gp.predict(x, return_std=True)
             value = acquisition(mu, sd, best)
+            if noise_sd is not None:
+                value = value + log_augmentation(sd, noise_sd)
             if feasible is not None:
                 p = feasible.predict_proba(x)[:, 1]
                 value = value + np.log(np.maximum(p, 1e-12)) if acquisition.log_scale else value * p
