@@ -10,7 +10,7 @@ Problem families (``--families``, :mod:`families`): randomised instances — win
 decoy, inputs whose useful scale is not the one given, noise of 1–5 % of the range, odd scales
 and offsets, 2–6 inputs — each drawn from the seed, budget 30, scored
 ``(f_best − f_median)/(f_opt − f_median)`` at the noise-free value of the best measured point;
-a hit is a score ≥ 0.90. The edge move and the augmented-EI factor were chosen on seeds 0–23, the
+a hit is a score ≥ 0.90. The edge move and the augmented-EI factor are chosen on seeds 0–23, the
 other defaults on 0–11; the report uses seeds from 100, new instances of each family. Methods: ``gp`` (defaults), ``gp-ei-plain``, ``random``, the
 ablations of :class:`AblatedGP` (one mechanism off each, and ``gp-previous`` with all off), and
 ``ax`` where Ax is importable.
@@ -208,7 +208,7 @@ class Ablated(GPOptimizer):
 
 
 class AblatedGP(AutolabGP):
-    """``gp`` with one mechanism off (or all of them: ``gp-previous``, the defaults before the ablation).
+    """``gp`` with one mechanism off (or all of them: ``gp-previous``).
 
     - ``gp-given-scale``: every range on the scale given (no log scale for a range of a decade or more);
     - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;

@@ -46,16 +46,17 @@ def log_augmentation(sigma, noise_sd) -> np.ndarray:
 
     ``sigma`` is the predictive standard deviation of a measurement — the latent function's
     posterior variance plus the noise variance σ_ε², as scikit-learn's GP with a ``WhiteKernel``
-    predicts it — so 1 − σ_ε/σ is Huang's 1 − σ_ε/√(s² + σ_ε²). It goes to 0 (log → −∞, floored at
-    log 10⁻¹²) where the model already knows the latent value to well within the noise, such as
-    at a point measured many times (about −21 where σ = σ_ε), and to 1 far from the data; added to
-    log EI it keeps noisy campaigns from measuring their incumbent again and again.
+    predicts it — so 1 − σ_ε/σ is Huang's 1 − σ_ε/√(s² + σ_ε²). It goes to 0 where the model already
+    knows the latent value to well within the noise, such as next to a point measured many times
+    (σ is held above σ_ε by a relative 10⁻⁹, so the log stays above about −21), and to 1 far from
+    the data; added to log EI it keeps noisy campaigns from measuring next to their incumbent
+    again and again. Zero noise leaves log EI unchanged.
     """
     sigma = np.asarray(sigma, dtype=float)
     noise_sd = float(noise_sd)
     if noise_sd <= 0.0:
         return np.zeros_like(sigma)
-    return np.log(np.maximum(1.0 - noise_sd / np.maximum(sigma, noise_sd * (1.0 + 1e-9)), 1e-12))
+    return np.log(1.0 - noise_sd / np.maximum(sigma, noise_sd * (1.0 + 1e-9)))
 
 
 def upper_confidence_bound(mu, sigma, beta: float = 2.0) -> np.ndarray:

@@ -17,10 +17,11 @@ WhiteKernel``.
 Acquisition (an argument, see :mod:`autolab.optimize.acquisition`; maximised over 1024
 scrambled-Sobol candidates plus perturbations of the five best points, then refined by L-BFGS-B
 from the best candidate): ``"log_ei"`` (default), ``"ucb"`` (β = 2), or, with ``target=…``, the
-acquisition on −|f − target| ("hit a target value"). Log-EI carries the augmented-EI factor
-log(1 − σ_ε/σ) of Huang et al. 2006 (:func:`~autolab.optimize.acquisition.log_augmentation`; σ_ε
-the noise the GP learned, σ the predictive standard deviation), so a noisy campaign does not keep
-measuring its incumbent. Optionally a fraction of the model steps
+acquisition on −|f − target| ("hit a target value"). With a kernel shaped as the default, the
+built-in log-EI carries the augmented-EI factor log(1 − σ_ε/σ) of Huang et al. 2006
+(:func:`~autolab.optimize.acquisition.log_augmentation`; σ_ε the noise the GP learned, σ the
+predictive standard deviation), so a noisy campaign does not keep measuring next to its
+incumbent; another kernel or acquisition object runs without it. Optionally a fraction of the model steps
 (``exploration=``, default 0) explore instead: they draw a Sobol candidate with probability ∝
 posterior variance (ε-greedy). With a log-scale acquisition and a kernel shaped as the default, a
 suggestion on a bound of an input the model has not resolved (length scale ≥ 1 on the unit cube)
