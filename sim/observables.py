@@ -10,7 +10,7 @@ import numpy as np
 
 from autolab.materials import MSC_FAMILIES, MSC_SAXS_DIAMETER_NM, diameter_for_units, yu_extinction_m_inv_cm_inv
 
-from .optics import DEFAULT_OPTICS, absorbance, nc_class_absorbance
+from .optics import DEFAULT_OPTICS, absorbance, nc_absorbance
 from .state import KineticState
 
 #: Smallest diameter SAXS resolves, nm (Palencia 2020).
@@ -51,8 +51,7 @@ def nc_exciton_nm(state: KineticState, min_fraction: float = 0.02) -> float | No
     """
     if state.units_in_nc_mm < min_fraction * state.precursor0_mm:
         return None
-    keep = state.nc_mm > 0
-    envelope = state.nc_mm[keep] @ nc_class_absorbance(2.0 * state.nc_radius_nm[keep], _FINE_NM, first_exciton_only=True)
+    envelope = nc_absorbance(state, _FINE_NM, first_exciton_only=True)
     return float(_FINE_NM[np.argmax(envelope)])
 
 

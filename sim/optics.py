@@ -6,8 +6,8 @@
   diameter (an extrapolation below 2 nm, as Palencia's own sizing is).
 - NCs: each radius class contributes its first exciton at the Yu 2003 wavelength, with the Yu
   extinction coefficient, a homogeneous line width, a second transition and the continuum
-  (:func:`autolab.materials.nc_class_absorbance`). Inhomogeneous broadening follows from summing
-  the classes.
+  (:func:`autolab.materials.nc_class_absorbance`), averaged over the sizes the class spans
+  (:func:`nc_absorbance`). Inhomogeneous broadening follows from summing the classes.
 - Continuum: :data:`autolab.materials.CDSE_CONTINUUM_PER_UNIT_350NM` per CdSe unit at 350 nm,
   rising towards the UV as (E − E_onset)^½.
 - A λ⁻⁴ scattering baseline and a small offset stand for the flow cell and turbidity.
@@ -79,6 +79,39 @@ def nc_class_absorbance(
     )
 
 
+#: Sizes per NC radius class at which its bands are evaluated and averaged (:func:`nc_absorbance`).
+SIZES_PER_CLASS = 5
+
+
+def nc_absorbance(
+    state: KineticState,
+    wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
+    optics: OpticalParameters = DEFAULT_OPTICS,
+    *,
+    first_exciton_only: bool = False,
+) -> np.ndarray:
+    """Absorbance of the NCs of ``state`` alone (all its radius classes), AU in the flow cell.
+
+    A radius class of the kinetics stands for every size between its edges, not for its centre
+    alone: its bands are the mean of :data:`SIZES_PER_CLASS` sizes spread evenly across the class
+    (the midpoints of equal sub-intervals). At the small end one class spans 0.08 nm of diameter,
+    9 nm of exciton wavelength near 470 nm, about the homogeneous line width; rendered at its
+    centre, a class that holds many NCs — the lowest, where NCs arrive from CdSe-465 and return to
+    it — shows as one monodisperse size, whose second transition (0.2 eV up, at 437 nm) reads as a
+    narrow band that no cluster makes. The grid's spacing is taken as the class width (the
+    kinetics' classes are uniform); a single class is rendered at its centre.
+    """
+    keep = state.nc_mm > 0
+    if not np.any(keep):
+        return np.zeros(np.shape(wavelength_nm), dtype=float)
+    radius = np.asarray(state.nc_radius_nm, dtype=float)
+    width = float(radius[1] - radius[0]) if radius.size > 1 else 0.0
+    offsets = ((np.arange(SIZES_PER_CLASS) + 0.5) / SIZES_PER_CLASS - 0.5) * width
+    diameters = 2.0 * (radius[keep][:, None] + offsets[None, :]).ravel()
+    weights = np.repeat(state.nc_mm[keep], SIZES_PER_CLASS) / SIZES_PER_CLASS
+    return weights @ nc_class_absorbance(diameters, wavelength_nm, optics, first_exciton_only=first_exciton_only)
+
+
 def absorbance(
     state: KineticState,
     wavelength_nm: np.ndarray = DEFAULT_WAVELENGTH_NM,
@@ -99,11 +132,8 @@ def absorbance(
         e1 = HC_EV_NM / peak_nm
         bands = gaussian_band(energy, e1, w) + 0.8 * gaussian_band(energy, e1 + 0.35, 3.0 * w) + 1.0 * gaussian_band(energy, e1 + 0.7, 5.0 * w)
         total = total + optics.path_length_cm * c_m * yu_extinction_m_inv_cm_inv(d) * bands
-    # NCs: one row per radius class (first exciton, second transition, continuum).
-    keep = state.nc_mm > 0
-    if np.any(keep):
-        total = total + state.nc_mm[keep] @ nc_class_absorbance(2.0 * state.nc_radius_nm[keep], lam, optics)
-    return total
+    # NCs: every radius class across its width (first exciton, second transition, continuum).
+    return total + nc_absorbance(state, lam, optics)
 
 
 def add_detector_noise(

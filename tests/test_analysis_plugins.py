@@ -92,11 +92,10 @@ def twin_own_exciton_nm(result) -> float:
     transitions and continuum, no clusters, no scattering — read model-free by the independent
     generator's reader. The twin's ``truth["nc_exciton_nm"]`` is the maximum of the first-transition
     envelope alone, 0–6 nm red of it on these spectra: not what the field (or Yu 2003) reads."""
-    from autolab.sim.optics import nc_class_absorbance
+    from autolab.sim.optics import nc_absorbance
 
-    keep = result.state.nc_mm > 0
     fine = np.arange(420.0, 700.0, 0.02)
-    nc = result.state.nc_mm[keep] @ nc_class_absorbance(2.0 * result.state.nc_radius_nm[keep], fine)
+    nc = nc_absorbance(result.state, fine)
     return first_excitonic_maximum(fine, nc, near_nm=result.truth["nc_exciton_nm"])
 
 

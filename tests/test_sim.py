@@ -82,6 +82,36 @@ def test_analytic_jacobian_matches_finite_differences():
                 np.testing.assert_allclose(jac[:, j], column, rtol=1e-3, atol=1e-6 * np.abs(jac).max(), err_msg=f"column {j}")
 
 
+def test_nc_classes_are_drawn_across_their_width_so_ncs_make_no_cluster_band():
+    """A radius class stands for the sizes between its edges (0.08 nm of diameter, 9 nm of exciton
+    near 470 nm). In the 330 and 340 °C panels of Fig. 1 (14 s, growth 250–300 °C) the twin holds
+    too little CdSe-437 to see (< 0.003 AU in ``truth``) but 2–6 µM of NCs in its lowest class;
+    drawn at their centres, one size each, the classes' second transitions make a curvature near
+    437 nm that the independent reader takes for a CdSe-437 band in a third or more of the noisy
+    spectra (12 seeds each). Drawn across their widths, as the twin draws them, it does so less than
+    a quarter as often."""
+    from autolab.materials import nc_class_absorbance
+    from autolab.sim.observables import band_absorbance
+    from autolab.sim.optics import FLOW_CELL_PATH_CM, absorbance, add_detector_noise, nc_absorbance
+    from tests.spectrum_reader import band_at
+
+    lam = np.arange(300.0, 701.0)
+    found = {"centres": 0, "across": 0}
+    for t_nuc in (330, 340):
+        for t_growth in range(250, 310, 10):
+            state = simulate(Conditions(t_nuc, t_growth, 14.0)).state
+            assert band_absorbance(state, "CdSe-437") < 0.003
+            keep = state.nc_mm > 0
+            at_centres = state.nc_mm[keep] @ nc_class_absorbance(2.0 * state.nc_radius_nm[keep], lam, path_length_cm=FLOW_CELL_PATH_CM)
+            across = absorbance(state, lam)
+            spectra = {"centres": across - nc_absorbance(state, lam) + at_centres, "across": across}
+            for name, spectrum in spectra.items():
+                found[name] += sum(band_at(lam, add_detector_noise(spectrum, np.random.default_rng(s)), 437.0) is not None for s in range(12))
+    readings = 2 * 6 * 12
+    assert found["centres"] >= readings // 3, found
+    assert 4 * found["across"] < found["centres"], found
+
+
 def test_noise_is_seeded_and_reproducible():
     a = simulate(Conditions(280, 280, 14.0), rng=np.random.default_rng(5))
     b = simulate(Conditions(280, 280, 14.0), rng=np.random.default_rng(5))
