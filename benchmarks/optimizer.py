@@ -219,7 +219,9 @@ class AblatedGP(AutolabGP):
     - ``gp-on-the-edge``: suggestions stay on the bounds of inputs the model has not resolved
       (no ``GPOptimizer._off_the_edge``);
     - ``gp-plain-log-ei``: log-EI without the augmented-EI factor (``acquisition.log_augmentation``);
-    - ``gp-plain-log-ei-on-the-edge``: neither the factor nor the edge move.
+    - ``gp-plain-log-ei-on-the-edge``: neither the factor nor the edge move;
+    - ``gp-effective-best``: one mechanism *on* that the defaults leave off — a noisy model's
+      incumbent is Huang et al.'s effective best (``GPOptimizer._incumbent``), not the best measured value.
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -232,6 +234,7 @@ class AblatedGP(AutolabGP):
         "gp-on-the-edge": {"_edge_correction": False},
         "gp-plain-log-ei": {"_augmented_ei": False},
         "gp-plain-log-ei-on-the-edge": {"_augmented_ei": False, "_edge_correction": False},
+        "gp-effective-best": {"_effective_best": True},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
                         "_augmented_ei": False},
     }

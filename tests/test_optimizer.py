@@ -59,6 +59,27 @@ def test_the_augmented_ei_factor_vanishes_where_the_noise_dominates_and_is_one_f
     np.testing.assert_array_equal(log_augmentation(sigma, 0.0), 0.0)  # no noise learned: log EI unchanged
 
 
+def test_the_effective_best_is_the_posterior_mean_of_the_measured_point_surest_to_be_high():
+    """Huang et al.'s effective best (the ablation's ``gp-effective-best``): at the measured point
+    that maximises μ − s, s the latent sd — here computed independently from the kernel without its
+    WhiteKernel — and below the best measured value when that value is a lucky draw."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    from autolab.optimize.gp import _noise_sd, default_kernel
+
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 1))
+    y = np.sin(6 * x[:, 0]) + rng.normal(0, 0.2, 20)
+    gp = GaussianProcessRegressor(kernel=default_kernel(1), normalize_y=True, random_state=0).fit(x, y)
+    noise_sd = _noise_sd(gp)
+    assert 0.1 < noise_sd < 0.4  # the noise it learned, in the outputs' units
+    latent = GaussianProcessRegressor(kernel=gp.kernel_.k1, normalize_y=True, optimizer=None, alpha=gp.kernel_.k2.noise_level).fit(x, y)
+    mu, s = latent.predict(x, return_std=True)
+    expected = mu[np.argmax(mu - s)]
+    assert GPOptimizer._incumbent(gp, x, noise_sd) == pytest.approx(expected, rel=1e-6)
+    assert expected < y.max()
+
+
 class _PlainLogEI(GPOptimizer):
     """GPOptimizer without the augmented-EI factor (the ablation's ``gp-plain-log-ei``)."""
 

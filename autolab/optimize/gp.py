@@ -279,6 +279,8 @@ class GPOptimizer:
     _edge_tolerance = EDGE_TOLERANCE
     #: Whether log-EI carries the augmented-EI factor (:func:`~autolab.optimize.acquisition.log_augmentation`); off only for the ablation.
     _augmented_ei = True
+    #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); off only for the ablation.
+    _effective_best = False
 
     @cached_property
     def space(self) -> ParameterSpace:
@@ -653,6 +655,19 @@ class GPOptimizer:
             return moved, moved_value
         return x, value
 
+    @staticmethod
+    def _incumbent(gp, x_obs: np.ndarray, noise_sd: float) -> float:
+        """Huang et al.'s effective best: μ at the measured point that maximises μ − s, s the latent sd.
+
+        ``gp`` predicts a measurement's sd (the latent one and the noise ``noise_sd`` together), so s
+        is √(sd² − noise_sd²). Huang et al. 2006 use it as the incumbent of augmented EI; here only
+        the ablation's ``gp-effective-best`` does (``_effective_best``), its tuning-seed figures in
+        docs/optimize.md ("Noise").
+        """
+        mu, sd = gp.predict(x_obs, return_std=True)
+        latent = np.sqrt(np.maximum(sd**2 - noise_sd**2, 0.0))
+        return float(mu[int(np.argmax(mu - latent))])
+
     def _model_point(self, complete) -> tuple[np.ndarray, float]:
         x_obs = np.array([t["x"] for t in complete])
         y_obs = self._targets(complete)
@@ -709,6 +724,8 @@ class GPOptimizer:
 
         # Augmented EI: a point the model already knows to within the noise gains little from one more measurement.
         noise_sd = _noise_sd(gp) if self._augmented_ei and isinstance(acquisition, LogExpectedImprovement) else None
+        if noise_sd is not None and self._effective_best:
+            best = self._incumbent(gp, x_obs, noise_sd)
 
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)
