@@ -18,6 +18,7 @@ module adds the clusters' bands, the flow cell and the spectrometer's noise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,21 +96,34 @@ def nc_absorbance(
     A radius class of the kinetics stands for every size between its edges, not for its centre
     alone: its bands are the mean of :data:`SIZES_PER_CLASS` sizes spread evenly across the class
     (the midpoints of equal sub-intervals). At the small end one class spans 0.08 nm of diameter,
-    9 nm of exciton wavelength near 470 nm, about the homogeneous line width; rendered at its
+    about 11 nm of exciton wavelength near 470 nm, as wide as the homogeneous line; rendered at its
     centre, a class that holds many NCs — the lowest, where NCs arrive from CdSe-465 and return to
-    it — shows as one monodisperse size, whose second transition (0.2 eV up, at 437 nm) reads as a
-    narrow band that no cluster makes. The grid's spacing is taken as the class width (the
-    kinetics' classes are uniform); a single class is rendered at its centre.
+    it — shows as one size, whose second transition (0.2 eV up, at 437 nm) the noise can make look
+    like a narrow band that no cluster makes. The grid's spacing is taken as the class width (the
+    kinetics' classes are uniform); a single class is rendered at its centre. The rows of one
+    radius grid and wavelength grid are computed once and kept (:func:`_class_rows`).
     """
     keep = state.nc_mm > 0
     if not np.any(keep):
         return np.zeros(np.shape(wavelength_nm), dtype=float)
-    radius = np.asarray(state.nc_radius_nm, dtype=float)
+    radius = np.ascontiguousarray(state.nc_radius_nm, dtype=float)
+    lam = np.ascontiguousarray(wavelength_nm, dtype=float)
+    rows = _class_rows(radius.tobytes(), lam.tobytes(), optics, first_exciton_only)
+    return state.nc_mm[keep] @ rows[keep]
+
+
+@functools.lru_cache(maxsize=16)
+def _class_rows(radius_bytes: bytes, wavelength_bytes: bytes, optics: OpticalParameters, first_exciton_only: bool) -> np.ndarray:
+    """Absorbance of 1 mM of NCs in each radius class (classes × wavelengths), averaged across each class."""
+    radius = np.frombuffer(radius_bytes, dtype=float)
+    lam = np.frombuffer(wavelength_bytes, dtype=float)
     width = float(radius[1] - radius[0]) if radius.size > 1 else 0.0
     offsets = ((np.arange(SIZES_PER_CLASS) + 0.5) / SIZES_PER_CLASS - 0.5) * width
-    diameters = 2.0 * (radius[keep][:, None] + offsets[None, :]).ravel()
-    weights = np.repeat(state.nc_mm[keep], SIZES_PER_CLASS) / SIZES_PER_CLASS
-    return weights @ nc_class_absorbance(diameters, wavelength_nm, optics, first_exciton_only=first_exciton_only)
+    diameters = 2.0 * (radius[:, None] + offsets[None, :]).ravel()
+    rows = nc_class_absorbance(diameters, lam, optics, first_exciton_only=first_exciton_only)
+    rows = rows.reshape(radius.size, SIZES_PER_CLASS, lam.size).mean(axis=1)
+    rows.flags.writeable = False
+    return rows
 
 
 def absorbance(

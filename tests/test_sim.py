@@ -83,9 +83,9 @@ def test_analytic_jacobian_matches_finite_differences():
 
 
 def test_nc_classes_are_drawn_across_their_width_so_ncs_make_no_cluster_band():
-    """A radius class stands for the sizes between its edges (0.08 nm of diameter, 9 nm of exciton
+    """A radius class stands for the sizes between its edges (0.08 nm of diameter, about 11 nm of exciton
     near 470 nm). In the 330 and 340 °C panels of Fig. 1 (14 s, growth 250–300 °C) the twin holds
-    too little CdSe-437 to see (< 0.003 AU in ``truth``) but 2–6 µM of NCs in its lowest class;
+    too little CdSe-437 to see (< 0.003 AU in ``truth``) but 2–5 µM of NCs in its lowest class;
     drawn at their centres, one size each, the classes' second transitions make a curvature near
     437 nm that the independent reader takes for a CdSe-437 band in a third or more of the noisy
     spectra (12 seeds each). Drawn across their widths, as the twin draws them, it does so less than

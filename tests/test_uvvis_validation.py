@@ -246,7 +246,7 @@ def test_twin_at_280c_4p5s():
     """At 280 °C / 4.5 s (CdSe-380/403/437 and an NC shoulder red of them; CdSe-465's 1.3 µM make
     0.0025 AU on the shoulder, too little to stand out noise-free) the plugin reads
     the twin's own NC shoulder (≈ 508 nm; the twin's ``truth``, the maximum of its first-transition
-    envelope alone, is 513 nm) within 3 nm noise-free and at 10 s integration (1e-4 AU); with the
+    envelope alone, is 513.5 nm) within 3 nm noise-free and at 10 s integration (1e-4 AU); with the
     default noise (1e-3 AU) the shoulder's flattest point moves with the noise, within 7 nm in each
     of ten seeds — never onto a cluster band."""
     clean = sim.simulate(sim.Conditions(280, 280, 4.5))
