@@ -64,3 +64,17 @@ def test_the_paired_comparison_counts_seeds_and_brackets_the_median_difference()
     assert apart["ci_low"] > 0.3
     with pytest.raises(ValueError, match=r"equally long.*\(24,\) and \(23,\)"):
         paired_comparison(a, b[:-1])
+
+
+def test_the_twin_campaign_is_scored_at_the_noise_free_value_of_its_best_measured_point():
+    """benchmarks/cost.py, like optimizer.py: a lucky draw does not count as reaching the target —
+    the point measured best is scored at its noise-free value, and the clock stops at the first
+    point where that value reaches the target."""
+    from cost import best_true, reach
+
+    run = {"values": [None, 0.5, 0.97, 0.9, 0.99], "true": [0.1, 0.55, 0.91, 0.96, 0.98], "clock_s": [3600.0, 7200.0, 10800.0, 14400.0, 18000.0]}
+    assert np.isnan(best_true(run)[0])
+    assert best_true(run)[1:] == [0.55, 0.91, 0.91, 0.98]  # the 0.97 draw is a 0.91 point
+    assert reach(run, 1.0, 0.95) == (5.0, 5.0)  # not at the third point, whose measured 0.97 was luck
+    assert reach(run, 1.0, 0.90) == (3.0, 3.0)
+    assert reach(run, 1.0, 0.99) == (np.inf, np.inf)
