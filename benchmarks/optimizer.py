@@ -391,10 +391,9 @@ def run_one(problem_name: str, method: str, seed: int, budget: int) -> dict[str,
 def twin_grid_best(processes: int) -> float:
     """Best msc437 on a 15 × 15 × 12 grid of the noise-free twin (cached in results/ per twin parameter set)."""
     from autolab.sim import DEFAULT_PARAMETERS
-
-    cache = RESULTS / "twin_msc437_grid.json"
     from autolab.sim.optics import DEFAULT_OPTICS, SIZES_PER_CLASS
 
+    cache = RESULTS / "twin_msc437_grid.json"
     # A cache made with other twin parameters or optics, or of the noisy twin, is stale.
     model = f"{DEFAULT_PARAMETERS!r} {DEFAULT_OPTICS!r} sizes per class {SIZES_PER_CLASS}, noise-free"
     if cache.exists() and json.loads(cache.read_text()).get("model") == model:

@@ -279,7 +279,7 @@ class GPOptimizer:
     _edge_tolerance = EDGE_TOLERANCE
     #: Whether log-EI carries the augmented-EI factor (:func:`~autolab.optimize.acquisition.log_augmentation`); off only for the ablation.
     _augmented_ei = True
-    #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); off only for the ablation.
+    #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); on only in the ablation's ``gp-effective-best``.
     _effective_best = False
 
     @cached_property
