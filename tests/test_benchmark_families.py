@@ -78,3 +78,24 @@ def test_the_twin_campaign_is_scored_at_the_noise_free_value_of_its_best_measure
     assert reach(run, 1.0, 0.95) == (5.0, 5.0)  # not at the third point, whose measured 0.97 was luck
     assert reach(run, 1.0, 0.90) == (3.0, 3.0)
     assert reach(run, 1.0, 0.99) == (np.inf, np.inf)
+
+
+@pytest.mark.parametrize("method", ["gp", "gp-ei-plain", "random", "sobol"])
+def test_the_constrained_twin_problem_holds_every_method_to_palencias_region(method):
+    """``twin-msc437-palencia``: every suggestion, design and model steps alike, has the growth
+    oven no hotter than the chamber (on a cheap stand-in objective peaked outside that region)."""
+    from optimizer import TWIN_BOUNDS, make_method, twin_feasible
+
+    runner = make_method(method, TWIN_BOUNDS, "maximize", 3, 14, constrained=True)
+    for _ in range(14):
+        point = runner.suggest()
+        params = {k: v for k, v in point.items() if not k.startswith("_")}
+        assert twin_feasible(params), params
+        runner.ingest(point, params["growth_temperature_c"] - params["nucleation_temperature_c"])
+
+
+def test_a_method_without_the_constraint_is_refused_on_the_constrained_twin():
+    from optimizer import TWIN_BOUNDS, make_method
+
+    with pytest.raises(ValueError, match=r"'gp-on-the-edge' does not take the twin's constraint"):
+        make_method("gp-on-the-edge", TWIN_BOUNDS, "maximize", 0, 25, constrained=True)
