@@ -50,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimizer import RESULTS, TWIN_BOUNDS, twin_grid_best, twin_msc437
+from optimizer import RESULTS, TWIN_BOUNDS, best_measured_index, twin_grid_best, twin_msc437
 
 from autolab.optimize import GPOptimizer
 from autolab.optimize.cost import ReactorCostModel
@@ -112,9 +112,9 @@ def reach(run: dict, reference: float, target: float) -> tuple[float, float]:
 
 def best_true(run: dict) -> list[float]:
     """After each point, the noise-free value of the best point measured so far (nan before any value)."""
-    measured = [-np.inf if v is None else v for v in run["values"]]
-    return [run["true"][int(np.argmax(measured[: i + 1]))] if np.isfinite(max(measured[: i + 1])) else np.nan
-            for i in range(len(measured))]
+    measured = np.array([-np.inf if v is None else v for v in run["values"]])
+    first = np.isfinite(measured).argmax() if np.isfinite(measured).any() else len(measured)
+    return [run["true"][i] if k >= first else np.nan for k, i in enumerate(best_measured_index(measured))]
 
 
 def quartiles(values) -> list[float]:

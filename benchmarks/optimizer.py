@@ -143,6 +143,25 @@ def median_value(problem: dict) -> float:
 
 
 # --- methods --------------------------------------------------------------------------------
+def _point(bounds, u) -> dict[str, float]:
+    """The point of the unit-cube sample ``u`` in ``bounds`` (log scale where a bound says so)."""
+    return {n: _from_unit(bound, x) for (n, bound), x in zip(bounds.items(), u, strict=True)}
+
+
+def _feasible_draw(bounds, draw, feasible):
+    """The next sample of ``draw()`` (unit cube) whose point satisfies ``feasible`` (the first, without it), as (u, point)."""
+    while True:
+        u = draw()
+        point = _point(bounds, u)
+        if feasible is None or feasible(point):
+            return u, point
+
+
+def best_measured_index(observed) -> list[int]:
+    """After each experiment, the index of the best value measured so far (the point a method reports)."""
+    return [int(np.argmax(observed[: i + 1])) for i in range(len(observed))]
+
+
 class RandomSearch:
     def __init__(self, bounds, seed, sobol=False, feasible=None):
         self.bounds, self.names, self.feasible = bounds, list(bounds), feasible
@@ -150,11 +169,8 @@ class RandomSearch:
         self.rng = np.random.default_rng(seed)
 
     def suggest(self):
-        while True:  # rejection: the next draw that satisfies ``feasible``
-            u = self.sampler.random(1)[0] if self.sampler is not None else self.rng.random(len(self.names))
-            point = {n: _from_unit(self.bounds[n], x) for n, x in zip(self.names, u, strict=True)}
-            if self.feasible is None or self.feasible(point):
-                return point
+        draw = (lambda: self.sampler.random(1)[0]) if self.sampler is not None else (lambda: self.rng.random(len(self.names)))
+        return _feasible_draw(self.bounds, draw, self.feasible)[1]
 
     def ingest(self, point, value):
         pass
@@ -181,25 +197,19 @@ class PlainGPEI:
             ConstantKernel() * Matern([0.3] * d, (1e-2, 1e2), nu=2.5) + WhiteKernel(1e-3, (1e-6, 1)), normalize_y=True, random_state=seed
         )
 
-    def _point(self, u):
-        return {n: _from_unit(self.bounds[n], x) for n, x in zip(self.names, u, strict=True)}
-
     def suggest(self):
         if len(self.x) < self.n_initial:
-            while not (self.feasible is None or self.feasible(self._point(u := self.sobol.random(1)[0]))):
-                pass
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.gp.fit(np.array(self.x), np.array(self.y))
-            cand = self.rng.random((1000, len(self.names)))
-            if self.feasible is not None:
-                cand = cand[[self.feasible(self._point(u)) for u in cand]]
-            mu, sd = self.gp.predict(cand, return_std=True)
-            z = (mu - max(self.y)) / np.maximum(sd, 1e-12)
-            ei = sd * (z * norm.cdf(z) + norm.pdf(z))
-            u = cand[int(np.argmax(ei))]
-        return self._point(u)
+            return _feasible_draw(self.bounds, lambda: self.sobol.random(1)[0], self.feasible)[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.gp.fit(np.array(self.x), np.array(self.y))
+        cand = self.rng.random((1000, len(self.names)))
+        if self.feasible is not None:
+            cand = cand[[self.feasible(_point(self.bounds, u)) for u in cand]]
+        mu, sd = self.gp.predict(cand, return_std=True)
+        z = (mu - max(self.y)) / np.maximum(sd, 1e-12)
+        ei = sd * (z * norm.cdf(z) + norm.pdf(z))
+        return _point(self.bounds, cand[int(np.argmax(ei))])
 
     def ingest(self, point, value):
         self.x.append([_to_unit(self.bounds[n], point[n]) for n in self.names])
@@ -317,7 +327,7 @@ def run_family(family: str, method: str, seed: int, budget: int = 30) -> dict:
         observed.append(measured)
         true.append(value)
     # The reported best is the best measured point, scored at its noise-free value.
-    best = [true[int(np.argmax(observed[: i + 1]))] for i in range(budget)]
+    best = [true[i] for i in best_measured_index(observed)]
     return {"scores": [inst.score(v) for v in best], "suggest_s": suggest_s}
 
 
@@ -450,8 +460,7 @@ def score(problem_name: str, run: dict[str, list[float]], reference: float, f_me
     sign = 1.0 if problem_name in TWIN_PROBLEMS or PROBLEMS[problem_name]["direction"] == "maximize" else -1.0
     observed = sign * np.nan_to_num(np.asarray(run["observed"], dtype=float), nan=-np.inf)
     true = sign * np.asarray(run["true"], dtype=float)
-    best_index = [int(np.argmax(observed[: i + 1])) for i in range(len(observed))]
-    best = true[best_index]
+    best = true[best_measured_index(observed)]
     if problem_name in TWIN_PROBLEMS:
         return list(best / reference)
     return list((best - sign * f_median) / (sign * PROBLEMS[problem_name]["opt"] - sign * f_median))

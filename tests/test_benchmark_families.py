@@ -80,6 +80,21 @@ def test_the_twin_campaign_is_scored_at_the_noise_free_value_of_its_best_measure
     assert reach(run, 1.0, 0.99) == (np.inf, np.inf)
 
 
+@pytest.mark.parametrize("method", ["gp-ei-plain", "random", "sobol"])
+def test_the_baselines_without_a_constraint_draw_their_design_and_model_points_anywhere(method):
+    """Unconstrained, the baselines run a whole (short) campaign: their first design point is the
+    first draw, and some points lie where the twin's constraint would not allow them."""
+    from optimizer import TWIN_BOUNDS, make_method, twin_feasible
+
+    runner = make_method(method, TWIN_BOUNDS, "maximize", 3, 14)
+    points = []
+    for _ in range(14):
+        point = runner.suggest()
+        points.append(point)
+        runner.ingest(point, point["growth_temperature_c"] - point["nucleation_temperature_c"])
+    assert not all(twin_feasible(p) for p in points)
+
+
 @pytest.mark.parametrize("method", ["gp", "gp-ei-plain", "random", "sobol"])
 def test_the_constrained_twin_problem_holds_every_method_to_palencias_region(method):
     """``twin-msc437-palencia``: every suggestion, design and model steps alike, has the growth
