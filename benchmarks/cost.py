@@ -2,7 +2,7 @@
 
 Prints a table and writes ``benchmarks/results/cost.json``.
 
-    python benchmarks/cost.py [--seeds 10] [--budget 25] [--batch-sizes 1,4] [--processes 2]
+    python benchmarks/cost.py [--seeds 10] [--budget 25] [--batch-sizes 1,4] [--processes 2] [--constrained]
 
 The problem is ``benchmarks/optimizer.py``'s twin: the ``msc437`` objective of a noisy twin
 spectrum (:func:`optimizer.twin_msc437`, the same noise stream per seed), over its
@@ -28,6 +28,11 @@ Both runs are timed with the same :class:`~autolab.optimize.cost.ReactorCostMode
   (reactor volume / oven volume from the twin), 30 s of measurement per point (as
   ``FlowReactor.reagent_need_ul`` counts).
 
+With ``--constrained`` both methods hold to Palencia's region, ``growth_temperature_c <=
+nucleation_temperature_c`` (``optimizer.TWIN_CONSTRAINT``, GPOptimizer's ``constraints=``), the
+reference is the best of the grid points within it, and the results go to
+``results/cost_palencia.json``.
+
 The reactor starts at 25 °C. The clock adds ``time_s(previous point, point)`` for each point in
 the order run. Reported per method and batch size, median [q25, q75] over seeds: hours for the
 whole budget; and at 90 % and 95 % of the grid best the seeds reaching it, the hours to the first
@@ -50,7 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimizer import RESULTS, TWIN_BOUNDS, best_measured_index, twin_grid_best, twin_msc437
+from optimizer import RESULTS, TWIN_BOUNDS, TWIN_CONSTRAINT, best_measured_index, twin_grid_best, twin_msc437
 
 from autolab.optimize import GPOptimizer
 from autolab.optimize.cost import ReactorCostModel
@@ -74,12 +79,13 @@ def lab_cost_model() -> ReactorCostModel:
     return ReactorCostModel.from_reactor(reactor)
 
 
-def run_one(method: str, batch_size: int, seed: int, budget: int, model_state: dict) -> dict:
+def run_one(method: str, batch_size: int, seed: int, budget: int, model_state: dict, constrained: bool = False) -> dict:
     """One campaign on the twin: the objective values and the clock (s) after each point, in the order run."""
     warnings.simplefilter("ignore")
     model = ReactorCostModel.from_dict(model_state)
     opt = GPOptimizer(TWIN_BOUNDS, {"msc437": "maximize"}, seed=seed, max_trials=budget,
-                      cost_model=model if method == "cost-aware" else None)
+                      cost_model=model if method == "cost-aware" else None,
+                      constraints=[TWIN_CONSTRAINT] if constrained else [])
     noise_rng = np.random.default_rng([seed, 437])
     here, clock = dict(START), 0.0
     values, true, clock_s, points = [], [], [], []
@@ -149,22 +155,25 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=25)
     parser.add_argument("--batch-sizes", default="1,4")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--output", default=str(RESULTS / "cost.json"))
+    parser.add_argument("--constrained", action="store_true", help=f"hold both methods to {TWIN_CONSTRAINT}")
+    parser.add_argument("--output", default=None, help="default results/cost.json, results/cost_palencia.json with --constrained")
     args = parser.parse_args()
+    output = args.output or str(RESULTS / ("cost_palencia.json" if args.constrained else "cost.json"))
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     model = lab_cost_model()
-    reference = twin_grid_best(args.processes)
-    jobs = [(m, b, s, args.budget, model.to_dict()) for b in batch_sizes for m in METHODS for s in seeds]
+    reference = twin_grid_best(args.processes, constrained=args.constrained)
+    jobs = [(m, b, s, args.budget, model.to_dict(), args.constrained) for b in batch_sizes for m in METHODS for s in seeds]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
         runs = list(pool.map(run_one, *zip(*jobs, strict=True)))
     elapsed = time.perf_counter() - start
-    by_key = {(m, b, s): run for (m, b, s, _, _), run in zip(jobs, runs, strict=True)}
+    by_key = {(m, b, s): run for (m, b, s, *_), run in zip(jobs, runs, strict=True)}
 
     out: dict = {"seeds": seeds, "budget": args.budget, "reference": reference, "cost_model": model.to_dict(),
-                 "start": START, "results": {}}
-    print(f"experiment time on the twin ({len(seeds)} seeds, budget {args.budget}, grid best {reference:.4f} AU; "
+                 "start": START, "constraints": [TWIN_CONSTRAINT] if args.constrained else [], "results": {}}
+    region = f", {TWIN_CONSTRAINT}" if args.constrained else ""
+    print(f"experiment time on the twin{region} ({len(seeds)} seeds, budget {args.budget}, grid best {reference:.4f} AU; "
           f"{elapsed:.0f} s on {args.processes} processes)")
     header = "| batch | method | hours, whole budget |"
     rule = "| --- | --- | --- |"
@@ -189,9 +198,9 @@ def main() -> None:
             row["runs"] = seed_runs
             out["results"][f"{m}/batch{b}"] = row
             print(line)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(finite(out)))
-    print(f"\nwrote {args.output}", file=sys.stderr)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(json.dumps(finite(out)))
+    print(f"\nwrote {output}", file=sys.stderr)
 
 
 if __name__ == "__main__":

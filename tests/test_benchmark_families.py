@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -114,3 +115,21 @@ def test_a_method_without_the_constraint_is_refused_on_the_constrained_twin():
 
     with pytest.raises(ValueError, match=r"'gp-on-the-edge' does not take the twin's constraint"):
         make_method("gp-on-the-edge", TWIN_BOUNDS, "maximize", 0, 25, constrained=True)
+
+
+def test_kept_runs_are_written_as_they_end_and_read_instead_of_run_again(tmp_path):
+    """``--keep-runs DIR``: a long table (Ax takes minutes per seed) can be stopped and resumed."""
+    from optimizer import run_family, run_jobs
+
+    jobs = [("window-decoy-2", "random", 0), ("window-decoy-2", "random", 1)]
+    first = run_jobs(jobs, 1, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["window-decoy-2--random--0.json", "window-decoy-2--random--1.json"]
+    assert first[jobs[0]]["scores"] == run_family(*jobs[0])["scores"]
+    # A kept run is read, not run: mark one file; remove the other, which is then run again.
+    marked = {"scores": [0.123], "suggest_s": [0.0]}
+    (tmp_path / "window-decoy-2--random--0.json").write_text(json.dumps(marked))
+    (tmp_path / "window-decoy-2--random--1.json").unlink()
+    again = run_jobs(jobs, 1, tmp_path)
+    assert again[jobs[0]] == marked
+    assert again[jobs[1]]["scores"] == first[jobs[1]]["scores"]
+    assert (tmp_path / "window-decoy-2--random--1.json").exists()
