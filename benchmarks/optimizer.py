@@ -356,9 +356,11 @@ def run_jobs(jobs: list[tuple[str, str, int]], processes: int, keep: Path | None
     """Run each (family, method, seed) job in ``processes`` processes: {job: :func:`run_family`'s result}.
 
     With ``keep`` (a folder), each finished run is written there as it ends
-    (``family--method--seed.json``) and a run already there is read instead of run again, so a
-    long table (Ax takes minutes per seed) can be stopped and resumed. The kept runs are only valid
-    while the methods' code and the families stay as they were: use a fresh folder after a change.
+    (``family--method--seed.json``, whole or not at all) and a run already there is read instead of
+    run again, so a long table (Ax takes minutes per seed) can be stopped and resumed; a run that
+    raises cancels the runs not yet started, and the finished ones stay kept. The kept runs are
+    only valid while the methods' code and the families stay as they were: use a fresh folder
+    after a change.
     """
     def kept(job):
         return keep / f"{job[0]}--{job[1]}--{job[2]}.json" if keep is not None else None
@@ -372,9 +374,15 @@ def run_jobs(jobs: list[tuple[str, str, int]], processes: int, keep: Path | None
         futures = {pool.submit(run_family, *job): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
-            out[job] = future.result()
+            try:
+                out[job] = future.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             if keep is not None:
-                kept(job).write_text(json.dumps(out[job]))
+                partial = kept(job).with_suffix(".part")
+                partial.write_text(json.dumps(out[job]))
+                partial.replace(kept(job))
     return out
 
 
@@ -489,7 +497,7 @@ def _grid_value(p):
     return twin_msc437(p, None)
 
 
-def score(problem_name: str, run: dict[str, list[float]], reference: float, f_median: float | None) -> list[float]:
+def score(problem_name: str, run: dict[str, list[float]], reference: float | None, f_median: float | None) -> list[float]:
     """Score of the reported best (best observed so far, at its noise-free value) after each experiment."""
     sign = 1.0 if problem_name in TWIN_PROBLEMS or PROBLEMS[problem_name]["direction"] == "maximize" else -1.0
     observed = sign * np.nan_to_num(np.asarray(run["observed"], dtype=float), nan=-np.inf)

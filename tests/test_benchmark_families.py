@@ -122,6 +122,10 @@ def test_kept_runs_are_written_as_they_end_and_read_instead_of_run_again(tmp_pat
     from optimizer import run_family, run_jobs
 
     jobs = [("window-decoy-2", "random", 0), ("window-decoy-2", "random", 1)]
+    # A run that raises does not take the finished ones with it: they are on disk as they end.
+    with pytest.raises(KeyError, match="no-such-family"):
+        run_jobs([jobs[0], ("no-such-family", "random", 0)], 1, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["window-decoy-2--random--0.json"]
     first = run_jobs(jobs, 1, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["window-decoy-2--random--0.json", "window-decoy-2--random--1.json"]
     assert first[jobs[0]]["scores"] == run_family(*jobs[0])["scores"]
