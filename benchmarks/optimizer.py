@@ -72,6 +72,7 @@ from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
 
 from autolab.optimize import GPOptimizer
+from autolab.optimize.constraints import LinearConstraint
 
 RESULTS = Path(__file__).parent / "results"
 TWIN_BOUNDS = {"nucleation_temperature_c": (240.0, 350.0), "growth_temperature_c": (200.0, 350.0), "residence_time_s": (1.5, 20.0, "log")}
@@ -80,11 +81,12 @@ TWIN_BOUNDS = {"nucleation_temperature_c": (240.0, 350.0), "growth_temperature_c
 #: methods draw only points that satisfy it.
 TWIN_CONSTRAINT = "growth_temperature_c <= nucleation_temperature_c"
 TWIN_PROBLEMS = ("twin-msc437", "twin-msc437-palencia")
+_TWIN_CONSTRAINT = LinearConstraint.parse(TWIN_CONSTRAINT)
 
 
 def twin_feasible(p) -> bool:
-    """Whether ``p`` satisfies :data:`TWIN_CONSTRAINT`."""
-    return p["growth_temperature_c"] <= p["nucleation_temperature_c"]
+    """Whether ``p`` satisfies :data:`TWIN_CONSTRAINT` (read by GPOptimizer's own constraint parser)."""
+    return bool(_TWIN_CONSTRAINT.slack(p) >= 0.0)
 
 
 # --- problems -------------------------------------------------------------------------------
