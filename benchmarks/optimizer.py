@@ -262,7 +262,9 @@ class AblatedGP(AutolabGP):
     - ``gp-plain-log-ei``: log-EI without the augmented-EI factor (``acquisition.log_augmentation``);
     - ``gp-plain-log-ei-on-the-edge``: neither the factor nor the edge move;
     - ``gp-effective-best``: one mechanism *on* that the defaults leave off — a noisy model's
-      incumbent is Huang et al.'s effective best (``GPOptimizer._incumbent``), not the best measured value.
+      incumbent is Huang et al.'s effective best (``GPOptimizer._incumbent``), not the best measured value;
+    - ``gp-dim-scaled-prior``: another mechanism *on* — hyperparameters are MAP estimates under
+      BoTorch's default priors (``autolab.optimize.priors``), not maximum likelihood.
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -276,6 +278,7 @@ class AblatedGP(AutolabGP):
         "gp-plain-log-ei": {"_augmented_ei": False},
         "gp-plain-log-ei-on-the-edge": {"_augmented_ei": False, "_edge_correction": False},
         "gp-effective-best": {"_effective_best": True},
+        "gp-dim-scaled-prior": {"_hyperparameter_prior": True},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
                         "_augmented_ei": False},
     }

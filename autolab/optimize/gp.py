@@ -65,6 +65,7 @@ from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acqui
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
+from .priors import log_posterior, map_optimizer
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
@@ -281,6 +282,9 @@ class GPOptimizer:
     _augmented_ei = True
     #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); on only in the ablation's ``gp-effective-best``.
     _effective_best = False
+    #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
+    #: rather than maximum likelihood; on only in the ablation's ``gp-dim-scaled-prior``.
+    _hyperparameter_prior = False
 
     @cached_property
     def space(self) -> ParameterSpace:
@@ -680,13 +684,20 @@ class GPOptimizer:
         few = len(y_obs) <= self._refit_every_up_to
         growth = 1.0 if few else self._refit_growth
         refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, growth * self.kernel_fit_n_)
+        # Maximum likelihood, or (ablation only) the MAP fit under BoTorch's priors.
+        prior = self._hyperparameter_prior and _default_shaped(kernel)
+        fit = map_optimizer(self.space.dim) if prior else "fmin_l_bfgs_b"
+
+        def fit_value(regressor) -> float:
+            return log_posterior(regressor, self.space.dim) if prior else regressor.log_marginal_likelihood_value_
+
         gp = GaussianProcessRegressor(
             kernel=kernel,
             normalize_y=True,
             # Warm-started from the last kernel, one local optimisation suffices; a cold fit
             # also tries one random restart (the likelihood can be multimodal with few points).
             n_restarts_optimizer=0 if self.kernel_ is not None else 1,
-            optimizer="fmin_l_bfgs_b" if refit else None,
+            optimizer=fit if refit else None,
             random_state=int(self.rng_.integers(2**31 - 1)),
         )
         if refit:
@@ -695,8 +706,8 @@ class GPOptimizer:
             warnings.simplefilter("ignore", ConvergenceWarning)
             gp.fit(x_obs, y_obs)
             if refit and few and self.kernel_ is not None and self._cold_restart:
-                cold = GaussianProcessRegressor(kernel=self._new_kernel(), normalize_y=True).fit(x_obs, y_obs)
-                if cold.log_marginal_likelihood_value_ > gp.log_marginal_likelihood_value_:
+                cold = GaussianProcessRegressor(kernel=self._new_kernel(), normalize_y=True, optimizer=fit).fit(x_obs, y_obs)
+                if fit_value(cold) > fit_value(gp):
                     gp = cold
         self.kernel_ = gp.kernel_
         taken, failed = self._occupied()

@@ -1,0 +1,80 @@
+"""Priors on the GP's hyperparameters: a maximum-a-posteriori fit instead of maximum likelihood.
+
+:func:`dimension_scaled_prior` is BoTorch's default pair of priors (Hvarfner, Hellsten and Nardi
+2024, "Vanilla Bayesian optimization performs great in high dimensions", ICML; BoTorch's
+``get_covar_module_with_dim_scaled_prior`` and ``get_gaussian_likelihood_with_lognormal_prior``):
+each length scale on the unit cube ℓ ~ LogNormal(√2 + ln(d)/2, √3), so the prior's typical length
+grows with the number of inputs d, and the noise variance of the standardised outputs
+σ²_ε ~ LogNormal(−4, 1). :func:`map_optimizer` hands it to scikit-learn's
+``GaussianProcessRegressor`` as its ``optimizer``. ``GPOptimizer`` fits by maximum likelihood;
+the prior is the benchmark's ablation variant ``gp-dim-scaled-prior`` (docs/optimize.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import minimize
+
+#: The log-normal's scale (σ of ln ℓ) for every length scale, and its location without the ln(d)/2 term.
+LENGTH_SCALE_SIGMA = math.sqrt(3.0)
+LENGTH_SCALE_MU0 = math.sqrt(2.0)
+#: The noise variance's log-normal (μ, σ of ln σ²_ε), on standardised outputs.
+NOISE_MU, NOISE_SIGMA = -4.0, 1.0
+
+
+def length_scale_mode(dim: int) -> float:
+    """The length scale the prior favours most, e^(μ − σ²): 0.35 for three inputs, 0.50 for six."""
+    return math.exp(LENGTH_SCALE_MU0 + 0.5 * math.log(dim) - LENGTH_SCALE_SIGMA**2)
+
+
+def _neg_log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """−log LogNormal(x; μ, σ) up to a constant, and its derivative, in ln x.
+
+    (ln x − μ)²/2σ² + ln x: the last term is the density's Jacobian, which puts the mode at
+    e^(μ − σ²) rather than at the median e^μ (for six inputs 0.50 rather than 10.1). A prior
+    written as a normal on ln x alone would pull every length scale to the median.
+    """
+    return (log_x - mu) ** 2 / (2.0 * sigma**2) + log_x, (log_x - mu) / sigma**2 + 1.0
+
+
+def dimension_scaled_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
+    """−log p(θ) up to a constant, and its gradient, for the default kernel's θ.
+
+    ``theta`` is scikit-learn's ``kernel.theta`` for ``ConstantKernel × Matern(d length scales) +
+    WhiteKernel``: ln of the signal variance (no prior), then the d length scales, then the
+    noise variance.
+    """
+    theta = np.asarray(theta, dtype=float)
+    if theta.shape != (dim + 2,):
+        msg = f"theta has {theta.size} entries; the default kernel of {dim} inputs has {dim + 2}"
+        raise ValueError(msg)
+    grad = np.zeros_like(theta)
+    ls_value, grad[1:1 + dim] = _neg_log_lognormal(theta[1:1 + dim], LENGTH_SCALE_MU0 + 0.5 * math.log(dim), LENGTH_SCALE_SIGMA)
+    noise_value, grad[-1] = _neg_log_lognormal(theta[-1], NOISE_MU, NOISE_SIGMA)
+    return float(np.sum(ls_value) + noise_value), grad
+
+
+def map_optimizer(dim: int):
+    """An ``optimizer`` for ``GaussianProcessRegressor``: L-BFGS-B on −log marginal likelihood − log prior.
+
+    Returns the MAP θ and the value there (−log posterior up to a constant), as scikit-learn
+    expects of a callable optimizer; its restarts compare those values.
+    """
+
+    def optimizer(obj_func, initial_theta, bounds):
+        def neg_log_posterior(theta):
+            value, grad = obj_func(theta, eval_gradient=True)
+            prior, prior_grad = dimension_scaled_prior(theta, dim)
+            return value + prior, grad + prior_grad
+
+        res = minimize(neg_log_posterior, initial_theta, jac=True, method="L-BFGS-B", bounds=bounds)
+        return res.x, float(res.fun)
+
+    return optimizer
+
+
+def log_posterior(gp, dim: int) -> float:
+    """A fitted regressor's log marginal likelihood plus the log prior at its θ (up to a constant): what a MAP fit maximises."""
+    return float(gp.log_marginal_likelihood_value_) - dimension_scaled_prior(gp.kernel_.theta, dim)[0]
