@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import lognorm
 from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from autolab.optimize import GPOptimizer
 from autolab.optimize.gp import default_kernel
@@ -53,7 +54,8 @@ def test_the_map_fit_holds_an_input_without_effect_off_the_bound_that_maximum_li
     """15 points in three inputs, the third without effect: maximum likelihood sends its length
     scale to the bound (100 on the unit cube) and the noise to its floor (1e-6); the MAP fit keeps
     it finite but still the longest, with a noise near the prior's, and it has the higher
-    posterior while maximum likelihood has the higher likelihood."""
+    posterior while maximum likelihood has the higher likelihood. (The bounds are the default
+    kernel's; scikit-learn's fit without restarts is deterministic.)"""
     rng = np.random.default_rng(0)
     x = rng.random((15, 3))
     y = np.sin(6 * x[:, 0]) + 0.5 * x[:, 1] + 0.01 * rng.normal(size=15)
@@ -68,8 +70,11 @@ def test_the_map_fit_holds_an_input_without_effect_off_the_bound_that_maximum_li
     assert np.argmax(map_scales) == 2
     assert map_scales[0] < 1.0
     assert 1e-4 < mapped.kernel_.k2.noise_level < 0.1
+    for fitted in (ml, mapped):  # the prior is counted once, whichever way the model was fitted
+        theta = fitted.kernel_.theta
+        assert log_posterior(fitted, 3) == pytest.approx(fitted.log_marginal_likelihood(theta) - dimension_scaled_prior(theta, 3)[0])
     assert log_posterior(mapped, 3) > log_posterior(ml, 3)
-    assert ml.log_marginal_likelihood_value_ > mapped.log_marginal_likelihood_value_
+    assert ml.log_marginal_likelihood(ml.kernel_.theta) > mapped.log_marginal_likelihood(mapped.kernel_.theta)
 
 
 class _WithPrior(GPOptimizer):
@@ -95,3 +100,15 @@ def test_an_optimiser_with_the_prior_learns_finite_length_scales_and_repeats_its
     assert np.sum(np.isclose(default_scales, 100.0)) == 2
     assert np.all(scales < 50.0)
     assert run(_WithPrior)[1] == points
+
+
+def test_with_a_kernel_of_another_layout_the_prior_steps_aside():
+    """A kernel shaped as the default but with one shared length scale has 3 hyperparameters, not
+    d + 2: the switch leaves it to maximum likelihood instead of failing inside the fit."""
+    kernel = ConstantKernel(1.0) * Matern(length_scale=0.3, nu=2.5) + WhiteKernel(1e-3)
+    opt = _WithPrior({"a": (0.0, 1.0), "b": (0.0, 1.0)}, {"y": "maximize"}, seed=1, kernel=kernel, n_initial=5)
+    for _ in range(8):
+        (s,) = opt.suggest(1)
+        opt.ingest([{"_id": s["_id"], "y": -((s["a"] - 0.3) ** 2) - (s["b"] - 0.6) ** 2}])
+    assert opt.kernel_.theta.size == 3
+    assert len(opt.predict([{"a": 0.3, "b": 0.6}])[0]) == 1

@@ -548,7 +548,7 @@ class GPOptimizer:
         gp = GaussianProcessRegressor(
             kernel=self.kernel_ if self.kernel_ is not None else self._new_kernel(),
             normalize_y=True,
-            optimizer=None if self.kernel_ is not None else "fmin_l_bfgs_b",
+            optimizer=None if self.kernel_ is not None else self._fit_optimizer(self._new_kernel()),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -567,6 +567,14 @@ class GPOptimizer:
 
     def _new_kernel(self):
         return clone(self.kernel) if self.kernel is not None else default_kernel(self.space.dim)
+
+    def _fit_optimizer(self, kernel):
+        """How hyperparameters are learned: maximum likelihood (``"fmin_l_bfgs_b"``) or, with
+        ``_hyperparameter_prior`` and a kernel shaped as the default with all its d + 2
+        hyperparameters free, the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
+        if self._hyperparameter_prior and _default_shaped(kernel) and kernel.theta.size == self.space.dim + 2:
+            return map_optimizer(self.space.dim)
+        return "fmin_l_bfgs_b"
 
     def _new_trial_id(self) -> str:
         """A trial id from the seeded generator, new to this optimiser (registered ids are kept apart)."""
@@ -684,12 +692,10 @@ class GPOptimizer:
         few = len(y_obs) <= self._refit_every_up_to
         growth = 1.0 if few else self._refit_growth
         refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, growth * self.kernel_fit_n_)
-        # Maximum likelihood, or (ablation only) the MAP fit under BoTorch's priors.
-        prior = self._hyperparameter_prior and _default_shaped(kernel)
-        fit = map_optimizer(self.space.dim) if prior else "fmin_l_bfgs_b"
+        fit = self._fit_optimizer(kernel)
 
         def fit_value(regressor) -> float:
-            return log_posterior(regressor, self.space.dim) if prior else regressor.log_marginal_likelihood_value_
+            return log_posterior(regressor, self.space.dim) if callable(fit) else regressor.log_marginal_likelihood_value_
 
         gp = GaussianProcessRegressor(
             kernel=kernel,

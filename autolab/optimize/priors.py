@@ -76,5 +76,10 @@ def map_optimizer(dim: int):
 
 
 def log_posterior(gp, dim: int) -> float:
-    """A fitted regressor's log marginal likelihood plus the log prior at its θ (up to a constant): what a MAP fit maximises."""
-    return float(gp.log_marginal_likelihood_value_) - dimension_scaled_prior(gp.kernel_.theta, dim)[0]
+    """A fitted regressor's log marginal likelihood plus the log prior at its θ (up to a constant): what a MAP fit maximises.
+
+    The likelihood is computed afresh: after a fit with a callable optimizer scikit-learn stores
+    the optimizer's own value (here the log posterior) as ``log_marginal_likelihood_value_``.
+    """
+    theta = gp.kernel_.theta
+    return float(gp.log_marginal_likelihood(theta)) - dimension_scaled_prior(theta, dim)[0]
