@@ -545,10 +545,11 @@ class GPOptimizer:
             raise ValueError(msg)
         x_obs = np.array([t["x"] for t in complete])
         y_obs = np.array([t["outcomes"][objective] for t in complete], dtype=float)
+        kernel = self.kernel_ if self.kernel_ is not None else self._new_kernel()
         gp = GaussianProcessRegressor(
-            kernel=self.kernel_ if self.kernel_ is not None else self._new_kernel(),
+            kernel=kernel,
             normalize_y=True,
-            optimizer=None if self.kernel_ is not None else self._fit_optimizer(self._new_kernel()),
+            optimizer=None if self.kernel_ is not None else self._fit_optimizer(kernel),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
