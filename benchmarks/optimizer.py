@@ -13,7 +13,8 @@ and offsets, 2–6 inputs — each drawn from the seed, budget 30, scored
 a hit is a score ≥ 0.90. The edge move and the augmented-EI factor are chosen on seeds 0–23, the
 other defaults on 0–11; the report uses seeds from 100, new instances of each family. Methods: ``gp`` (defaults), ``gp-ei-plain``, ``random``, the
 ablations of :class:`AblatedGP` (one mechanism off each, and ``gp-previous`` with all off), and
-``ax`` where Ax is importable.
+``ax`` where Ax is importable; on request (``--methods``, with BoTorch importable) the diagnostic
+``gp-botorch-step`` and ``gp-botorch-step-design-5`` (:mod:`botorch_step`).
 
 Sample efficiency: best-so-far against the number of experiments, median and quartiles over the
 seeds, for
@@ -68,6 +69,7 @@ from typing import ClassVar
 
 import numpy as np
 from ax_method import AxMethod, ax_available
+from botorch_step import BoTorchStep, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
 
@@ -254,6 +256,7 @@ class AblatedGP(AutolabGP):
     - ``gp-given-scale``: every range on the scale given (no log scale for a range of a decade or more);
     - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;
     - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
+    - ``gp-design-5``: a design of five points, as Ax's default (a centre point and four Sobol points);
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
@@ -271,6 +274,7 @@ class AblatedGP(AutolabGP):
         "gp-given-scale": {"linear": True},
         "gp-design-2d": {"n_initial": "2d+1"},
         "gp-design-uncapped": {"n_initial": "3d+1"},
+        "gp-design-5": {"n_initial": 5},
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
@@ -295,6 +299,9 @@ class AblatedGP(AutolabGP):
 
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
+#: Diagnostic methods (need BoTorch, :mod:`botorch_step`): GPOptimizer's loop with BoTorch's model
+#: steps, on GPOptimizer's design (``None``) or on a five-point one as Ax's.
+BOTORCH_STEP_METHODS = {"gp-botorch-step": None, "gp-botorch-step-design-5": 5}
 FAMILY_METHODS = ["gp", "gp-ei-plain", "random", *AblatedGP.VARIANTS]
 
 
@@ -308,6 +315,11 @@ def make_method(method: str, bounds, direction: str, seed: int, budget: int, con
         raise ValueError(msg)
     if method in AblatedGP.VARIANTS:
         return AblatedGP(bounds, direction, seed, budget, method)
+    if method in BOTORCH_STEP_METHODS:
+        if not botorch_available():
+            msg = f"method {method!r} needs BoTorch: run it with .venv-bench/bin/python (scripts/bench-venv makes it)"
+            raise ValueError(msg)
+        return BoTorchStep(bounds, direction, seed, budget, n_initial=BOTORCH_STEP_METHODS[method])
     if method == "gp":
         return AutolabGP(bounds, direction, seed, budget, constraints=[TWIN_CONSTRAINT] if constrained else [])
     if constrained:

@@ -117,6 +117,33 @@ def test_a_method_without_the_constraint_is_refused_on_the_constrained_twin():
         make_method("gp-on-the-edge", TWIN_BOUNDS, "maximize", 0, 25, constrained=True)
 
 
+def test_the_five_point_design_variant_models_from_the_sixth_point_on():
+    """``gp-design-5``: five Sobol points as Ax's default design, then model steps (which carry an
+    acquisition value), where the defaults would still draw design points."""
+    from optimizer import make_method
+
+    bounds = {f"x{i}": (0.0, 1.0) for i in range(6)}
+    runner = make_method("gp-design-5", bounds, "maximize", 0, 30)
+    defaults = make_method("gp", bounds, "maximize", 0, 30)
+    assert (runner.opt.initial_points, defaults.opt.initial_points) == (5, 13)
+    for _ in range(6):
+        point = runner.suggest()
+        runner.ingest(point, -sum((point[n] - 0.3) ** 2 for n in bounds))
+    assert runner.opt.acquisition_value(point["_id"]) is not None
+    assert [runner.opt.acquisition_value(t) for t in list(runner.opt.trials_)[:5]] == [None] * 5
+
+
+def test_the_botorch_step_methods_name_the_venv_they_need_where_botorch_is_missing():
+    from botorch_step import botorch_available
+    from optimizer import BOTORCH_STEP_METHODS, make_method
+
+    if botorch_available():
+        pytest.skip("BoTorch is importable here (.venv-bench)")
+    for method in BOTORCH_STEP_METHODS:
+        with pytest.raises(ValueError, match=rf"method '{method}' needs BoTorch: run it with .venv-bench/bin/python"):
+            make_method(method, {"x": (0.0, 1.0)}, "maximize", 0, 30)
+
+
 def test_kept_runs_are_written_as_they_end_and_read_instead_of_run_again(tmp_path):
     """``--keep-runs DIR``: a long table (Ax takes minutes per seed) can be stopped and resumed."""
     from optimizer import run_family, run_jobs

@@ -1,0 +1,81 @@
+"""GPOptimizer's loop with BoTorch's model and acquisition in its model steps: a diagnostic method.
+
+Ax's default generation strategy differs from :class:`autolab.optimize.GPOptimizer` in its design
+(a centre point and four Sobol points, where GPOptimizer draws max(5, 3d + 1) Sobol points, at most
+40 % of the budget but at least max(5, 2d + 1)), its model (BoTorch's ``SingleTaskGP``: an RBF
+kernel without an output scale, the dimension-scaled length-scale prior and a log-normal noise
+prior, outcomes standardised), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
+points) and how it maximises it (``optimize_acqf``: 1024 raw samples, 20 L-BFGS-B restarts). This
+method keeps everything of GPOptimizer but its model steps, which it hands to BoTorch's model and
+acquisition as Ax sets them up; the benchmark's methods ``gp-botorch-step`` (GPOptimizer's design)
+and ``gp-botorch-step-design-5`` (a five-point design, as Ax's) separate the design from the rest.
+
+Like Ax, it needs PyTorch (``scripts/bench-venv`` makes ``.venv-bench``); :func:`botorch_available`
+says whether BoTorch can be imported here. PyTorch runs one intra-op thread per process, as in
+:mod:`ax_method`.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from autolab.optimize import GPOptimizer
+
+
+@functools.cache
+def botorch_available() -> bool:
+    """Whether BoTorch (and so PyTorch) can be imported here."""
+    try:
+        import botorch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class BoTorchStepOptimizer(GPOptimizer):
+    """GPOptimizer whose model steps are BoTorch's: ``SingleTaskGP`` fitted by ``fit_gpytorch_mll``,
+    ``qLogNoisyExpectedImprovement`` over the measured points, maximised by ``optimize_acqf``.
+
+    Single objective, no constraints, failures or pending points: the benchmark's families need
+    nothing more. Torch's generator is seeded from the optimiser's own at every model step, so a
+    seed gives one run whichever runs the process made before.
+    """
+
+    def _model_point(self, complete) -> tuple[np.ndarray, float]:
+        import torch
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from botorch.optim import optimize_acqf
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        torch.set_num_threads(1)  # one per benchmark process, as ax_method
+        # Seeded at every step: the fit's retries, the acquisition's QMC sampler and the raw samples all
+        # draw from torch's global generator, which a benchmark process shares between its runs.
+        torch.manual_seed(int(self.rng_.integers(2**31 - 1)))
+        x = torch.tensor(np.array([t["x"] for t in complete]), dtype=torch.float64)
+        y = torch.tensor(self._targets(complete).reshape(-1, 1), dtype=torch.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # BoTorch's input-scaling and fitting warnings
+            model = SingleTaskGP(x, y)  # outcomes standardised, BoTorch's default priors
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            acquisition = qLogNoisyExpectedImprovement(model, X_baseline=x, prune_baseline=True)
+            bounds = torch.tensor([[0.0] * x.shape[1], [1.0] * x.shape[1]], dtype=torch.float64)
+            candidate, value = optimize_acqf(acquisition, bounds=bounds, q=1, num_restarts=20, raw_samples=1024)
+        return candidate.detach().numpy()[0], float(value)
+
+
+class BoTorchStep:
+    """The benchmark's one-point interface over :class:`BoTorchStepOptimizer`, told the budget."""
+
+    def __init__(self, bounds, direction, seed, budget, n_initial=None):
+        self.opt = BoTorchStepOptimizer(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
+
+    def suggest(self):
+        return self.opt.suggest(1)[0]
+
+    def ingest(self, point, value):
+        self.opt.ingest([{**point, "f": value}])
