@@ -7,8 +7,10 @@ kernel without an output scale, the dimension-scaled length-scale prior and a lo
 prior, outcomes standardised), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
 points) and how it maximises it (``optimize_acqf``: 1024 raw samples, 20 L-BFGS-B restarts). This
 method keeps everything of GPOptimizer but its model steps, which it hands to BoTorch's model and
-acquisition as Ax sets them up; the benchmark's methods ``gp-botorch-step`` (GPOptimizer's design)
-and ``gp-botorch-step-design-5`` (a five-point design, as Ax's) separate the design from the rest.
+acquisition as Ax sets them up, without Ax's outcome transforms (Ax winsorises outcomes below the
+lower Tukey fence before standardising them); the benchmark's methods ``gp-botorch-step``
+(GPOptimizer's design) and ``gp-botorch-step-design-5`` (five Sobol points, the size of Ax's
+design) separate the design from the rest.
 
 Like Ax, it needs PyTorch (``scripts/bench-venv`` makes ``.venv-bench``); :func:`botorch_available`
 says whether BoTorch can be imported here. PyTorch runs one intra-op thread per process, as in

@@ -251,12 +251,12 @@ class Ablated(GPOptimizer):
 
 
 class AblatedGP(AutolabGP):
-    """``gp`` with one mechanism off (or all of them: ``gp-previous``).
+    """``gp`` with one mechanism off or changed (or all of them off: ``gp-previous``).
 
     - ``gp-given-scale``: every range on the scale given (no log scale for a range of a decade or more);
     - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;
     - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
-    - ``gp-design-5``: a design of five points, as Ax's default (a centre point and four Sobol points);
+    - ``gp-design-5``: a design of five Sobol points (the size of Ax's default design, a centre point and four Sobol points);
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
@@ -300,7 +300,7 @@ class AblatedGP(AutolabGP):
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
 #: Diagnostic methods (need BoTorch, :mod:`botorch_step`): GPOptimizer's loop with BoTorch's model
-#: steps, on GPOptimizer's design (``None``) or on a five-point one as Ax's.
+#: steps, on GPOptimizer's design (``None``) or on five Sobol points (the size of Ax's design).
 BOTORCH_STEP_METHODS = {"gp-botorch-step": None, "gp-botorch-step-design-5": 5}
 FAMILY_METHODS = ["gp", "gp-ei-plain", "random", *AblatedGP.VARIANTS]
 
