@@ -37,14 +37,41 @@ def botorch_available() -> bool:
     return True
 
 
-class BoTorchStepOptimizer(GPOptimizer):
+def winsorized(y: np.ndarray) -> np.ndarray:
+    """``y`` (maximised) with the values below the lower Tukey fence q1 − 1.5·IQR raised to it.
+
+    Ax's ``Winsorize`` transform for a single maximised objective (``_get_tukey_cutoffs`` in Ax
+    1.3.1's ``adapter/transforms/winsorize.py``: q1 with ``method="lower"``, q3 with ``"higher"``).
+    """
+    q1 = np.percentile(y, 25, method="lower")
+    q3 = np.percentile(y, 75, method="higher")
+    return np.maximum(y, q1 - 1.5 * (q3 - q1))
+
+
+class CentreFirst:
+    """Mixin for a GPOptimizer: with ``_centre_first`` set, the first trial is the centre of the domain, as Ax's first."""
+
+    _centre_first = False
+
+    def _next_point(self):
+        if self._centre_first and not self.trials_:
+            return np.full(self.space.dim, 0.5), None, None
+        return super()._next_point()
+
+
+class BoTorchStepOptimizer(CentreFirst, GPOptimizer):
     """GPOptimizer whose model steps are BoTorch's: ``SingleTaskGP`` fitted by ``fit_gpytorch_mll``,
     ``qLogNoisyExpectedImprovement`` over the measured points, maximised by ``optimize_acqf``.
+
+    ``_centre_first`` (:class:`CentreFirst`): the first trial is the centre of the domain, as Ax's
+    first; ``_winsorize``: the outcomes go to the model through :func:`winsorized`, as Ax's do.
 
     Single objective, no constraints, failures or pending points: the benchmark's families need
     nothing more. Torch's generator is seeded from the optimiser's own at every model step, so a
     seed gives one run whichever runs the process made before.
     """
+
+    _winsorize = False
 
     def _model_point(self, complete) -> tuple[np.ndarray, float]:
         import torch
@@ -59,7 +86,8 @@ class BoTorchStepOptimizer(GPOptimizer):
         # draw from torch's global generator, which a benchmark process shares between its runs.
         torch.manual_seed(int(self.rng_.integers(2**31 - 1)))
         x = torch.tensor(np.array([t["x"] for t in complete]), dtype=torch.float64)
-        y = torch.tensor(self._targets(complete).reshape(-1, 1), dtype=torch.float64)
+        targets = winsorized(self._targets(complete)) if self._winsorize else self._targets(complete)
+        y = torch.tensor(targets.reshape(-1, 1), dtype=torch.float64)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # BoTorch's input-scaling and fitting warnings
             model = SingleTaskGP(x, y)  # outcomes standardised, BoTorch's default priors
@@ -73,8 +101,9 @@ class BoTorchStepOptimizer(GPOptimizer):
 class BoTorchStep:
     """The benchmark's one-point interface over :class:`BoTorchStepOptimizer`, told the budget."""
 
-    def __init__(self, bounds, direction, seed, budget, n_initial=None):
-        self.opt = BoTorchStepOptimizer(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
+    def __init__(self, bounds, direction, seed, budget, n_initial=None, centre_first=False, winsorize=False):
+        cls = type("Step", (BoTorchStepOptimizer,), {"_centre_first": centre_first, "_winsorize": winsorize})
+        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
 
     def suggest(self):
         return self.opt.suggest(1)[0]

@@ -69,7 +69,7 @@ from typing import ClassVar
 
 import numpy as np
 from ax_method import AxMethod, ax_available
-from botorch_step import BoTorchStep, botorch_available
+from botorch_step import BoTorchStep, CentreFirst, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
 
@@ -246,7 +246,7 @@ def _to_unit(bound, x):
     return (x - bound[0]) / (bound[1] - bound[0])
 
 
-class Ablated(GPOptimizer):
+class Ablated(CentreFirst, GPOptimizer):
     """GPOptimizer with a mechanism switched off or changed, for the ablation (class attributes set per variant)."""
 
 
@@ -257,6 +257,7 @@ class AblatedGP(AutolabGP):
     - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;
     - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
     - ``gp-design-5``: a design of five Sobol points (the size of Ax's default design, a centre point and four Sobol points);
+    - ``gp-centre-first``: the design's first point is the centre of the domain, as Ax's;
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
@@ -275,6 +276,7 @@ class AblatedGP(AutolabGP):
         "gp-design-2d": {"n_initial": "2d+1"},
         "gp-design-uncapped": {"n_initial": "3d+1"},
         "gp-design-5": {"n_initial": 5},
+        "gp-centre-first": {"_centre_first": True},
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
@@ -300,8 +302,14 @@ class AblatedGP(AutolabGP):
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
 #: Diagnostic methods (need BoTorch, :mod:`botorch_step`): GPOptimizer's loop with BoTorch's model
-#: steps, on GPOptimizer's design (``None``) or on five Sobol points (the size of Ax's design).
-BOTORCH_STEP_METHODS = {"gp-botorch-step": None, "gp-botorch-step-design-5": 5}
+#: steps: {method: (design size, None for GPOptimizer's; a centre point first, as Ax's; outcomes winsorised, as Ax's)}.
+BOTORCH_STEP_METHODS = {
+    "gp-botorch-step": (None, False, False),
+    "gp-botorch-step-design-5": (5, False, False),
+    "gp-botorch-step-centre": (5, True, False),
+    "gp-botorch-step-winsorized": (5, False, True),
+    "gp-botorch-step-ax-like": (5, True, True),
+}
 FAMILY_METHODS = ["gp", "gp-ei-plain", "random", *AblatedGP.VARIANTS]
 
 
@@ -319,7 +327,8 @@ def make_method(method: str, bounds, direction: str, seed: int, budget: int, con
         if not botorch_available():
             msg = f"method {method!r} needs BoTorch: run it with .venv-bench/bin/python (scripts/bench-venv makes it)"
             raise ValueError(msg)
-        return BoTorchStep(bounds, direction, seed, budget, n_initial=BOTORCH_STEP_METHODS[method])
+        n_initial, centre_first, winsorize = BOTORCH_STEP_METHODS[method]
+        return BoTorchStep(bounds, direction, seed, budget, n_initial=n_initial, centre_first=centre_first, winsorize=winsorize)
     if method == "gp":
         return AutolabGP(bounds, direction, seed, budget, constraints=[TWIN_CONSTRAINT] if constrained else [])
     if constrained:

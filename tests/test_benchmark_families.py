@@ -133,6 +133,29 @@ def test_the_five_point_design_variant_models_from_the_sixth_point_on():
     assert [runner.opt.acquisition_value(t) for t in list(runner.opt.trials_)[:5]] == [None] * 5
 
 
+def test_the_centre_first_variant_starts_at_the_centre_then_draws_its_sobol_design():
+    from optimizer import make_method
+
+    bounds = {"a": (0.0, 10.0), "b": (-3.0, -1.0), "c": (1.0, 2.0)}
+    runner, defaults = make_method("gp-centre-first", bounds, "maximize", 0, 30), make_method("gp", bounds, "maximize", 0, 30)
+    first = runner.suggest()
+    assert {n: first[n] for n in bounds} == pytest.approx({"a": 5.0, "b": -2.0, "c": 1.5})
+    runner.ingest(first, 1.0)
+    second = runner.suggest()
+    assert {n: second[n] for n in bounds} != pytest.approx({n: first[n] for n in bounds})
+    assert {n: defaults.suggest()[n] for n in bounds} != pytest.approx({"a": 5.0, "b": -2.0, "c": 1.5})
+
+
+def test_the_ax_like_step_winsorizes_below_the_lower_tukey_fence_as_ax_does():
+    """Eight values: q1 is the 2nd smallest (``method="lower"``: 1), q3 the 7th (``"higher"``: 6),
+    so the fence is 1 − 1.5·5 = −6.5; only the outlier below it moves, up to the fence."""
+    from botorch_step import winsorized
+
+    y = np.array([-100.0, 1, 2, 3, 4, 5, 6, 7])
+    assert winsorized(y).tolist() == [-6.5, 1, 2, 3, 4, 5, 6, 7]
+    assert winsorized(np.array([5.0, -3, 4])).tolist() == [5.0, -3, 4]  # fence −3 − 1.5·8 = −15: nothing below it
+
+
 def test_the_botorch_step_methods_name_the_venv_they_need_where_botorch_is_missing():
     from botorch_step import botorch_available
     from optimizer import BOTORCH_STEP_METHODS, make_method
