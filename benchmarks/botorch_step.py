@@ -8,9 +8,9 @@ prior, outcomes standardised), its acquisition (``qLogNoisyExpectedImprovement``
 points) and how it maximises it (``optimize_acqf``: 1024 raw samples, 20 L-BFGS-B restarts). This
 method keeps everything of GPOptimizer but its model steps, which it hands to BoTorch's model and
 acquisition as Ax sets them up, without Ax's outcome transforms (Ax winsorises outcomes below the
-lower Tukey fence before standardising them); the benchmark's methods ``gp-botorch-step``
-(GPOptimizer's design) and ``gp-botorch-step-design-5`` (five Sobol points, the size of Ax's
-design) separate the design from the rest.
+lower Tukey fence before standardising them); the benchmark's ``gp-botorch-step…`` methods
+(``benchmarks/optimizer.py``, ``BOTORCH_STEP_METHODS``) run it on GPOptimizer's design or on five
+points, with or without Ax's centre point first and Ax's winsorisation, to separate these parts.
 
 Like Ax, it needs PyTorch (``scripts/bench-venv`` makes ``.venv-bench``); :func:`botorch_available`
 says whether BoTorch can be imported here. PyTorch runs one intra-op thread per process, as in
@@ -97,16 +97,3 @@ class BoTorchStepOptimizer(CentreFirst, GPOptimizer):
             candidate, value = optimize_acqf(acquisition, bounds=bounds, q=1, num_restarts=20, raw_samples=1024)
         return candidate.detach().numpy()[0], float(value)
 
-
-class BoTorchStep:
-    """The benchmark's one-point interface over :class:`BoTorchStepOptimizer`, told the budget."""
-
-    def __init__(self, bounds, direction, seed, budget, n_initial=None, centre_first=False, winsorize=False):
-        cls = type("Step", (BoTorchStepOptimizer,), {"_centre_first": centre_first, "_winsorize": winsorize})
-        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
-
-    def suggest(self):
-        return self.opt.suggest(1)[0]
-
-    def ingest(self, point, value):
-        self.opt.ingest([{**point, "f": value}])

@@ -14,7 +14,7 @@ a hit is a score ≥ 0.90. The edge move and the augmented-EI factor are chosen 
 other defaults on 0–11; the report uses seeds from 100, new instances of each family. Methods: ``gp`` (defaults), ``gp-ei-plain``, ``random``, the
 ablations of :class:`AblatedGP` (one mechanism off each, and ``gp-previous`` with all off), and
 ``ax`` where Ax is importable; on request (``--methods``, with BoTorch importable) the diagnostic
-``gp-botorch-step`` and ``gp-botorch-step-design-5`` (:mod:`botorch_step`).
+``gp-botorch-step…`` methods of :data:`BOTORCH_STEP_METHODS` (:mod:`botorch_step`).
 
 Sample efficiency: best-so-far against the number of experiments, median and quartiles over the
 seeds, for
@@ -69,7 +69,7 @@ from typing import ClassVar
 
 import numpy as np
 from ax_method import AxMethod, ax_available
-from botorch_step import BoTorchStep, CentreFirst, botorch_available
+from botorch_step import BoTorchStepOptimizer, CentreFirst, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
 
@@ -298,6 +298,14 @@ class AblatedGP(AutolabGP):
             kwargs["n_initial"] = max(5, int(kwargs["n_initial"][0]) * len(bounds) + 1)
         cls = type("Ablated", (Ablated,), {k: v for k, v in spec.items() if k.startswith("_")})
         self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, **kwargs)
+
+
+class BoTorchStep(AutolabGP):
+    """``gp`` with BoTorch's model steps (:class:`botorch_step.BoTorchStepOptimizer`), for the diagnostic methods."""
+
+    def __init__(self, bounds, direction, seed, budget, n_initial=None, centre_first=False, winsorize=False):
+        cls = type("Step", (BoTorchStepOptimizer,), {"_centre_first": centre_first, "_winsorize": winsorize})
+        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
 
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}
