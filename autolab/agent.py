@@ -213,7 +213,7 @@ def _wait_for_result(
             try:
                 point, analysis = _find_point(client, campaign_id, suggestion_id)
             finally:
-                client.context.close()  # its in-process app and SQLite connections go now, not at exit
+                client.context.close()  # a served catalog's connections go now (an embedded one's app is the process's: it stays)
             if point is not None:
                 stop = point.metadata.get("stop") or {}
                 if stop and stop.get("exit_status") != "success":

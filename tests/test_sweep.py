@@ -108,8 +108,8 @@ def test_bad_sweep_options_are_one_line_before_any_worker_starts(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_runs_on_a_dask_cluster_into_one_catalog_another_process_reads(tmp_path):
-    # One worker: two processes writing one embedded catalog at once can stall on SQLite's write
-    # lock (docs/sweep.md), so the catalog's guarantees are checked here with one writer at a time.
+    # One worker runs the four campaigns one after another, each with a session of its own on one
+    # in-process app (autolab.catalog.in_process); benchmarks/sweep.py measures two workers.
     spec = tmp_path / "sweep.toml"
     spec.write_text(
         'objective = "msc437"\nseeds = "0-1"\nbudget = 5\ninitial_design = 4\nacquisition = ["log_ei", "ucb"]\n'

@@ -30,11 +30,9 @@ import os
 import re
 import sqlite3
 import uuid
-import warnings
 from pathlib import Path
 
 from ..errors import CatalogError
-from .dependencies import reuse_dependency_graphs
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +136,11 @@ def open_catalog(location: str | os.PathLike | None = None, *, api_key: str | No
     location = resolve_location(location)
     if is_remote(location):
         return _open_remote(location, api_key)
-    from tiled.client import Context, from_context
-    from tiled.server.app import build_app
+    from tiled.client import from_context
 
-    adapter = embedded_adapter(Path(location), create=create)
-    reuse_dependency_graphs()
-    with warnings.catch_warnings():
-        # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
-        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-        context = Context.from_app(build_app(adapter, serialization_registry=serialization_registry()))
-    return from_context(context)
+    from .in_process import in_process_context
+
+    return from_context(in_process_context(Path(location), create=create))
 
 
 def _open_remote(uri: str, api_key: str | None):
