@@ -10,11 +10,13 @@ import json
 import shutil
 import threading
 
+import pytest
 from bluesky import RunEngine
 from tiled.server import connection_pool
 
 from autolab.catalog import CatalogWriter, journal_directory, open_catalog
 from autolab.devices import make_twin_reactor
+from autolab.errors import CatalogError
 from autolab.plans import measure_point
 from autolab.runtime import open_session
 from tests.conftest import run_python
@@ -70,6 +72,7 @@ def test_closing_one_clients_context_leaves_the_others_working(tmp_path):
     folder = tmp_path / "catalog"
     reader, writer_client = open_catalog(folder), open_catalog(folder)
     reader.context.close()  # what a client of a served catalog does when it is done
+    assert reader.context.http_client.portal is not None  # the app still runs
     uid = measure(writer_client, folder, 0)
     assert reader[uid].metadata["stop"]["exit_status"] == "success"
     assert uids_read_by_another_process(folder) == [uid]
@@ -79,11 +82,44 @@ def test_a_catalog_made_again_in_the_same_folder_gets_an_app_and_engine_of_its_o
     folder = tmp_path / "catalog"
     first = measure(open_catalog(folder), folder, 0)
     old = open_catalog(folder).context
+    old_engine = connection_pool._connection_pools[old.database_settings]
     shutil.rmtree(folder)
     client = open_catalog(folder)
     assert client.context is not old
+    assert old.http_client.portal is None  # the old app was shut down, and its engine went with it
+    assert all(engine is not old_engine for engine in connection_pool._connection_pools.values())
     assert first not in client
     second = measure(client, folder, 1)
     assert engines_for(folder) == 1
     # The run went into the new catalog.db on disk, not through the old app's engine into the deleted file.
     assert uids_read_by_another_process(folder) == [second]
+
+
+def test_a_folder_moved_away_and_back_reads_its_arrays_in_both_places(tmp_path):
+    here, there = tmp_path / "catalog", tmp_path / "moved"
+    uid = measure(open_catalog(here), here, 0)
+    here.rename(there)
+    assert open_catalog(there)[uid].primary.read()["reactor_spectrometer_absorbance"].shape[0] == 1
+    there.rename(here)  # the same catalog.db file and identity, but its arrays are stored as in `moved`
+    assert open_catalog(here)[uid].primary.read()["reactor_spectrometer_absorbance"].shape[0] == 1
+
+
+def test_a_deleted_folder_is_refused_without_create_and_made_again_with_it(tmp_path):
+    folder = tmp_path / "catalog"
+    measure(open_catalog(folder), folder, 0)
+    shutil.rmtree(folder)
+    with pytest.raises(CatalogError, match="does not exist"):
+        open_catalog(folder, create=False)
+    assert list(open_catalog(folder)) == []
+
+
+def test_threads_opening_a_new_folder_at_once_get_one_app(tmp_path):
+    folder = tmp_path / "catalog"
+    contexts = []
+    threads = [threading.Thread(target=lambda: contexts.append(open_catalog(folder).context)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(contexts) == 4
+    assert all(context is contexts[0] for context in contexts)

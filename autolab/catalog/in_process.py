@@ -4,18 +4,17 @@ An embedded catalog is served inside the process that opens it: tiled's app runs
 of its own, in a portal thread (``tiled.client.Context.from_app``). tiled keeps one SQLAlchemy
 engine per catalog database in a process (``tiled.server.connection_pool``), whichever app asks
 for it, so a second app on the same folder would use the first app's engine and connections from
-a second event loop. SQLAlchemy's asyncio pool is not made for that ("Using multiple asyncio event
-loops" in its asyncio documentation), and it does not hold here: a Dask worker running a sweep's
-campaigns one after another, each with a session and an app of its own, once left a request of
-its second campaign waiting forever, its app's loop idle, with the first campaign's app still
-alive on the same engine.
+a second event loop, which SQLAlchemy's asyncio pool is not made for ("Using multiple asyncio
+event loops" in its asyncio documentation): a request can then wait forever with its app's loop
+idle, as a Dask worker shows when each campaign of a sweep opens an app of its own.
 
 So :func:`in_process_context` builds the app for a folder once and hands every later
 :func:`~autolab.catalog.open_catalog` of that folder in the process the same
 :class:`SharedContext`. Its ``close()`` leaves the app running for the process's other clients;
-tiled closes it when the process's threads shut down. A folder whose catalog was deleted and made
-again (another ``catalog.db`` file, or another catalog identity) gets a new app, and the old one is
-shut down first, so that its engine goes with it.
+tiled closes it when the process's threads shut down. A folder that holds another catalog than
+when its app was built (its ``catalog.db`` deleted and made again, another catalog identity, or
+a folder moved away and back, whose stored locations must be set again) gets a new app, and the
+old one is shut down first, its engine with it.
 """
 
 from __future__ import annotations
@@ -28,7 +27,8 @@ from pathlib import Path
 from tiled.client.context import Context
 
 _apps: dict[str, tuple[tuple, SharedContext]] = {}
-_apps_lock = threading.Lock()
+_folder_locks: dict[str, threading.Lock] = {}
+_registry_lock = threading.Lock()
 
 
 class SharedContext(Context):
@@ -37,12 +37,21 @@ class SharedContext(Context):
     ``close()`` does nothing: other clients of the folder in this process use the same app.
     """
 
+    #: tiled's database settings of the catalog behind the app (set by :func:`in_process_context`).
+    database_settings = None
+
     def close(self) -> None:
         """Leave the shared app running (it is closed when the process's threads shut down)."""
 
     def shut_down(self) -> None:
-        """Stop the app: its lifespan shutdown disposes of the catalog's engine."""
-        Context.close(self)
+        """Stop the app; its engine goes with it, even if the app's own shutdown fails."""
+        from tiled.server import connection_pool
+
+        try:
+            Context.close(self)
+        finally:
+            if self.database_settings is not None:
+                connection_pool._connection_pools.pop(self.database_settings, None)
 
 
 def in_process_context(directory: Path, *, create: bool = True) -> SharedContext:
@@ -50,38 +59,71 @@ def in_process_context(directory: Path, *, create: bool = True) -> SharedContext
 
     Built on the first call for a folder (:func:`~autolab.catalog.location.embedded_adapter`
     checks, creates or relocates it); later calls return the same context while the folder holds
-    the same catalog.
+    the same catalog in the same place. Calls for one folder wait for each other; calls for
+    other folders do not.
     """
+    key = str(directory)
+    with _registry_lock:
+        folder_lock = _folder_locks.setdefault(key, threading.Lock())
+    with folder_lock:
+        cached = _apps.get(key)
+        if cached is not None:
+            identity, context = cached
+            if _same_catalog(identity, _identity(directory)):
+                return context
+            del _apps[key]
+            context.shut_down()
+        context = _build(directory, create)
+        _apps[key] = (_identity(directory), context)
+        return context
+
+
+def _build(directory: Path, create: bool) -> SharedContext:
     from tiled.server.app import build_app
 
     from .dependencies import reuse_dependency_graphs
     from .location import embedded_adapter, serialization_registry
 
-    key = str(directory)
-    with _apps_lock:
-        cached = _apps.get(key)
-        if cached is not None:
-            identity, context = cached
-            if identity == _identity(directory):
-                return context
-            del _apps[key]
-            context.shut_down()
-        adapter = embedded_adapter(directory, create=create)
-        reuse_dependency_graphs()
-        with warnings.catch_warnings():
-            # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
-            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-            context = SharedContext.from_app(build_app(adapter, serialization_registry=serialization_registry()))
-        _apps[key] = (_identity(directory), context)
-        return context
+    adapter = embedded_adapter(directory, create=create)
+    reuse_dependency_graphs()
+    with warnings.catch_warnings():
+        # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        context = SharedContext.from_app(build_app(adapter, serialization_registry=serialization_registry()))
+    context.database_settings = adapter.context.database_settings
+    return context
 
 
 def _identity(directory: Path) -> tuple:
-    """What tells one catalog in ``directory`` from another made there later: its database file and its identity."""
+    """What tells one catalog in ``directory`` from another: its database file, the place it was set up for, its identity.
+
+    The last two come from ``autolab-catalog.json`` and are None where it cannot be read.
+    """
     from .location import _read_marker
 
     try:
         stat = os.stat(directory / "catalog.db")
     except OSError:
         return ()
-    return stat.st_dev, stat.st_ino, _read_marker(directory).get("catalog_id")
+    marker = _read_marker(directory)
+    return stat.st_dev, stat.st_ino, marker.get("location"), marker.get("catalog_id")
+
+
+def _same_catalog(built: tuple, now: tuple) -> bool:
+    """Whether the folder still holds the catalog its app was built for (an unreadable marker field is no evidence)."""
+    if not built or not now or built[:2] != now[:2]:
+        return False
+    return all(then == current for then, current in zip(built[2:], now[2:], strict=True) if current is not None)
+
+
+def _forget_apps() -> None:
+    """In a forked child: the parent's portal threads, and the holders of its locks, are not there."""
+    global _registry_lock
+    _apps.clear()
+    _folder_locks.clear()
+    _registry_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_apps)
+

@@ -24,6 +24,7 @@ client of ``autolab serve`` knows which catalog it writes to, whatever address t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -526,10 +527,15 @@ def _record_location(directory: Path, identity: str | None = None) -> None:
 
 def _write_marker(directory: Path, location: str, identity: str | None) -> None:
     marker = {"location": location, "catalog_id": identity or str(uuid.uuid4())}
+    # Written whole and renamed into place: a reader in another process never sees half a marker.
+    temporary = directory / f".{LOCATION_FILE}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        (directory / LOCATION_FILE).write_text(json.dumps(marker) + "\n")
+        temporary.write_text(json.dumps(marker) + "\n")
+        os.replace(temporary, directory / LOCATION_FILE)
     except OSError as exc:  # a read-only copy still opens; it is relocated again next time
         logger.debug("cannot record the catalog location: %s", exc)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def catalog_id(directory: str | os.PathLike) -> str | None:
