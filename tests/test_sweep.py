@@ -147,3 +147,24 @@ def test_a_sweep_runs_on_a_dask_cluster_into_one_catalog_another_process_reads(t
     # Every run is complete and no journal waits for a replay.
     assert incomplete == 0
     assert list((tmp_path / "sweep-catalog" / "journal").glob("*.jsonl")) == []
+
+
+def _profiling(dask_worker) -> tuple[bool, bool]:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled"), "profile" in dask_worker.periodic_callbacks
+
+
+@pytest.mark.slow
+def test_the_local_clusters_workers_do_not_call_sys_current_frames():
+    # Dask's worker profiler calls sys._current_frames() every 10 ms, which can deadlock a
+    # CPython 3.11 worker (gh-106883); the sweep's own cluster turns it off in every worker process.
+    from autolab.sweep import close_cluster, start_cluster
+
+    client = start_cluster(2)
+    try:
+        profiling = client.run(_profiling)
+    finally:
+        close_cluster(client)
+    assert len(profiling) == 2
+    assert set(map(tuple, profiling.values())) == {(False, False)}

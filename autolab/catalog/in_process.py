@@ -5,8 +5,8 @@ of its own, in a portal thread (``tiled.client.Context.from_app``). tiled keeps 
 engine per catalog database in a process (``tiled.server.connection_pool``), whichever app asks
 for it, so a second app on the same folder would use the first app's engine and connections from
 a second event loop, which SQLAlchemy's asyncio pool is not made for ("Using multiple asyncio
-event loops" in its asyncio documentation): a request can then wait forever with its app's loop
-idle, as a Dask worker shows when each campaign of a sweep opens an app of its own.
+event loops" in its asyncio documentation); and a catalog deleted and made again in the folder
+would still be read through the old app's engine, from the deleted file.
 
 So :func:`in_process_context` builds the app for a folder once and hands every later
 :func:`~autolab.catalog.open_catalog` of that folder in the process the same
