@@ -373,14 +373,14 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
 def start_cluster(workers: int, scheduler: str | None = None, *, timeout_s: float = 10.0):
     """A Dask client: on ``scheduler`` (``tcp://HOST:PORT``) or on a new local cluster of ``workers`` processes.
 
-    The local cluster listens on 127.0.0.1 only, has no dashboard, and its workers do not profile
-    themselves: Dask's worker profiler calls ``sys._current_frames()`` every 10 ms, which on
-    CPython 3.11 and older can deadlock the whole worker process when a garbage collection runs
-    inside it (CPython issue gh-106883, not fixed in 3.11); a worker busy writing a catalog hits it now and then.
-    Workers of a ``scheduler`` are configured where they start (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``
-    on Python 3.11). A scheduler that does not answer within ``timeout_s`` is one :class:`LimitError`.
+    The local cluster listens on 127.0.0.1 only, has no dashboard, and its workers, restarted ones
+    included, do not profile themselves: Dask's worker profiler calls ``sys._current_frames()``
+    every 10 ms, which in CPython 3.11 releases without the fix of gh-106883 (3.11.7 among them) can
+    deadlock the whole worker process when a garbage collection runs inside it; a worker busy
+    writing a catalog hits it now and then. Workers of a ``scheduler`` are configured where they
+    start (``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``). A scheduler that does not answer
+    within ``timeout_s`` is one :class:`LimitError`.
     """
-    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -393,9 +393,9 @@ def start_cluster(workers: int, scheduler: str | None = None, *, timeout_s: floa
             msg = f"scheduler {scheduler} does not answer within {timeout_s:g} s ({type(exc).__name__})"
             raise LimitError(msg) from None
     workers = _whole("workers", workers, 1, 256)
-    with dask.config.set({"distributed.worker.profile.enabled": False}):  # each nanny hands its config to its worker
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=50)
+    # Each nanny hands this to every worker it starts, a restarted one too.
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=50, config={"distributed.worker.profile.enabled": False})
     return Client(cluster)
 
 

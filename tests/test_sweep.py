@@ -164,7 +164,11 @@ def test_the_local_clusters_workers_do_not_call_sys_current_frames():
     client = start_cluster(2)
     try:
         profiling = client.run(_profiling)
+        client.restart()  # what a nanny does after its worker dies, too
+        restarted = client.run(_profiling)
     finally:
         close_cluster(client)
     assert len(profiling) == 2
     assert set(map(tuple, profiling.values())) == {(False, False)}
+    assert len(restarted) == 2
+    assert set(map(tuple, restarted.values())) == {(False, False)}
