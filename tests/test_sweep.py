@@ -149,26 +149,28 @@ def test_a_sweep_runs_on_a_dask_cluster_into_one_catalog_another_process_reads(t
     assert list((tmp_path / "sweep-catalog" / "journal").glob("*.jsonl")) == []
 
 
-def _profiling(dask_worker) -> tuple[bool, bool]:
-    import dask
-
-    return dask.config.get("distributed.worker.profile.enabled"), "profile" in dask_worker.periodic_callbacks
-
 
 @pytest.mark.slow
 def test_the_local_clusters_workers_do_not_call_sys_current_frames():
     # Dask's worker profiler calls sys._current_frames() every 10 ms, which can deadlock a
-    # CPython 3.11 worker (gh-106883); the sweep's own cluster turns it off in every worker process.
-    from autolab.sweep import close_cluster, start_cluster
-
-    client = start_cluster(2)
-    try:
-        profiling = client.run(_profiling)
-        client.restart()  # what a nanny does after its worker dies, too
-        restarted = client.run(_profiling)
-    finally:
-        close_cluster(client)
-    assert len(profiling) == 2
-    assert set(map(tuple, profiling.values())) == {(False, False)}
-    assert len(restarted) == 2
-    assert set(map(tuple, restarted.values())) == {(False, False)}
+    # CPython 3.11 worker (gh-106883); the sweep's own cluster turns it off in every worker
+    # process, a restarted one too. Run apart, as `autolab sweep` runs, from pytest's warning filters.
+    done = run_python(
+        "import json\n"
+        "from autolab.sweep import close_cluster, start_cluster\n"
+        "def profiling(dask_worker):\n"
+        "    import dask\n"
+        "    return [dask.config.get('distributed.worker.profile.enabled'), 'profile' in dask_worker.periodic_callbacks]\n"
+        "client = start_cluster(2)\n"
+        "try:\n"
+        "    first = client.run(profiling)\n"
+        "    client.restart()  # what a nanny does after its worker dies, too\n"
+        "    restarted = client.run(profiling)\n"
+        "finally:\n"
+        "    close_cluster(client)\n"
+        "print(json.dumps([list(first.values()), list(restarted.values())]))\n"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, restarted = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first == [[False, False], [False, False]]
+    assert restarted == [[False, False], [False, False]]
