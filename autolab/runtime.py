@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from dataclasses import dataclass
 
 from bluesky import RunEngine
@@ -28,10 +29,41 @@ class Session:
     deferred: object | None = None
 
     def close(self, deferred_timeout_s: float | None = 120.0) -> None:
-        """Wait for the deferred analyses (up to ``deferred_timeout_s``) and until every run is in the catalog."""
-        if self.deferred is not None:
-            self.deferred.close(deferred_timeout_s)
-        self.writer.close()
+        """Wait for the deferred analyses (up to ``deferred_timeout_s``) and until every run is in the catalog, then stop the RunEngine.
+
+        The RunEngine's event-loop thread stops and its loop is closed (bluesky starts one per
+        RunEngine and never stops it, so a process that opens many sessions, a sweep's worker,
+        would keep one idle thread per session); ``session.RE`` cannot run plans afterwards. A
+        RunEngine still running a plan (closed from another thread) is left running.
+        """
+        try:
+            if self.deferred is not None:
+                self.deferred.close(deferred_timeout_s)
+            self.writer.close()
+        finally:
+            stop_event_loop(self.RE)
+
+
+def stop_event_loop(RE: RunEngine, timeout_s: float = 10.0) -> bool:
+    """Stop an idle RunEngine's event-loop thread and close its loop; True if it stopped.
+
+    A RunEngine that is not idle (a plan running or paused) is left as it is, and so is a loop
+    that does not stop within ``timeout_s`` seconds.
+    """
+    loop = RE.loop
+    if loop.is_closed():
+        return True
+    if RE.state != "idle":
+        return False
+    if loop.is_running():
+        loop.call_soon_threadsafe(loop.stop)
+        deadline = time.monotonic() + timeout_s
+        while loop.is_running():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+    loop.close()
+    return True
 
 
 def open_session(

@@ -7,6 +7,7 @@ own record of them, and read what was written from a second process.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 
@@ -50,21 +51,35 @@ def uids_read_by_another_process(folder) -> list[str]:
     return json.loads(done.stdout)
 
 
+def run_engine_threads() -> int:
+    return sum(thread.name == "bluesky-run-engine" and thread.is_alive() for thread in threading.enumerate())
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
 def test_sessions_one_after_another_share_one_app_and_one_engine(tmp_path):
     # A sweep worker runs campaigns one after another, each with a session of its own.
     folder = tmp_path / "catalog"
-    uids, contexts = [], []
+    uids, contexts, descriptors = [], [], []
+    run_engines = run_engine_threads()
     for seed in (0, 1, 2):
         session = open_session(folder, seed=seed, analyze=False, progress=False)
         if seed == 0:
             portals = portal_threads()
+        assert run_engine_threads() == run_engines + 1
         (uid,) = session.RE(measure_point(session.reactor, 280, 270, 14.0))
         session.close()
+        assert session.RE.loop.is_closed()
+        descriptors.append(open_descriptors())
         uids.append(uid)
         contexts.append(session.catalog.context)
     assert contexts[0] is contexts[1] is contexts[2]
     assert engines_for(folder) == 1
     assert portal_threads() == portals  # no app, and no event loop, per session
+    assert run_engine_threads() == run_engines  # each session's RunEngine loop stopped at its close
+    assert descriptors[2] == descriptors[0], descriptors  # and its selector and self-pipe closed
     assert uids_read_by_another_process(folder) == sorted(uids)
 
 
