@@ -99,13 +99,13 @@ def _identity(directory: Path) -> tuple:
 
     The last two come from ``autolab-catalog.json`` and are None where it cannot be read.
     """
-    from .location import _read_marker
+    from .location import DATABASE_FILE, read_marker
 
     try:
-        stat = os.stat(directory / "catalog.db")
+        stat = os.stat(directory / DATABASE_FILE)
     except OSError:
         return ()
-    marker = _read_marker(directory)
+    marker = read_marker(directory)
     return stat.st_dev, stat.st_ino, marker.get("location"), marker.get("catalog_id")
 
 

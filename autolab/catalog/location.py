@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 CATALOG_ENV = "AUTOLAB_CATALOG"
 #: Spec of the root node, so tiled clients present it as a catalog of Bluesky runs.
 ROOT_SPECS = [{"name": "CatalogOfBlueskyRuns", "version": "3.0"}]
+#: tiled's catalog database in a catalog folder (nodes, metadata, data sources, assets).
+DATABASE_FILE = "catalog.db"
 #: File in a catalog folder that records the folder's absolute location.
 LOCATION_FILE = "autolab-catalog.json"
 #: Key of the root node's metadata that holds the identity of a catalog autolab made.
@@ -295,7 +297,7 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     # tiled's app logger announces its version at INFO on every start; keep output clean.
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     directory = Path(resolve_location(directory))
-    database = directory / "catalog.db"
+    database = directory / DATABASE_FILE
     if directory.exists() and not directory.is_dir():
         msg = f"catalog path {directory} exists and is not a directory"
         raise CatalogError(msg)
@@ -477,7 +479,7 @@ def relocate(directory: Path) -> int:
         The number of asset URIs rewritten.
     """
     directory = Path(resolve_location(directory))
-    marker = _read_marker(directory)
+    marker = read_marker(directory)
     recorded = marker.get("location")
     if recorded == str(directory):
         return 0
@@ -486,7 +488,7 @@ def relocate(directory: Path) -> int:
     new_tables = ensure_uri(tables_uri(directory))
     changed = 0
     try:
-        with sqlite3.connect(directory / "catalog.db", timeout=30) as connection:
+        with sqlite3.connect(directory / DATABASE_FILE, timeout=30) as connection:
             rows = connection.execute("SELECT id, data_uri FROM assets").fetchall()
             for asset_id, uri in rows:
                 new = _relocated_uri(uri, directory, new_tables)
@@ -497,7 +499,7 @@ def relocate(directory: Path) -> int:
         msg = f"cannot update the stored locations of the catalog {directory}: {exc}"
         raise CatalogError(msg) from exc
     identity = marker.get("catalog_id")
-    if identity and isinstance(recorded, str) and _read_marker(Path(recorded)).get("catalog_id") == identity:
+    if identity and isinstance(recorded, str) and read_marker(Path(recorded)).get("catalog_id") == identity:
         identity = None  # the folder it was copied from is still there: this copy is another catalog
     _record_location(directory, identity)
     return changed
@@ -512,7 +514,8 @@ def _relocated_uri(uri: str, directory: Path, new_tables: str) -> str:
     return uri
 
 
-def _read_marker(directory: Path) -> dict:
+def read_marker(directory: Path) -> dict:
+    """The folder's ``autolab-catalog.json`` (``location`` and ``catalog_id``); empty if it cannot be read."""
     try:
         marker = json.loads((directory / LOCATION_FILE).read_text())
     except (OSError, ValueError):
@@ -545,10 +548,10 @@ def catalog_id(directory: str | os.PathLike) -> str | None:
     read-only). :func:`embedded_adapter` puts it in the root node's metadata.
     """
     directory = Path(resolve_location(directory))
-    marker = _read_marker(directory)
+    marker = read_marker(directory)
     if not marker.get("catalog_id") and isinstance(marker.get("location"), str):
         _write_marker(directory, marker["location"], None)  # a catalog made before identities
-        marker = _read_marker(directory)
+        marker = read_marker(directory)
     identity = marker.get("catalog_id")
     return str(identity) if identity else None
 
