@@ -392,6 +392,7 @@ def plain_tiled_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("plain_tiled")  # one worker sets up the module's plain tiled server, once
 def test_a_plain_tiled_server_with_table_storage_takes_a_point_that_another_process_reads(plain_tiled_run):
     uri, uid, folder = plain_tiled_run
     code = textwrap.dedent(
@@ -423,6 +424,7 @@ def test_a_plain_tiled_server_with_table_storage_takes_a_point_that_another_proc
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("plain_tiled")  # one worker sets up the module's plain tiled server, once
 def test_export_through_a_tiled_server_writes_files_that_read_back(plain_tiled_run, tmp_path):
     from autolab.catalog import load_point
 
