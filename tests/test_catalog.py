@@ -133,6 +133,98 @@ def test_killed_process_loses_no_finished_point(tmp_path):
     assert not list(journal_directory(path).glob("*.jsonl"))
 
 
+def test_a_writer_stores_a_runs_arrays_while_another_holds_the_write_turn_and_its_table_after(tmp_path, RE, reactor):
+    """Writers of one folder take turns only for the event tables (SQLite through ADBC does not wait for a lock).
+
+    This test holds the turn (``journal/write.lock``) as another process's writer would: the run's
+    arrays reach the catalog meanwhile, its event table waits, and the run is whole once the turn is free.
+    """
+    import fcntl
+    import time
+
+    folder = tmp_path / "catalog"
+    client = open_catalog(folder)
+    writer = CatalogWriter(client, journal_directory(folder))
+    RE.subscribe(writer)
+    with open(journal_directory(folder) / "write.lock", "a") as turn:
+        fcntl.flock(turn.fileno(), fcntl.LOCK_EX)
+        try:
+            (uid,) = RE(measure_point(reactor, 280, 270, 14.0))
+            deadline = time.monotonic() + 120
+            arrays = set()
+            while time.monotonic() < deadline and "reactor_saxs_intensity_sigma" not in arrays:
+                time.sleep(0.1)
+                arrays = set(client[uid]["primary"].base) if uid in client and "primary" in client[uid] else set()
+            assert {"reactor_spectrometer_absorbance", "reactor_saxs_intensity_sigma"} <= arrays
+            time.sleep(1.0)  # the table's creation is still waiting for the turn
+            assert "internal" not in set(client[uid]["primary"].base)
+            assert not client[uid].metadata.get("stop")
+        finally:
+            fcntl.flock(turn.fileno(), fcntl.LOCK_UN)
+    writer.flush()
+    assert writer.errors == []
+    run = open_catalog(folder)[uid]
+    assert run.metadata["stop"]["num_events"] == {"primary": 1}
+    assert len(run["primary"].base["internal"].read()) == 1
+    writer.close()
+
+
+WRITERS_AT_ONCE = """
+import json, sys, time
+from pathlib import Path
+from bluesky import RunEngine
+from autolab.catalog import CatalogWriter, journal_directory, open_catalog
+from autolab.devices import make_twin_reactor
+from autolab.plans import measure_point
+folder, seed = sys.argv[1], int(sys.argv[2])
+writer = CatalogWriter(open_catalog(folder), journal_directory(folder))
+RE = RunEngine({}, call_returns_result=False)
+RE.subscribe(writer)
+reactor = make_twin_reactor(seed=seed)
+print("ready", flush=True)
+while not (Path(folder) / "go").exists():  # both writers start storing at once
+    time.sleep(0.01)
+uids = [RE(measure_point(reactor, 260 + 10 * i, 260, 4.5 + i))[0] for i in range(4)]
+writer.close(timeout=300)
+print(json.dumps({"uids": uids, "errors": writer.errors}))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_writing_one_folder_at_once_store_every_run_once(tmp_path):
+    folder = tmp_path / "catalog"
+    open_catalog(folder)
+    procs = [subprocess.Popen([sys.executable, "-c", WRITERS_AT_ONCE, str(folder), str(seed)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    outputs = []
+    try:
+        for proc in procs:  # each has opened the catalog and its writer
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
+        (folder / "go").touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=400)
+            assert proc.returncode == 0, err[-2000:]
+            outputs.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [out["errors"] for out in outputs] == [[], []]
+    uids = [uid for out in outputs for uid in out["uids"]]
+    read = run_python(
+        "import json\nfrom autolab.catalog import open_catalog\n"
+        f"client = open_catalog({str(folder)!r}, create=False)\n"
+        "print(json.dumps({uid: [client[uid].metadata['stop']['num_events'], len(client[uid]['primary'].base['internal'].read())] "
+        "for uid in client}))"
+    )
+    assert read.returncode == 0, read.stderr[-2000:]
+    stored = json.loads(read.stdout.strip().splitlines()[-1])
+    assert len(uids) == 8
+    assert sorted(stored) == sorted(uids)
+    assert all(value == [{"primary": 1}, 1] for value in stored.values()), stored
+
+
 WRITER_IN_A_RUN = """
 import sys, time
 from event_model import compose_run

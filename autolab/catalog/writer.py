@@ -21,10 +21,13 @@ Several writers may share one catalog and its journal folder (a queue worker, th
 worker still closing while the next one starts). Each holds an exclusive lock (``flock``) on the
 journals of its runs until they are in tiled; the operating system drops the locks of a process
 that dies, so a writer replays exactly the journals whose writer is gone. The writers of one
-embedded catalog also take turns writing to it (``flock`` on ``write.lock`` in the journal
-folder, for each document): SQLite lets one connection write at a time, and the event tables'
-connections fail at once with "database is locked" rather than wait for another process's
-write.
+embedded catalog take turns for the event tables (``flock`` on ``write.lock`` in the journal
+folder, held while a stream's table is created and while rows are appended to it): their
+connections (SQLite through ADBC) fail at once with "database is locked" rather than wait for
+another process's write. Everything else — the run's and streams' nodes, the arrays, the
+metadata — goes into ``catalog.db``, whose connections wait for another writer's transaction
+(SQLite's busy timeout), and into array files of the run's own, so writers in several processes
+store those at the same time. A journal's replay and a run's repair hold the turn throughout.
 
 A server's address may serve another catalog later (tiled's default port 8000 is everyone's).
 The journals of a server are therefore kept per catalog, in a subfolder of the address's folder
@@ -41,6 +44,7 @@ than an HTTP error for every document.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -102,7 +106,7 @@ class CatalogWriter:
         #: Where this writer keeps its journals.
         self.journal_dir = base / identity if identity else base
         self.journal_dir.mkdir(parents=True, exist_ok=True)
-        # Embedded: the writers of this catalog folder write one document at a time (see the module).
+        # Embedded: the writers of this catalog folder take turns for the event tables (see the module).
         self._write_turn = _WriteTurn(self.journal_dir / "write.lock" if self.server is None else None)
         try:
             self._start(client)
@@ -112,7 +116,7 @@ class CatalogWriter:
 
     def _start(self, client) -> None:
         """Everything after the write turn: the tiled writer, the replay of waiting journals, the thread."""
-        self._tiled_writer = named_dims_writer(client)
+        self._tiled_writer = named_dims_writer(client, table_turn=self._write_turn)
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._journals: dict[str, Any] = {}
@@ -198,8 +202,7 @@ class CatalogWriter:
                 doc.set()
                 continue
             try:
-                with self._write_turn:
-                    self._tiled_writer(name, doc)
+                self._tiled_writer(name, doc)  # it takes the write turn for the event tables' writes (named_dims_writer)
             except Exception as exc:  # keep the journal: the run is written again at its stop, or replayed on the next open
                 message = f"writing {name} of run {run_uid} to the catalog failed: {exc!r}"
                 logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
@@ -499,8 +502,12 @@ def adopt_journals(source: str | os.PathLike, target: str | os.PathLike) -> list
     return moved
 
 
-def named_dims_writer(client):
+def named_dims_writer(client, *, table_turn=None):
     """A ``TiledWriter`` (``batch_size=1``) that names array dimensions as the descriptor does.
+
+    ``table_turn``, a context manager, is held around each write to the event tables (creating
+    a stream's table, appending its rows), and only there: the writers of one embedded catalog
+    take turns for those (see the module), and store everything else at the same time.
 
     bluesky-tiled-plugins names the dimensions of arrays stored in a run ``dim_int_1``,
     ``dim_int_2``, … by their length. This writer takes the names from the descriptor's
@@ -512,7 +519,7 @@ def named_dims_writer(client):
     webhooks acts on that; catalogs autolab serves — in process or with ``autolab serve`` — have
     neither, so this writer skips the declarations there and sends them to any other server.
     """
-    return _named_dims_writer_class()(client, batch_size=1, close_streams=_may_stream(client))
+    return _named_dims_writer_class()(client, batch_size=1, close_streams=_may_stream(client), table_turn=table_turn)
 
 
 def _may_stream(client) -> bool:
@@ -527,10 +534,18 @@ def _named_dims_writer_class():
 
     class _NamedDimsRunWriter(_RunWriter):
         close_streams = True
+        table_turn = contextlib.nullcontext()
 
         def _close_stream_tree(self):
             if self.close_streams:
                 super()._close_stream_tree()
+
+        def _write_internal_data(self, data_cache, desc_node):
+            return super()._write_internal_data(data_cache, _TableTurnStream(desc_node, self.table_turn))
+
+        def _append_with_retry(self, df_client, table, desc_name):
+            with self.table_turn:
+                return super()._append_with_retry(df_client, table, desc_name)
 
         def descriptor(self, doc):
             names = self._int_dims_names[doc["name"]]
@@ -544,17 +559,34 @@ def _named_dims_writer_class():
             return super().descriptor(doc)
 
     class _NamedDimsTiledWriter(TiledWriter):
-        def __init__(self, client, *, close_streams: bool = True, **options):
+        def __init__(self, client, *, close_streams: bool = True, table_turn=None, **options):
             super().__init__(client, **options)
             self._close_streams = close_streams
+            self._table_turn = table_turn
 
         def _factory(self, name, doc):
             run_writer = _NamedDimsRunWriter(
                 self.client, batch_size=self._batch_size, max_array_size=self._max_array_size, ignore_errors=self.ignore_errors
             )
             run_writer.close_streams = self._close_streams
+            if self._table_turn is not None:
+                run_writer.table_turn = self._table_turn
             normalizer = self._normalizer(patches=self.patches, spec_to_mimetype=self.spec_to_mimetype)
             normalizer.subscribe(run_writer)
             return [normalizer], []
 
     return _NamedDimsTiledWriter
+
+
+class _TableTurnStream:
+    """A stream's tiled container whose ``create_appendable_table`` is called in ``turn``; all else passes through."""
+
+    def __init__(self, node, turn):
+        self._node, self._turn = node, turn
+
+    def create_appendable_table(self, *args, **kwargs):
+        with self._turn:
+            return self._node.create_appendable_table(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._node, name)
