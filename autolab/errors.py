@@ -7,6 +7,8 @@ is allowed, in the user's terms; the CLI prints them as one line and exits with 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AutolabError(Exception):
     """Base class of every error autolab raises on purpose."""
@@ -48,5 +50,27 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
     if number != number or not low <= number <= high:  # NaN fails both comparisons
         where = f"the {what} allowed range" if what else "the allowed range"
         msg = f"{field}={value!r} is outside {where} {low:g}–{high:g} {unit}"
+        raise LimitError(msg)
+    return number
+
+
+def check_seed(field: str, value: Any) -> int:
+    """Return ``value`` as an int if it is a whole number ≥ 0 (a seed numpy takes), else raise :class:`LimitError`.
+
+    Examples
+    --------
+    >>> check_seed("seed", 3)
+    3
+    >>> check_seed("seed", -1)
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: seed=-1 must be a whole number ≥ 0
+    """
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or number != value or number < 0:
+        msg = f"{field}={value!r} must be a whole number ≥ 0"
         raise LimitError(msg)
     return number

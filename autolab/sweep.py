@@ -22,7 +22,9 @@ design-only campaign has none).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import math
 import statistics
 import time
@@ -229,10 +231,18 @@ class SweepSpec:
         """Build every setting's campaign on ``reactor`` without running it; one line on the first problem.
 
         Besides what :class:`~autolab.campaign.Campaign` checks (objective, bounds, fixed values,
-        constraints), a budget that does not exceed the initial design is refused.
+        constraints), a budget that does not exceed the initial design is refused. A problem of one
+        setting of a grid names the setting (``bounds#2: …``).
         """
         for task in self.tasks("", "check")[:: len(self.seeds)]:
-            campaign = _campaign(task, reactor)
+            try:
+                with _quiet_campaign_notes():  # the budget note is this check's own error below
+                    campaign = _campaign(task, reactor)
+            except LimitError as exc:
+                if not task["setting"]:
+                    raise
+                msg = f"{task['setting']}: {exc}"
+                raise LimitError(msg) from exc
             n_initial = campaign.settings.n_initial
             if self.budget <= n_initial:
                 msg = (
@@ -240,6 +250,18 @@ class SweepSpec:
                     f"({task['setting']}); give budget ≥ {n_initial + 1} or a smaller initial_design"
                 )
                 raise LimitError(msg)
+
+
+@contextlib.contextmanager
+def _quiet_campaign_notes():
+    """Hold back the warnings a :class:`~autolab.campaign.Campaign` logs about its settings."""
+    campaign_logger = logging.getLogger("autolab.campaign.state")
+    was = campaign_logger.disabled
+    campaign_logger.disabled = True
+    try:
+        yield
+    finally:
+        campaign_logger.disabled = was
 
 
 def _campaign(task: Mapping[str, Any], reactor):

@@ -20,11 +20,16 @@ import math
 
 from autolab.analysis import hookimpl
 
+#: The NC diameter ``nc_size`` aims at, nm: its default and allowed range (the sizes the uvvis
+#: plugin's sizing curve covers, Yu et al. 2003).
+TARGET_DIAMETER_NM = {"default": 3.0, "low": 0.5, "high": 10.0, "unit": "nm", "description": "NC diameter aimed at"}
+
 OBJECTIVES = {
-    "msc437": {"direction": "maximize", "description": "CdSe-437 band absorbance, AU"},
-    "msc437_selectivity": {"direction": "maximize", "description": "CdSe-437 share of CdSe absorbance"},
-    "nc_size": {"direction": "minimize", "description": "relative miss of the target NC diameter plus size dispersion"},
-    "yield": {"direction": "maximize", "description": "CdSe yield proxy from the 350 nm absorbance"},
+    "msc437": {"direction": "maximize", "description": "CdSe-437 band absorbance, AU", "settings": {}},
+    "msc437_selectivity": {"direction": "maximize", "description": "CdSe-437 share of CdSe absorbance", "settings": {}},
+    "nc_size": {"direction": "minimize", "description": "relative miss of the target NC diameter plus size dispersion",
+                "settings": {"target_diameter_nm": TARGET_DIAMETER_NM}},
+    "yield": {"direction": "maximize", "description": "CdSe yield proxy from the 350 nm absorbance", "settings": {}},
 }
 
 
@@ -59,8 +64,8 @@ def autolab_objective(name, metrics, settings):
     if name == "msc437_selectivity":
         return msc437_share(metrics)
     if name == "nc_size":
-        target = float(settings.get("target_diameter_nm", 3.0))
-        if not 0.5 <= target <= 10.0:
+        target = float(settings.get("target_diameter_nm", TARGET_DIAMETER_NM["default"]))
+        if not TARGET_DIAMETER_NM["low"] <= target <= TARGET_DIAMETER_NM["high"]:  # a campaign refused it before; a direct call may not have
             msg = f"target_diameter_nm={target!r} is outside the allowed range 0.5–10 nm"
             raise ValueError(msg)
         return nc_size_miss(metrics, target)

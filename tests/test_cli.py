@@ -54,6 +54,10 @@ def test_help_lists_every_command():
             ["phase-map", "--nucleation-temperatures-c", "260,x", "--growth-temperatures-c", "260", "--residence-times-s", "4"],
             "autolab: error: --nucleation-temperatures-c: 'x' in '260,x' is not a number",
         ),
+        (
+            ["measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14", "--seed", "-1"],
+            "autolab: error: seed=-1 must be a whole number ≥ 0",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, args, message):
@@ -174,3 +178,11 @@ def test_a_run_named_by_too_few_characters_is_refused_before_the_catalog_is_open
     assert result.returncode == 2
     assert result.stderr.strip() == "autolab: error: run 'ab' is too short: give at least 5 characters of a run uid (`autolab runs` lists them)"
     assert not missing.exists()
+
+
+def test_show_into_a_missing_folder_is_one_line_before_the_catalog_is_opened(tmp_path):
+    """The catalog named here does not exist either: the refusal names the output's folder, so it came first."""
+    result = autolab("show", "last", "--catalog", str(tmp_path / "no-such-catalog"), "-o", str(tmp_path / "nodir" / "p.png"))
+    assert (result.returncode, result.stderr.strip().splitlines()) == (
+        2, [f"autolab: error: --output={tmp_path / 'nodir' / 'p.png'}: the folder {tmp_path / 'nodir'} does not exist"]
+    )

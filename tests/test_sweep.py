@@ -63,6 +63,20 @@ def test_a_budget_within_the_design_and_an_unknown_objective_are_refused_before_
     SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 8}).check(reactor)  # 7 design points, 1 chosen
     with pytest.raises(LimitError, match="objective='size' is not provided by any plugin"):
         SweepSpec.from_mapping({"objective": ["msc437", "size"], "seeds": "0", "budget": 12}).check(reactor)
+    # A bound set of a grid that leaves a condition out is named.
+    window = {"nucleation_temperature_c": [240, 350], "growth_temperature_c": [200, 350], "residence_time_s": [1.5, 20]}
+    with pytest.raises(LimitError, match=r"^bounds#2: growth_temperature_c: neither in bounds nor fixed"):
+        SweepSpec.from_mapping({"objective": "msc437", "seeds": "0", "budget": 12,
+                                "bounds": [window, {"nucleation_temperature_c": [260, 320], "residence_time_s": [1.5, 20]}]}).check(reactor)
+
+
+def test_a_budget_within_the_design_is_one_line_on_the_command_line(tmp_path):
+    result = autolab("sweep", "--seeds", "0-1", "--budget", "6", "--catalog", str(tmp_path / "catalog"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "autolab: error: budget=6 does not exceed the initial design of 7 point(s) (objective=msc437); "
+        "give budget ≥ 8 or a smaller initial_design"
+    ]
 
 
 def test_points_to_target_and_the_quartiles_are_read_off_the_curves():

@@ -110,7 +110,14 @@ def autolab_metrics() -> dict[str, dict[str, str]] | None:
 def autolab_objectives() -> dict[str, Any] | None:
     """Declare the objectives a plugin provides.
 
-    :return: ``{"name": {"direction": "maximize" | "minimize", "description": "…"}}``.
+    An objective that takes settings (``autolab campaign --objective-setting NAME=VALUE``) lists
+    them under ``"settings"``, each with its default, allowed range and unit; a campaign then
+    refuses, before anything is measured, a setting the objective does not list or a value
+    outside its range. ``"settings": {}`` declares that the objective takes none. An objective
+    without the key has its settings passed on unchecked.
+
+    :return: ``{"name": {"direction": "maximize" | "minimize", "description": "…",
+        "settings": {"target_diameter_nm": {"default": 3.0, "low": 0.5, "high": 10.0, "unit": "nm"}}}}``.
     """
 
 

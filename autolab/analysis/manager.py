@@ -6,12 +6,14 @@ import importlib.metadata
 import math
 import os
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pluggy
 
+from ..errors import LimitError, check_range
 from . import hookspecs
 from .hookspecs import PROJECT, as_numbers
 
@@ -165,6 +167,37 @@ class PluginManager:
         for impl in self._pm.hook.autolab_metrics.get_hookimpls():
             declared[impl.plugin_name] = dict(impl.function() or {})
         return dict(sorted(declared.items()))
+
+    def check_objective_settings(self, name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Objective ``name``'s ``settings``, checked against what its plugin declares (:func:`autolab_objectives`).
+
+        Returns the settings with numbers as floats. An objective that declares no ``"settings"``
+        gets them unchecked.
+
+        Raises
+        ------
+        LimitError
+            For an objective no plugin provides, a setting the objective does not take, or a value
+            that is not a number in the declared range (naming the setting, the value and the range).
+        """
+        known = self.objectives()
+        if name not in known:
+            msg = f"objective={name!r} is not provided by any plugin; available: {', '.join(sorted(known)) or 'none'}"
+            raise LimitError(msg)
+        given = dict(settings or {})
+        declared = known[name].get("settings")
+        if declared is None:
+            return given
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            takes = f"it takes {', '.join(sorted(declared))}" if declared else "it takes none"
+            msg = f"objective setting {unknown[0]!r} is not one objective {name!r} takes; {takes}"
+            raise LimitError(msg)
+        return {
+            key: check_range(key, value, declared[key]["low"], declared[key]["high"], declared[key].get("unit", ""))
+            if "low" in declared[key] and "high" in declared[key] else value
+            for key, value in given.items()
+        }
 
     def objective(self, name: str, metrics: dict[str, Any], settings: dict | None = None) -> float:
         """The outcome of objective ``name`` for one point's metrics (NaN if it cannot be had)."""

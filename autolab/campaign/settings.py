@@ -96,12 +96,18 @@ def campaign_bounds(
         checked_fixed[name] = check_range(f"fixed {name}", value, *limits[name], condition(name).unit, what="reactor's")
     missing = [name for name in NAMES if name not in out and name not in checked_fixed]
     if missing:
-        msg = f"{', '.join(missing)}: neither in bounds nor fixed; give each condition a range or a value"
+        ranges = ", ".join(f"{name} {_range_text(limits[name], condition(name).unit)}" for name in missing)
+        msg = f"{', '.join(missing)}: neither in bounds nor fixed; give each condition a range or a value (the reactor's: {ranges})"
         raise LimitError(msg)
     if not out:
         msg = "every condition is fixed; give at least one condition a range in bounds"
         raise LimitError(msg)
     return out, checked_fixed
+
+
+def _range_text(limit: tuple[float, float], unit: str) -> str:
+    """``(150, 350)``, ``"°C"`` → ``"150–350 °C"``."""
+    return f"{limit[0]:g}–{limit[1]:g} {unit}"
 
 
 def campaign_constraints(

@@ -26,7 +26,7 @@ from typing import Any
 from bluesky_adaptive.protocols import CanRegisterSuggestions, Optimizer, SupportsStoppingCriteria, TrialFaultAware
 
 from ..analysis.runs import jsonable
-from ..errors import LimitError
+from ..errors import LimitError, check_seed
 from ..optimize import GPOptimizer
 from .settings import CampaignSettings, campaign_bounds, campaign_constraints, check_count, check_design, check_design_constraints
 
@@ -128,7 +128,9 @@ class Campaign:
         if objective not in declared:
             msg = f"objective={objective!r} is not provided by any plugin; available: {', '.join(sorted(declared))}"
             raise LimitError(msg)
+        objective_settings = self.manager.check_objective_settings(objective, objective_settings)
         budget = check_count("budget", budget, 1, 1000)
+        seed = check_seed("seed", seed)
         batch_size = check_count("batch_size", batch_size, 1, 20)
         space, held = campaign_bounds(limits, bounds, fixed)
         n_initial, design = check_design(initial_design, space, budget)

@@ -33,6 +33,15 @@ from ..errors import CatalogError, LimitError
 FORMATS = ("nc", "h5", "csv", "jsonl")
 
 
+def checked_output(output: str | os.PathLike) -> Path:
+    """``output`` as an absolute path whose folder exists, or :class:`CatalogError` naming the folder."""
+    output = Path(output).expanduser().resolve()
+    if not output.parent.is_dir():
+        msg = f"--output={output}: the folder {output.parent} does not exist"
+        raise CatalogError(msg)
+    return output
+
+
 def stream_dataset(run, stream: str = "primary"):
     """The stream of ``run`` as an xarray Dataset with units and the detectors' axes as coordinates.
 
@@ -90,10 +99,7 @@ def export_run(run, output: str | os.PathLike, fmt: str, *, stream: str = "prima
     if fmt not in FORMATS:
         msg = f"--format={fmt!r} is not a known format; use one of {', '.join(FORMATS)}"
         raise LimitError(msg)
-    output = Path(output).expanduser().resolve()
-    if not output.parent.is_dir():
-        msg = f"--output={output}: the folder {output.parent} does not exist"
-        raise CatalogError(msg)
+    output = checked_output(output)
     if fmt == "jsonl":
         return [_write_documents(run, output)]
     dataset = stream_dataset(run, stream)

@@ -65,7 +65,7 @@ def campaign(
     \b
     Examples:
       autolab campaign --objective msc437 --budget 25 --seed 0
-      autolab campaign --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
+      autolab campaign --bound nucleation_temperature_c=260:320 --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
       autolab campaign --constraint "growth_temperature_c <= nucleation_temperature_c" --cost-aware
       autolab campaign --resume 3f2a9c1e-…
     """
@@ -93,7 +93,7 @@ def campaign(
                 objective or "msc437",
                 parse_bounds(bounds),
                 25 if budget is None else budget,
-                batch_size or 1,
+                1 if batch_size is None else batch_size,
                 initial_design,
                 seed,
                 fixed=parse_assignments("--fix", fixed, conditions=True),

@@ -10,7 +10,7 @@ from .options import JSON_OPTION, friendly_errors
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
-    help="IOC directory (PID, port, log, device file); default $AUTOLAB_IOC_DIR or ~/.local/share/autolab/ioc.",
+    help="IOC directory (PID, port, log, device file); default $AUTOLAB_IOC_DIR, else $XDG_DATA_HOME/autolab/ioc (~/.local/share/…).",
 )
 
 

@@ -24,7 +24,7 @@ from .options import (
 
 DIR_OPTION = click.option(
     "--dir", "directory", default=None, type=click.Path(file_okay=False),
-    help="Queue directory (PIDs, logs, generated YAML); default $AUTOLAB_QUEUE_DIR or ~/.local/share/autolab/queue.",
+    help="Queue directory (PIDs, logs, generated YAML); default $AUTOLAB_QUEUE_DIR, else $XDG_DATA_HOME/autolab/queue (~/.local/share/…).",
 )
 
 

@@ -58,8 +58,11 @@ def show(run, catalog, output):
     """
     check_run_text(run)
     from ..catalog import load_point, open_catalog
+    from ..catalog.export import checked_output
     from ..plotting import plot_point
 
+    if output:
+        checked_output(output)  # before the catalog opens: a missing folder is one line, not a traceback after the plot
     client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)
     point = load_point(client[uid])

@@ -24,7 +24,7 @@ from ophyd import DeviceStatus
 
 from autolab import sim
 
-from ..errors import ReactorFault
+from ..errors import ReactorFault, check_seed
 from ._twin import TwinMixin
 from .clock import SimClock
 from .detectors import CELL_CONTENTS, SAXSDetector, Spectrometer
@@ -401,7 +401,7 @@ def make_twin_reactor(
     >>> reactor.flow_rates_for(14.0)["cd_pump"]  # µL/min
     535.71...
     """
-    rng = rng if rng is not None else np.random.default_rng(seed)
+    rng = rng if rng is not None else np.random.default_rng(None if seed is None else check_seed("seed", seed))
     return TwinFlowReactor(
         name=name, clock=SimClock(time_scale), rng=rng, params=params, wavelength_nm=wavelength_nm, q_nm_inv=q_nm_inv
     )

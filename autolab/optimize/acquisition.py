@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfcx, log_ndtr
 
+from ..errors import LimitError
+
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
@@ -97,8 +99,8 @@ def resolve_acquisition(acquisition):
 
     Raises
     ------
-    ValueError
-        Naming the value and the built-in names.
+    LimitError
+        Naming the value and the built-in names (a ``ValueError``).
     """
     if isinstance(acquisition, str):
         if acquisition in ACQUISITIONS:
@@ -106,4 +108,4 @@ def resolve_acquisition(acquisition):
     elif callable(acquisition):
         return acquisition
     msg = f"acquisition={acquisition!r} must be one of {', '.join(repr(n) for n in ACQUISITIONS)} or an acquisition object"
-    raise ValueError(msg)
+    raise LimitError(msg)
