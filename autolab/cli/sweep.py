@@ -35,8 +35,8 @@ from .options import (
 @BOUND_OPTION
 @FIX_OPTION
 @CONSTRAINT_OPTION
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes of the local Dask cluster (more than one into one embedded catalog: see docs/sweep.md).")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Worker processes of the local Dask cluster (how they share one catalog: docs/sweep.md).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="A running Dask scheduler instead of a local cluster.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Folder for sweep.json and best_so_far.png; default ./autolab-reports/sweep-SWEEP_ID.")
