@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from .catalog import CatalogWriter, frames_directory, journal_directory, open_ca
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
 from .interrupt import interruptible_during_task
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,8 +63,12 @@ def stop_event_loop(RE: RunEngine, timeout_s: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout_s
         while loop.is_running():
             if time.monotonic() > deadline:
+                logger.warning("the RunEngine's event loop did not stop within %s s; its thread is left running", timeout_s)
                 return False
             time.sleep(0.005)
+    thread = getattr(RE, "_th", None)  # bluesky's loop thread: it ends once run_forever has returned
+    if thread is not None:
+        thread.join(timeout_s)
     loop.close()
     return True
 

@@ -22,9 +22,7 @@ design-only campaign has none).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import logging
 import math
 import statistics
 import time
@@ -232,36 +230,28 @@ class SweepSpec:
 
         Besides what :class:`~autolab.campaign.Campaign` checks (objective, bounds, fixed values,
         constraints), a budget that does not exceed the initial design is refused. A problem of one
-        setting of a grid names the setting (``bounds#2: …``).
+        setting of a grid of several names the setting (``bounds#2: …``).
         """
+        from .campaign.settings import campaign_bounds, check_design
+
+        several = len(self.settings()) > 1
         for task in self.tasks("", "check")[:: len(self.seeds)]:
             try:
-                with _quiet_campaign_notes():  # the budget note is this check's own error below
-                    campaign = _campaign(task, reactor)
+                # The design's size first: a campaign built with a budget within it would note so itself.
+                space, _ = campaign_bounds(reactor.limits(), task["bounds"], task["fixed"] or None)
+                n_initial, _ = check_design(task["initial_design"], space, task["budget"])
+                if self.budget <= n_initial:
+                    msg = (
+                        f"budget={self.budget} does not exceed the initial design of {n_initial} point(s) "
+                        f"({task['setting']}); give budget ≥ {n_initial + 1} or a smaller initial_design"
+                    )
+                    raise LimitError(msg)
+                _campaign(task, reactor)
             except LimitError as exc:
-                if not task["setting"]:
+                if not several or str(exc).startswith("budget="):
                     raise
                 msg = f"{task['setting']}: {exc}"
                 raise LimitError(msg) from exc
-            n_initial = campaign.settings.n_initial
-            if self.budget <= n_initial:
-                msg = (
-                    f"budget={self.budget} does not exceed the initial design of {n_initial} point(s) "
-                    f"({task['setting']}); give budget ≥ {n_initial + 1} or a smaller initial_design"
-                )
-                raise LimitError(msg)
-
-
-@contextlib.contextmanager
-def _quiet_campaign_notes():
-    """Hold back the warnings a :class:`~autolab.campaign.Campaign` logs about its settings."""
-    campaign_logger = logging.getLogger("autolab.campaign.state")
-    was = campaign_logger.disabled
-    campaign_logger.disabled = True
-    try:
-        yield
-    finally:
-        campaign_logger.disabled = was
 
 
 def _campaign(task: Mapping[str, Any], reactor):

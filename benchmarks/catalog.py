@@ -12,7 +12,7 @@ Rows:
 - ``TiledWriter, synchronous``: bluesky-tiled-plugins' TiledWriter called on the RunEngine thread;
 - ``TiledWriter, bare tiled catalog``: the same into a catalog made by tiled alone (its
   ``tiled.catalog.from_uri`` and ``Context.from_app``, none of autolab's catalog code): what
-  any Bluesky user of this tiled gets, the ceiling autolab's writer works under.
+  any Bluesky user of this tiled gets: plain TiledWriter on plain tiled, for reference.
 The storage overhead is each row minus the baseline; ``runs/s`` (one over the median) is given for
 the rows timed until tiled holds the run.
 """

@@ -703,3 +703,22 @@ def test_two_devices_failing_in_one_point_fail_that_point_once_and_the_campaign_
     stops = [d for n, d in docs if n == "stop"]
     points = [d["uid"] for d in starts(docs, "measure_point")]
     assert [next(s["exit_status"] for s in stops if s["run_start"] == uid) for uid in points] == ["fail"] + ["success"] * 4
+
+
+def test_a_resumed_campaign_drops_a_stored_setting_its_objective_never_took(caplog):
+    """A campaign stored before its objective declared its settings may hold one it ignored; it resumes without it."""
+    from autolab.campaign.resume import _settings_the_objective_takes
+
+    with caplog.at_level("WARNING", logger="autolab.campaign.resume"):
+        kept = _settings_the_objective_takes(uvvis_only(), "msc437", {"target_diameter_nm": 3.0}, "c-1")
+    assert kept == {}
+    assert "campaign c-1: objective 'msc437' takes no setting target_diameter_nm; it resumes without, as it ran" in caplog.text
+    assert _settings_the_objective_takes(uvvis_only(), "nc_size", {"target_diameter_nm": 4.0}, "c-2") == {"target_diameter_nm": 4.0}
+
+
+def test_an_objective_declaring_its_settings_in_the_wrong_shape_is_named():
+    manager = uvvis_only()
+    declared = manager.objectives
+    manager.objectives = lambda: {**declared(), "odd": {"direction": "maximize", "settings": ["width"], "plugin": "odd-plugin"}}
+    with pytest.raises(LimitError, match=r"^plugin 'odd-plugin' declares objective 'odd' with settings=\['width'\]; give"):
+        manager.check_objective_settings("odd", {"width": 1})

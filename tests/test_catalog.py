@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -150,23 +151,67 @@ def test_a_writer_stores_a_runs_arrays_while_another_holds_the_write_turn_and_it
         fcntl.flock(turn.fileno(), fcntl.LOCK_EX)
         try:
             (uid,) = RE(measure_point(reactor, 280, 270, 14.0))
+            expected = {"reactor_spectrometer_wavelength_nm", "reactor_spectrometer_absorbance", "reactor_spectrometer_counts",
+                        "reactor_spectrometer_saturated", "reactor_saxs_q_nm_inv", "reactor_saxs_intensity",
+                        "reactor_saxs_intensity_sigma"}
             deadline = time.monotonic() + 120
-            arrays = set()
-            while time.monotonic() < deadline and "reactor_saxs_intensity_sigma" not in arrays:
+            arrays: set[str] = set()
+            while time.monotonic() < deadline and not expected <= arrays:  # the arrays are written in no set order
                 time.sleep(0.1)
                 arrays = set(client[uid]["primary"].base) if uid in client and "primary" in client[uid] else set()
-            assert {"reactor_spectrometer_absorbance", "reactor_saxs_intensity_sigma"} <= arrays
+            assert expected <= arrays
             time.sleep(1.0)  # the table's creation is still waiting for the turn
             assert "internal" not in set(client[uid]["primary"].base)
             assert not client[uid].metadata.get("stop")
         finally:
             fcntl.flock(turn.fileno(), fcntl.LOCK_UN)
-    writer.flush()
-    assert writer.errors == []
-    run = open_catalog(folder)[uid]
-    assert run.metadata["stop"]["num_events"] == {"primary": 1}
-    assert len(run["primary"].base["internal"].read()) == 1
-    writer.close()
+    try:
+        writer.flush()
+        assert writer.errors == []
+        run = open_catalog(folder)[uid]
+        assert run.metadata["stop"]["num_events"] == {"primary": 1}
+        assert len(run["primary"].base["internal"].read()) == 1
+    finally:
+        writer.close()
+
+
+def test_every_write_to_the_event_tables_holds_the_turn_and_nothing_else_does(tmp_path, RE, reactor, monkeypatch):
+    """Whatever bluesky-tiled-plugins calls them from: a table's creation and each append run in the turn, arrays outside it."""
+    from tiled.client.container import Container
+    from tiled.client.dataframe import DataFrameClient
+
+    from autolab.catalog.writer import named_dims_writer
+
+    class Turn:
+        held = False
+
+        def __enter__(self):
+            assert not Turn.held, "the turn is taken twice"
+            Turn.held = True
+
+        def __exit__(self, *exc):
+            Turn.held = False
+
+    calls = []
+
+    def recording(cls, name):
+        original = getattr(cls, name)
+
+        def call(self, *args, **kwargs):
+            calls.append((name, Turn.held))
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, call)
+
+    for cls, name in ((Container, "create_appendable_table"), (DataFrameClient, "append_partition"), (Container, "write_array")):
+        recording(cls, name)
+    RE.subscribe(named_dims_writer(open_catalog(tmp_path / "catalog"), table_turn=Turn()))
+    RE(measure_point(reactor, 280, 270, 14.0))
+    RE(measure_point(reactor, 280, 270, 4.5))
+    assert calls.count(("create_appendable_table", True)) == 2  # one table per run's stream
+    assert calls.count(("append_partition", True)) == 2  # one row per event
+    assert calls.count(("write_array", False)) == 14  # seven arrays per run, none in the turn
+    assert len(calls) == 18
 
 
 WRITERS_AT_ONCE = """
@@ -199,6 +244,8 @@ def test_two_processes_writing_one_folder_at_once_store_every_run_once(tmp_path)
     outputs = []
     try:
         for proc in procs:  # each has opened the catalog and its writer
+            ready, _, _ = select.select([proc.stdout], [], [], 300)
+            assert ready, "a writer did not open the catalog within 300 s"
             assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-2000:]
         (folder / "go").touch()
         for proc in procs:

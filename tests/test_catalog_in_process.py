@@ -79,7 +79,7 @@ def test_sessions_one_after_another_share_one_app_and_one_engine(tmp_path):
     assert engines_for(folder) == 1
     assert portal_threads() == portals  # no app, and no event loop, per session
     assert run_engine_threads() == run_engines  # each session's RunEngine loop stopped at its close
-    assert descriptors[2] == descriptors[0], descriptors  # and its selector and self-pipe closed
+    assert descriptors[2] <= descriptors[0], descriptors  # and its selector and self-pipe closed (they were 3 more per session)
     assert uids_read_by_another_process(folder) == sorted(uids)
 
 

@@ -188,6 +188,10 @@ class PluginManager:
         declared = known[name].get("settings")
         if declared is None:
             return given
+        if not isinstance(declared, Mapping) or not all(isinstance(spec, Mapping) for spec in declared.values()):
+            msg = (f"plugin {known[name].get('plugin')!r} declares objective {name!r} with settings={declared!r}; "
+                   "give {NAME: {'default': …, 'low': …, 'high': …, 'unit': …}} (autolab_objectives)")
+            raise LimitError(msg)
         unknown = sorted(set(given) - set(declared))
         if unknown:
             takes = f"it takes {', '.join(sorted(declared))}" if declared else "it takes none"

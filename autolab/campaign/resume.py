@@ -73,6 +73,10 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         msg = f"no campaign {campaign_id!r} in the catalog (no autonomous_campaign start record)"
         raise CatalogError(msg)
     stored = CampaignSettings(**starts[0]["campaign_settings"])
+    if manager is None:
+        from ..analysis import PluginManager
+
+        manager = PluginManager()
     campaign = factory(
         limits,
         stored.objective,
@@ -85,7 +89,7 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         stored.seed,
         fixed=stored.fixed,
         acquisition=stored.acquisition,
-        objective_settings=stored.objective_settings,
+        objective_settings=_settings_the_objective_takes(manager, stored.objective, stored.objective_settings, campaign_id),
         manager=manager,
         campaign_id=campaign_id,
         optimizer=optimizer,
@@ -137,3 +141,20 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         )
     campaign.resumed_from = campaign.n_tried
     return campaign
+
+
+def _settings_the_objective_takes(manager, objective: str, settings: Mapping, campaign_id: str) -> dict:
+    """The stored objective settings that the objective declares, the others dropped with a warning.
+
+    A campaign stored before its objective declared its settings may hold one the objective never
+    read; it ran without it, and resumes so.
+    """
+    declared = manager.objectives().get(objective, {}).get("settings")
+    settings = dict(settings or {})
+    if not isinstance(declared, Mapping):
+        return settings
+    dropped = sorted(set(settings) - set(declared))
+    if dropped:
+        logger.warning("campaign %s: objective %r takes no setting %s; it resumes without, as it ran", campaign_id, objective,
+                       ", ".join(dropped))
+    return {key: value for key, value in settings.items() if key in declared}

@@ -543,10 +543,6 @@ def _named_dims_writer_class():
         def _write_internal_data(self, data_cache, desc_node):
             return super()._write_internal_data(data_cache, _TableTurnStream(desc_node, self.table_turn))
 
-        def _append_with_retry(self, df_client, table, desc_name):
-            with self.table_turn:
-                return super()._append_with_retry(df_client, table, desc_name)
-
         def descriptor(self, doc):
             names = self._int_dims_names[doc["name"]]
             for key in sorted(doc.get("data_keys", {})):
@@ -579,14 +575,28 @@ def _named_dims_writer_class():
 
 
 class _TableTurnStream:
-    """A stream's tiled container whose ``create_appendable_table`` is called in ``turn``; all else passes through."""
+    """A stream's tiled container whose event tables are made, and appended to, in ``turn``; all else passes through."""
 
     def __init__(self, node, turn):
         self._node, self._turn = node, turn
 
     def create_appendable_table(self, *args, **kwargs):
         with self._turn:
-            return self._node.create_appendable_table(*args, **kwargs)
+            return _TableTurnTable(self._node.create_appendable_table(*args, **kwargs), self._turn)
 
     def __getattr__(self, name):
         return getattr(self._node, name)
+
+
+class _TableTurnTable:
+    """An event table's tiled client whose ``append_partition`` runs in ``turn``; all else passes through."""
+
+    def __init__(self, table, turn):
+        self._table, self._turn = table, turn
+
+    def append_partition(self, *args, **kwargs):
+        with self._turn:
+            return self._table.append_partition(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._table, name)

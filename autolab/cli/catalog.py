@@ -12,7 +12,7 @@ from .options import CATALOG_OPTION, check_run_text, friendly_errors, resolve_ui
 @click.option(
     "--catalog", "catalog", default=None, metavar="PATH",
     help="Catalog directory to serve, created if needed "
-         "(default: $AUTOLAB_CATALOG, else $XDG_DATA_HOME/autolab/catalog, ~/.local/share/… by default).",
+         "(default: $AUTOLAB_CATALOG, the AUTOLAB_CONFIG file's [catalog] location, or $XDG_DATA_HOME/autolab/catalog).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=8000, show_default=True, help="TCP port (0: a free one, printed).")

@@ -24,7 +24,8 @@ CATALOG_OPTION = click.option(
     "catalog",
     default=None,
     metavar="PATH|URI",
-    help="Catalog directory or tiled server URI (default: $AUTOLAB_CATALOG, else $XDG_DATA_HOME/autolab/catalog, ~/.local/share/… by default).",
+    help="Catalog directory or tiled server URI "
+         "(default: $AUTOLAB_CATALOG, the AUTOLAB_CONFIG file's [catalog] location, or $XDG_DATA_HOME/autolab/catalog).",
 )
 SEED_OPTION = click.option(
     "--seed", type=int, default=None, help="Seed of the twin's noise (default: the session config's seed, else 0)."

@@ -106,6 +106,10 @@ def plugins(as_json):
             click.echo(f"  metric     {row['name']}.{metric}{unit}: {spec.get('description', '')}")
         for objective, spec in row["objectives"].items():
             click.echo(f"  objective  {objective} ({spec.get('direction', 'maximize')}): {spec.get('description', '')}")
+            for setting, declared in (spec.get("settings") or {}).items():
+                if isinstance(declared, dict) and {"low", "high"} <= set(declared):
+                    click.echo(f"    setting  {setting}={declared.get('default')} ({declared['low']:g}–{declared['high']:g} "
+                               f"{declared.get('unit', '')}): {declared.get('description', '')}")
     for error in manager.load_errors:
         click.echo(f"warning: {error}", err=True)
 

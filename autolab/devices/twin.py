@@ -401,7 +401,8 @@ def make_twin_reactor(
     >>> reactor.flow_rates_for(14.0)["cd_pump"]  # µL/min
     535.71...
     """
-    rng = rng if rng is not None else np.random.default_rng(None if seed is None else check_seed("seed", seed))
+    if rng is None:  # a plain number must be a seed numpy takes; a SeedSequence or a sequence of ints goes to numpy as it is
+        rng = np.random.default_rng(check_seed("seed", seed) if isinstance(seed, (int, float)) else seed)
     return TwinFlowReactor(
         name=name, clock=SimClock(time_scale), rng=rng, params=params, wavelength_nm=wavelength_nm, q_nm_inv=q_nm_inv
     )
