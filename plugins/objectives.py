@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from autolab.analysis import hookimpl
+from autolab.errors import check_range
 
 #: The NC diameter ``nc_size`` aims at, nm: its default and allowed range (the sizes the uvvis
 #: plugin's sizing curve covers, Yu et al. 2003).
@@ -64,10 +65,9 @@ def autolab_objective(name, metrics, settings):
     if name == "msc437_selectivity":
         return msc437_share(metrics)
     if name == "nc_size":
-        target = float(settings.get("target_diameter_nm", TARGET_DIAMETER_NM["default"]))
-        if not TARGET_DIAMETER_NM["low"] <= target <= TARGET_DIAMETER_NM["high"]:  # a campaign refused it before; a direct call may not have
-            msg = f"target_diameter_nm={target!r} is outside the allowed range 0.5–10 nm"
-            raise ValueError(msg)
+        # A campaign refused an out-of-range target before it began; a direct call is checked here the same way.
+        target = check_range("target_diameter_nm", settings.get("target_diameter_nm", TARGET_DIAMETER_NM["default"]),
+                             TARGET_DIAMETER_NM["low"], TARGET_DIAMETER_NM["high"], TARGET_DIAMETER_NM["unit"])
         return nc_size_miss(metrics, target)
     if name == "yield":
         value = metrics.get("uvvis.yield_proxy")

@@ -168,6 +168,20 @@ class PluginManager:
             declared[impl.plugin_name] = dict(impl.function() or {})
         return dict(sorted(declared.items()))
 
+    def objective_spec(self, name: str) -> dict:
+        """What the plugins declare of objective ``name`` (direction, description, settings, plugin).
+
+        Raises
+        ------
+        LimitError
+            If no plugin provides it, naming those that are provided.
+        """
+        known = self.objectives()
+        if name not in known:
+            msg = f"objective={name!r} is not provided by any plugin; available: {', '.join(sorted(known)) or 'none'}"
+            raise LimitError(msg)
+        return known[name]
+
     def check_objective_settings(self, name: str, settings: Mapping[str, Any] | None) -> dict[str, Any]:
         """Objective ``name``'s ``settings``, checked against what its plugin declares (:func:`autolab_objectives`).
 
@@ -180,16 +194,13 @@ class PluginManager:
             For an objective no plugin provides, a setting the objective does not take, or a value
             that is not a number in the declared range (naming the setting, the value and the range).
         """
-        known = self.objectives()
-        if name not in known:
-            msg = f"objective={name!r} is not provided by any plugin; available: {', '.join(sorted(known)) or 'none'}"
-            raise LimitError(msg)
+        spec = self.objective_spec(name)
         given = dict(settings or {})
-        declared = known[name].get("settings")
+        declared = spec.get("settings")
         if declared is None:
             return given
-        if not isinstance(declared, Mapping) or not all(isinstance(spec, Mapping) for spec in declared.values()):
-            msg = (f"plugin {known[name].get('plugin')!r} declares objective {name!r} with settings={declared!r}; "
+        if not isinstance(declared, Mapping) or not all(isinstance(setting, Mapping) for setting in declared.values()):
+            msg = (f"plugin {spec.get('plugin')!r} declares objective {name!r} with settings={declared!r}; "
                    "give {NAME: {'default': …, 'low': …, 'high': …, 'unit': …}} (autolab_objectives)")
             raise LimitError(msg)
         unknown = sorted(set(given) - set(declared))
@@ -205,10 +216,7 @@ class PluginManager:
 
     def objective(self, name: str, metrics: dict[str, Any], settings: dict | None = None) -> float:
         """The outcome of objective ``name`` for one point's metrics (NaN if it cannot be had)."""
-        known = self.objectives()
-        if name not in known:
-            msg = f"objective={name!r} is not provided by any plugin; available: {', '.join(sorted(known)) or 'none'}"
-            raise ValueError(msg)
+        self.objective_spec(name)
         value = self._pm.hook.autolab_objective(name=name, metrics=metrics, settings=settings or {})
         return math.nan if value is None else float(value)
 

@@ -124,10 +124,7 @@ class Campaign:
         from ..analysis import PluginManager
 
         self.manager = manager if manager is not None else PluginManager()
-        declared = self.manager.objectives()
-        if objective not in declared:
-            msg = f"objective={objective!r} is not provided by any plugin; available: {', '.join(sorted(declared))}"
-            raise LimitError(msg)
+        declared = self.manager.objective_spec(objective)
         objective_settings = self.manager.check_objective_settings(objective, objective_settings)
         budget = check_count("budget", budget, 1, 1000)
         seed = check_seed("seed", seed)
@@ -142,7 +139,7 @@ class Campaign:
             raise LimitError(msg)
         self.settings = CampaignSettings(
             objective=objective,
-            direction=declared[objective].get("direction", "maximize"),
+            direction=declared.get("direction", "maximize"),
             bounds=space,
             fixed=held,
             budget=budget,
