@@ -179,6 +179,24 @@ def test_reading_commands_refuse_a_missing_catalog_in_one_line(tmp_path, command
     assert not (tmp_path / "typo").exists()
 
 
+def test_a_missing_catalog_is_refused_before_tiled_s_server_is_imported(tmp_path):
+    """The check comes first: a mistyped path costs no import of tiled's app (seconds in every command)."""
+    code = (
+        "import sys\n"
+        "from autolab.catalog import open_catalog\n"
+        "from autolab.errors import CatalogError\n"
+        "try:\n"
+        "    open_catalog('typo', create=False)\n"
+        "except CatalogError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print(sorted(m for m in ('tiled.server.app', 'tiled.catalog', 'tiled.client') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=True)
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"refused: catalog {tmp_path.resolve() / 'typo'} does not exist")
+    assert lines[1] == "[]"
+
+
 def test_locations_resolve_to_absolute_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "real").mkdir()

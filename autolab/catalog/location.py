@@ -139,6 +139,7 @@ def open_catalog(location: str | os.PathLike | None = None, *, api_key: str | No
     location = resolve_location(location)
     if is_remote(location):
         return _open_remote(location, api_key)
+    check_embedded(Path(location), create=create)  # before tiled's imports: a mistyped path is one line at once
     from tiled.client import from_context
 
     from .in_process import in_process_context
@@ -298,16 +299,7 @@ def embedded_adapter(directory: Path, *, create: bool = True):
     logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     directory = Path(resolve_location(directory))
     database = directory / DATABASE_FILE
-    if directory.exists() and not directory.is_dir():
-        msg = f"catalog path {directory} exists and is not a directory"
-        raise CatalogError(msg)
-    if not database.exists() and not create:
-        what = "has no catalog (no catalog.db)" if directory.exists() else "does not exist"
-        msg = (
-            f"catalog {directory} {what}; check the path, or create one by storing a run there "
-            f"(`autolab measure … --catalog {directory}`)"
-        )
-        raise CatalogError(msg)
+    check_embedded(directory, create=create)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -324,6 +316,24 @@ def embedded_adapter(directory: Path, *, create: bool = True):
         metadata={CATALOG_ID_KEY: identity} if identity else None,
     )
     return adapter
+
+
+def check_embedded(directory: Path, *, create: bool = True) -> None:
+    """Raise :class:`CatalogError` in one line if ``directory`` (absolute) cannot be an embedded catalog.
+
+    A path that is a file is refused; with ``create=False`` so is a folder without ``catalog.db``
+    (a mistyped path is not silently a new, empty catalog).
+    """
+    if directory.exists() and not directory.is_dir():
+        msg = f"catalog path {directory} exists and is not a directory"
+        raise CatalogError(msg)
+    if not create and not (directory / DATABASE_FILE).exists():
+        what = "has no catalog (no catalog.db)" if directory.exists() else "does not exist"
+        msg = (
+            f"catalog {directory} {what}; check the path, or create one by storing a run there "
+            f"(`autolab measure … --catalog {directory}`)"
+        )
+        raise CatalogError(msg)
 
 
 def _create_catalog(directory: Path, database: Path) -> bool:
