@@ -34,6 +34,7 @@ next opened.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -323,8 +324,7 @@ def start(
             raise LimitError(msg)
         _check_host("--http-host", http_host)
         if _port_taken(http_host, int(http_port)):
-            msg = f"--http-port={http_port}: something already listens on {http_host}:{http_port}; choose another port"
-            raise LimitError(msg)
+            raise LimitError(_port_in_use(http_host, int(http_port)))
     directory = Path(directory or default_directory()).resolve()
     existing = load_state(directory)
     if existing is not None and (alive(existing.manager_pid) or alive(existing.redis_pid)):
@@ -410,9 +410,43 @@ def _zmq_address(host: str) -> str:
 
 
 def _port_taken(host: str, port: int) -> bool:
-    target = LOOPBACK if host in ("0.0.0.0", "::") else host
-    with socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        return probe.connect_ex((target, port)) == 0
+    """Whether a server could not listen on ``host``:``port`` now.
+
+    Tried by binding, as the server will (with ``SO_REUSEADDR``, as uvicorn does): a port is taken
+    not only by a listener but also, for up to a minute, by a closed outgoing connection in
+    TIME_WAIT that used it as its local port, which a connect test does not see.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def ephemeral_port_range() -> tuple[int, int] | None:
+    """The local ports this machine gives outgoing connections (Linux ``ip_local_port_range``); None elsewhere."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """One line for an HTTP port that is taken, with what may hold it and what to do."""
+    msg = (
+        f"--http-port={port}: {host}:{port} is in use (a server listens there, or a closed connection holds it for up "
+        "to a minute); choose another port with --http-port"
+    )
+    ephemeral = ephemeral_port_range()
+    if ephemeral and ephemeral[0] <= port <= ephemeral[1]:
+        msg += (
+            f"; {port} lies in this machine's range for outgoing connections ({ephemeral[0]}–{ephemeral[1]}), "
+            f"a port below {ephemeral[0]} is never taken by one"
+        )
+    return msg
 
 
 def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: float) -> None:
@@ -433,7 +467,13 @@ def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: flo
     state.http_address = f"http://{shown}:{port}"
     _record(state)
     target = LOOPBACK if host in ("0.0.0.0", "::") else host
-    _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=directory / "http.log")
+    try:
+        _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=directory / "http.log")
+    except AutolabError:
+        this_start = (directory / "http.log").read_text(errors="replace").rsplit("Preparing to start", 1)[-1]
+        if "address already in use" in this_start:  # taken after the check at the door
+            raise AutolabError(_port_in_use(host, port)) from None
+        raise
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, name: str, *, timeout: float, host: str = LOOPBACK,

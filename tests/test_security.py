@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -493,6 +494,40 @@ def test_queue_start_refuses_open_or_bad_network_options_at_once(tmp_path):
     elsewhere = autolab("queue", "start", "--dir", queue_dir, "--http", "--http-host", "192.0.2.1", data_home=tmp_path / "data")
     assert elsewhere.returncode == 2
     assert elsewhere.stderr.startswith("autolab: error: --http-host=192.0.2.1: not an address of this machine")
+    assert not (tmp_path / "queue").exists()  # nothing started, nothing recorded
+
+
+def _hold_in_time_wait(port: int) -> socket.socket:
+    """Leave a closed outgoing connection from local ``port`` in TIME_WAIT; the listener it talked to is returned."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.socket()
+    client.bind(("127.0.0.1", port))
+    client.connect(listener.getsockname())
+    accepted, _ = listener.accept()
+    client.close()  # the side that closes first keeps the TIME_WAIT
+    time.sleep(0.1)
+    accepted.close()
+    return listener
+
+
+def test_an_http_port_held_by_a_closed_connection_is_refused_at_once_with_why(tmp_path):
+    """A port is taken for a minute by a closed outgoing connection, which nothing listens on: the bind check sees it."""
+    port = free_port()  # from the range outgoing connections use, as bluesky-httpserver's default 60610 is on Linux
+    listener = _hold_in_time_wait(port)
+    try:
+        result = autolab("queue", "start", "--dir", str(tmp_path / "queue"), "--http", "--http-port", str(port),
+                         data_home=tmp_path / "data", timeout=120)
+    finally:
+        listener.close()
+    assert result.returncode == 2, result.stderr
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert result.stderr == (
+        f"autolab: error: --http-port={port}: 127.0.0.1:{port} is in use (a server listens there, or a closed connection "
+        f"holds it for up to a minute); choose another port with --http-port; {port} lies in this machine's range for "
+        f"outgoing connections ({low}–{high}), a port below {low} is never taken by one\n"
+    )
     assert not (tmp_path / "queue").exists()  # nothing started, nothing recorded
 
 
