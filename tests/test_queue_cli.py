@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import psutil
 import pytest
 
 from autolab.queue import QueueState, free_port
@@ -98,3 +99,23 @@ def test_queue_stop_says_how_many_runs_wait_in_the_journal(tmp_path):
     assert result.stdout.splitlines()[1:] == [
         f"2 run(s) did not reach the catalog; their journals in {journal} are stored the next time anything opens it"]
     assert not (tmp_path / "queue" / "queue.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("no_open", [False, True])
+def test_a_startup_that_fails_is_one_line_with_its_reason_and_leaves_nothing_running(tmp_path, monkeypatch, no_open):
+    """The worker's own error, whether its environment opens at the start or the plan list is generated first (--no-open)."""
+    monkeypatch.setenv("AUTOLAB_REACTOR", "no_such_module:make_reactor")
+    queue_dir = tmp_path / "queue"
+    result, _ = autolab("queue", "start", "--catalog", str(tmp_path / "catalog"), "--dir", str(queue_dir),
+                        *(["--no-open"] if no_open else []), timeout=180)
+    assert result.returncode == 2, result.stderr
+    reason = "Error while loading module 'autolab.startup': No module named 'no_such_module'"
+    if no_open:
+        assert result.stderr.startswith("autolab: error: generating existing_plans_and_devices.yaml failed: ")
+        assert result.stderr.rstrip().endswith(reason)
+    else:
+        assert result.stderr == (f"autolab: error: the RE worker environment did not open: {reason}; "
+                                 f"see {queue_dir / 'manager.log'}\n")
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if any(str(queue_dir) in a for a in p.info["cmdline"] or [])]
+    assert left == []  # RE Manager and Redis (their command lines name the queue folder) are stopped
