@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -119,3 +121,31 @@ def test_a_startup_that_fails_is_one_line_with_its_reason_and_leaves_nothing_run
                                  f"see {queue_dir / 'manager.log'}\n")
     left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if any(str(queue_dir) in a for a in p.info["cmdline"] or [])]
     assert left == []  # RE Manager and Redis (their command lines name the queue folder) are stopped
+
+
+def test_a_process_that_exited_is_not_alive_while_it_waits_to_be_reaped_by_another(tmp_path):
+    """`queue stop` waits for its processes by `alive`; they are init's, which may reap them late (a container's first process)."""
+    from autolab.processes import alive
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, time; c = subprocess.Popen(['true']); print(c.pid, flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        pid = int(parent.stdout.readline())
+        deadline = time.monotonic() + 10
+        while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:  # exited; its parent never waits for it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert not alive(pid)
+        assert alive(parent.pid)
+        own = os.posix_spawn(shutil.which("true"), ["true"], os.environ)  # a bare PID: nothing else waits for it
+        while psutil.Process(own).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.05)
+        assert not alive(own)  # a zombie child of this process is reaped
+        with pytest.raises(psutil.NoSuchProcess):
+            psutil.Process(own)
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
