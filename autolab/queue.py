@@ -294,7 +294,8 @@ def start(
     open_environment : bool
         Open the RE worker environment before returning.
     timeout : float
-        Seconds to wait for each step (generating the plan list, the manager, the environment).
+        Seconds to wait for each step (the manager, the environment and its plan list; with
+        ``open_environment=False``, generating the plan list).
     encrypt : bool
         CURVE-encrypt the control socket with the key pair of :func:`zmq_keys`.
     zmq_host : str
@@ -324,8 +325,9 @@ def start(
             msg = f"--http-port={http_port} is outside the allowed range 1–65535"
             raise LimitError(msg)
         _check_host("--http-host", http_host)
-        if _port_taken(http_host, int(http_port)):
-            raise LimitError(_port_in_use(http_host, int(http_port)))
+        problem = _port_problem(http_host, int(http_port))
+        if problem:
+            raise LimitError(problem)
     directory = Path(directory or default_directory()).resolve()
     existing = load_state(directory)
     if existing is not None and (alive(existing.manager_pid) or alive(existing.redis_pid)):
@@ -339,7 +341,10 @@ def start(
         env["AUTOLAB_CONFIG"] = str(Path(env["AUTOLAB_CONFIG"]).expanduser().resolve())
 
     plans_devices = directory / "existing_plans_and_devices.yaml"
-    if not open_environment:
+    if open_environment:
+        # The manager starts with an empty list rather than an earlier start's, until the worker's arrives.
+        plans_devices.unlink(missing_ok=True)
+    else:
         # The worker writes the list when its environment opens (ENVIRONMENT_OPEN below); a manager
         # that is not to open it gets the list now, so that it can check items added before the open.
         generated = subprocess.run(
@@ -369,7 +374,9 @@ def start(
     manager_env = dict(env)
     if encrypt:
         manager_env["QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"] = zmq_keys(directory)[1]
-    with open(directory / "manager.log", "ab") as log:
+    manager_log = directory / "manager.log"
+    log_start = manager_log.stat().st_size if manager_log.exists() else 0  # the log is appended to: this start's part
+    with open(manager_log, "ab") as log:
         manager = subprocess.Popen(
             [
                 _bin("start-re-manager"),
@@ -392,12 +399,14 @@ def start(
         api = manager_api(state)
         _wait_for_manager(api, manager, directory, timeout)
         if open_environment:
+            empty_list = api.status()["plans_allowed_uid"]
             api.environment_open()
             api.wait_for_idle(timeout=timeout)
             if not api.status()["worker_environment_exists"]:
-                reason = _worker_error(directory / "manager.log")
-                msg = f"the RE worker environment did not open{': ' + reason if reason else ''}; see {directory / 'manager.log'}"
+                reason = _worker_error(manager_log, log_start)
+                msg = f"the RE worker environment did not open{': ' + reason if reason else ''}; see {manager_log}"
                 raise AutolabError(msg)
+            _wait_for_plan_list(api, empty_list, timeout, manager_log)
         if http:
             _start_http(state, env, http_host, int(http_port), timeout)
     except Exception:
@@ -406,10 +415,26 @@ def start(
     return state
 
 
-def _worker_error(log: Path) -> str:
-    """Why the worker's environment last failed to open, from RE Manager's log (queueserver's own line); "" if not found."""
+def _wait_for_plan_list(api, empty_uid: str, timeout: float, log: Path) -> None:
+    """Wait until the manager holds the worker's list of plans (its uid no longer that of the empty list it started with).
+
+    The manager fetches the list from a worker whose environment has opened in a task of its own,
+    and may report itself idle before it has; an item added in between would be refused.
+    """
+    deadline = time.monotonic() + timeout
+    while api.status()["plans_allowed_uid"] == empty_uid:
+        if time.monotonic() > deadline:
+            msg = f"RE Manager did not receive the worker's list of plans within {timeout:g} s; see {log}"
+            raise AutolabError(msg)
+        time.sleep(0.1)
+
+
+def _worker_error(log: Path, start: int = 0) -> str:
+    """Why the worker's environment failed to open, from RE Manager's log after byte ``start`` (queueserver's own line); "" if not found."""
     try:
-        text = log.read_text(errors="replace")
+        with open(log, "rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode(errors="replace")
     except OSError:
         return ""
     failure = text.rsplit("Failed to start RE Worker environment", 1)
@@ -429,20 +454,29 @@ def _zmq_address(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _port_taken(host: str, port: int) -> bool:
-    """Whether a server could not listen on ``host``:``port`` now.
+def _port_problem(host: str, port: int) -> str | None:
+    """Why bluesky-httpserver could not listen on ``host``:``port`` now, as one line; None if it could.
 
-    Tried by binding, as the server will (with ``SO_REUSEADDR``, as uvicorn does): a port is taken
-    not only by a listener but also, for up to a minute, by a closed outgoing connection in
-    TIME_WAIT that used it as its local port, which a connect test does not see.
+    Tried by binding, as the server will (asyncio's ``create_server`` under uvicorn: ``SO_REUSEADDR``,
+    an IPv6 socket for IPv6 only): a port is taken not only by a listener but also, for up to a
+    minute, by a closed outgoing connection in TIME_WAIT that used it as its local port, which a
+    connect test does not see.
     """
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
+            if exc.errno == errno.EADDRINUSE:
+                return _port_in_use(host, port)
+            if exc.errno == errno.EACCES:
+                return (f"--http-port={port}: listening on {host}:{port} is not permitted to this user "
+                        "(ports below 1024 need root); choose another port")
+            raise
+    return None
 
 
 def ephemeral_port_range() -> tuple[int, int] | None:
@@ -463,8 +497,8 @@ def _port_in_use(host: str, port: int) -> str:
     ephemeral = ephemeral_port_range()
     if ephemeral and ephemeral[0] <= port <= ephemeral[1]:
         msg += (
-            f"; {port} lies in this machine's range for outgoing connections ({ephemeral[0]}–{ephemeral[1]}), "
-            f"a port below {ephemeral[0]} is never taken by one"
+            f"; {port} lies in the range this machine gives outgoing connections ({ephemeral[0]}–{ephemeral[1]}), "
+            f"a port below {ephemeral[0]} is never given to one"
         )
     return msg
 
@@ -486,7 +520,7 @@ def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: flo
     shown = f"[{host}]" if ":" in host else host
     state.http_address = f"http://{shown}:{port}"
     _record(state)
-    target = LOOPBACK if host in ("0.0.0.0", "::") else host
+    target = {"0.0.0.0": LOOPBACK, "::": "::1"}.get(host, host)  # a wildcard is reached through loopback
     try:
         _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=directory / "http.log")
     except AutolabError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +73,16 @@ def writer(catalog_dir):
 def run_python(code: str, *, timeout: float = 180) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (a separate process, as a second user would)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def exited(pid: int) -> bool:
+    """Whether process ``pid`` has exited: gone, or a zombie (``Z`` in ``/proc/PID/stat``) that init has not reaped yet.
+
+    Read from ``/proc`` directly, not through :func:`autolab.processes.alive`, which `autolab queue
+    stop` relies on; a container's first process may reap an orphan seconds later.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")

@@ -141,6 +141,7 @@ def test_a_process_that_exited_is_not_alive_while_it_waits_to_be_reaped_by_anoth
         assert alive(parent.pid)
         own = os.posix_spawn(shutil.which("true"), ["true"], os.environ)  # a bare PID: nothing else waits for it
         while psutil.Process(own).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline + 10
             time.sleep(0.05)
         assert not alive(own)  # a zombie child of this process is reaped
         with pytest.raises(psutil.NoSuchProcess):
@@ -149,3 +150,22 @@ def test_a_process_that_exited_is_not_alive_while_it_waits_to_be_reaped_by_anoth
         parent.kill()
         parent.wait()
         parent.stdout.close()
+
+
+@pytest.mark.slow
+def test_queue_start_returns_once_the_manager_holds_the_workers_plans_not_an_earlier_list(tmp_path):
+    """An earlier start's list (here one without any plan) is not what items are checked against, even for a moment."""
+    queue_dir = tmp_path / "queue"
+    queue_dir.mkdir()
+    stale = queue_dir / "existing_plans_and_devices.yaml"
+    stale.write_text("existing_devices: {}\nexisting_plans: {}\n")
+    started, _ = autolab("queue", "start", "--catalog", str(tmp_path / "catalog"), "--dir", str(queue_dir), timeout=180)
+    try:
+        assert started.returncode == 0, started.stderr
+        plans, _ = autolab("queue", "plans", "measure_point", "--dir", str(queue_dir))  # RE Manager's allowed plans
+        assert plans.returncode == 0, plans.stderr
+        assert plans.stdout.startswith("Name: measure_point\n")
+        assert "measure_point:" in stale.read_text()  # the worker wrote its list when its environment opened
+    finally:
+        stopped, _ = autolab("queue", "stop", "--dir", str(queue_dir), timeout=120)
+    assert stopped.returncode == 0, stopped.stderr

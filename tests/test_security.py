@@ -33,7 +33,7 @@ from autolab.catalog import open_catalog
 from autolab.errors import AutolabError
 from autolab.queue import HTTP_KEY_FILE, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, http_api_key, load_state, zmq_keys
 
-from .conftest import run_python
+from .conftest import exited, run_python
 from .test_catalog_serve import API_KEY, autolab, free_port, journaled_writer, sim_run_documents
 from .test_catalog_serve import served as serve
 
@@ -202,8 +202,7 @@ def secure_queue(tmp_path_factory):
     assert stopped.stdout == f"stopped RE Manager {state.manager_pid}, the HTTP server {state.http_pid} and Redis {state.redis_pid}\n"
     time.sleep(0.5)
     for pid in (state.manager_pid, state.http_pid, state.redis_pid):
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+        assert exited(pid), pid
 
 
 def queued(state) -> list[str]:
@@ -525,8 +524,8 @@ def test_an_http_port_held_by_a_closed_connection_is_refused_at_once_with_why(tm
     low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     assert result.stderr == (
         f"autolab: error: --http-port={port}: 127.0.0.1:{port} is in use (a server listens there, or a closed connection "
-        f"holds it for up to a minute); choose another port with --http-port; {port} lies in this machine's range for "
-        f"outgoing connections ({low}–{high}), a port below {low} is never taken by one\n"
+        f"holds it for up to a minute); choose another port with --http-port; {port} lies in the range this machine gives "
+        f"outgoing connections ({low}–{high}), a port below {low} is never given to one\n"
     )
     assert not (tmp_path / "queue").exists()  # nothing started, nothing recorded
 
