@@ -325,14 +325,17 @@ def start(
             msg = f"--http-port={http_port} is outside the allowed range 1–65535"
             raise LimitError(msg)
         _check_host("--http-host", http_host)
-        problem = _port_problem(http_host, int(http_port))
-        if problem:
-            raise LimitError(problem)
     directory = Path(directory or default_directory()).resolve()
     existing = load_state(directory)
     if existing is not None and (alive(existing.manager_pid) or alive(existing.redis_pid)):
-        msg = f"a queue is already running from {directory} (manager PID {existing.manager_pid}); `autolab queue stop` first"
+        # Before the port check: a queue running from here may hold the HTTP port itself.
+        msg = (f"a queue is already running from {directory} (manager PID {existing.manager_pid}); "
+               f"`autolab queue stop --dir {directory}` first")
         raise AutolabError(msg)
+    if http:
+        problem = _port_problem(http_host, int(http_port))
+        if problem:
+            raise LimitError(problem)
     directory.mkdir(parents=True, exist_ok=True)
     catalog = resolve_location(catalog)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QSERVER_ZMQ_", "QSERVER_HTTP_SERVER_"))}
@@ -750,5 +753,5 @@ def _key_hint(state: QueueState) -> str:
     """What to check when an encrypted queue's manager does not answer; empty for a queue without encryption."""
     if not state.encrypted:
         return ""
-    return (f"; its control socket is encrypted, so the public key this client uses ({Path(state.directory) / PUBLIC_KEY_FILE} "
-            f"or {PUBLIC_KEY_ENV}) must be the queue's")
+    return (f"; its control socket is encrypted, so the public key this client uses ({Path(state.directory) / PUBLIC_KEY_FILE}, "
+            f"else {PUBLIC_KEY_ENV}) must be the queue's")

@@ -35,6 +35,17 @@ def test_help_lists_every_command():
         assert autolab(command, "--help").returncode == 0
 
 
+def test_a_usage_error_points_to_the_help_of_the_command_that_was_typed(tmp_path):
+    """A subcommand's hint names the whole command (`autolab queue start`), which can be typed as it is."""
+    top = autolab("measure", "--nucleation-temperature-c", "hot", "--growth-temperature-c", "280", "--residence-time-s", "14")
+    nested = autolab("queue", "start", "--http", "--http-port", "abc", "--dir", str(tmp_path / "queue"))
+    assert top.stderr.rstrip().endswith("(see `autolab measure --help`)")
+    assert nested.stderr == (
+        "autolab: error: Invalid value for '--http-port': 'abc' is not a valid integer. (see `autolab queue start --help`)\n"
+    )
+    assert autolab("queue", "start", "--help").returncode == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autolab.queue import QueueState, free_port
+from autolab.queue import QueueState, free_port, load_state
 
 
 def autolab(*args: str, cwd=None, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float]:
@@ -154,7 +155,10 @@ def test_a_process_that_exited_is_not_alive_while_it_waits_to_be_reaped_by_anoth
 
 @pytest.mark.slow
 def test_queue_start_returns_once_the_manager_holds_the_workers_plans_not_an_earlier_list(tmp_path):
-    """An earlier start's list (here one without any plan) is not what items are checked against, even for a moment."""
+    """An earlier start's list (here one without any plan) is not what items are checked against, even for a moment.
+
+    The same queue: a second start from its folder is refused as such, and its stop says how many queued items it drops.
+    """
     queue_dir = tmp_path / "queue"
     queue_dir.mkdir()
     stale = queue_dir / "existing_plans_and_devices.yaml"
@@ -166,6 +170,25 @@ def test_queue_start_returns_once_the_manager_holds_the_workers_plans_not_an_ear
         assert plans.returncode == 0, plans.stderr
         assert plans.stdout.startswith("Name: measure_point\n")
         assert "measure_point:" in stale.read_text()  # the worker wrote its list when its environment opened
+        # A second start from the same folder is refused for what it is, before any port is looked at.
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            again, _ = autolab("queue", "start", "--dir", str(queue_dir), "--http", "--http-port", str(held.getsockname()[1]))
+        state = load_state(queue_dir)
+        assert again.returncode == 2
+        assert again.stderr == (f"autolab: error: a queue is already running from {queue_dir} (manager PID {state.manager_pid}); "
+                                f"`autolab queue stop --dir {queue_dir}` first\n")
+        env = {**os.environ, "QSERVER_ZMQ_CONTROL_ADDRESS": state.zmq_control_addr, "QSERVER_ZMQ_INFO_ADDRESS": state.zmq_info_addr}
+        qserver = os.path.join(os.path.dirname(sys.executable), "qserver")
+        item = json.dumps({"name": "measure_point", "args": ["reactor", 280, 280, 14.0]})
+        for _ in range(2):  # queued, never started
+            added = subprocess.run([qserver, "queue", "add", "plan", item], capture_output=True, text=True, timeout=60, env=env, check=False)
+            assert added.returncode == 0, added.stdout + added.stderr
     finally:
         stopped, _ = autolab("queue", "stop", "--dir", str(queue_dir), timeout=120)
     assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.splitlines()[1:] == [
+        "2 queued item(s) were not run and are gone with the queue (its Redis keeps nothing); add them again after the next "
+        "`autolab queue start`"
+    ]

@@ -416,8 +416,8 @@ def test_encrypted_queue_talks_to_holders_of_its_public_key_only(secure_queue, t
     assert wrong_key.returncode == 2
     assert wrong_key.stderr.count("\n") == 1
     assert wrong_key.stderr.startswith(f"autolab: error: RE Manager PID {state.manager_pid} does not answer at {state.zmq_control_addr}")
-    assert wrong_key.stderr.endswith(f"its control socket is encrypted, so the public key this client uses ({remote / PUBLIC_KEY_FILE} "
-                                     "or QSERVER_ZMQ_PUBLIC_KEY) must be the queue's\n")
+    assert wrong_key.stderr.endswith(f"its control socket is encrypted, so the public key this client uses ({remote / PUBLIC_KEY_FILE}, "
+                                     "else QSERVER_ZMQ_PUBLIC_KEY) must be the queue's\n")
     right_key = subprocess.run([sys.executable, "-m", "autolab", "queue", "plans", "measure_point", "--dir", str(remote)],
                                capture_output=True, text=True, timeout=120, check=False, env=_clean_env(QSERVER_ZMQ_PUBLIC_KEY=public))
     assert right_key.returncode == 0, right_key.stderr

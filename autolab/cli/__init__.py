@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     except _NO_ARGS_IS_HELP as exc:
         click.echo(exc.ctx.get_help())
     except click.UsageError as exc:
-        hint = f" (see `autolab {exc.ctx.command.name} --help`)" if exc.ctx and exc.ctx.command.name != "cli" else ""
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx and exc.ctx.command.name != "cli" else ""
         fail(exc.format_message() + hint)
     except click.ClickException as exc:
         fail(exc.format_message())

@@ -90,14 +90,22 @@ def queue_stop(directory):
     """Stop RE Manager (and its worker), the HTTP server and Redis by their recorded PIDs."""
     from ..catalog import journal_directory
     from ..catalog.writer import waiting_journals
-    from ..queue import stop
+    from ..errors import AutolabError
+    from ..queue import status, stop
 
+    try:  # asked before stopping: Redis keeps no state, so what is still queued goes with it
+        queued = (status(directory).get("manager") or {}).get("items_in_queue") or 0
+    except AutolabError:  # no key for an encrypted queue: stop() says nothing of the queue either
+        queued = 0
     state = stop(directory)
     if state is None:
         click.echo("no queue was running")
         return
     http = f", the HTTP server {state.http_pid}" if state.http_pid else ""
     click.echo(f"stopped RE Manager {state.manager_pid}{http} and Redis {state.redis_pid}")
+    if queued:
+        click.echo(f"{queued} queued item(s) were not run and are gone with the queue (its Redis keeps nothing); "
+                   "add them again after the next `autolab queue start`")
     waiting = waiting_journals(journal_directory(state.catalog))
     if waiting:
         folders = sorted({str(path.parent) for path in waiting})
