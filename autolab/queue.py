@@ -378,7 +378,7 @@ def start(
     if encrypt:
         manager_env["QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"] = zmq_keys(directory)[1]
     manager_log = directory / "manager.log"
-    log_start = manager_log.stat().st_size if manager_log.exists() else 0  # the log is appended to: this start's part
+    log_start = _log_end(manager_log)
     with open(manager_log, "ab") as log:
         manager = subprocess.Popen(
             [
@@ -406,7 +406,7 @@ def start(
             api.environment_open()
             api.wait_for_idle(timeout=timeout)
             if not api.status()["worker_environment_exists"]:
-                reason = _worker_error(manager_log, log_start)
+                reason = _worker_error(_log_since(manager_log, log_start))
                 msg = f"the RE worker environment did not open{': ' + reason if reason else ''}; see {manager_log}"
                 raise AutolabError(msg)
             _wait_for_plan_list(api, empty_list, timeout, manager_log)
@@ -432,14 +432,23 @@ def _wait_for_plan_list(api, empty_uid: str, timeout: float, log: Path) -> None:
         time.sleep(0.1)
 
 
-def _worker_error(log: Path, start: int = 0) -> str:
-    """Why the worker's environment failed to open, from RE Manager's log after byte ``start`` (queueserver's own line); "" if not found."""
+def _log_end(log: Path) -> int:
+    """Where the next start's part of the appended log ``log`` begins (its size now; 0 if there is none)."""
+    return log.stat().st_size if log.exists() else 0
+
+
+def _log_since(log: Path, start: int) -> str:
+    """What the log ``log`` holds from byte ``start`` on (one start's part); "" if it cannot be read."""
     try:
         with open(log, "rb") as handle:
             handle.seek(start)
-            text = handle.read().decode(errors="replace")
+            return handle.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def _worker_error(text: str) -> str:
+    """Why the worker's environment failed to open, from RE Manager's log ``text`` (queueserver's own line); "" if not found."""
     failure = text.rsplit("Failed to start RE Worker environment", 1)
     if len(failure) < 2:
         return ""
@@ -482,7 +491,7 @@ def _port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def ephemeral_port_range() -> tuple[int, int] | None:
+def _ephemeral_port_range() -> tuple[int, int] | None:
     """The local ports this machine gives outgoing connections (Linux ``ip_local_port_range``); None elsewhere."""
     try:
         low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
@@ -497,7 +506,7 @@ def _port_in_use(host: str, port: int) -> str:
         f"--http-port={port}: {host}:{port} is in use (a server listens there, or a closed connection holds it for up "
         "to a minute); choose another port with --http-port"
     )
-    ephemeral = ephemeral_port_range()
+    ephemeral = _ephemeral_port_range()
     if ephemeral and ephemeral[0] <= port <= ephemeral[1]:
         msg += (
             f"; {port} lies in the range this machine gives outgoing connections ({ephemeral[0]}–{ephemeral[1]}), "
@@ -514,7 +523,9 @@ def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: flo
     key = public_key(state)
     if key:
         http_env[PUBLIC_KEY_ENV] = key
-    with open(directory / "http.log", "ab") as log:
+    http_log = directory / "http.log"
+    log_start = _log_end(http_log)
+    with open(http_log, "ab") as log:
         server = subprocess.Popen(
             [_bin("start-bluesky-httpserver"), "--host", host, "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=http_env, cwd=directory, start_new_session=True,
@@ -525,10 +536,9 @@ def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: flo
     _record(state)
     target = {"0.0.0.0": LOOPBACK, "::": "::1"}.get(host, host)  # a wildcard is reached through loopback
     try:
-        _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=directory / "http.log")
+        _wait_for_port(port, server, "bluesky-httpserver", timeout=timeout, host=target, log=http_log)
     except AutolabError:
-        this_start = (directory / "http.log").read_text(errors="replace").rsplit("Preparing to start", 1)[-1]
-        if "address already in use" in this_start:  # taken after the check at the door
+        if "address already in use" in _log_since(http_log, log_start):  # taken after the check at the door
             raise AutolabError(_port_in_use(host, port)) from None
         raise
 
