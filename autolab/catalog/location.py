@@ -210,8 +210,9 @@ def check_table_storage(client) -> None:
     Runs keep their events in tables, which tiled writes only to SQL storage; a plain ``tiled
     serve catalog --write DIR`` has file storage alone and answers every table with HTTP 500 (after
     its client has retried for up to 45 s). The check creates a one-column table beside the runs
-    and deletes it again. A server that refuses the try for another reason (a proxy's 502–504) is
-    not judged here.
+    and deletes it again; its column is named like the table, so concurrent checks never share a
+    SQL table (tiled drops a SQL table that a delete leaves empty). A server that refuses the try
+    for another reason (a proxy's 502–504) is not judged here.
     """
     address = server_address(client)
     if address is None:
@@ -224,11 +225,16 @@ def check_table_storage(client) -> None:
     from tiled.structures.table import TableStructure
     from tiled.utils import safe_json_dump
 
-    source = DataSource(
-        structure=TableStructure.from_schema(pyarrow.schema([("check", pyarrow.int64())])),
-        structure_family="table",
-        mimetype="application/x-tiled-sql-table",
-    )
+    def source(name: str) -> DataSource:
+        # A column named like the table gives each check a SQL table of its own: tiled keeps the
+        # tables of one schema in one SQL table and drops it when a delete leaves it empty, so checks
+        # sharing a schema would race to drop it under a server of several processes.
+        return DataSource(
+            structure=TableStructure.from_schema(pyarrow.schema([(name.replace("-", "_"), pyarrow.int64())])),
+            structure_family="table",
+            mimetype="application/x-tiled-sql-table",
+        )
+
     http = client.context.http_client
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     tried: list[str] = []
@@ -241,7 +247,7 @@ def check_table_storage(client) -> None:
             tried.append(f"autolab-table-storage-check-{uuid.uuid4().hex}")
             body = {
                 "id": tried[-1], "ancestors": list(client.path_parts), "metadata": {}, "structure_family": "table", "specs": [],
-                "data_sources": [asdict(source)], "access_tags": None,
+                "data_sources": [asdict(source(tried[-1]))], "access_tags": None,
             }
             try:
                 response = http.post(client.uri, headers=headers, content=safe_json_dump(body))
