@@ -75,8 +75,8 @@ class Server:
     other process can take the port between choosing and listening; a restart uses the same port.
     """
 
-    def __init__(self, database: str, folder: Path):
-        self.database, self.folder = database, folder
+    def __init__(self, database: str, folder: Path, workers: int = 1):
+        self.database, self.folder, self.workers = database, folder, workers
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.starts = 0
@@ -89,7 +89,7 @@ class Server:
         self.starts += 1
         self.log = self.folder.parent / f"serve-{self.starts}.log"
         args = [sys.executable, "-m", "autolab", "serve", "--database", self.database, "--catalog", str(self.folder),
-                "--port", str(self.port), "--api-key", API_KEY]
+                "--port", str(self.port), "--api-key", API_KEY, "--workers", str(self.workers)]
         with open(self.log, "w") as handle:
             self.proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -395,3 +395,58 @@ def test_a_killed_server_restarted_on_its_database_gets_every_run_from_the_journ
     print(f"\nkill/restart: {before} runs stored before SIGKILL, {len(runs) - len(earlier)} after; writer exit {writer.returncode}; "
           f"{len(failed)} failed writes, {len(rewritten)} runs rewritten at their stop, {len(left)} journals left, "
           f"{len(later.replayed)} replayed: {left}\n" + "\n".join(failed[:5]))
+
+
+def _workers(pid: int) -> list:
+    """The server processes uvicorn's supervisor ``pid`` runs (multiprocessing's spawned children)."""
+    import psutil
+
+    return [child for child in psutil.Process(pid).children() if "spawn_main" in " ".join(child.cmdline())]
+
+
+@pytest.mark.slow
+def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supervisor(postgres, tmp_path):
+    """`autolab serve --database URI --workers 2`: two server processes on one port, both serving
+    (each holds connections to PostgreSQL once two writers have written at once), every run stored
+    once; SIGKILL of the supervisor leaves no worker serving."""
+    import psutil
+
+    name = "t_workers"
+    server = Server(postgres.create_database(name), tmp_path / "arrays", workers=2).start()
+    try:
+        assert f"\n2 worker processes answer on port {server.port}, each request in one of them\n" in server.log.read_text()
+        workers = _workers(server.proc.pid)
+        assert len(workers) == 2
+        assert not any(API_KEY in " ".join(worker.cmdline()) for worker in workers)  # the key reaches them in their environment
+        home = tmp_path / "home"
+        writers = {label: start_writer(*args, "--catalog", server.uri, home=home, log=tmp_path / f"{label}.log")
+                   for label, args in (("measure", (*MEASURE, "--json")), ("phase-map", PHASE_MAP))}
+        outputs = {}
+        for label, proc in writers.items():
+            out, _ = proc.communicate(timeout=300)
+            proc.stdout.close()
+            assert proc.returncode == 0, (tmp_path / f"{label}.log").read_text()[-2000:]
+            assert "could not delete" not in (tmp_path / f"{label}.log").read_text()
+            outputs[label] = json.loads(out.strip().splitlines()[-1])
+        expected = set().union(*(reported_uids(out) for out in outputs.values()))
+        assert len(expected) == 3
+        assert_complete_once(postgres, name, expected)
+        for worker in workers:  # both took requests: each opened its own connections to the database
+            assert any(c.raddr and c.raddr.port == postgres.port for c in worker.net_connections("tcp")), worker.pid
+    finally:
+        server.stop(signal.SIGKILL)
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, [p.pid for p in alive]
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", server.port)) != 0
+
+
+def test_several_workers_need_a_database_and_a_count_in_range(tmp_path):
+    for args, message in (
+        (("--workers", "2"), "autolab: error: --workers=2 needs --database: a catalog folder's event tables (SQLite) take one "
+                             "writing process at a time; serve a folder with --workers 1"),
+        (("--workers", "0", "--database", "postgresql://lab@127.0.0.1:1/x"), "autolab: error: --workers=0 is outside the allowed range 1–32"),
+    ):
+        result = autolab("serve", "--catalog", str(tmp_path / "folder"), "--port", "0", *args, home=tmp_path / "home", timeout=60)
+        assert (result.returncode, result.stderr.strip()) == (2, message)
+        assert not (tmp_path / "folder").exists()  # refused before anything is made

@@ -15,13 +15,19 @@ request with a wrong key or none, is answered with HTTP 401 (see :func:`allow_re
 With ``database`` (``autolab serve --database postgresql://USER@HOST:PORT/DB``) the server is a
 facility catalog: tiled's catalog (runs, metadata) and the event tables live in that PostgreSQL
 database, arrays as zarr files under the catalog folder's ``data/`` (see :func:`database_adapter`).
+Such a server may run several worker processes (``--workers N``, uvicorn's own supervisor) on one
+port: each request is handled in one process, so writers that write at once are served on as many
+cores. A catalog folder's event tables (SQLite) take one writing process at a time, so a folder is
+served by one process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,10 +44,15 @@ _API_KEY = re.compile(r"[A-Za-z0-9]+")
 API_KEY_ENV = "AUTOLAB_SERVE_API_KEY"
 #: Environment variable ``autolab serve`` reads its read-only key from when ``--read-api-key`` is not given.
 READ_API_KEY_ENV = "AUTOLAB_SERVE_READ_API_KEY"
+#: Most worker processes one server may run (``--workers``).
+MAX_WORKERS = 32
+#: Environment variable through which a server hands its settings to its worker processes.
+_WORKER_SETTINGS_ENV = "AUTOLAB_SERVE_WORKER_SETTINGS"
 
 
 def build_server_app(
     directory: str | os.PathLike, api_key: str, *, read_api_key: str | None = None, database: str | None = None,
+    catalog_identity: str | None = None,
 ):
     """The tiled web application serving the embedded catalog in ``directory`` (created if needed).
 
@@ -58,26 +69,34 @@ def build_server_app(
     database : str, optional
         A ``postgresql://`` URI: the catalog and event tables live there, and ``directory`` holds
         the arrays only (:func:`database_adapter`).
+    catalog_identity : str, optional
+        The identity :func:`prepare_facility` returned for ``database``: given, the database is
+        taken as ready and is not checked again.
     """
     from tiled.config import Authentication
     from tiled.server.app import build_app
 
-    check_api_key(api_key)
-    if read_api_key is not None:
-        check_api_key(read_api_key, option="--read-api-key")
-        if secrets.compare_digest(read_api_key, api_key):
-            msg = "--read-api-key is the same as --api-key; a read-only key must differ from the key that writes"
-            raise LimitError(msg)
+    check_keys(api_key, read_api_key)
     if database is None:
         adapter = embedded_adapter(Path(resolve_location(directory)), create=True)
     else:
-        adapter = database_adapter(database, Path(resolve_location(directory)))
+        adapter = database_adapter(database, Path(resolve_location(directory)), identity=catalog_identity)
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
     reuse_dependency_graphs()
     app = build_app(adapter, authentication, serialization_registry=serialization_registry())
     if read_api_key is not None:
         allow_read_only_key(app, read_api_key)
     return app
+
+
+def check_keys(api_key: str, read_api_key: str | None) -> None:
+    """Raise :class:`LimitError` unless both keys are valid (:func:`check_api_key`) and differ."""
+    check_api_key(api_key)
+    if read_api_key is not None:
+        check_api_key(read_api_key, option="--read-api-key")
+        if secrets.compare_digest(read_api_key, api_key):
+            msg = "--read-api-key is the same as --api-key; a read-only key must differ from the key that writes"
+            raise LimitError(msg)
 
 
 def allow_read_only_key(app, read_api_key: str) -> None:
@@ -173,6 +192,7 @@ def serve(
     echo: Callable[[str], None] = print,
     database: str | None = None,
     key_sources: tuple[str, str] = ("--api-key", "--read-api-key"),
+    workers: int = 1,
 ) -> None:
     """Serve the catalog in ``directory`` over HTTP until SIGINT (Ctrl-C) or SIGTERM.
 
@@ -198,7 +218,13 @@ def serve(
         Where ``api_key`` and ``read_api_key`` came from (an option, or an environment variable
         such as :data:`API_KEY_ENV`), as messages name them; the keys themselves are printed
         only when made here.
+    workers : int
+        Server processes on the port, 1 to :data:`MAX_WORKERS`; more than one needs ``database``
+        (:func:`check_workers`). The processes are uvicorn's workers: this process supervises them
+        (a worker that dies is started again), stops them on SIGINT or SIGTERM, and they stop
+        when it is killed.
     """
+    workers = check_workers(workers, database)
     if database is not None:  # before the server's imports, so an unreachable database is told within seconds
         prepare_database(check_database_uri(database))
     import uvicorn
@@ -213,7 +239,12 @@ def serve(
     location = resolve_location(directory)
     with _bind(host, int(port)) as sock:
         port = sock.getsockname()[1]
-        app = build_server_app(location, key, read_api_key=read_api_key, database=database)
+        settings = {"directory": str(location), "api_key": key, "read_api_key": read_api_key, "database": database}
+        if workers == 1:
+            app = build_server_app(**settings)
+        else:  # checked and made ready here once, so a bad setting is one error, not one per worker
+            check_keys(key, read_api_key)
+            settings["catalog_identity"] = prepare_facility(database, Path(location))
         uri = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         if database is not None:
             location = f"{mask_database_uri(database)} (arrays in {Path(location) / 'data'})"
@@ -221,8 +252,104 @@ def serve(
         echo(f"serving catalog {location} at {uri}; clients use --catalog {uri} with {key_text} (Ctrl-C stops)")
         if read_api_key is not None:
             echo(f"viewers read, and cannot write, with TILED_API_KEY set to {_given(key_sources[1])}")
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            echo(f"{workers} worker processes answer on port {port}, each request in one of them")
+            _run_workers(sock, host, port, workers, settings)
+
+
+def check_workers(workers: int, database: str | None) -> int:
+    """``workers`` if a server may run that many processes, else :class:`LimitError` saying why.
+
+    Examples
+    --------
+    >>> check_workers(4, "postgresql://lab@db.example/catalog")
+    4
+    >>> check_workers(2, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: --workers=2 needs --database: a catalog folder's event tables (SQLite) take one writing process at a time; ...
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        msg = f"--workers={workers!r} is outside the allowed range 1–{MAX_WORKERS}"
+        raise LimitError(msg)
+    if workers > 1 and database is None:
+        msg = (f"--workers={workers} needs --database: a catalog folder's event tables (SQLite) take one writing process "
+               "at a time; serve a folder with --workers 1")
+        raise LimitError(msg)
+    return workers
+
+
+def _run_workers(sock, host: str, port: int, workers: int, settings: dict) -> None:
+    """Serve on ``sock`` from ``workers`` uvicorn worker processes, each building its app with :func:`worker_app`.
+
+    uvicorn's supervisor (``uvicorn.supervisors.Multiprocess``) starts them, starts again one that
+    dies, and stops them all on SIGINT or SIGTERM. The settings reach the workers through the
+    environment they inherit (:data:`_WORKER_SETTINGS_ENV`, keys included: a process's environment
+    is readable only by its own user and root), not through their command lines.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor, noting whether it stopped on a signal (rather than on a worker that could not start)."""
+
+        signalled = False
+
+        def handle_int(self) -> None:
+            self.signalled = True
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            self.signalled = True
+            super().handle_term()
+
+    os.environ[_WORKER_SETTINGS_ENV] = json.dumps({**settings, "supervisor_pid": os.getpid()})
+    # A worker takes seconds to import tiled and build its app; uvicorn's 5 s health check could
+    # take a busy machine's slow start for a hung worker and kill it.
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                            access_log=False, timeout_worker_healthcheck=120)
+    supervisor = Supervisor(config, sockets=[sock])
+    supervisor.run()
+    if not supervisor.signalled:
+        msg = "a worker process could not build the server's app (its error is printed above); the server stopped"
+        raise CatalogError(msg)
+
+
+def worker_app():
+    """The app of one worker process of :func:`serve` (uvicorn calls this factory in each worker).
+
+    The worker asks Linux to send it SIGTERM when its supervisor dies, so a killed server leaves
+    no worker serving on its own. An app that cannot be built is one line on stderr and uvicorn's
+    start-up failure exit code, on which the supervisor stops rather than start the worker again.
+    """
+    import sys
+
+    from uvicorn.config import STARTUP_FAILURE
+
+    settings = json.loads(os.environ[_WORKER_SETTINGS_ENV])
+    _stop_with(settings.pop("supervisor_pid"))
+    try:
+        return build_server_app(**settings)
+    except Exception as exc:
+        print(f"autolab serve: worker {os.getpid()}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILURE)
+
+
+def _stop_with(supervisor_pid: int) -> None:
+    """SIGTERM this process when its parent exits (Linux ``PR_SET_PDEATHSIG``), or now if the supervisor is already gone."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the supervisor's own shutdown stops its workers
+        return
+    if os.getppid() != supervisor_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _given(source: str) -> str:
@@ -308,27 +435,21 @@ def prepare_database(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> tuple[b
         raise CatalogError(msg) from None
 
 
-def database_adapter(uri: str, directory: Path):
-    """tiled's catalog adapter over the PostgreSQL database ``uri``, arrays under ``directory``/data.
+def prepare_facility(uri: str, directory: Path) -> str:
+    """Make the PostgreSQL database ``uri`` and the array folder ``directory``/data ready; return the catalog identity.
 
-    The database holds tiled's catalog (nodes, metadata, data sources, assets) and, as tiled's
-    SQL storage, the runs' event tables; tiled's schema is created when the database has none
-    yet. The root metadata carries the catalog's identity (:func:`prepare_database`).
+    tiled's schema is created when the database has none yet (:func:`prepare_database` keeps the
+    identity in the database).
 
     Raises
     ------
     LimitError
         If ``uri`` is not a ``postgresql://`` URI.
     CatalogError
-        If the database cannot be reached or its schema cannot be made.
+        If the database cannot be reached, its schema cannot be made, or the folder cannot be created.
     """
-    import logging
+    from .location import first_line, initialize_catalog_database
 
-    from tiled.catalog import from_uri
-
-    from .location import CATALOG_ID_KEY, ROOT_SPECS, first_line, frames_directory, initialize_catalog_database
-
-    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
     uri = check_database_uri(uri)
     initialised, identity = prepare_database(uri)
     arrays = Path(resolve_location(directory)) / "data"
@@ -343,6 +464,28 @@ def database_adapter(uri: str, directory: Path):
         except CatalogError as exc:
             msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({first_line(exc.__cause__)})"
             raise CatalogError(msg) from None
+    return identity
+
+
+def database_adapter(uri: str, directory: Path, *, identity: str | None = None):
+    """tiled's catalog adapter over the PostgreSQL database ``uri``, arrays under ``directory``/data.
+
+    The database holds tiled's catalog (nodes, metadata, data sources, assets) and, as tiled's
+    SQL storage, the runs' event tables. The root metadata carries the catalog's identity. Without
+    ``identity`` the database and folder are first made ready (:func:`prepare_facility`, which
+    raises its errors); with it they are taken as ready.
+    """
+    import logging
+
+    from tiled.catalog import from_uri
+
+    from .location import CATALOG_ID_KEY, ROOT_SPECS, frames_directory
+
+    logging.getLogger("tiled.server.app").setLevel(logging.WARNING)
+    if identity is None:
+        identity = prepare_facility(uri, directory)
+    uri = check_database_uri(uri)
+    arrays = Path(resolve_location(directory)) / "data"
     return from_uri(
         uri,
         writable_storage=[str(arrays), uri],

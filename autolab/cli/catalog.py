@@ -29,14 +29,18 @@ from .options import CATALOG_OPTION, check_run_text, friendly_errors, resolve_ui
     help="postgresql://USER[:PASSWORD]@HOST:PORT/DB: keep the catalog and event tables there (a facility catalog); "
     "--catalog then holds the arrays only. Its schema is created when new.",
 )
+@click.option(
+    "--workers", type=int, default=1, show_default=True,
+    help="Server processes on the port (with --database; 1–32): writers that write at once are served on as many cores.",
+)
 @friendly_errors
-def serve(catalog, host, port, api_key, read_api_key, database):
+def serve(catalog, host, port, api_key, read_api_key, database, workers):
     """Serve a catalog folder as a tiled server until Ctrl-C.
 
     Clients read and write it with `--catalog http://HOST:PORT` and the key in TILED_API_KEY, or
     with `tiled.client.from_uri("http://HOST:PORT", api_key=KEY)`; with the --read-api-key key
     they only read. Every request needs a key. With --database the catalog lives in PostgreSQL,
-    arrays in the --catalog folder.
+    arrays in the --catalog folder, and --workers runs several server processes.
     """
     from ..catalog import is_remote, resolve_location
     from ..catalog.serve import serve as run_server
@@ -51,7 +55,7 @@ def serve(catalog, host, port, api_key, read_api_key, database):
         for param in context.command.params if param.name in ("api_key", "read_api_key")
     )
     run_server(location, host=host, port=port, api_key=api_key, read_api_key=read_api_key, echo=click.echo, database=database,
-               key_sources=sources)
+               key_sources=sources, workers=workers)
 
 
 @click.command()
