@@ -401,21 +401,45 @@ def _workers(pid: int) -> list:
     """The server processes uvicorn's supervisor ``pid`` runs (multiprocessing's spawned children)."""
     import psutil
 
-    return [child for child in psutil.Process(pid).children() if "spawn_main" in " ".join(child.cmdline())]
+    def is_worker(child) -> bool:
+        try:
+            return "spawn_main" in " ".join(child.cmdline())
+        except psutil.Error:  # gone, or a zombie its supervisor has not reaped yet
+            return False
+
+    return [child for child in psutil.Process(pid).children() if is_worker(child)]
+
+
+def _listening(worker, port: int) -> bool:
+    """Whether ``worker`` (a psutil process) listens on ``port``."""
+    import psutil
+
+    try:
+        return any(c.status == "LISTEN" and c.laddr.port == port for c in worker.net_connections("tcp"))
+    except psutil.Error:
+        return False
+
+
+def _wait(condition, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
 
 
 @pytest.mark.slow
 def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supervisor(postgres, tmp_path):
-    """`autolab serve --database URI --workers 2`: two server processes on one port, both serving
-    (each holds connections to PostgreSQL once two writers have written at once), every run stored
-    once; SIGKILL of the supervisor leaves no worker serving."""
+    """`autolab serve --database URI --workers 2`: two server processes listening on one port, every
+    run of two writers at once stored once; a worker that dies is started again; SIGKILL of the
+    supervisor leaves no worker serving."""
     import psutil
 
     name = "t_workers"
     server = Server(postgres.create_database(name), tmp_path / "arrays", workers=2).start()
     try:
         assert f"\n2 worker processes answer on port {server.port}, each request in one of them\n" in server.log.read_text()
-        workers = _workers(server.proc.pid)
+        workers = _wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == 2
+                        else [])
         assert len(workers) == 2
         assert not any(API_KEY in " ".join(worker.cmdline()) for worker in workers)  # the key reaches them in their environment
         home = tmp_path / "home"
@@ -431,8 +455,13 @@ def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supe
         expected = set().union(*(reported_uids(out) for out in outputs.values()))
         assert len(expected) == 3
         assert_complete_once(postgres, name, expected)
-        for worker in workers:  # both took requests: each opened its own connections to the database
-            assert any(c.raddr and c.raddr.port == postgres.port for c in worker.net_connections("tcp")), worker.pid
+
+        # A worker that dies is replaced, and the port goes on answering.
+        workers[0].kill()
+        replaced = _wait(lambda: [w for w in _workers(server.proc.pid) if w.pid != workers[0].pid and w.pid != workers[1].pid
+                                  and _listening(w, server.port)])
+        assert len(replaced) == 1, server.log.read_text()[-2000:]
+        workers = [workers[1], *replaced]
     finally:
         server.stop(signal.SIGKILL)
     _, alive = psutil.wait_procs(workers, timeout=30)
@@ -441,12 +470,70 @@ def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supe
         assert probe.connect_ex(("127.0.0.1", server.port)) != 0
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_server_of_workers_as_it_stops_one_process(postgres, tmp_path):
+    """SIGINT to `autolab serve --workers 2` stops both workers and ends the command like a
+    one-process server: `autolab: interrupted`, exit code 130."""
+    import psutil
+
+    server = Server(postgres.create_database("t_workers_int"), tmp_path / "arrays", workers=2).start()
+    workers = _wait(lambda: _workers(server.proc.pid) if len(_workers(server.proc.pid)) == 2 else [])
+    assert len(workers) == 2
+    server.stop(signal.SIGINT)
+    assert server.proc.returncode == 130, server.log.read_text()[-2000:]
+    assert server.log.read_text().rstrip().endswith("autolab: interrupted")
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+
+
 def test_several_workers_need_a_database_and_a_count_in_range(tmp_path):
     for args, message in (
         (("--workers", "2"), "autolab: error: --workers=2 needs --database: a catalog folder's event tables (SQLite) take one "
                              "writing process at a time; serve a folder with --workers 1"),
         (("--workers", "0", "--database", "postgresql://lab@127.0.0.1:1/x"), "autolab: error: --workers=0 is outside the allowed range 1–32"),
+        (("--workers", "33", "--database", "postgresql://lab@127.0.0.1:1/x"), "autolab: error: --workers=33 is outside the allowed range 1–32"),
     ):
         result = autolab("serve", "--catalog", str(tmp_path / "folder"), "--port", "0", *args, home=tmp_path / "home", timeout=60)
         assert (result.returncode, result.stderr.strip()) == (2, message)
         assert not (tmp_path / "folder").exists()  # refused before anything is made
+
+
+@pytest.mark.slow
+def test_workers_creating_new_tables_at_once_all_succeed(postgres, tmp_path):
+    """Six clients at once, five times, each create a table of one new schema through
+    `--workers 2` on a fresh database: every creation answers 200. (Without autolab's lock around
+    tiled's table creation, PostgreSQL's "if not exists" races between the workers and some
+    answer HTTP 500.)"""
+    import threading
+    import uuid
+    from dataclasses import asdict
+
+    import httpx
+    import pyarrow
+    from tiled.structures.data_source import DataSource
+    from tiled.structures.table import TableStructure
+    from tiled.utils import safe_json_dump
+
+    server = Server(postgres.create_database("t_workers_tables"), tmp_path / "arrays", workers=2).start()
+    try:
+        assert len(_wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == 2
+                         else [])) == 2
+        codes: list[int] = []
+
+        def create(column: str) -> None:
+            source = DataSource(structure=TableStructure.from_schema(pyarrow.schema([(column, pyarrow.int64())])),
+                                structure_family="table", mimetype="application/x-tiled-sql-table")
+            body = {"id": uuid.uuid4().hex, "ancestors": [], "metadata": {}, "structure_family": "table", "specs": [],
+                    "data_sources": [asdict(source)], "access_tags": None}
+            with httpx.Client(headers={"Authorization": f"Apikey {API_KEY}", "Content-Type": "application/json"}, timeout=60) as client:
+                codes.append(client.post(f"{server.uri}/api/v1/metadata/", content=safe_json_dump(body)).status_code)
+
+        for schema in range(5):
+            threads = [threading.Thread(target=create, args=(f"column_{schema}",)) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        server.stop()
+    assert codes == [200] * 30, server.log.read_text()[-2000:]

@@ -81,6 +81,7 @@ def build_server_app(
         adapter = embedded_adapter(Path(resolve_location(directory)), create=True)
     else:
         adapter = database_adapter(database, Path(resolve_location(directory)), identity=catalog_identity)
+        serialize_table_creation()
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
     reuse_dependency_graphs()
     app = build_app(adapter, authentication, serialization_registry=serialization_registry())
@@ -89,11 +90,11 @@ def build_server_app(
     return app
 
 
-def check_keys(api_key: str, read_api_key: str | None) -> None:
-    """Raise :class:`LimitError` unless both keys are valid (:func:`check_api_key`) and differ."""
-    check_api_key(api_key)
+def check_keys(api_key: str, read_api_key: str | None, *, options: tuple[str, str] = ("--api-key", "--read-api-key")) -> None:
+    """Raise :class:`LimitError` unless both keys are valid (:func:`check_api_key`, naming ``options``) and differ."""
+    check_api_key(api_key, option=options[0])
     if read_api_key is not None:
-        check_api_key(read_api_key, option="--read-api-key")
+        check_api_key(read_api_key, option=options[1])
         if secrets.compare_digest(read_api_key, api_key):
             msg = "--read-api-key is the same as --api-key; a read-only key must differ from the key that writes"
             raise LimitError(msg)
@@ -221,29 +222,28 @@ def serve(
     workers : int
         Server processes on the port, 1 to :data:`MAX_WORKERS`; more than one needs ``database``
         (:func:`check_workers`). The processes are uvicorn's workers: this process supervises them
-        (a worker that dies is started again), stops them on SIGINT or SIGTERM, and they stop
-        when it is killed.
+        (a worker that dies is started again; one that cannot start stops the server with its
+        error), stops them on SIGINT or SIGTERM and then ends as one process would (SIGINT raises
+        ``KeyboardInterrupt``), and they stop when it is killed.
     """
     workers = check_workers(workers, database)
-    if database is not None:  # before the server's imports, so an unreachable database is told within seconds
-        prepare_database(check_database_uri(database))
-    import uvicorn
-
     if not 0 <= int(port) <= 65535:
         msg = f"--port={port} is outside the allowed range 0–65535 (0: a free port, printed)"
         raise LimitError(msg)
     generated = api_key is None
-    key = secrets.token_hex(32) if generated else check_api_key(api_key, option=key_sources[0])
-    if read_api_key is not None:
-        check_api_key(read_api_key, option=key_sources[1])
+    key = secrets.token_hex(32) if generated else api_key
+    check_keys(key, read_api_key, options=key_sources)
+    if database is not None:  # before the server's imports, so an unreachable database is told within seconds
+        prepare_database(check_database_uri(database))
+    import uvicorn
+
     location = resolve_location(directory)
     with _bind(host, int(port)) as sock:
         port = sock.getsockname()[1]
         settings = {"directory": str(location), "api_key": key, "read_api_key": read_api_key, "database": database}
         if workers == 1:
             app = build_server_app(**settings)
-        else:  # checked and made ready here once, so a bad setting is one error, not one per worker
-            check_keys(key, read_api_key)
+        else:  # made ready here once, so a database that cannot be used is one error, not one per worker
             settings["catalog_identity"] = prepare_facility(database, Path(location))
         uri = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         if database is not None:
@@ -286,36 +286,49 @@ def _run_workers(sock, host: str, port: int, workers: int, settings: dict) -> No
     """Serve on ``sock`` from ``workers`` uvicorn worker processes, each building its app with :func:`worker_app`.
 
     uvicorn's supervisor (``uvicorn.supervisors.Multiprocess``) starts them, starts again one that
-    dies, and stops them all on SIGINT or SIGTERM. The settings reach the workers through the
-    environment they inherit (:data:`_WORKER_SETTINGS_ENV`, keys included: a process's environment
-    is readable only by its own user and root), not through their command lines.
+    dies, and stops them all on SIGINT or SIGTERM; the signal is then raised again here, so the
+    command ends as a single server process would. Other signals keep their usual effect (the
+    supervisor would otherwise restart its workers on SIGHUP, or add and remove workers on SIGTTIN
+    and SIGTTOU). The settings reach the workers through the environment they inherit
+    (:data:`_WORKER_SETTINGS_ENV`, keys included: a process's environment is readable only by its
+    own user and root), not through their command lines.
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import SIGNALS
 
     class Supervisor(Multiprocess):
-        """uvicorn's supervisor, noting whether it stopped on a signal (rather than on a worker that could not start)."""
+        """uvicorn's supervisor, noting the signal that stopped it (none: a worker could not start)."""
 
-        signalled = False
+        stopped_by: int | None = None
 
         def handle_int(self) -> None:
-            self.signalled = True
+            self.stopped_by = signal.SIGINT
             super().handle_int()
 
         def handle_term(self) -> None:
-            self.signalled = True
+            self.stopped_by = signal.SIGTERM
             super().handle_term()
 
+    before = {sig: signal.getsignal(sig) for sig in SIGNALS}
     os.environ[_WORKER_SETTINGS_ENV] = json.dumps({**settings, "supervisor_pid": os.getpid()})
-    # A worker takes seconds to import tiled and build its app; uvicorn's 5 s health check could
-    # take a busy machine's slow start for a hung worker and kill it.
-    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
-                            access_log=False, timeout_worker_healthcheck=120)
-    supervisor = Supervisor(config, sockets=[sock])
-    supervisor.run()
-    if not supervisor.signalled:
-        msg = "a worker process could not build the server's app (its error is printed above); the server stopped"
+    try:
+        # A worker answers uvicorn's health check from a thread of its own, also while it imports
+        # tiled and builds its app (seconds); 30 s leaves a busy machine room.
+        config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers,
+                                log_level="warning", access_log=False, timeout_worker_healthcheck=30)
+        supervisor = Supervisor(config, sockets=[sock])
+        for sig in set(SIGNALS) - {signal.SIGINT, signal.SIGTERM}:
+            signal.signal(sig, before[sig])
+        supervisor.run()
+    finally:
+        os.environ.pop(_WORKER_SETTINGS_ENV, None)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    if supervisor.stopped_by is None:
+        msg = "a worker process could not start (its error is printed above); the server stopped"
         raise CatalogError(msg)
+    signal.raise_signal(supervisor.stopped_by)
 
 
 def worker_app():
@@ -329,7 +342,7 @@ def worker_app():
 
     from uvicorn.config import STARTUP_FAILURE
 
-    settings = json.loads(os.environ[_WORKER_SETTINGS_ENV])
+    settings = json.loads(os.environ.pop(_WORKER_SETTINGS_ENV))
     _stop_with(settings.pop("supervisor_pid"))
     try:
         return build_server_app(**settings)
@@ -339,7 +352,7 @@ def worker_app():
 
 
 def _stop_with(supervisor_pid: int) -> None:
-    """SIGTERM this process when its parent exits (Linux ``PR_SET_PDEATHSIG``), or now if the supervisor is already gone."""
+    """SIGTERM this process when its parent exits (Linux ``PR_SET_PDEATHSIG``); exit now if the supervisor is already gone."""
     import ctypes
     import ctypes.util
 
@@ -349,7 +362,7 @@ def _stop_with(supervisor_pid: int) -> None:
     except (OSError, AttributeError):  # not Linux: the supervisor's own shutdown stops its workers
         return
     if os.getppid() != supervisor_pid:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(0)
 
 
 def _given(source: str) -> str:
@@ -433,6 +446,48 @@ def prepare_database(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> tuple[b
             reason = f"no answer within {timeout:g} s"
         msg = f"--database={mask_database_uri(uri)}: cannot connect to PostgreSQL ({reason}); check its host, port, user and database name"
         raise CatalogError(msg) from None
+
+
+#: Key of the PostgreSQL advisory lock under which servers of one database create event tables.
+TABLE_CREATION_LOCK = 0x6175746F6C6162  # "autolab"
+
+
+def serialize_table_creation() -> None:
+    """Make tiled create event tables in PostgreSQL one process at a time (idempotent, this process).
+
+    tiled (0.2) creates a stream's SQL table with ``CREATE TABLE IF NOT EXISTS``, an index named
+    ``dataset_and_partition_index`` (one name for every table) and a sequence, each "if not
+    exists". PostgreSQL does not make "if not exists" safe between sessions: when two server
+    processes create the same new table, or their first tables, at once, one fails on a unique
+    constraint of PostgreSQL's own catalog and the client gets HTTP 500. Here tiled's
+    ``SQLAdapter.init_storage`` runs under a PostgreSQL advisory lock (:data:`TABLE_CREATION_LOCK`,
+    held on a connection of its own until tiled has committed), so the worker processes of one
+    server (``--workers``), and servers sharing one database, take turns for it; appending rows
+    does not take the lock.
+    """
+    from contextlib import closing
+
+    from tiled.adapters.sql import SQLAdapter
+
+    original = SQLAdapter.__dict__["init_storage"].__func__
+    if getattr(original, "serialized_by_autolab", False):
+        return
+
+    def init_storage(cls, storage, data_source, path_parts=None):
+        if getattr(storage, "dialect", None) != "postgresql":
+            return original(cls, storage, data_source, path_parts)
+        with closing(storage.connect()) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_lock({TABLE_CREATION_LOCK})")
+            try:
+                return original(cls, storage, data_source, path_parts)
+            finally:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")
+
+    init_storage.serialized_by_autolab = True
+    init_storage.__doc__ = original.__doc__
+    SQLAdapter.init_storage = classmethod(init_storage)
 
 
 def prepare_facility(uri: str, directory: Path) -> str:
