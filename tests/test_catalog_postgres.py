@@ -85,13 +85,16 @@ class Server:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> Server:
+    def start(self, timeout: float = 120, *, sigint_default: bool = False) -> Server:
+        """Start the server; ``sigint_default``: with SIGINT's default disposition, as in a terminal
+        (pytest-xdist's workers ignore SIGINT, and their children inherit that)."""
         self.starts += 1
         self.log = self.folder.parent / f"serve-{self.starts}.log"
         args = [sys.executable, "-m", "autolab", "serve", "--database", self.database, "--catalog", str(self.folder),
                 "--port", str(self.port), "--api-key", API_KEY, "--workers", str(self.workers)]
         with open(self.log, "w") as handle:
-            self.proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_default_sigint if sigint_default else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-2000:]
@@ -108,6 +111,10 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
             self.proc.wait(timeout=30)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
@@ -476,7 +483,7 @@ def test_ctrl_c_stops_a_server_of_workers_as_it_stops_one_process(postgres, tmp_
     one-process server: `autolab: interrupted`, exit code 130."""
     import psutil
 
-    server = Server(postgres.create_database("t_workers_int"), tmp_path / "arrays", workers=2).start()
+    server = Server(postgres.create_database("t_workers_int"), tmp_path / "arrays", workers=2).start(sigint_default=True)
     workers = _wait(lambda: _workers(server.proc.pid) if len(_workers(server.proc.pid)) == 2 else [])
     assert len(workers) == 2
     server.stop(signal.SIGINT)
