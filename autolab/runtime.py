@@ -37,13 +37,18 @@ class Session:
         The RunEngine's event-loop thread stops and its loop is closed (bluesky starts one per
         RunEngine and never stops it, so a process that opens many sessions, a sweep's worker,
         would keep one idle thread per session); ``session.RE`` cannot run plans afterwards. A
-        RunEngine still running a plan (closed from another thread) is left running.
+        RunEngine still running a plan (closed from another thread) is left running. A twin's
+        moves that an interrupted plan left unfinished on a scaled clock are dropped first
+        (:meth:`~autolab.devices.clock.SimClock.cancel_pending`), so none finishes into the closed loop.
         """
         try:
             if self.deferred is not None:
                 self.deferred.close(deferred_timeout_s)
             self.writer.close()
         finally:
+            clock = getattr(self.reactor, "clock", None)
+            if clock is not None and self.RE.state == "idle":  # a twin's moves left by an interrupted plan end with it
+                clock.cancel_pending()
             stop_event_loop(self.RE)
 
 

@@ -131,3 +131,29 @@ def test_ctrl_c_in_a_polling_loop_is_held_during_a_step_and_raised_at_the_next_s
     assert time.monotonic() - start < 5
     assert signal.getsignal(signal.SIGINT) is before
 
+
+
+def test_a_move_left_by_an_interrupted_plan_does_not_finish_into_the_closed_session(tmp_path, caplog):
+    """A scaled twin's heater still ramping when its session closes: the move is dropped with the
+    session, not finished later on a timer thread into the closed RunEngine loop (which ophyd
+    reports as an error with a traceback)."""
+    import logging
+    import time
+
+    from autolab.runtime import open_session
+
+    session = open_session(tmp_path / "catalog", time_scale=0.01, progress=False, deferred=False)
+    heater = session.reactor.nucleation_heater
+    status = None
+
+    def start_a_ramp():
+        nonlocal status
+        status = yield from bps.abs_set(heater, heater.position + 40.0)  # not waited for, as after an abort
+
+    session.RE(start_a_ramp())
+    assert not status.done
+    with caplog.at_level(logging.ERROR):
+        session.close()
+        time.sleep(3.0)  # well past the ramp (40 °C at the twin's rate, × 0.01)
+    assert not status.done
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

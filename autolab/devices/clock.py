@@ -32,6 +32,7 @@ class SimClock:
         self._virtual_s = 0.0
         self._wall0 = time.monotonic()
         self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
 
     @property
     def virtual(self) -> bool:
@@ -56,6 +57,26 @@ class SimClock:
             finish()
             return
         delay = max(0.0, (sim_time_s - self.now()) * self.time_scale)
-        timer = threading.Timer(delay, finish)
+
+        def fire():
+            with self._lock:
+                self._timers.discard(timer)
+            finish()
+
+        timer = threading.Timer(delay, fire)
         timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
         timer.start()
+
+    def cancel_pending(self) -> int:
+        """Drop every wait a scaled clock has not finished yet; return how many.
+
+        For a session that closes: an interrupted move's status would otherwise finish later, on
+        a timer thread, into a RunEngine whose event loop is closed (a traceback on stderr).
+        """
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+        return len(timers)
