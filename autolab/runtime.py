@@ -46,9 +46,9 @@ class Session:
                 self.deferred.close(deferred_timeout_s)
             self.writer.close()
         finally:
-            clock = getattr(self.reactor, "clock", None)
-            if clock is not None and self.RE.state == "idle":  # a twin's moves left by an interrupted plan end with it
-                clock.cancel_pending()
+            cancel_pending = getattr(getattr(self.reactor, "clock", None), "cancel_pending", None)
+            if cancel_pending is not None and self.RE.state == "idle":  # a twin's moves left by an interrupted plan end with it
+                cancel_pending()
             stop_event_loop(self.RE)
 
 
