@@ -434,6 +434,12 @@ def _wait(condition, timeout: float = 60.0):
     return found
 
 
+def _listening_workers(server: Server, count: int = 2) -> list:
+    """The server's workers once ``count`` of them listen on its port (fewer, or none, after 60 s)."""
+    return _wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == count
+                 else [])
+
+
 @pytest.mark.slow
 def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supervisor(postgres, tmp_path):
     """`autolab serve --database URI --workers 2`: two server processes listening on one port, every
@@ -445,8 +451,7 @@ def test_two_worker_processes_serve_two_writers_at_once_and_stop_with_their_supe
     server = Server(postgres.create_database(name), tmp_path / "arrays", workers=2).start()
     try:
         assert f"\n2 worker processes answer on port {server.port}, each request in one of them\n" in server.log.read_text()
-        workers = _wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == 2
-                        else [])
+        workers = _listening_workers(server)
         assert len(workers) == 2
         assert not any(API_KEY in " ".join(worker.cmdline()) for worker in workers)  # the key reaches them in their environment
         home = tmp_path / "home"
@@ -484,7 +489,7 @@ def test_ctrl_c_stops_a_server_of_workers_as_it_stops_one_process(postgres, tmp_
     import psutil
 
     server = Server(postgres.create_database("t_workers_int"), tmp_path / "arrays", workers=2).start(sigint_default=True)
-    workers = _wait(lambda: _workers(server.proc.pid) if len(_workers(server.proc.pid)) == 2 else [])
+    workers = _listening_workers(server)
     assert len(workers) == 2
     server.stop(signal.SIGINT)
     assert server.proc.returncode == 130, server.log.read_text()[-2000:]
@@ -523,8 +528,7 @@ def test_workers_creating_new_tables_at_once_all_succeed(postgres, tmp_path):
 
     server = Server(postgres.create_database("t_workers_tables"), tmp_path / "arrays", workers=2).start()
     try:
-        assert len(_wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == 2
-                         else [])) == 2
+        assert len(_listening_workers(server)) == 2
         codes: list[int] = []
 
         def create(column: str) -> None:
