@@ -268,7 +268,11 @@ class AblatedGP(AutolabGP):
     - ``gp-effective-best``: one mechanism *on* that the defaults leave off — a noisy model's
       incumbent is Huang et al.'s effective best (``GPOptimizer._incumbent``), not the best measured value;
     - ``gp-dim-scaled-prior``: another mechanism *on* — hyperparameters are MAP estimates under
-      BoTorch's default priors (``autolab.optimize.priors``), not maximum likelihood.
+      BoTorch's default priors (``autolab.optimize.priors``), not maximum likelihood;
+    - ``gp-trust-region``: model steps search a TuRBO trust region around the incumbent
+      (``GPOptimizer._trust_region_bounds``, Eriksson et al. 2019), not the whole unit cube;
+    - ``gp-acq-starts-5``: the acquisition is refined by L-BFGS-B from the five best candidates,
+      50 iterations each, not from the best one with 20.
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -285,6 +289,8 @@ class AblatedGP(AutolabGP):
         "gp-plain-log-ei-on-the-edge": {"_augmented_ei": False, "_edge_correction": False},
         "gp-effective-best": {"_effective_best": True},
         "gp-dim-scaled-prior": {"_hyperparameter_prior": True},
+        "gp-acq-starts-5": {"_acquisition_starts": 5, "_acquisition_maxiter": 50},
+        "gp-trust-region": {"_trust_region": True},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
                         "_augmented_ei": False},
     }

@@ -80,6 +80,47 @@ def test_the_effective_best_is_the_posterior_mean_of_the_measured_point_surest_t
     assert expected < y.max()
 
 
+class _TrustRegion(GPOptimizer):
+    """GPOptimizer searching a TuRBO trust region (the ablation's ``gp-trust-region``)."""
+
+    _trust_region = True
+
+
+def test_the_trust_region_shrinks_after_steps_without_improvement_grows_after_three_and_holds_the_suggestions():
+    """TuRBO's rule as docs/optimize.md states it: side 0.8 after the design, halved after max(4, d)
+    steps without an improvement, doubled after three improvements in a row; centred on the
+    incumbent; and a model step of the variant lands inside the box."""
+    opt = _TrustRegion({"a": (0.0, 1.0), "b": (0.0, 1.0)}, {"f": "maximize"}, seed=0, max_trials=30, n_initial=5)
+    x = np.full((13, 2), 0.1)
+    x[2], x[11] = (0.5, 0.4), (0.5, 0.5)
+    design = [0.0, 0.0, 1.0, 0.0, 0.0]
+
+    def side(y):
+        low, high = opt._trust_region_bounds(x[: len(y)], np.array(y, dtype=float), kernel=None)
+        return high - low, (low + high) / 2
+
+    assert side(design)[0] == pytest.approx([0.8, 0.8])
+    assert side(design + [0.5] * 3)[0] == pytest.approx([0.8, 0.8])
+    widths, centre = side(design + [0.5] * 4)
+    assert widths == pytest.approx([0.4, 0.4])
+    assert centre == pytest.approx([0.5, 0.4])
+    assert side(design + [0.5] * 8)[0] == pytest.approx([0.2, 0.2])
+    widths, centre = side(design + [0.5] * 4 + [2.0, 3.0, 4.0])
+    assert widths == pytest.approx([0.8, 0.8])  # 0.4 doubled …
+    assert centre == pytest.approx([0.5, 0.5])  # … around the new incumbent
+
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        (s,) = opt.suggest(1)
+        opt.ingest([{"_id": s["_id"], "f": -((s["a"] - 0.3) ** 2) - (s["b"] - 0.7) ** 2 + rng.normal(0, 1e-3)}])
+    complete = [t for t in opt.trials_.values() if t["status"] == "complete"]
+    x_obs, y_obs = np.array([t["x"] for t in complete[:-1]]), opt._targets(complete[:-1])
+    low, high = opt._trust_region_bounds(x_obs, y_obs, opt.kernel_)
+    assert np.all(high - low < 1.0)
+    assert np.all(complete[-1]["x"] >= low - 1e-9)
+    assert np.all(complete[-1]["x"] <= high + 1e-9)
+
+
 class _PlainLogEI(GPOptimizer):
     """GPOptimizer without the augmented-EI factor (the ablation's ``gp-plain-log-ei``)."""
 
