@@ -86,13 +86,13 @@ class _TrustRegion(GPOptimizer):
     _trust_region = True
 
 
-def test_the_trust_region_shrinks_after_steps_without_improvement_grows_after_three_and_holds_the_suggestions():
+def test_the_trust_region_shrinks_after_steps_without_improvement_and_grows_after_three():
     """TuRBO's rule as docs/optimize.md states it: side 0.8 after the design, halved after max(4, d)
-    steps without an improvement, doubled after three improvements in a row; centred on the
-    incumbent; and a model step of the variant lands inside the box."""
+    steps without an improvement, doubled after three improvements in a row up to 1.6, started
+    again at 0.8 below 0.5⁷; centred on the incumbent."""
     opt = _TrustRegion({"a": (0.0, 1.0), "b": (0.0, 1.0)}, {"f": "maximize"}, seed=0, max_trials=30, n_initial=5)
-    x = np.full((13, 2), 0.1)
-    x[2], x[11] = (0.5, 0.4), (0.5, 0.5)
+    x = np.full((40, 2), 0.5)
+    x[2] = (0.5, 0.4)
     design = [0.0, 0.0, 1.0, 0.0, 0.0]
 
     def side(y):
@@ -108,17 +108,32 @@ def test_the_trust_region_shrinks_after_steps_without_improvement_grows_after_th
     widths, centre = side(design + [0.5] * 4 + [2.0, 3.0, 4.0])
     assert widths == pytest.approx([0.8, 0.8])  # 0.4 doubled …
     assert centre == pytest.approx([0.5, 0.5])  # … around the new incumbent
+    # Nine improvements reach the cap of 1.6 (clipped to the cube); four misses then halve it to 0.8.
+    assert side(design + list(range(2, 11)) + [0.0] * 4)[0] == pytest.approx([0.8, 0.8])
+    assert side(design + [0.5] * 24)[0] == pytest.approx([0.0125, 0.0125])  # six halvings
+    assert side(design + [0.5] * 28)[0] == pytest.approx([0.8, 0.8])  # the seventh falls below 0.5⁷: start again
 
-    rng = np.random.default_rng(1)
-    for _ in range(12):
-        (s,) = opt.suggest(1)
-        opt.ingest([{"_id": s["_id"], "f": -((s["a"] - 0.3) ** 2) - (s["b"] - 0.7) ** 2 + rng.normal(0, 1e-3)}])
-    complete = [t for t in opt.trials_.values() if t["status"] == "complete"]
-    x_obs, y_obs = np.array([t["x"] for t in complete[:-1]]), opt._targets(complete[:-1])
-    low, high = opt._trust_region_bounds(x_obs, y_obs, opt.kernel_)
-    assert np.all(high - low < 1.0)
-    assert np.all(complete[-1]["x"] >= low - 1e-9)
-    assert np.all(complete[-1]["x"] <= high + 1e-9)
+
+
+class _NarrowRegion(_TrustRegion):
+    """The trust-region variant held to a fixed small box away from the optimum, to see that the model step obeys it."""
+
+    def _trust_region_bounds(self, x_obs, y_obs, kernel):
+        return np.array([0.70, 0.10]), np.array([0.75, 0.15])
+
+
+@pytest.mark.parametrize(("cls", "inside"), [(_NarrowRegion, True), (GPOptimizer, False)])
+def test_model_steps_of_the_trust_region_variant_stay_in_its_box(cls, inside):
+    """Every model step of the variant lies in the box its trust region gives; the defaults' steps
+    go to the optimum at (0.3, 0.7), outside it. The five-start refinement (``gp-acq-starts-5``)
+    runs the same steps with more starts."""
+    for starts in (1, 5):
+        opt = type("Variant", (cls,), {"_acquisition_starts": starts, "_acquisition_maxiter": 50})(
+            {"a": (0.0, 1.0), "b": (0.0, 1.0)}, {"f": "maximize"}, seed=0, max_trials=12, n_initial=5)
+        run(opt, lambda s: -((s["a"] - 0.3) ** 2) - (s["b"] - 0.7) ** 2, 12)
+        steps = np.array([t["x"] for t in opt.trials_.values()])[5:]
+        in_box = np.all((steps >= [0.70, 0.10]) & (steps <= [0.75, 0.15]), axis=1)
+        assert np.all(in_box) if inside else not np.any(in_box)
 
 
 class _PlainLogEI(GPOptimizer):

@@ -646,12 +646,14 @@ class GPOptimizer:
         """Bounds of a TuRBO trust region (Eriksson et al. 2019) around the incumbent, replayed from the outcomes in order.
 
         The side starts at 0.8 of the unit cube after the design, doubles (up to 1.6) after 3
-        improvements in a row and halves after max(4, d) steps without one; each input's side is
-        scaled by its length scale over their geometric mean.
+        improvements in a row and halves after max(4, d) steps without one, starting again at 0.8
+        once it falls below 0.5⁷; each input's side is scaled by its length scale over their
+        geometric mean. An improvement beats the best so far by 0.1 % of its magnitude, in the
+        outcomes' own units (with two objectives, in this step's scalarisation).
         """
         dim, length, wins, losses = self.space.dim, 0.8, 0, 0
-        start = min(self.initial_points, len(y_obs) - 1)
-        best = float(np.max(y_obs[:start])) if start > 0 else float(y_obs[0])
+        start = max(1, min(self.initial_points, len(y_obs)))
+        best = float(np.max(y_obs[:start]))
         for y in y_obs[start:]:
             if y > best + 1e-3 * abs(best):
                 wins, losses = wins + 1, 0
