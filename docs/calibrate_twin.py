@@ -62,6 +62,10 @@ PRESENT_AU = 0.05
 #: Radius classes of the NC grid during the search (the twin uses 100; 60 keeps each point ≈ 10 ms
 #: and moves the facts' values by < 2 nm and < 5 % of a band).
 SEARCH_BINS = 60
+#: The miss of an exciton or a diameter the twin does not have at all (no NCs): above any finite miss
+#: a search would accept (0.3·(46 nm / 8 nm)² for an exciton), so a search cannot meet the absent-band
+#: and no-NC facts by making no NCs anywhere.
+MISSING = 10.0
 WINDOW_C = (270, 280, 290, 300)
 OUTSIDE_C = (240, 250, 320, 330, 340, 350)
 
@@ -92,7 +96,7 @@ def _log_short(value, target):
 
 def _exciton_miss(state, target_nm, tolerance_nm=8.0):
     exciton = nc_exciton_nm(state)
-    return 1.0 if exciton is None else 0.3 * ((exciton - target_nm) / tolerance_nm) ** 2
+    return MISSING if exciton is None else 0.3 * ((exciton - target_nm) / tolerance_nm) ** 2
 
 
 def _bands(state):
@@ -129,7 +133,7 @@ def fitted_terms(params: KineticParameters) -> dict[str, float]:
     state = _point(params, 350, 350, 7.6)
     terms["exciton_350c_7.6s"] = _exciton_miss(state, 572.0)
     diameter = state.nc_mean_diameter_nm
-    terms["tem_diameter_350c"] = 1.0 if not np.isfinite(diameter) else 0.3 * ((diameter - 3.6) / 0.3) ** 2
+    terms["tem_diameter_350c"] = MISSING if not np.isfinite(diameter) else 0.3 * ((diameter - 3.6) / 0.3) ** 2
     return terms
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from autolab import sim
 from autolab.materials import aggregation_number, yu_diameter_nm, yu_wavelength_nm
-from autolab.sim import Conditions, simulate
+from autolab.sim import Conditions, simulate, steady_state
+from autolab.sim.parameters import DEFAULT_PARAMETERS
 
 
 def test_fig4_table_sizes_and_aggregation_numbers():
@@ -246,6 +247,24 @@ def test_calibration_report_splits_fitted_from_predicted_facts():
     assert report["fitted"]["figs2_several_families_350"] > 1.0  # a known deviation
     assert report["predicted"]["yield_without_jumps"] == 0.0
     assert 20.0 < report["fitted_loss"] < 35.0
+
+
+def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
+    """A twin without NCs meets every absent-band and no-NC fact, so its missing excitons and TEM
+    diameter must cost more than any miss a search would accept (here a 40 nm one), and its whole
+    fitted loss must stay above the defaults'."""
+    import dataclasses
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    no_ncs = dataclasses.replace(DEFAULT_PARAMETERS, growth_rate_constant_m_per_s=1e-12)
+    state = steady_state(Conditions(280, 280, 14.0), no_ncs)
+    assert state.units_in_nc_mm < 1e-3 * state.precursor0_mm
+    assert calibrate._exciton_miss(state, 527.0) > 0.3 * (40.0 / 8.0) ** 2
+    fitted = calibrate.fitted_terms(no_ncs)
+    assert sum(fitted.values()) > sum(calibrate.fitted_terms(DEFAULT_PARAMETERS).values())
 
 
 def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
