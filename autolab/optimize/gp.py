@@ -828,7 +828,7 @@ class GPOptimizer:
                 return 1e6, np.zeros_like(x)  # finite, so L-BFGS-B stays defined
             return -values[0], -(values[1:] - values[0]) / step
 
-        for start in candidates[order[: self._acquisition_starts]]:
+        for start in candidates[order]:
             res = minimize(objective_and_gradient, start, jac=True, method="L-BFGS-B", bounds=list(zip(low, high, strict=True)),
                            options={"maxiter": self._acquisition_maxiter})
             if np.isfinite(res.fun) and -res.fun > best_value and self.constraint_set.satisfied(np.clip(res.x, 0, 1))[0]:
