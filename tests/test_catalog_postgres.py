@@ -436,8 +436,12 @@ def _wait(condition, timeout: float = 60.0):
 
 def _listening_workers(server: Server, count: int = 2) -> list:
     """The server's workers once ``count`` of them listen on its port (fewer, or none, after 60 s)."""
-    return _wait(lambda: [w for w in _workers(server.proc.pid) if _listening(w, server.port)] if len(_workers(server.proc.pid)) == count
-                 else [])
+
+    def listening() -> list:
+        workers = _workers(server.proc.pid)
+        return [w for w in workers if _listening(w, server.port)] if len(workers) == count else []
+
+    return _wait(listening)
 
 
 @pytest.mark.slow
