@@ -72,9 +72,11 @@ from ax_method import AxMethod, ax_available
 from botorch_step import BoTorchStepOptimizer, CentreFirst, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from autolab.optimize import GPOptimizer
 from autolab.optimize.constraints import LinearConstraint
+from autolab.optimize.warping import WarpedMatern
 
 RESULTS = Path(__file__).parent / "results"
 TWIN_BOUNDS = {"nucleation_temperature_c": (240.0, 350.0), "growth_temperature_c": (200.0, 350.0), "residence_time_s": (1.5, 20.0, "log")}
@@ -246,6 +248,24 @@ def _to_unit(bound, x):
     return (x - bound[0]) / (bound[1] - bound[0])
 
 
+def unit_signal_kernel(dim: int, nu: float):
+    """The default kernel with its signal variance fixed at 1 on the standardised outputs and Matern ν = ``nu`` (∞: RBF).
+
+    BoTorch's ``SingleTaskGP`` has no output scale: with its outcomes standardised, the signal
+    variance is 1. With ``nu=math.inf`` and the dimension-scaled priors it is BoTorch's model.
+    """
+    return ConstantKernel(1.0, "fixed") * Matern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=nu) + WhiteKernel(1e-3, (1e-6, 1e0))
+
+
+def warped_kernel(dim: int):
+    """The default kernel with its Matern on Kumaraswamy-warped inputs (:class:`autolab.optimize.warping.WarpedMatern`).
+
+    Every warp starts at the identity (a = b = 1).
+    """
+    matern = WarpedMatern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=2.5, warp_a=[1.0] * dim, warp_b=[1.0] * dim)
+    return ConstantKernel(1.0, (1e-3, 1e3)) * matern + WhiteKernel(1e-3, (1e-6, 1e0))
+
+
 class Ablated(CentreFirst, GPOptimizer):
     """GPOptimizer with a mechanism switched off or changed, for the ablation (class attributes set per variant)."""
 
@@ -272,7 +292,16 @@ class AblatedGP(AutolabGP):
     - ``gp-trust-region``: model steps search a TuRBO trust region around the incumbent
       (``GPOptimizer._trust_region_bounds``, Eriksson et al. 2019), not the whole unit cube;
     - ``gp-acq-starts-5``: the acquisition is refined by L-BFGS-B from the five best candidates,
-      50 iterations each, not from the best one with 20.
+      50 iterations each, not from the best one with 20;
+    - ``gp-marginal-8``: log-EI averaged over eight hyperparameter draws from the likelihood by
+      slice sampling (``GPOptimizer._hyperparameter_samples``), not taken at the fitted kernel;
+      ``gp-marginal-8-prior`` the same under BoTorch's priors (the draws and the fit);
+    - ``gp-unit-signal-prior``: the kernel's signal variance fixed at 1 (:func:`unit_signal_kernel`)
+      and BoTorch's priors; ``gp-botorch-model`` the same with an RBF kernel, which is BoTorch's
+      model; ``gp-botorch-model-no-factor`` that model without the augmented-EI factor, and
+      ``gp-botorch-model-plain`` without the factor and the edge move;
+    - ``gp-input-warping``: the Matern on Kumaraswamy-warped inputs (:func:`warped_kernel`,
+      ``autolab.optimize.warping``).
     """
 
     VARIANTS: ClassVar[dict[str, dict]] = {
@@ -291,6 +320,15 @@ class AblatedGP(AutolabGP):
         "gp-dim-scaled-prior": {"_hyperparameter_prior": True},
         "gp-acq-starts-5": {"_acquisition_starts": 5, "_acquisition_maxiter": 50},
         "gp-trust-region": {"_trust_region": True},
+        "gp-marginal-8": {"_marginal_samples": 8},
+        "gp-marginal-8-prior": {"_marginal_samples": 8, "_hyperparameter_prior": True},
+        "gp-unit-signal-prior": {"kernel": lambda dim: unit_signal_kernel(dim, 2.5), "_hyperparameter_prior": True},
+        "gp-botorch-model": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True},
+        "gp-botorch-model-no-factor": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True,
+                                       "_augmented_ei": False},
+        "gp-botorch-model-plain": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True,
+                                   "_edge_correction": False, "_augmented_ei": False},
+        "gp-input-warping": {"kernel": lambda dim: warped_kernel(dim)},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
                         "_augmented_ei": False},
     }
@@ -300,6 +338,8 @@ class AblatedGP(AutolabGP):
         if spec.get("linear"):
             bounds = {k: v if len(v) == 3 else (*v, "linear") for k, v in bounds.items()}
         kwargs = {k: v for k, v in spec.items() if k in ("exploration", "n_initial")}
+        if "kernel" in spec:  # a kernel for this many inputs
+            kwargs["kernel"] = spec["kernel"](len(bounds))
         if isinstance(kwargs.get("n_initial"), str):  # "2d+1" or "3d+1"
             kwargs["n_initial"] = max(5, int(kwargs["n_initial"][0]) * len(bounds) + 1)
         cls = type("Ablated", (Ablated,), {k: v for k, v in spec.items() if k.startswith("_")})

@@ -17,23 +17,26 @@ from autolab.optimize.priors import dimension_scaled_prior, length_scale_mode, l
 
 
 @pytest.mark.parametrize("dim", [1, 3, 6])
-def test_the_prior_is_botorchs_log_normal_density_with_its_jacobian(dim):
+@pytest.mark.parametrize("signal", [1, 0], ids=["free-signal-variance", "fixed-signal-variance"])
+def test_the_prior_is_botorchs_log_normal_density_with_its_jacobian(dim, signal):
     """−log p(θ) differs from scipy's log-normal densities (an independent reader) by one constant,
     its gradient from central differences by < 1e-6, and its mode is e^(μ − σ²) — 0.50 for six
-    inputs, the value BoTorch starts its length scales from — not the median e^μ = 10.1."""
+    inputs, the value BoTorch starts its length scales from — not the median e^μ = 10.1. θ holds
+    the signal variance first (no prior on it) or, fixed as in BoTorch's model, not at all."""
     mu = math.sqrt(2) + math.log(dim) / 2
     rng = np.random.default_rng(dim)
     offsets = []
     for _ in range(5):
-        theta = rng.uniform(-4, 4, dim + 2)
+        theta = rng.uniform(-4, 4, dim + 1 + signal)
         value, grad = dimension_scaled_prior(theta, dim)
-        scipy_value = -(np.sum(lognorm.logpdf(np.exp(theta[1:1 + dim]), s=math.sqrt(3), scale=math.exp(mu)))
+        scipy_value = -(np.sum(lognorm.logpdf(np.exp(theta[signal:signal + dim]), s=math.sqrt(3), scale=math.exp(mu)))
                         + lognorm.logpdf(math.exp(theta[-1]), s=1.0, scale=math.exp(-4.0)))
         offsets.append(value - scipy_value)
-        steps = np.eye(dim + 2) * 1e-6
+        steps = np.eye(theta.size) * 1e-6
         numeric = [(dimension_scaled_prior(theta + h, dim)[0] - dimension_scaled_prior(theta - h, dim)[0]) / 2e-6 for h in steps]
         np.testing.assert_allclose(grad, numeric, atol=1e-6)
-        assert grad[0] == 0.0  # no prior on the signal variance
+        if signal:
+            assert grad[0] == 0.0  # no prior on the signal variance
     assert np.ptp(offsets) < 1e-9
     mode = length_scale_mode(dim)
     assert mode == pytest.approx(math.exp(mu - 3.0))
@@ -46,8 +49,8 @@ def test_the_prior_is_botorchs_log_normal_density_with_its_jacobian(dim):
 
 
 def test_a_theta_of_the_wrong_length_is_refused_with_the_counts():
-    with pytest.raises(ValueError, match="theta has 4 entries; the default kernel of 3 inputs has 5"):
-        dimension_scaled_prior(np.zeros(4), 3)
+    with pytest.raises(ValueError, match=r"theta has 3 entries; the default kernel of 3 inputs has 5 \(4 with its signal variance fixed\)"):
+        dimension_scaled_prior(np.zeros(3), 3)
 
 
 def test_the_map_fit_holds_an_input_without_effect_off_the_bound_that_maximum_likelihood_runs_to():
@@ -112,3 +115,24 @@ def test_with_a_kernel_of_another_layout_the_prior_steps_aside():
         opt.ingest([{"_id": s["_id"], "y": -((s["a"] - 0.3) ** 2) - (s["b"] - 0.6) ** 2}])
     assert opt.kernel_.theta.size == 3
     assert len(opt.predict([{"a": 0.3, "b": 0.6}])[0]) == 1
+
+
+def test_the_prior_reaches_a_kernel_whose_signal_variance_is_fixed():
+    """BoTorch's layout — the signal variance fixed at 1, one length scale per input — is fitted
+    under the prior: the idle inputs' length scales stay off the 100 bound that maximum likelihood
+    runs them to, the signal variance stays 1 and the noise stays off its floor."""
+    kernel = ConstantKernel(1.0, "fixed") * Matern(length_scale=[0.3] * 3, length_scale_bounds=(1e-2, 1e2), nu=2.5) + WhiteKernel(1e-3, (1e-6, 1.0))
+
+    def run(cls):
+        opt = cls({"a": (0.0, 1.0), "b": (0.0, 1.0), "c": (0.0, 1.0)}, {"y": "maximize"}, seed=3, max_trials=20, kernel=kernel)
+        for _ in range(14):
+            (s,) = opt.suggest(1)
+            opt.ingest([{"_id": s["_id"], "y": -((s["a"] - 0.3) ** 2)}])
+        return opt.kernel_
+
+    fitted, ml = run(_WithPrior), run(GPOptimizer)
+    assert fitted.theta.size == 4
+    assert fitted.k1.k1.constant_value == 1.0
+    assert np.all(fitted.k1.k2.length_scale < 50.0)
+    assert fitted.k2.noise_level > 1e-4
+    assert np.sum(np.isclose(ml.k1.k2.length_scale, 100.0)) >= 1

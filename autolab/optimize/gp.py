@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import logsumexp
 from scipy.stats import qmc
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -65,7 +66,7 @@ from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acqui
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
-from .priors import log_posterior, map_optimizer
+from .priors import dimension_scaled_prior, log_posterior, map_optimizer
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
@@ -137,6 +138,18 @@ def _noise_sd(gp) -> float | None:
     if not _default_shaped(gp.kernel_):
         return None
     return math.sqrt(gp.kernel_.k2.noise_level) * float(np.atleast_1d(gp._y_train_std)[0])
+
+
+def _takes_the_prior(kernel, dim: int) -> bool:
+    """Whether BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`) fit ``kernel``'s θ.
+
+    It is shaped as :func:`default_kernel` with one free length scale per input and a free noise
+    variance; its signal variance is free or fixed (BoTorch's model has none).
+    """
+    if not _default_shaped(kernel) or np.size(kernel.k1.k2.length_scale) != dim:
+        return False
+    free_signal = not kernel.k1.k1.hyperparameter_constant_value.fixed
+    return kernel.theta.size == dim + 1 + int(free_signal) and not kernel.k2.hyperparameter_noise_level.fixed
 
 
 def _length_scales(kernel, dim: int) -> np.ndarray | None:
@@ -292,6 +305,11 @@ class GPOptimizer:
     #: Whether the model steps search a TuRBO trust region around the incumbent
     #: (:meth:`_trust_region_bounds`); on only in the ablation's ``gp-trust-region``.
     _trust_region = False
+    #: Hyperparameter samples the acquisition is averaged over (0: the one fitted kernel); with a
+    #: kernel shaped as the default, drawn by slice sampling from the likelihood (times BoTorch's
+    #: priors when ``_hyperparameter_prior``) (:meth:`_hyperparameter_samples`); on only in the
+    #: ablation's ``gp-marginal-…`` variants.
+    _marginal_samples = 0
 
     @cached_property
     def space(self) -> ParameterSpace:
@@ -578,9 +596,9 @@ class GPOptimizer:
 
     def _fit_optimizer(self, kernel):
         """How hyperparameters are learned: maximum likelihood (``"fmin_l_bfgs_b"``) or, with
-        ``_hyperparameter_prior`` and a kernel shaped as the default with all its d + 2
-        hyperparameters free, the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
-        if self._hyperparameter_prior and _default_shaped(kernel) and kernel.theta.size == self.space.dim + 2:
+        ``_hyperparameter_prior`` and a kernel the priors fit (shaped as the default, its length
+        scales and noise free, :func:`_takes_the_prior`), the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
+        if self._hyperparameter_prior and _takes_the_prior(kernel, self.space.dim):
             return map_optimizer(self.space.dim)
         return "fmin_l_bfgs_b"
 
@@ -705,6 +723,60 @@ class GPOptimizer:
             return moved, moved_value
         return x, value
 
+    def _hyperparameter_samples(self, gp) -> list[GaussianProcessRegressor]:
+        """GPs on ``gp``'s data at hyperparameters drawn from their posterior, for an acquisition averaged over them.
+
+        Slice sampling along random directions in log θ (Neal 2003, "Slice sampling", Ann.
+        Statist. 31, 705; as Snoek, Larochelle and Adams 2012 integrate EI over the
+        hyperparameters), from the fitted θ, within the kernel's bounds: the likelihood, times
+        BoTorch's priors with ``_hyperparameter_prior``. ``_marginal_samples`` draws, one every
+        second update after five.
+        """
+        dim = self.space.dim
+        bounds = gp.kernel_.bounds
+        prior = self._hyperparameter_prior and _takes_the_prior(gp.kernel_, dim)
+
+        def log_density(theta):
+            if np.any(theta < bounds[:, 0]) or np.any(theta > bounds[:, 1]):
+                return -np.inf
+            value = float(gp.log_marginal_likelihood(theta))
+            return value - dimension_scaled_prior(theta, dim)[0] if prior else value
+
+        theta = gp.kernel_.theta.copy()
+        current = log_density(theta)
+        samples = []
+        for update in range(5 + 2 * self._marginal_samples):
+            direction = self.rng_.normal(size=theta.size)
+            direction /= np.linalg.norm(direction)
+            level = current + math.log(self.rng_.random())
+            lo = -self.rng_.random()
+            hi = lo + 1.0
+            for _ in range(10):
+                if log_density(theta + lo * direction) <= level:
+                    break
+                lo -= 1.0
+            for _ in range(10):
+                if log_density(theta + hi * direction) <= level:
+                    break
+                hi += 1.0
+            for _ in range(30):
+                step = lo + (hi - lo) * self.rng_.random()
+                proposal = theta + step * direction
+                value = log_density(proposal)
+                if value > level:
+                    theta, current = proposal, value
+                    break
+                lo, hi = (step, hi) if step < 0 else (lo, step)
+            if update >= 5 and (update - 5) % 2 == 1:
+                samples.append(theta.copy())
+        x_train = gp.X_train_
+        y_train = gp.y_train_ * gp._y_train_std + gp._y_train_mean
+        models = []
+        for sample in samples:
+            model = GaussianProcessRegressor(kernel=gp.kernel_.clone_with_theta(sample), normalize_y=True, optimizer=None)
+            models.append(model.fit(x_train, y_train))
+        return models
+
     @staticmethod
     def _incumbent(gp, x_obs: np.ndarray, noise_sd: float) -> float:
         """Huang et al.'s effective best: μ at the measured point that maximises μ − s, s the latent sd.
@@ -782,12 +854,20 @@ class GPOptimizer:
         if noise_sd is not None and self._effective_best:
             best = self._incumbent(gp, x_obs, noise_sd)
 
+        models = [(gp, noise_sd)]
+        if self._marginal_samples and not explore and acquisition.log_scale and _default_shaped(gp.kernel_):
+            models = [(m, _noise_sd(m) if noise_sd is not None else None) for m in self._hyperparameter_samples(gp)]
+
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)
-            mu, sd = gp.predict(x, return_std=True)
-            value = acquisition(mu, sd, best)
-            if noise_sd is not None:
-                value = value + log_augmentation(sd, noise_sd)
+            per_model = []
+            for model, model_noise_sd in models:
+                mu, sd = model.predict(x, return_std=True)
+                value = acquisition(mu, sd, best)
+                if model_noise_sd is not None:
+                    value = value + log_augmentation(sd, model_noise_sd)
+                per_model.append(value)
+            value = per_model[0] if len(per_model) == 1 else logsumexp(np.vstack(per_model), axis=0) - math.log(len(per_model))
             if feasible is not None:
                 p = feasible.predict_proba(x)[:, 1]
                 value = value + np.log(np.maximum(p, 1e-12)) if acquisition.log_scale else value * p

@@ -44,14 +44,17 @@ def dimension_scaled_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarr
 
     ``theta`` is scikit-learn's ``kernel.theta`` for ``ConstantKernel × Matern(d length scales) +
     WhiteKernel``: ln of the signal variance (no prior), then the d length scales, then the
-    noise variance.
+    noise variance; with the signal variance fixed (as BoTorch's model has none) the d length
+    scales and the noise variance.
     """
     theta = np.asarray(theta, dtype=float)
-    if theta.shape != (dim + 2,):
-        msg = f"theta has {theta.size} entries; the default kernel of {dim} inputs has {dim + 2}"
+    if theta.shape not in ((dim + 2,), (dim + 1,)):
+        msg = (f"theta has {theta.size} entries; the default kernel of {dim} inputs has {dim + 2} "
+               f"({dim + 1} with its signal variance fixed)")
         raise ValueError(msg)
+    first = theta.size - dim - 1  # 1 with a free signal variance, 0 without
     grad = np.zeros_like(theta)
-    ls_value, grad[1:1 + dim] = _neg_log_lognormal(theta[1:1 + dim], LENGTH_SCALE_MU0 + 0.5 * math.log(dim), LENGTH_SCALE_SIGMA)
+    ls_value, grad[first:first + dim] = _neg_log_lognormal(theta[first:first + dim], LENGTH_SCALE_MU0 + 0.5 * math.log(dim), LENGTH_SCALE_SIGMA)
     noise_value, grad[-1] = _neg_log_lognormal(theta[-1], NOISE_MU, NOISE_SIGMA)
     return float(np.sum(ls_value) + noise_value), grad
 
