@@ -383,3 +383,27 @@ def test_a_kernel_of_another_shape_suggests_and_summarises_without_length_scales
     run(default, lambda s: math.exp(-(((s["x"] - 0.4) / 0.2) ** 2)), 8)
     assert set(default.summary()["length_scales"]) == {"x", "z"}
     assert default.summary()["noise_level"] > 0
+
+
+def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_without(tmp_path):
+    """A checkpoint of an optimiser made with ``kernel=`` continues identically when the same
+    kernel is passed to ``restore``; without it, or with a kernel of another layout, the restore is
+    refused with one line naming the kernel (or both hyperparameter counts), not an IndexError
+    from inside scikit-learn."""
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    def kernel():
+        return ConstantKernel(1.0) * Matern(length_scale=0.3, nu=1.5) + WhiteKernel(1e-3)
+
+    opt = GPOptimizer({"T": (250.0, 320.0), "t": (1.5, 20.0, "log")}, {"f": "maximize"}, seed=7, kernel=kernel(),
+                      checkpoint_path=tmp_path / "opt.json")
+    run(opt, lambda s: -((s["T"] - 290) / 30) ** 2 - (math.log(s["t"] / 8.0)) ** 2, 8)
+    opt.checkpoint()
+    restored = GPOptimizer.restore(tmp_path / "opt.json", kernel=kernel())
+    assert restored.suggest(1) == opt.suggest(1)
+    named = re.escape("made with kernel=1**2 * Matern(length_scale=0.3, nu=1.5) + WhiteKernel(noise_level=0.001); pass the same kernel")
+    with pytest.raises(ValueError, match=named):
+        GPOptimizer.restore(tmp_path / "opt.json")
+    ard = ConstantKernel(1.0) * Matern(length_scale=[0.3, 0.3], nu=1.5) + WhiteKernel(1e-3)
+    with pytest.raises(ValueError, match=r"the state holds 3 learned kernel hyperparameters, but .* has 4"):
+        GPOptimizer.restore(tmp_path / "opt.json", kernel=ard)

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.stats import lognorm
+from scipy.stats import lognorm, norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -22,22 +22,29 @@ def test_the_prior_is_botorchs_log_normal_density_with_its_jacobian(dim, signal)
     """−log p(θ) differs from scipy's log-normal densities (an independent reader) by one constant,
     its gradient from central differences by < 1e-6, and its mode is e^(μ − σ²) — 0.50 for six
     inputs, the value BoTorch starts its length scales from — not the median e^μ = 10.1. θ holds
-    the signal variance first (no prior on it) or, fixed as in BoTorch's model, not at all."""
+    the signal variance first (no prior on it) or, fixed as in BoTorch's model, not at all. As
+    densities of ln θ (``of_log``, what a sampler in ln θ draws from) they are normal densities."""
     mu = math.sqrt(2) + math.log(dim) / 2
     rng = np.random.default_rng(dim)
-    offsets = []
+    offsets, log_offsets = [], []
     for _ in range(5):
         theta = rng.uniform(-4, 4, dim + 1 + signal)
-        value, grad = dimension_scaled_prior(theta, dim)
+        value, grad = dimension_scaled_prior(theta, dim, signal_variance=bool(signal))
         scipy_value = -(np.sum(lognorm.logpdf(np.exp(theta[signal:signal + dim]), s=math.sqrt(3), scale=math.exp(mu)))
                         + lognorm.logpdf(math.exp(theta[-1]), s=1.0, scale=math.exp(-4.0)))
         offsets.append(value - scipy_value)
         steps = np.eye(theta.size) * 1e-6
-        numeric = [(dimension_scaled_prior(theta + h, dim)[0] - dimension_scaled_prior(theta - h, dim)[0]) / 2e-6 for h in steps]
+        numeric = [(dimension_scaled_prior(theta + h, dim, signal_variance=bool(signal))[0]
+                    - dimension_scaled_prior(theta - h, dim, signal_variance=bool(signal))[0]) / 2e-6 for h in steps]
         np.testing.assert_allclose(grad, numeric, atol=1e-6)
         if signal:
             assert grad[0] == 0.0  # no prior on the signal variance
+        # Of the logarithms: normal densities of ln ℓ and ln σ²_ε (scipy's norm), the Jacobian gone.
+        log_value, log_grad = dimension_scaled_prior(theta, dim, signal_variance=bool(signal), of_log=True)
+        log_offsets.append(log_value + np.sum(norm.logpdf(theta[signal:signal + dim], mu, math.sqrt(3))) + norm.logpdf(theta[-1], -4.0, 1.0))
+        np.testing.assert_allclose(log_grad[signal:signal + dim], (theta[signal:signal + dim] - mu) / 3.0, atol=1e-12)
     assert np.ptp(offsets) < 1e-9
+    assert np.ptp(log_offsets) < 1e-9
     mode = length_scale_mode(dim)
     assert mode == pytest.approx(math.exp(mu - 3.0))
     near = np.log(mode) + np.array([-1e-3, 0.0, 1e-3])
@@ -49,8 +56,10 @@ def test_the_prior_is_botorchs_log_normal_density_with_its_jacobian(dim, signal)
 
 
 def test_a_theta_of_the_wrong_length_is_refused_with_the_counts():
-    with pytest.raises(ValueError, match=r"theta has 3 entries; the default kernel of 3 inputs has 5 \(4 with its signal variance fixed\)"):
-        dimension_scaled_prior(np.zeros(3), 3)
+    with pytest.raises(ValueError, match="theta has 4 entries; the default kernel of 3 inputs with its signal variance has 5"):
+        dimension_scaled_prior(np.zeros(4), 3)
+    with pytest.raises(ValueError, match="theta has 5 entries; the default kernel of 3 inputs with its signal variance fixed has 4"):
+        dimension_scaled_prior(np.zeros(5), 3, signal_variance=False)
 
 
 def test_the_map_fit_holds_an_input_without_effect_off_the_bound_that_maximum_likelihood_runs_to():

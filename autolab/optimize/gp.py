@@ -95,6 +95,11 @@ EDGE_MARGIN = 0.01
 EDGE_TOLERANCE = 2.0
 
 
+#: The slice sampler of :meth:`GPOptimizer._hyperparameter_samples`: updates before the first draw,
+#: and the most unit steps its stepping out takes along a direction (Neal 2003's m).
+SLICE_BURN_IN = 10
+SLICE_STEPS = 20
+
 #: The largest share of a known budget the default design takes (:func:`default_initial_points`).
 DESIGN_BUDGET_SHARE = 0.4
 
@@ -305,10 +310,10 @@ class GPOptimizer:
     #: Whether the model steps search a TuRBO trust region around the incumbent
     #: (:meth:`_trust_region_bounds`); on only in the ablation's ``gp-trust-region``.
     _trust_region = False
-    #: Hyperparameter samples the acquisition is averaged over (0: the one fitted kernel); with a
-    #: kernel shaped as the default, drawn by slice sampling from the likelihood (times BoTorch's
-    #: priors when ``_hyperparameter_prior``) (:meth:`_hyperparameter_samples`); on only in the
-    #: ablation's ``gp-marginal-…`` variants.
+    #: Hyperparameter draws the acquisition is averaged over (0: the one fitted kernel), by slice
+    #: sampling from the likelihood, times BoTorch's priors with ``_hyperparameter_prior``
+    #: (:meth:`_hyperparameter_samples`). Only with a kernel shaped as the default and a log-scale
+    #: acquisition, and not in an exploring step; on only in the ablation's ``gp-marginal-…`` variants.
     _marginal_samples = 0
 
     @cached_property
@@ -503,18 +508,31 @@ class GPOptimizer:
             "cost_model": None if self.cost_model is None else self.cost_model.to_dict(),
             "trials": self.trials_,
             "rng_state": self.rng_.bit_generator.state,
+            "kernel": None if self.kernel is None else repr(self.kernel),
             "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
             "kernel_fit_n": self.kernel_fit_n_,
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None) -> GPOptimizer:
+    def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None, kernel=None) -> GPOptimizer:
         """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical.
 
         The design keeps the size the optimiser started with (``initial_points``), whatever
         :func:`default_initial_points` gives now; a state without ``initial_points`` is read as
-        one that started with ``max(5, 3·d + 1)`` points.
+        one that started with ``max(5, 3·d + 1)`` points. An optimiser made with ``kernel=`` is
+        rebuilt with the same kernel passed again: the state names it (its ``repr``) but does not
+        hold it.
+
+        Raises
+        ------
+        ValueError
+            If the state was made with a kernel of its own and none is given, or if the learned
+            hyperparameters do not fit the kernel given (naming both counts).
         """
+        if kernel is None and state.get("kernel") is not None:
+            msg = (f"this optimiser was made with kernel={state['kernel']}; pass the same kernel to restore it "
+                   "(GPOptimizer.restore(path, kernel=…) or from_state(state, kernel=…))")
+            raise ValueError(msg)
         n_initial = state["n_initial"]
         if n_initial is None:
             dim = len(state["parameters"])
@@ -526,6 +544,7 @@ class GPOptimizer:
             state["objectives"],
             seed=state["seed"],
             acquisition=state["acquisition"],
+            kernel=kernel,
             target=state["target"],
             n_initial=n_initial,
             exploration=state.get("exploration", DEFAULT_EXPLORATION),
@@ -537,14 +556,19 @@ class GPOptimizer:
         opt.trials_ = json.loads(json.dumps(state["trials"]))
         opt.rng_.bit_generator.state = state["rng_state"]
         if state.get("kernel_params") is not None:
-            opt.kernel_ = opt._new_kernel().clone_with_theta(np.asarray(state["kernel_params"]))
+            theta, new_kernel = np.asarray(state["kernel_params"], dtype=float), opt._new_kernel()
+            if theta.shape != new_kernel.theta.shape:
+                msg = (f"the state holds {theta.size} learned kernel hyperparameters, but {new_kernel!r} has "
+                       f"{new_kernel.theta.size}; restore it with the kernel it was made with")
+                raise ValueError(msg)
+            opt.kernel_ = new_kernel.clone_with_theta(theta)
         opt.kernel_fit_n_ = state.get("kernel_fit_n", 0)
         return opt
 
     @classmethod
-    def restore(cls, path: str | Path) -> GPOptimizer:
-        """Read a checkpoint written by :meth:`checkpoint`."""
-        return cls.from_state(json.loads(Path(path).read_text()), checkpoint_path=path)
+    def restore(cls, path: str | Path, *, kernel=None) -> GPOptimizer:
+        """Read a checkpoint written by :meth:`checkpoint` (``kernel``: the one it was made with, if not the default)."""
+        return cls.from_state(json.loads(Path(path).read_text()), checkpoint_path=path, kernel=kernel)
 
     def summary(self) -> dict[str, Any]:
         """A short model-state summary for run metadata: counts, length scales, noise."""
@@ -599,7 +623,7 @@ class GPOptimizer:
         ``_hyperparameter_prior`` and a kernel the priors fit (shaped as the default, its length
         scales and noise free, :func:`_takes_the_prior`), the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
         if self._hyperparameter_prior and _takes_the_prior(kernel, self.space.dim):
-            return map_optimizer(self.space.dim)
+            return map_optimizer(self.space.dim, signal_variance=not kernel.k1.k1.hyperparameter_constant_value.fixed)
         return "fmin_l_bfgs_b"
 
     def _new_trial_id(self) -> str:
@@ -723,54 +747,55 @@ class GPOptimizer:
             return moved, moved_value
         return x, value
 
-    def _hyperparameter_samples(self, gp) -> list[GaussianProcessRegressor]:
-        """GPs on ``gp``'s data at hyperparameters drawn from their posterior, for an acquisition averaged over them.
+    def _hyperparameter_samples(self, gp, x_train: np.ndarray, y_train: np.ndarray) -> list[GaussianProcessRegressor]:
+        """GPs on ``(x_train, y_train)`` at hyperparameters drawn from their posterior given ``gp``'s data.
 
-        Slice sampling along random directions in log θ (Neal 2003, "Slice sampling", Ann.
-        Statist. 31, 705; as Snoek, Larochelle and Adams 2012 integrate EI over the
-        hyperparameters), from the fitted θ, within the kernel's bounds: the likelihood, times
-        BoTorch's priors with ``_hyperparameter_prior``. ``_marginal_samples`` draws, one every
-        second update after five.
+        Slice sampling along random directions in ln θ (Neal 2003, "Slice sampling", Ann. Statist.
+        31, 705, with his limited stepping out of unit width: 20 steps split at random between the
+        two sides; as Snoek, Larochelle and Adams 2012 integrate EI over the hyperparameters),
+        started at ``gp``'s fitted θ, within the kernel's bounds. The density is ``gp``'s
+        likelihood, flat in ln θ, or with ``_hyperparameter_prior`` the likelihood times BoTorch's
+        priors as densities of ln θ. ``_marginal_samples`` draws, one every second update after
+        ten. ``gp`` is fitted to the outcomes alone; the drawn models take ``x_train`` and
+        ``y_train``, which may add pending points at the believed values.
         """
         dim = self.space.dim
         bounds = gp.kernel_.bounds
         prior = self._hyperparameter_prior and _takes_the_prior(gp.kernel_, dim)
+        signal_variance = prior and not gp.kernel_.k1.k1.hyperparameter_constant_value.fixed
 
         def log_density(theta):
             if np.any(theta < bounds[:, 0]) or np.any(theta > bounds[:, 1]):
                 return -np.inf
             value = float(gp.log_marginal_likelihood(theta))
-            return value - dimension_scaled_prior(theta, dim)[0] if prior else value
+            if prior:
+                value -= dimension_scaled_prior(theta, dim, signal_variance=signal_variance, of_log=True)[0]
+            return value
 
         theta = gp.kernel_.theta.copy()
         current = log_density(theta)
         samples = []
-        for update in range(5 + 2 * self._marginal_samples):
+        for update in range(SLICE_BURN_IN + 2 * self._marginal_samples):
             direction = self.rng_.normal(size=theta.size)
             direction /= np.linalg.norm(direction)
             level = current + math.log(self.rng_.random())
             lo = -self.rng_.random()
             hi = lo + 1.0
-            for _ in range(10):
-                if log_density(theta + lo * direction) <= level:
-                    break
-                lo -= 1.0
-            for _ in range(10):
-                if log_density(theta + hi * direction) <= level:
-                    break
-                hi += 1.0
-            for _ in range(30):
+            left = int(SLICE_STEPS * self.rng_.random())
+            right = SLICE_STEPS - 1 - left
+            while left > 0 and log_density(theta + lo * direction) > level:
+                lo, left = lo - 1.0, left - 1
+            while right > 0 and log_density(theta + hi * direction) > level:
+                hi, right = hi + 1.0, right - 1
+            while True:  # shrinks towards 0, where the density is above the level, so it ends
                 step = lo + (hi - lo) * self.rng_.random()
-                proposal = theta + step * direction
-                value = log_density(proposal)
+                value = log_density(theta + step * direction)
                 if value > level:
-                    theta, current = proposal, value
+                    theta, current = theta + step * direction, value
                     break
                 lo, hi = (step, hi) if step < 0 else (lo, step)
-            if update >= 5 and (update - 5) % 2 == 1:
+            if update >= SLICE_BURN_IN and (update - SLICE_BURN_IN) % 2 == 1:
                 samples.append(theta.copy())
-        x_train = gp.X_train_
-        y_train = gp.y_train_ * gp._y_train_std + gp._y_train_mean
         models = []
         for sample in samples:
             model = GaussianProcessRegressor(kernel=gp.kernel_.clone_with_theta(sample), normalize_y=True, optimizer=None)
@@ -828,6 +853,7 @@ class GPOptimizer:
         self.kernel_ = gp.kernel_
         taken, failed = self._occupied()
         pending = np.array([t["x"] for t in self.trials_.values() if t["status"] == "pending"]).reshape(-1, self.space.dim)
+        fitted = gp
         if pending.size:  # kriging believer: pending points sit at the posterior mean
             believer = GaussianProcessRegressor(kernel=gp.kernel_, normalize_y=True, optimizer=None)
             believer.fit(np.vstack([x_obs, pending]), np.concatenate([y_obs, gp.predict(pending)]))
@@ -856,7 +882,8 @@ class GPOptimizer:
 
         models = [(gp, noise_sd)]
         if self._marginal_samples and not explore and acquisition.log_scale and _default_shaped(gp.kernel_):
-            models = [(m, _noise_sd(m) if noise_sd is not None else None) for m in self._hyperparameter_samples(gp)]
+            drawn = self._hyperparameter_samples(fitted, gp.X_train_, gp.y_train_ * gp._y_train_std + gp._y_train_mean)
+            models = [(m, _noise_sd(m) if noise_sd is not None else None) for m in drawn]
 
         def score(x: np.ndarray) -> np.ndarray:
             x = np.atleast_2d(x)

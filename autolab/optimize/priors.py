@@ -29,39 +29,46 @@ def length_scale_mode(dim: int) -> float:
     return math.exp(LENGTH_SCALE_MU0 + 0.5 * math.log(dim) - LENGTH_SCALE_SIGMA**2)
 
 
-def _neg_log_lognormal(log_x: np.ndarray, mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _neg_log_lognormal(log_x: np.ndarray, mu: float, sigma: float, of_log: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """−log LogNormal(x; μ, σ) up to a constant, and its derivative, in ln x.
 
     (ln x − μ)²/2σ² + ln x: the last term is the density's Jacobian, which puts the mode at
     e^(μ − σ²) rather than at the median e^μ (for six inputs 0.50 rather than 10.1). A prior
-    written as a normal on ln x alone would pull every length scale to the median.
+    written as a normal on ln x alone would pull every length scale to the median. With
+    ``of_log`` it is that normal: −log of the density of ln x itself, which is what a sampler
+    that moves in ln x draws from.
     """
-    return (log_x - mu) ** 2 / (2.0 * sigma**2) + log_x, (log_x - mu) / sigma**2 + 1.0
+    jacobian = 0.0 if of_log else 1.0
+    return (log_x - mu) ** 2 / (2.0 * sigma**2) + jacobian * log_x, (log_x - mu) / sigma**2 + jacobian
 
 
-def dimension_scaled_prior(theta: np.ndarray, dim: int) -> tuple[float, np.ndarray]:
+def dimension_scaled_prior(theta: np.ndarray, dim: int, *, signal_variance: bool = True, of_log: bool = False) -> tuple[float, np.ndarray]:
     """−log p(θ) up to a constant, and its gradient, for the default kernel's θ.
 
     ``theta`` is scikit-learn's ``kernel.theta`` for ``ConstantKernel × Matern(d length scales) +
     WhiteKernel``: ln of the signal variance (no prior), then the d length scales, then the
-    noise variance; with the signal variance fixed (as BoTorch's model has none) the d length
-    scales and the noise variance.
+    noise variance; with ``signal_variance=False`` (the signal variance fixed, as BoTorch's model
+    has none) the d length scales and the noise variance. The priors are densities of the
+    length scales and the noise variance themselves, as BoTorch's MAP fit uses them; with
+    ``of_log`` densities of their logarithms (:func:`_neg_log_lognormal`), for a sampler in ln θ.
     """
     theta = np.asarray(theta, dtype=float)
-    if theta.shape not in ((dim + 2,), (dim + 1,)):
-        msg = (f"theta has {theta.size} entries; the default kernel of {dim} inputs has {dim + 2} "
-               f"({dim + 1} with its signal variance fixed)")
+    first = int(signal_variance)
+    if theta.shape != (dim + 1 + first,):
+        layout = "with its signal variance" if signal_variance else "with its signal variance fixed"
+        msg = f"theta has {theta.size} entries; the default kernel of {dim} inputs {layout} has {dim + 1 + first}"
         raise ValueError(msg)
-    first = theta.size - dim - 1  # 1 with a free signal variance, 0 without
     grad = np.zeros_like(theta)
-    ls_value, grad[first:first + dim] = _neg_log_lognormal(theta[first:first + dim], LENGTH_SCALE_MU0 + 0.5 * math.log(dim), LENGTH_SCALE_SIGMA)
-    noise_value, grad[-1] = _neg_log_lognormal(theta[-1], NOISE_MU, NOISE_SIGMA)
+    mu = LENGTH_SCALE_MU0 + 0.5 * math.log(dim)
+    ls_value, grad[first:first + dim] = _neg_log_lognormal(theta[first:first + dim], mu, LENGTH_SCALE_SIGMA, of_log)
+    noise_value, grad[-1] = _neg_log_lognormal(theta[-1], NOISE_MU, NOISE_SIGMA, of_log)
     return float(np.sum(ls_value) + noise_value), grad
 
 
-def map_optimizer(dim: int):
+def map_optimizer(dim: int, *, signal_variance: bool = True):
     """An ``optimizer`` for ``GaussianProcessRegressor``: L-BFGS-B on −log marginal likelihood − log prior.
 
+    ``signal_variance``: whether the kernel's θ holds its signal variance (:func:`dimension_scaled_prior`).
     Returns the MAP θ and the value there (−log posterior up to a constant), as scikit-learn
     expects of a callable optimizer; its restarts compare those values.
     """
@@ -69,7 +76,7 @@ def map_optimizer(dim: int):
     def optimizer(obj_func, initial_theta, bounds):
         def neg_log_posterior(theta):
             value, grad = obj_func(theta, eval_gradient=True)
-            prior, prior_grad = dimension_scaled_prior(theta, dim)
+            prior, prior_grad = dimension_scaled_prior(theta, dim, signal_variance=signal_variance)
             return value + prior, grad + prior_grad
 
         res = minimize(neg_log_posterior, initial_theta, jac=True, method="L-BFGS-B", bounds=bounds)
@@ -85,4 +92,5 @@ def log_posterior(gp, dim: int) -> float:
     the optimizer's own value (here the log posterior) as ``log_marginal_likelihood_value_``.
     """
     theta = gp.kernel_.theta
-    return float(gp.log_marginal_likelihood(theta)) - dimension_scaled_prior(theta, dim)[0]
+    signal_variance = not gp.kernel_.k1.k1.hyperparameter_constant_value.fixed
+    return float(gp.log_marginal_likelihood(theta)) - dimension_scaled_prior(theta, dim, signal_variance=signal_variance)[0]
