@@ -252,7 +252,8 @@ def unit_signal_kernel(dim: int, nu: float):
     """The default kernel with its signal variance fixed at 1 on the standardised outputs and Matern ν = ``nu`` (∞: RBF).
 
     BoTorch's ``SingleTaskGP`` has no output scale: with its outcomes standardised, the signal
-    variance is 1. With ``nu=math.inf`` and the dimension-scaled priors it is BoTorch's model.
+    variance is 1. With ``nu=math.inf`` and the dimension-scaled priors it has the layout and
+    priors of BoTorch's model, within this kernel's bounds rather than BoTorch's.
     """
     return ConstantKernel(1.0, "fixed") * Matern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=nu) + WhiteKernel(1e-3, (1e-6, 1e0))
 
@@ -293,12 +294,12 @@ class AblatedGP(AutolabGP):
       (``GPOptimizer._trust_region_bounds``, Eriksson et al. 2019), not the whole unit cube;
     - ``gp-acq-starts-5``: the acquisition is refined by L-BFGS-B from the five best candidates,
       50 iterations each, not from the best one with 20;
-    - ``gp-marginal-8``: log-EI averaged over eight hyperparameter draws from the likelihood by
-      slice sampling (``GPOptimizer._hyperparameter_samples``), not taken at the fitted kernel;
+    - ``gp-marginal-8``: the augmented EI averaged over eight hyperparameter draws from the
+      likelihood by slice sampling (``GPOptimizer._hyperparameter_samples``), not taken at the fitted kernel;
       ``gp-marginal-8-prior`` the same under BoTorch's priors (the draws and the fit);
     - ``gp-unit-signal-prior``: the kernel's signal variance fixed at 1 (:func:`unit_signal_kernel`)
-      and BoTorch's priors; ``gp-botorch-model`` the same with an RBF kernel, which is BoTorch's
-      model; ``gp-botorch-model-no-factor`` that model without the augmented-EI factor, and
+      and BoTorch's priors; ``gp-botorch-model`` the same with an RBF kernel, the layout and priors
+      of BoTorch's model; ``gp-botorch-model-no-factor`` that model without the augmented-EI factor, and
       ``gp-botorch-model-plain`` without the factor and the edge move;
     - ``gp-input-warping``: the Matern on Kumaraswamy-warped inputs (:func:`warped_kernel`,
       ``autolab.optimize.warping``).

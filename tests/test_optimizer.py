@@ -387,9 +387,9 @@ def test_a_kernel_of_another_shape_suggests_and_summarises_without_length_scales
 
 def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_without(tmp_path):
     """A checkpoint of an optimiser made with ``kernel=`` continues identically when the same
-    kernel is passed to ``restore``; without it, or with a kernel of another layout, the restore is
-    refused with one line naming the kernel (or both hyperparameter counts), not an IndexError
-    from inside scikit-learn."""
+    kernel is passed to ``restore``; without it, or with another kernel (or with one for a state made
+    with the default kernel), the restore is refused with one line naming the kernel, not an
+    IndexError from inside scikit-learn."""
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     def kernel():
@@ -404,6 +404,9 @@ def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_w
     named = re.escape("made with kernel=1**2 * Matern(length_scale=0.3, nu=1.5) + WhiteKernel(noise_level=0.001); pass the same kernel")
     with pytest.raises(ValueError, match=named):
         GPOptimizer.restore(tmp_path / "opt.json")
-    ard = ConstantKernel(1.0) * Matern(length_scale=[0.3, 0.3], nu=1.5) + WhiteKernel(1e-3)
-    with pytest.raises(ValueError, match=r"the state holds 3 learned kernel hyperparameters, but .* has 4"):
-        GPOptimizer.restore(tmp_path / "opt.json", kernel=ard)
+    smoother = ConstantKernel(1.0) * Matern(length_scale=0.3, nu=2.5) + WhiteKernel(1e-3)
+    with pytest.raises(ValueError, match=r"is not the kernel this optimiser was made with: kernel=1\*\*2 \* Matern\(length_scale=0.3, nu=1.5\)"):
+        GPOptimizer.restore(tmp_path / "opt.json", kernel=smoother)
+    default_made = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=1)
+    with pytest.raises(ValueError, match="not the kernel this optimiser was made with: the default kernel; restore it without kernel="):
+        GPOptimizer.from_state(default_made.state_dict(), kernel=smoother)

@@ -526,12 +526,18 @@ class GPOptimizer:
         Raises
         ------
         ValueError
-            If the state was made with a kernel of its own and none is given, or if the learned
-            hyperparameters do not fit the kernel given (naming both counts).
+            If the state was made with a kernel of its own and none is given, if the kernel given
+            is not the one it names (or one is given for a state made with the default kernel),
+            or if the learned hyperparameters do not fit the kernel (naming both counts).
         """
-        if kernel is None and state.get("kernel") is not None:
-            msg = (f"this optimiser was made with kernel={state['kernel']}; pass the same kernel to restore it "
+        made_with = state.get("kernel")
+        if kernel is None and made_with is not None:
+            msg = (f"this optimiser was made with kernel={made_with}; pass the same kernel to restore it "
                    "(GPOptimizer.restore(path, kernel=…) or from_state(state, kernel=…))")
+            raise ValueError(msg)
+        if kernel is not None and repr(kernel) != made_with:
+            made = "the default kernel; restore it without kernel=" if made_with is None else f"kernel={made_with}"
+            msg = f"kernel={kernel!r} is not the kernel this optimiser was made with: {made}"
             raise ValueError(msg)
         n_initial = state["n_initial"]
         if n_initial is None:
