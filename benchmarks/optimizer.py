@@ -72,10 +72,11 @@ from ax_method import AxMethod, ax_available
 from botorch_step import BoTorchStepOptimizer, CentreFirst, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from sklearn.gaussian_process.kernels import ConstantKernel
 
 from autolab.optimize import GPOptimizer
 from autolab.optimize.constraints import LinearConstraint
+from autolab.optimize.gp import default_kernel
 from autolab.optimize.warping import WarpedMatern
 
 RESULTS = Path(__file__).parent / "results"
@@ -255,7 +256,7 @@ def unit_signal_kernel(dim: int, nu: float):
     variance is 1. With ``nu=math.inf`` and the dimension-scaled priors it has the layout and
     priors of BoTorch's model, within this kernel's bounds rather than BoTorch's.
     """
-    return ConstantKernel(1.0, "fixed") * Matern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=nu) + WhiteKernel(1e-3, (1e-6, 1e0))
+    return default_kernel(dim).set_params(k1__k1=ConstantKernel(1.0, "fixed"), k1__k2__nu=nu)
 
 
 def warped_kernel(dim: int):
@@ -263,8 +264,10 @@ def warped_kernel(dim: int):
 
     Every warp starts at the identity (a = b = 1).
     """
-    matern = WarpedMatern(length_scale=[0.3] * dim, length_scale_bounds=(1e-2, 1e2), nu=2.5, warp_a=[1.0] * dim, warp_b=[1.0] * dim)
-    return ConstantKernel(1.0, (1e-3, 1e3)) * matern + WhiteKernel(1e-3, (1e-6, 1e0))
+    kernel = default_kernel(dim)
+    matern = kernel.k1.k2
+    warped = WarpedMatern(matern.length_scale, matern.length_scale_bounds, matern.nu, warp_a=[1.0] * dim, warp_b=[1.0] * dim)
+    return kernel.set_params(k1__k2=warped)
 
 
 class Ablated(CentreFirst, GPOptimizer):

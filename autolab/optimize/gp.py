@@ -66,7 +66,7 @@ from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acqui
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
-from .priors import dimension_scaled_prior, log_posterior, map_optimizer
+from .priors import dimension_scaled_prior, has_free_signal_variance, log_posterior, map_optimizer
 from .space import ParameterSpace
 
 _DIRECTIONS = ("maximize", "minimize")
@@ -153,8 +153,7 @@ def _takes_the_prior(kernel, dim: int) -> bool:
     """
     if not _default_shaped(kernel) or np.size(kernel.k1.k2.length_scale) != dim:
         return False
-    free_signal = not kernel.k1.k1.hyperparameter_constant_value.fixed
-    return kernel.theta.size == dim + 1 + int(free_signal) and not kernel.k2.hyperparameter_noise_level.fixed
+    return kernel.theta.size == dim + 1 + int(has_free_signal_variance(kernel)) and not kernel.k2.hyperparameter_noise_level.fixed
 
 
 def _length_scales(kernel, dim: int) -> np.ndarray | None:
@@ -629,7 +628,7 @@ class GPOptimizer:
         ``_hyperparameter_prior`` and a kernel the priors fit (shaped as the default, its length
         scales and noise free, :func:`_takes_the_prior`), the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
         if self._hyperparameter_prior and _takes_the_prior(kernel, self.space.dim):
-            return map_optimizer(self.space.dim, signal_variance=not kernel.k1.k1.hyperparameter_constant_value.fixed)
+            return map_optimizer(self.space.dim, signal_variance=has_free_signal_variance(kernel))
         return "fmin_l_bfgs_b"
 
     def _new_trial_id(self) -> str:
@@ -768,7 +767,7 @@ class GPOptimizer:
         dim = self.space.dim
         bounds = gp.kernel_.bounds
         prior = self._hyperparameter_prior and _takes_the_prior(gp.kernel_, dim)
-        signal_variance = prior and not gp.kernel_.k1.k1.hyperparameter_constant_value.fixed
+        signal_variance = prior and has_free_signal_variance(gp.kernel_)
 
         def log_density(theta):
             if np.any(theta < bounds[:, 0]) or np.any(theta > bounds[:, 1]):

@@ -29,6 +29,11 @@ def length_scale_mode(dim: int) -> float:
     return math.exp(LENGTH_SCALE_MU0 + 0.5 * math.log(dim) - LENGTH_SCALE_SIGMA**2)
 
 
+def has_free_signal_variance(kernel) -> bool:
+    """Whether a kernel shaped as the default learns its signal variance (θ's first entry), or holds it fixed as BoTorch's model does."""
+    return not kernel.k1.k1.hyperparameter_constant_value.fixed
+
+
 def _neg_log_lognormal(log_x: np.ndarray, mu: float, sigma: float, of_log: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """−log LogNormal(x; μ, σ) up to a constant, and its derivative, in ln x.
 
@@ -92,5 +97,5 @@ def log_posterior(gp, dim: int) -> float:
     the optimizer's own value (here the log posterior) as ``log_marginal_likelihood_value_``.
     """
     theta = gp.kernel_.theta
-    signal_variance = not gp.kernel_.k1.k1.hyperparameter_constant_value.fixed
-    return float(gp.log_marginal_likelihood(theta)) - dimension_scaled_prior(theta, dim, signal_variance=signal_variance)[0]
+    prior = dimension_scaled_prior(theta, dim, signal_variance=has_free_signal_variance(gp.kernel_))[0]
+    return float(gp.log_marginal_likelihood(theta)) - prior

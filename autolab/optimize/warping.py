@@ -66,10 +66,14 @@ class WarpedMatern(Matern):
         """A warp makes the kernel depend on where two inputs lie, not only on their difference."""
         return False
 
+    def _exponents(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """a and b, one of each per input (a shared exponent repeated), as new arrays."""
+        return tuple(np.broadcast_to(np.asarray(v, dtype=float), (dim,)).copy() for v in (self.warp_a, self.warp_b))
+
     def _warp(self, x, a=None, b=None):
         x = np.atleast_2d(x)
-        a = np.broadcast_to(np.asarray(self.warp_a if a is None else a, dtype=float), (x.shape[1],))
-        b = np.broadcast_to(np.asarray(self.warp_b if b is None else b, dtype=float), (x.shape[1],))
+        if a is None:
+            a, b = self._exponents(x.shape[1])
         return kumaraswamy_cdf(x, a, b)
 
     def __call__(self, X, Y=None, eval_gradient=False):
@@ -82,9 +86,7 @@ class WarpedMatern(Matern):
             raise ValueError(msg)
         K, gradient = super().__call__(self._warp(X), eval_gradient=True)
         parts = [gradient]
-        dim = X.shape[1]
-        a = np.broadcast_to(np.asarray(self.warp_a, dtype=float), (dim,)).copy()
-        b = np.broadcast_to(np.asarray(self.warp_b, dtype=float), (dim,)).copy()
+        a, b = self._exponents(X.shape[1])
         for which, hyperparameter in enumerate((self.hyperparameter_warp_a, self.hyperparameter_warp_b)):
             if hyperparameter.fixed:
                 continue
