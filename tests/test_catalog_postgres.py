@@ -552,3 +552,35 @@ def test_workers_creating_new_tables_at_once_all_succeed(postgres, tmp_path):
     finally:
         server.stop()
     assert codes == [200] * 30, server.log.read_text()[-2000:]
+
+
+def test_a_new_table_commits_the_databases_asset_before_tiled_stores_its_node(postgres, tmp_path):
+    """When tiled's table creation returns, the table's one asset (the database) is already in the
+    catalog, committed and seen from another connection, and a second table adds no second row.
+    Otherwise tiled inserts it with the node, after the lock: two workers storing their first
+    tables at once both insert it and the second fails on ``ix_assets_data_uri`` (HTTP 500)."""
+    import pyarrow
+    from tiled.adapters.sql import SQLAdapter
+    from tiled.storage import parse_storage
+    from tiled.structures.data_source import DataSource
+    from tiled.structures.table import TableStructure
+
+    from autolab.catalog.serve import prepare_facility, serialize_table_creation
+
+    name = "t_asset_first"
+    uri = postgres.create_database(name)
+    prepare_facility(uri, tmp_path / "arrays")
+    serialize_table_creation()
+
+    def new_table(column: str):
+        source = DataSource(structure=TableStructure.from_schema(pyarrow.schema([(column, pyarrow.int64())])),
+                            structure_family="table", mimetype="application/x-tiled-sql-table")
+        return SQLAdapter.init_storage(parse_storage(uri), source)
+
+    [asset] = new_table("first").assets
+    assert asset.data_uri == f"postgresql://127.0.0.1:{postgres.port}/{name}"  # tiled keeps no user in the catalog
+    query = f"SELECT count(*), bool_or(is_directory) FROM assets WHERE data_uri = '{asset.data_uri}'"
+    assert postgres.sql(query, name) == "1|f"
+    new_table("second")
+    assert postgres.sql(query, name) == "1|f"
+    assert postgres.sql("SELECT count(*) FROM assets", name) == "1"

@@ -464,6 +464,14 @@ def serialize_table_creation() -> None:
     held on a connection of its own until tiled has committed), so the worker processes of one
     server (``--workers``), and servers sharing one database, take turns for it; appending rows
     does not take the lock.
+
+    Every event table names one asset, the database itself, in the catalog's ``assets`` table
+    (unique ``data_uri``). tiled registers it when it stores the node, a select then an insert in
+    the node's own transaction, after the lock is gone: two processes storing their first tables
+    at once both find no row, and the second insert fails on ``ix_assets_data_uri`` (HTTP 500).
+    So, still under the lock, the asset row is inserted "on conflict do nothing" and committed;
+    tiled's select then finds it. This needs the catalog and the event tables in one database,
+    as :func:`database_adapter` serves them.
     """
     from contextlib import closing
 
@@ -480,7 +488,15 @@ def serialize_table_creation() -> None:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT pg_advisory_lock({TABLE_CREATION_LOCK})")
             try:
-                return original(cls, storage, data_source, path_parts)
+                data_source = original(cls, storage, data_source, path_parts)
+                with connection.cursor() as cursor:
+                    for asset in data_source.assets:
+                        cursor.execute(
+                            "INSERT INTO assets (data_uri, is_directory) VALUES ($1, $2) ON CONFLICT (data_uri) DO NOTHING",
+                            (asset.data_uri, asset.is_directory),
+                        )
+                connection.commit()
+                return data_source
             finally:
                 with connection.cursor() as cursor:
                     cursor.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")
