@@ -140,7 +140,7 @@ class CampaignProgress:
             "direction": settings.get("direction", "maximize"),
             "budget": int(settings.get("budget") or 0),
             "done": done,
-            "best": None,
+            "best": doc.get("best_value_so_far"),  # a resumed campaign's points before the resume count
         }
         self._close_bar()
         self._progress = Progress(TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.console)

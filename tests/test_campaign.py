@@ -290,9 +290,49 @@ def test_a_campaign_whose_default_design_exceeds_its_budget_resumes(RE, reactor,
     RE(run_campaign(reactor, campaign))
     writer.flush()
     resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
-    assert resumed.settings.n_initial == 2
+    assert resumed.settings.n_initial == 7
+    assert resumed.notes == campaign.notes
     assert [p.value for p in resumed.points] == pytest.approx([p.value for p in campaign.points], rel=1e-9)
     assert len(resumed.points) == 2
+
+
+def test_a_cost_aware_campaign_interrupted_in_its_design_resumes_to_the_points_it_would_have_measured(RE, reactor, catalog_dir,
+                                                                                                         writer):
+    """Budget 4 over three inputs, cost-aware: every point is one of the default design's 7, ordered by
+    the time to move there. Aborted in its third point and resumed, the campaign measures the same four
+    points as one that was never stopped (a design cut to the budget on resume drew and ordered others)."""
+    from bluesky.utils import RunEngineInterrupted
+
+    from autolab.optimize import ReactorCostModel
+
+    model = ReactorCostModel.from_reactor(reactor)
+    settings = {"budget": 4, "seed": 5, "manager": uvvis_only(), "cost_model": model}
+    never_stopped = Campaign(reactor.limits(), "msc437", WINDOW, **settings)
+    expected = []
+    for _ in range(4):
+        (point,) = never_stopped.suggest()
+        expected.append({name: point[name] for name in WINDOW})
+        never_stopped.ingest([{"_id": point["_id"], "msc437": 0.01}])  # design points: the values do not steer them
+
+    RE.subscribe(writer)
+    live_analysis(RE, writer)
+    docs = collect(RE)
+    pause_in_point(RE, 3)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, **settings)
+    with pytest.raises(RunEngineInterrupted):
+        RE(run_campaign(reactor, campaign))
+    RE.abort(reason="test")
+    writer.flush()
+    resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer,
+                              cost_model=model)
+    assert resumed.settings.n_initial == 7
+    assert resumed.notes == campaign.notes
+    RE(run_campaign(reactor, resumed))
+    measured = [{name: p.conditions[name] for name in WINDOW} for p in resumed.points]
+    assert measured == [pytest.approx(point, rel=1e-12) for point in expected]
+    assert len(starts(docs, "measure_point")) == 5  # the aborted third point, measured again after the resume
+    (resume,) = [d for d in starts(docs, "autonomous_campaign") if d["campaign_role"] == "resume"]
+    assert resume["best_value_so_far"] == max(p.value for p in resumed.points[:2])  # what the live table starts from
 
 
 @pytest.mark.slow

@@ -161,3 +161,23 @@ def test_a_session_that_must_not_create_its_catalog_names_the_missing_path(tmp_p
     with pytest.raises(CatalogError, match=f"catalog {tmp_path / 'typo'} does not exist"):
         open_session(str(tmp_path / "typo"), create=False)
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_resumed_campaigns_best_column_counts_the_points_before_the_resume():
+    out = io.StringIO()
+    progress = CampaignProgress(Console(file=out, width=160, force_terminal=False))
+    settings = {"objective": "msc437", "direction": "maximize", "budget": 4}
+    conditions = {"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 14.0}
+    for number, doc in enumerate((
+        {"plan_name": "autonomous_campaign", "campaign_role": "resume", "campaign_id": "c1", "campaign_settings": settings,
+         "points_done": 2, "points_tried": 2, "best_value_so_far": 0.07},
+        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.04, "design_point": False, **conditions},
+        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.09, "design_point": False, **conditions},
+    )):
+        doc = {"uid": f"run-{number}", **doc}
+        progress("start", doc)
+        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
+    rows = [line.split() for line in out.getvalue().splitlines()]
+    assert out.getvalue().splitlines()[0].startswith("campaign c1 resumes: msc437, budget 4, 2 done")
+    assert rows[2][:7] == ["3", "300", "280", "14", "model", "0.04", "0.07"]
+    assert rows[3][:7] == ["4", "300", "280", "14", "model", "0.09", "0.09"]

@@ -87,6 +87,7 @@ def campaign_loop(problem: OptimizationProblem, record: Recorder, *, md: dict[st
         campaign_settings=campaign.settings_metadata(),
         points_done=len(campaign.points),
         points_tried=campaign.n_tried,
+        best_value_so_far=None if campaign.best() is None else campaign.best().value,
     )
     stop_reason = None
     while stop_reason is None:

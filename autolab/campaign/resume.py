@@ -83,9 +83,7 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         {k: tuple(v) for k, v in stored.bounds.items()},
         stored.budget,
         stored.batch_size,
-        # A default design as large as the budget or larger makes every point a design point; the
-        # budget is then the count a new campaign accepts and means the same.
-        stored.initial_design or min(stored.n_initial, stored.budget),
+        _stored_design(stored),
         stored.seed,
         fixed=stored.fixed,
         acquisition=stored.acquisition,
@@ -141,6 +139,25 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         )
     campaign.resumed_from = campaign.n_tried
     return campaign
+
+
+def _stored_design(stored: CampaignSettings):
+    """The ``initial_design`` that gives a campaign the stored design again.
+
+    The given points, if any; else the stored size. A default design larger than the budget (every
+    point a design point) is not a size a campaign accepts, so it comes back as the default (None)
+    when that is still its size — the optimiser then draws and orders the same design points as
+    the first campaign did — and as the budget otherwise.
+    """
+    from ..optimize import default_initial_points
+
+    if stored.initial_design:
+        return stored.initial_design
+    if stored.n_initial <= stored.budget:
+        return stored.n_initial
+    if default_initial_points(len(stored.bounds), stored.budget) == stored.n_initial:
+        return None
+    return stored.budget
 
 
 def _settings_the_objective_takes(manager, objective: str, settings: Mapping, campaign_id: str) -> dict:
