@@ -7,6 +7,8 @@ is allowed, in the user's terms; the CLI prints them as one line and exits with 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -74,3 +76,37 @@ def check_seed(field: str, value: Any) -> int:
         msg = f"{field}={value!r} must be a whole number ≥ 0"
         raise LimitError(msg)
     return number
+
+
+def check_output_file(option: str, path: str | os.PathLike, *, error: type[AutolabError] = LimitError) -> Path:
+    """``path`` as an absolute path whose folder exists, or ``error`` naming ``option`` and the folder.
+
+    Examples
+    --------
+    >>> check_output_file("--plot", "/no/such/folder/p.png")
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: --plot=/no/such/folder/p.png: the folder /no/such/folder does not exist
+    """
+    path = Path(path).expanduser().resolve()
+    if not path.parent.is_dir():
+        msg = f"{option}={path}: the folder {path.parent} does not exist"
+        raise error(msg)
+    return path
+
+
+def check_output_folder(option: str, path: str | os.PathLike) -> Path:
+    """``path`` as an absolute path where a folder is or can be made, or :class:`LimitError` naming ``option``.
+
+    The folder may be missing, with missing parents; the nearest of them that exists must be a
+    writable folder, and ``path`` itself, if it exists, a folder.
+    """
+    path = Path(path).expanduser().resolve()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        msg = f"{option}={path}: {existing} is a file, not a folder"
+        raise LimitError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"{option}={path}: the folder {existing} is not writable"
+        raise LimitError(msg)
+    return path

@@ -197,3 +197,22 @@ def test_show_into_a_missing_folder_is_one_line_before_the_catalog_is_opened(tmp
     assert (result.returncode, result.stderr.strip().splitlines()) == (
         2, [f"autolab: error: --output={tmp_path / 'nodir' / 'p.png'}: the folder {tmp_path / 'nodir'} does not exist"]
     )
+
+
+def test_simulate_plotting_into_a_missing_folder_is_one_line(tmp_path):
+    result = autolab("simulate", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14",
+                     "--plot", str(tmp_path / "nodir" / "p.png"))
+    assert (result.returncode, result.stderr.strip().splitlines()) == (
+        2, [f"autolab: error: --plot={tmp_path / 'nodir' / 'p.png'}: the folder {tmp_path / 'nodir'} does not exist"]
+    )
+
+
+def test_a_campaign_whose_report_folder_cannot_be_made_is_refused_before_its_first_point(tmp_path):
+    """The report is written after the last point; a file where its folder would go is one line before anything is measured."""
+    (tmp_path / "afile").write_text("")
+    catalog = tmp_path / "cat"
+    result = autolab("campaign", "--budget", "3", "--catalog", str(catalog), "--report", str(tmp_path / "afile" / "rep"))
+    assert (result.returncode, result.stderr.strip().splitlines()) == (
+        2, [f"autolab: error: --report={tmp_path / 'afile' / 'rep'}: {tmp_path / 'afile'} is a file, not a folder"]
+    )
+    assert not catalog.exists()

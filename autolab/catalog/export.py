@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CatalogError, LimitError
+from ..errors import CatalogError, LimitError, check_output_file
 
 #: Formats :func:`export_run` writes, by the name ``--format`` takes.
 FORMATS = ("nc", "h5", "csv", "jsonl")
@@ -35,11 +35,7 @@ FORMATS = ("nc", "h5", "csv", "jsonl")
 
 def checked_output(output: str | os.PathLike) -> Path:
     """``output`` as an absolute path whose folder exists, or :class:`CatalogError` naming the folder."""
-    output = Path(output).expanduser().resolve()
-    if not output.parent.is_dir():
-        msg = f"--output={output}: the folder {output.parent} does not exist"
-        raise CatalogError(msg)
-    return output
+    return check_output_file("--output", output, error=CatalogError)
 
 
 def stream_dataset(run, stream: str = "primary"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import AutolabError
+from ..errors import AutolabError, check_output_folder
 from ..interrupt import INTERRUPTED_EXIT, run_interruptible
 from .options import (
     BOUND_OPTION,
@@ -83,6 +83,8 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
+    # The report is written after the last point: a folder that cannot be made is refused before the first.
+    check_output_folder("--report", report_dir if report_dir else Path.cwd() / "autolab-reports")
     reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     seed = 0 if seed is None else seed
     with warnings_to_stderr():

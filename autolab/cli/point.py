@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..errors import check_output_file
 from ..interrupt import Interrupted
 from .options import (
     CATALOG_OPTION,
@@ -162,6 +163,8 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     from .. import sim
     from ..conditions import NAMES
 
+    if plot_path:
+        check_output_file("--plot", plot_path)
     given = {name: conditions[name] for name in NAMES}
     given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
     result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))
