@@ -56,6 +56,25 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
     return number
 
 
+def check_count(field: str, value: Any, low: int, high: int) -> int:
+    """A whole number of points in ``low``–``high``, or :class:`LimitError` naming the field.
+
+    Examples
+    --------
+    >>> check_count("budget", 25, 1, 1000)
+    25
+    >>> check_count("budget", 2.5, 1, 1000)
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: budget=2.5 must be a whole number of points in 1–1000
+    """
+    number = check_range(field, value, low, high, "points")
+    if number != int(number) or isinstance(value, bool):
+        msg = f"{field}={value!r} must be a whole number of points in {low}–{high}"
+        raise LimitError(msg)
+    return int(number)
+
+
 def check_seed(field: str, value: Any) -> int:
     """Return ``value`` as an int if it is a whole number ≥ 0 (a seed numpy takes), else raise :class:`LimitError`.
 

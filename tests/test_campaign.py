@@ -762,3 +762,14 @@ def test_an_objective_declaring_its_settings_in_the_wrong_shape_is_named():
     manager.objectives = lambda: {**declared(), "odd": {"direction": "maximize", "settings": ["width"], "plugin": "odd-plugin"}}
     with pytest.raises(LimitError, match=r"^plugin 'odd-plugin' declares objective 'odd' with settings=\['width'\]; give"):
         manager.check_objective_settings("odd", {"width": 1})
+
+
+def test_a_campaign_refuses_an_outcome_with_a_misspelt_objective_and_keeps_the_point_pending():
+    campaign = Campaign(LIMITS, "msc437", WINDOW, budget=4, initial_design=2, seed=0, manager=uvvis_only())
+    (point,) = campaign.suggest()
+    with pytest.raises(ValueError, match=r"^outcome 1 of 1 lacks the objective 'msc437' and holds 'msc_437', which is not one"):
+        campaign.ingest([{"_id": point["_id"], "msc_437": 0.1, "run_uid": "r1"}])
+    assert list(campaign.pending) == [point["_id"]]
+    assert campaign.points == []
+    campaign.ingest([{"_id": point["_id"], "msc437": 0.1, "run_uid": "r1", "analysis_uid": "a1"}])
+    assert [(p.value, p.run_uid) for p in campaign.points] == [(0.1, "r1")]

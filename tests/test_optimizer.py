@@ -410,3 +410,30 @@ def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_w
     default_made = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=1)
     with pytest.raises(ValueError, match="not the kernel this optimiser was made with: the default kernel; restore it without kernel="):
         GPOptimizer.from_state(default_made.state_dict(), kernel=smoother)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"n_initial": 0}, "n_initial=0 is outside the allowed range 1–100000 points"),
+    ({"n_initial": -3}, "n_initial=-3 is outside the allowed range 1–100000 points"),
+    ({"n_initial": 2.5}, "n_initial=2.5 must be a whole number of points in 1–100000"),
+    ({"max_trials": 0}, "max_trials=0 is outside the allowed range 1–100000 points"),
+    ({"max_trials": -5}, "max_trials=-5 is outside the allowed range 1–100000 points"),
+    ({"seed": -1}, "seed=-1 must be a whole number ≥ 0"),
+])
+def test_a_design_budget_or_seed_out_of_range_is_refused_when_the_optimiser_is_made(kwargs, message):
+    with pytest.raises(LimitError) as info:
+        GPOptimizer({"x": (0.0, 1.0)}, {"y": "maximize"}, **kwargs)
+    assert str(info.value) == message
+
+
+def test_an_outcome_with_a_misspelt_or_non_numeric_objective_is_refused_and_nothing_is_recorded():
+    opt = GPOptimizer({"x": (0.0, 1.0), "w": (0.0, 1.0)}, {"y": "maximize"}, seed=0)
+    (first,) = opt.suggest(1)
+    with pytest.raises(ValueError, match=r"^outcome 2 of 2 lacks the objective 'y' and holds 'z', which is not one; give 'y'"):
+        opt.ingest([{"_id": first["_id"], "y": 1.0}, {"x": 0.2, "w": 0.3, "z": 1.0}])
+    with pytest.raises(ValueError, match=r"^outcome 1 of 1: y='high' is not a number \(None or NaN for a failed trial\)$"):
+        opt.ingest([{"_id": first["_id"], "y": "high"}])
+    assert opt.trials_[first["_id"]]["status"] == "pending"
+    assert len(opt.trials_) == 1
+    opt.ingest([{"_id": first["_id"]}])  # nothing but the _id: a failed trial, as documented
+    assert opt.trials_[first["_id"]]["status"] == "failed"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..conditions import NAMES, condition
-from ..errors import LimitError, check_range
+from ..errors import LimitError, check_count, check_range
 from ..optimize import default_initial_points
 from ..optimize.constraints import ConstraintSet, LinearConstraint
 from ..optimize.space import ParameterSpace
@@ -177,15 +177,6 @@ def check_design_constraints(design: Sequence[Mapping[str, float]], fixed: Mappi
                 conditions = ", ".join(f"{name}={values[name]:g}" for name in c.names)
                 msg = f"initial_design[{index}] ({conditions}) violates the constraint {c.text!r}"
                 raise LimitError(msg)
-
-
-def check_count(field: str, value: Any, low: int, high: int) -> int:
-    """A whole number of points in ``low``–``high``, or :class:`LimitError` naming the field."""
-    number = check_range(field, value, low, high, "points")
-    if number != int(number) or isinstance(value, bool):
-        msg = f"{field}={value!r} must be a whole number of points in {low}–{high}"
-        raise LimitError(msg)
-    return int(number)
 
 
 def check_design(

@@ -28,6 +28,7 @@ from bluesky_adaptive.protocols import CanRegisterSuggestions, Optimizer, Suppor
 from ..analysis.runs import jsonable
 from ..errors import LimitError, check_seed
 from ..optimize import GPOptimizer
+from ..optimize.gp import checked_outcomes
 from .settings import CampaignSettings, campaign_bounds, campaign_constraints, check_count, check_design, check_design_constraints
 
 logger = logging.getLogger(__name__)
@@ -228,10 +229,13 @@ class Campaign:
 
         A None or NaN objective is a failed trial for the optimiser (the point stays measured).
         """
-        for outcome in points:
+        known = (*self.settings.bounds, *self.settings.fixed, "run_uid", "analysis_uid")
+        values = [checked_outcomes(outcome, [self.settings.objective], known, f"outcome {index} of {len(points)}")
+                  for index, outcome in enumerate(points, start=1)]
+        for outcome, checked in zip(points, values, strict=True):
             info = self._take_pending(outcome["_id"])
-            value = outcome.get(self.settings.objective)
-            value = math.nan if value is None else float(value)
+            value = checked[self.settings.objective]
+            value = math.nan if value is None else value
             self._tell_optimizer(outcome["_id"], info, value)
             self._keep(
                 self.points,

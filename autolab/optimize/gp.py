@@ -62,6 +62,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
+from ..errors import check_count, check_seed
 from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
@@ -100,8 +101,34 @@ EDGE_TOLERANCE = 2.0
 SLICE_BURN_IN = 10
 SLICE_STEPS = 20
 
+#: The largest design or budget an optimiser takes, points (a GP over this many is already minutes per step).
+MAX_TRIALS = 100_000
+
 #: The largest share of a known budget the default design takes (:func:`default_initial_points`).
 DESIGN_BUDGET_SHARE = 0.4
+
+
+def checked_outcomes(point: Mapping, objectives, known: Sequence[str], where: str) -> dict[str, float | None]:
+    """``{objective: float or None}`` of one outcome, or ValueError naming ``where``, the objective and the value.
+
+    A missing objective is None (a failed trial) unless ``point`` holds a key that is neither
+    ``_id``, a name in ``known`` nor an objective: that is taken for a misspelt objective.
+    """
+    out = {}
+    for name in objectives:
+        value = point.get(name)
+        if value is None and name not in point:
+            unknown = sorted(str(k) for k in point if k != "_id" and k not in known and k not in objectives)
+            if unknown:
+                msg = (f"{where} lacks the objective {name!r} and holds {', '.join(map(repr, unknown))}, which is not one; "
+                       f"give {name!r} (None or NaN for a failed trial)")
+                raise ValueError(msg)
+        try:
+            out[name] = None if value is None else float(value)
+        except (TypeError, ValueError):
+            msg = f"{where}: {name}={value!r} is not a number (None or NaN for a failed trial)"
+            raise ValueError(msg) from None
+    return out
 
 
 def default_initial_points(dim: int, budget: int | None = None) -> int:
@@ -266,9 +293,13 @@ class GPOptimizer:
         if target is not None and len(objectives) != 1:
             msg = "target= needs exactly one objective"
             raise ValueError(msg)
+        if n_initial is not None:
+            n_initial = check_count("n_initial", n_initial, 1, MAX_TRIALS)
+        if max_trials is not None:
+            max_trials = check_count("max_trials", max_trials, 1, MAX_TRIALS)
         self.parameters = dict(parameters)
         self.objectives = dict(objectives)
-        self.seed = int(seed)
+        self.seed = check_seed("seed", seed)
         self.acquisition = acquisition
         self.kernel = kernel
         self.target = target
@@ -373,12 +404,15 @@ class GPOptimizer:
             Each ``{"_id": …, <objective>: value, …}``. A suggested trial is found by its ``_id``,
             and its parameters are the suggested ones (parameters in the outcome are not needed).
             A point whose ``_id`` is absent or unknown is an external (manual) trial and must
-            carry every parameter. A missing, None or NaN objective marks the trial failed.
+            carry every parameter. A None or NaN objective marks the trial failed, and so does a
+            missing one in an outcome holding nothing but ``_id`` and parameters.
 
         Raises
         ------
         ValueError
-            If an external trial lacks a parameter (nothing is recorded then).
+            If an external trial lacks a parameter, an objective is not a number, or an outcome
+            lacks an objective and holds a key that is neither ``_id``, a parameter nor an
+            objective (a misspelt objective); nothing is recorded then.
         LimitError
             If an external trial's parameter is outside its bounds.
         """
@@ -397,10 +431,10 @@ class GPOptimizer:
                     )
                     raise ValueError(msg)
                 params = {name: float(point[name]) for name in self.space.names}
-            resolved.append((trial_id, params, self.space.to_unit(params)))
-        for point, (trial_id, params, x) in zip(points, resolved, strict=True):
-            outcomes = {name: point.get(name) for name in self.objectives}
-            failed = any(v is None or not math.isfinite(float(v)) for v in outcomes.values())
+            outcomes = checked_outcomes(point, self.objectives, self.space.names, f"outcome {index} of {len(points)}")
+            resolved.append((trial_id, params, self.space.to_unit(params), outcomes))
+        for trial_id, params, x, outcomes in resolved:
+            failed = any(v is None or not math.isfinite(v) for v in outcomes.values())
             if trial_id is None or trial_id not in self.trials_:
                 trial_id = trial_id or self._new_trial_id()
                 self.trials_[trial_id] = {"params": params, "x": x.tolist(), "acquisition": None}
