@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 
@@ -58,6 +59,8 @@ __all__ = [
 
 #: Temperatures the model is meant for, °C (room temperature blanks to beyond hot injection).
 TEMPERATURE_RANGE_C = (0.0, 400.0)
+#: The fields of :class:`Conditions` that must be given (the others may be None).
+_REQUIRED = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s")
 #: Cd or Se precursor concentrations the model is meant for, mM: dilute streams up to a tenfold
 #: excess over the 10 mM default (Prins et al. 2021 ran their bimodal syntheses with a tenfold
 #: TOP-Se excess).
@@ -93,6 +96,12 @@ class Conditions:
     se_precursor_mm: float | None = None
 
     def __post_init__(self):
+        for name in ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s", "nucleation_time_s",
+                     "cd_precursor_mm", "se_precursor_mm"):
+            value = getattr(self, name)
+            if (value is not None or name in _REQUIRED) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                msg = f"{name}={value!r} is not a number"
+                raise ValueError(msg)
         low, high = TEMPERATURE_RANGE_C
         for name in ("nucleation_temperature_c", "growth_temperature_c"):
             value = getattr(self, name)

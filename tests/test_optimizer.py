@@ -437,3 +437,10 @@ def test_an_outcome_with_a_misspelt_or_non_numeric_objective_is_refused_and_noth
     assert len(opt.trials_) == 1
     opt.ingest([{"_id": first["_id"]}])  # nothing but the _id: a failed trial, as documented
     assert opt.trials_[first["_id"]]["status"] == "failed"
+
+
+def test_a_checkpoint_into_a_missing_folder_names_the_path_given(tmp_path):
+    opt = GPOptimizer({"x": (0.0, 1.0)}, {"y": "maximize"}, checkpoint_path=tmp_path / "nodir" / "opt.json")
+    with pytest.raises(LimitError) as info:
+        opt.checkpoint()
+    assert str(info.value) == f"checkpoint_path={tmp_path / 'nodir' / 'opt.json'}: the folder {tmp_path / 'nodir'} does not exist"

@@ -145,6 +145,9 @@ def test_simulate_many_matches_simulate():
         ({"residence_time_s": -1.0}, "residence_time_s=-1.0 must be a finite time ≥ 0 s"),
         ({"cd_precursor_mm": 0.0}, "cd_precursor_mm=0.0 is outside the twin's range 0.1–500 mM"),
         ({"se_precursor_mm": float("nan")}, "se_precursor_mm=nan is outside the twin's range 0.1–500 mM"),
+        ({"nucleation_temperature_c": "280"}, "nucleation_temperature_c='280' is not a number"),
+        ({"growth_temperature_c": None}, "growth_temperature_c=None is not a number"),
+        ({"nucleation_time_s": "1.4"}, "nucleation_time_s='1.4' is not a number"),
     ],
 )
 def test_bad_conditions_are_named(kwargs, message):
@@ -280,3 +283,14 @@ def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
     assert stopped.returncode == 3, stopped.stderr
     assert "--time-limit-s=0.5 s" in stopped.stderr
     assert stopped.stdout == ""
+
+
+def test_the_truths_exciton_lies_red_of_the_maximum_the_uvvis_plugin_reads():
+    """docs/sim.md: truth's nc_exciton_nm (the first-transition band alone) sits up to a few nm red of
+    the maximum read on the whole noise-free spectrum, where the rising background pulls it blue."""
+    from autolab.plugins.uvvis import analyze_spectrum
+
+    for conditions in ((280, 280, 14.0), (280, 280, 4.5), (300, 260, 14.0), (350, 350, 7.6)):
+        result = simulate(Conditions(*conditions))
+        read = analyze_spectrum(result.wavelength_nm, result.absorbance)["nc_exciton_nm"]
+        assert 0.0 <= result.truth["nc_exciton_nm"] - read <= 8.0, (conditions, result.truth["nc_exciton_nm"], read)

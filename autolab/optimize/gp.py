@@ -62,7 +62,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
-from ..errors import check_count, check_seed
+from ..errors import check_count, check_output_file, check_seed
 from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
@@ -521,9 +521,10 @@ class GPOptimizer:
         if self.checkpoint_path is None:
             msg = "checkpoint_path was not given, so there is nowhere to checkpoint to"
             raise ValueError(msg)
-        tmp = self.checkpoint_path.with_suffix(".tmp")
+        path = check_output_file("checkpoint_path", self.checkpoint_path)
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.state_dict()))
-        tmp.replace(self.checkpoint_path)
+        tmp.replace(path)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this optimiser is (JSON-ready)."""
