@@ -104,6 +104,8 @@ class CampaignProgress:
         self._progress = None
         self._task = None
         self._pending: dict[str, tuple[dict, str | None]] = {}
+        #: measure_point runs of a twin outside its validity domain: run uid → the reasons.
+        self._extrapolated: dict[str, list[str]] = {}
 
     def __call__(self, name: str, doc: dict) -> None:
         if name == "stop":  # a point's line once its analysis (or failure) record is complete
@@ -126,8 +128,11 @@ class CampaignProgress:
                 failed = doc.get("failed_point") or {}
                 point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
                 self._pending[doc["uid"]] = (point, f"not run: {failed.get('reason')}")
+        elif plan == "measure_point" and doc.get("extrapolated"):
+            self._extrapolated[doc["uid"]] = list(doc.get("extrapolated_because") or [])
         elif plan == "analysis" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
-            self._pending[doc["uid"]] = (doc, None)
+            reasons = self._extrapolated.pop(doc.get("analysis_of"), None)
+            self._pending[doc["uid"]] = (doc, None if reasons is None else f"twin extrapolated: {'; '.join(reasons)}")
 
     def _begin(self, doc: dict) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

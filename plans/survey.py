@@ -30,7 +30,14 @@ def _readables(reactor: FlowReactor) -> list:
 
 
 def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, Any]:
-    """Start-document metadata describing one point's conditions and the reactor."""
+    """Start-document metadata describing one point's conditions and the reactor.
+
+    A simulated reactor (one with ``extrapolated_because``, :class:`~autolab.devices.twin.TwinFlowReactor`)
+    adds ``extrapolated`` and ``extrapolated_because``: whether, and why, the point lies outside
+    the twin's validity domain, as ``truth`` says it for :func:`autolab.sim.simulate`.
+    """
+    outside = getattr(reactor, "extrapolated_because", None)
+    twin = {} if outside is None else {"extrapolated": bool(reasons := outside(*_as_tuple(point))), "extrapolated_because": reasons}
     return {
         "conditions": {
             "nucleation_temperature_c": point.nucleation_temperature_c,
@@ -46,6 +53,7 @@ def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, An
         "reactor": reactor.name,
         "reactor_class": type(reactor).__name__,
         "autolab_version": autolab.__version__,
+        **twin,
     }
 
 

@@ -216,3 +216,17 @@ def test_a_campaign_whose_report_folder_cannot_be_made_is_refused_before_its_fir
         2, [f"autolab: error: --report={tmp_path / 'afile' / 'rep'}: {tmp_path / 'afile'} is a file, not a folder"]
     )
     assert not catalog.exists()
+
+
+def test_measure_on_the_twin_outside_its_validity_domain_warns_in_one_line_and_measures(tmp_path):
+    result = autolab("measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "270", "--residence-time-s", "20",
+                     "--catalog", str(tmp_path / "cat"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "autolab: warning: outside the twin's validity domain, the result is extrapolated: residence_time_s=20 s is outside 1.5–14 s"
+    ]
+    from autolab.catalog import open_catalog
+
+    uid = json.loads(result.stdout)["uid"]
+    start = open_catalog(tmp_path / "cat")[uid].metadata["start"]
+    assert (start["extrapolated"], start["extrapolated_because"]) == (True, ["residence_time_s=20 s is outside 1.5–14 s"])

@@ -181,3 +181,27 @@ def test_a_resumed_campaigns_best_column_counts_the_points_before_the_resume():
     assert out.getvalue().splitlines()[0].startswith("campaign c1 resumes: msc437, budget 4, 2 done")
     assert rows[2][:7] == ["3", "300", "280", "14", "model", "0.04", "0.07"]
     assert rows[3][:7] == ["4", "300", "280", "14", "model", "0.09", "0.09"]
+
+
+def test_a_campaign_row_of_a_twin_point_outside_its_validity_domain_says_so():
+    out = io.StringIO()
+    progress = CampaignProgress(Console(file=out, width=200, force_terminal=False))
+    settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
+    inside = {"nucleation_temperature_c": 280.0, "growth_temperature_c": 270.0, "residence_time_s": 14.0}
+    outside = {**inside, "residence_time_s": 20.0}
+    for number, doc in enumerate((
+        {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
+        {"plan_name": "measure_point", "uid": "m1", "extrapolated": False, "extrapolated_because": [], **inside},
+        {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m1", "objective_value": 0.1, "design_point": True, **inside},
+        {"plan_name": "measure_point", "uid": "m2", "extrapolated": True,
+         "extrapolated_because": ["residence_time_s=20 s is outside 1.5–14 s"], **outside},
+        {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m2", "objective_value": 0.08, "design_point": True, **outside},
+    )):
+        doc = {"uid": f"run-{number}", **doc}
+        progress("start", doc)
+        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
+    lines = out.getvalue().splitlines()
+    assert lines[2].split()[:6] == ["1", "280", "270", "14", "design", "0.1"]
+    assert "extrapolated" not in lines[2]
+    assert lines[3].split()[:6] == ["2", "280", "270", "20", "design", "0.08"]
+    assert lines[3].endswith("(twin extrapolated: residence_time_s=20 s is outside 1.5–14 s)")

@@ -114,6 +114,22 @@ def test_measure_point_on_the_twin_reads_steady_product(RE, reactor):
     assert stop["run_start"] == uid
 
 
+def test_a_twin_run_says_whether_its_point_lies_outside_the_twins_validity_domain(RE, reactor):
+    """docs/sim.md: a measure_point run of the twin carries extrapolated / extrapolated_because in its
+    start document (Palencia's region: 1.5–14 s, growth ≤ nucleation save up to 230 °C)."""
+    starts = []
+    RE.subscribe(lambda name, doc: starts.append(doc), "start")
+    RE(phase_map(reactor, [280], [270, 300], [14.0, 20.0]))
+    seen = {(s["growth_temperature_c"], s["residence_time_s"]): (s["extrapolated"], s["extrapolated_because"]) for s in starts}
+    assert seen == {
+        (270, 14.0): (False, []),
+        (270, 20.0): (True, ["residence_time_s=20 s is outside 1.5–14 s"]),
+        (300, 14.0): (True, ["growth_temperature_c=300 °C is above nucleation_temperature_c=280 °C and above 230 °C"]),
+        (300, 20.0): (True, ["residence_time_s=20 s is outside 1.5–14 s",
+                             "growth_temperature_c=300 °C is above nucleation_temperature_c=280 °C and above 230 °C"]),
+    }
+
+
 def test_phase_map_order_metadata_and_stops_pumps(RE, reactor):
     starts = []
     RE.subscribe(lambda name, doc: starts.append(doc), "start")

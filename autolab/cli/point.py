@@ -41,6 +41,7 @@ def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **
     values = [conditions[name] for name in NAMES]
     reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     reactor.check_reagents([reactor.check_conditions(*values)])
+    warn_if_extrapolated(reactor, values)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
     session.close()
@@ -66,6 +67,18 @@ def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **
     echo_metrics(metrics)
     for plugin, error in payload["errors"].items():
         click.echo(f"warning: {plugin}: {error}", err=True)
+
+
+def echo_extrapolated(reasons: list[str]) -> None:
+    """The one warning line (stderr) of a twin's point outside its validity domain."""
+    click.echo(f"autolab: warning: outside the twin's validity domain, the result is extrapolated: {'; '.join(reasons)}", err=True)
+
+
+def warn_if_extrapolated(reactor, values) -> None:
+    """Warn (:func:`echo_extrapolated`) before a twin reactor measures a point outside its validity domain."""
+    outside = getattr(reactor, "extrapolated_because", None)
+    if outside is not None and (reasons := outside(*values)):
+        echo_extrapolated(reasons)
 
 
 def echo_metrics(metrics: dict) -> None:
@@ -169,8 +182,7 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
     result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))
     if result.truth["extrapolated"]:
-        reasons = "; ".join(result.truth["extrapolated_because"])
-        click.echo(f"autolab: warning: outside the twin's validity domain, the result is extrapolated: {reasons}", err=True)
+        echo_extrapolated(result.truth["extrapolated_because"])
     if plot_path:
         from ..plotting import plot_simulation
 

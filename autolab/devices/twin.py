@@ -307,6 +307,12 @@ class TwinFlowReactor(FlowReactor):
         self.growth_oven.ramp_rate_c_per_min.put(30.0)
         self.nucleation_heater.ramp_rate_c_per_min.put(120.0)
 
+    def extrapolated_because(self, nucleation_temperature_c: float, growth_temperature_c: float, residence_time_s: float) -> list[str]:
+        """Why the twin's result at this point is an extrapolation: one reason per bound of its
+        validity domain (:data:`autolab.sim.DOMAIN`, the region the seed papers cover) the point
+        violates; empty inside. A real reactor has no such method: its readings are measured."""
+        return sim.outside_domain(sim.Conditions(nucleation_temperature_c, growth_temperature_c, residence_time_s))
+
     # --- what the flow cell sees ------------------------------------------------------------
     def total_flow_now_ul_min(self) -> float:
         """Actual total flow now, µL/min (readbacks, so a dry pump counts as 0)."""
