@@ -89,7 +89,7 @@ def _best_spectra(campaign: Campaign, client, path: Path, n_best: int) -> str:
 
 def sensitive_inputs(campaign: Campaign) -> list[str]:
     """Bounded inputs ordered from the shortest GP length scale (most sensitive) to the longest."""
-    scales = campaign.optimizer.summary().get("length_scales") or {}
+    scales = campaign.model_summary().get("length_scales") or {}
     names = list(campaign.settings.bounds)
     return sorted(names, key=lambda n: scales.get(n, np.inf))
 

@@ -113,8 +113,10 @@ def test_campaign_plan_records_every_decision(RE, reactor):
         assert start["model_summary"]["n_complete"] == i
         assert 240 <= start["nucleation_temperature_c"] <= 350
         assert 1.5 <= start["residence_time_s"] <= 20
-    # Once the model is used its learned length scales are on record.
-    assert set(points[4]["model_summary"]["length_scales"]) == set(WINDOW)
+    # Once the model is used its learned length scales are on record, from the point it first chose:
+    # the model that chose each point, fitted on the outcomes before it.
+    assert set(points[3]["model_summary"]["length_scales"]) == set(WINDOW)
+    assert points[3]["model_summary"]["length_scales"] != points[4]["model_summary"]["length_scales"]
     assert len({s["suggestion_id"] for s in points}) == 5
     for point, analysis in zip(points, analyses, strict=True):
         assert analysis["analysis_of"] == point["uid"]
@@ -773,3 +775,23 @@ def test_a_campaign_refuses_an_outcome_with_a_misspelt_objective_and_keeps_the_p
     assert campaign.points == []
     campaign.ingest([{"_id": point["_id"], "msc437": 0.1, "run_uid": "r1", "analysis_uid": "a1"}])
     assert [(p.value, p.run_uid) for p in campaign.points] == [(0.1, "r1")]
+
+
+def test_a_spent_campaign_resumed_keeps_its_learned_model_in_its_summary_and_report(RE, reactor, catalog_dir, writer):
+    """Resuming a campaign whose budget is spent records its summary again: with the GP length scales
+    and noise level the campaign had learned (the resumed optimiser fits nothing until it chooses a
+    point), and the report orders the inputs by them."""
+    from autolab.report import sensitive_inputs
+
+    RE.subscribe(writer)
+    live_analysis(RE, writer)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=5, initial_design=3, seed=2, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign))
+    writer.flush()
+    learned = campaign.summary()["model_summary"]
+    assert set(learned["length_scales"]) == set(WINDOW)
+    resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
+    again = resumed.summary()["model_summary"]
+    assert (again["length_scales"], again["noise_level"]) == (learned["length_scales"], learned["noise_level"])
+    assert again["n_complete"] == 5
+    assert sensitive_inputs(resumed) == sensitive_inputs(campaign)

@@ -138,7 +138,23 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
             analysis_uid=None if analysis is None else analysis["uid"],
         )
     campaign.resumed_from = campaign.n_tried
+    campaign.model_on_record = _last_learned_model([start for _, kind, start in tried if kind == "measured"], records)
     return campaign
+
+
+def _last_learned_model(points: list[dict], records: list) -> dict:
+    """The GP hyperparameters last on record (length scales, noise level): of the latest point's or
+    summary record's ``model_summary`` that has them; ``{}`` before the model chose a point."""
+    found = [(start["time"], start.get("model_summary") or {}) for start in points]
+    for record in records:
+        start = record.metadata["start"]
+        if start.get("campaign_role") == "summary":
+            found.append((start["time"], (start.get("campaign_summary") or {}).get("model_summary") or {}))
+    learned = [(time, model) for time, model in found if "length_scales" in model]
+    if not learned:
+        return {}
+    model = max(learned, key=lambda item: item[0])[1]
+    return {key: model[key] for key in ("length_scales", "noise_level") if key in model}
 
 
 def _stored_design(stored: CampaignSettings):

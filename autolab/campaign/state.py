@@ -183,6 +183,9 @@ class Campaign:
         self.failed: list[CampaignPoint] = []
         self.listeners: list[Callable[[Campaign, CampaignPoint], None]] = []
         self.resumed_from: int = 0
+        #: A resumed campaign's GP hyperparameters as its records last hold them (``length_scales``,
+        #: ``noise_level``; :meth:`model_summary`); ``{}`` for a new one.
+        self.model_on_record: dict[str, Any] = {}
         #: Suggestions handed out and not yet ingested or failed: ``_id`` → what the campaign knows of it.
         self.pending: dict[str, dict[str, Any]] = {}
 
@@ -209,6 +212,10 @@ class Campaign:
                 trial_id, known, given = suggestion["_id"], True, False
                 params = self._params_of(suggestion)
                 acq = self._acquisition_value(trial_id)
+                # The trial counts stay those before the point; the learned hyperparameters are those
+                # of the model that chose it (fitted in this suggest).
+                chose = self.model_summary()
+                model.update({key: chose[key] for key in ("length_scales", "noise_level") if key in chose})
             self.pending[trial_id] = {
                 "conditions": {**params, **self.settings.fixed},
                 "acquisition_value": None if acq is None or not math.isfinite(acq) else float(acq),
@@ -371,9 +378,16 @@ class Campaign:
         return out
 
     def model_summary(self) -> dict[str, Any]:
-        """The inner optimiser's ``summary()`` (trial counts, GP length scales, noise), or ``{}``."""
+        """The inner optimiser's ``summary()`` (trial counts, GP length scales, noise), or ``{}``.
+
+        A resumed campaign's optimiser has learned nothing until its first model step; until then
+        the hyperparameters are those last on record (:attr:`model_on_record`).
+        """
         summary = getattr(self.optimizer, "summary", None)
-        return dict(summary()) if callable(summary) else {}
+        out = dict(summary()) if callable(summary) else {}
+        if "length_scales" not in out and self.model_on_record:
+            out.update(self.model_on_record)
+        return out
 
     def settings_metadata(self) -> dict[str, Any]:
         """The campaign's settings as stored in its start record."""
