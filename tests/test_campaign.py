@@ -795,3 +795,27 @@ def test_a_spent_campaign_resumed_keeps_its_learned_model_in_its_summary_and_rep
     assert (again["length_scales"], again["noise_level"]) == (learned["length_scales"], learned["noise_level"])
     assert again["n_complete"] == 5
     assert sensitive_inputs(resumed) == sensitive_inputs(campaign)
+
+
+def test_ctrl_c_while_the_report_is_written_keeps_the_points_and_says_how_to_write_it(tmp_path, monkeypatch, capsys):
+    """Found by a walkthrough: Ctrl-C just after the last point (while the writer flushes and the report
+    is written) ended in a bare "autolab: interrupted". It now names what is kept and the command that
+    writes the report; every point is in the catalog."""
+    import autolab.report
+    from autolab.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(autolab.report, "write_report", interrupted)
+    catalog = tmp_path / "cat"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["campaign", "--budget", "2", "--initial-design", "2", "--seed", "1", "--catalog", str(catalog),
+              "--fix", "growth_temperature_c=240", "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log"])
+    assert exit_info.value.code == 130
+    (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
+    campaign_id = line.split("storing campaign ")[1].split(" ")[0]
+    assert line == (f"autolab: interrupted while storing campaign {campaign_id} and writing its report; its measured points are "
+                    f"kept in {catalog}; write the report with: autolab campaign --resume {campaign_id} --catalog {catalog}")
+    statuses = [r.metadata["stop"]["exit_status"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")]
+    assert statuses == ["success", "success"]

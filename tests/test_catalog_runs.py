@@ -239,6 +239,11 @@ def test_runs_lists_measurements_unless_all(measured):
     assert [row["uid"] for row in json.loads(default.output)] == [uid]
     every = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--json", "--all"])
     assert sorted(row["plan_name"] for row in json.loads(every.output)) == ["analysis", "deferred_analysis", "measure_point"]
+    # A table cut at --limit says so in its title; one that is not, counts its runs.
+    cut = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--all", "--limit", "2"])
+    assert "the newest 2 of 3 runs (--limit N for more)" in cut.output
+    whole = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--all"])
+    assert "3 run(s)" in whole.output
 
 
 # --- exports -----------------------------------------------------------------------------

@@ -230,3 +230,12 @@ def test_measure_on_the_twin_outside_its_validity_domain_warns_in_one_line_and_m
     uid = json.loads(result.stdout)["uid"]
     start = open_catalog(tmp_path / "cat")[uid].metadata["start"]
     assert (start["extrapolated"], start["extrapolated_because"]) == (True, ["residence_time_s=20 s is outside 1.5–14 s"])
+
+
+def test_a_phase_map_that_leaves_no_point_is_refused_before_a_catalog_is_made(tmp_path):
+    result = autolab("phase-map", "--nucleation-temperatures-c", "260", "--growth-temperatures-c", "280", "--residence-times-s", "14",
+                     "--growth-not-above-nucleation", "--catalog", str(tmp_path / "cat"))
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "autolab: error: --growth-not-above-nucleation leaves no point of the grid (every growth temperature is above every "
+           "nucleation temperature); nothing to measure")
+    assert not (tmp_path / "cat").exists()

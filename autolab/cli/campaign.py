@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import AutolabError, check_output_folder
-from ..interrupt import INTERRUPTED_EXIT, run_interruptible
+from ..interrupt import INTERRUPTED_EXIT, Interrupted, run_interruptible
 from .options import (
     BOUND_OPTION,
     CATALOG_OPTION,
@@ -112,18 +112,24 @@ def campaign(
                 new_campaign = Campaign.resume(session.catalog, resume_id, reactor.limits(), sink=session.writer,
                                                cost_model=ReactorCostModel.from_reactor(reactor))
             summary, interrupted = _run(session, new_campaign, quiet=as_json, on_point_failure=on_point_failure)
-            session.writer.flush(timeout=600)
-            if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
-                resumed_from = new_campaign.resumed_from
-                new_campaign = Campaign.resume(session.catalog, new_campaign.id, reactor.limits(), sink=session.writer,
-                                               cost_model=ReactorCostModel.from_reactor(reactor))
-                new_campaign.resumed_from = resumed_from
-                summary = new_campaign.summary("interrupted")
+            try:
                 session.writer.flush(timeout=600)
-            report = Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id
-            from ..report import write_report
+                if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
+                    resumed_from = new_campaign.resumed_from
+                    new_campaign = Campaign.resume(session.catalog, new_campaign.id, reactor.limits(), sink=session.writer,
+                                                   cost_model=ReactorCostModel.from_reactor(reactor))
+                    new_campaign.resumed_from = resumed_from
+                    summary = new_campaign.summary("interrupted")
+                    session.writer.flush(timeout=600)
+                report = (Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id).resolve()
+                from ..report import write_report
 
-            paths = write_report(new_campaign, session.catalog, report, summary=summary)
+                paths = write_report(new_campaign, session.catalog, report, summary=summary)
+            except KeyboardInterrupt:  # after the plan: its runs are stored or journalled; the report is what is missing
+                msg = (f"interrupted while storing campaign {new_campaign.id} and writing its report; its measured points are "
+                       f"kept in {session.location}; write the report with: autolab campaign --resume {new_campaign.id} "
+                       f"--catalog {session.location}")
+                raise Interrupted(msg) from None
         finally:
             session.close()
     payload = {**summary, "report": str(report), "report_files": paths, "catalog": session.location, "interrupted": interrupted}

@@ -28,7 +28,8 @@ CATALOG_OPTION = click.option(
          "(default: $AUTOLAB_CATALOG, the AUTOLAB_CONFIG file's [catalog] location, or $XDG_DATA_HOME/autolab/catalog).",
 )
 SEED_OPTION = click.option(
-    "--seed", type=int, default=None, help="Seed of the twin's noise (default: the session config's seed, else 0)."
+    "--seed", type=int, default=None,
+    help="Seed of the twin's noise (default: the session config's seed, else 0); repeats a run exactly with --time-scale 0 only.",
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 TIME_SCALE_OPTION = click.option(

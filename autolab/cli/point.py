@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import check_output_file
+from ..errors import LimitError, check_output_file
 from ..interrupt import Interrupted
 from .options import (
     CATALOG_OPTION,
@@ -135,6 +135,10 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
         for values in itertools.product(*grid)
         if not (growth_not_above_nucleation and values[1] > values[0])
     ]
+    if not points:
+        msg = ("--growth-not-above-nucleation leaves no point of the grid (every growth temperature is above every "
+               "nucleation temperature); nothing to measure")
+        raise LimitError(msg)
     reactor.check_reagents(points)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)

@@ -28,11 +28,13 @@ def runs(catalog, limit, show_all, as_json):
 
     client = open_catalog(catalog, create=False)
     selected = client if show_all else measurements(client)
-    rows = run_summaries(list(selected.values())[-limit:])
+    stored = list(selected.values())
+    rows = run_summaries(stored[-limit:])
     if as_json:
         click.echo(json.dumps(rows))
         return
-    table = Table(title=f"{len(rows)} run(s)")
+    shown = f"{len(rows)} run(s)" if len(rows) == len(stored) else f"the newest {len(rows)} of {len(stored)} runs (--limit N for more)"
+    table = Table(title=shown)
     for column in ("uid", "time", "plan", *(c.column for c in CONDITIONS), "status"):
         table.add_column(column)
     for row in rows:
