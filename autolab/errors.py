@@ -108,7 +108,12 @@ def check_output_file(option: str, path: str | os.PathLike, *, error: type[Autol
     autolab.errors.LimitError: --plot=/no/such/folder/p.png: the folder /no/such/folder does not exist
     """
     path = Path(path).expanduser().resolve()
-    if not path.parent.is_dir():
+    try:
+        found = path.parent.is_dir()
+    except OSError as exc:  # a parent that cannot be searched
+        msg = f"{option}={path}: {exc.strerror}"
+        raise error(msg) from None
+    if not found:
         msg = f"{option}={path}: the folder {path.parent} does not exist"
         raise error(msg)
     return path
@@ -121,8 +126,13 @@ def check_output_folder(option: str, path: str | os.PathLike) -> Path:
     writable folder, and ``path`` itself, if it exists, a folder.
     """
     path = Path(path).expanduser().resolve()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
+    try:
+        existing = next(p for p in (path, *path.parents) if p.exists())
+        folder = existing.is_dir()
+    except OSError as exc:  # a parent that cannot be searched
+        msg = f"{option}={path}: {exc.strerror}"
+        raise LimitError(msg) from None
+    if not folder:
         msg = f"{option}={path}: {existing} is a file, not a folder"
         raise LimitError(msg)
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -57,6 +57,8 @@ def uvvis_only() -> PluginManager:
          "objective setting 'target_diameter_nm' is not one objective 'msc437' takes; it takes none"),
         ({"initial_design": [{"nucleation_temperature_c": 260, "growth_temperature_c": 260, "residence_time_s": 30}], "bounds": WINDOW},
          "initial_design[0] residence_time_s=30 is outside the campaign's allowed range 1.5–20 s"),
+        ({"initial_design": [], "bounds": WINDOW},
+         "initial_design=[] holds no point; give points, a number of points, or None for the default design"),
     ],
 )
 def test_bad_campaign_settings_name_the_field_value_and_range(kwargs, message):
@@ -811,11 +813,13 @@ def test_ctrl_c_while_the_report_is_written_keeps_the_points_and_says_how_to_wri
     catalog = tmp_path / "cat"
     with pytest.raises(SystemExit) as exit_info:
         main(["campaign", "--budget", "2", "--initial-design", "2", "--seed", "1", "--catalog", str(catalog),
+              "--report", str(tmp_path / "rep"),
               "--fix", "growth_temperature_c=240", "--bound", "nucleation_temperature_c=260:340", "--bound", "residence_time_s=2:15:log"])
     assert exit_info.value.code == 130
     (line,) = capsys.readouterr().err.strip().splitlines()[-1:]
     campaign_id = line.split("storing campaign ")[1].split(" ")[0]
     assert line == (f"autolab: interrupted while storing campaign {campaign_id} and writing its report; its measured points are "
-                    f"kept in {catalog}; write the report with: autolab campaign --resume {campaign_id} --catalog {catalog}")
+                    f"kept in {catalog}; write the report with: autolab campaign --resume {campaign_id} --catalog {catalog} "
+                    f"--report {tmp_path / 'rep'}")
     statuses = [r.metadata["stop"]["exit_status"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")]
     assert statuses == ["success", "success"]

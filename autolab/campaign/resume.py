@@ -150,11 +150,10 @@ def _last_learned_model(points: list[dict], records: list) -> dict:
         start = record.metadata["start"]
         if start.get("campaign_role") == "summary":
             found.append((start["time"], (start.get("campaign_summary") or {}).get("model_summary") or {}))
-    learned = [(time, model) for time, model in found if "length_scales" in model]
-    if not learned:
-        return {}
-    model = max(learned, key=lambda item: item[0])[1]
-    return {key: model[key] for key in ("length_scales", "noise_level") if key in model}
+    from .state import learned
+
+    with_scales = [(time, model) for time, model in found if "length_scales" in model]
+    return learned(max(with_scales, key=lambda item: item[0])[1]) if with_scales else {}
 
 
 def _stored_design(stored: CampaignSettings):

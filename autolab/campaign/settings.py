@@ -193,6 +193,9 @@ def check_design(
     if isinstance(initial_design, (int, np.integer)):
         return check_count("initial_design", initial_design, 1, budget), []
     design = [_check_design_point(space, i, point) for i, point in enumerate(initial_design)]
+    if not design:
+        msg = "initial_design=[] holds no point; give points, a number of points, or None for the default design"
+        raise LimitError(msg)
     return len(design), design
 
 

@@ -34,6 +34,11 @@ from .settings import CampaignSettings, campaign_bounds, campaign_constraints, c
 logger = logging.getLogger(__name__)
 
 
+def learned(model_summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The learned GP hyperparameters of a model summary: ``length_scales`` and ``noise_level``, where present."""
+    return {key: model_summary[key] for key in ("length_scales", "noise_level") if key in model_summary}
+
+
 @dataclass
 class CampaignPoint:
     """One tried point of a campaign: measured, or (with ``failure``) not run by the reactor.
@@ -214,8 +219,7 @@ class Campaign:
                 acq = self._acquisition_value(trial_id)
                 # The trial counts stay those before the point; the learned hyperparameters are those
                 # of the model that chose it (fitted in this suggest).
-                chose = self.model_summary()
-                model.update({key: chose[key] for key in ("length_scales", "noise_level") if key in chose})
+                model.update(learned(self.model_summary()))
             self.pending[trial_id] = {
                 "conditions": {**params, **self.settings.fixed},
                 "acquisition_value": None if acq is None or not math.isfinite(acq) else float(acq),

@@ -497,6 +497,9 @@ def serialize_table_creation() -> None:
                         )
                 connection.commit()
                 return data_source
+            except BaseException:
+                connection.rollback()  # so that the unlock below runs, and the error raised is the first one
+                raise
             finally:
                 with connection.cursor() as cursor:
                     cursor.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")

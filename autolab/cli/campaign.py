@@ -84,7 +84,7 @@ def campaign(
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
     # The report is written after the last point: a folder that cannot be made is refused before the first.
-    check_output_folder("--report", report_dir if report_dir else Path.cwd() / "autolab-reports")
+    report_root = check_output_folder("--report", report_dir if report_dir else Path.cwd() / "autolab-reports")
     reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)
     seed = 0 if seed is None else seed
     with warnings_to_stderr():
@@ -121,14 +121,15 @@ def campaign(
                     new_campaign.resumed_from = resumed_from
                     summary = new_campaign.summary("interrupted")
                     session.writer.flush(timeout=600)
-                report = (Path(report_dir) if report_dir else Path.cwd() / "autolab-reports" / new_campaign.id).resolve()
+                report = report_root if report_dir else report_root / new_campaign.id
                 from ..report import write_report
 
                 paths = write_report(new_campaign, session.catalog, report, summary=summary)
             except KeyboardInterrupt:  # after the plan: its runs are stored or journalled; the report is what is missing
+                again = f" --report {report_root}" if report_dir else ""
                 msg = (f"interrupted while storing campaign {new_campaign.id} and writing its report; its measured points are "
                        f"kept in {session.location}; write the report with: autolab campaign --resume {new_campaign.id} "
-                       f"--catalog {session.location}")
+                       f"--catalog {session.location}{again}")
                 raise Interrupted(msg) from None
         finally:
             session.close()

@@ -181,7 +181,7 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     from ..conditions import NAMES
 
     if plot_path:
-        check_output_file("--plot", plot_path)
+        plot_path = check_output_file("--plot", plot_path)
     given = {name: conditions[name] for name in NAMES}
     given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
     result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))
