@@ -97,6 +97,16 @@ def check_seed(field: str, value: Any) -> int:
     return number
 
 
+def _looked_up(option: str, path: Path, look, error: type[AutolabError]):
+    """``look()``, or ``error`` naming ``option`` and ``path`` when the file system refuses the lookup
+    (a parent folder that cannot be searched)."""
+    try:
+        return look()
+    except OSError as exc:
+        msg = f"{option}={path}: {exc.strerror}"
+        raise error(msg) from None
+
+
 def check_output_file(option: str, path: str | os.PathLike, *, error: type[AutolabError] = LimitError) -> Path:
     """``path`` as an absolute path whose folder exists, or ``error`` naming ``option`` and the folder.
 
@@ -108,12 +118,7 @@ def check_output_file(option: str, path: str | os.PathLike, *, error: type[Autol
     autolab.errors.LimitError: --plot=/no/such/folder/p.png: the folder /no/such/folder does not exist
     """
     path = Path(path).expanduser().resolve()
-    try:
-        found = path.parent.is_dir()
-    except OSError as exc:  # a parent that cannot be searched
-        msg = f"{option}={path}: {exc.strerror}"
-        raise error(msg) from None
-    if not found:
+    if not _looked_up(option, path, path.parent.is_dir, error):
         msg = f"{option}={path}: the folder {path.parent} does not exist"
         raise error(msg)
     return path
@@ -126,13 +131,8 @@ def check_output_folder(option: str, path: str | os.PathLike) -> Path:
     writable folder, and ``path`` itself, if it exists, a folder.
     """
     path = Path(path).expanduser().resolve()
-    try:
-        existing = next(p for p in (path, *path.parents) if p.exists())
-        folder = existing.is_dir()
-    except OSError as exc:  # a parent that cannot be searched
-        msg = f"{option}={path}: {exc.strerror}"
-        raise LimitError(msg) from None
-    if not folder:
+    existing = _looked_up(option, path, lambda: next(p for p in (path, *path.parents) if p.exists()), LimitError)
+    if not existing.is_dir():
         msg = f"{option}={path}: {existing} is a file, not a folder"
         raise LimitError(msg)
     if not os.access(existing, os.W_OK | os.X_OK):

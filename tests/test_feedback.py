@@ -103,12 +103,21 @@ def test_ctrl_c_during_a_measurement_is_one_line_and_keeps_the_aborted_run(tmp_p
     assert [run.metadata["stop"]["exit_status"] for run in runs] == ["abort"]
 
 
-def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
+def shown_progress(docs, width: int = 160) -> tuple[CampaignProgress, str]:
+    """The live table after ``docs`` (start documents, ``uid`` run-N unless given), each run finished with success."""
     out = io.StringIO()
-    progress = CampaignProgress(Console(file=out, width=160, force_terminal=False))
+    progress = CampaignProgress(Console(file=out, width=width, force_terminal=False))
+    for number, doc in enumerate(docs):
+        doc = {"uid": f"run-{number}", **doc}
+        progress("start", doc)
+        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
+    return progress, out.getvalue()
+
+
+def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
     settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
     conditions = {"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 14.0}
-    for number, doc in enumerate((
+    progress, text = shown_progress((
         {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
         {"plan_name": "analysis", "campaign_id": "other", "objective_value": 9.0, **conditions},  # another campaign's point
         {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.125, "design_point": True, **conditions},
@@ -117,14 +126,11 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
         {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": "c1",
          "campaign_summary": {"objective": "msc437", "best": conditions, "best_value": 0.125, "n_runs": 2, "budget": 2,
                               "stop_reason": "budget spent", "n_failed": 1}},
-    )):
-        doc = {"uid": f"run-{number}", **doc}
-        progress("start", doc)
-        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
-    rows = [line.split() for line in out.getvalue().splitlines()]
+    ))
+    rows = [line.split() for line in text.splitlines()]
     assert rows[2][:6] == ["1", "300", "280", "14", "design", "0.125"]
     assert rows[3][:7] == ["2", "300", "280", "14", "model", "failed", "0.125"]
-    assert out.getvalue().splitlines()[3].endswith("(not run: needs 60000 µL, a full syringe holds 50000 µL)")
+    assert text.splitlines()[3].endswith("(not run: needs 60000 µL, a full syringe holds 50000 µL)")
     assert progress.last_summary["n_failed"] == 1
     assert progress.last_summary.best_value == 0.125
 
@@ -164,43 +170,33 @@ def test_a_session_that_must_not_create_its_catalog_names_the_missing_path(tmp_p
 
 
 def test_a_resumed_campaigns_best_column_counts_the_points_before_the_resume():
-    out = io.StringIO()
-    progress = CampaignProgress(Console(file=out, width=160, force_terminal=False))
     settings = {"objective": "msc437", "direction": "maximize", "budget": 4}
     conditions = {"nucleation_temperature_c": 300.0, "growth_temperature_c": 280.0, "residence_time_s": 14.0}
-    for number, doc in enumerate((
+    _, text = shown_progress((
         {"plan_name": "autonomous_campaign", "campaign_role": "resume", "campaign_id": "c1", "campaign_settings": settings,
          "points_done": 2, "points_tried": 2, "best_value_so_far": 0.07},
         {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.04, "design_point": False, **conditions},
         {"plan_name": "analysis", "campaign_id": "c1", "objective_value": 0.09, "design_point": False, **conditions},
-    )):
-        doc = {"uid": f"run-{number}", **doc}
-        progress("start", doc)
-        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
-    rows = [line.split() for line in out.getvalue().splitlines()]
-    assert out.getvalue().splitlines()[0].startswith("campaign c1 resumes: msc437, budget 4, 2 done")
+    ))
+    rows = [line.split() for line in text.splitlines()]
+    assert text.splitlines()[0].startswith("campaign c1 resumes: msc437, budget 4, 2 done")
     assert rows[2][:7] == ["3", "300", "280", "14", "model", "0.04", "0.07"]
     assert rows[3][:7] == ["4", "300", "280", "14", "model", "0.09", "0.09"]
 
 
 def test_a_campaign_row_of_a_twin_point_outside_its_validity_domain_says_so():
-    out = io.StringIO()
-    progress = CampaignProgress(Console(file=out, width=200, force_terminal=False))
     settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
     inside = {"nucleation_temperature_c": 280.0, "growth_temperature_c": 270.0, "residence_time_s": 14.0}
     outside = {**inside, "residence_time_s": 20.0}
-    for number, doc in enumerate((
+    _, text = shown_progress((
         {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
         {"plan_name": "measure_point", "uid": "m1", "extrapolated": False, "extrapolated_because": [], **inside},
         {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m1", "objective_value": 0.1, "design_point": True, **inside},
         {"plan_name": "measure_point", "uid": "m2", "extrapolated": True,
          "extrapolated_because": ["residence_time_s=20 s is outside 1.5–14 s"], **outside},
         {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m2", "objective_value": 0.08, "design_point": True, **outside},
-    )):
-        doc = {"uid": f"run-{number}", **doc}
-        progress("start", doc)
-        progress("stop", {"run_start": doc["uid"], "exit_status": "success"})
-    lines = out.getvalue().splitlines()
+    ))
+    lines = text.splitlines()
     assert lines[2].split()[:6] == ["1", "280", "270", "14", "design", "0.1"]
     assert "extrapolated" not in lines[2]
     assert lines[3].split()[:6] == ["2", "280", "270", "20", "design", "0.08"]

@@ -58,7 +58,9 @@ def queue(tmp_path_factory):
     assert started.returncode == 0, started.stderr
     state = load_state(directory)
     assert state.catalog == str(catalog)
-    yield state, manager_api(state), catalog, directory
+    # The tests' own requests wait up to 30 s for the manager: on a loaded 2-core CI machine its answer
+    # to queue_item_add once took longer than the 5 s a client waits by default (CommTimeoutError).
+    yield state, manager_api(state, timeout_s=30.0), catalog, directory
     stopped = autolab("queue", "stop", "--dir", str(directory))
     assert stopped.returncode == 0, stopped.stderr
     time.sleep(0.5)
