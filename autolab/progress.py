@@ -104,7 +104,7 @@ class CampaignProgress:
         self._progress = None
         self._task = None
         self._pending: dict[str, tuple[dict, str | None]] = {}
-        #: measure_point runs of a twin outside its validity domain: run uid → the reasons.
+        #: The campaign's measure_point runs of a twin outside its validity domain: run uid → the reasons.
         self._extrapolated: dict[str, list[str]] = {}
 
     def __call__(self, name: str, doc: dict) -> None:
@@ -115,22 +115,20 @@ class CampaignProgress:
             return
         if name != "start":
             return
-        plan = doc.get("plan_name")
-        if plan == "autonomous_campaign":
-            role = doc.get("campaign_role")
-            if role in ("start", "resume"):
-                self._begin(doc)
-            elif self._campaign is None or doc.get("campaign_id") != self._campaign["id"]:
-                return
-            elif role == "summary":
-                self._finish(doc)
-            elif role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
-                failed = doc.get("failed_point") or {}
-                point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
-                self._pending[doc["uid"]] = (point, f"not run: {failed.get('reason')}")
+        plan, role = doc.get("plan_name"), doc.get("campaign_role")
+        if plan == "autonomous_campaign" and role in ("start", "resume"):
+            self._begin(doc)
+        elif self._campaign is None or doc.get("campaign_id") != self._campaign["id"]:
+            return  # another campaign's run, or none's (a phase map): kept nowhere, so nothing accumulates
+        elif plan == "autonomous_campaign" and role == "summary":
+            self._finish(doc)
+        elif plan == "autonomous_campaign" and role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
+            failed = doc.get("failed_point") or {}
+            point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
+            self._pending[doc["uid"]] = (point, f"not run: {failed.get('reason')}")
         elif plan == "measure_point" and doc.get("extrapolated"):
             self._extrapolated[doc["uid"]] = list(doc.get("extrapolated_because") or [])
-        elif plan == "analysis" and self._campaign is not None and doc.get("campaign_id") == self._campaign["id"]:
+        elif plan == "analysis":
             reasons = self._extrapolated.pop(doc.get("analysis_of"), None)
             self._pending[doc["uid"]] = (doc, None if reasons is None else f"twin extrapolated: {'; '.join(reasons)}")
 

@@ -29,6 +29,14 @@ def _readables(reactor: FlowReactor) -> list:
     ]
 
 
+def extrapolated_because(reactor: FlowReactor, nucleation_temperature_c: float, growth_temperature_c: float,
+                         residence_time_s: float) -> list[str] | None:
+    """Why a twin reactor's result at this point is an extrapolation (``[]`` inside its validity
+    domain), or None for a reactor that is no twin in this process and so measures, not extrapolates."""
+    outside = getattr(reactor, "extrapolated_because", None)
+    return None if outside is None else outside(nucleation_temperature_c, growth_temperature_c, residence_time_s)
+
+
 def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, Any]:
     """Start-document metadata describing one point's conditions and the reactor.
 
@@ -36,8 +44,8 @@ def point_metadata(reactor: FlowReactor, point: PointConditions) -> dict[str, An
     adds ``extrapolated`` and ``extrapolated_because``: whether, and why, the point lies outside
     the twin's validity domain, as ``truth`` says it for :func:`autolab.sim.simulate`.
     """
-    outside = getattr(reactor, "extrapolated_because", None)
-    twin = {} if outside is None else {"extrapolated": bool(reasons := outside(*_as_tuple(point))), "extrapolated_because": reasons}
+    reasons = extrapolated_because(reactor, *_as_tuple(point))
+    twin = {} if reasons is None else {"extrapolated": bool(reasons), "extrapolated_because": reasons}
     return {
         "conditions": {
             "nucleation_temperature_c": point.nucleation_temperature_c,

@@ -190,9 +190,9 @@ def test_a_campaign_row_of_a_twin_point_outside_its_validity_domain_says_so():
     outside = {**inside, "residence_time_s": 20.0}
     _, text = shown_progress((
         {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
-        {"plan_name": "measure_point", "uid": "m1", "extrapolated": False, "extrapolated_because": [], **inside},
+        {"plan_name": "measure_point", "campaign_id": "c1", "uid": "m1", "extrapolated": False, "extrapolated_because": [], **inside},
         {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m1", "objective_value": 0.1, "design_point": True, **inside},
-        {"plan_name": "measure_point", "uid": "m2", "extrapolated": True,
+        {"plan_name": "measure_point", "campaign_id": "c1", "uid": "m2", "extrapolated": True,
          "extrapolated_because": ["residence_time_s=20 s is outside 1.5–14 s"], **outside},
         {"plan_name": "analysis", "campaign_id": "c1", "analysis_of": "m2", "objective_value": 0.08, "design_point": True, **outside},
     ))

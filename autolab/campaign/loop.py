@@ -82,12 +82,13 @@ def campaign_loop(problem: OptimizationProblem, record: Recorder, *, md: dict[st
     extra = dict(md or {})
     if extra:  # the campaign's metadata reaches every run of it, the analysis runs included
         extra["shared_md_keys"] = sorted(extra)
+    best = campaign.best()
     yield from record(
         "resume" if campaign.resumed_from else "start",
         campaign_settings=campaign.settings_metadata(),
         points_done=len(campaign.points),
         points_tried=campaign.n_tried,
-        best_value_so_far=None if campaign.best() is None else campaign.best().value,
+        best_value_so_far=None if best is None else best.value,
     )
     stop_reason = None
     while stop_reason is None:

@@ -76,8 +76,9 @@ def echo_extrapolated(reasons: list[str]) -> None:
 
 def warn_if_extrapolated(reactor, values) -> None:
     """Warn (:func:`echo_extrapolated`) before a twin reactor measures a point outside its validity domain."""
-    outside = getattr(reactor, "extrapolated_because", None)
-    if outside is not None and (reasons := outside(*values)):
+    from ..plans.survey import extrapolated_because
+
+    if reasons := extrapolated_because(reactor, *values):
         echo_extrapolated(reasons)
 
 
