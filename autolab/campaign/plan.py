@@ -178,10 +178,12 @@ def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]
 
 
 def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[list[str]]:
-    """Wait (up to ``timeout_s``) until every status in ``statuses`` is done; the failures that arrive meanwhile.
+    """Wait (up to ``timeout_s``) until every status in ``statuses`` is done; the failures of the point.
 
     The RunEngine raises a status's failure at the plan's next message; the ones raised here are
-    collected instead of ending the campaign.
+    collected instead of ending the campaign. It holds one pending failure at a time, so of two
+    statuses failing in one turn of its event loop one is never raised: every failed status in
+    ``statuses`` is read as well.
     """
     failures: list[str] = []
     deadline = time.monotonic() + timeout_s
@@ -196,7 +198,12 @@ def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[
             if not all(status.done for status in statuses):
                 pending = ", ".join(repr(status) for status in statuses if not status.done)
                 logger.warning("after a failure, moves still not done in %.0f s: %s", timeout_s, pending)
-            return failures
+            failed = [status.exception() for status in statuses if status.done and not status.success]
+            return failures + [_one_line(exc) for exc in failed if exc is not None]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc) or type(exc).__name__).split())
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -204,8 +211,7 @@ def _failure_text(exc: BaseException) -> str:
     cause = exc.args[0] if exc.args else None
     inner = getattr(cause, "exception", None)
     inner = inner() if callable(inner) else inner
-    text = str(inner or exc.__cause__ or exc) or type(exc).__name__
-    return " ".join(text.split())
+    return _one_line(inner or exc.__cause__ or exc)
 
 
 class LiveEvaluation:
