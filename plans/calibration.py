@@ -194,8 +194,8 @@ def _calibration_run(detector, kind: str, settings: dict, readings: dict, md: di
     }
     _md.update(md or {})
 
-    @bpp.stage_decorator([detector])
     @bpp.run_decorator(md=_md)
+    @bpp.stage_decorator([detector])  # inside the run, as measure_point's (a pause after the close replays nothing)
     def inner():
         for signal, (during, _) in settings.items():
             yield from bps.mv(signal, during)

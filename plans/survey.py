@@ -132,8 +132,10 @@ def measure_point(
     }
     _md.update(md or {})
 
-    @bpp.stage_decorator([reactor.spectrometer, reactor.saxs])
+    # Staged inside the run: unstaging resets the RunEngine's rewind cache before the run closes,
+    # so a pause just after the close (a double Ctrl-C) replays none of the closed run's readings.
     @bpp.run_decorator(md=_md)
+    @bpp.stage_decorator([reactor.spectrometer, reactor.saxs])
     def inner():
         yield from set_conditions(reactor, *_as_tuple(point))
         yield from wait_steady(reactor, flush_volumes=flush_volumes)

@@ -393,20 +393,24 @@ def test_cli_campaign_bad_input(tmp_path, args, message):
 
 
 
-def pause_in_point(RE, n):
-    """Pause at once (what a double Ctrl-C does) when the n-th measure_point run has its reading.
+def pause_in_point(RE, n, *, closed=False):
+    """Pause at once (what a double Ctrl-C does) when the n-th measure_point run has its reading,
+    or with ``closed`` as soon as that run has closed.
 
     Callbacks run on the RunEngine's loop, where the public ``request_pause`` (made for other
     threads) would wait on itself; the pause coroutine is scheduled on the loop instead.
     """
     import asyncio
 
-    seen = {"points": 0, "paused": False}
+    seen = {"points": 0, "paused": False, "uid": None}
 
     def callback(name, doc):
         if name == "start" and doc.get("plan_name") == "measure_point":
             seen["points"] += 1
-        if name == "event" and seen["points"] == n and not seen["paused"] and "reactor_spectrometer_absorbance" in doc["data"]:
+            seen["uid"] = doc["uid"] if seen["points"] == n else seen["uid"]
+        reading = name == "event" and not closed and "reactor_spectrometer_absorbance" in doc["data"]
+        stopped = name == "stop" and closed and doc["run_start"] == seen["uid"]
+        if (reading or stopped) and seen["points"] == n and not seen["paused"]:
             seen["paused"] = True  # once: resuming rewinds to the checkpoint and reads the point again
             seen["task"] = asyncio.ensure_future(RE._request_pause_coro(defer=False), loop=RE.loop)
 
@@ -432,6 +436,26 @@ def test_paused_campaign_resumes_and_finishes(RE, reactor):
     assert len(campaign.points) == 3
     stops = [d for n, d in docs if n == "stop"]
     assert {d["exit_status"] for d in stops} == {"success"}
+
+
+def test_a_campaign_paused_as_a_point_closes_resumes_without_measuring_it_again(RE, reactor):
+    """A double Ctrl-C can land between a point's closed run and the next checkpoint; resuming
+    then replays nothing of the closed run (bluesky would raise IllegalMessageSequence on its
+    readings) and the campaign goes on from the next point."""
+    from bluesky.utils import RunEngineInterrupted
+
+    docs = collect(RE)
+    pause_in_point(RE, 2, closed=True)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=3, initial_design=3, seed=1, manager=uvvis_only())
+    with pytest.raises(RunEngineInterrupted):
+        RE(run_campaign(reactor, campaign))
+    assert RE.state == "paused"
+    RE.resume()
+    assert len(campaign.points) == 3
+    assert len(starts(docs, "measure_point")) == 3
+    assert [len([d for n, d in docs if n == "event" and d["descriptor"] == desc["uid"]])
+            for desc in (d for n, d in docs if n == "descriptor" and d["name"] == "primary")] == [1, 1, 1]
+    assert {d["exit_status"] for n, d in docs if n == "stop"} == {"success"}
 
 
 def test_aborted_campaign_leaves_the_reactor_safe_and_keeps_finished_points(RE, reactor):
