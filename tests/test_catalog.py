@@ -326,6 +326,30 @@ def test_a_second_writer_replays_only_the_journals_of_writers_that_are_gone(tmp_
     assert not list(journal_directory(path).glob("*.jsonl"))
 
 
+def test_autolab_runs_stores_what_a_killed_writer_left_and_lists_it(tmp_path):
+    """`autolab queue stop` mid-plan says its runs are stored the next time the catalog is opened:
+    `autolab runs` opens it, stores them with one line on stderr and lists them."""
+    path = tmp_path / "shared"
+    open_catalog(path)
+    process = subprocess.Popen([sys.executable, "-c", WRITER_IN_A_RUN, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        uid = process.stdout.readline().strip()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        process.stdout.close()
+    assert uid not in open_catalog(path)
+    listed = subprocess.run([sys.executable, "-m", "autolab", "runs", "--all", "--json", "--catalog", str(path)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert listed.returncode == 0, listed.stderr
+    assert f"storing 1 run(s) a stopped writer left in the journal {journal_directory(path)} …" in listed.stderr
+    assert [row["uid"] for row in json.loads(listed.stdout)] == [uid]
+    assert waiting_journals(journal_directory(path)) == []
+    again = subprocess.run([sys.executable, "-m", "autolab", "runs", "--all", "--catalog", str(path)],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert "storing" not in again.stderr
+
+
 def test_an_empty_journal_left_by_a_killed_writer_is_deleted_and_a_strange_one_is_kept(tmp_path):
     """A writer killed between creating a journal and writing the start document leaves an empty file."""
     path = tmp_path / "cat"

@@ -100,7 +100,7 @@ def test_queue_stop_says_how_many_runs_wait_in_the_journal(tmp_path):
     result, _ = autolab("queue", "stop", "--dir", str(tmp_path / "queue"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
-        f"2 run(s) did not reach the catalog; their journals in {journal} are stored the next time anything opens it"]
+        f"2 run(s) did not reach the catalog; their journals in {journal} are stored by the next writer on the catalog, or by `autolab runs`"]
     assert not (tmp_path / "queue" / "queue.json").exists()
 
 

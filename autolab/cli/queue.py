@@ -110,7 +110,7 @@ def queue_stop(directory):
     if waiting:
         folders = sorted({str(path.parent) for path in waiting})
         click.echo(f"{len(waiting)} run(s) did not reach the catalog; their journals in {', '.join(folders)} "
-                   "are stored the next time anything opens it")
+                   "are stored by the next writer on the catalog, or by `autolab runs`")
 
 
 @queue.command("status")

@@ -19,14 +19,20 @@ from .options import CATALOG_OPTION, JSON_OPTION, check_run_text, friendly_error
 @JSON_OPTION
 @friendly_errors
 def runs(catalog, limit, show_all, as_json):
-    """List stored measurement runs, newest last."""
+    """List stored measurement runs, newest last.
+
+    Runs a stopped writer left in the catalog's journal (a queue stopped mid-plan, a killed
+    session) are stored first, with one line on stderr saying how many.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    from ..catalog import measurements, open_catalog, run_summaries
+    from ..catalog import measurements, open_catalog, resolve_location, run_summaries
     from ..conditions import CONDITIONS
 
-    client = open_catalog(catalog, create=False)
+    location = resolve_location(catalog)
+    client = open_catalog(location, create=False)
+    _store_waiting_journals(client, location)
     selected = client if show_all else measurements(client)
     stored = list(selected.values())
     rows = run_summaries(stored[-limit:])
@@ -46,6 +52,28 @@ def runs(catalog, limit, show_all, as_json):
             row["exit_status"],
         )
     Console().print(table)
+
+
+def _store_waiting_journals(client, location) -> None:
+    """Store the runs that wait in an embedded catalog's journal (no live writer holds them), saying how many.
+
+    A server's journals live with the writer that wrote them (per user and address) and are
+    stored by that user's next writer.
+    """
+    from ..catalog import CatalogWriter, is_remote, journal_directory
+    from ..catalog.writer import waiting_journals
+
+    if is_remote(location):
+        return
+    folder = journal_directory(location)
+    waiting = waiting_journals(folder) if folder.is_dir() else []
+    if not waiting:
+        return
+    click.echo(f"storing {len(waiting)} run(s) a stopped writer left in the journal {folder} …", err=True)
+    try:
+        CatalogWriter(client, folder).close()
+    except AutolabError as exc:  # e.g. a catalog this user may read but not write: list what is stored
+        click.echo(f"they stay in the journal for the next writer: {exc}", err=True)
 
 
 @click.command()
