@@ -13,6 +13,7 @@ from bluesky import RunEngine
 from .catalog import CatalogWriter, frames_directory, journal_directory, open_catalog, resolve_location
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
+from .errors import LimitError
 from .interrupt import interruptible_during_task
 
 logger = logging.getLogger(__name__)
@@ -214,13 +215,38 @@ def session_config() -> dict:
                 loaded = tomllib.load(handle)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             msg = f"AUTOLAB_CONFIG={path!r} cannot be read: {exc}"
-            raise ValueError(msg) from exc
+            raise LimitError(msg) from exc
         config["reactor"].update(loaded.get("reactor", {}))
     for key, env in (("factory", "AUTOLAB_REACTOR"), ("seed", "AUTOLAB_SEED"), ("time_scale", "AUTOLAB_TIME_SCALE"),
                      ("devices", "AUTOLAB_DEVICES")):
         if os.environ.get(env):
             config["reactor"][key] = os.environ[env]
     return config
+
+
+def reactor_factory(factory: str):
+    """The function ``"package.module:function"`` names (the config's ``[reactor] factory`` or
+    ``AUTOLAB_REACTOR``), imported but not called.
+
+    Raises
+    ------
+    LimitError
+        Naming the factory, where it is set, and why it cannot be loaded.
+    """
+    module, _, name = str(factory).partition(":")
+    where = "AUTOLAB_REACTOR" if os.environ.get("AUTOLAB_REACTOR") else "[reactor] factory in AUTOLAB_CONFIG"
+    if not module or not name:
+        msg = f"reactor factory {factory!r} ({where}) must be 'package.module:function'"
+        raise LimitError(msg)
+    try:
+        function = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        msg = f"reactor factory {factory!r} ({where}) cannot be loaded: {exc}"
+        raise LimitError(msg) from exc
+    if not callable(function):
+        msg = f"reactor factory {factory!r} ({where}) is a {type(function).__name__}, not a function"
+        raise LimitError(msg)
+    return function
 
 
 def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
@@ -254,11 +280,10 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
 
         reactor = load_reactor(devices)
     elif factory:
-        module, _, name = str(factory).partition(":")
-        reactor = getattr(importlib.import_module(module), name)()
+        reactor = reactor_factory(factory)()
         if not isinstance(reactor, FlowReactor):
             msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
-            raise TypeError(msg)
+            raise LimitError(msg)
     else:
         seed = int(settings.get("seed", 0)) if seed is None else seed
         time_scale = float(settings.get("time_scale", 0)) if time_scale is None else time_scale

@@ -239,3 +239,34 @@ def test_a_phase_map_that_leaves_no_point_is_refused_before_a_catalog_is_made(tm
         2, "autolab: error: --growth-not-above-nucleation leaves no point of the grid (every growth temperature is above every "
            "nucleation temperature); nothing to measure")
     assert not (tmp_path / "cat").exists()
+
+
+def test_a_config_or_reactor_factory_that_cannot_load_is_one_line_before_ipython_or_a_measurement(tmp_path):
+    """ipython.md's configuration, wrong: an unreadable AUTOLAB_CONFIG, a factory whose module is not
+    installed, a factory that is not a function or returns no reactor — one line naming it, exit 2,
+    no IPython prompt over an empty namespace and no traceback."""
+    import os
+
+    config = tmp_path / "autolab.toml"
+    config.write_text('[reactor]\nfactory = "my_beamline.devices:flow_reactor"\n')
+    measure = ("measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14",
+               "--catalog", str(tmp_path / "catalog"))
+    cases = [
+        ({"AUTOLAB_CONFIG": str(tmp_path / "missing.toml")}, ("ipython",),
+         f"AUTOLAB_CONFIG={str(tmp_path / 'missing.toml')!r} cannot be read: [Errno 2] No such file or directory"),
+        ({"AUTOLAB_CONFIG": str(config)}, ("ipython",),
+         "reactor factory 'my_beamline.devices:flow_reactor' ([reactor] factory in AUTOLAB_CONFIG) cannot be loaded: "
+         "No module named 'my_beamline'"),
+        ({"AUTOLAB_CONFIG": str(config)}, measure,
+         "reactor factory 'my_beamline.devices:flow_reactor' ([reactor] factory in AUTOLAB_CONFIG) cannot be loaded: "
+         "No module named 'my_beamline'"),
+        ({"AUTOLAB_REACTOR": "os:sep"}, measure, "reactor factory 'os:sep' (AUTOLAB_REACTOR) is a str, not a function"),
+        ({"AUTOLAB_REACTOR": "os:getcwd"}, measure, "reactor factory 'os:getcwd' returned str, not a FlowReactor"),
+    ]
+    for env, args, message in cases:
+        result = subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=120,
+                                check=False, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr.startswith(f"autolab: error: {message}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "catalog").exists()

@@ -113,7 +113,8 @@ def test_a_startup_that_fails_is_one_line_with_its_reason_and_leaves_nothing_run
     result, _ = autolab("queue", "start", "--catalog", str(tmp_path / "catalog"), "--dir", str(queue_dir),
                         *(["--no-open"] if no_open else []), timeout=180)
     assert result.returncode == 2, result.stderr
-    reason = "Error while loading module 'autolab.startup': No module named 'no_such_module'"
+    reason = ("Error while loading module 'autolab.startup': reactor factory 'no_such_module:make_reactor' (AUTOLAB_REACTOR) "
+              "cannot be loaded: No module named 'no_such_module'")
     if no_open:
         assert result.stderr.startswith("autolab: error: generating existing_plans_and_devices.yaml failed: ")
         assert result.stderr.rstrip().endswith(reason)

@@ -225,8 +225,17 @@ def queue_wait(directory, timeout_s):
 @click.command(context_settings={"ignore_unknown_options": True})
 @CATALOG_OPTION
 @click.argument("ipython_args", nargs=-1, type=click.UNPROCESSED)
+@friendly_errors
 def ipython(catalog, ipython_args):
     """Start IPython with the beamline session loaded (RE, reactor, plans, catalog)."""
+    from ..catalog import resolve_location
+    from ..runtime import reactor_factory, session_config
+
+    # What the session would fail on, as one line here rather than a traceback above an empty prompt.
+    settings = session_config()["reactor"]
+    if settings.get("factory") and not settings.get("devices"):
+        reactor_factory(settings["factory"])
+    resolve_location(catalog)
     env = dict(os.environ)
     if catalog:
         env["AUTOLAB_CATALOG"] = catalog
