@@ -180,6 +180,36 @@ class _DropOnceRequested(logging.Filter):
         return not self._requested.is_set()
 
 
+class QuietExpectedAborts(logging.Filter):
+    """Drops bluesky's "Run aborted" tracebacks for what the user is told in one line anyway.
+
+    In the IPython session a plan refused by autolab's own checks (an :class:`AutolabError`: a
+    temperature outside a limit, an unknown objective) or aborted on request (``RE.abort()``)
+    otherwise prints bluesky's traceback above the session's own; other errors keep theirs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bluesky.utils import RequestAbort
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, AutolabError | RequestAbort)
+
+
+def one_line_errors(shell) -> None:
+    """Make an IPython ``shell`` print an :class:`AutolabError` as one line, its type and message.
+
+    The message already names the field, the value and the allowed range; the traceback through
+    bluesky's RunEngine would bury it. bluesky's own "Run aborted" record of it is dropped too
+    (:class:`QuietExpectedAborts`).
+    """
+
+    def show(_shell, etype, value, _tb, tb_offset=None):
+        print(f"{etype.__name__}: {value}", file=sys.stderr)
+
+    shell.set_custom_exc((AutolabError,), show)
+    logging.getLogger("bluesky").addFilter(QuietExpectedAborts())
+
+
 class CtrlCAtSafePoints:
     """Ctrl-C for a polling loop: held while a step runs, raised as :class:`KeyboardInterrupt` between steps.
 

@@ -158,3 +158,11 @@ Ctrl-C pauses a plan: RE.resume(), RE.stop() or RE.abort() (abort leaves the hea
 
 if _interactive():
     print(BANNER)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # a plain `python -i`
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        from autolab.interrupt import one_line_errors
+
+        one_line_errors(get_ipython())  # a refused plan argument is one line, not two tracebacks

@@ -642,6 +642,25 @@ def test_ipython_session_has_the_namespace(tmp_path):
     assert "RunEngine reactor" in result.stdout
 
 
+def test_ipython_session_shows_a_refused_plan_argument_as_one_line(tmp_path):
+    """ipython.md's "Typical work" with a temperature above the limit and a misspelt objective: one
+    line each (bluesky's "Run aborted" traceback and IPython's dropped); other errors keep theirs."""
+    result = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "-i", "-m", "autolab.startup"],
+        input='RE(measure_point(reactor, 400, 280, 14))\nRE(autonomous_campaign(reactor, "msc473", budget=3))\n'
+              'print("after", len(measurements(catalog)))\n1/0\nexit()\n',
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "AUTOLAB_CATALOG": str(tmp_path / "cat"), "TERM": "dumb", "AUTOLAB_NO_BEC": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LimitError: nucleation_temperature_c=400 is outside the nucleation heater's allowed range 20–350 °C\n" in result.stderr
+    assert "LimitError: objective='msc473' is not provided by any plugin; available: msc437," in result.stderr
+    assert "Run aborted" not in result.stderr + result.stdout
+    assert "after 0" in result.stdout
+    assert "Traceback" in result.stdout + result.stderr  # 1/0 is not autolab's: it keeps its traceback
+    assert "ZeroDivisionError" in result.stdout + result.stderr
+
+
 def test_config_file_names_the_reactor_and_the_catalog(tmp_path):
     """A TOML config names a reactor factory (the real reactor's place) and the catalog."""
     (tmp_path / "my_beamline.py").write_text(
