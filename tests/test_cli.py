@@ -270,3 +270,51 @@ def test_a_config_or_reactor_factory_that_cannot_load_is_one_line_before_ipython
         assert result.stderr.startswith(f"autolab: error: {message}"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "catalog").exists()
+
+
+def _measure_in_process(monkeypatch, tmp_path, reactor):
+    """`autolab measure` at 280/270 °C, 14 s on ``reactor``, in this process (CliRunner)."""
+    from click.testing import CliRunner
+
+    import autolab.runtime
+    from autolab.cli import cli
+
+    monkeypatch.setattr(autolab.runtime, "session_reactor", lambda **_: reactor)
+    args = ["measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "270", "--residence-time-s", "14",
+            "--catalog", str(tmp_path / "catalog")]
+    return CliRunner().invoke(cli, args)
+
+
+def test_measure_leaves_the_pumps_stopped(monkeypatch, tmp_path):
+    """Over EPICS the reactor runs on after the command: a point's flow left running empties the syringes."""
+    from autolab.devices import make_twin_reactor
+
+    reactor = make_twin_reactor(seed=0)
+    result = _measure_in_process(monkeypatch, tmp_path, reactor)
+    assert result.exit_code == 0, result.output
+    assert [reactor.cd_pump.flow_rate.get(), reactor.se_pump.flow_rate.get()] == [0.0, 0.0]
+    assert reactor.growth_oven.setpoint.get() == 270.0  # the heaters keep the point's temperatures
+
+
+def test_a_device_failing_a_measurement_is_one_line_and_its_run_is_stored_as_failed(monkeypatch, tmp_path):
+    from ophyd import DeviceStatus
+
+    from autolab.catalog import find_runs, open_catalog
+    from autolab.devices import make_twin_reactor
+
+    reactor = make_twin_reactor(seed=0)
+
+    def never_settles(value):
+        status = DeviceStatus(reactor.growth_oven)
+        status.set_exception(TimeoutError(f"growth oven did not settle at {value:g} °C"))
+        return status
+
+    monkeypatch.setattr(reactor.growth_oven, "set", never_settles)
+    result = _measure_in_process(monkeypatch, tmp_path, reactor)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"autolab: error: a device failed: growth oven did not settle at 270 °C; the point's run is stored with "
+        f"exit_status 'fail' in {tmp_path / 'catalog'}")
+    (run,) = find_runs(open_catalog(tmp_path / "catalog"), plan_name="measure_point")
+    assert run.metadata["stop"]["exit_status"] == "fail"
+    assert [reactor.cd_pump.flow_rate.get(), reactor.se_pump.flow_rate.get()] == [0.0, 0.0]

@@ -119,7 +119,7 @@ class ReactorAcquisition:
             # Other moves of the point may still fail (both pumps on a lost connection): they are
             # this point's failures too, not an error in the next point or the campaign.
             later = yield from _outstanding_failures(statuses, self.drain_timeout_s)
-            reason = f"point {number} failed: {'; '.join(dict.fromkeys([_failure_text(exc), *later]))}"
+            reason = f"point {number} failed: {'; '.join(dict.fromkeys([failure_text(exc), *later]))}"
             logger.error("%s", reason)
             if self.on_point_failure == "stop":
                 yield from safe_state(self.reactor)  # a device that fails may need a person: pumps off, heaters to standby
@@ -193,7 +193,7 @@ def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[
                 yield from bps.sleep(0.05)
             yield from bps.sleep(0.05)  # a failure's callback reaches the RunEngine just after its status is done
         except device_failures() as exc:
-            failures.append(_failure_text(exc))
+            failures.append(failure_text(exc))
         else:
             if not all(status.done for status in statuses):
                 pending = ", ".join(repr(status) for status in statuses if not status.done)
@@ -206,7 +206,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join((str(exc) or type(exc).__name__).split())
 
 
-def _failure_text(exc: BaseException) -> str:
+def failure_text(exc: BaseException) -> str:
     """One line for a device failure: the status's own exception where there is one."""
     cause = exc.args[0] if exc.args else None
     inner = getattr(cause, "exception", None)

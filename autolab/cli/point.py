@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import LimitError, check_output_file
+from ..errors import LimitError, ReactorFault, check_output_file
 from ..interrupt import Interrupted
 from .options import (
     CATALOG_OPTION,
@@ -34,8 +34,10 @@ from .options import (
 @friendly_errors
 def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
+    from bluesky import preprocessors as bpp
+
     from ..conditions import NAMES
-    from ..plans import measure_point
+    from ..plans import measure_point, stop_flow
     from ..runtime import open_session, session_reactor
 
     values = [conditions[name] for name in NAMES]
@@ -43,7 +45,8 @@ def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **
     reactor.check_reagents([reactor.check_conditions(*values)])
     warn_if_extrapolated(reactor, values)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
-    (uid,) = run_interruptible(session, measure_point(session.reactor, *values))
+    # The pumps stop after the point, as after a phase map: over EPICS the reactor runs on once the command has left.
+    (uid,) = run_interruptible(session, bpp.finalize_wrapper(measure_point(session.reactor, *values), stop_flow(session.reactor)))
     session.close()
     report = session.analysis.reports.get(uid)
     metrics = {} if report is None else report.metrics
@@ -96,11 +99,22 @@ def run_interruptible(session, plan) -> tuple:
     """Run ``plan`` on the session's RunEngine; Ctrl-C aborts it and raises :class:`Interrupted`.
 
     See :mod:`autolab.interrupt`. Every run finished before is already on its way to the
-    catalog, which :meth:`Session.close` waits for.
+    catalog, which :meth:`Session.close` waits for. A device that fails the plan (a heater
+    that does not settle, a detector that times out, a lost connection) raises
+    :class:`ReactorFault`, one line with its reason, once the session has stored the failed run.
     """
     from .. import interrupt
+    from ..campaign.plan import device_failures, failure_text
 
-    result, interrupted = interrupt.run_interruptible(session.RE, plan)
+    try:
+        result, interrupted = interrupt.run_interruptible(session.RE, plan)
+    except device_failures() as exc:  # its run is closed as failed: stored before the one line
+        session.close()
+        msg = f"a device failed: {failure_text(exc)}; the point's run is stored with exit_status 'fail' in {session.location}"
+        raise ReactorFault(msg) from exc
+    except BaseException:
+        session.close()  # what was measured reaches the catalog before the error is shown
+        raise
     if interrupted:
         session.close()
         msg = f"interrupted; the unfinished run is marked aborted, finished runs are in {session.location}"
