@@ -26,6 +26,7 @@ def write(tmp_path):
         path.write_text(text)
         return path
 
+    write.path = tmp_path / "devices.yml"
     return write
 
 
@@ -66,3 +67,39 @@ def test_cli_reports_a_bad_device_file_in_one_line_and_exit_2(write):
     assert result.stderr.strip().splitlines() == [
         f"autolab: error: device file {path}: growth_oven class 'EpicsOven' is unknown; use EpicsHeater or package.module:Class (a Heater)"
     ]
+
+
+def _measure(path, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "autolab", "measure", "--devices", str(path), "--nucleation-temperature-c", "250",
+         "--growth-temperature-c", "240", "--residence-time-s", "14"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=cwd,
+    )
+
+
+def test_an_option_its_class_does_not_take_is_one_line_naming_the_device_and_the_options(write):
+    """A typo in a device's option: the device, the option and what its class takes, and no caproto
+    thread traceback after the line (the PV search starts while the devices are built)."""
+    result = _measure(write(_devices(growth_oven="{class: EpicsHeater, prefix: 'X:GrowthOven:', settle_limt_s: 1800}")))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"autolab: error: device file {write.path}: growth_oven: option 'settle_limt_s' is not one its class EpicsHeater takes; "
+        "options: settle_limit_s"
+    ]
+
+
+def test_a_relative_poni_file_is_read_from_the_device_files_folder(write, tmp_path):
+    """docs/epics.md's file names `poni_file: saxs.poni` beside it; a command run from elsewhere finds it
+    (the check that it is a file runs when the device is built, before any PV connects)."""
+    saxs = "{class: EpicsSAXSDetector, prefix: 'X:SAXS:', poni_file: saxs.poni}"
+    path = write("connect_timeout_s: 0.2\n" + _devices(saxs=saxs))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    missing = _measure(path, cwd=elsewhere)
+    assert f"reactor_saxs poni_file='{tmp_path / 'saxs.poni'}' is not a file" in missing.stderr
+    (tmp_path / "saxs.poni").write_text("Distance: 0.5\n")
+    found = _measure(path, cwd=elsewhere)  # now past the file check: no IOC answers these PVs
+    assert found.returncode == 2
+    assert "is not a file" not in found.stderr
+    assert "did not connect within 0.2 s" in found.stderr
+    assert len(found.stderr.strip().splitlines()) == 1, found.stderr

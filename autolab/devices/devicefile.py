@@ -23,7 +23,9 @@ returns; each problem is one :class:`DeviceFileError` line naming the device and
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -124,8 +126,11 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
             raise DeviceFileError(msg)
         os.environ[str(key)] = str(value)
     attrs = {}
+    folder = Path(spec["path"]).parent
     for name, device in spec["devices"].items():
         options = {k: v for k, v in device.items() if k not in ("class", "prefix")}
+        for key in PATH_OPTIONS & set(options):  # relative to the device file, wherever the command runs
+            options[key] = str(folder / Path(options[key]).expanduser())
         if name in _LABELS:
             options.setdefault("label", _LABELS[name])
         if name in ("beam_monitor", "diode"):
@@ -133,13 +138,12 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
         attrs[name] = FCpt(device["class"], f"{{{name}_prefix}}", **options)
     cls = type("EpicsFlowReactor", (epics.EpicsFlowReactor,), attrs)
     reactor_spec = spec["reactor"]
+    _disconnect_at_exit()  # before the devices are built: a constructor that fails has already started the PV search
     try:
         reactor = cls(name=str(reactor_spec.get("name", "reactor")), prefixes={n: d["prefix"] for n, d in spec["devices"].items()},
                       time_scale=float(spec.get("time_scale", 1.0)))
     except TypeError as exc:
-        msg = f"{where}: a device's options do not fit its class: {exc}"
-        raise DeviceFileError(msg) from None
-    _disconnect_at_exit()
+        raise DeviceFileError(_unfit_option(where, spec["devices"], exc)) from None
     check_connection(reactor, where=where, timeout_s=float(connect_timeout_s or spec.get("connect_timeout_s", 5.0)))
     for key, value in reactor_spec.items():
         if key == "standby_flow_ul_min":
@@ -147,6 +151,25 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
         elif key != "name":
             getattr(reactor, key).put(float(value))
     return reactor
+
+
+#: Device options that name a file: a relative path is taken from the device file's folder.
+PATH_OPTIONS = frozenset({"poni_file", "mask_file"})
+
+
+def _unfit_option(where: str, devices: dict, exc: TypeError) -> str:
+    """One line for a device option its class does not take: the device, the option and the options it takes."""
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    owners = [name for name, device in devices.items() if match and match.group(1) in device]
+    if not owners:
+        return f"{where}: a device's options do not fit its class: {exc}"
+    name = owners[0]
+    cls = devices[name]["class"]
+    taken = sorted({p.name for klass in cls.__mro__ if klass.__module__.startswith("autolab.")
+                    for p in inspect.signature(klass.__init__).parameters.values()
+                    if p.kind is p.KEYWORD_ONLY and p.name not in ("name", "time_scale", "label")})
+    allowed = ", ".join(taken) if taken else "none"
+    return f"{where}: {name}: option {match.group(1)!r} is not one its class {cls.__name__} takes; options: {allowed}"
 
 
 def check_connection(reactor: FlowReactor, *, where: str, timeout_s: float) -> None:
