@@ -150,6 +150,10 @@ class SweepSpec:
         if not cost_aware or not all(isinstance(c, bool) for c in cost_aware):
             msg = f"cost_aware={spec.get('cost_aware')!r}: give {SPEC_KEYS['cost_aware']}"
             raise LimitError(msg)
+        if True in cost_aware and "ucb" in acquisitions:
+            msg = ("acquisition='ucb' with cost_aware=true is in the grid, but a cost-aware choice weighs log-EI values: "
+                   "give cost_aware=false or acquisition='log_ei', or run them as two sweeps")
+            raise LimitError(msg)
         bound_sets = [None] if spec.get("bounds") is None else _as_list(spec["bounds"])
         for bounds in bound_sets:
             if bounds is not None and not isinstance(bounds, Mapping):

@@ -46,6 +46,8 @@ def test_the_grid_spans_every_list_and_each_seed_runs_every_setting():
         ({"objective": "msc437", "seeds": "0-3", "budget": 12, "bounds": {"residence_time_s": [1.5, "long"]}},
          "bounds.residence_time_s=[1.5, 'long']: give [LOW, HIGH]"),
         ({"objective": "msc437", "seeds": "0-3", "budget": 12, "acquisition": "pi"}, "acquisition='pi': give \"log_ei\" or \"ucb\""),
+        ({"objective": "msc437", "seeds": "0-3", "budget": 12, "acquisition": ["log_ei", "ucb"], "cost_aware": [False, True]},
+         "acquisition='ucb' with cost_aware=true is in the grid, but a cost-aware choice weighs log-EI values"),
     ],
 )
 def test_a_bad_spec_is_refused_naming_the_key_and_value(spec, message):
