@@ -44,7 +44,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .catalog import resolve_location
@@ -117,6 +117,18 @@ class QueueState:
     encrypted: bool = False
     http_pid: int | None = None
     http_address: str | None = None
+    #: The folder this state was read from (:func:`load_state`; not stored): a client's copy of
+    #: ``queue.json`` keeps its own :data:`PUBLIC_KEY_FILE` beside it.
+    read_from: str | None = field(default=None, compare=False)
+
+    def stored(self) -> dict:
+        """The fields ``queue.json`` keeps."""
+        return {k: v for k, v in asdict(self).items() if k != "read_from"}
+
+    @property
+    def key_directory(self) -> Path:
+        """Where a client of this queue finds its public key: the folder its ``queue.json`` was read from."""
+        return Path(self.read_from or self.directory)
 
     def env_lines(self) -> str:
         """Shell lines that point ``qserver`` and bluesky-queueserver-api at this manager.
@@ -128,7 +140,7 @@ class QueueState:
         if self.encrypted:
             import shlex
 
-            lines.append(f'export {PUBLIC_KEY_ENV}="$(cat {shlex.quote(str(Path(self.directory) / PUBLIC_KEY_FILE))})"')
+            lines.append(f'export {PUBLIC_KEY_ENV}="$(cat {shlex.quote(str(self.key_directory / PUBLIC_KEY_FILE))})"')
         return "\n".join(lines)
 
 
@@ -168,7 +180,8 @@ def load_state(directory: str | Path | None = None) -> QueueState | None:
     path = Path(directory or default_directory()) / "queue.json"
     if not path.exists():
         return None
-    return QueueState(**json.loads(path.read_text()))
+    recorded = {k: v for k, v in json.loads(path.read_text()).items() if k != "read_from"}
+    return QueueState(**recorded, read_from=str(path.parent.resolve()))
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -177,6 +190,17 @@ def write_secret(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text + "\n")
+
+
+def private_log(path: Path):
+    """``path`` opened to append bytes, readable by its owner only (mode 0600), also when it existed.
+
+    The queue's servers log their settings at start: bluesky-httpserver's hold its API key and
+    secret keys.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "ab")
 
 
 def zmq_keys(directory: str | Path) -> tuple[str, str]:
@@ -227,7 +251,8 @@ def http_api_key(directory: str | Path) -> str:
 def public_key(state: QueueState) -> str | None:
     """The public key for a client of ``state``'s manager: None if it is not encrypted.
 
-    Read from the queue directory's :data:`PUBLIC_KEY_FILE`, else from ``QSERVER_ZMQ_PUBLIC_KEY``.
+    Read from :data:`PUBLIC_KEY_FILE` in the folder the client read ``queue.json`` from (the
+    queue directory, or a client's copy of it), else from ``QSERVER_ZMQ_PUBLIC_KEY``.
 
     Raises
     ------
@@ -236,7 +261,7 @@ def public_key(state: QueueState) -> str | None:
     """
     if not state.encrypted:
         return None
-    path = Path(state.directory) / PUBLIC_KEY_FILE
+    path = state.key_directory / PUBLIC_KEY_FILE
     try:
         return path.read_text().strip()
     except OSError as exc:
@@ -362,7 +387,7 @@ def start(
     permissions.write_text(USER_GROUP_PERMISSIONS.format(plans="\n".join(f"      - {p}" for p in QUEUE_PLANS)))
 
     redis_port = free_port()
-    with open(directory / "redis.log", "ab") as log:
+    with private_log(directory / "redis.log") as log:
         redis = subprocess.Popen(
             [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no",
              "--dir", str(directory)],
@@ -379,7 +404,7 @@ def start(
         manager_env["QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER"] = zmq_keys(directory)[1]
     manager_log = directory / "manager.log"
     log_start = _log_end(manager_log)
-    with open(manager_log, "ab") as log:
+    with private_log(manager_log) as log:
         manager = subprocess.Popen(
             [
                 _bin("start-re-manager"),
@@ -458,7 +483,7 @@ def _worker_error(text: str) -> str:
 
 
 def _record(state: QueueState) -> None:
-    (Path(state.directory) / "queue.json").write_text(json.dumps(asdict(state), indent=2))
+    (Path(state.directory) / "queue.json").write_text(json.dumps(state.stored(), indent=2))
 
 
 def _zmq_address(host: str) -> str:
@@ -525,7 +550,7 @@ def _start_http(state: QueueState, env: dict, host: str, port: int, timeout: flo
         http_env[PUBLIC_KEY_ENV] = key
     http_log = directory / "http.log"
     log_start = _log_end(http_log)
-    with open(http_log, "ab") as log:
+    with private_log(http_log) as log:
         server = subprocess.Popen(
             [_bin("start-bluesky-httpserver"), "--host", host, "--port", str(port)],
             stdout=log, stderr=subprocess.STDOUT, env=http_env, cwd=directory, start_new_session=True,
@@ -740,7 +765,7 @@ def status(directory: str | Path | None = None) -> dict:
         return {"running": False, "directory": str(Path(directory or default_directory()))}
     out = {
         "running": alive(state.manager_pid),
-        **asdict(state),
+        **state.stored(),
         "manager_alive": alive(state.manager_pid),
         "redis_alive": alive(state.redis_pid),
     }
@@ -763,5 +788,5 @@ def _key_hint(state: QueueState) -> str:
     """What to check when an encrypted queue's manager does not answer; empty for a queue without encryption."""
     if not state.encrypted:
         return ""
-    return (f"; its control socket is encrypted, so the public key this client uses ({Path(state.directory) / PUBLIC_KEY_FILE}, "
+    return (f"; its control socket is encrypted, so the public key this client uses ({state.key_directory / PUBLIC_KEY_FILE}, "
             f"else {PUBLIC_KEY_ENV}) must be the queue's")

@@ -423,6 +423,20 @@ def test_encrypted_queue_talks_to_holders_of_its_public_key_only(secure_queue, t
     assert right_key.returncode == 0, right_key.stderr
     assert right_key.stdout.startswith("Name: measure_point")
 
+    # A copy of queue.json as it is (its "directory" the queue's own folder) reads the key copied beside it, not the queue's.
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "queue.json").write_text((directory / "queue.json").read_text())
+    (copy / PUBLIC_KEY_FILE).write_text(other_key + "\n")
+    copied_wrong = subprocess.run([sys.executable, "-m", "autolab", "queue", "plans", "--dir", str(copy)], capture_output=True,
+                                  text=True, timeout=120, check=False, env=_clean_env())
+    assert copied_wrong.returncode == 2
+    assert f"the public key this client uses ({copy / PUBLIC_KEY_FILE}, else QSERVER_ZMQ_PUBLIC_KEY)" in copied_wrong.stderr
+    (copy / PUBLIC_KEY_FILE).write_text(public + "\n")
+    copied_right = subprocess.run([sys.executable, "-m", "autolab", "queue", "plans", "measure_point", "--dir", str(copy)],
+                                  capture_output=True, text=True, timeout=120, check=False, env=_clean_env())
+    assert copied_right.returncode == 0, copied_right.stderr
+
 
 @pytest.mark.slow
 def test_http_server_answers_only_requests_with_its_api_key(secure_queue):
@@ -439,6 +453,10 @@ def test_http_server_answers_only_requests_with_its_api_key(secure_queue):
         f"# HTTP server PID {state.http_pid} at {state.http_address}; send 'Authorization: ApiKey KEY' with the key in {key_file}"
     )
     assert key not in started.stdout + started.stderr
+    # bluesky-httpserver logs its settings, the key among them: the queue's logs are its owner's only.
+    assert key in (Path(state.directory) / "http.log").read_text()
+    assert {name: _mode(Path(state.directory) / name) for name in ("http.log", "manager.log", "redis.log")} == dict.fromkeys(
+        ("http.log", "manager.log", "redis.log"), 0o600)
 
     item = {"item": {"name": "measure_point", "args": ["reactor", 280, 280, 14.0], "item_type": "plan"}}
     before = len(queued(state))
