@@ -183,16 +183,21 @@ class _DropOnceRequested(logging.Filter):
 class QuietExpectedAborts(logging.Filter):
     """Drops bluesky's "Run aborted" tracebacks for what the user is told in one line anyway.
 
-    In the IPython session a plan refused by autolab's own checks (an :class:`AutolabError`: a
-    temperature outside a limit, an unknown objective) or aborted on request (``RE.abort()``)
-    otherwise prints bluesky's traceback above the session's own; other errors keep theirs.
+    A plan refused by autolab's own checks (an :class:`AutolabError`: a temperature outside a
+    limit, an unknown objective), aborted on request (``RE.abort()``) or failed by one of
+    ``also`` (a command's device failures) otherwise prints bluesky's traceback above the
+    session's or the command's own line; other errors keep theirs.
     """
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def __init__(self, also: tuple[type[BaseException], ...] = ()):
+        super().__init__()
         from bluesky.utils import RequestAbort
 
+        self._quiet = (AutolabError, RequestAbort, *also)
+
+    def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, AutolabError | RequestAbort)
+        return not isinstance(error, self._quiet)
 
 
 def one_line_errors(shell) -> None:

@@ -338,7 +338,7 @@ def test_autolab_runs_stores_what_a_killed_writer_left_and_lists_it(tmp_path):
         process.kill()
         process.wait(timeout=30)
         process.stdout.close()
-    assert uid not in open_catalog(path)
+    assert waiting_journals(journal_directory(path)) == [journal_directory(path) / f"{uid}.jsonl"]
     listed = subprocess.run([sys.executable, "-m", "autolab", "runs", "--all", "--json", "--catalog", str(path)],
                             capture_output=True, text=True, timeout=300, check=False)
     assert listed.returncode == 0, listed.stderr

@@ -88,6 +88,19 @@ def test_an_option_its_class_does_not_take_is_one_line_naming_the_device_and_the
     ]
 
 
+@pytest.mark.parametrize(("override", "line"), [
+    # timeout_s is the SAXS detector's option and not the beam monitor's: the monitor is named.
+    ({"saxs": "{class: EpicsSAXSDetector, prefix: 'X:SAXS:', timeout_s: 30}",
+      "beam_monitor": "{class: EpicsBeamMonitor, prefix: 'X:Beam:', timeout_s: 5}"},
+     "beam_monitor: option 'timeout_s' is not one its class EpicsBeamMonitor takes; options: none"),
+    ({"saxs": "{class: EpicsSAXSDetector, prefix: 'X:SAXS:', poni_file: 5}"}, "saxs: poni_file=5 must be the path of a file"),
+])
+def test_a_device_option_that_does_not_fit_names_its_device(write, override, line):
+    result = _measure(write(_devices(**override)))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"autolab: error: device file {write.path}: {line}"]
+
+
 def test_a_relative_poni_file_is_read_from_the_device_files_folder(write, tmp_path):
     """docs/epics.md's file names `poni_file: saxs.poni` beside it; a command run from elsewhere finds it
     (the check that it is a file runs when the device is built, before any PV connects)."""
@@ -96,7 +109,7 @@ def test_a_relative_poni_file_is_read_from_the_device_files_folder(write, tmp_pa
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     missing = _measure(path, cwd=elsewhere)
-    assert f"reactor_saxs poni_file='{tmp_path / 'saxs.poni'}' is not a file" in missing.stderr
+    assert missing.stderr.strip().splitlines() == [f"autolab: error: device file {path}: saxs: poni_file='{tmp_path / 'saxs.poni'}' is not a file"]
     (tmp_path / "saxs.poni").write_text("Distance: 0.5\n")
     found = _measure(path, cwd=elsewhere)  # now past the file check: no IOC answers these PVs
     assert found.returncode == 2

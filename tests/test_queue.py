@@ -657,8 +657,23 @@ def test_ipython_session_shows_a_refused_plan_argument_as_one_line(tmp_path):
     assert "LimitError: objective='msc473' is not provided by any plugin; available: msc437," in result.stderr
     assert "Run aborted" not in result.stderr + result.stdout
     assert "after 0" in result.stdout
-    assert "Traceback" in result.stdout + result.stderr  # 1/0 is not autolab's: it keeps its traceback
+    assert (result.stdout + result.stderr).count("Traceback") == 1  # 1/0 is not autolab's: it keeps its traceback
     assert "ZeroDivisionError" in result.stdout + result.stderr
+
+
+def test_autolab_ipython_takes_a_reactor_factory_from_the_current_folder(tmp_path):
+    """`cd ~/beamline && AUTOLAB_REACTOR=my_bl:make autolab ipython`: the check before IPython finds
+    the module where the session (IPython's `-m`, the current folder on its path) finds it."""
+    (tmp_path / "my_bl.py").write_text(
+        "from autolab.devices import make_twin_reactor\ndef make():\n    return make_twin_reactor(name='flow2', seed=3)\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "autolab", "ipython", "--no-banner"], input="print('NAME', reactor.name)\nexit()\n",
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+        env={**os.environ, "AUTOLAB_CATALOG": str(tmp_path / "cat"), "AUTOLAB_REACTOR": "my_bl:make", "TERM": "dumb",
+             "AUTOLAB_NO_BEC": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NAME flow2" in result.stdout
 
 
 def test_config_file_names_the_reactor_and_the_catalog(tmp_path):

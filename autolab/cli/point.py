@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
@@ -22,6 +23,7 @@ from .options import (
     parse_floats,
 )
 
+logger = logging.getLogger(__name__)
 
 @click.command()
 @condition_options
@@ -34,10 +36,8 @@ from .options import (
 @friendly_errors
 def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
-    from bluesky import preprocessors as bpp
-
     from ..conditions import NAMES
-    from ..plans import measure_point, stop_flow
+    from ..plans import measure_point
     from ..runtime import open_session, session_reactor
 
     values = [conditions[name] for name in NAMES]
@@ -46,7 +46,7 @@ def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **
     warn_if_extrapolated(reactor, values)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     # The pumps stop after the point, as after a phase map: over EPICS the reactor runs on once the command has left.
-    (uid,) = run_interruptible(session, bpp.finalize_wrapper(measure_point(session.reactor, *values), stop_flow(session.reactor)))
+    (uid,) = run_interruptible(session, then_stop_flow(measure_point(session.reactor, *values), session.reactor))
     session.close()
     report = session.analysis.reports.get(uid)
     metrics = {} if report is None else report.metrics
@@ -95,26 +95,59 @@ def echo_metrics(metrics: dict) -> None:
         click.echo(f"  {key:38s} {value}")
 
 
+def then_stop_flow(plan, reactor):
+    """``plan``, then both pumps stopped whether it finished or failed.
+
+    If the plan failed, a failure to stop the pumps as well is logged and the plan's own failure
+    is the one raised.
+    """
+    from ..campaign.plan import device_failures, failure_text
+    from ..plans import stop_flow
+
+    failed = False
+    try:
+        return (yield from plan)
+    except Exception:
+        failed = True
+        raise
+    finally:
+        try:
+            yield from stop_flow(reactor)
+        except device_failures() as exc:
+            if not failed:
+                raise
+            logger.warning("stopping the pumps after the failed point failed too: %s", failure_text(exc))
+
+
 def run_interruptible(session, plan) -> tuple:
     """Run ``plan`` on the session's RunEngine; Ctrl-C aborts it and raises :class:`Interrupted`.
 
     See :mod:`autolab.interrupt`. Every run finished before is already on its way to the
     catalog, which :meth:`Session.close` waits for. A device that fails the plan (a heater
     that does not settle, a detector that times out, a lost connection) raises
-    :class:`ReactorFault`, one line with its reason, once the session has stored the failed run.
+    :class:`ReactorFault`, one line with its reason and how the last run ended, once the session
+    has stored it; bluesky's "Run aborted" traceback of it is not printed.
     """
     from .. import interrupt
     from ..campaign.plan import device_failures, failure_text
 
+    stops: list[str] = []
+    token = session.RE.subscribe(lambda name, doc: stops.append(doc.get("exit_status", "")), "stop")
+    quiet = interrupt.QuietExpectedAborts(device_failures())
+    logging.getLogger("bluesky").addFilter(quiet)
     try:
         result, interrupted = interrupt.run_interruptible(session.RE, plan)
-    except device_failures() as exc:  # its run is closed as failed: stored before the one line
+    except device_failures() as exc:  # a run it failed is closed as failed: stored before the one line
         session.close()
-        msg = f"a device failed: {failure_text(exc)}; the point's run is stored with exit_status 'fail' in {session.location}"
+        ended = f"the last run is stored with exit_status {stops[-1]!r}" if stops else "no run was stored"
+        msg = f"a device failed: {failure_text(exc)}; {ended} in {session.location}"
         raise ReactorFault(msg) from exc
-    except BaseException:
+    except Exception:
         session.close()  # what was measured reaches the catalog before the error is shown
         raise
+    finally:
+        logging.getLogger("bluesky").removeFilter(quiet)
+        session.RE.unsubscribe(token)
     if interrupted:
         session.close()
         msg = f"interrupted; the unfinished run is marked aborted, finished runs are in {session.location}"

@@ -108,9 +108,12 @@ def queue_stop(directory):
                    "add them again after the next `autolab queue start`")
     waiting = waiting_journals(journal_directory(state.catalog))
     if waiting:
+        from ..catalog import is_remote
+
         folders = sorted({str(path.parent) for path in waiting})
+        by_runs = "" if is_remote(state.catalog) else ", or by `autolab runs`"
         click.echo(f"{len(waiting)} run(s) did not reach the catalog; their journals in {', '.join(folders)} "
-                   "are stored by the next writer on the catalog, or by `autolab runs`")
+                   f"are stored by the next writer on the catalog{by_runs}")
 
 
 @queue.command("status")
@@ -233,8 +236,16 @@ def ipython(catalog, ipython_args):
 
     # What the session would fail on, as one line here rather than a traceback above an empty prompt.
     settings = session_config()["reactor"]
-    if settings.get("factory") and not settings.get("devices"):
-        reactor_factory(settings["factory"])
+    if settings.get("devices"):
+        from ..devices.devicefile import read_device_file
+
+        read_device_file(settings["devices"])  # the file's own checks; the PVs connect in the session
+    elif settings.get("factory"):
+        sys.path.insert(0, os.getcwd())  # as IPython's `-m` has it: a factory module in the current folder
+        try:
+            reactor_factory(settings["factory"])
+        finally:
+            sys.path.remove(os.getcwd())
     resolve_location(catalog)
     env = dict(os.environ)
     if catalog:

@@ -72,8 +72,8 @@ def _store_waiting_journals(client, location) -> None:
     click.echo(f"storing {len(waiting)} run(s) a stopped writer left in the journal {folder} …", err=True)
     try:
         CatalogWriter(client, folder).close()
-    except (AutolabError, OSError) as exc:  # e.g. a catalog this user may read but not write: list what is stored
-        click.echo(f"they stay in the journal for the next writer: {exc}", err=True)
+    except Exception as exc:  # e.g. a catalog this user may read but not write: list what is stored
+        click.echo(f"they stay in the journal for the next writer: {' '.join(str(exc).split()) or type(exc).__name__}", err=True)
 
 
 @click.command()

@@ -54,7 +54,8 @@ def sweep(spec_file, objectives, seeds, budget, initial_design, batch_sizes, acq
     \b
     Examples:
       autolab sweep --objective msc437 --seeds 0-3 --budget 15
-      autolab sweep --acquisition log_ei --acquisition ucb --seeds 0-7 --cost-aware both
+      autolab sweep --acquisition log_ei --acquisition ucb --seeds 0-7
+      autolab sweep --batch-size 1 --batch-size 4 --seeds 0-7 --cost-aware both
       autolab sweep --spec sweep.toml --scheduler tcp://10.0.0.5:8786 --catalog /shared/catalog
     """
     import uuid

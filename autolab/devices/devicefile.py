@@ -130,7 +130,20 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
     for name, device in spec["devices"].items():
         options = {k: v for k, v in device.items() if k not in ("class", "prefix")}
         for key in PATH_OPTIONS & set(options):  # relative to the device file, wherever the command runs
+            if options[key] is None:
+                continue
+            if not isinstance(options[key], str):
+                msg = f"{where}: {name}: {key}={options[key]!r} must be the path of a file"
+                raise DeviceFileError(msg)
             options[key] = str(folder / Path(options[key]).expanduser())
+            if not Path(options[key]).is_file():
+                msg = f"{where}: {name}: {key}={options[key]!r} is not a file"
+                raise DeviceFileError(msg)
+        unfit = sorted(set(options) - {"label", "kind"} - set(_options_taken(device["class"])))
+        if unfit:  # before any device is built: building one starts its PV search
+            allowed = ", ".join(_options_taken(device["class"])) or "none"
+            msg = f"{where}: {name}: option {unfit[0]!r} is not one its class {device['class'].__name__} takes; options: {allowed}"
+            raise DeviceFileError(msg)
         if name in _LABELS:
             options.setdefault("label", _LABELS[name])
         if name in ("beam_monitor", "diode"):
@@ -157,19 +170,30 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
 PATH_OPTIONS = frozenset({"poni_file", "mask_file"})
 
 
+def _options_taken(cls) -> list[str]:
+    """The keyword options a device class (and its bases above ophyd's) declares in its own ``__init__``."""
+    taken = set()
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] == "ophyd" or klass is object:
+            break
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            taken |= {p.name for p in inspect.signature(init).parameters.values()
+                      if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "prefix", "name", "time_scale", "label")}
+    return sorted(taken)
+
+
 def _unfit_option(where: str, devices: dict, exc: TypeError) -> str:
     """One line for a device option its class does not take: the device, the option and the options it takes."""
     match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
-    owners = [name for name, device in devices.items() if match and match.group(1) in device]
+    key = match.group(1) if match else None
+    owners = [name for name, device in devices.items() if key in device and key not in _options_taken(device["class"])]
     if not owners:
         return f"{where}: a device's options do not fit its class: {exc}"
     name = owners[0]
     cls = devices[name]["class"]
-    taken = sorted({p.name for klass in cls.__mro__ if klass.__module__.startswith("autolab.")
-                    for p in inspect.signature(klass.__init__).parameters.values()
-                    if p.kind is p.KEYWORD_ONLY and p.name not in ("name", "time_scale", "label")})
-    allowed = ", ".join(taken) if taken else "none"
-    return f"{where}: {name}: option {match.group(1)!r} is not one its class {cls.__name__} takes; options: {allowed}"
+    allowed = ", ".join(_options_taken(cls)) or "none"
+    return f"{where}: {name}: option {key!r} is not one its class {cls.__name__} takes; options: {allowed}"
 
 
 def check_connection(reactor: FlowReactor, *, where: str, timeout_s: float) -> None:

@@ -62,7 +62,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
-from ..errors import check_count, check_output_file, check_seed
+from ..errors import LimitError, check_count, check_output_file, check_seed
 from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
@@ -270,9 +270,14 @@ class GPOptimizer:
             if not isinstance(cost_model, ReactorCostModel):
                 msg = f"cost_model={cost_model!r} must be a ReactorCostModel (autolab.optimize.cost)"
                 raise ValueError(msg)
-            if max_trials is None or not resolve_acquisition(acquisition).log_scale:
-                msg = "cost_model needs max_trials (the budget over which α cools) and a log-scale acquisition such as 'log_ei'"
+            if max_trials is None:
+                msg = "cost_model needs max_trials (the budget over which α cools)"
                 raise ValueError(msg)
+            if not resolve_acquisition(acquisition).log_scale:
+                name = getattr(resolve_acquisition(acquisition), "name", acquisition)
+                msg = (f"cost-aware suggestions (cost_model) weigh log-EI values: acquisition={name!r} cannot be cost-aware; "
+                       "give acquisition='log_ei' or leave the costs out")
+                raise LimitError(msg)
         self.cost_model = cost_model
         try:
             exploration = float(exploration)
