@@ -82,6 +82,19 @@ def test_ioc_serves_on_loopback_and_its_status_answers(ioc):
         assert all(line.split()[3].startswith("127.0.0.1:") for line in listening.splitlines())
 
 
+def test_the_ioc_log_holds_no_beacon_tracebacks(tmp_path):
+    """No CA repeater listens on the loopback's 5065, so every beacon fails after the first; caproto
+    logs a traceback each time (a dozen in two minutes). The IOC's log says it once, in one line."""
+    state = control.start(tmp_path / "ioc", prefix="BEACON:", time_scale=TIME_SCALE)
+    try:
+        time.sleep(3.0)  # beacons at 0.02, 0.04, 0.08 … s: several fail within a second or two
+    finally:
+        control.stop(state.directory)
+    log = (tmp_path / "ioc" / "ioc.log").read_text()
+    assert log.count("Failed to send beacon") <= 1, log
+    assert "Traceback" not in log, log
+
+
 def test_epics_point_has_the_twins_record_layout(ioc, epics_reactor):
     docs = _run(RunEngine(), measure_point(epics_reactor, *POINT))
     twin_docs = _run(RunEngine(), measure_point(make_twin_reactor(seed=0), *POINT))
