@@ -97,6 +97,11 @@ def check_seed(field: str, value: Any) -> int:
     return number
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type's name if it has none)."""
+    return " ".join((str(exc) or type(exc).__name__).split())
+
+
 def _looked_up(option: str, path: Path, look, error: type[AutolabError]):
     """``look()``, or ``error`` naming ``option`` and ``path`` when the file system refuses the lookup
     (a parent folder that cannot be searched)."""

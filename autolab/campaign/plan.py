@@ -27,7 +27,7 @@ from bluesky_adaptive.protocols import OptimizationProblem
 from autolab.analysis.runs import AnalysisCallback, live_analysis
 from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
-from autolab.errors import LimitError
+from autolab.errors import LimitError, one_line
 from autolab.optimize.cost import ReactorCostModel
 from autolab.plans.stubs import safe_state, stop_flow
 from autolab.plans.survey import measure_point
@@ -199,11 +199,7 @@ def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[
                 pending = ", ".join(repr(status) for status in statuses if not status.done)
                 logger.warning("after a failure, moves still not done in %.0f s: %s", timeout_s, pending)
             failed = [status.exception() for status in statuses if status.done and not status.success]
-            return failures + [_one_line(exc) for exc in failed if exc is not None]
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join((str(exc) or type(exc).__name__).split())
+            return failures + [one_line(exc) for exc in failed if exc is not None]
 
 
 def failure_text(exc: BaseException) -> str:
@@ -211,7 +207,7 @@ def failure_text(exc: BaseException) -> str:
     cause = exc.args[0] if exc.args else None
     inner = getattr(cause, "exception", None)
     inner = inner() if callable(inner) else inner
-    return _one_line(inner or exc.__cause__ or exc)
+    return one_line(inner or exc.__cause__ or exc)
 
 
 class LiveEvaluation:

@@ -25,6 +25,7 @@ from .options import (
 
 logger = logging.getLogger(__name__)
 
+
 @click.command()
 @condition_options
 @CATALOG_OPTION

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 
-from ..errors import AutolabError
+from ..errors import AutolabError, one_line
 from .options import CATALOG_OPTION, JSON_OPTION, check_run_text, friendly_errors, resolve_uid
 
 
@@ -73,7 +73,7 @@ def _store_waiting_journals(client, location) -> None:
     try:
         CatalogWriter(client, folder).close()
     except Exception as exc:  # e.g. a catalog this user may read but not write: list what is stored
-        click.echo(f"they stay in the journal for the next writer: {' '.join(str(exc).split()) or type(exc).__name__}", err=True)
+        click.echo(f"they stay in the journal for the next writer: {one_line(exc)}", err=True)
 
 
 @click.command()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -139,9 +138,10 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
             if not Path(options[key]).is_file():
                 msg = f"{where}: {name}: {key}={options[key]!r} is not a file"
                 raise DeviceFileError(msg)
-        unfit = sorted(set(options) - {"label", "kind"} - set(_options_taken(device["class"])))
+        taken = _options_taken(device["class"])
+        unfit = sorted(set(options) - {"label", "kind"} - set(taken))
         if unfit:  # before any device is built: building one starts its PV search
-            allowed = ", ".join(_options_taken(device["class"])) or "none"
+            allowed = ", ".join(taken) or "none"
             msg = f"{where}: {name}: option {unfit[0]!r} is not one its class {device['class'].__name__} takes; options: {allowed}"
             raise DeviceFileError(msg)
         if name in _LABELS:
@@ -156,7 +156,8 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
         reactor = cls(name=str(reactor_spec.get("name", "reactor")), prefixes={n: d["prefix"] for n, d in spec["devices"].items()},
                       time_scale=float(spec.get("time_scale", 1.0)))
     except TypeError as exc:
-        raise DeviceFileError(_unfit_option(where, spec["devices"], exc)) from None
+        msg = f"{where}: a device's options do not fit its class: {exc}"
+        raise DeviceFileError(msg) from None
     check_connection(reactor, where=where, timeout_s=float(connect_timeout_s or spec.get("connect_timeout_s", 5.0)))
     for key, value in reactor_spec.items():
         if key == "standby_flow_ul_min":
@@ -181,19 +182,6 @@ def _options_taken(cls) -> list[str]:
             taken |= {p.name for p in inspect.signature(init).parameters.values()
                       if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "prefix", "name", "time_scale", "label")}
     return sorted(taken)
-
-
-def _unfit_option(where: str, devices: dict, exc: TypeError) -> str:
-    """One line for a device option its class does not take: the device, the option and the options it takes."""
-    match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
-    key = match.group(1) if match else None
-    owners = [name for name, device in devices.items() if key in device and key not in _options_taken(device["class"])]
-    if not owners:
-        return f"{where}: a device's options do not fit its class: {exc}"
-    name = owners[0]
-    cls = devices[name]["class"]
-    allowed = ", ".join(_options_taken(cls)) or "none"
-    return f"{where}: {name}: option {key!r} is not one its class {cls.__name__} takes; options: {allowed}"
 
 
 def check_connection(reactor: FlowReactor, *, where: str, timeout_s: float) -> None:
