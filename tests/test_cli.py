@@ -319,3 +319,47 @@ def test_a_device_failing_a_measurement_is_one_line_and_its_run_is_stored_as_fai
     (run,) = find_runs(open_catalog(tmp_path / "catalog"), plan_name="measure_point")
     assert run.metadata["stop"]["exit_status"] == "fail"
     assert [reactor.cd_pump.flow_rate.get(), reactor.se_pump.flow_rate.get()] == [0.0, 0.0]
+
+
+def test_two_pumps_failing_one_measurement_are_both_named(monkeypatch, tmp_path):
+    """Both pumps lose their connection in one turn of the RunEngine's loop: bluesky raises one failure, the line names both."""
+    import threading
+
+    from ophyd import DeviceStatus
+
+    import autolab.runtime
+    from autolab.devices import make_twin_reactor
+
+    reactor = make_twin_reactor(seed=0)
+    sessions: list = []
+    open_session = autolab.runtime.open_session
+    monkeypatch.setattr(autolab.runtime, "open_session", lambda *a, **k: sessions.append(open_session(*a, **k)) or sessions[-1])
+    failures: list = []
+
+    def fail_both():
+        for status, message in failures:
+            status.set_exception(TimeoutError(message))
+
+    for pump in (reactor.cd_pump, reactor.se_pump):
+        original = pump.set
+
+        def failing_set(value, *, pump=pump, original=original):
+            if len(failures) >= 2 or value == 0.0:  # the pumps' stop after the point works
+                return original(value)
+            status = DeviceStatus(pump)
+            failures.append((status, f"{pump.name} lost its connection"))
+            if len(failures) == 2:  # both fail from inside the RunEngine's loop, one after the other
+                threading.Timer(0.3, sessions[-1].RE.loop.call_soon_threadsafe, (fail_both,)).start()
+            return status
+
+        monkeypatch.setattr(pump, "set", failing_set)
+
+    result = _measure_in_process(monkeypatch, tmp_path, reactor)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    head, _, tail = line.partition("; the last run is stored with exit_status 'fail' in ")
+    # The RunEngine raises the failure it kept last; the other is read from its status.
+    assert head.removeprefix("autolab: error: devices failed: ").split("; ") in (
+        ["reactor_cd_pump lost its connection", "reactor_se_pump lost its connection"],
+        ["reactor_se_pump lost its connection", "reactor_cd_pump lost its connection"]), line
+    assert tail == str(tmp_path / "catalog")

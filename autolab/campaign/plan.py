@@ -27,7 +27,7 @@ from bluesky_adaptive.protocols import OptimizationProblem
 from autolab.analysis.runs import AnalysisCallback, live_analysis
 from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
-from autolab.errors import LimitError, one_line
+from autolab.errors import LimitError, ReactorFault, one_line
 from autolab.optimize.cost import ReactorCostModel
 from autolab.plans.stubs import safe_state, stop_flow
 from autolab.plans.survey import measure_point
@@ -152,7 +152,30 @@ def device_failures() -> tuple[type[BaseException], ...]:
     from bluesky.utils import FailedStatus
     from ophyd.utils.errors import DisconnectedError, StatusTimeoutError, WaitTimeoutError
 
-    return (FailedStatus, StatusTimeoutError, WaitTimeoutError, DisconnectedError, TimeoutError)
+    return (FailedStatus, StatusTimeoutError, WaitTimeoutError, DisconnectedError, TimeoutError, DevicesFailed)
+
+
+class DevicesFailed(ReactorFault):
+    """Devices failed one plan (:func:`naming_every_failure`): one line per failure in :attr:`reasons`."""
+
+    def __init__(self, reasons: Sequence[str]):
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons))
+
+
+def naming_every_failure(plan: MsgGenerator[Any], timeout_s: float = 60.0) -> MsgGenerator[Any]:
+    """``plan``; where a device fails it, :class:`DevicesFailed` naming that failure and its other moves' failures.
+
+    The RunEngine raises one failure into a plan; two pumps that lose their connection in one
+    point fail together. After the first, this waits (up to ``timeout_s``) for the plan's other
+    ``set``/``trigger`` statuses and names every one that failed, as a campaign's failed point does.
+    """
+    statuses: list = []
+    try:
+        return (yield from _keep_statuses(plan, statuses))
+    except device_failures() as exc:
+        later = yield from _outstanding_failures(statuses, timeout_s)
+        raise DevicesFailed(dict.fromkeys([failure_text(exc), *later])) from exc
 
 
 def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]:
@@ -204,6 +227,8 @@ def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[
 
 def failure_text(exc: BaseException) -> str:
     """One line for a device failure: the status's own exception where there is one."""
+    if isinstance(exc, DevicesFailed):
+        return str(exc)
     cause = exc.args[0] if exc.args else None
     inner = getattr(cause, "exception", None)
     inner = inner() if callable(inner) else inner

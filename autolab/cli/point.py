@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 @friendly_errors
 def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
+    from ..campaign.plan import naming_every_failure
     from ..conditions import NAMES
     from ..plans import measure_point
     from ..runtime import open_session, session_reactor
@@ -47,7 +48,7 @@ def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **
     warn_if_extrapolated(reactor, values)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
     # The pumps stop after the point, as after a phase map: over EPICS the reactor runs on once the command has left.
-    (uid,) = run_interruptible(session, then_stop_flow(measure_point(session.reactor, *values), session.reactor))
+    (uid,) = run_interruptible(session, then_stop_flow(naming_every_failure(measure_point(session.reactor, *values)), session.reactor))
     session.close()
     report = session.analysis.reports.get(uid)
     metrics = {} if report is None else report.metrics
@@ -130,7 +131,7 @@ def run_interruptible(session, plan) -> tuple:
     has stored it; bluesky's "Run aborted" traceback of it is not printed.
     """
     from .. import interrupt
-    from ..campaign.plan import device_failures, failure_text
+    from ..campaign.plan import DevicesFailed, device_failures, failure_text
 
     stops: list[str] = []
     token = session.RE.subscribe(lambda name, doc: stops.append(doc.get("exit_status", "")), "stop")
@@ -141,7 +142,8 @@ def run_interruptible(session, plan) -> tuple:
     except device_failures() as exc:  # a run it failed is closed as failed: stored before the one line
         session.close()
         ended = f"the last run is stored with exit_status {stops[-1]!r}" if stops else "no run was stored"
-        msg = f"a device failed: {failure_text(exc)}; {ended} in {session.location}"
+        several = isinstance(exc, DevicesFailed) and len(exc.reasons) > 1
+        msg = f"{'devices' if several else 'a device'} failed: {failure_text(exc)}; {ended} in {session.location}"
         raise ReactorFault(msg) from exc
     except Exception:
         session.close()  # what was measured reaches the catalog before the error is shown
@@ -173,6 +175,7 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
     from rich.console import Console
     from rich.progress import Progress
 
+    from ..campaign.plan import naming_every_failure
     from ..conditions import CONDITIONS
     from ..plans import phase_map
     from ..runtime import open_session, session_reactor
@@ -190,7 +193,7 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
         raise LimitError(msg)
     reactor.check_reagents(points)
     session = open_session(catalog, reactor=reactor, progress=False)  # the command prints its own lines
-    plan = phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation)
+    plan = naming_every_failure(phase_map(reactor, *grid, growth_not_above_nucleation=growth_not_above_nucleation))
     n_points = len(points)
     # The console is bound to stdout now: bluesky's own prints are kept off it while the plan runs.
     with Progress(console=Console(file=sys.stdout), disable=as_json, transient=False) as progress:
