@@ -363,3 +363,17 @@ def test_two_pumps_failing_one_measurement_are_both_named(monkeypatch, tmp_path)
         ["reactor_cd_pump lost its connection", "reactor_se_pump lost its connection"],
         ["reactor_se_pump lost its connection", "reactor_cd_pump lost its connection"]), line
     assert tail == str(tmp_path / "catalog")
+
+
+@pytest.mark.parametrize("service", ["ioc", "queue"])
+def test_status_of_nothing_running_exits_1_so_scripts_can_test_it(tmp_path, service):
+    from click.testing import CliRunner
+
+    from autolab.cli import cli
+
+    plain = CliRunner().invoke(cli, [service, "status", "--dir", str(tmp_path)])
+    assert plain.exit_code == 1, plain.output
+    assert plain.output == (f"no IOC running (directory {tmp_path})\n" if service == "ioc" else f"no queue started from {tmp_path}\n")
+    as_json = CliRunner().invoke(cli, [service, "status", "--dir", str(tmp_path), "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output) == {"running": False, "directory": str(tmp_path)}

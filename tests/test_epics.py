@@ -451,6 +451,7 @@ def test_cli_fault_and_status(ioc):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "autolab: error: --device='growth_oven' cannot have a pump-stall fault; choose one of cd_pump, se_pump"
     status = autolab("ioc", "status", "--dir", ioc.directory)
+    assert status.returncode == 0, status.stderr
     assert f"IOC PID {ioc.pid} on 127.0.0.1:{ioc.port}, prefix TEST:: answering (beam 200.0 mA)" in status.stdout
 
 

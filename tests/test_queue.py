@@ -75,7 +75,9 @@ def test_queue_runs_a_whole_campaign_and_rejects_bad_items(queue):
     assert state.zmq_control_addr.startswith("tcp://127.0.0.1:")
     env_lines = autolab("queue", "env", "--dir", str(directory)).stdout
     assert f"export QSERVER_ZMQ_CONTROL_ADDRESS={state.zmq_control_addr}" in env_lines
-    status = json.loads(autolab("queue", "status", "--dir", str(directory), "--json").stdout)
+    answered = autolab("queue", "status", "--dir", str(directory), "--json")
+    assert answered.returncode == 0, answered.stderr
+    status = json.loads(answered.stdout)
     assert status["manager"]["worker_environment_exists"] is True
     assert status["redis_alive"] is True
 

@@ -48,18 +48,19 @@ def ioc_start(directory, prefix, devices_out, seed, time_scale, port):
 @JSON_OPTION
 @friendly_errors
 def ioc_status(directory, as_json):
-    """Whether the IOC runs and answers over Channel Access."""
+    """Whether the IOC runs and answers over Channel Access; exit status 1 if it does not."""
     from ..ioc.control import status
 
     info = status(directory)
     if as_json:
         click.echo(json.dumps(info, indent=2))
-        return
-    if not info["running"]:
+    elif not info["running"]:
         click.echo(f"no IOC running (directory {info['directory']})")
-        return
-    answer = f"answering (beam {info['beam_current_ma']:.1f} mA)" if info["answering"] else f"NOT answering ({info.get('error')})"
-    click.echo(f"IOC PID {info['pid']} on 127.0.0.1:{info['port']}, prefix {info['prefix']}: {answer}; device file {info['devices_file']}")
+    else:
+        answer = f"answering (beam {info['beam_current_ma']:.1f} mA)" if info["answering"] else f"NOT answering ({info.get('error')})"
+        click.echo(f"IOC PID {info['pid']} on 127.0.0.1:{info['port']}, prefix {info['prefix']}: {answer}; device file {info['devices_file']}")
+    if not (info["running"] and info["answering"]):
+        click.get_current_context().exit(1)
 
 
 @ioc.command("stop")

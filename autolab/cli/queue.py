@@ -121,16 +121,25 @@ def queue_stop(directory):
 @JSON_OPTION
 @friendly_errors
 def queue_status(directory, as_json):
-    """Processes, the catalog the worker writes, RE Manager state, queue and history lengths."""
+    """Processes, the catalog the worker writes, RE Manager state, queue and history lengths.
+
+    Exit status 1 if no RE Manager runs from the directory.
+    """
     from ..queue import status
 
     info = status(directory)
     if as_json:
         click.echo(json.dumps(info))
-        return
-    if not info.get("manager_pid"):
+    elif not info.get("manager_pid"):
         click.echo(f"no queue started from {info['directory']}")
-        return
+    else:
+        _echo_queue_status(info)
+    if not info["running"]:
+        click.get_current_context().exit(1)
+
+
+def _echo_queue_status(info: dict) -> None:
+    """The human-readable lines of ``autolab queue status`` for a recorded queue."""
     click.echo(f"RE Manager PID {info['manager_pid']} {'running' if info['manager_alive'] else 'not running'}; "
                f"Redis PID {info['redis_pid']} {'running' if info['redis_alive'] else 'not running'}")
     if info.get("http_pid"):
