@@ -194,3 +194,19 @@ def test_reagent_need_adds_the_standby_flow_over_the_ramp_and_full_syringes_are_
     )
     with pytest.raises(LimitError, match=re.escape(message)):
         reactor.check_reagents([point], full_syringes=True)
+
+
+def test_a_poni_text_pyfai_cannot_read_is_refused_on_put_and_the_geometry_kept(reactor):
+    """In a script a wrong geometry fails where it is given, not as a failed status in the first point's acquisition."""
+    from autolab.errors import LimitError
+
+    good = reactor.saxs.poni.get()
+    assert "Distance" in good
+    unreadable = "reactor_saxs_poni: the PONI geometry cannot be read: could not convert string to float: 'half a metre'"
+    with pytest.raises(LimitError, match=re.escape(unreadable)):
+        reactor.saxs.poni.put("Distance: half a metre\nWavelength: 1e-10\n")
+    with pytest.raises(LimitError, match=re.escape("reactor_saxs_poni: the PONI geometry needs a Distance > 0 and a Wavelength")):
+        reactor.saxs.poni.set("Distance: 0.5\n")
+    assert reactor.saxs.poni.get() == good
+    reactor.saxs.poni.put("")  # no geometry yet is allowed (an EPICS detector before its PONI file is given)
+    assert reactor.saxs.poni.get() == ""

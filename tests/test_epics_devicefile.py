@@ -110,8 +110,13 @@ def test_a_relative_poni_file_is_read_from_the_device_files_folder(write, tmp_pa
     elsewhere.mkdir()
     missing = _measure(path, cwd=elsewhere)
     assert missing.stderr.strip().splitlines() == [f"autolab: error: device file {path}: saxs: poni_file='{tmp_path / 'saxs.poni'}' is not a file"]
-    (tmp_path / "saxs.poni").write_text("Distance: 0.5\n")
-    found = _measure(path, cwd=elsewhere)  # now past the file check: no IOC answers these PVs
+    (tmp_path / "saxs.poni").write_text("Distance: 0.5\n")  # a geometry pyFAI cannot use: refused before any PV search
+    unusable = _measure(path, cwd=elsewhere)
+    assert unusable.stderr.strip().splitlines() == [
+        f"autolab: error: device file {path}: saxs: poni_file='{tmp_path / 'saxs.poni'}': the PONI geometry needs a "
+        "Distance > 0 and a Wavelength; got Distance=0.5, Wavelength=None"]
+    (tmp_path / "saxs.poni").write_text("Distance: 0.5\nWavelength: 1.5406e-10\n")
+    found = _measure(path, cwd=elsewhere)  # now past the file checks: no IOC answers these PVs
     assert found.returncode == 2
     assert "is not a file" not in found.stderr
     assert "did not connect within 0.2 s" in found.stderr

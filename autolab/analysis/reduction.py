@@ -278,6 +278,11 @@ def _poni_text(poni: str | Path) -> str:
     return str(poni)
 
 
+def check_poni(poni_text: str) -> None:
+    """Raise :class:`ValueError` saying what pyFAI cannot read in ``poni_text`` (a PONI file's text)."""
+    _integrator(str(poni_text))
+
+
 @lru_cache(maxsize=8)
 def _integrator(poni_text: str):
     """A pyFAI AzimuthalIntegrator for ``poni_text`` (cached: pyFAI keeps its CSR matrices in it)."""

@@ -166,6 +166,34 @@ class Spectrometer(Device):
         return absorbance(counts, self.dark_counts.get(), self.reference_counts.get(), saturated=flags)
 
 
+class PoniSignal(Signal):
+    """A detector's PONI geometry, the text of a PONI file; a text pyFAI cannot read is refused on put.
+
+    Refused with :class:`~autolab.errors.LimitError` naming the signal and what is missing, so a
+    wrong geometry fails where it is given, not in the first point's acquisition. An empty text
+    (no geometry yet) is taken; ``set`` refuses before it starts a status.
+    """
+
+    def put(self, value, **kwargs):
+        super().put(self._checked(value), **kwargs)
+
+    def set(self, value, **kwargs):
+        return super().set(self._checked(value), **kwargs)  # refused here, before a status exists
+
+    def _checked(self, value) -> str:
+        text = str(value)
+        if text.strip():
+            from autolab.analysis.reduction import check_poni
+            from autolab.errors import LimitError
+
+            try:
+                check_poni(text)
+            except ValueError as exc:
+                msg = f"{self.name}: {exc}"
+                raise LimitError(msg) from None
+        return text
+
+
 class SAXSDetector(Device):
     """SAXS pixel detector on the Kapton flow cell: the 2D frame and I(q), σ(q) (cm⁻¹) reduced from it.
 
@@ -192,7 +220,7 @@ class SAXSDetector(Device):
     monitor_photons_s = Cpt(UnitSignal, value=0.0, kind="normal", units="photons/s")
     transmission = Cpt(UnitSignal, value=0.0, kind="normal", units="")
     exposure_time_s = Cpt(UnitSignal, value=1.0, kind="config", units="s")
-    poni = Cpt(Signal, value="", kind="config")
+    poni = Cpt(PoniSignal, value="", kind="config")
     thickness_cm = Cpt(UnitSignal, value=0.1, kind="config", units="cm")
     calibration_factor = Cpt(UnitSignal, value=1.0, kind="config", units="")
     cell_content = Cpt(Signal, value="sample", kind="config")

@@ -138,6 +138,8 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
             if not Path(options[key]).is_file():
                 msg = f"{where}: {name}: {key}={options[key]!r} is not a file"
                 raise DeviceFileError(msg)
+            if key == "poni_file":
+                _check_poni_file(options[key], where=f"{where}: {name}: {key}={options[key]!r}")
         taken = _options_taken(device["class"])
         unfit = sorted(set(options) - {"label", "kind"} - set(taken))
         if unfit:  # before any device is built: building one starts its PV search
@@ -165,6 +167,20 @@ def load_reactor(path: str | os.PathLike, *, connect_timeout_s: float | None = N
         elif key != "name":
             getattr(reactor, key).put(float(value))
     return reactor
+
+
+def _check_poni_file(path: str, *, where: str) -> None:
+    """:class:`DeviceFileError` if pyFAI cannot read the PONI file at ``path`` (before any PV search starts)."""
+    from autolab.analysis.reduction import check_poni
+
+    try:
+        check_poni(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"{where} cannot be read: {exc}"
+        raise DeviceFileError(msg) from None
+    except ValueError as exc:
+        msg = f"{where}: {exc}"
+        raise DeviceFileError(msg) from None
 
 
 #: Device options that name a file: a relative path is taken from the device file's folder.
