@@ -12,6 +12,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from event_model import compose_run
 
 from autolab.catalog import CatalogWriter, find_runs, journal_directory, load_point, open_catalog
 from autolab.catalog.writer import waiting_journals
@@ -339,11 +340,18 @@ def test_autolab_runs_stores_what_a_killed_writer_left_and_lists_it(tmp_path):
         process.wait(timeout=30)
         process.stdout.close()
     assert waiting_journals(journal_directory(path)) == [journal_directory(path) / f"{uid}.jsonl"]
+    later = compose_run(metadata={"plan_name": "after_the_kill"})  # stored before the killed run is: listed after it
+    writer = CatalogWriter(open_catalog(path), tmp_path / "own-journal")
+    for name, doc in (("start", later.start_doc), ("stop", later.compose_stop())):
+        writer(name, doc)
+    writer.close()
     listed = subprocess.run([sys.executable, "-m", "autolab", "runs", "--all", "--json", "--catalog", str(path)],
                             capture_output=True, text=True, timeout=300, check=False)
     assert listed.returncode == 0, listed.stderr
     assert f"storing 1 run(s) a stopped writer left in the journal {journal_directory(path)} …" in listed.stderr
-    assert [row["uid"] for row in json.loads(listed.stdout)] == [uid]
+    rows = json.loads(listed.stdout)
+    assert [row["uid"] for row in rows] == [uid, later.start_doc["uid"]]  # newest last, by start time
+    assert [row["exit_status"] for row in rows] == ["unfinished", "success"]  # no stop document: not "in progress"
     assert waiting_journals(journal_directory(path)) == []
     again = subprocess.run([sys.executable, "-m", "autolab", "runs", "--all", "--catalog", str(path)],
                            capture_output=True, text=True, timeout=300, check=False)

@@ -123,8 +123,13 @@ def find_runs(
     return sorted(results.values(), key=lambda run: run.metadata["start"]["time"])
 
 
+#: The exit status :func:`run_summaries` gives a run without a stop document: one running now, or
+#: one whose process was killed (its writer's journal stored what it had).
+UNFINISHED = "unfinished"
+
+
 def run_summaries(runs: Iterable) -> list[dict]:
-    """One flat row per run for tables: uid, time, plan, conditions, exit status."""
+    """One flat row per run for tables: uid, time, plan, conditions, exit status (:data:`UNFINISHED` without a stop)."""
     rows = []
     for run in runs:
         start = run.metadata["start"]
@@ -137,7 +142,7 @@ def run_summaries(runs: Iterable) -> list[dict]:
                 "nucleation_temperature_c": start.get("nucleation_temperature_c"),
                 "growth_temperature_c": start.get("growth_temperature_c"),
                 "residence_time_s": start.get("residence_time_s"),
-                "exit_status": stop.get("exit_status", "in progress"),
+                "exit_status": stop.get("exit_status", UNFINISHED),
             }
         )
     return rows

@@ -22,7 +22,8 @@ def runs(catalog, limit, show_all, as_json):
     """List stored measurement runs, newest last.
 
     Runs a stopped writer left in the catalog's journal (a queue stopped mid-plan, a killed
-    session) are stored first, with one line on stderr saying how many.
+    session) are stored first, with one line on stderr saying how many. A run without a stop
+    document (running now, or its process killed) has the status "unfinished".
     """
     from rich.console import Console
     from rich.table import Table
@@ -34,7 +35,8 @@ def runs(catalog, limit, show_all, as_json):
     client = open_catalog(location, create=False)
     _store_waiting_journals(client, location)
     selected = client if show_all else measurements(client)
-    stored = list(selected.values())
+    # Newest last by start time: the catalog keeps the order runs were stored in, and a journal stored late is an early run.
+    stored = sorted(selected.values(), key=lambda run: run.metadata["start"]["time"])
     rows = run_summaries(stored[-limit:])
     if as_json:
         click.echo(json.dumps(rows))
