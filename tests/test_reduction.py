@@ -278,6 +278,40 @@ def test_calibration_plans_store_their_runs_and_measure_point_names_them(RE):
     assert starts(RE, "measure_point")[0]["calibration_runs"] == {"dark": dark, "reference": reference, "background": background}
 
 
+def test_calibration_runs_paused_as_one_closes_resume_without_reading_it_again(RE):
+    """A double Ctrl-C can land between a calibration run's close and its detector's unstage. The
+    detector is staged inside the run, so the rewind replays nothing of the closed run (bluesky
+    raised IllegalMessageSequence on its readings when the stage came first)."""
+    import asyncio
+
+    from bluesky import plan_stubs as bps
+    from bluesky.utils import RunEngineInterrupted
+
+    reactor = make_twin_reactor(seed=8)
+    paused: dict = {}
+
+    def pause_after_the_dark(name, doc):
+        if name == "stop" and not paused:
+            paused["task"] = asyncio.ensure_future(RE._request_pause_coro(defer=False), loop=RE.loop)
+
+    RE.subscribe(pause_after_the_dark)
+
+    def calibrate():
+        yield from bps.checkpoint()  # what a queue's or a campaign's plan has before: the rewind starts here
+        yield from take_dark(reactor.spectrometer)
+        yield from take_reference(reactor.spectrometer)
+        yield from take_background(reactor.saxs)
+
+    with pytest.raises(RunEngineInterrupted):
+        RE(calibrate())
+    assert RE.state == "paused"
+    RE.resume()
+    assert [doc["plan_name"] for name, doc in RE.docs if name == "start"] == ["take_dark", "take_reference", "take_background"]
+    assert [doc["exit_status"] for name, doc in RE.docs if name == "stop"] == ["success"] * 3
+    assert [doc["num_events"] for name, doc in RE.docs if name == "stop"] == [{"primary": 1}] * 3
+    assert reactor.spectrometer.shutter.get() == "open"
+
+
 def test_a_dark_run_holds_the_dark_counts_the_spectrometer_keeps(RE):
     reactor = make_twin_reactor(seed=6)
     RE(take_dark(reactor.spectrometer))
