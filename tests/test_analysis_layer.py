@@ -165,7 +165,7 @@ def _pattern_lines(q, intensity):
     [
         ("uvvis", "", "only 0 data line(s); a UV-Vis file needs at least 20"),
         ("saxs", "\n".join(["1.0"] * 30), ":1: expected 2 or 3 or 4 columns for a SAXS file, found 1"),
-        ("uvvis", "400,0.1\n401,nan\n" + "\n".join(f"{402 + i},0.1" for i in range(30)), ":2: '401,nan' contains NaN or infinity"),
+        ("uvvis", "400,0.1\n401,inf\n" + "\n".join(f"{402 + i},0.1" for i in range(30)), ":2: '401,inf' contains infinity"),
         ("saxs", _pattern_lines(np.linspace(0.1, 5, 40), -np.ones(40)), ": plugin saxs: intensity has no positive value"),
     ],
 )
@@ -189,6 +189,20 @@ def test_cli_repairs_a_descending_pattern_and_says_so(tmp_path):
     assert data["saxs.mesophase"] is True
     assert data["notes"] == ["q_nm_inv was in descending order; sorted before the analysis"]
     assert any("estimated" in w for w in data["saxs.warnings"])  # no σ column: estimated, and said
+
+
+def test_cli_drops_a_nan_row_of_a_file_and_says_so(tmp_path):
+    """An instrument writes NaN for a pixel without a reading: the pair is dropped, as docs/analysis.md says, not the file refused."""
+    spectrum = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(3))
+    absorbance = spectrum.absorbance.copy()
+    absorbance[40] = np.nan
+    path = tmp_path / "with-nan.csv"
+    path.write_text("wavelength_nm,absorbance\n" + "\n".join(f"{w},{a}" for w, a in zip(spectrum.wavelength_nm, absorbance, strict=True)))
+    out = autolab("analyze", "--kind", "uvvis", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert any(w.startswith(f"dropped 1 of {spectrum.wavelength_nm.size} points") for w in data["uvvis.warnings"]), data["uvvis.warnings"]
+    assert data["uvvis.nc_exciton_nm"] > 480
 
 
 def test_cli_malformed_file_is_one_line_exit_2(tmp_path):
