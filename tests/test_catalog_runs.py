@@ -220,6 +220,21 @@ def test_measurements_leave_out_derived_runs(measured):
     assert measurements(client).values().last().primary.read()["reactor_spectrometer_absorbance"].shape == (1, 401)
 
 
+def test_a_derived_run_is_not_read_as_a_point_and_the_line_names_its_measurement(measured):
+    """`autolab analyze` or `show` of an analysis run: it is not a measurement that failed, and the line says which run is."""
+    path, uid = measured
+    client = open_catalog(path, create=False)
+    for run in client.values():
+        start = run.metadata["start"]
+        if start["plan_name"] == "measure_point":
+            continue
+        result = CliRunner().invoke(cli, ["show", start["uid"][:8], "--catalog", str(path), "--output", str(path.parent / "x.png")])
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines() == [
+            f"autolab: error: run {start['uid']} is a derived {start['plan_name']!r} run, not a measurement: it has no primary "
+            f"stream; the measurement it analyses is run {uid}"]
+
+
 @pytest.mark.slow
 def test_plain_key_needs_the_bluesky_catalog_client(measured):
     """``Key("plan_name")`` only works through CatalogOfBlueskyRuns; ``Key("start.plan_name")`` works everywhere."""

@@ -41,6 +41,17 @@ class PointData:
         return dict(self.start.get("conditions", {}))
 
 
+def _no_reading(start: dict, run) -> str:
+    """Why ``run`` has no point to read: a derived run (naming what it derives from), or a measurement that did not finish."""
+    plan = start.get("plan_name", "")
+    if plan in DERIVED_PLAN_NAMES:
+        source = start.get("analysis_of")
+        of = f"; the measurement it analyses is run {source}" if source else ""
+        return f"run {start['uid']} is a derived {plan!r} run, not a measurement: it has no primary stream{of}"
+    streams = ", ".join(sorted(run)) or "none"
+    return f"run {start['uid']} ({plan or 'no plan_name'}) has no primary stream (streams: {streams}): it did not finish a measurement"
+
+
 def load_point(run, *, reactor: str | None = None) -> PointData:
     """Read the spectra, SAXS pattern and reactor readbacks of one ``measure_point`` run.
 
@@ -54,8 +65,7 @@ def load_point(run, *, reactor: str | None = None) -> PointData:
     start = dict(run.metadata["start"])
     prefix = reactor or start.get("reactor", "reactor")
     if "primary" not in run:
-        msg = f"run {start['uid']} has no primary stream (it did not finish a measurement)"
-        raise CatalogError(msg)
+        raise CatalogError(_no_reading(start, run))
     primary = run["primary"]
     # One read of the columns a point needs (the scalar readings and five arrays), not one request
     # per column; a stored 2D frame is left out.
