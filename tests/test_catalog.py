@@ -73,6 +73,21 @@ def test_phase_map_3x2x2_reads_back_in_a_fresh_process(RE, reactor, writer, cata
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_temperature_c": (275, 285)})) == 4
 
 
+@pytest.mark.parametrize(("conditions", "message"), [
+    ({"residence_time": (10, 20)},
+     "conditions: 'residence_time' is not a condition; search one of nucleation_temperature_c, growth_temperature_c, residence_time_s"),
+    ({"residence_time_s": 14}, "conditions['residence_time_s']=14 must be a (low, high) pair of numbers"),
+    ({"residence_time_s": (20, 10)}, "conditions['residence_time_s']=(20, 10): low 20 is above high 10"),
+])
+def test_a_search_that_could_only_find_nothing_is_refused_naming_the_condition(tmp_path, conditions, message):
+    """A misspelled condition or a reversed range found [] silently, and the docs' `runs[-1]` then raised IndexError."""
+    from autolab.errors import LimitError
+
+    with pytest.raises(LimitError) as raised:
+        find_runs(open_catalog(tmp_path / "cat"), conditions=conditions)
+    assert str(raised.value) == message
+
+
 @pytest.mark.slow
 def test_stored_spectrum_matches_what_the_detector_read(RE, reactor, writer, catalog_dir):
     docs = []

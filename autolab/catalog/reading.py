@@ -116,7 +116,14 @@ def find_runs(
     since, until : float, optional
         Unix time bounds on the run's start time.
     conditions : dict, optional
-        ``{"residence_time_s": (low, high), …}``: inclusive ranges on start-document fields.
+        ``{"residence_time_s": (low, high), …}``: inclusive ranges on the point's conditions
+        (``nucleation_temperature_c``, ``growth_temperature_c``, ``residence_time_s``).
+
+    Raises
+    ------
+    LimitError
+        A condition that is not one of those three, or a range that is not two numbers, low ≤ high
+        (a search with either would find nothing, silently).
     """
     from tiled.queries import Key
 
@@ -128,14 +135,36 @@ def find_runs(
         results = results.search(Key("start.time") >= float(since))
     if until is not None:
         results = results.search(Key("start.time") <= float(until))
-    for field, (low, high) in (conditions or {}).items():
-        results = results.search(Key(f"start.{field}") >= float(low)).search(Key(f"start.{field}") <= float(high))
+    for field, (low, high) in _condition_ranges(conditions).items():
+        results = results.search(Key(f"start.{field}") >= low).search(Key(f"start.{field}") <= high)
     return sorted(results.values(), key=lambda run: run.metadata["start"]["time"])
 
 
 #: The exit status :func:`run_summaries` gives a run without a stop document: one running now, or
 #: one whose process was killed (its writer's journal stored what it had).
 UNFINISHED = "unfinished"
+
+
+def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]:
+    """``conditions`` checked: known condition names, each with a (low, high) pair of numbers, low ≤ high."""
+    from autolab.conditions import NAMES
+    from autolab.errors import LimitError
+
+    checked = {}
+    for field, bounds in (conditions or {}).items():
+        if field not in NAMES:
+            msg = f"conditions: {field!r} is not a condition; search one of {', '.join(NAMES)}"
+            raise LimitError(msg)
+        try:
+            low, high = (float(b) for b in bounds)
+        except (TypeError, ValueError):
+            msg = f"conditions[{field!r}]={bounds!r} must be a (low, high) pair of numbers"
+            raise LimitError(msg) from None
+        if not low <= high:
+            msg = f"conditions[{field!r}]={bounds!r}: low {low:g} is above high {high:g}"
+            raise LimitError(msg)
+        checked[field] = (low, high)
+    return checked
 
 
 def run_summaries(runs: Iterable) -> list[dict]:
