@@ -69,6 +69,26 @@ def test_entry_point_name_clash_is_reported_at_load_time(monkeypatch):
     assert any("'uvvis' is registered by both autolab and evil-plugins" in e for e in manager.load_errors)
 
 
+def test_a_plugin_that_fails_to_import_is_named_in_every_analysis(monkeypatch):
+    """Installed but broken: `autolab plugins` listed it and every analysis was silent about its missing metrics."""
+    real = list(importlib.metadata.distributions())
+
+    class BrokenDist:
+        metadata = {"Name": "autolab-broken"}
+        version = "0.1"
+        entry_points = [importlib.metadata.EntryPoint("broken", "no_such_module_for_autolab:plugin", "autolab.plugins")]
+
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, BrokenDist()])
+    manager = PluginManager()
+    assert any("plugin 'broken' (autolab-broken) failed to import" in e for e in manager.load_errors)
+    result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
+    for report in (manager.analyze_uvvis(result.wavelength_nm, result.absorbance),
+                   manager.analyze_saxs(result.q_nm_inv, result.intensity, result.intensity_sigma)):
+        assert report.errors == {"broken": "plugin 'broken' (autolab-broken 0.1) failed to import and did not run: "
+                                           "ModuleNotFoundError(\"No module named 'no_such_module_for_autolab'\")"}
+        assert report.metrics  # the other plugins' results stand
+
+
 def test_objectives_declared_and_computed():
     from autolab.sim.observables import band_absorbance
 

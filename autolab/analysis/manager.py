@@ -71,6 +71,8 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self._info: dict[str, tuple[str, str]] = {}
         self.load_errors: list[str] = []
+        #: Plugins whose entry point failed to import, by name: each analysis names them in its ``errors``.
+        self.import_failures: dict[str, str] = {}
         if autoload is None:
             autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
         if autoload:
@@ -97,6 +99,7 @@ class PluginManager:
                     plugin = ep.load()
                 except Exception as exc:
                     self.load_errors.append(f"plugin {ep.name!r} ({dist_name}) failed to import: {exc!r}")
+                    self.import_failures[ep.name] = f"plugin {ep.name!r} ({dist_name} {dist.version}) failed to import and did not run: {exc!r}"
                     continue
                 self.register(plugin, ep.name, distribution=dist_name, version=dist.version)
         self._pm.check_pending()
@@ -221,7 +224,7 @@ class PluginManager:
         return math.nan if value is None else float(value)
 
     def _call_all(self, hook_name: str, **kwargs) -> AnalysisReport:
-        report = AnalysisReport()
+        report = AnalysisReport(errors=dict(self.import_failures))  # an installed plugin that could not load is missing here too
         hook = getattr(self._pm.hook, hook_name)
         for impl in reversed(hook.get_hookimpls()):
             name = impl.plugin_name
