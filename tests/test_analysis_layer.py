@@ -292,3 +292,21 @@ def test_documented_example_plugin_loads_by_entry_point(monkeypatch):
     wavelength = np.arange(300.0, 701.0, 1.0)
     spectrum = 0.05 * np.exp(-(((wavelength - 437) / 5) ** 2)) + 0.05 * np.exp(-(((wavelength - 560) / 15) ** 2))
     assert manager.analyze_uvvis(wavelength, spectrum).metrics["peakcount.n_peaks"] == 2
+
+
+def test_a_file_without_kind_and_a_run_with_kind_each_say_which_option_to_use(tmp_path, monkeypatch):
+    """`analyze spectrum.csv` said there was no run 'spectrum.csv'; `analyze last --kind saxs` that it could not read 'last'."""
+    from click.testing import CliRunner
+
+    from autolab.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spectrum.csv").write_text("400,0.1\n")
+    file_alone = CliRunner().invoke(cli, ["analyze", "spectrum.csv"])
+    assert file_alone.exit_code == 2
+    assert file_alone.output.strip().splitlines() == [
+        "autolab: error: spectrum.csv is a file: give --kind uvvis or --kind saxs to analyse it (without --kind, analyze re-analyses a stored run)"]
+    run_as_file = CliRunner().invoke(cli, ["analyze", "last", "--kind", "saxs"])
+    assert run_as_file.exit_code == 2
+    assert run_as_file.output.strip().splitlines() == [
+        "autolab: error: --kind saxs reads an instrument file, and 'last' is not a file; to re-analyse a stored run leave out --kind"]

@@ -31,7 +31,7 @@ SEED_OPTION = click.option(
     "--seed", type=int, default=None,
     help="Seed of the twin's noise (default: the session config's seed, else 0); repeats a run exactly with --time-scale 0 only.",
 )
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON (an object, or a list of rows for a listing) instead of tables.")
 TIME_SCALE_OPTION = click.option(
     "--time-scale",
     type=float,

@@ -159,6 +159,16 @@ def analyze(target, kind, catalog, as_json):
     process after each point). A stored run's analysis is stored as a new derived run, whose uid
     is printed (analysis_uid with --json).
     """
+    from pathlib import Path
+
+    from ..errors import AutolabError
+
+    if kind is None and Path(target).is_file():
+        msg = f"{target} is a file: give --kind uvvis or --kind saxs to analyse it (without --kind, analyze re-analyses a stored run)"
+        raise AutolabError(msg)
+    if kind is not None and not Path(target).exists():
+        msg = f"--kind {kind} reads an instrument file, and {target!r} is not a file; to re-analyse a stored run leave out --kind"
+        raise AutolabError(msg)
     if kind is None:
         check_run_text(target)
     from ..analysis import PluginManager
