@@ -373,3 +373,36 @@ def test_tiled_exports_the_stream_as_netcdf_hdf5_and_csv(measured, tmp_path):
     with open(tmp_path / "stream.csv", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
     assert float(row["reactor_cd_pump_flow_rate"]) == point.readings["cd_pump_flow_rate"]
+
+
+def test_last_is_the_newest_finished_point_and_campaign_option_clashes_are_one_line(tmp_path):
+    """An aborted point (Ctrl-C) made `autolab show last` fail on a run without readings."""
+    import time
+
+    from event_model import compose_run
+
+    path = tmp_path / "catalog"
+    session = open_session(path)
+    (good,) = session.RE(measure_point(session.reactor, 280, 280, 14.0))
+    session.close()
+    aborted = compose_run(metadata={"plan_name": "measure_point"}, time=time.time() + 1)
+    writer = CatalogWriter(open_catalog(path), journal_directory(path))
+    writer("start", aborted.start_doc)
+    writer("stop", aborted.compose_stop(exit_status="abort", reason="interrupted"))
+    writer.close()
+    shown = CliRunner().invoke(cli, ["show", "last", "--catalog", str(path), "-o", str(tmp_path / "last.png")])
+    assert shown.exit_code == 0, shown.output
+    analysed = CliRunner().invoke(cli, ["analyze", "last", "--catalog", str(path), "--json"])
+    assert json.loads(analysed.output)["uid"] == good
+
+    twice = CliRunner().invoke(cli, ["campaign", "--bound", "nucleation_temperature_c=240:350", "--bound",
+                                     "nucleation-temperature-c=250:300", "--catalog", str(tmp_path / "never")])
+    assert twice.exit_code == 2
+    assert twice.output.strip().splitlines() == [
+        "autolab: error: --bound gives nucleation_temperature_c twice ([240.0, 350.0] and [250.0, 300.0]); give it once"]
+    ucb = CliRunner().invoke(cli, ["campaign", "--budget", "7", "--cost-aware", "--acquisition", "ucb", "--catalog", str(tmp_path / "never")])
+    assert ucb.exit_code == 2
+    assert ucb.output.strip().splitlines() == [  # before the budget's warning, in the command's own option names
+        "autolab: error: --cost-aware weighs log-EI values by the cost of moving the reactor: --acquisition ucb cannot be cost-aware; "
+        "give --acquisition log_ei or leave out --cost-aware"]
+    assert not (tmp_path / "never").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import AutolabError, check_output_folder
+from ..errors import AutolabError, LimitError, check_output_folder
 from ..interrupt import INTERRUPTED_EXIT, Interrupted, run_interruptible
 from .options import (
     BOUND_OPTION,
@@ -83,6 +83,10 @@ def campaign(
         if given:
             msg = f"--resume continues the stored campaign's settings; drop {', '.join(given)}"
             raise AutolabError(msg)
+    if cost_aware and acquisition == "ucb":  # in the command's own words, before any other line
+        msg = "--cost-aware weighs log-EI values by the cost of moving the reactor: --acquisition ucb cannot be cost-aware; " \
+              "give --acquisition log_ei or leave out --cost-aware"
+        raise LimitError(msg)
     # The report is written after the last point: a folder that cannot be made is refused before the first.
     report_root = check_output_folder("--report", report_dir if report_dir else Path.cwd() / "autolab-reports")
     reactor = session_reactor(seed=seed, time_scale=time_scale, standby_flow_ul_min=standby_flow_ul_min, devices=devices)

@@ -164,8 +164,16 @@ def parse_bounds(items: tuple[str, ...]) -> dict[str, list] | None:
         bound: list = [_number("--bound", parts[0]), _number("--bound", parts[1])]
         if len(parts) == 3:
             bound.append(parts[2])
-        out[condition_name("--bound", name)] = bound
+        _once("--bound", out, condition_name("--bound", name), bound)
     return out
+
+
+def _once(option: str, out: dict, key: str, value) -> None:
+    """``out[key] = value``, refusing a key the option gave already (the later value would win silently)."""
+    if key in out:
+        msg = f"{option} gives {key} twice ({out[key]!r} and {value!r}); give it once"
+        raise LimitError(msg)
+    out[key] = value
 
 
 def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) -> dict:
@@ -177,7 +185,7 @@ def parse_assignments(option: str, items: tuple[str, ...], *, conditions: bool) 
             msg = f"{option} {item!r}: write NAME=VALUE"
             raise LimitError(msg)
         key = condition_name(option, name) if conditions else name.strip()
-        out[key] = _number(option, value)
+        _once(option, out, key, _number(option, value))
     return out
 
 
@@ -196,7 +204,8 @@ def check_run_text(text: str) -> str:
 def resolve_uid(client, text: str) -> str:
     """The full uid of the run whose uid is ``text`` or starts with it (≥ 5 characters).
 
-    ``last`` names the newest ``measure_point`` run.
+    ``last`` names the newest ``measure_point`` run that finished (exit status ``success``): an
+    aborted or failed point has no reading to show or analyse.
     """
     if check_run_text(text) == "last":
         from tiled.queries import Key
@@ -205,7 +214,12 @@ def resolve_uid(client, text: str) -> str:
         if not len(measured):
             msg = "the catalog holds no measurement yet, so there is no 'last' run; `autolab measure` makes one"
             raise AutolabError(msg)
-        return measured.keys().last()
+        finished = measured.search(Key("stop.exit_status") == "success")
+        if not len(finished):
+            msg = (f"none of the catalog's {len(measured)} measurement(s) finished (each was aborted, failed or is still "
+                   "running), so there is no 'last' run; name one by its uid (`autolab runs` lists them)")
+            raise AutolabError(msg)
+        return finished.sort(("start.time", -1)).keys().first()  # by start time: a journal stored late is an early run
     try:
         found = text in client  # a uid, or (bluesky's catalog client) the one run whose uid starts with it
     except ValueError:  # bluesky's catalog client: several runs start with it

@@ -81,7 +81,8 @@ def _store_waiting_journals(client, location) -> None:
 @click.command()
 @click.argument("run")
 @CATALOG_OPTION
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="PNG file (default: RUN.png).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="PNG file (default: the run uid's first 8 characters + .png, in the current folder).")
 @friendly_errors
 def show(run, catalog, output):
     """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
