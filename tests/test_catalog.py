@@ -614,3 +614,29 @@ def test_a_run_with_a_frame_file_written_again_keeps_its_frame_and_a_write_lost_
         assert events["reactor_spectrometer_absorbance"].read().shape == (1, 401)
         np.testing.assert_array_equal(np.asarray(events["reactor_saxs_image"].read())[0], frame)
     assert not list(journal_directory(tmp_path / "cat").glob("*.jsonl"))
+
+
+def test_runs_waiting_counts_finished_runs_the_catalog_does_not_hold_yet(tmp_path):
+    """`autolab campaign` says how many runs it still stores (a 12-point dry run outpaces the catalog by ~20 s)."""
+    import threading
+
+    path = tmp_path / "cat"
+    writer = CatalogWriter(open_catalog(path), journal_directory(path))
+    release = threading.Event()
+    tiled_writer = writer._tiled_writer
+
+    def slow(name, doc):
+        release.wait(30)
+        tiled_writer(name, doc)
+
+    writer._tiled_writer = slow
+    for _ in range(2):
+        run = compose_run(metadata={"plan_name": "held"})
+        writer("start", run.start_doc)
+        writer("stop", run.compose_stop())
+    assert writer.runs_waiting == 2
+    release.set()
+    writer.flush(timeout=60)
+    assert writer.runs_waiting == 0
+    writer.close()
+    assert len(open_catalog(path, create=False)) == 2

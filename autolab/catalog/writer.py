@@ -162,6 +162,11 @@ class CatalogWriter:
             return self._descriptor_run.get(doc["descriptor"])
         return doc.get("run_start")
 
+    @property
+    def runs_waiting(self) -> int:
+        """Finished runs (their stop document received) that the catalog does not hold whole yet."""
+        return len(self._held)
+
     def flush(self, timeout: float | None = 60.0) -> None:
         """Block until every document received so far is in the catalog.
 
