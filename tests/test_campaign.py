@@ -257,6 +257,22 @@ def test_resume_of_an_unknown_campaign_is_a_clear_error(catalog_dir):
         Campaign.resume(open_catalog(catalog_dir), "nope", LIMITS)
 
 
+def test_resume_takes_the_first_characters_of_a_campaign_id_and_an_unknown_one_lists_the_stored(RE, reactor, catalog_dir, writer):
+    """`--resume 1eb9dd8c` (what the tables show) was 'no campaign'; the line now names the campaigns there are."""
+    RE.subscribe(writer)
+    campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=2, initial_design=2, seed=0, manager=uvvis_only())
+    RE(run_campaign(reactor, campaign))
+    writer.flush()
+    client = open_catalog(catalog_dir)
+    resumed = Campaign.resume(client, campaign.id[:8], LIMITS, manager=uvvis_only())
+    assert (resumed.id, resumed.resumed_from) == (campaign.id, 2)
+    with pytest.raises(CatalogError) as raised:
+        Campaign.resume(client, "zzzzzzzz", LIMITS)
+    assert str(raised.value) == f"no campaign 'zzzzzzzz' in the catalog; it holds 1 campaign(s), the newest: {campaign.id}"
+    with pytest.raises(CatalogError, match="no campaign 'zzz' in the catalog"):  # too few characters to stand for an id
+        Campaign.resume(client, "zzz", LIMITS)
+
+
 def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor, catalog_dir, writer):
     """A point measured but never analysed (the process died between them) is analysed on resume and stored."""
     RE.subscribe(writer)

@@ -27,6 +27,25 @@ from .settings import CampaignSettings
 logger = logging.getLogger(__name__)
 
 
+def _campaign_starting_with(client, text: str) -> str:
+    """The one stored campaign whose id starts with ``text`` (≥ 5 characters, as a run's uid); else :class:`CatalogError` listing them."""
+    from ..catalog import find_runs
+
+    stored = [run.metadata["start"] for run in find_runs(client, plan_name="autonomous_campaign")]
+    ids = list(dict.fromkeys(start["campaign_id"] for start in stored if start.get("campaign_role") == "start"))
+    matches = [campaign for campaign in ids if campaign.startswith(text)] if len(text) >= 5 else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        msg = f"{len(matches)} campaigns start with {text!r}: {', '.join(matches)}; give more characters"
+    elif ids:
+        newest = ", ".join(ids[-5:][::-1])
+        msg = f"no campaign {text!r} in the catalog; it holds {len(ids)} campaign(s), the newest: {newest}"
+    else:
+        msg = f"no campaign {text!r} in the catalog: it holds no campaign (no autonomous_campaign start record)"
+    raise CatalogError(msg)
+
+
 def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, float]], *, manager=None, sink=None,
                     optimizer=None, factory=None, cost_model=None):
     """Rebuild a campaign from the catalog: settings, tried points and their values, in the order tried.
@@ -36,7 +55,8 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
     client : tiled client
         The catalog (:func:`autolab.catalog.open_catalog`).
     campaign_id : str
-        The campaign to continue.
+        The campaign to continue: its id, or the first characters of it (at least 5) if only
+        one stored campaign's id starts with them.
     limits : mapping
         The reactor's ``limits()`` (the stored bounds are checked against them again).
     manager : PluginManager, optional
@@ -70,8 +90,9 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
     records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
     starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
     if not starts:
-        msg = f"no campaign {campaign_id!r} in the catalog (no autonomous_campaign start record)"
-        raise CatalogError(msg)
+        campaign_id = _campaign_starting_with(client, campaign_id)
+        records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
+        starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
     stored = CampaignSettings(**starts[0]["campaign_settings"])
     if manager is None:
         from ..analysis import PluginManager
