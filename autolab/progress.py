@@ -80,7 +80,8 @@ class CampaignProgress:
     """RunEngine callback: a progress bar and a line per campaign point; the summary at the end.
 
     A point the reactor could not run (a ``failed_point`` record) gets its line too, marked
-    ``failed`` with the reason.
+    ``failed`` with the reason; a measured point whose analysis gave the objective no value (a
+    failed trial for the optimiser) is marked ``no value``, with a note saying so.
 
     Parameters
     ----------
@@ -124,13 +125,16 @@ class CampaignProgress:
             self._finish(doc)
         elif plan == "autonomous_campaign" and role == "failed_point":  # a suggestion the reactor cannot run: on record, not measured
             failed = doc.get("failed_point") or {}
-            point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design")}
+            point = {**(failed.get("conditions") or {}), "objective_value": None, "design_point": failed.get("design"), "not_run": True}
             self._pending[doc["uid"]] = (point, f"not run: {failed.get('reason')}")
         elif plan == "measure_point" and doc.get("extrapolated"):
             self._extrapolated[doc["uid"]] = list(doc.get("extrapolated_because") or [])
         elif plan == "analysis":
             reasons = self._extrapolated.pop(doc.get("analysis_of"), None)
-            self._pending[doc["uid"]] = (doc, None if reasons is None else f"twin extrapolated: {'; '.join(reasons)}")
+            notes = [] if reasons is None else [f"twin extrapolated: {'; '.join(reasons)}"]
+            if doc.get("objective_value") is None:  # measured, but the objective has no value (nc_size without NCs): a failed trial
+                notes.insert(0, f"no {self._campaign['objective']} value in this point's analysis: a failed trial for the optimiser")
+            self._pending[doc["uid"]] = (doc, "; ".join(notes) or None)
 
     def _begin(self, doc: dict) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -163,7 +167,7 @@ class CampaignProgress:
             better = max if campaign["direction"] == "maximize" else min
             campaign["best"] = value if campaign["best"] is None else better(campaign["best"], value)
         cells = " ".join(f"{doc[c.name]:>11.4g}" if doc.get(c.name) is not None else f"{'':>11}" for c in CONDITIONS)
-        shown = "failed" if value is None else f"{value:.4g}"
+        shown = ("failed" if doc.get("not_run") else "no value") if value is None else f"{value:.4g}"
         best = "—" if campaign["best"] is None else f"{campaign['best']:.4g}"
         kind = {True: "design", False: "model"}.get(doc.get("design_point"), "")
         row = f"{campaign['done']:>4} {cells} {kind:>7} {shown:>14} {best:>10}" + (f"  ({note})" if note else "")

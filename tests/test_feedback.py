@@ -135,6 +135,19 @@ def test_a_point_the_reactor_cannot_run_gets_its_line_with_the_reason():
     assert progress.last_summary.best_value == 0.125
 
 
+def test_a_measured_point_without_an_objective_value_is_not_shown_as_a_failed_run():
+    """nc_size without any NC: the point was measured; 'failed' read as a reactor failure and n_failed stayed 0."""
+    settings = {"objective": "nc_size", "direction": "minimize", "budget": 1}
+    conditions = {"nucleation_temperature_c": 200.0, "growth_temperature_c": 200.0, "residence_time_s": 2.0}
+    _, text = shown_progress((
+        {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": "c1", "campaign_settings": settings, "points_done": 0},
+        {"plan_name": "analysis", "campaign_id": "c1", "objective_value": None, "design_point": True, **conditions},
+    ))
+    row = text.splitlines()[2]
+    assert row.split()[:7] == ["1", "200", "200", "2", "design", "no", "value"]
+    assert row.endswith("(no nc_size value in this point's analysis: a failed trial for the optimiser)")
+
+
 def test_a_session_shows_progress_by_default_only_when_stderr_is_a_terminal(tmp_path):
     import pty
 
