@@ -54,31 +54,24 @@ def test_metric_names_are_namespaced_and_a_name_clash_is_refused():
         manager.register(types.SimpleNamespace(), "uvvis")
 
 
+def installed_plugin(monkeypatch, distribution: str, version: str, name: str, target: str) -> None:
+    """Make ``importlib.metadata`` list one more distribution, whose ``autolab.plugins`` entry point ``name`` loads ``target``."""
+    real = list(importlib.metadata.distributions())
+    fake = types.SimpleNamespace(metadata={"Name": distribution}, version=version,
+                                 entry_points=[importlib.metadata.EntryPoint(name, target, "autolab.plugins")])
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, fake])
+
+
 def test_entry_point_name_clash_is_reported_at_load_time(monkeypatch):
     """Two distributions claiming one plugin name: the second is reported, not silently lost."""
-    real = list(importlib.metadata.distributions())
-
-    class FakeDist:
-        def __init__(self, name):
-            self.metadata = {"Name": name}
-            self.version = "9.9"
-            self.entry_points = [importlib.metadata.EntryPoint("uvvis", "autolab.plugins.uvvis", "autolab.plugins")]
-
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, FakeDist("evil-plugins")])
+    installed_plugin(monkeypatch, "evil-plugins", "9.9", "uvvis", "autolab.plugins.uvvis")
     manager = PluginManager()
     assert any("'uvvis' is registered by both autolab and evil-plugins" in e for e in manager.load_errors)
 
 
 def test_a_plugin_that_fails_to_import_is_named_in_every_analysis(monkeypatch):
     """Installed but broken: `autolab plugins` listed it and every analysis was silent about its missing metrics."""
-    real = list(importlib.metadata.distributions())
-
-    class BrokenDist:
-        metadata = {"Name": "autolab-broken"}
-        version = "0.1"
-        entry_points = [importlib.metadata.EntryPoint("broken", "no_such_module_for_autolab:plugin", "autolab.plugins")]
-
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, BrokenDist()])
+    installed_plugin(monkeypatch, "autolab-broken", "0.1", "broken", "no_such_module_for_autolab:plugin")
     manager = PluginManager()
     assert any("plugin 'broken' (autolab-broken) failed to import" in e for e in manager.load_errors)
     result = sim.simulate(sim.Conditions(280, 280, 14.0), rng=np.random.default_rng(0))
@@ -277,14 +270,7 @@ def test_documented_example_plugin_loads_by_entry_point(monkeypatch):
     from pathlib import Path
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "docs" / "example-plugin"))
-    real = list(importlib.metadata.distributions())
-
-    class ExampleDist:
-        metadata = {"Name": "autolab-peakcount"}
-        version = "0.1.0"
-        entry_points = [importlib.metadata.EntryPoint("peakcount", "autolab_peakcount", "autolab.plugins")]
-
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, ExampleDist()])
+    installed_plugin(monkeypatch, "autolab-peakcount", "0.1.0", "peakcount", "autolab_peakcount")
     manager = PluginManager()
     info = {p.name: p for p in manager.plugins()}["peakcount"]
     assert (info.distribution, info.version, info.hooks) == ("autolab-peakcount", "0.1.0", ("autolab_analyze_uvvis", "autolab_metrics"))
