@@ -124,8 +124,37 @@ def check_output_file(option: str, path: str | os.PathLike, *, error: type[Autol
     """
     path = Path(path).expanduser().resolve()
     if not _looked_up(option, path, path.parent.is_dir, error):
-        msg = f"{option}={path}: the folder {path.parent} does not exist"
+        what = "is a file, not a folder" if _looked_up(option, path, path.parent.exists, error) else "does not exist"
+        msg = f"{option}={path}: the folder {path.parent} {what}"
         raise error(msg)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        msg = f"{option}={path}: the folder {path.parent} is not writable"
+        raise error(msg)
+    return path
+
+
+#: File types a figure option (``--plot``, ``show -o``) writes, by suffix; a name without one gets ``.png``.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_figure_file(option: str, path: str | os.PathLike) -> Path:
+    """``path`` as a figure file to write: :func:`check_output_file`, a ``.png`` added to a bare name, the type one of :data:`FIGURE_SUFFIXES`.
+
+    Examples
+    --------
+    >>> check_figure_file("--plot", "/tmp/point").name
+    'point.png'
+    >>> check_figure_file("--plot", "/tmp/point.txt")
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: --plot=/tmp/point.txt: a figure is written as .png, .pdf or .svg, not '.txt'
+    """
+    path = check_output_file(option, path)
+    if not path.suffix:
+        return path.with_suffix(".png")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        msg = f"{option}={path}: a figure is written as {', '.join(FIGURE_SUFFIXES[:-1])} or {FIGURE_SUFFIXES[-1]}, not {path.suffix!r}"
+        raise LimitError(msg)
     return path
 
 

@@ -41,4 +41,15 @@ def _two_panels(title, wavelength_nm, absorbance, q_nm_inv, intensity, sigma, pa
     ax_saxs.set_xlabel("q (nm⁻¹)")
     ax_saxs.set_ylabel("I(q) (cm⁻¹)")
     ax_saxs.set_title("SAXS")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path) -> None:
+    """``fig.savefig(path)``; a file the system refuses (no space, no permission) is one :class:`~autolab.errors.AutolabError`."""
+    from .errors import AutolabError
+
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        msg = f"cannot write the figure {path}: {exc.strerror or exc}"
+        raise AutolabError(msg) from None

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from .catalog import load_point
 from .conditions import NAMES, condition, describe
+from .plotting import save_figure
 
 if TYPE_CHECKING:
     from .campaign import Campaign
@@ -62,7 +63,7 @@ def _best_so_far(campaign: Campaign, path: Path) -> str:
     ax.set_ylabel(campaign.settings.objective)
     ax.set_title(f"campaign {campaign.id[:8]} ({campaign.settings.direction})")
     ax.legend()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return str(path)
 
 
@@ -83,7 +84,7 @@ def _best_spectra(campaign: Campaign, client, path: Path, n_best: int) -> str:
     ax_saxs.set_xlabel("q (nm⁻¹)")
     ax_saxs.set_ylabel("I(q) (cm⁻¹)")
     ax_saxs.set_title("SAXS")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return str(path)
 
 
@@ -140,5 +141,5 @@ def _model(campaign: Campaign, path: Path) -> str:
         held = describe({n: base[n] for n in names[2:]}, 3)
         fixed = describe(campaign.settings.fixed, 3)
         fig.suptitle(f"most sensitive inputs; {held or 'no other inputs'}; other fixed: {fixed or 'none'}", fontsize=9)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     return str(path)

@@ -207,6 +207,37 @@ def test_simulate_plotting_into_a_missing_folder_is_one_line(tmp_path):
     )
 
 
+def test_simulate_figure_files_and_seed_are_checked_before_simulating(tmp_path, monkeypatch):
+    """A bare name printed one path and wrote another; a .txt, a file as folder, a full disk and --seed -1 were tracebacks or numpy's words."""
+    from click.testing import CliRunner
+    from matplotlib.figure import Figure
+
+    from autolab.cli import cli
+
+    point = ["simulate", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14"]
+    bare = CliRunner().invoke(cli, [*point, "--plot", str(tmp_path / "myplot")])
+    assert bare.exit_code == 0, bare.output
+    assert bare.output.strip().splitlines()[-1] == f"wrote {tmp_path / 'myplot.png'}"
+    assert (tmp_path / "myplot.png").stat().st_size > 1000
+    (tmp_path / "afile").write_text("")
+    for extra, message in (
+        (["--plot", str(tmp_path / "p.txt")], f"--plot={tmp_path / 'p.txt'}: a figure is written as .png, .pdf or .svg, not '.txt'"),
+        (["--plot", str(tmp_path / "afile" / "x.png")],
+         f"--plot={tmp_path / 'afile' / 'x.png'}: the folder {tmp_path / 'afile'} is a file, not a folder"),
+        (["--seed", "-1", "--no-noise"], "--seed=-1 must be a whole number ≥ 0"),
+    ):
+        refused = CliRunner().invoke(cli, [*point, *extra])
+        assert (refused.exit_code, refused.output.strip().splitlines()) == (2, [f"autolab: error: {message}"])
+
+    def full_disk(self, path, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    full = CliRunner().invoke(cli, [*point, "--plot", str(tmp_path / "p.png")])
+    assert (full.exit_code, full.output.strip().splitlines()) == (
+        2, [f"autolab: error: cannot write the figure {tmp_path / 'p.png'}: No space left on device"])
+
+
 def test_a_campaign_whose_report_folder_cannot_be_made_is_refused_before_its_first_point(tmp_path):
     """The report is written after the last point; a file where its folder would go is one line before anything is measured."""
     (tmp_path / "afile").write_text("")

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..errors import LimitError, ReactorFault, check_output_file
+from ..errors import LimitError, ReactorFault, check_figure_file, check_seed
 from ..interrupt import Interrupted
 from .options import (
     CATALOG_OPTION,
@@ -218,7 +218,8 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
 @click.option("--se-precursor-mm", type=float, default=None, help="Se precursor in the mixed stream, mM (default 10).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the detector noise.")
 @click.option("--no-noise", is_flag=True, help="Noise-free spectra.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="Write a PNG of both spectra.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a figure of both spectra: a .png (added to a name without a suffix), .pdf or .svg file.")
 @JSON_OPTION
 @friendly_errors
 def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise, plot_path, as_json, **conditions):
@@ -232,8 +233,9 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     from .. import sim
     from ..conditions import NAMES
 
+    seed = check_seed("--seed", seed)  # refused with --no-noise too: a seed numpy would refuse is a typo either way
     if plot_path:
-        plot_path = check_output_file("--plot", plot_path)
+        plot_path = check_figure_file("--plot", plot_path)
     given = {name: conditions[name] for name in NAMES}
     given.update(nucleation_time_s=nucleation_time_s, cd_precursor_mm=cd_precursor_mm, se_precursor_mm=se_precursor_mm)
     result = sim.simulate(sim.Conditions(**given), rng=None if no_noise else np.random.default_rng(seed))

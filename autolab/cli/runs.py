@@ -82,7 +82,8 @@ def _store_waiting_journals(client, location) -> None:
 @click.argument("run")
 @CATALOG_OPTION
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="PNG file (default: the run uid's first 8 characters + .png, in the current folder).")
+              help="Figure file, .png (added to a name without a suffix), .pdf or .svg (default: the run uid's first 8 characters + .png, "
+                   "in the current folder).")
 @friendly_errors
 def show(run, catalog, output):
     """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
@@ -90,16 +91,18 @@ def show(run, catalog, output):
     RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
     """
     check_run_text(run)
+    from pathlib import Path
+
     from ..catalog import load_point, open_catalog
-    from ..catalog.export import checked_output
+    from ..errors import check_figure_file
     from ..plotting import plot_point
 
-    if output:
-        checked_output(output)  # before the catalog opens: a missing folder is one line, not a traceback after the plot
+    if output:  # before the catalog opens: a missing folder is one line, not a traceback after the plot
+        output = check_figure_file("--output", output)
     client = open_catalog(catalog, create=False)
     uid = resolve_uid(client, run)
     point = load_point(client[uid])
-    path = output or f"{uid[:8]}.png"
+    path = output or Path.cwd() / f"{uid[:8]}.png"
     plot_point(point, path)
     click.echo(f"wrote {path}")
 
