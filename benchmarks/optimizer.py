@@ -640,25 +640,29 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="3 seeds, fewer problems: a smoke run")
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--latency-only", action="store_true", help="only time suggest(); writes results/optimizer_latency.json")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only time suggest(); writes --output, default results/optimizer_latency.json")
     parser.add_argument("--problems", default=None, help="comma-separated subset")
-    parser.add_argument("--output", default=str(RESULTS / "optimizer.json"))
+    parser.add_argument("--output", default=None,
+                        help="the JSON written (default results/optimizer.json, optimizer_families.json with --families, "
+                             "optimizer_latency.json with --latency-only); the twin's grid best is cached in results/ whatever it says")
     parser.add_argument("--families", default=None, help="'all' or comma-separated problem families (benchmarks/families.py)")
     parser.add_argument("--seeds-list", default="100-105", help="with --families: seeds, '100-105' or '0,3,7' (defaults were tuned on 0–23 and 0–11)")
     parser.add_argument("--methods", default=None, help="with --families: comma-separated methods")
     parser.add_argument("--keep-runs", default=None, metavar="DIR",
                         help="with --families: write each finished run to DIR and read the runs already there (resume a long table)")
     args = parser.parse_args()
+    default = "optimizer_families.json" if args.families else "optimizer_latency.json" if args.latency_only else "optimizer.json"
+    args.output = args.output or str(RESULTS / default)
     if args.families:
-        if args.output == str(RESULTS / "optimizer.json"):
-            args.output = str(RESULTS / "optimizer_families.json")
         families_main(args)
         return
     if args.latency_only:
         rows = latency([10, 25, 50, 100, 200, 500], repeats=5)
         print_latency(rows)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "optimizer_latency.json").write_text(json.dumps({"latency": rows}))
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps({"latency": rows}))
+        print(f"wrote {args.output}")
         return
     seeds = list(range(3 if args.quick else args.seeds))
     problems = args.problems.split(",") if args.problems else ["twin-msc437", *PROBLEMS]

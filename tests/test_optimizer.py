@@ -412,6 +412,47 @@ def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_w
         GPOptimizer.from_state(default_made.state_dict(), kernel=smoother)
 
 
+def test_a_kernel_differing_only_in_its_bounds_is_refused_on_restore_naming_them(tmp_path):
+    """scikit-learn's repr leaves the bounds out: a kernel with a floor on its noise restored an optimiser it did not make."""
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    def kernel(noise_floor):
+        return ConstantKernel(1.0) * Matern(length_scale=0.3, nu=1.5) + WhiteKernel(1e-3, (noise_floor, 1.0))
+
+    opt = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=3, kernel=kernel(1e-6))
+    assert repr(kernel(1e-6)) == repr(kernel(0.1))
+    with pytest.raises(ValueError, match=re.escape("(its parameters differ: k2__noise_level_bounds (0.1, 1.0) here, (1e-06, 1.0) stored)")):
+        GPOptimizer.from_state(opt.state_dict(), kernel=kernel(0.1))
+    assert GPOptimizer.from_state(opt.state_dict(), kernel=kernel(1e-6)).suggest(1) == opt.suggest(1)
+
+
+def test_an_acquisition_object_survives_a_checkpoint_with_its_settings(tmp_path):
+    """UCB(β = 0.1) came back as UCB(β = 2) and suggested elsewhere; an object of the caller's could not be restored at all."""
+    from autolab.optimize.acquisition import LogExpectedImprovement, UpperConfidenceBound
+
+    for acquisition in (UpperConfidenceBound(beta=0.1), LogExpectedImprovement(xi=0.5)):
+        opt = GPOptimizer({"T": (250.0, 320.0), "t": (1.5, 20.0, "log")}, {"f": "maximize"}, seed=7, acquisition=acquisition,
+                          checkpoint_path=tmp_path / "opt.json")
+        run(opt, lambda s: -((s["T"] - 290) / 30) ** 2 - (math.log(s["t"] / 8.0)) ** 2, 8)
+        opt.checkpoint()
+        restored = GPOptimizer.restore(tmp_path / "opt.json")
+        assert restored.acquisition == acquisition
+        assert restored.suggest(3) == opt.suggest(3)
+
+    class PosteriorMean:
+        name, log_scale = "mean", False
+
+        def __call__(self, mu, sigma, best):
+            return mu
+
+    mine = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=1, acquisition=PosteriorMean())
+    with pytest.raises(ValueError, match=re.escape("made with an acquisition object of its own named 'mean'; pass the same object")):
+        GPOptimizer.from_state(mine.state_dict())
+    assert isinstance(GPOptimizer.from_state(mine.state_dict(), acquisition=PosteriorMean()).acquisition, PosteriorMean)
+    with pytest.raises(ValueError, match="is named 'ucb', but this optimiser was made with acquisition 'mean'"):
+        GPOptimizer.from_state(mine.state_dict(), acquisition="ucb")
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"n_initial": 0}, "n_initial=0 is outside the allowed range 1–100000 points"),
     ({"n_initial": -3}, "n_initial=-3 is outside the allowed range 1–100000 points"),
@@ -419,6 +460,8 @@ def test_an_optimiser_with_a_kernel_of_its_own_is_restored_with_it_and_refused_w
     ({"max_trials": 0}, "max_trials=0 is outside the allowed range 1–100000 points"),
     ({"max_trials": -5}, "max_trials=-5 is outside the allowed range 1–100000 points"),
     ({"seed": -1}, "seed=-1 must be a whole number ≥ 0"),
+    ({"target": "a"}, "target='a' must be a finite number"),
+    ({"target": math.inf}, "target=inf must be a finite number"),
 ])
 def test_a_design_budget_or_seed_out_of_range_is_refused_when_the_optimiser_is_made(kwargs, message):
     with pytest.raises(LimitError) as info:

@@ -63,7 +63,7 @@ from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessR
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
 from ..errors import LimitError, check_count, check_output_file, check_seed
-from .acquisition import LogExpectedImprovement, log_augmentation, resolve_acquisition
+from .acquisition import ACQUISITIONS, LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
 from .design import feasible_sobol, next_design_point
@@ -129,6 +129,60 @@ def checked_outcomes(point: Mapping, objectives, known: Sequence[str], where: st
             msg = f"{where}: {name}={value!r} is not a number (None or NaN for a failed trial)"
             raise ValueError(msg) from None
     return out
+
+
+def _finite_number(field: str, value) -> float:
+    """``value`` as a finite float, or :class:`LimitError` naming ``field``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        msg = f"{field}={value!r} must be a finite number"
+        raise LimitError(msg)
+    return number
+
+
+def _acquisition_settings(acquisition) -> dict | None:
+    """A built-in acquisition's fields (``{"name": "ucb", "beta": 0.1, …}``); None for any other object."""
+    import dataclasses
+
+    builtin = {type(a) for a in ACQUISITIONS.values()}
+    return dataclasses.asdict(acquisition) if type(acquisition) in builtin else None
+
+
+def _restored_acquisition(state: Mapping[str, Any], given):
+    """The acquisition a state was made with: ``given`` (checked against the stored name), or the built-in one with its stored settings."""
+    name, settings = state["acquisition"], state.get("acquisition_settings")
+    if given is not None:
+        resolved = resolve_acquisition(given)
+        if resolved.name != name:
+            msg = f"acquisition={given!r} is named {resolved.name!r}, but this optimiser was made with acquisition {name!r}"
+            raise ValueError(msg)
+        return given
+    if name in ACQUISITIONS and settings is not None:
+        return type(ACQUISITIONS[name])(**settings)
+    if name in ACQUISITIONS and "acquisition_settings" not in state:
+        return name  # a state from before the settings were kept: the built-in's defaults
+    msg = (f"this optimiser was made with an acquisition object of its own named {name!r}; pass the same object to restore "
+           "it (GPOptimizer.restore(path, acquisition=…) or from_state(state, acquisition=…))")
+    raise ValueError(msg)
+
+
+def _hyperparameter_values(kernel) -> dict[str, Any]:
+    """A kernel's hyperparameters by name in their own scale (JSON-ready), for ``kernel.set_params``."""
+    params = kernel.get_params(deep=True)
+    return {h.name: np.asarray(params[h.name], dtype=float).tolist() for h in kernel.hyperparameters}
+
+
+def _kernel_settings(kernel) -> dict[str, str]:
+    """A kernel's parameters with their bounds, as text: what ``repr`` leaves out (scikit-learn's ``repr`` omits the bounds)."""
+    return {key: repr(value) for key, value in sorted(kernel.get_params(deep=True).items()) if not hasattr(value, "get_params")}
+
+
+def _settings_difference(given: Mapping[str, str], stored: Mapping[str, str]) -> str:
+    keys = [k for k in sorted(set(given) | set(stored)) if given.get(k) != stored.get(k)]
+    return "; ".join(f"{k} {given.get(k)} here, {stored.get(k)} stored" for k in keys[:3])
 
 
 def default_initial_points(dim: int, budget: int | None = None) -> int:
@@ -298,6 +352,8 @@ class GPOptimizer:
         if target is not None and len(objectives) != 1:
             msg = "target= needs exactly one objective"
             raise ValueError(msg)
+        if target is not None:
+            target = _finite_number("target", target)
         if n_initial is not None:
             n_initial = check_count("n_initial", n_initial, 1, MAX_TRIALS)
         if max_trials is not None:
@@ -538,6 +594,8 @@ class GPOptimizer:
             "objectives": self.objectives,
             "seed": self.seed,
             "acquisition": resolve_acquisition(self.acquisition).name,
+            # A built-in acquisition's settings (UCB's β, EI's ξ); None for an object of the caller's, passed again on restore.
+            "acquisition_settings": _acquisition_settings(resolve_acquisition(self.acquisition)),
             "target": self.target,
             "n_initial": self.n_initial,
             "initial_points": self.initial_points,
@@ -548,36 +606,47 @@ class GPOptimizer:
             "trials": self.trials_,
             "rng_state": self.rng_.bit_generator.state,
             "kernel": None if self.kernel is None else repr(self.kernel),
+            "kernel_settings": None if self.kernel is None else _kernel_settings(self.kernel),
             "kernel_params": None if self.kernel_ is None else self.kernel_.theta.tolist(),
+            # The same hyperparameters in their own scale: exp(log x) can move x by one ulp, and a flat acquisition shows it.
+            "kernel_values": None if self.kernel_ is None else _hyperparameter_values(self.kernel_),
             "kernel_fit_n": self.kernel_fit_n_,
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None, kernel=None) -> GPOptimizer:
+    def from_state(cls, state: Mapping[str, Any], *, checkpoint_path: str | Path | None = None, kernel=None,
+                   acquisition=None) -> GPOptimizer:
         """Rebuild an optimiser from :meth:`state_dict`; its next suggestions are identical.
 
         The design keeps the size the optimiser started with (``initial_points``), whatever
         :func:`default_initial_points` gives now; a state without ``initial_points`` is read as
         one that started with ``max(5, 3·d + 1)`` points. An optimiser made with ``kernel=`` is
-        rebuilt with the same kernel passed again: the state names it (its ``repr``) but does not
-        hold it.
+        rebuilt with the same kernel passed again: the state names it (its ``repr``, and its
+        parameters with their bounds) but does not hold it. A built-in acquisition comes back with
+        its settings (UCB's β, EI's ξ); an acquisition object of the caller's is passed again as
+        ``acquisition=``, as a kernel is.
 
         Raises
         ------
         ValueError
             If the state was made with a kernel of its own and none is given, if the kernel given
             is not the one it names (or one is given for a state made with the default kernel),
-            or if the learned hyperparameters do not fit the kernel (naming both counts).
+            or if the learned hyperparameters do not fit the kernel (naming both counts); the same
+            for an acquisition object of the caller's.
         """
         made_with = state.get("kernel")
         if kernel is None and made_with is not None:
             msg = (f"this optimiser was made with kernel={made_with}; pass the same kernel to restore it "
                    "(GPOptimizer.restore(path, kernel=…) or from_state(state, kernel=…))")
             raise ValueError(msg)
-        if kernel is not None and repr(kernel) != made_with:
+        stored_settings = state.get("kernel_settings")
+        if kernel is not None and (repr(kernel) != made_with or (stored_settings is not None and _kernel_settings(kernel) != stored_settings)):
             made = "the default kernel; restore it without kernel=" if made_with is None else f"kernel={made_with}"
-            msg = f"kernel={kernel!r} is not the kernel this optimiser was made with: {made}"
+            differs = ("" if repr(kernel) != made_with
+                       else f" (its parameters differ: {_settings_difference(_kernel_settings(kernel), stored_settings)})")
+            msg = f"kernel={kernel!r} is not the kernel this optimiser was made with{differs}: {made}"
             raise ValueError(msg)
+        acquisition = _restored_acquisition(state, acquisition)
         n_initial = state["n_initial"]
         if n_initial is None:
             dim = len(state["parameters"])
@@ -588,7 +657,7 @@ class GPOptimizer:
             {k: tuple(v) for k, v in state["parameters"].items()},
             state["objectives"],
             seed=state["seed"],
-            acquisition=state["acquisition"],
+            acquisition=acquisition,
             kernel=kernel,
             target=state["target"],
             n_initial=n_initial,
@@ -607,13 +676,15 @@ class GPOptimizer:
                        f"{new_kernel.theta.size}; restore it with the kernel it was made with")
                 raise ValueError(msg)
             opt.kernel_ = new_kernel.clone_with_theta(theta)
+            if state.get("kernel_values") is not None:
+                opt.kernel_.set_params(**state["kernel_values"])
         opt.kernel_fit_n_ = state.get("kernel_fit_n", 0)
         return opt
 
     @classmethod
-    def restore(cls, path: str | Path, *, kernel=None) -> GPOptimizer:
-        """Read a checkpoint written by :meth:`checkpoint` (``kernel``: the one it was made with, if not the default)."""
-        return cls.from_state(json.loads(Path(path).read_text()), checkpoint_path=path, kernel=kernel)
+    def restore(cls, path: str | Path, *, kernel=None, acquisition=None) -> GPOptimizer:
+        """Read a checkpoint written by :meth:`checkpoint` (``kernel``, ``acquisition``: the objects it was made with, if its own)."""
+        return cls.from_state(json.loads(Path(path).read_text()), checkpoint_path=path, kernel=kernel, acquisition=acquisition)
 
     def summary(self) -> dict[str, Any]:
         """A short model-state summary for run metadata: counts, length scales, noise."""
@@ -871,7 +942,8 @@ class GPOptimizer:
         # a campaign. Within a batch, with no new data, the last kernel is reused.
         few = len(y_obs) <= self._refit_every_up_to
         growth = 1.0 if few else self._refit_growth
-        refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, growth * self.kernel_fit_n_)
+        # (rounded: 1.1 × 50 is 55.000000000000007 in floating point, which would wait for 56)
+        refit = self.kernel_ is None or len(y_obs) >= max(self.kernel_fit_n_ + 1, math.ceil(round(growth * self.kernel_fit_n_, 9)))
         fit = self._fit_optimizer(kernel)
 
         def fit_value(regressor) -> float:

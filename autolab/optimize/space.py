@@ -68,6 +68,12 @@ class ParameterSpace:
             if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
                 msg = f"parameter {name!r}: expected (low, high) or (low, high, 'log'), got {spec!r}"
                 raise ValueError(msg)
+            for bound, value in zip(("low", "high"), spec[:2], strict=True):
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    msg = f"parameter {name!r}: {bound} {value!r} is not a number"
+                    raise ValueError(msg) from None
             scale = spec[2] if len(spec) == 3 else default_scale(spec[0], spec[1])
             if scale not in ("linear", "log"):
                 msg = f"parameter {name!r}: scale {scale!r} must be 'linear' or 'log'"
