@@ -284,6 +284,7 @@ class ConstraintSet:
             if result.status != 0 or -result.fun < -_ROOM:
                 problem = f"no point within the bounds ({bounds}) satisfies all of the constraints {texts}"
             else:
-                problem = f"the constraints {texts} leave only a boundary of the bounds ({bounds}), no room to search"
+                problem = (f"the constraints {texts} leave no room to search within the bounds ({bounds}): "
+                           "the points they allow lie on a plane or a boundary")
             msg = f"{problem}; loosen a constraint or widen a bound"
             raise LimitError(msg)
