@@ -133,27 +133,27 @@ def check_output_file(option: str, path: str | os.PathLike, *, error: type[Autol
     return path
 
 
-#: File types a figure option (``--plot``, ``show -o``) writes, by suffix; a name without one gets ``.png``.
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-
-
 def check_figure_file(option: str, path: str | os.PathLike) -> Path:
-    """``path`` as a figure file to write: :func:`check_output_file`, a ``.png`` added to a bare name, the type one of :data:`FIGURE_SUFFIXES`.
+    """``path`` as a figure file to write: :func:`check_output_file`, ``.png`` added to a bare name, a type matplotlib writes.
 
     Examples
     --------
     >>> check_figure_file("--plot", "/tmp/point").name
     'point.png'
-    >>> check_figure_file("--plot", "/tmp/point.txt")
+    >>> check_figure_file("--plot", "/tmp/point.txt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    autolab.errors.LimitError: --plot=/tmp/point.txt: a figure is written as .png, .pdf or .svg, not '.txt'
+    autolab.errors.LimitError: --plot=/tmp/point.txt: matplotlib writes no '.txt' figure; give a .png, .pdf or .svg file (or: ...)
     """
+    from matplotlib.backend_bases import FigureCanvasBase
+
     path = check_output_file(option, path)
     if not path.suffix:
         return path.with_suffix(".png")
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        msg = f"{option}={path}: a figure is written as {', '.join(FIGURE_SUFFIXES[:-1])} or {FIGURE_SUFFIXES[-1]}, not {path.suffix!r}"
+    types = sorted(FigureCanvasBase.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in types:
+        others = ", ".join(t for t in types if t not in ("png", "pdf", "svg"))
+        msg = f"{option}={path}: matplotlib writes no {path.suffix!r} figure; give a .png, .pdf or .svg file (or: {others})"
         raise LimitError(msg)
     return path
 

@@ -269,8 +269,9 @@ def test_resume_takes_the_first_characters_of_a_campaign_id_and_an_unknown_one_l
     with pytest.raises(CatalogError) as raised:
         Campaign.resume(client, "zzzzzzzz", LIMITS)
     assert str(raised.value) == f"no campaign 'zzzzzzzz' in the catalog; it holds 1 campaign(s), the newest: {campaign.id}"
-    with pytest.raises(CatalogError, match="no campaign 'zzz' in the catalog"):  # too few characters to stand for an id
-        Campaign.resume(client, "zzz", LIMITS)
+    with pytest.raises(CatalogError) as short:  # four characters of the real id: too few to stand for one
+        Campaign.resume(client, campaign.id[:4], LIMITS)
+    assert str(short.value) == f"campaign {campaign.id[:4]!r} is too short: give at least 5 characters of a campaign id"
 
 
 def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor, catalog_dir, writer):
@@ -873,3 +874,40 @@ def test_ctrl_c_while_the_report_is_written_keeps_the_points_and_says_how_to_wri
                     f"--report {tmp_path / 'rep'}")
     statuses = [r.metadata["stop"]["exit_status"] for r in find_runs(open_catalog(catalog), plan_name="measure_point")]
     assert statuses == ["success", "success"]
+
+
+def test_moves_after_a_failure_are_the_plans_recovery_not_the_points_failures():
+    """A phase map's safe state after a failed point sends the heaters to 25 °C, which takes minutes: naming the
+    point's failures waited the whole drain timeout for those moves and could call a slow cooling a failure."""
+    import time as _time
+
+    from bluesky import RunEngine
+    from bluesky import plan_stubs as bps
+    from ophyd import DeviceStatus
+
+    from autolab.campaign.plan import DevicesFailed, naming_every_failure
+
+    twin = twin_with_syringes(20000.0)
+    RE = RunEngine({}, call_returns_result=False)
+
+    def failing(value):
+        status = DeviceStatus(twin.cd_pump)
+        status.set_exception(TimeoutError("reactor_cd_pump lost its connection"))
+        return status
+
+    def never_settles(value):
+        return DeviceStatus(twin.growth_oven)  # cooling for minutes: never done within the test
+
+    def point_then_recovery():
+        try:
+            yield from bps.mv(twin.cd_pump, 100.0)
+        finally:
+            yield from bps.abs_set(twin.growth_oven, 25.0)  # the safe state: not waited for
+
+    twin.cd_pump.set = failing
+    twin.growth_oven.set = never_settles
+    started = _time.monotonic()
+    with pytest.raises(DevicesFailed) as failed:
+        RE(naming_every_failure(point_then_recovery(), timeout_s=20.0))
+    assert failed.value.reasons == ["reactor_cd_pump lost its connection"]
+    assert _time.monotonic() - started < 10.0  # not the 20 s drain: the oven's move came after the failure

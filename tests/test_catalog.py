@@ -71,13 +71,16 @@ def test_phase_map_3x2x2_reads_back_in_a_fresh_process(RE, reactor, writer, cata
     assert len(find_runs(client, phase_map_uid=map_uid)) == 12
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"residence_time_s": (10, 20)})) == 6
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_temperature_c": (275, 285)})) == 4
+    assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_time_s": (0.0, 1.0)})) == 6  # the 4.5 s points: 0.45 s in the chamber
 
 
 @pytest.mark.parametrize(("conditions", "message"), [
     ({"residence_time": (10, 20)},
-     "conditions: 'residence_time' is not a condition; search one of nucleation_temperature_c, growth_temperature_c, residence_time_s"),
+     "conditions: 'residence_time' is not a condition; search one of nucleation_temperature_c, growth_temperature_c, residence_time_s, "
+     "nucleation_time_s, standby_flow_ul_min"),
     ({"residence_time_s": 14}, "conditions['residence_time_s']=14 must be a (low, high) pair of numbers"),
     ({"residence_time_s": (20, 10)}, "conditions['residence_time_s']=(20, 10): low 20 is above high 10"),
+    ({"residence_time_s": "12"}, "conditions['residence_time_s']='12' must be a (low, high) pair of numbers"),
 ])
 def test_a_search_that_could_only_find_nothing_is_refused_naming_the_condition(tmp_path, conditions, message):
     """A misspelled condition or a reversed range found [] silently, and the docs' `runs[-1]` then raised IndexError."""

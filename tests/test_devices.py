@@ -205,8 +205,14 @@ def test_a_poni_text_pyfai_cannot_read_is_refused_on_put_and_the_geometry_kept(r
     unreadable = "reactor_saxs_poni: the PONI geometry cannot be read: could not convert string to float: 'half a metre'"
     with pytest.raises(LimitError, match=re.escape(unreadable)):
         reactor.saxs.poni.put("Distance: half a metre\nWavelength: 1e-10\n")
-    with pytest.raises(LimitError, match=re.escape("reactor_saxs_poni: the PONI geometry needs a Distance > 0 and a Wavelength")):
+    with pytest.raises(LimitError, match=re.escape("reactor_saxs_poni: the PONI geometry needs a Distance > 0 and a Wavelength > 0 (m)")):
         reactor.saxs.poni.set("Distance: 0.5\n")
+    for text, reason in (("Distance: 0.5\nWavelength: -1e-10\n", "got Distance=0.5, Wavelength=-1e-10"),
+                         ("Distance: nan\nWavelength: 1e-10\n", "got Distance=nan"),
+                         ("Detector: Nonsense\nDistance: 0.5\nWavelength: 1e-10\n",
+                          "Detector 'Nonsense' is neither a detector pyFAI knows (e.g. Pilatus1M, Eiger4M) nor a detector file")):
+        with pytest.raises(LimitError, match=re.escape(reason)):  # pyFAI's own error lists 300 detectors
+            reactor.saxs.poni.put(text)
     assert reactor.saxs.poni.get() == good
     reactor.saxs.poni.put("")  # no geometry yet is allowed (an EPICS detector before its PONI file is given)
     assert reactor.saxs.poni.get() == ""

@@ -114,7 +114,7 @@ def test_a_relative_poni_file_is_read_from_the_device_files_folder(write, tmp_pa
     unusable = _measure(path, cwd=elsewhere)
     assert unusable.stderr.strip().splitlines() == [
         f"autolab: error: device file {path}: saxs: poni_file='{tmp_path / 'saxs.poni'}': the PONI geometry needs a "
-        "Distance > 0 and a Wavelength; got Distance=0.5, Wavelength=None"]
+        "Distance > 0 and a Wavelength > 0 (m); got Distance=0.5, Wavelength=None"]
     (tmp_path / "saxs.poni").write_text("Distance: 0.5\nWavelength: 1.5406e-10\n")
     found = _measure(path, cwd=elsewhere)  # now past the file checks: no IOC answers these PVs
     assert found.returncode == 2

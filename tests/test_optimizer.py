@@ -451,6 +451,23 @@ def test_an_acquisition_object_survives_a_checkpoint_with_its_settings(tmp_path)
     assert isinstance(GPOptimizer.from_state(mine.state_dict(), acquisition=PosteriorMean()).acquisition, PosteriorMean)
     with pytest.raises(ValueError, match="is named 'ucb', but this optimiser was made with acquisition 'mean'"):
         GPOptimizer.from_state(mine.state_dict(), acquisition="ucb")
+    cautious = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=1, acquisition=UpperConfidenceBound(beta=0.1))
+    with pytest.raises(ValueError, match=re.escape("acquisition='ucb' has other settings than this optimiser was made with")):
+        GPOptimizer.from_state(cautious.state_dict(), acquisition="ucb")  # β = 2 would replace the stored 0.1
+
+
+def test_beyond_50_outcomes_the_model_is_relearned_once_they_have_grown_by_10_percent():
+    """After a fit at 50 outcomes the next comes at 55 (1.1 × 50 is 55.000000000000007 in floating point: it waited for 56)."""
+    opt = GPOptimizer({"x": (0.0, 1.0)}, {"f": "maximize"}, seed=2, n_initial=5)
+    fits = []
+    for _ in range(57):
+        (s,) = opt.suggest(1)
+        opt.ingest([{**s, "f": math.sin(6 * s["x"])}])
+        if opt.kernel_fit_n_ not in fits:
+            fits.append(opt.kernel_fit_n_)
+    opt.suggest(1)
+    fits.append(opt.kernel_fit_n_)
+    assert [n for n in dict.fromkeys(fits) if n >= 48] == [48, 49, 50, 55]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -90,6 +90,8 @@ def test_an_infeasible_set_is_refused_in_one_line_naming_the_constraints():
     )
     with pytest.raises(LimitError, match=r"leave no room to search within the bounds \(.*\): the points they allow lie on a plane or a boundary"):
         GPOptimizer(TOY, {"y": "maximize"}, constraints=["x1 <= 0"])  # feasible, but only on an edge
+    with pytest.raises(LimitError, match=r"leave no room to search .*: the points they allow lie on a plane or a boundary"):
+        GPOptimizer(TOY, {"y": "maximize"}, constraints=["x1 <= 0.5", "x1 >= 0.5"])  # an equality: a plane inside the box
     GPOptimizer(TOY, {"y": "maximize"}, constraints=["x1 + x2 <= 5"])  # every point satisfies it: fine
 
 

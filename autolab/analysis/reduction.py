@@ -295,15 +295,41 @@ def _integrator(poni_text: str):
         if ":" in line and not line.lstrip().startswith("#"):
             key, value = line.split(":", 1)
             config[key.strip().lower()] = value.strip()
+    detector = config.get("detector")
+    if detector and not _known_detector(detector):  # pyFAI would log and raise a list of every detector it knows
+        msg = (f"the PONI geometry cannot be read: Detector {detector!r} is neither a detector pyFAI knows (e.g. Pilatus1M, "
+               "Eiger4M) nor a detector file")
+        raise ValueError(msg)
     try:
         poni = PoniFile(config)
-    except (KeyError, ValueError, TypeError) as exc:
-        msg = f"the PONI geometry cannot be read: {exc}"
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: an unknown Detector (pyFAI lists them all)
+        msg = f"the PONI geometry cannot be read: {_first_sentence(exc)}"
         raise ValueError(msg) from None
-    if not poni.dist or poni.dist <= 0 or not poni.wavelength:
-        msg = f"the PONI geometry needs a Distance > 0 and a Wavelength; got Distance={poni.dist!r}, Wavelength={poni.wavelength!r}"
+    if not all(value is not None and math.isfinite(value) and value > 0 for value in (poni.dist, poni.wavelength)):
+        msg = f"the PONI geometry needs a Distance > 0 and a Wavelength > 0 (m); got Distance={poni.dist!r}, Wavelength={poni.wavelength!r}"
         raise ValueError(msg)
     return AzimuthalIntegrator.sload(poni)
+
+
+def _known_detector(name: str) -> bool:
+    """Whether pyFAI's ``Detector.factory`` takes ``name``: a file, a class of ``pyFAI.detectors``, or a registered name."""
+    import os
+
+    import pyFAI.detectors
+
+    if os.path.isfile(name):
+        return True
+    cls = getattr(pyFAI.detectors, name, None)
+    if isinstance(cls, type) and issubclass(cls, pyFAI.detectors.Detector):
+        return True
+    return any(key in pyFAI.detectors.ALL_DETECTORS for key in (name.lower(), name.lower().replace(" ", "_")))
+
+
+def _first_sentence(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message cut at its first sentence or ``limit`` characters (pyFAI's unknown-detector error lists hundreds)."""
+    text = " ".join(str(exc).split())
+    head = text.split(". ")[0]
+    return head if len(head) <= limit else head[:limit] + " …"
 
 
 class _NoFastPathFilter(logging.Filter):

@@ -179,9 +179,14 @@ def naming_every_failure(plan: MsgGenerator[Any], timeout_s: float = 60.0) -> Ms
 
 
 def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]:
-    """``plan`` unchanged; the status of each of its ``set``/``trigger`` messages is appended to ``statuses``."""
+    """``plan`` unchanged; the status of each of its ``set``/``trigger`` messages is appended to ``statuses``.
+
+    Only until a failure is handed to the plan: what it moves after that (a phase map's safe
+    state, heaters cooling for minutes) is its recovery, not the failed point's moves.
+    """
     response: Any = None
     thrown: BaseException | None = None
+    failed = False
     while True:
         try:
             msg = plan.send(response) if thrown is None else plan.throw(thrown)
@@ -194,9 +199,9 @@ def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]
             plan.close()
             raise
         except BaseException as exc:  # handed to the plan, as the RunEngine would
-            thrown = exc
+            thrown, failed = exc, True
             continue
-        if msg.command in ("set", "trigger") and hasattr(response, "add_callback"):
+        if not failed and msg.command in ("set", "trigger") and hasattr(response, "add_callback"):
             statuses.append(response)
 
 

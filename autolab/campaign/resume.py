@@ -27,16 +27,23 @@ from .settings import CampaignSettings
 logger = logging.getLogger(__name__)
 
 
-def _campaign_starting_with(client, text: str) -> str:
-    """The one stored campaign whose id starts with ``text`` (≥ 5 characters, as a run's uid); else :class:`CatalogError` listing them."""
+def resolve_campaign_id(client, text: str) -> str:
+    """The id of the stored campaign ``text`` names: its id, or the first characters (≥ 5) of one only; else :class:`CatalogError`.
+
+    The error names the newest campaigns the catalog holds, or says a prefix is too short.
+    """
     from ..catalog import find_runs
 
     stored = [run.metadata["start"] for run in find_runs(client, plan_name="autonomous_campaign")]
     ids = list(dict.fromkeys(start["campaign_id"] for start in stored if start.get("campaign_role") == "start"))
-    matches = [campaign for campaign in ids if campaign.startswith(text)] if len(text) >= 5 else []
-    if len(matches) == 1:
+    if text in ids:
+        return text
+    matches = [campaign for campaign in ids if campaign.startswith(text)]
+    if len(matches) == 1 and len(text) >= 5:
         return matches[0]
-    if len(matches) > 1:
+    if matches and len(text) < 5:
+        msg = f"campaign {text!r} is too short: give at least 5 characters of a campaign id"
+    elif len(matches) > 1:
         msg = f"{len(matches)} campaigns start with {text!r}: {', '.join(matches)}; give more characters"
     elif ids:
         newest = ", ".join(ids[-5:][::-1])
@@ -90,7 +97,7 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
     records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
     starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
     if not starts:
-        campaign_id = _campaign_starting_with(client, campaign_id)
+        campaign_id = resolve_campaign_id(client, campaign_id)
         records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
         starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
     stored = CampaignSettings(**starts[0]["campaign_settings"])

@@ -117,12 +117,13 @@ def find_runs(
         Unix time bounds on the run's start time.
     conditions : dict, optional
         ``{"residence_time_s": (low, high), …}``: inclusive ranges on the point's conditions
-        (``nucleation_temperature_c``, ``growth_temperature_c``, ``residence_time_s``).
+        (``nucleation_temperature_c``, ``growth_temperature_c``, ``residence_time_s``) and the
+        other numbers of :data:`SEARCHABLE_NUMBERS` (the chamber time, the standby flow).
 
     Raises
     ------
     LimitError
-        A condition that is not one of those three, or a range that is not two numbers, low ≤ high
+        A name that is not one of those, or a range that is not two numbers, low ≤ high
         (a search with either would find nothing, silently).
     """
     from tiled.queries import Key
@@ -145,17 +146,22 @@ def find_runs(
 UNFINISHED = "unfinished"
 
 
+#: The numbers a point's start document holds at its top level, which ``find_runs(conditions=…)`` searches.
+SEARCHABLE_NUMBERS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s", "nucleation_time_s", "standby_flow_ul_min")
+
+
 def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]:
-    """``conditions`` checked: known condition names, each with a (low, high) pair of numbers, low ≤ high."""
-    from autolab.conditions import NAMES
+    """``conditions`` checked: names in :data:`SEARCHABLE_NUMBERS`, each with a (low, high) pair of numbers, low ≤ high."""
     from autolab.errors import LimitError
 
     checked = {}
     for field, bounds in (conditions or {}).items():
-        if field not in NAMES:
-            msg = f"conditions: {field!r} is not a condition; search one of {', '.join(NAMES)}"
+        if field not in SEARCHABLE_NUMBERS:
+            msg = f"conditions: {field!r} is not a condition; search one of {', '.join(SEARCHABLE_NUMBERS)}"
             raise LimitError(msg)
         try:
+            if isinstance(bounds, (str, bytes)):  # "12" would unpack into (1, 2)
+                raise TypeError
             low, high = (float(b) for b in bounds)
         except (TypeError, ValueError):
             msg = f"conditions[{field!r}]={bounds!r} must be a (low, high) pair of numbers"

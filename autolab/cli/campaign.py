@@ -117,8 +117,8 @@ def campaign(
                                                cost_model=ReactorCostModel.from_reactor(reactor))
             summary, interrupted = _run(session, new_campaign, quiet=as_json, on_point_failure=on_point_failure)
             try:
-                if waiting := session.writer.runs_waiting:  # the catalog can lag the twin by seconds: say why nothing moves
-                    click.echo(f"storing {waiting} finished run(s) still on their way to the catalog {session.location} …", err=True)
+                if (waiting := session.writer.runs_waiting) and not as_json:  # the catalog can lag the twin by seconds: say why
+                    click.echo(f"storing {waiting} finished run(s) still on their way to the catalog {session.location} …")
                 session.writer.flush(timeout=600)
                 if interrupted:  # count what a resume continues from: a point can finish just as Ctrl-C comes
                     resumed_from = new_campaign.resumed_from

@@ -50,7 +50,7 @@ STANDBY_FLOW_OPTION = click.option(
 )
 
 BOUND_OPTION = click.option(
-    "--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log]",
+    "--bound", "bounds", multiple=True, metavar="NAME=LOW:HIGH[:log|:linear]",
     help=f"Search range of a condition (repeat); NAME is {', '.join(NAMES)}.",
 )
 CONSTRAINT_OPTION = click.option(

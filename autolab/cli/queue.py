@@ -123,7 +123,7 @@ def queue_stop(directory):
 def queue_status(directory, as_json):
     """Processes, the catalog the worker writes, RE Manager state, queue and history lengths.
 
-    Exit status 1 if no RE Manager runs from the directory.
+    Exit status 1 if no RE Manager runs from the directory or it does not answer.
     """
     from ..queue import status
 
@@ -134,7 +134,7 @@ def queue_status(directory, as_json):
         click.echo(f"no queue started from {info['directory']}")
     else:
         _echo_queue_status(info)
-    if not info["running"]:
+    if not info["running"] or "error" in (info.get("manager") or {}):  # not running, or not answering
         click.get_current_context().exit(1)
 
 
@@ -332,8 +332,10 @@ def agent(objective, budget, initial_design, bounds, fixed, constraints, seed, a
             writer = CatalogWriter(client, journal)  # the worker's journal folder: on an embedded catalog they take turns
             if resume_id:
                 from autolab.agent import queued_points
+                from autolab.campaign.resume import resolve_campaign_id
                 from autolab.optimize.cost import ReactorCostModel
 
+                resume_id = resolve_campaign_id(client, resume_id)  # the queue's items carry the whole id
                 waiting = queued_points(api, resume_id)
                 if waiting:  # not in the catalog yet: a resume now would not count it
                     where = f" --dir {shlex.quote(str(state.directory))}" if directory else ""

@@ -86,9 +86,9 @@ def _store_waiting_journals(client, location) -> None:
                    "in the current folder).")
 @friendly_errors
 def show(run, catalog, output):
-    """Plot a run's absorbance spectrum and SAXS pattern to a PNG file.
+    """Plot a run's absorbance spectrum and SAXS pattern to a figure file (PNG unless --output says otherwise).
 
-    RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest measurement).
+    RUN is a run uid, a unique prefix of one (as `autolab runs` prints), or `last` (the newest finished measurement).
     """
     check_run_text(run)
     from pathlib import Path

@@ -159,6 +159,10 @@ def _restored_acquisition(state: Mapping[str, Any], given):
         if resolved.name != name:
             msg = f"acquisition={given!r} is named {resolved.name!r}, but this optimiser was made with acquisition {name!r}"
             raise ValueError(msg)
+        if settings is not None and _acquisition_settings(resolved) != settings:
+            msg = (f"acquisition={given!r} has other settings than this optimiser was made with ({settings}); restore it "
+                   "without acquisition= to get those")
+            raise ValueError(msg)
         return given
     if name in ACQUISITIONS and settings is not None:
         return type(ACQUISITIONS[name])(**settings)
