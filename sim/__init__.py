@@ -122,6 +122,21 @@ class Conditions:
                 msg = f"{name}={value!r} is outside the twin's range {low:g}–{high:g} mM"
                 raise ValueError(msg)
 
+    def effective(self, params: KineticParameters = DEFAULT_PARAMETERS) -> Conditions:
+        """These conditions with every default filled in: the chamber time and the precursors ``params`` give.
+
+        >>> full = Conditions(280, 280, 14.0).effective()
+        >>> full.nucleation_time_s, full.cd_precursor_mm, full.se_precursor_mm
+        (1.4, 10.0, 10.0)
+        """
+        nucleation_time = round(self.residence_time_s * params.chamber_to_oven_volume_ratio, 9)  # 1.4, not 1.4000000000000001
+        return replace(
+            self,
+            nucleation_time_s=nucleation_time if self.nucleation_time_s is None else self.nucleation_time_s,
+            cd_precursor_mm=params.precursor_mm if self.cd_precursor_mm is None else self.cd_precursor_mm,
+            se_precursor_mm=params.precursor_mm if self.se_precursor_mm is None else self.se_precursor_mm,
+        )
+
 
 @dataclass(frozen=True)
 class SimResult:
@@ -143,11 +158,8 @@ class SimResult:
 
 def steady_state(conditions: Conditions, params: KineticParameters = DEFAULT_PARAMETERS) -> KineticState:
     """Species concentrations at the flow cell for ``conditions`` (cached; deterministic)."""
-    nucleation_time = conditions.nucleation_time_s
-    if nucleation_time is None:
-        nucleation_time = conditions.residence_time_s * params.chamber_to_oven_volume_ratio
-    cd = params.precursor_mm if conditions.cd_precursor_mm is None else conditions.cd_precursor_mm
-    se = params.precursor_mm if conditions.se_precursor_mm is None else conditions.se_precursor_mm
+    full = conditions.effective(params)
+    nucleation_time, cd, se = full.nucleation_time_s, full.cd_precursor_mm, full.se_precursor_mm
     return _steady_state(
         round(float(conditions.nucleation_temperature_c), 3),
         round(float(conditions.growth_temperature_c), 3),

@@ -196,6 +196,8 @@ def test_cli_simulate_json_and_plot(tmp_path):
     assert len(data["wavelength_nm"]) == len(data["absorbance"]) == 401
     assert len(data["q_nm_inv"]) == len(data["intensity"]) == 250
     assert data["conditions"]["se_precursor_mm"] == 30.0
+    # The defaults the twin used, not null: the chamber's share of 14 s and the Cd precursor's 10 mM.
+    assert (data["conditions"]["nucleation_time_s"], data["conditions"]["cd_precursor_mm"]) == (1.4, 10.0)
     expected = simulate(Conditions(280, 280, 14.0, se_precursor_mm=30.0)).truth
     assert data["truth"]["nc_exciton_nm"] == expected["nc_exciton_nm"]
     assert data["truth"]["yield_fraction"] == pytest.approx(expected["yield_fraction"])

@@ -228,6 +228,8 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
     A point outside the twin's validity domain (the region the seed papers cover,
     autolab.sim.DOMAIN) still gives its result, with one warning line on stderr naming the reasons.
     """
+    from dataclasses import asdict
+
     import numpy as np
 
     from .. import sim
@@ -247,7 +249,7 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
         plot_simulation(result, plot_path)
     if as_json:
         payload = {
-            "conditions": given,
+            "conditions": asdict(sim.Conditions(**given).effective()),  # the chamber time and precursors used, not null
             "wavelength_nm": result.wavelength_nm.tolist(),
             "absorbance": result.absorbance.tolist(),
             "q_nm_inv": result.q_nm_inv.tolist(),
