@@ -94,12 +94,15 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
     from .state import Campaign
 
     factory = factory or Campaign
-    records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
-    starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
-    if not starts:
-        campaign_id = resolve_campaign_id(client, campaign_id)
+
+    def records_of(campaign_id):
         records = list(find_runs(client, plan_name="autonomous_campaign", campaign_id=campaign_id))
-        starts = [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
+        return records, [r.metadata["start"] for r in records if r.metadata["start"].get("campaign_role") == "start"]
+
+    records, starts = records_of(campaign_id)
+    if not starts:  # not a whole id: the first characters of one
+        campaign_id = resolve_campaign_id(client, campaign_id)
+        records, starts = records_of(campaign_id)
     stored = CampaignSettings(**starts[0]["campaign_settings"])
     if manager is None:
         from ..analysis import PluginManager

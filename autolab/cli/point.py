@@ -219,7 +219,7 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the detector noise.")
 @click.option("--no-noise", is_flag=True, help="Noise-free spectra.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a figure of both spectra: a .png (added to a name without a suffix), .pdf or .svg file.")
+              help="Write a figure of both spectra, in any format matplotlib writes (.png added to a name without a suffix).")
 @JSON_OPTION
 @friendly_errors
 def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise, plot_path, as_json, **conditions):
@@ -249,7 +249,7 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
         plot_simulation(result, plot_path)
     if as_json:
         payload = {
-            "conditions": asdict(sim.Conditions(**given).effective()),  # the chamber time and precursors used, not null
+            "conditions": asdict(result.conditions.effective()),  # the chamber time and precursors used, not null
             "wavelength_nm": result.wavelength_nm.tolist(),
             "absorbance": result.absorbance.tolist(),
             "q_nm_inv": result.q_nm_inv.tolist(),

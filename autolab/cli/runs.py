@@ -82,8 +82,8 @@ def _store_waiting_journals(client, location) -> None:
 @click.argument("run")
 @CATALOG_OPTION
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Figure file, .png (added to a name without a suffix), .pdf or .svg (default: the run uid's first 8 characters + .png, "
-                   "in the current folder).")
+              help="Figure file, any format matplotlib writes, .png added to a name without a suffix (default: the run uid's first "
+                   "8 characters + .png, in the current folder).")
 @friendly_errors
 def show(run, catalog, output):
     """Plot a run's absorbance spectrum and SAXS pattern to a figure file (PNG unless --output says otherwise).
@@ -164,8 +164,6 @@ def analyze(target, kind, catalog, as_json):
     is printed (analysis_uid with --json).
     """
     from pathlib import Path
-
-    from ..errors import AutolabError
 
     if kind is None and Path(target).is_file():
         msg = f"{target} is a file: give --kind uvvis or --kind saxs to analyse it (without --kind, analyze re-analyses a stored run)"
