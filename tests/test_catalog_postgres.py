@@ -516,10 +516,14 @@ def test_several_workers_need_a_database_and_a_count_in_range(tmp_path):
 
 @pytest.mark.slow
 def test_workers_creating_new_tables_at_once_all_succeed(postgres, tmp_path):
-    """Six clients at once, five times, each create a table of one new schema through
-    `--workers 2` on a fresh database: every creation answers 200. (Without autolab's lock around
-    tiled's table creation, PostgreSQL's "if not exists" races between the workers and some
-    answer HTTP 500.)"""
+    """Through `--workers 2` on a fresh database, six clients at once, five times: each creates a
+    table of one new schema, and each creates a table of its own schema and deletes it again, as
+    every writer's storage check does. Every creation and deletion answers 200, and the database's
+    asset outlives the deleted tables. (Without autolab's lock around tiled's table creation,
+    PostgreSQL's "if not exists" races between the workers; without the asset kept, a deletion
+    that leaves it unreferenced removes it while another worker's new table is about to name it,
+    and that creation fails on the foreign key of ``data_source_asset_association``. Either
+    answers HTTP 500.)"""
     import threading
     import uuid
     from dataclasses import asdict
@@ -535,23 +539,32 @@ def test_workers_creating_new_tables_at_once_all_succeed(postgres, tmp_path):
         assert len(_listening_workers(server)) == 2
         codes: list[int] = []
 
-        def create(column: str) -> None:
+        def create(column: str, *, delete: bool = False) -> None:
             source = DataSource(structure=TableStructure.from_schema(pyarrow.schema([(column, pyarrow.int64())])),
                                 structure_family="table", mimetype="application/x-tiled-sql-table")
             body = {"id": uuid.uuid4().hex, "ancestors": [], "metadata": {}, "structure_family": "table", "specs": [],
                     "data_sources": [asdict(source)], "access_tags": None}
             with httpx.Client(headers={"Authorization": f"Apikey {API_KEY}", "Content-Type": "application/json"}, timeout=60) as client:
                 codes.append(client.post(f"{server.uri}/api/v1/metadata/", content=safe_json_dump(body)).status_code)
+                if delete:
+                    deleted = client.delete(f"{server.uri}/api/v1/metadata/{body['id']}", params={"recursive": False, "external_only": False})
+                    codes.append(deleted.status_code)
 
-        for schema in range(5):
-            threads = [threading.Thread(target=create, args=(f"column_{schema}",)) for _ in range(6)]
+        def at_once(threads: list[threading.Thread]) -> None:
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
+
+        for round_ in range(5):  # storage checks alone: no table stays to name the asset
+            at_once([threading.Thread(target=create, args=(f"checked_{round_}_{n}",), kwargs={"delete": True}) for n in range(6)])
+        database_assets = postgres.sql("SELECT count(*) FROM assets WHERE data_uri LIKE 'postgresql://%'", "t_workers_tables")
+        for schema in range(5):
+            at_once([threading.Thread(target=create, args=(f"column_{schema}",)) for _ in range(6)])
     finally:
         server.stop()
-    assert codes == [200] * 30, server.log.read_text()[-2000:]
+    assert codes == [200] * 90, server.log.read_text()[-2000:]
+    assert database_assets == "1"
 
 
 def test_a_new_table_commits_the_databases_asset_before_tiled_stores_its_node(postgres, tmp_path):

@@ -471,7 +471,7 @@ def serialize_table_creation() -> None:
     at once both find no row, and the second insert fails on ``ix_assets_data_uri`` (HTTP 500).
     So, still under the lock, the asset row is inserted "on conflict do nothing" and committed;
     tiled's select then finds it. This needs the catalog and the event tables in one database,
-    as :func:`database_adapter` serves them.
+    as :func:`database_adapter` serves them; :func:`keep_database_asset` keeps the row there.
     """
     from contextlib import closing
 
@@ -538,7 +538,68 @@ def prepare_facility(uri: str, directory: Path) -> str:
         except CatalogError as exc:
             msg = f"--database={mask_database_uri(uri)}: cannot create tiled's catalog schema ({first_line(exc.__cause__)})"
             raise CatalogError(msg) from None
+    keep_database_asset(uri)
     return identity
+
+
+#: A trigger on tiled's ``assets`` table that skips deleting the row of a PostgreSQL database (the
+#: asset every event table names); it is made, or made again, each time a server prepares the database.
+KEEP_DATABASE_ASSET_SQL = """
+CREATE OR REPLACE FUNCTION autolab_keep_database_asset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.data_uri LIKE 'postgresql://%' THEN
+        RETURN NULL;
+    END IF;
+    RETURN OLD;
+END $$;
+DROP TRIGGER IF EXISTS autolab_keep_database_asset ON assets;
+CREATE TRIGGER autolab_keep_database_asset BEFORE DELETE ON assets
+    FOR EACH ROW EXECUTE FUNCTION autolab_keep_database_asset();
+"""
+
+
+def keep_database_asset(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Keep the database's own row in tiled's ``assets`` table once it is there, whatever is deleted.
+
+    Every event table names one asset, the database itself. tiled deletes an asset with the last
+    node that names it, in the deleting request's transaction, while a node being stored in
+    another server process may already have looked the asset up (:func:`serialize_table_creation`
+    commits it before tiled stores the node): that node then names a row that is gone, and its
+    request fails on the foreign key ``data_source_asset_association_asset_id_fkey`` (HTTP 500).
+    Every writer's storage check creates a table and deletes it, so on a database without runs
+    several writers starting at once meet this. A ``BEFORE DELETE`` trigger
+    (:data:`KEEP_DATABASE_ASSET_SQL`) skips that row instead; the database's asset names no file,
+    so keeping it keeps nothing on disk, and tiled only drops the tables the deleted nodes held.
+    Run under the advisory lock of table creation, so servers starting at once take turns.
+
+    Raises
+    ------
+    CatalogError
+        If the database cannot be reached or the trigger cannot be made; one line naming the URI
+        with its password masked.
+    """
+    import asyncio
+
+    import asyncpg
+
+    async def _keep() -> None:
+        connection = await asyncpg.connect(uri, timeout=timeout)
+        try:
+            await connection.execute(f"SELECT pg_advisory_lock({TABLE_CREATION_LOCK})")
+            try:
+                async with connection.transaction():
+                    await connection.execute(KEEP_DATABASE_ASSET_SQL)
+            finally:
+                await connection.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(_keep(), timeout + 1))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"--database={mask_database_uri(uri)}: cannot keep the database's asset in tiled's catalog ({reason})"
+        raise CatalogError(msg) from None
 
 
 def database_adapter(uri: str, directory: Path, *, identity: str | None = None):
