@@ -39,7 +39,8 @@ SPEC_KEYS = {
     "objective": "an objective name, or a list of them (`autolab plugins`)",
     "seeds": 'seeds as "A-B", "A,B,C" or a list of whole numbers',
     "budget": "points per campaign, design included (a whole number)",
-    "initial_design": "Sobol design points per campaign (a whole number; default max(5, 3d+1), at most 40 % of the budget but at least max(5, 2d+1))",
+    "initial_design": ("design points per campaign, the centre then Sobol points (a whole number; "
+                       "default max(5, 3d+1), at most a quarter of the budget but at least max(5, d+1))"),
     "batch_size": "points per model update, or a list of them",
     "acquisition": '"log_ei" or "ucb", or a list of them',
     "cost_aware": "true or false, or [false, true]",

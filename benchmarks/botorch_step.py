@@ -49,12 +49,17 @@ def winsorized(y: np.ndarray) -> np.ndarray:
 
 
 class CentreFirst:
-    """Mixin for a GPOptimizer: with ``_centre_first`` set, the first trial is the centre of the domain, as Ax's first."""
+    """Mixin for a GPOptimizer: with ``_ax_centre`` set, the first trial is the centre of the domain, as Ax's first.
 
+    The Sobol design then continues at its second draw, as these diagnostics always did;
+    GPOptimizer's own centre point (``_centre_first``, its default) is off here.
+    """
+
+    _ax_centre = False
     _centre_first = False
 
     def _next_point(self):
-        if self._centre_first and not self.trials_:
+        if self._ax_centre and not self.trials_:
             return np.full(self.space.dim, 0.5), None, None
         return super()._next_point()
 
@@ -63,7 +68,7 @@ class BoTorchStepOptimizer(CentreFirst, GPOptimizer):
     """GPOptimizer whose model steps are BoTorch's: ``SingleTaskGP`` fitted by ``fit_gpytorch_mll``,
     ``qLogNoisyExpectedImprovement`` over the measured points, maximised by ``optimize_acqf``.
 
-    ``_centre_first`` (:class:`CentreFirst`): the first trial is the centre of the domain, as Ax's
+    ``_ax_centre`` (:class:`CentreFirst`): the first trial is the centre of the domain, as Ax's
     first; ``_winsorize``: the outcomes go to the model through :func:`winsorized`, as Ax's do.
 
     Single objective, no constraints, failures or pending points: the benchmark's families need

@@ -69,7 +69,7 @@ from typing import ClassVar
 
 import numpy as np
 from ax_method import AxMethod, ax_available
-from botorch_step import BoTorchStepOptimizer, CentreFirst, botorch_available
+from botorch_step import BoTorchStepOptimizer, botorch_available
 from families import FAMILIES, H3_A, H3_P, H6_A, H6_P, hartmann, instance
 from scipy.stats import norm, qmc
 from sklearn.gaussian_process.kernels import ConstantKernel
@@ -270,7 +270,12 @@ def warped_kernel(dim: int):
     return kernel.set_params(k1__k2=warped)
 
 
-class Ablated(CentreFirst, GPOptimizer):
+def former_initial_points(dim: int, budget: int) -> int:
+    """The former default design: max(5, 3·d + 1) points, at most 40 % of the budget, never fewer than max(5, 2·d + 1)."""
+    return max(5, 2 * dim + 1, min(max(5, 3 * dim + 1), math.floor(0.4 * budget)))
+
+
+class Ablated(GPOptimizer):
     """GPOptimizer with a mechanism switched off or changed, for the ablation (class attributes set per variant)."""
 
 
@@ -280,8 +285,13 @@ class AblatedGP(AutolabGP):
     - ``gp-given-scale``: every range on the scale given (no log scale for a range of a decade or more);
     - ``gp-design-2d``: a design of max(5, 2·d + 1) points instead of the default;
     - ``gp-design-uncapped``: a design of max(5, 3·d + 1) points whatever the budget;
-    - ``gp-design-5``: a design of five Sobol points (the size of Ax's default design, a centre point and four Sobol points);
-    - ``gp-centre-first``: the design's first point is the centre of the domain, as Ax's;
+    - ``gp-design-5``: a design of five points (the size of Ax's default design, a centre point and four Sobol points);
+    - ``gp-design-40pct``: the former default design, max(5, 3·d + 1) points, at most 40 % of the
+      budget but never fewer than max(5, 2·d + 1);
+    - ``gp-no-centre``: the design is Sobol points alone, without the centre of the domain first;
+    - ``gp-max-likelihood``: hyperparameters by maximum likelihood, not MAP under BoTorch's priors;
+    - ``gp-previous-defaults``: the last three together, the defaults before the MAP fit, the
+      centre point and the quarter-budget design;
     - ``gp-warm-only``: hyperparameters re-learned from the last kernel only (no cold fit);
     - ``gp-refit-10pct``: re-learned only when the data grew by 10 %;
     - ``gp-explore-0.2``: ε-greedy exploration on 20 % of the model steps (an option, off by default);
@@ -291,15 +301,14 @@ class AblatedGP(AutolabGP):
     - ``gp-plain-log-ei-on-the-edge``: neither the factor nor the edge move;
     - ``gp-effective-best``: one mechanism *on* that the defaults leave off — a noisy model's
       incumbent is Huang et al.'s effective best (``GPOptimizer._incumbent``), not the best measured value;
-    - ``gp-dim-scaled-prior``: another mechanism *on* — hyperparameters are MAP estimates under
-      BoTorch's default priors (``autolab.optimize.priors``), not maximum likelihood;
     - ``gp-trust-region``: model steps search a TuRBO trust region around the incumbent
       (``GPOptimizer._trust_region_bounds``, Eriksson et al. 2019), not the whole unit cube;
     - ``gp-acq-starts-5``: the acquisition is refined by L-BFGS-B from the five best candidates,
       50 iterations each, not from the best one with 20;
     - ``gp-marginal-8``: the augmented EI averaged over eight hyperparameter draws from the
-      likelihood by slice sampling (``GPOptimizer._hyperparameter_samples``), not taken at the fitted kernel;
-      ``gp-marginal-8-prior`` the same under BoTorch's priors (the draws and the fit);
+      likelihood by slice sampling (``GPOptimizer._hyperparameter_samples``), not taken at the
+      fitted kernel, the fit by maximum likelihood; ``gp-marginal-8-prior`` the same under
+      BoTorch's priors (the draws and the fit);
     - ``gp-unit-signal-prior``: the kernel's signal variance fixed at 1 (:func:`unit_signal_kernel`)
       and BoTorch's priors; ``gp-botorch-model`` the same with an RBF kernel, the layout and priors
       of BoTorch's model; ``gp-botorch-model-no-factor`` that model without the augmented-EI factor, and
@@ -313,7 +322,10 @@ class AblatedGP(AutolabGP):
         "gp-design-2d": {"n_initial": "2d+1"},
         "gp-design-uncapped": {"n_initial": "3d+1"},
         "gp-design-5": {"n_initial": 5},
-        "gp-centre-first": {"_centre_first": True},
+        "gp-design-40pct": {"n_initial": "40pct"},
+        "gp-no-centre": {"_centre_first": False},
+        "gp-max-likelihood": {"_hyperparameter_prior": False},
+        "gp-previous-defaults": {"n_initial": "40pct", "_centre_first": False, "_hyperparameter_prior": False},
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
@@ -321,10 +333,9 @@ class AblatedGP(AutolabGP):
         "gp-plain-log-ei": {"_augmented_ei": False},
         "gp-plain-log-ei-on-the-edge": {"_augmented_ei": False, "_edge_correction": False},
         "gp-effective-best": {"_effective_best": True},
-        "gp-dim-scaled-prior": {"_hyperparameter_prior": True},
         "gp-acq-starts-5": {"_acquisition_starts": 5, "_acquisition_maxiter": 50},
         "gp-trust-region": {"_trust_region": True},
-        "gp-marginal-8": {"_marginal_samples": 8},
+        "gp-marginal-8": {"_marginal_samples": 8, "_hyperparameter_prior": False},
         "gp-marginal-8-prior": {"_marginal_samples": 8, "_hyperparameter_prior": True},
         "gp-unit-signal-prior": {"kernel": lambda dim: unit_signal_kernel(dim, 2.5), "_hyperparameter_prior": True},
         "gp-botorch-model": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True},
@@ -334,7 +345,7 @@ class AblatedGP(AutolabGP):
                                    "_edge_correction": False, "_augmented_ei": False},
         "gp-input-warping": {"kernel": lambda dim: warped_kernel(dim)},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
-                        "_augmented_ei": False},
+                        "_augmented_ei": False, "_centre_first": False, "_hyperparameter_prior": False},
     }
 
     def __init__(self, bounds, direction, seed, budget, variant):
@@ -344,7 +355,9 @@ class AblatedGP(AutolabGP):
         kwargs = {k: v for k, v in spec.items() if k in ("exploration", "n_initial")}
         if "kernel" in spec:  # a kernel for this many inputs
             kwargs["kernel"] = spec["kernel"](len(bounds))
-        if isinstance(kwargs.get("n_initial"), str):  # "2d+1" or "3d+1"
+        if kwargs.get("n_initial") == "40pct":
+            kwargs["n_initial"] = former_initial_points(len(bounds), budget)
+        elif isinstance(kwargs.get("n_initial"), str):  # "2d+1" or "3d+1"
             kwargs["n_initial"] = max(5, int(kwargs["n_initial"][0]) * len(bounds) + 1)
         cls = type("Ablated", (Ablated,), {k: v for k, v in spec.items() if k.startswith("_")})
         self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, **kwargs)
@@ -354,7 +367,9 @@ class BoTorchStep(AutolabGP):
     """``gp`` with BoTorch's model steps (:class:`botorch_step.BoTorchStepOptimizer`), for the diagnostic methods."""
 
     def __init__(self, bounds, direction, seed, budget, n_initial=None, centre_first=False, winsorize=False):
-        cls = type("Step", (BoTorchStepOptimizer,), {"_centre_first": centre_first, "_winsorize": winsorize})
+        cls = type("Step", (BoTorchStepOptimizer,), {"_ax_centre": centre_first, "_winsorize": winsorize})
+        # "GPOptimizer's design" is the former default design these diagnostics were measured on.
+        n_initial = former_initial_points(len(bounds), budget) if n_initial is None else n_initial
         self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
 
 

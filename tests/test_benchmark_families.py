@@ -125,7 +125,10 @@ def test_the_five_point_design_variant_models_from_the_sixth_point_on():
     bounds = {f"x{i}": (0.0, 1.0) for i in range(6)}
     runner = make_method("gp-design-5", bounds, "maximize", 0, 30)
     defaults = make_method("gp", bounds, "maximize", 0, 30)
-    assert (runner.opt.initial_points, defaults.opt.initial_points) == (5, 13)
+    assert (runner.opt.initial_points, defaults.opt.initial_points) == (5, 7)
+    previous = make_method("gp-previous-defaults", bounds, "maximize", 0, 30).opt
+    assert (previous.initial_points, previous._centre_first, previous._hyperparameter_prior) == (13, False, False)
+    assert make_method("gp-design-40pct", bounds, "maximize", 0, 30).opt.initial_points == 13
     for _ in range(6):
         point = runner.suggest()
         runner.ingest(point, -sum((point[n] - 0.3) ** 2 for n in bounds))
@@ -136,7 +139,8 @@ def test_the_five_point_design_variant_models_from_the_sixth_point_on():
 @pytest.mark.parametrize(
     ("method", "nu", "signal_fixed", "prior"),
     [
-        ("gp", 2.5, False, False),
+        ("gp", 2.5, False, True),
+        ("gp-max-likelihood", 2.5, False, False),
         ("gp-unit-signal-prior", 2.5, True, True),
         ("gp-botorch-model", np.inf, True, True),
         ("gp-botorch-model-no-factor", np.inf, True, True),
@@ -168,17 +172,19 @@ def test_the_model_variants_fit_the_kernel_they_name(method, nu, signal_fixed, p
     assert (kernel.k2.noise_level > 1e-4) == prior
 
 
-def test_the_centre_first_variant_starts_at_the_centre_then_draws_its_sobol_design():
+def test_the_defaults_start_at_the_centre_and_the_no_centre_variant_with_its_sobol_design():
     from optimizer import make_method
 
     bounds = {"a": (0.0, 10.0), "b": (-3.0, -1.0), "c": (1.0, 2.0)}
-    runner, defaults = make_method("gp-centre-first", bounds, "maximize", 0, 30), make_method("gp", bounds, "maximize", 0, 30)
+    runner, without = make_method("gp", bounds, "maximize", 0, 30), make_method("gp-no-centre", bounds, "maximize", 0, 30)
     first = runner.suggest()
     assert {n: first[n] for n in bounds} == pytest.approx({"a": 5.0, "b": -2.0, "c": 1.5})
     runner.ingest(first, 1.0)
     second = runner.suggest()
-    assert {n: second[n] for n in bounds} != pytest.approx({n: first[n] for n in bounds})
-    assert {n: defaults.suggest()[n] for n in bounds} != pytest.approx({"a": 5.0, "b": -2.0, "c": 1.5})
+    # the design's second point is the first Sobol draw, the no-centre variant's first point
+    sobol_first = without.suggest()
+    assert {n: second[n] for n in bounds} == pytest.approx({n: sobol_first[n] for n in bounds})
+    assert {n: second[n] for n in bounds} != pytest.approx({"a": 5.0, "b": -2.0, "c": 1.5})
 
 
 def test_the_ax_like_step_winsorizes_below_the_lower_tukey_fence_as_ax_does():

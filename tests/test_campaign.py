@@ -306,15 +306,15 @@ def test_resume_stores_the_missing_analysis_of_a_finished_point_once(RE, reactor
 
 
 def test_a_campaign_whose_default_design_exceeds_its_budget_resumes(RE, reactor, catalog_dir, writer):
-    """Budget 2 over three inputs: the default design (7 points) makes every point a design point; resuming keeps that."""
+    """Budget 2 over three inputs: the default design (5 points) makes every point a design point; resuming keeps that."""
     RE.subscribe(writer)
     live_analysis(RE, writer)
     campaign = Campaign(reactor.limits(), "msc437", WINDOW, budget=2, seed=4, manager=uvvis_only())
-    assert campaign.settings.n_initial == 7
+    assert campaign.settings.n_initial == 5
     RE(run_campaign(reactor, campaign))
     writer.flush()
     resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer)
-    assert resumed.settings.n_initial == 7
+    assert resumed.settings.n_initial == 5
     assert resumed.notes == campaign.notes
     assert [p.value for p in resumed.points] == pytest.approx([p.value for p in campaign.points], rel=1e-9)
     assert len(resumed.points) == 2
@@ -322,7 +322,7 @@ def test_a_campaign_whose_default_design_exceeds_its_budget_resumes(RE, reactor,
 
 def test_a_cost_aware_campaign_interrupted_in_its_design_resumes_to_the_points_it_would_have_measured(RE, reactor, catalog_dir,
                                                                                                          writer):
-    """Budget 4 over three inputs, cost-aware: every point is one of the default design's 7, ordered by
+    """Budget 4 over three inputs, cost-aware: every point is one of the default design's 5 (the centre and four Sobol points), ordered by
     the time to move there. Aborted in its third point and resumed, the campaign measures the same four
     points as one that was never stopped (a design cut to the budget on resume drew and ordered others)."""
     from bluesky.utils import RunEngineInterrupted
@@ -349,7 +349,7 @@ def test_a_cost_aware_campaign_interrupted_in_its_design_resumes_to_the_points_i
     writer.flush()
     resumed = Campaign.resume(open_catalog(catalog_dir), campaign.id, reactor.limits(), manager=uvvis_only(), sink=writer,
                               cost_model=model)
-    assert resumed.settings.n_initial == 7
+    assert resumed.settings.n_initial == 5
     assert resumed.notes == campaign.notes
     RE(run_campaign(reactor, resumed))
     measured = [{name: p.conditions[name] for name in WINDOW} for p in resumed.points]
@@ -515,7 +515,8 @@ def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reas
 
     for refill in (False, True):
         # 3 mL syringes: the design points need up to 2.6 mL per pump each (with 30 s of acquisition
-        # counted), so a full syringe supplies every point but what is left after the first does not
+        # counted; 1.25, 0.98 and 2.55 mL for the first three), so a full syringe supplies every
+        # point but what is left after the first two does not supply the third
         twin = twin_with_syringes(3000.0)
         campaign = Campaign(twin.limits(), "msc437", WINDOW, budget=4, initial_design=4, seed=1, manager=uvvis_only())
         summary = run_to_summary(RunEngine({}, call_returns_result=False), run_campaign(twin, campaign, refill_twin_syringes=refill))
@@ -523,10 +524,10 @@ def test_twin_syringes_refilled_in_a_dry_run_or_the_campaign_stops_with_the_reas
         if refill:
             assert summary["n_runs"] == 4, summary["stop_reason"]
             assert summary["syringe_refills_before_points"]
-            assert summary["syringe_refills_before_points"][0] == 2  # numbered from 1; the first point had full syringes
+            assert summary["syringe_refills_before_points"][0] == 3  # numbered from 1; the first two points had enough
         else:
-            assert summary["n_runs"] == 1
-            assert summary["stop_reason"].startswith("stopped before point 2: Cd precursor pump (reactor_cd_pump) has ")
+            assert summary["n_runs"] == 2
+            assert summary["stop_reason"].startswith("stopped before point 3: Cd precursor pump (reactor_cd_pump) has ")
             assert "µL left but 1 point(s) need about" in summary["stop_reason"]
 
 
@@ -652,10 +653,10 @@ def test_cli_campaign_over_the_default_space_spends_its_budget(tmp_path):
 
 def test_a_budget_within_the_initial_design_is_a_logged_warning_and_a_note(caplog):
     with caplog.at_level("WARNING", logger="autolab.campaign"):
-        campaign = Campaign(LIMITS, "msc437", budget=6, manager=uvvis_only())
-    # The default design for three inputs: max(5, 3·3 + 1) = 10, at most 40 % of the budget but never below 2·3 + 1 = 7.
-    message = ("budget=6 does not exceed the initial design of 7 point(s) over 3 input(s), so every point is a "
-               "space-filling design point and the GP model chooses none; give a budget above 7 or a smaller initial_design")
+        campaign = Campaign(LIMITS, "msc437", budget=5, manager=uvvis_only())
+    # The default design for three inputs: max(5, 3·3 + 1) = 10, at most a quarter of the budget but never below 5.
+    message = ("budget=5 does not exceed the initial design of 5 point(s) over 3 input(s), so every point is a "
+               "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design")
     assert [r.getMessage() for r in caplog.records] == [message]
     assert campaign.summary()["notes"] == [message]
     caplog.clear()

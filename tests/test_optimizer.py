@@ -299,9 +299,10 @@ def test_log_scaled_edges_round_trip_inside_the_bounds():
 
 @pytest.mark.parametrize(
     ("dim", "budget", "points"),
-    [(3, None, 10), (3, 25, 10), (3, 30, 10), (3, 20, 8), (3, 6, 7), (1, 3, 5), (6, None, 19), (6, 30, 13), (6, 40, 16), (6, 100, 19)],
+    [(3, None, 10), (3, 25, 6), (3, 30, 7), (3, 20, 5), (3, 6, 5), (1, 3, 5), (2, 30, 7), (6, None, 19), (6, 30, 7), (6, 40, 10),
+     (6, 100, 19), (8, 20, 9)],
 )
-def test_the_default_design_is_3d_plus_1_points_at_most_40_percent_of_the_budget_and_never_below_2d_plus_1(dim, budget, points):
+def test_the_default_design_is_3d_plus_1_points_at_most_a_quarter_of_the_budget_and_never_below_d_plus_1(dim, budget, points):
     assert default_initial_points(dim, budget) == points
     parameters = {f"x{i}": (0.0, 1.0) for i in range(dim)}
     assert GPOptimizer(parameters, {"y": "maximize"}, max_trials=budget).initial_points == points
@@ -309,16 +310,74 @@ def test_the_default_design_is_3d_plus_1_points_at_most_40_percent_of_the_budget
 
 
 def test_a_checkpoint_keeps_the_design_size_it_started_with_when_the_default_rule_differs(tmp_path):
-    """A state written before the design was capped by the budget (no ``initial_points``) had max(5, 3·d + 1)."""
+    """A state written before the design was capped by the budget (no ``initial_points``) had
+    max(5, 3·d + 1); one written under the 40 % cap keeps its 13 points for six inputs."""
     parameters = {f"x{i}": (0.0, 1.0) for i in range(6)}
     opt = GPOptimizer(parameters, {"y": "maximize"}, seed=0, max_trials=30)
-    assert opt.initial_points == 13
+    assert opt.initial_points == 7
     state = opt.state_dict()
-    assert state["initial_points"] == 13
-    assert GPOptimizer.from_state(state).initial_points == 13
+    assert state["initial_points"] == 7
+    assert GPOptimizer.from_state(state).initial_points == 7
     assert GPOptimizer.from_state(state).state_dict()["n_initial"] is None  # the default stays the default
+    capped = {**state, "initial_points": 13}
+    assert GPOptimizer.from_state(capped).initial_points == 13
     older = {k: v for k, v in state.items() if k != "initial_points"}
     assert GPOptimizer.from_state(older).initial_points == 19
+
+
+def test_the_design_starts_at_the_centre_of_the_domain_then_draws_sobol_points_and_resumes_past_them():
+    """The first suggestion is the centre on the unit cube (a log-scaled input's geometric middle);
+    a checkpoint continues the design; constraints that exclude the centre leave it out; and a
+    campaign made before the centre came first, resumed during its design (its Sobol points
+    registered without their indices), goes on with the next Sobol draw rather than one it measured."""
+    from autolab.optimize.design import feasible_sobol
+
+    parameters = {"t": (200.0, 300.0), "r": (1.0, 100.0, "log")}
+    opt = GPOptimizer(parameters, {"y": "maximize"}, seed=3, max_trials=30)
+    first, second = opt.suggest(2)
+    assert (first["t"], first["r"]) == pytest.approx((250.0, 10.0))
+    sobol = feasible_sobol(2, 3, 4)[1]
+    assert opt.space.to_unit({k: second[k] for k in parameters}) == pytest.approx(sobol[0])
+    restored = GPOptimizer.from_state(opt.state_dict())
+    assert restored.suggest(1)[0]["t"] == pytest.approx(opt.suggest(1)[0]["t"])
+
+    off_centre = GPOptimizer(parameters, {"y": "maximize"}, seed=3, constraints=["t <= 240"]).suggest(1)[0]
+    assert off_centre["t"] <= 240.0
+
+    older = {**GPOptimizer(parameters, {"y": "maximize"}, seed=3, max_trials=30).state_dict()}
+    del older["centre_first"], older["hyperparameter_prior"]
+    before = GPOptimizer.from_state(older)
+
+    def unit(opt):
+        (s,) = opt.suggest(1)
+        return opt.space.to_unit({k: s[k] for k in parameters})
+
+    assert unit(before) == pytest.approx(sobol[0])
+    resumed = GPOptimizer(parameters, {"y": "maximize"}, seed=3, max_trials=30)  # the centre first, now the default
+    resumed.register_suggestions([before.space.from_unit(sobol[0]), before.space.from_unit(sobol[1])])
+    assert unit(resumed) == pytest.approx(sobol[2])
+
+
+def test_the_default_fit_is_map_under_botorchs_priors_and_an_old_state_keeps_maximum_likelihood():
+    """Six inputs, one without effect, 14 points: maximum likelihood sends length scales to their
+    bound (100), inputs with an effect among them; the priors keep every one below it. A state
+    written before the MAP fit was the default goes on fitting by maximum likelihood."""
+    rng = np.random.default_rng(0)
+    parameters = {f"x{i}": (0.0, 1.0) for i in range(6)}
+
+    def fitted(opt):
+        for _ in range(14):
+            (s,) = opt.suggest(1)
+            x = np.array([s[f"x{i}"] for i in range(6)])
+            opt.ingest([{"_id": s["_id"], "y": float(-np.sum((x[:5] - 0.4) ** 2) + rng.normal(0, 1e-3))}])
+        return opt.kernel_
+
+    kernel = fitted(GPOptimizer(parameters, {"y": "maximize"}, seed=0, max_trials=30))
+    assert np.all(kernel.k1.k2.length_scale < 90)
+    older = GPOptimizer(parameters, {"y": "maximize"}, seed=0, max_trials=30).state_dict()
+    del older["hyperparameter_prior"]
+    kernel = fitted(GPOptimizer.from_state(older))
+    assert np.sum(kernel.k1.k2.length_scale > 99) >= 2
 
 
 class _OnTheEdge(GPOptimizer):

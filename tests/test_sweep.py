@@ -59,10 +59,10 @@ def test_a_budget_within_the_design_and_an_unknown_objective_are_refused_before_
     from autolab.devices import make_twin_reactor
 
     reactor = make_twin_reactor(seed=0)
-    with pytest.raises(LimitError, match=r"^budget=7 does not exceed the initial design of 7 point\(s\) \(objective=msc437\); "
-                                         r"give budget ≥ 8 or a smaller initial_design"):
-        SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 7}).check(reactor)
-    SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 8}).check(reactor)  # 7 design points, 1 chosen
+    with pytest.raises(LimitError, match=r"^budget=5 does not exceed the initial design of 5 point\(s\) \(objective=msc437\); "
+                                         r"give budget ≥ 6 or a smaller initial_design"):
+        SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 5}).check(reactor)
+    SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 6}).check(reactor)  # 5 design points, 1 chosen
     with pytest.raises(LimitError, match="objective='size' is not provided by any plugin"):
         SweepSpec.from_mapping({"objective": ["msc437", "size"], "seeds": "0", "budget": 12}).check(reactor)
     # A bound set of a grid that leaves a condition out is named.
@@ -73,11 +73,11 @@ def test_a_budget_within_the_design_and_an_unknown_objective_are_refused_before_
 
 
 def test_a_budget_within_the_design_is_one_line_on_the_command_line(tmp_path):
-    result = autolab("sweep", "--seeds", "0-1", "--budget", "6", "--catalog", str(tmp_path / "catalog"), cwd=tmp_path)
+    result = autolab("sweep", "--seeds", "0-1", "--budget", "5", "--catalog", str(tmp_path / "catalog"), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "autolab: error: budget=6 does not exceed the initial design of 7 point(s) (objective=msc437); "
-        "give budget ≥ 8 or a smaller initial_design"
+        "autolab: error: budget=5 does not exceed the initial design of 5 point(s) (objective=msc437); "
+        "give budget ≥ 6 or a smaller initial_design"
     ]
 
 

@@ -421,9 +421,9 @@ def autonomous_campaign(
     batch_size : int
         Points chosen together per model update (1–20).
     initial_design : int or list of dict, optional
-        Sobol design points before the model is used (default ``max(5, 3·d + 1)``, at most 40 %
-        of the budget but never fewer than ``max(5, 2·d + 1)``), or the design
-        points themselves.
+        Design points before the model is used, the centre of the domain and then Sobol points
+        (default ``max(5, 3·d + 1)``, at most a quarter of the budget but never fewer than
+        ``max(5, d + 1)``), or the design points themselves.
     seed : int
         Seeds the design and the optimiser: the same seed on the same twin repeats the campaign.
     md : dict, optional

@@ -185,7 +185,7 @@ def check_design(
     """The number of design points and the given ones (``[]`` when the optimiser draws them).
 
     ``None`` gives :func:`~autolab.optimize.default_initial_points` for the budget
-    (``max(5, 3·d + 1)``, at most 40 % of the budget but never fewer than ``max(5, 2·d + 1)``);
+    (``max(5, 3·d + 1)``, at most a quarter of the budget but never fewer than ``max(5, d + 1)``);
     a number, that many; a list of condition dicts, those points, each inside the campaign's bounds.
     """
     if initial_design is None:

@@ -79,9 +79,9 @@ class Campaign:
     batch_size : int
         Points suggested together (jointly chosen, accounting for pending ones).
     initial_design : int or list of dict, optional
-        Number of space-filling design points before the model is used (default ``max(5, 3·d + 1)``,
-        at most 40 % of the budget but never fewer than ``max(5, 2·d + 1)``),
-        or the design points themselves as condition dicts.
+        Number of design points before the model is used, the centre of the domain and then Sobol
+        points (default ``max(5, 3·d + 1)``, at most a quarter of the budget but never fewer than
+        ``max(5, d + 1)``), or the design points themselves as condition dicts.
     seed : int
         Seeds the design and the optimiser.
     acquisition : {"log_ei", "ucb"}

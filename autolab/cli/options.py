@@ -60,7 +60,7 @@ CONSTRAINT_OPTION = click.option(
 FIX_OPTION = click.option("--fix", "fixed", multiple=True, metavar="NAME=VALUE", help="Hold a condition constant (repeat).")
 INITIAL_DESIGN_OPTION = click.option(
     "--initial-design", type=int, default=None,
-    help="Sobol design points before the model; default max(5, 3d+1), at most 40 % of the budget but at least max(5, 2d+1).",
+    help="Design points before the model (the centre, then Sobol); default max(5, 3d+1), at most a quarter of the budget but at least max(5, d+1).",
 )
 
 

@@ -5,7 +5,8 @@ sequence order (infeasible draws are skipped, always the same ones for one seed)
 the design is the ``n``-th feasible draw, so an optimiser that knows ``n`` trials (a resumed one,
 its trials registered again) continues where the first one stopped. With a move-time model the
 order within the design is free: each design point is the unused one of the design that is
-quickest to reach from the current state.
+quickest to reach from the current state. With ``centre_first`` the design's first point is the
+centre of the unit cube (design index −1), where it satisfies the constraints, as Ax's is.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ..errors import LimitError
 MAX_DRAWS_LOG2 = 16
 #: Design points within this unit-cube distance of a failed trial are skipped (as the model's candidates are).
 FAILED_RADIUS = 0.02
+#: The design index of the centre point, before the Sobol draws' (0, 1, …).
+CENTRE_INDEX = -1
 
 
 def feasible_sobol(dim: int, seed: int, count: int, satisfied: Callable[[np.ndarray], np.ndarray] | None = None
@@ -69,6 +72,7 @@ def next_design_point(
     initial_points: int,
     satisfied: Callable[[np.ndarray], np.ndarray] | None = None,
     move_time_s: Callable[[np.ndarray], np.ndarray] | None = None,
+    centre_first: bool = False,
 ) -> tuple[np.ndarray, int]:
     """The next design point (unit cube) and its index in the Sobol sequence.
 
@@ -87,19 +91,32 @@ def next_design_point(
         continues in sequence order at the number of trials known (past any used index); with it
         the point is the quickest to reach among the design's unused points (a trial at a design
         point uses it), the lowest index on a tie.
+    centre_first : bool
+        The design begins with the centre of the unit cube (index −1), if it satisfies the
+        constraints; the Sobol draws follow.
     """
     failed = np.array([t["x"] for t in trials if t["status"] == "failed"]).reshape(-1, dim)
     used = [int(t["design_index"]) for t in trials if t.get("design_index") is not None]
     count = max(len(trials), initial_points) + 65
     while True:  # enough feasible draws to reach past every used index, and 64 skips beyond the next one
         indices, points = feasible_sobol(dim, seed, count, satisfied)
-        rank = max(len(trials), int(np.searchsorted(indices, max(used, default=-1), side="right")))
+        centre = np.full((1, dim), 0.5)
+        if centre_first and (satisfied is None or bool(satisfied(centre)[0])):
+            indices, points = np.r_[CENTRE_INDEX, indices], np.vstack([centre, points])
+        rank = max(len(trials), int(np.searchsorted(indices, max(used, default=CENTRE_INDEX - 1), side="right")))
         if rank + 65 <= len(indices) and (not used or indices[-1] >= max(used)):
             break
         count = max(2 * count, rank + 65)
 
+    known = np.array([t["x"] for t in trials]).reshape(-1, dim)
+
     def clear(rank: int) -> bool:
-        return not failed.size or float(np.min(np.linalg.norm(failed - points[rank], axis=1))) > FAILED_RADIUS
+        """Not next to a failed trial, and not a point already known (a campaign made before the
+        centre point came first, resumed during its design, registers its Sobol draws without
+        their indices; they are skipped, and the design continues where it stopped)."""
+        if failed.size and float(np.min(np.linalg.norm(failed - points[rank], axis=1))) <= FAILED_RADIUS:
+            return False
+        return not (known.size and float(np.min(np.max(np.abs(known - points[rank]), axis=1))) < 1e-6)
 
     if move_time_s is None:
         for _ in range(64):
@@ -107,13 +124,8 @@ def next_design_point(
                 break
             rank += 1
         return points[rank], int(indices[rank])
-    known = np.array([t["x"] for t in trials]).reshape(-1, dim)
     taken = set(used)
-    free = [
-        r for r in range(len(indices))
-        if int(indices[r]) not in taken and not (known.size and float(np.min(np.max(np.abs(known - points[r]), axis=1))) < 1e-6)
-        and clear(r)
-    ]
+    free = [r for r in range(len(indices)) if int(indices[r]) not in taken and clear(r)]
     choices = free[: max(1, initial_points - len(trials))] or [len(indices) - 1]
     times = np.asarray(move_time_s(points[choices]), dtype=float)
     rank = choices[int(np.argmin(times))]

@@ -6,11 +6,13 @@
 
 Model: scikit-learn's ``GaussianProcessRegressor`` on inputs mapped to the unit cube (log-scaled
 parameters in log space; a positive range of a decade or more is log-scaled unless given as
-linear), outputs standardised (``normalize_y``), hyperparameters by marginal likelihood, re-learned
-at every new outcome (beyond 50 outcomes, when they grew by 10 %) from both the previous kernel
-and the default one, keeping the likelier. The design before the model is ``max(5, 3·d + 1)``
-scrambled-Sobol points, at most 40 % of the budget (``max_trials``) but never fewer than
-``max(5, 2·d + 1)``. The kernel is an argument; the default,
+linear), outputs standardised (``normalize_y``), hyperparameters as MAP estimates under BoTorch's
+dimension-scaled priors (:mod:`autolab.optimize.priors`; maximum likelihood for a kernel the
+priors do not fit), re-learned at every new outcome (beyond 50 outcomes, when they grew by 10 %)
+from both the previous kernel and the default one, keeping the likelier. The design before the
+model is the centre of the domain, then scrambled-Sobol points: ``max(5, 3·d + 1)`` points, at
+most a quarter of the budget (``max_trials``) but never fewer than ``max(5, d + 1)``. The
+kernel is an argument; the default,
 :func:`default_kernel`, is ``ConstantKernel × Matern(ν = 5/2, one length scale per input) +
 WhiteKernel``.
 
@@ -105,7 +107,7 @@ SLICE_STEPS = 20
 MAX_TRIALS = 100_000
 
 #: The largest share of a known budget the default design takes (:func:`default_initial_points`).
-DESIGN_BUDGET_SHARE = 0.4
+DESIGN_BUDGET_SHARE = 0.25
 
 
 def checked_outcomes(point: Mapping, objectives, known: Sequence[str], where: str) -> dict[str, float | None]:
@@ -190,17 +192,18 @@ def _settings_difference(given: Mapping[str, str], stored: Mapping[str, str]) ->
 
 
 def default_initial_points(dim: int, budget: int | None = None) -> int:
-    """Space-filling design points before the model is used, for ``dim`` inputs and a ``budget``.
+    """Design points before the model is used (the centre, then Sobol), for ``dim`` inputs and a ``budget``.
 
-    ``max(5, 3·d + 1)``; with a budget, at most :data:`DESIGN_BUDGET_SHARE` (40 %) of it, but
-    never fewer than ``max(5, 2·d + 1)``. Ten points for three inputs and a budget of 25 or
-    more: a narrow window beside a broad decoy is more often seen at all than with 2·d + 1. Six
-    inputs and a budget of 30 get 13 points rather than 19, which would leave 11 model steps
-    (docs/optimize.md, "Measured", the ablation).
+    ``max(5, 3·d + 1)``; with a budget, at most :data:`DESIGN_BUDGET_SHARE` (a quarter) of it,
+    but never fewer than ``max(5, d + 1)``: seven points for two, three or six inputs and a
+    budget of 30, six for a budget of 25. The MAP fit under BoTorch's priors learns from few
+    points, and the model steps are what find an optimum in six inputs: on Hartmann-6 a design
+    of 13 points leaves 17 model steps, and the optimiser loses hits (docs/optimize.md,
+    "Measured").
     """
     points = max(5, 3 * dim + 1)
     if budget is not None:
-        points = max(5, 2 * dim + 1, min(points, math.floor(DESIGN_BUDGET_SHARE * budget)))
+        points = max(5, dim + 1, min(points, math.floor(DESIGN_BUDGET_SHARE * budget)))
     return points
 
 
@@ -271,9 +274,9 @@ class GPOptimizer:
     target : float, optional
         Aim the (single) objective at this value instead of maximising or minimising it.
     n_initial : int, optional
-        Space-filling (Sobol) points before the model is used; default ``max(5, 3·d + 1)``, at
-        most 40 % of ``max_trials`` but never fewer than ``max(5, 2·d + 1)``
-        (:func:`default_initial_points`).
+        Design points before the model is used: the centre of the domain, then scrambled Sobol
+        points; default ``max(5, 3·d + 1)``, at most a quarter of ``max_trials`` but never fewer
+        than ``max(5, d + 1)`` (:func:`default_initial_points`).
     max_trials : int, optional
         ``should_stop`` says stop once this many trials have completed or failed.
     checkpoint_path : path, optional
@@ -396,8 +399,10 @@ class GPOptimizer:
     #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); on only in the ablation's ``gp-effective-best``.
     _effective_best = False
     #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
-    #: rather than maximum likelihood; on only in the ablation's ``gp-dim-scaled-prior``.
-    _hyperparameter_prior = False
+    #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`); off only in the ablation.
+    _hyperparameter_prior = True
+    #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does; off only in the ablation.
+    _centre_first = True
     #: L-BFGS-B refinements of the acquisition, each from one of the best candidates, and their
     #: iterations (more of both only in the ablation's ``gp-acq-starts-5``).
     _acquisition_starts = 1
@@ -615,6 +620,8 @@ class GPOptimizer:
             # The same hyperparameters in their own scale: exp(log x) can move x by one ulp, and a flat acquisition shows it.
             "kernel_values": None if self.kernel_ is None else _hyperparameter_values(self.kernel_),
             "kernel_fit_n": self.kernel_fit_n_,
+            "centre_first": self._centre_first,
+            "hyperparameter_prior": self._hyperparameter_prior,
         }
 
     @classmethod
@@ -671,6 +678,9 @@ class GPOptimizer:
             constraints=state.get("constraints"),
             cost_model=None if state.get("cost_model") is None else ReactorCostModel.from_dict(state["cost_model"]),
         )
+        # A state written before the design's centre point and the MAP fit were defaults continues without them.
+        opt._centre_first = bool(state.get("centre_first", False))
+        opt._hyperparameter_prior = bool(state.get("hyperparameter_prior", False))
         opt.trials_ = json.loads(json.dumps(state["trials"]))
         opt.rng_.bit_generator.state = state["rng_state"]
         if state.get("kernel_params") is not None:
@@ -788,6 +798,7 @@ class GPOptimizer:
             x, draws = next_design_point(
                 list(self.trials_.values()), dim=self.space.dim, seed=self.seed, initial_points=self.initial_points,
                 satisfied=self.constraint_set.satisfied if len(self.constraint_set) else None, move_time_s=self._move_time_s(),
+                centre_first=self._centre_first,
             )
             return x, None, draws
         return (*self._model_point(complete), None)
