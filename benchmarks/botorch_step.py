@@ -1,15 +1,17 @@
 """GPOptimizer's loop with BoTorch's model and acquisition in its model steps: a diagnostic method.
 
-Ax's default generation strategy differs from :class:`autolab.optimize.GPOptimizer` in its design
-(a centre point and four Sobol points, where GPOptimizer draws max(5, 3d + 1) Sobol points, at most
-40 % of the budget but at least max(5, 2d + 1)), its model (BoTorch's ``SingleTaskGP``: an RBF
-kernel without an output scale, the dimension-scaled length-scale prior and a log-normal noise
-prior, outcomes standardised), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
+Ax's default generation strategy differed from :class:`autolab.optimize.GPOptimizer`'s previous
+defaults in its design (a centre point and four Sobol points, where those drew max(5, 3d + 1)
+Sobol points, at most 40 % of the budget but at least max(5, 2d + 1); GPOptimizer now starts at
+the centre too, with a design of at most a quarter of the budget), its model (BoTorch's
+``SingleTaskGP``: an RBF kernel without an output scale, the dimension-scaled length-scale prior
+and a log-normal noise prior, outcomes standardised; GPOptimizer now fits its Matern kernel under
+the same priors), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
 points) and how it maximises it (``optimize_acqf``: 1024 raw samples, 20 L-BFGS-B restarts). This
 method keeps everything of GPOptimizer but its model steps, which it hands to BoTorch's model and
 acquisition as Ax sets them up, without Ax's outcome transforms (Ax winsorises outcomes below the
 lower Tukey fence before standardising them); the benchmark's ``gp-botorch-step…`` methods
-(``benchmarks/optimizer.py``, ``BOTORCH_STEP_METHODS``) run it on GPOptimizer's design or on five
+(``benchmarks/optimizer.py``, ``BOTORCH_STEP_METHODS``) run it on GPOptimizer's former design or on five
 points, with or without Ax's centre point first and Ax's winsorisation, to separate these parts.
 
 Like Ax, it needs PyTorch (``scripts/bench-venv`` makes ``.venv-bench``); :func:`botorch_available`

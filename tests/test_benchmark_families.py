@@ -118,7 +118,7 @@ def test_a_method_without_the_constraint_is_refused_on_the_constrained_twin():
 
 
 def test_the_five_point_design_variant_models_from_the_sixth_point_on():
-    """``gp-design-5``: five Sobol points (the size of Ax's default design), then model steps (which
+    """``gp-design-5``: five design points, the centre and four Sobol points (Ax's default design), then model steps (which
     carry an acquisition value), where the defaults would still draw design points."""
     from optimizer import make_method
 

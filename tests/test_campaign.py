@@ -915,3 +915,28 @@ def test_moves_after_a_failure_are_the_plans_recovery_not_the_points_failures():
         RE(naming_every_failure(point_then_recovery(), timeout_s=20.0))
     assert failed.value.reasons == ["reactor_cd_pump lost its connection"]
     assert _time.monotonic() - started < 10.0  # not the 20 s drain: the oven's move came after the failure
+
+
+def test_a_campaign_stored_before_the_centre_and_the_map_fit_resumes_without_them():
+    """A campaign's record holds ``design_centre`` and ``map_fit``; one stored before they were the
+    optimiser's defaults lacks both and resumes with a Sobol design and maximum likelihood, and
+    with the design size it began with (here the former rule's 7 for three inputs, above its
+    budget of 6), not the size the current rule gives."""
+    from dataclasses import asdict
+
+    from autolab.campaign.settings import CampaignSettings
+
+    new = Campaign(LIMITS, "msc437", WINDOW, budget=6, seed=2, manager=uvvis_only())
+    assert (new.settings.design_centre, new.settings.map_fit, new.settings.n_initial) == (True, True, 5)
+    assert (new.optimizer._centre_first, new.optimizer._hyperparameter_prior) == (True, True)
+    (centre,) = new.suggest(1)
+    assert (centre["nucleation_temperature_c"], centre["growth_temperature_c"]) == pytest.approx((295.0, 275.0))
+
+    record = {k: v for k, v in asdict(new.settings).items() if k not in ("design_centre", "map_fit")}
+    old = CampaignSettings(**{**record, "n_initial": 7})
+    resumed = Campaign(LIMITS, "msc437", WINDOW, budget=6, initial_design=6, seed=2, manager=uvvis_only(), _resumed=old)
+    assert (resumed.settings.design_centre, resumed.settings.map_fit) == (False, False)
+    assert (resumed.optimizer._centre_first, resumed.optimizer._hyperparameter_prior) == (False, False)
+    assert resumed.settings.n_initial == resumed.optimizer.initial_points == 7
+    (first,) = resumed.suggest(1)
+    assert first["nucleation_temperature_c"] != pytest.approx(295.0)

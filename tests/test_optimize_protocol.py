@@ -80,7 +80,7 @@ def test_an_unknown_id_without_parameters_is_refused_and_nothing_is_recorded():
 
 
 def test_optimize_on_ophyd_sim_finds_the_peak_of_a_known_reading(monkeypatch):
-    """SynGauss reads exp(-(motor - 1.3)²/2); 12 trials (5 Sobol, 7 model) bring the best within 0.05 of 1.3."""
+    """SynGauss reads exp(-(motor - 1.3)²/2); 12 trials (the centre and 4 Sobol points, 7 model) bring the best within 0.05 of 1.3."""
     sim_code, _ = doc_blocks()
     ns = run_block(sim_code, monkeypatch)
     opt, docs = ns["opt"], ns["RE"].docs

@@ -167,13 +167,13 @@ def test_the_augmented_factor_reads_the_noise_in_the_outputs_units():
 @pytest.mark.slow
 def test_a_noisy_campaign_measures_its_incumbent_again_less_often_with_the_augmented_factor():
     """Log EI on a noisy peak keeps returning to the incumbent, whose value only the noise still
-    blurs; the augmented factor (Huang et al. 2006) spends those steps elsewhere. Of 2 × 18 model
-    steps (25 trials after a design of 7), 12 fall within 0.02 of an earlier point with it and 21
+    blurs; the augmented factor (Huang et al. 2006) spends those steps elsewhere. Of 2 × 19 model
+    steps (25 trials after a design of 6), 15 fall within 0.02 of an earlier point with it and 23
     without."""
     with_factor = sum(_remeasurements(GPOptimizer, seed) for seed in (0, 1))
     without = sum(_remeasurements(_PlainLogEI, seed) for seed in (0, 1))
-    assert with_factor <= 15
-    assert without >= 18
+    assert with_factor <= 17
+    assert without >= 20
     assert without - with_factor >= 5
 
 
@@ -563,3 +563,20 @@ def test_a_checkpoint_into_a_missing_folder_names_the_path_given(tmp_path):
     with pytest.raises(LimitError) as info:
         opt.checkpoint()
     assert str(info.value) == f"checkpoint_path={tmp_path / 'nodir' / 'opt.json'}: the folder {tmp_path / 'nodir'} does not exist"
+
+
+def test_the_centre_is_the_first_point_only_of_an_optimiser_that_knows_no_trial_in_either_design_order():
+    """In sequence order and in the order of a move-time model alike: an empty optimiser's first
+    design point is the centre (index −1); one that already knows a trial (an external point
+    ingested first) draws Sobol points."""
+    from autolab.optimize.design import CENTRE_INDEX, next_design_point
+
+    def quick(points):
+        return np.zeros(len(points))
+
+    external = [{"x": [0.9, 0.1], "status": "complete"}]
+    for move_time_s in (None, quick):
+        x, index = next_design_point([], dim=2, seed=1, initial_points=5, centre_first=True, move_time_s=move_time_s)
+        assert (index, x.tolist()) == (CENTRE_INDEX, [0.5, 0.5])
+        _, index = next_design_point(external, dim=2, seed=1, initial_points=5, centre_first=True, move_time_s=move_time_s)
+        assert index >= 0

@@ -124,6 +124,7 @@ def resume_campaign(client, campaign_id: str, limits: Mapping[str, tuple[float, 
         optimizer=optimizer,
         constraints=stored.constraints,
         cost_model=cost_model if stored.cost_aware else None,
+        _resumed=stored,
     )
     if stored.cost_aware and cost_model is None:
         note = f"campaign {campaign_id} was cost-aware, but no cost model was given to resume it, so it goes on without move costs"
@@ -188,22 +189,15 @@ def _last_learned_model(points: list[dict], records: list) -> dict:
 
 
 def _stored_design(stored: CampaignSettings):
-    """The ``initial_design`` that gives a campaign the stored design again.
+    """The ``initial_design`` argument that a campaign's stored design passes the checks with.
 
-    The given points, if any; else the stored size. A default design larger than the budget (every
-    point a design point) is not a size a campaign accepts, so it comes back as the default (None)
-    when that is still its size — the optimiser then draws and orders the same design points as
-    the first campaign did — and as the budget otherwise.
+    The given points, if any; else the stored size, at most the budget. The campaign then keeps
+    the stored size itself (``Campaign(…, _resumed=stored)``): a default design larger than the
+    budget, or one of an earlier default rule, is not a size a new campaign would get.
     """
-    from ..optimize import default_initial_points
-
     if stored.initial_design:
         return stored.initial_design
-    if stored.n_initial <= stored.budget:
-        return stored.n_initial
-    if default_initial_points(len(stored.bounds), stored.budget) == stored.n_initial:
-        return None
-    return stored.budget
+    return min(stored.n_initial, stored.budget)
 
 
 def _settings_the_objective_takes(manager, objective: str, settings: Mapping, campaign_id: str) -> dict:

@@ -32,6 +32,11 @@ class CampaignSettings:
     objective_settings: dict[str, Any] = field(default_factory=dict)
     constraints: list[str] = field(default_factory=list)
     cost_aware: bool = False
+    #: The optimiser's design begins with the centre of the bounds and its hyperparameters are MAP
+    #: estimates under BoTorch's priors; False in the record of a campaign stored before these were
+    #: GPOptimizer's defaults, which resumes as it began (a Sobol design, maximum likelihood).
+    design_centre: bool = False
+    map_fit: bool = False
 
 
 def campaign_bounds(

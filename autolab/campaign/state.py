@@ -126,6 +126,7 @@ class Campaign:
         optimizer=None,
         constraints: Sequence[str] | None = None,
         cost_model=None,
+        _resumed: CampaignSettings | None = None,
     ):
         from ..analysis import PluginManager
 
@@ -137,6 +138,10 @@ class Campaign:
         batch_size = check_count("batch_size", batch_size, 1, 20)
         space, held = campaign_bounds(limits, bounds, fixed)
         n_initial, design = check_design(initial_design, space, budget)
+        if _resumed is not None and not _resumed.initial_design:
+            # A resumed campaign keeps the design size it began with, even one above its budget or
+            # from an earlier default rule (resume_campaign passes the stored settings).
+            n_initial = _resumed.n_initial
         constraint_texts, on_space = campaign_constraints(constraints, space, held)
         check_design_constraints(design, held, constraint_texts)
         if optimizer is not None and (constraint_texts or cost_model is not None):
@@ -157,6 +162,8 @@ class Campaign:
             objective_settings=dict(objective_settings or {}),
             constraints=constraint_texts,
             cost_aware=cost_model is not None,
+            design_centre=True if _resumed is None else _resumed.design_centre,
+            map_fit=True if _resumed is None else _resumed.map_fit,
         )
         self.id = campaign_id or str(uuid.uuid4())
         #: Warnings about the settings, also logged (``autolab.campaign``) and kept in the summary.
@@ -180,6 +187,9 @@ class Campaign:
                 constraints=on_space,
                 cost_model=None if cost_model is None else cost_model.with_fixed(held),
             )
+            # A campaign stored before the centre point and the MAP fit were defaults goes on without them.
+            optimizer._centre_first = self.settings.design_centre
+            optimizer._hyperparameter_prior = self.settings.map_fit
         elif not isinstance(optimizer, Optimizer):
             msg = f"optimizer={optimizer!r} lacks suggest, ingest or get_best_points (bluesky-adaptive's Optimizer protocol)"
             raise TypeError(msg)

@@ -1,12 +1,14 @@
 """The space-filling design: the seeded, scrambled Sobol sequence, its feasible draws, and their order.
 
 The design's points are the seeded Sobol sequence's draws that satisfy the constraints, in
-sequence order (infeasible draws are skipped, always the same ones for one seed). Point ``n`` of
-the design is the ``n``-th feasible draw, so an optimiser that knows ``n`` trials (a resumed one,
-its trials registered again) continues where the first one stopped. With a move-time model the
-order within the design is free: each design point is the unused one of the design that is
-quickest to reach from the current state. With ``centre_first`` the design's first point is the
-centre of the unit cube (design index −1), where it satisfies the constraints, as Ax's is.
+sequence order (infeasible draws are skipped, always the same ones for one seed); with
+``centre_first`` the centre of the unit cube comes before them (design index −1), where it
+satisfies the constraints, as Ax's first point. Point ``n`` of the design is the ``n``-th of
+these, so an optimiser that knows ``n`` trials (a resumed one, its trials registered again)
+continues where the first one stopped; a point it already knows is skipped. With a move-time
+model the order within the design is free: each design point is the unused one of the design
+that is quickest to reach from the current state. Either way the centre is used only by an
+optimiser that knows no trial yet.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def next_design_point(
     move_time_s: Callable[[np.ndarray], np.ndarray] | None = None,
     centre_first: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """The next design point (unit cube) and its index in the Sobol sequence.
+    """The next design point (unit cube) and its index in the Sobol sequence (−1 for the centre).
 
     Parameters
     ----------
@@ -125,7 +127,10 @@ def next_design_point(
             rank += 1
         return points[rank], int(indices[rank])
     taken = set(used)
-    free = [r for r in range(len(indices)) if int(indices[r]) not in taken and clear(r)]
+    # The centre is the first point of an optimiser that knows no trial yet, as in sequence order
+    # (which starts at the number of trials known).
+    free = [r for r in range(len(indices)) if int(indices[r]) not in taken and clear(r)
+            and not (indices[r] == CENTRE_INDEX and len(trials))]
     choices = free[: max(1, initial_points - len(trials))] or [len(indices) - 1]
     times = np.asarray(move_time_s(points[choices]), dtype=float)
     rank = choices[int(np.argmin(times))]

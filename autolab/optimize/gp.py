@@ -9,7 +9,8 @@ parameters in log space; a positive range of a decade or more is log-scaled unle
 linear), outputs standardised (``normalize_y``), hyperparameters as MAP estimates under BoTorch's
 dimension-scaled priors (:mod:`autolab.optimize.priors`; maximum likelihood for a kernel the
 priors do not fit), re-learned at every new outcome (beyond 50 outcomes, when they grew by 10 %)
-from both the previous kernel and the default one, keeping the likelier. The design before the
+from both the previous kernel and the default one, keeping the likelier (the higher posterior,
+under the MAP fit). The design before the
 model is the centre of the domain, then scrambled-Sobol points: ``max(5, 3·d + 1)`` points, at
 most a quarter of the budget (``max_trials``) but never fewer than ``max(5, d + 1)``. The
 kernel is an argument; the default,
@@ -196,7 +197,7 @@ def default_initial_points(dim: int, budget: int | None = None) -> int:
 
     ``max(5, 3·d + 1)``; with a budget, at most :data:`DESIGN_BUDGET_SHARE` (a quarter) of it,
     but never fewer than ``max(5, d + 1)``: seven points for two, three or six inputs and a
-    budget of 30, six for a budget of 25. The MAP fit under BoTorch's priors learns from few
+    budget of 30, six for two or three inputs and a budget of 25. The MAP fit under BoTorch's priors learns from few
     points, and the model steps are what find an optimum in six inputs: on Hartmann-6 a design
     of 13 points leaves 17 model steps, and the optimiser loses hits (docs/optimize.md,
     "Measured").
@@ -386,7 +387,7 @@ class GPOptimizer:
     _refit_every_up_to = 50
     _refit_growth = 1.1
     #: While there are at most ``_refit_every_up_to`` outcomes, each re-learning also fits from the
-    #: default kernel (cold) and keeps the higher likelihood; beyond, the warm fit alone is kept
+    #: default kernel (cold) and keeps the higher likelihood (posterior, under the MAP fit); beyond, the warm fit alone is kept
     #: (the likelihood of many points is rarely multimodal, and a cold fit at 100 points costs
     #: ≈ 200 ms on 2 cores).
     _cold_restart = True
@@ -399,9 +400,11 @@ class GPOptimizer:
     #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); on only in the ablation's ``gp-effective-best``.
     _effective_best = False
     #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
-    #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`); off only in the ablation.
+    #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`); off in the ablation and in
+    #: an optimiser restored from a state, or resumed in a campaign, that began without it.
     _hyperparameter_prior = True
-    #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does; off only in the ablation.
+    #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does; off in the ablation and
+    #: in an optimiser restored from a state, or resumed in a campaign, that began without it.
     _centre_first = True
     #: L-BFGS-B refinements of the acquisition, each from one of the best candidates, and their
     #: iterations (more of both only in the ablation's ``gp-acq-starts-5``).
@@ -790,7 +793,7 @@ class GPOptimizer:
         return taken, failed
 
     def _next_point(self) -> tuple[np.ndarray, float | None, int | None]:
-        """The next point in the unit cube, its acquisition value and its Sobol index (design points)."""
+        """The next point in the unit cube, its acquisition value and its design index (design points; −1 for the centre)."""
         complete = [t for t in self.trials_.values() if t["status"] == "complete"]
         if len(complete) + sum(t["status"] == "pending" for t in self.trials_.values()) < self.initial_points or len(complete) < 2:
             # The design continues the (feasible) Sobol sequence at the number of trials known, so a
