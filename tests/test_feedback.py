@@ -24,7 +24,8 @@ from autolab.progress import CampaignProgress, CampaignSummary, campaign_summary
 @pytest.mark.slow
 def test_a_campaign_from_python_shows_progress_and_leaves_a_summary(RE, reactor, writer, catalog_dir):
     out = io.StringIO()
-    progress = CampaignProgress(Console(file=out, width=120, force_terminal=False))
+    # 200 columns: the summary line that names the run uid is not wrapped
+    progress = CampaignProgress(Console(file=out, width=200, force_terminal=False))
     RE.subscribe(writer)
     RE.subscribe(progress)
     analysis = AnalysisCallback(PluginManager(), writer)  # the live analysis a session subscribes
