@@ -420,32 +420,52 @@ def prepare_database(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> tuple[b
         If the database cannot be reached within ``timeout`` seconds, refuses the user, or does
         not exist; one line naming the URI with its password masked.
     """
-    import asyncio
     import uuid
 
-    import asyncpg
-
-    async def _prepare() -> tuple[bool, str]:
-        connection = await asyncpg.connect(uri, timeout=timeout)
-        try:
-            initialised = await connection.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
-            await connection.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (catalog_id text PRIMARY KEY)")
-            await connection.execute(
-                f"INSERT INTO {IDENTITY_TABLE} SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM {IDENTITY_TABLE})", str(uuid.uuid4())
-            )
-            identity = await connection.fetchval(f"SELECT catalog_id FROM {IDENTITY_TABLE} LIMIT 1")
-        finally:
-            await connection.close()
+    async def _prepare(connection) -> tuple[bool, str]:
+        initialised = await connection.fetchval("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+        await connection.execute(f"CREATE TABLE IF NOT EXISTS {IDENTITY_TABLE} (catalog_id text PRIMARY KEY)")
+        await connection.execute(
+            f"INSERT INTO {IDENTITY_TABLE} SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM {IDENTITY_TABLE})", str(uuid.uuid4())
+        )
+        identity = await connection.fetchval(f"SELECT catalog_id FROM {IDENTITY_TABLE} LIMIT 1")
         return bool(initialised), str(identity)
 
     try:
-        return asyncio.run(asyncio.wait_for(_prepare(), timeout + 1))
+        return _on_database(uri, _prepare, timeout)
+    except _DatabaseFailure as failure:
+        msg = f"--database={mask_database_uri(uri)}: cannot connect to PostgreSQL ({failure}); check its host, port, user and database name"
+        raise CatalogError(msg) from None
+
+
+class _DatabaseFailure(Exception):
+    """Why :func:`_on_database` failed, in one line (the caller names what it was doing)."""
+
+
+def _on_database(uri: str, work, timeout: float):
+    """``await work(connection)`` on a new asyncpg connection to ``uri``, closed afterwards; its result.
+
+    Raises :class:`_DatabaseFailure` with one line of why: the server's first line, or "no answer
+    within … s" when connecting and the work take longer than ``timeout``.
+    """
+    import asyncio
+
+    import asyncpg
+
+    async def _run():
+        connection = await asyncpg.connect(uri, timeout=timeout)
+        try:
+            return await work(connection)
+        finally:
+            await connection.close()
+
+    try:
+        return asyncio.run(asyncio.wait_for(_run(), timeout + 1))
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if isinstance(exc, TimeoutError):
             reason = f"no answer within {timeout:g} s"
-        msg = f"--database={mask_database_uri(uri)}: cannot connect to PostgreSQL ({reason}); check its host, port, user and database name"
-        raise CatalogError(msg) from None
+        raise _DatabaseFailure(reason) from None
 
 
 #: Key of the PostgreSQL advisory lock under which servers of one database create event tables.
@@ -578,27 +598,18 @@ def keep_database_asset(uri: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None
         If the database cannot be reached or the trigger cannot be made; one line naming the URI
         with its password masked.
     """
-    import asyncio
-
-    import asyncpg
-
-    async def _keep() -> None:
-        connection = await asyncpg.connect(uri, timeout=timeout)
+    async def _keep(connection) -> None:
+        await connection.execute(f"SELECT pg_advisory_lock({TABLE_CREATION_LOCK})")
         try:
-            await connection.execute(f"SELECT pg_advisory_lock({TABLE_CREATION_LOCK})")
-            try:
-                async with connection.transaction():
-                    await connection.execute(KEEP_DATABASE_ASSET_SQL)
-            finally:
-                await connection.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")
+            async with connection.transaction():
+                await connection.execute(KEEP_DATABASE_ASSET_SQL)
         finally:
-            await connection.close()
+            await connection.execute(f"SELECT pg_advisory_unlock({TABLE_CREATION_LOCK})")
 
     try:
-        asyncio.run(asyncio.wait_for(_keep(), timeout + 1))
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"--database={mask_database_uri(uri)}: cannot keep the database's asset in tiled's catalog ({reason})"
+        _on_database(uri, _keep, timeout)
+    except _DatabaseFailure as failure:
+        msg = f"--database={mask_database_uri(uri)}: cannot keep the database's asset in tiled's catalog ({failure})"
         raise CatalogError(msg) from None
 
 
