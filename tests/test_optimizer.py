@@ -353,6 +353,10 @@ def test_the_design_starts_at_the_centre_of_the_domain_then_draws_sobol_points_a
         return opt.space.to_unit({k: s[k] for k in parameters})
 
     assert unit(before) == pytest.approx(sobol[0])
+    assert unit(GPOptimizer(parameters, {"y": "maximize"}, seed=3, max_trials=30, centre_first=False)) == pytest.approx(sobol[0])
+    for name in ("centre_first", "map_fit"):
+        with pytest.raises(ValueError, match=f"^{name}='no' must be True or False$"):
+            GPOptimizer(parameters, {"y": "maximize"}, **{name: "no"})
     resumed = GPOptimizer(parameters, {"y": "maximize"}, seed=3, max_trials=30)  # the centre first, now the default
     resumed.register_suggestions([before.space.from_unit(sobol[0]), before.space.from_unit(sobol[1])])
     assert unit(resumed) == pytest.approx(sobol[2])
@@ -378,6 +382,10 @@ def test_the_default_fit_is_map_under_botorchs_priors_and_an_old_state_keeps_max
     del older["hyperparameter_prior"]
     kernel = fitted(GPOptimizer.from_state(older))
     assert np.sum(kernel.k1.k2.length_scale > 99) >= 2
+    # map_fit=False asks for maximum likelihood in so many words, and a checkpoint keeps it.
+    chosen = GPOptimizer(parameters, {"y": "maximize"}, seed=0, max_trials=30, map_fit=False)
+    assert GPOptimizer.from_state(chosen.state_dict()).state_dict()["hyperparameter_prior"] is False
+    assert np.sum(fitted(chosen).k1.k2.length_scale > 99) >= 2
 
 
 class _OnTheEdge(GPOptimizer):

@@ -186,10 +186,10 @@ class Campaign:
                 max_trials=budget,
                 constraints=on_space,
                 cost_model=None if cost_model is None else cost_model.with_fixed(held),
+                # A campaign stored before the centre point and the MAP fit were defaults goes on without them.
+                centre_first=self.settings.design_centre,
+                map_fit=self.settings.map_fit,
             )
-            # A campaign stored before the centre point and the MAP fit were defaults goes on without them.
-            optimizer._centre_first = self.settings.design_centre
-            optimizer._hyperparameter_prior = self.settings.map_fit
         elif not isinstance(optimizer, Optimizer):
             msg = f"optimizer={optimizer!r} lacks suggest, ingest or get_best_points (bluesky-adaptive's Optimizer protocol)"
             raise TypeError(msg)

@@ -300,6 +300,13 @@ class GPOptimizer:
         exploitation trade-offs in Bayesian optimisation", ACM TELO 1, 1). It finds a narrow
         optimum beside a broad decoy more often and a narrow ridge's crest less often
         (docs/optimize.md, "Measured").
+    centre_first : bool
+        The design begins with the centre of the domain on the unit cube (default True, as Ax's
+        does); False: Sobol points alone.
+    map_fit : bool
+        Hyperparameters are MAP estimates under BoTorch's dimension-scaled priors
+        (:func:`~autolab.optimize.priors.dimension_scaled_prior`) when the kernel is shaped as the
+        default (default True); False: maximum likelihood.
 
     Examples
     --------
@@ -325,6 +332,8 @@ class GPOptimizer:
         constraints: Sequence | None = None,
         cost_model: ReactorCostModel | None = None,
         exploration: float = DEFAULT_EXPLORATION,
+        centre_first: bool = True,
+        map_fit: bool = True,
     ):
         # Checks the bounds, naming a bad one, and the constraints against them.
         self.constraint_set = ConstraintSet(constraints, ParameterSpace(parameters))
@@ -349,6 +358,13 @@ class GPOptimizer:
             msg = f"exploration={exploration!r} must be a fraction of the model steps in 0 ≤ ε < 1"
             raise ValueError(msg)
         self.exploration = exploration
+        for name, flag in (("centre_first", centre_first), ("map_fit", map_fit)):
+            if not isinstance(flag, bool | np.bool_):
+                msg = f"{name}={flag!r} must be True or False"
+                raise ValueError(msg)
+        # A subclass may set the class attributes instead (the benchmark's ablation): False there wins.
+        self._centre_first = bool(centre_first) and type(self)._centre_first
+        self._hyperparameter_prior = bool(map_fit) and type(self)._hyperparameter_prior
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -680,10 +696,10 @@ class GPOptimizer:
             checkpoint_path=checkpoint_path,
             constraints=state.get("constraints"),
             cost_model=None if state.get("cost_model") is None else ReactorCostModel.from_dict(state["cost_model"]),
+            # A state written before the design's centre point and the MAP fit were defaults continues without them.
+            centre_first=bool(state.get("centre_first", False)),
+            map_fit=bool(state.get("hyperparameter_prior", False)),
         )
-        # A state written before the design's centre point and the MAP fit were defaults continues without them.
-        opt._centre_first = bool(state.get("centre_first", False))
-        opt._hyperparameter_prior = bool(state.get("hyperparameter_prior", False))
         opt.trials_ = json.loads(json.dumps(state["trials"]))
         opt.rng_.bit_generator.state = state["rng_state"]
         if state.get("kernel_params") is not None:
