@@ -408,7 +408,8 @@ def start(
     with private_log(manager_log) as log:
         manager = subprocess.Popen(
             [
-                sys.executable, "-m", "autolab.queue_manager",  # start-re-manager with a patient watchdog
+                # start-re-manager with a patient watchdog; -P: the queue directory it runs in is not on its import path
+                sys.executable, "-P", "-m", "autolab.queue_manager",
                 "--startup-module", "autolab.startup",
                 "--existing-plans-devices", str(plans_devices),
                 "--update-existing-plans-devices", "ENVIRONMENT_OPEN",

@@ -1,6 +1,8 @@
 """``python -m autolab.queue_manager``: bluesky-queueserver's ``start-re-manager`` with a patient watchdog.
 
-It takes the same arguments as ``start-re-manager`` and runs the same code. The one difference is
+It takes the same arguments as ``start-re-manager`` and runs the same code; ``autolab queue
+start`` runs it as ``python -P -m autolab.queue_manager`` (``-P``: the queue directory it runs in
+is not on its import path, as it is not for the console script). The one difference is
 how long queueserver's watchdog waits for the manager's heartbeat (sent every 0.5 s) before it
 kills the manager and starts a new one: :data:`HEARTBEAT_TIMEOUT_S` instead of queueserver's 5 s.
 
@@ -27,6 +29,9 @@ def main() -> int:
     class PatientWatchdog(start_manager.WatchdogProcess):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            if not hasattr(self, "_heartbeat_timeout"):  # a queueserver that renamed it: say so rather than run unpatched
+                msg = "bluesky-queueserver's WatchdogProcess has no _heartbeat_timeout: autolab.queue_manager needs updating"
+                raise RuntimeError(msg)
             self._heartbeat_timeout = HEARTBEAT_TIMEOUT_S
 
     start_manager.WatchdogProcess = PatientWatchdog

@@ -50,10 +50,15 @@ def queue(tmp_path_factory):
 
     Started as docs/queue.md shows, from the user's directory with a relative catalog path
     (``autolab-data/catalog``), which the worker must resolve from there, not from the queue
-    directory it runs in. The test that kills the manager runs last in the module.
+    directory it runs in, and that directory holds a module shadowing ``argparse``. The test that
+    kills the manager runs last in the module.
     """
     tmp_path = tmp_path_factory.mktemp("queue").resolve()
     catalog, directory = tmp_path / "autolab-data" / "catalog", tmp_path / "queue"
+    # A module in the queue directory named like one the manager imports stays out of its way: the
+    # manager runs there, but (as the start-re-manager script) without that directory on its import path.
+    directory.mkdir()
+    (directory / "argparse.py").write_text("raise SystemExit('the queue directory is on the manager\'s import path')\n")
     started = autolab("queue", "start", "--catalog", "autolab-data/catalog", "--dir", "queue", cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     state = load_state(directory)
