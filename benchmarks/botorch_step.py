@@ -1,12 +1,12 @@
 """GPOptimizer's loop with BoTorch's model and acquisition in its model steps: a diagnostic method.
 
-Ax's default generation strategy differed from :class:`autolab.optimize.GPOptimizer`'s previous
-defaults in its design (a centre point and four Sobol points, where those drew max(5, 3d + 1)
-Sobol points, at most 40 % of the budget but at least max(5, 2d + 1); GPOptimizer now starts at
-the centre too, with a design of at most a quarter of the budget), its model (BoTorch's
+Ax's default generation strategy differs from the design these diagnostics run on (the former
+default of :class:`autolab.optimize.GPOptimizer`, :func:`optimizer.former_initial_points`:
+max(5, 3d + 1) Sobol points, at most 40 % of the budget but at least max(5, 2d + 1), where Ax
+has a centre point and four Sobol points) and from GPOptimizer in its model (BoTorch's
 ``SingleTaskGP``: an RBF kernel without an output scale, the dimension-scaled length-scale prior
-and a log-normal noise prior, outcomes standardised; GPOptimizer now fits its Matern kernel under
-the same priors), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
+and a log-normal noise prior, outcomes standardised, where GPOptimizer fits a Matern kernel with
+an output scale under the same priors), its acquisition (``qLogNoisyExpectedImprovement`` over the measured
 points) and how it maximises it (``optimize_acqf``: 1024 raw samples, 20 L-BFGS-B restarts). This
 method keeps everything of GPOptimizer but its model steps, which it hands to BoTorch's model and
 acquisition as Ax sets them up, without Ax's outcome transforms (Ax winsorises outcomes below the
@@ -53,12 +53,11 @@ def winsorized(y: np.ndarray) -> np.ndarray:
 class CentreFirst:
     """Mixin for a GPOptimizer: with ``_ax_centre`` set, the first trial is the centre of the domain, as Ax's first.
 
-    The Sobol design then continues at its second draw, as these diagnostics always did;
-    GPOptimizer's own centre point (``_centre_first``, its default) is off here.
+    The Sobol design then continues at its second draw, as these diagnostics always did; they
+    construct the optimiser with GPOptimizer's own centre point off (``centre_first=False``).
     """
 
     _ax_centre = False
-    _centre_first = False
 
     def _next_point(self):
         if self._ax_centre and not self.trials_:

@@ -325,9 +325,9 @@ class AblatedGP(AutolabGP):
         "gp-design-uncapped": {"n_initial": "3d+1"},
         "gp-design-5": {"n_initial": 5},
         "gp-design-40pct": {"n_initial": "40pct"},
-        "gp-no-centre": {"_centre_first": False},
-        "gp-max-likelihood": {"_hyperparameter_prior": False},
-        "gp-previous-defaults": {"n_initial": "40pct", "_centre_first": False, "_hyperparameter_prior": False},
+        "gp-no-centre": {"centre_first": False},
+        "gp-max-likelihood": {"map_fit": False},
+        "gp-previous-defaults": {"n_initial": "40pct", "centre_first": False, "map_fit": False},
         "gp-warm-only": {"_cold_restart": False},
         "gp-refit-10pct": {"_refit_every_up_to": 0},
         "gp-explore-0.2": {"exploration": 0.2},
@@ -337,24 +337,24 @@ class AblatedGP(AutolabGP):
         "gp-effective-best": {"_effective_best": True},
         "gp-acq-starts-5": {"_acquisition_starts": 5, "_acquisition_maxiter": 50},
         "gp-trust-region": {"_trust_region": True},
-        "gp-marginal-8": {"_marginal_samples": 8, "_hyperparameter_prior": False},
-        "gp-marginal-8-prior": {"_marginal_samples": 8, "_hyperparameter_prior": True},
-        "gp-unit-signal-prior": {"kernel": lambda dim: unit_signal_kernel(dim, 2.5), "_hyperparameter_prior": True},
-        "gp-botorch-model": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True},
-        "gp-botorch-model-no-factor": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True,
+        "gp-marginal-8": {"_marginal_samples": 8, "map_fit": False},
+        "gp-marginal-8-prior": {"_marginal_samples": 8, "map_fit": True},
+        "gp-unit-signal-prior": {"kernel": lambda dim: unit_signal_kernel(dim, 2.5), "map_fit": True},
+        "gp-botorch-model": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "map_fit": True},
+        "gp-botorch-model-no-factor": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "map_fit": True,
                                        "_augmented_ei": False},
-        "gp-botorch-model-plain": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "_hyperparameter_prior": True,
+        "gp-botorch-model-plain": {"kernel": lambda dim: unit_signal_kernel(dim, math.inf), "map_fit": True,
                                    "_edge_correction": False, "_augmented_ei": False},
         "gp-input-warping": {"kernel": lambda dim: warped_kernel(dim)},
         "gp-previous": {"linear": True, "n_initial": "2d+1", "_cold_restart": False, "_refit_every_up_to": 0, "_edge_correction": False,
-                        "_augmented_ei": False, "_centre_first": False, "_hyperparameter_prior": False},
+                        "_augmented_ei": False, "centre_first": False, "map_fit": False},
     }
 
     def __init__(self, bounds, direction, seed, budget, variant):
         spec = self.VARIANTS[variant]
         if spec.get("linear"):
             bounds = {k: v if len(v) == 3 else (*v, "linear") for k, v in bounds.items()}
-        kwargs = {k: v for k, v in spec.items() if k in ("exploration", "n_initial")}
+        kwargs = {k: v for k, v in spec.items() if k in ("exploration", "n_initial", "centre_first", "map_fit")}
         if "kernel" in spec:  # a kernel for this many inputs
             kwargs["kernel"] = spec["kernel"](len(bounds))
         if kwargs.get("n_initial") == "40pct":
@@ -372,7 +372,7 @@ class BoTorchStep(AutolabGP):
         cls = type("Step", (BoTorchStepOptimizer,), {"_ax_centre": centre_first, "_winsorize": winsorize})
         # "GPOptimizer's design" is the former default design these diagnostics were measured on.
         n_initial = former_initial_points(len(bounds), budget) if n_initial is None else n_initial
-        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial)
+        self.opt = cls(bounds, {"f": direction}, seed=seed, max_trials=budget, n_initial=n_initial, centre_first=False)
 
 
 METHODS = {"gp": AutolabGP, "gp-ei-plain": PlainGPEI, "random": None, "sobol": None, "ax": AxMethod}

@@ -71,10 +71,9 @@ def test_under_botorchs_priors_the_sampler_draws_the_posterior_of_the_logarithms
     exact_means, exact_sds = _grid_moments(log_posterior, axes)
 
     class WithPrior(GPOptimizer):
-        _hyperparameter_prior = True
         _marginal_samples = 400
 
-    opt = WithPrior({"a": (0.0, 1.0)}, {"y": "maximize"}, seed=3)
+    opt = WithPrior({"a": (0.0, 1.0)}, {"y": "maximize"}, seed=3, map_fit=True)
     draws = np.array([model.kernel_.theta for model in opt._hyperparameter_samples(gp, x, y)])
     assert draws.shape == (400, 2)
     np.testing.assert_allclose(draws.mean(axis=0), exact_means, atol=0.15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -89,12 +90,8 @@ def test_the_map_fit_holds_an_input_without_effect_off_the_bound_that_maximum_li
     assert ml.log_marginal_likelihood(ml.kernel_.theta) > mapped.log_marginal_likelihood(mapped.kernel_.theta)
 
 
-class _WithPrior(GPOptimizer):
-    _hyperparameter_prior = True
-
-
-class _MaxLikelihood(GPOptimizer):
-    _hyperparameter_prior = False
+_WithPrior = functools.partial(GPOptimizer, map_fit=True)
+_MaxLikelihood = functools.partial(GPOptimizer, map_fit=False)
 
 
 def test_an_optimiser_with_the_prior_learns_finite_length_scales_and_repeats_itself():

@@ -100,10 +100,11 @@ def next_design_point(
     failed = np.array([t["x"] for t in trials if t["status"] == "failed"]).reshape(-1, dim)
     used = [int(t["design_index"]) for t in trials if t.get("design_index") is not None]
     count = max(len(trials), initial_points) + 65
+    centre = np.full((1, dim), 0.5)
+    with_centre = centre_first and (satisfied is None or bool(satisfied(centre)[0]))
     while True:  # enough feasible draws to reach past every used index, and 64 skips beyond the next one
         indices, points = feasible_sobol(dim, seed, count, satisfied)
-        centre = np.full((1, dim), 0.5)
-        if centre_first and (satisfied is None or bool(satisfied(centre)[0])):
+        if with_centre:
             indices, points = np.r_[CENTRE_INDEX, indices], np.vstack([centre, points])
         rank = max(len(trials), int(np.searchsorted(indices, max(used, default=CENTRE_INDEX - 1), side="right")))
         if rank + 65 <= len(indices) and (not used or indices[-1] >= max(used)):

@@ -308,9 +308,6 @@ class GPOptimizer:
         (:func:`~autolab.optimize.priors.dimension_scaled_prior`) when the kernel is shaped as the
         default (default True); False: maximum likelihood.
 
-    A subclass whose class attribute ``_centre_first`` or ``_hyperparameter_prior`` is False (the
-    benchmark's ablation) has that choice off whatever the arguments say.
-
     Examples
     --------
     >>> opt = GPOptimizer({"x": (0.0, 1.0)}, {"y": "maximize"}, seed=1)
@@ -365,9 +362,11 @@ class GPOptimizer:
             if not isinstance(flag, bool | np.bool_):
                 msg = f"{name}={flag!r} must be True or False"
                 raise ValueError(msg)
-        # A subclass may set the class attributes instead (the benchmark's ablation): False there wins.
-        self._centre_first = bool(centre_first and type(self)._centre_first)
-        self._hyperparameter_prior = bool(map_fit and type(self)._hyperparameter_prior)
+        #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does.
+        self._centre_first = bool(centre_first)
+        #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
+        #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`).
+        self._hyperparameter_prior = bool(map_fit)
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -418,13 +417,6 @@ class GPOptimizer:
     _augmented_ei = True
     #: Whether a noisy model's incumbent is Huang's effective best (:meth:`_incumbent`); on only in the ablation's ``gp-effective-best``.
     _effective_best = False
-    #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
-    #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`). Each instance sets it from
-    #: ``map_fit``; a subclass that sets it False here (the benchmark's ablation) switches it off whatever ``map_fit`` says.
-    _hyperparameter_prior = True
-    #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does: set from ``centre_first``,
-    #: and, as above, False here in a subclass switches it off.
-    _centre_first = True
     #: L-BFGS-B refinements of the acquisition, each from one of the best candidates, and their
     #: iterations (more of both only in the ablation's ``gp-acq-starts-5``).
     _acquisition_starts = 1

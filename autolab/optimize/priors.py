@@ -6,8 +6,9 @@
 each length scale on the unit cube ℓ ~ LogNormal(√2 + ln(d)/2, √3), so the prior's typical length
 grows with the number of inputs d, and the noise variance of the standardised outputs
 σ²_ε ~ LogNormal(−4, 1). :func:`map_optimizer` hands it to scikit-learn's
-``GaussianProcessRegressor`` as its ``optimizer``. ``GPOptimizer`` fits so any kernel of the default's shape;
-maximum likelihood is the benchmark's ablation variant ``gp-max-likelihood`` (docs/optimize.md).
+``GaussianProcessRegressor`` as its ``optimizer``. ``GPOptimizer`` fits any kernel of the default's
+shape this way unless given ``map_fit=False`` (maximum likelihood: the benchmark's ablation variant
+``gp-max-likelihood``, docs/optimize.md).
 """
 
 from __future__ import annotations
