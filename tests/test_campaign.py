@@ -917,6 +917,22 @@ def test_moves_after_a_failure_are_the_plans_recovery_not_the_points_failures():
     assert _time.monotonic() - started < 10.0  # not the 20 s drain: the oven's move came after the failure
 
 
+def test_a_campaign_given_its_own_gp_optimizer_records_that_optimizers_centre_and_fit():
+    """The record says what a resume without an optimiser passed in rebuilds: for a campaign given a
+    GPOptimizer, that optimiser's ``centre_first`` and ``map_fit``, not the defaults; for any other
+    optimiser, the defaults."""
+    from autolab.optimize import GPOptimizer
+
+    bounds = {name: tuple(spec) for name, spec in WINDOW.items()}
+    for centre_first, map_fit in ((False, True), (True, False), (False, False)):
+        given = GPOptimizer(bounds, {"msc437": "maximize"}, seed=2, max_trials=6, centre_first=centre_first, map_fit=map_fit)
+        campaign = Campaign(LIMITS, "msc437", WINDOW, budget=6, seed=2, manager=uvvis_only(), optimizer=given)
+        assert (campaign.settings.design_centre, campaign.settings.map_fit) == (centre_first, map_fit)
+        assert (given.centre_first, given.map_fit) == (centre_first, map_fit)
+    other = Campaign(LIMITS, "msc437", WINDOW, budget=6, seed=2, manager=uvvis_only(), optimizer=RandomSearch(WINDOW, seed=3))
+    assert (other.settings.design_centre, other.settings.map_fit) == (True, True)
+
+
 def test_a_campaign_stored_before_the_centre_and_the_map_fit_resumes_without_them():
     """A campaign's record holds ``design_centre`` and ``map_fit``; one stored before they were the
     optimiser's defaults lacks both and resumes with a Sobol design and maximum likelihood, and

@@ -33,8 +33,10 @@ class CampaignSettings:
     constraints: list[str] = field(default_factory=list)
     cost_aware: bool = False
     #: The optimiser's design begins with the centre of the bounds and its hyperparameters are MAP
-    #: estimates under BoTorch's priors; False in the record of a campaign stored before these were
-    #: GPOptimizer's defaults, which resumes as it began (a Sobol design, maximum likelihood).
+    #: estimates under BoTorch's priors: a given GPOptimizer's ``centre_first`` and ``map_fit``, True
+    #: for the default optimiser or any other, and False in the record of a campaign stored before
+    #: these were GPOptimizer's defaults. A resume without an optimiser passed in builds its
+    #: GPOptimizer with them, so the campaign goes on as it began.
     design_centre: bool = False
     map_fit: bool = False
 

@@ -39,6 +39,13 @@ def learned(model_summary: Mapping[str, Any]) -> dict[str, Any]:
     return {key: model_summary[key] for key in ("length_scales", "noise_level") if key in model_summary}
 
 
+def _optimizer_flag(resumed: CampaignSettings | None, optimizer, setting: str, attribute: str) -> bool:
+    """A campaign record's optimiser flag: as stored when resumed, else the given GPOptimizer's, else True."""
+    if resumed is not None:
+        return bool(getattr(resumed, setting))
+    return bool(getattr(optimizer, attribute)) if isinstance(optimizer, GPOptimizer) else True
+
+
 @dataclass
 class CampaignPoint:
     """One tried point of a campaign: measured, or (with ``failure``) not run by the reactor.
@@ -162,8 +169,10 @@ class Campaign:
             objective_settings=dict(objective_settings or {}),
             constraints=constraint_texts,
             cost_aware=cost_model is not None,
-            design_centre=True if _resumed is None else _resumed.design_centre,
-            map_fit=True if _resumed is None else _resumed.map_fit,
+            # What a resume builds without an optimiser passed in: the stored flags, a given
+            # GPOptimizer's own, or the defaults.
+            design_centre=_optimizer_flag(_resumed, optimizer, "design_centre", "centre_first"),
+            map_fit=_optimizer_flag(_resumed, optimizer, "map_fit", "map_fit"),
         )
         self.id = campaign_id or str(uuid.uuid4())
         #: Warnings about the settings, also logged (``autolab.campaign``) and kept in the summary.

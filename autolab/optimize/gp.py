@@ -440,6 +440,16 @@ class GPOptimizer:
         """Space-filling points before the model is used: ``n_initial`` or :func:`default_initial_points` for the budget."""
         return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim, self.max_trials)
 
+    @property
+    def centre_first(self) -> bool:
+        """Whether the design begins with the centre of the domain (the constructor's ``centre_first``)."""
+        return self._centre_first
+
+    @property
+    def map_fit(self) -> bool:
+        """Whether hyperparameters are MAP estimates under BoTorch's priors (the constructor's ``map_fit``)."""
+        return self._hyperparameter_prior
+
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
         """Suggest ``num_points`` distinct points (jointly, accounting for pending ones).
