@@ -90,8 +90,8 @@ def _point(params, t_nuc, t_growth, residence_s):
 
 
 def _log_short(value, target):
-    """Squared log-shortfall of ``value`` below ``target`` (0 at or above it)."""
-    return max(math.log(target / max(value, 1e-6)), 0.0) ** 2
+    """Squared log-shortfall of ``value`` below ``target`` (0 at or above it, and for a target of 0)."""
+    return max(math.log(max(target, 1e-12) / max(value, 1e-6)), 0.0) ** 2
 
 
 def _exciton_miss(state, target_nm, tolerance_nm=8.0):

@@ -7,6 +7,7 @@ twin against Prins 2021 is ``tests/test_sim_batch.py``.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -270,6 +271,18 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
     assert calibrate._exciton_miss(state, 527.0) > 0.3 * (40.0 / 8.0) ** 2
     fitted = calibrate.fitted_terms(no_ncs)
     assert sum(fitted.values()) > sum(calibrate.fitted_terms(DEFAULT_PARAMETERS).values())
+
+
+def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_point():
+    """A twin with no CdSe-437 at all in a panel meets Fig. 1's absence there: the loss term is 0,
+    not a math error that the search would score as a failed point (1e3)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    assert calibrate._log_short(0.005, 0.0) == 0.0
+    assert calibrate._log_short(0.005, 0.05) == pytest.approx(math.log(10.0) ** 2)
 
 
 def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
