@@ -233,6 +233,16 @@ def _calibrate(*options, timeout=300):
     return subprocess.run([sys.executable, str(_CALIBRATION_SCRIPT), *options], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def _calibration_module():
+    """docs/calibrate_twin.py imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    return calibrate
+
+
 def test_calibration_report_splits_fitted_from_predicted_facts():
     """docs/calibrate_twin.py --report: every fact's miss for the defaults, the fitted ones apart from
     the predicted ones (which never enter the loss); the fitted misses add up to the loss the search
@@ -260,11 +270,7 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
     diameter must cost more than any miss a search would accept (here a 40 nm one), and its whole
     fitted loss must stay above the defaults'."""
     import dataclasses
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
+    calibrate = _calibration_module()
     no_ncs = dataclasses.replace(DEFAULT_PARAMETERS, growth_rate_constant_m_per_s=1e-12)
     state = steady_state(Conditions(280, 280, 14.0), no_ncs)
     assert state.units_in_nc_mm < 1e-3 * state.precursor0_mm
@@ -276,11 +282,7 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
 def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_point():
     """A twin with no CdSe-437 at all in a panel meets Fig. 1's absence there: the loss term is 0,
     not a math error that the search would score as a failed point (1e3)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("calibrate_twin", _CALIBRATION_SCRIPT)
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
+    calibrate = _calibration_module()
     assert calibrate._log_short(0.005, 0.0) == 0.0
     assert calibrate._log_short(0.005, 0.05) == pytest.approx(math.log(10.0) ** 2)
 
