@@ -127,7 +127,7 @@ def test_the_five_point_design_variant_models_from_the_sixth_point_on():
     defaults = make_method("gp", bounds, "maximize", 0, 30)
     assert (runner.opt.initial_points, defaults.opt.initial_points) == (5, 7)
     previous = make_method("gp-previous-defaults", bounds, "maximize", 0, 30).opt
-    assert (previous.initial_points, previous._centre_first, previous._hyperparameter_prior) == (13, False, False)
+    assert (previous.initial_points, previous.centre_first, previous.map_fit) == (13, False, False)
     assert make_method("gp-design-40pct", bounds, "maximize", 0, 30).opt.initial_points == 13
     for _ in range(6):
         point = runner.suggest()

@@ -944,7 +944,7 @@ def test_a_campaign_stored_before_the_centre_and_the_map_fit_resumes_without_the
 
     new = Campaign(LIMITS, "msc437", WINDOW, budget=6, seed=2, manager=uvvis_only())
     assert (new.settings.design_centre, new.settings.map_fit, new.settings.n_initial) == (True, True, 5)
-    assert (new.optimizer._centre_first, new.optimizer._hyperparameter_prior) == (True, True)
+    assert (new.optimizer.centre_first, new.optimizer.map_fit) == (True, True)
     (centre,) = new.suggest(1)
     assert (centre["nucleation_temperature_c"], centre["growth_temperature_c"]) == pytest.approx((295.0, 275.0))
 
@@ -952,7 +952,7 @@ def test_a_campaign_stored_before_the_centre_and_the_map_fit_resumes_without_the
     old = CampaignSettings(**{**record, "n_initial": 7})
     resumed = Campaign(LIMITS, "msc437", WINDOW, budget=6, initial_design=6, seed=2, manager=uvvis_only(), _resumed=old)
     assert (resumed.settings.design_centre, resumed.settings.map_fit) == (False, False)
-    assert (resumed.optimizer._centre_first, resumed.optimizer._hyperparameter_prior) == (False, False)
+    assert (resumed.optimizer.centre_first, resumed.optimizer.map_fit) == (False, False)
     assert resumed.settings.n_initial == resumed.optimizer.initial_points == 7
     (first,) = resumed.suggest(1)
     assert first["nucleation_temperature_c"] != pytest.approx(295.0)

@@ -363,10 +363,10 @@ class GPOptimizer:
                 msg = f"{name}={flag!r} must be True or False"
                 raise ValueError(msg)
         #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does.
-        self._centre_first = bool(centre_first)
+        self.centre_first = bool(centre_first)
         #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
         #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`).
-        self._hyperparameter_prior = bool(map_fit)
+        self.map_fit = bool(map_fit)
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
@@ -425,7 +425,7 @@ class GPOptimizer:
     #: (:meth:`_trust_region_bounds`); on only in the ablation's ``gp-trust-region``.
     _trust_region = False
     #: Hyperparameter draws the acquisition is averaged over (0: the one fitted kernel), by slice
-    #: sampling from the likelihood, times BoTorch's priors with ``_hyperparameter_prior``
+    #: sampling from the likelihood, times BoTorch's priors with ``map_fit``
     #: (:meth:`_hyperparameter_samples`). Only with a kernel shaped as the default and a log-scale
     #: acquisition, and not in an exploring step; on only in the ablation's ``gp-marginal-…`` variants.
     _marginal_samples = 0
@@ -439,16 +439,6 @@ class GPOptimizer:
     def initial_points(self) -> int:
         """Space-filling points before the model is used: ``n_initial`` or :func:`default_initial_points` for the budget."""
         return self.n_initial if self.n_initial is not None else default_initial_points(self.space.dim, self.max_trials)
-
-    @property
-    def centre_first(self) -> bool:
-        """Whether the design begins with the centre of the domain (the constructor's ``centre_first``)."""
-        return self._centre_first
-
-    @property
-    def map_fit(self) -> bool:
-        """Whether hyperparameters are MAP estimates under BoTorch's priors (the constructor's ``map_fit``)."""
-        return self._hyperparameter_prior
 
     # --- protocol: Optimizer ----------------------------------------------------------
     def suggest(self, num_points: int | None = None) -> list[dict[str, Any]]:
@@ -644,8 +634,8 @@ class GPOptimizer:
             # The same hyperparameters in their own scale: exp(log x) can move x by one ulp, and a flat acquisition shows it.
             "kernel_values": None if self.kernel_ is None else _hyperparameter_values(self.kernel_),
             "kernel_fit_n": self.kernel_fit_n_,
-            "centre_first": self._centre_first,
-            "hyperparameter_prior": self._hyperparameter_prior,
+            "centre_first": self.centre_first,
+            "hyperparameter_prior": self.map_fit,
         }
 
     @classmethod
@@ -774,9 +764,9 @@ class GPOptimizer:
 
     def _fit_optimizer(self, kernel):
         """How hyperparameters are learned: maximum likelihood (``"fmin_l_bfgs_b"``) or, with
-        ``_hyperparameter_prior`` and a kernel the priors fit (shaped as the default, its length
+        ``map_fit`` and a kernel the priors fit (shaped as the default, its length
         scales and noise free, :func:`_takes_the_prior`), the MAP fit (:func:`~autolab.optimize.priors.map_optimizer`)."""
-        if self._hyperparameter_prior and _takes_the_prior(kernel, self.space.dim):
+        if self.map_fit and _takes_the_prior(kernel, self.space.dim):
             return map_optimizer(self.space.dim, signal_variance=has_free_signal_variance(kernel))
         return "fmin_l_bfgs_b"
 
@@ -822,7 +812,7 @@ class GPOptimizer:
             x, draws = next_design_point(
                 list(self.trials_.values()), dim=self.space.dim, seed=self.seed, initial_points=self.initial_points,
                 satisfied=self.constraint_set.satisfied if len(self.constraint_set) else None, move_time_s=self._move_time_s(),
-                centre_first=self._centre_first,
+                centre_first=self.centre_first,
             )
             return x, None, draws
         return (*self._model_point(complete), None)
@@ -909,14 +899,14 @@ class GPOptimizer:
         31, 705, with his limited stepping out of unit width: 20 steps split at random between the
         two sides; as Snoek, Larochelle and Adams 2012 integrate EI over the hyperparameters),
         started at ``gp``'s fitted θ, within the kernel's bounds. The density is ``gp``'s
-        likelihood, flat in ln θ, or with ``_hyperparameter_prior`` the likelihood times BoTorch's
+        likelihood, flat in ln θ, or with ``map_fit`` the likelihood times BoTorch's
         priors as densities of ln θ. ``_marginal_samples`` draws, one every second update after
         ten. ``gp`` is fitted to the outcomes alone; the drawn models take ``x_train`` and
         ``y_train``, which may add pending points at the believed values.
         """
         dim = self.space.dim
         bounds = gp.kernel_.bounds
-        prior = self._hyperparameter_prior and _takes_the_prior(gp.kernel_, dim)
+        prior = self.map_fit and _takes_the_prior(gp.kernel_, dim)
         signal_variance = prior and has_free_signal_variance(gp.kernel_)
 
         def log_density(theta):
