@@ -1,7 +1,8 @@
 """Reaction kinetics of the flow reactor: precursor → monomer → MSC ladder → nanocrystals.
 
 The model follows the mechanism of Palencia et al. 2020 (Scheme 1): first-order precursor
-conversion, nucleation of CdSe-350 wherever the monomer is supersaturated, the magic-size-cluster
+conversion, nucleation of CdSe-350 wherever the monomer is supersaturated (mass action damped by
+classical nucleation theory's barrier, as Prins et al. 2021 simulate it), the magic-size-cluster
 (MSC) ladder by r(i) = k(i)·[i−1]·[M] made reversible through the Gibbs–Thomson solubility, and
 regular nanocrystals (NCs) growing by Prins et al. 2021 eq. 1 in its reaction-limited limit with
 the superfocusing rate constant of eq. 6. The ladder's rung constants are that same surface law
@@ -55,6 +56,24 @@ __all__ = [
 RTOL = 1e-3
 ATOL_MM = 1e-9
 _REFERENCE_K = celsius_to_kelvin(REFERENCE_TEMPERATURE_C)
+
+
+def cnt_factor(monomer_mm, bulk_solubility_mm, barrier):
+    """exp(−B/ln²S) of classical nucleation theory at supersaturation S = [M]/[M]0 (0 for S ≤ 1; 1 for B = 0)."""
+    if barrier == 0.0:
+        return 1.0
+    if monomer_mm <= bulk_solubility_mm:
+        return 0.0
+    ln_s = np.log(monomer_mm / bulk_solubility_mm)
+    return float(np.exp(-barrier / (ln_s * ln_s)))
+
+
+def _cnt_log_slope(monomer_mm, bulk_solubility_mm, barrier):
+    """d ln(exp(−B/ln²S)) / d ln[M] = 2B/ln³S (0 where the factor is 0 or 1)."""
+    if barrier == 0.0 or monomer_mm <= bulk_solubility_mm:
+        return 0.0
+    ln_s = np.log(monomer_mm / bulk_solubility_mm)
+    return 2.0 * barrier / ln_s**3
 
 
 def arrhenius(k_ref, activation_energy_j_per_mol, temperature_k, reference_k):
@@ -131,6 +150,11 @@ class _Model:
             "step_order": order,
             "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
+            "bulk_solubility": solubility,
+            # CNT's barrier B = 16πγ_n³v²/(3(k_BT)³): the forward nucleation rate carries exp(−B/ln²S).
+            "nucleation_barrier": 16.0 * np.pi * p.nucleation_surface_energy_j_per_m2**3
+            * (CDSE_MOLAR_VOLUME_M3_PER_MOL / AVOGADRO_PER_MOL) ** 2
+            / (3.0 * (GAS_CONSTANT_J_PER_MOL_K / AVOGADRO_PER_MOL * temperature_k) ** 3),
             "k_up": up,
             "k_down": down,
             "k_to_nc": birth,
@@ -149,6 +173,7 @@ class _Model:
         and a per-call dictionary of terms cost more than the arithmetic.
         """
         k_precursor, k_nucleation = rates["k_precursor"], rates["k_nucleation"]
+        barrier, bulk_sat = rates["nucleation_barrier"], rates["bulk_solubility"]
         k_up, k_down, k_to_nc = rates["k_up"], rates["k_down"], rates["k_to_nc"]
         sat0, sat_up = rates["msc_solubility"][0], rates["msc_solubility"][1:]
         order = rates["step_order"]
@@ -175,7 +200,7 @@ class _Model:
             dn[1:] += flux
             conversion = k_precursor * y[0]
             # Nucleation of CdSe-350 wherever the monomer is supersaturated, and its reverse (dissolution).
-            nucleation = k_nucleation * (m * m - c[0] * sat0)
+            nucleation = k_nucleation * (cnt_factor(m, bulk_sat, barrier) * m * m - c[0] * sat0)
             # Ladder steps i → i+1, reversible through the Gibbs–Thomson solubility of cluster i+1.
             steps = k_up * c[:-1] * m**order - k_down * c[1:] * sat_up_order
             # The largest cluster + monomer → the smallest NC class.
@@ -213,7 +238,8 @@ class _Model:
         upwind = np.where(growth[1:-1] > 0, np.arange(len(growth) - 2), np.arange(1, len(growth) - 1))
 
         d_nuc = np.zeros(size)
-        d_nuc[i_m] = 2.0 * rates["k_nucleation"] * m
+        g = cnt_factor(m, rates["bulk_solubility"], rates["nucleation_barrier"])
+        d_nuc[i_m] = rates["k_nucleation"] * g * m * (2.0 + _cnt_log_slope(m, rates["bulk_solubility"], rates["nucleation_barrier"]))
         d_nuc[i_c] = -rates["k_nucleation"] * sat[0]
         d_steps = np.zeros((self.n_msc - 1, size))
         rows = np.arange(self.n_msc - 1)
