@@ -7,20 +7,22 @@ The search is scipy's differential evolution over :data:`SPACE` (log-rates, acti
 the nucleation barrier's surface energy, the solubility, the surface energy and CdSe-437's closed
 shell φ₂₈₀, E_shell of ``autolab.sim.parameters.KineticParameters``), started from the current
 defaults (``--spread``: the first population drawn around them, that fraction of each range as the
-standard deviation). Its loss counts the **fitted** facts the twin misses as the tests read them
-(:func:`fact_verdicts`): each noisy spectrum (default noise, search seeds 10–12; the tests read
-seeds 0–2) read by the independent reader ``tests/spectrum_reader.py``, each fact held or not by
-the test's own rule — Fig. 1's window panels resolved at every growth step, standing out and
-rising over the top three growth temperatures, CdSe-437 absent outside the window at growth 0, 30,
-60 and 90 °C below the chamber, regular NCs at 14 s below the window and none at 260 °C / 4.5 s,
-Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and 350 °C / 7.6 s with the
-TEM diameter. A missed fact costs 1, plus :data:`GUIDE` times a continuous measure of how far it
-is missed (or how narrowly it holds), so that the search can move between equally many misses.
-The **predicted** facts never enter it: the outside panels at the growth steps between those,
-nucleation in the oven after a cold chamber, no jumps between neighbouring conditions, the NC
-spread at 350 °C — and every fact on the tests' own seeds. The winning parameters are copied by
-hand into ``KineticParameters``; ``--report`` prints each fitted fact's verdict and, on the twin's
-noise-free ``truth``, each fitted and predicted fact's miss (docs/sim.md, "Fitted and predicted").
+standard deviation; 0: a Latin hypercube over the whole space with the defaults in it). Its loss
+counts the **fitted** facts the twin misses as the tests read them (:func:`fact_verdicts`): each
+noisy spectrum (default noise, search seeds 10–12; the tests read seeds 0–2) read by the
+independent reader ``tests/spectrum_reader.py``, each fact held or not by the test's own rule —
+Fig. 1's window panels resolved at every growth step, standing out (the panels outside it read at
+the steps below) and rising over the top three growth temperatures, CdSe-437 absent outside the
+window at growth 0, 30, 60 and 90 °C below the chamber, regular NCs at 14 s below the window and
+none at 260 °C / 4.5 s, Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and
+350 °C / 7.6 s with the TEM diameter. A missed fact costs 1, plus :data:`GUIDE` times a continuous
+measure of how far it is missed (or how narrowly it holds), so that the search can move between
+equally many misses. The **predicted** facts never enter it: the outside panels at the growth steps
+between those, nucleation in the oven after a cold chamber, no jumps between neighbouring
+conditions, the NC spread at 350 °C — and every fact on the tests' own seeds. The winning
+parameters are copied by hand into ``KineticParameters``; ``--report`` prints each fitted fact's
+verdict and, on the twin's noise-free ``truth``, each fitted and predicted fact's miss
+(docs/sim.md, "Fitted and predicted").
 """
 
 from __future__ import annotations
@@ -63,15 +65,17 @@ SPACE = (
     ("ea_closed_shell_j_per_mol", -80e3, 600e3, False),
 )
 NAMES = tuple(name for name, *_ in SPACE)
-#: A band this strong (AU) counts as present for the loss; absent means below a tenth of the window's weakest diagonal band.
+#: A window panel's strongest CdSe-437 reading must reach this (AU) for the window to stand out; the
+#: ``truth`` report also takes it as a present band (absent: below a tenth of the window's weakest diagonal band).
 PRESENT_AU = 0.05
-#: Noise seeds of the spectra the search reads (the tests read 0–2).
+#: Noise seeds of the spectra the search reads: detector noise drawn from ``default_rng([seed, 7])`` for each,
+#: spectra the tests (``measure`` with seeds 0–2) never read.
 SEARCH_SEEDS = (10, 11, 12)
 #: Weight of the continuous guide beside the count of missed facts (each guide is capped at 20).
 GUIDE = 0.05
-#: The miss of an exciton or a diameter the twin does not have at all (no NCs): above any finite miss
-#: a search would accept (0.3·(46 nm / 8 nm)² for an exciton), so a search cannot meet the absent-band
-#: and no-NC facts by making no NCs anywhere.
+#: The miss of an exciton or a diameter the twin does not have at all (no NCs), in the report's
+#: ``truth`` terms and the search's guides: above any finite miss (0.3·(46 nm / 8 nm)² for an
+#: exciton), so a twin without NCs never looks better for meeting the absent-band and no-NC facts.
 MISSING = 10.0
 WINDOW_C = (270, 280, 290, 300)
 OUTSIDE_C = (240, 250, 320, 330, 340, 350)
@@ -306,7 +310,8 @@ def main(argv=None) -> int:
     parser.add_argument("--generations", type=int, default=45, help="differential-evolution generations (≥ 1)")
     parser.add_argument("--population", type=int, default=5, help="population per coordinate (≥ 2)")
     parser.add_argument("--spread", type=float, default=0.08,
-                        help="first population around the defaults, this fraction of each range as σ (0 < s ≤ 1; 0: Latin hypercube)")
+                        help="first population drawn around the defaults, this fraction of each range as σ "
+                             "(0–1; 0: a Latin hypercube with the defaults in it)")
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit-s", type=float, default=7200.0, help="stop with exit status 3 after this many seconds")

@@ -67,9 +67,9 @@ def test_non_uniform_grid_gives_the_same_answer():
 def test_an_nc_count_that_reaches_the_cluster_region_is_flagged():
     """Where nucleation still runs (320 and 300 °C at 4.5 s) the NC band fades into the cluster
     region and noise there can inflate the number count: such answers carry a warning, and the
-    unflagged ones are within 25 % of the twin's concentration (docs/analysis.md). Without noise the
-    count is within 10 %: the spread is the noise's, not a bias. (The population fit is the
-    deferred, model-based analysis since issue 18.)"""
+    unflagged ones are within 25 % of the twin's concentration. Without noise the count is within
+    10 %: the spread is the noise's, not a bias. (The population fit is the deferred, model-based
+    analysis.)"""
     flagged, unflagged = 0, 0
     for conditions in ((320, 320, 4.5), (300, 300, 4.5)):
         clean = sim.simulate(sim.Conditions(*conditions))

@@ -282,9 +282,9 @@ def test_calibration_report_splits_fitted_from_predicted_facts():
 
 
 def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
-    """A twin without NCs meets every absent-band and no-NC fact, so its missing excitons and TEM
-    diameter must cost more than any miss a search would accept (here a 40 nm one), and it must
-    miss more facts than the defaults."""
+    """A twin without NCs meets every absent-band and no-NC fact, so it must miss more facts than
+    the defaults, and its missing excitons must cost more than any finite miss in the report's
+    ``truth`` terms (here a 40 nm one)."""
     import dataclasses
     calibrate = _calibration_module()
     no_ncs = dataclasses.replace(DEFAULT_PARAMETERS, growth_rate_constant_m_per_s=1e-12)

@@ -125,7 +125,7 @@ def test_figs2_mscs_at_4_5s(t, least):
 def test_no_ncs_at_260c_after_4_5s():
     """"Growth into NCs does not occur at smaller reaction times" at ≤ 260 °C: at 260 °C / 4.5 s the
     reader finds no NC exciton red of the cluster bands (> 480 nm) in any seed. (The twin's truth
-    already holds 14 % of the CdSe in NCs there, too few and too broad a band to show.)"""
+    already holds 23 % of the CdSe in NCs there, too few and too broad a band to show.)"""
     _, spectra = readings(Conditions(260, 260, 4.5))
     excitons = [nc_exciton_nm(lam, a) for lam, a in spectra]
     assert not any(e is not None and e > 480.0 for e in excitons), excitons

@@ -265,6 +265,7 @@ def test_twin_at_280c_4p5s():
     assert close >= 6
 
 
+@pytest.mark.parametrize("conditions", [(280, 280, 14.0), (330, 330, 10.0), (350, 350, 7.6)])
 def test_twin_spectra_read_like_the_independent_reader(conditions):
     """The twin's noise-free spectra: the exciton within 3 nm of the independent reader's."""
     clean = sim.simulate(sim.Conditions(*conditions))
