@@ -48,17 +48,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from autolab.materials import (
-    AVOGADRO_PER_MOL,
-    CDSE_MOLAR_VOLUME_M3_PER_MOL,
-    GAS_CONSTANT_J_PER_MOL_K,
-    celsius_to_kelvin,
-)
+from autolab.materials import CDSE_MOLAR_VOLUME_M3_PER_MOL, celsius_to_kelvin
+
+from .nucleation import BOLTZMANN_J_PER_K as _BOLTZMANN_J_PER_K
+from .nucleation import UNIT_VOLUME_M3 as _UNIT_VOLUME_M3
+from .nucleation import cnt_barrier
 
 __all__ = ["HotInjectionParameters", "HotInjectionResult", "hot_injection"]
 
-_BOLTZMANN_J_PER_K = GAS_CONSTANT_J_PER_MOL_K / AVOGADRO_PER_MOL
-_UNIT_VOLUME_M3 = CDSE_MOLAR_VOLUME_M3_PER_MOL / AVOGADRO_PER_MOL
 #: Sphere volume (m³ per r³) in CdSe units per m³, so that c[mM]·r³·_UNITS_PER_R3 is units in mM.
 _UNITS_PER_R3 = 4.0 / 3.0 * np.pi / _UNIT_VOLUME_M3
 #: Cohorts born with fewer NCs than this (mM) are not kept; they hold < 1e-12 of the CdSe.
@@ -170,9 +167,10 @@ def hot_injection(
     steps from 1 ms (3000 resolve the observables to better than 1 %: halving or doubling them moves
     the nucleation fraction by 0.5 % of its value and the radii by 0.1 %).
     """
-    kt = _BOLTZMANN_J_PER_K * celsius_to_kelvin(params.temperature_c)
+    temperature_k = celsius_to_kelvin(params.temperature_c)
+    kt = _BOLTZMANN_J_PER_K * temperature_k
     gamma = params.surface_energy_j_per_m2
-    barrier = 16.0 * np.pi * gamma**3 * _UNIT_VOLUME_M3**2 / (3.0 * kt**3)
+    barrier = cnt_barrier(gamma, temperature_k)
     gibbs_m = 2.0 * gamma * _UNIT_VOLUME_M3 / kt  # r*·lnS, m
     birth_offset_m = np.sqrt(kt / (4.0 * np.pi * gamma))
     m0 = params.solubility_mm

@@ -36,6 +36,7 @@ from autolab.materials import (
     diameter_for_units,
 )
 
+from .nucleation import cnt_barrier, cnt_factor, cnt_log_slope
 from .parameters import DEFAULT_PARAMETERS, FAST_GROWTH_PARAMETERS, REFERENCE_TEMPERATURE_C, KineticParameters
 from .state import KineticState
 
@@ -56,24 +57,6 @@ __all__ = [
 RTOL = 1e-3
 ATOL_MM = 1e-9
 _REFERENCE_K = celsius_to_kelvin(REFERENCE_TEMPERATURE_C)
-
-
-def cnt_factor(monomer_mm, bulk_solubility_mm, barrier):
-    """exp(−B/ln²S) of classical nucleation theory at supersaturation S = [M]/[M]0 (0 for S ≤ 1; 1 for B = 0)."""
-    if barrier == 0.0:
-        return 1.0
-    if monomer_mm <= bulk_solubility_mm:
-        return 0.0
-    ln_s = np.log(monomer_mm / bulk_solubility_mm)
-    return float(np.exp(-barrier / (ln_s * ln_s)))
-
-
-def _cnt_log_slope(monomer_mm, bulk_solubility_mm, barrier):
-    """d ln(exp(−B/ln²S)) / d ln[M] = 2B/ln³S (0 where the factor is 0 or 1)."""
-    if barrier == 0.0 or monomer_mm <= bulk_solubility_mm:
-        return 0.0
-    ln_s = np.log(monomer_mm / bulk_solubility_mm)
-    return 2.0 * barrier / ln_s**3
 
 
 def arrhenius(k_ref, activation_energy_j_per_mol, temperature_k, reference_k):
@@ -152,9 +135,7 @@ class _Model:
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
             "bulk_solubility": solubility,
             # CNT's barrier B = 16πγ_n³v²/(3(k_BT)³): the forward nucleation rate carries exp(−B/ln²S).
-            "nucleation_barrier": 16.0 * np.pi * p.nucleation_surface_energy_j_per_m2**3
-            * (CDSE_MOLAR_VOLUME_M3_PER_MOL / AVOGADRO_PER_MOL) ** 2
-            / (3.0 * (GAS_CONSTANT_J_PER_MOL_K / AVOGADRO_PER_MOL * temperature_k) ** 3),
+            "nucleation_barrier": cnt_barrier(p.nucleation_surface_energy_j_per_m2, temperature_k),
             "k_up": up,
             "k_down": down,
             "k_to_nc": birth,
@@ -239,7 +220,7 @@ class _Model:
 
         d_nuc = np.zeros(size)
         g = cnt_factor(m, rates["bulk_solubility"], rates["nucleation_barrier"])
-        d_nuc[i_m] = rates["k_nucleation"] * g * m * (2.0 + _cnt_log_slope(m, rates["bulk_solubility"], rates["nucleation_barrier"]))
+        d_nuc[i_m] = rates["k_nucleation"] * g * m * (2.0 + cnt_log_slope(m, rates["bulk_solubility"], rates["nucleation_barrier"]))
         d_nuc[i_c] = -rates["k_nucleation"] * sat[0]
         d_steps = np.zeros((self.n_msc - 1, size))
         rows = np.arange(self.n_msc - 1)
