@@ -179,11 +179,6 @@ def _excitons(state):
     return [reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a) for a in _spectra(state)]
 
 
-def _log_excess(value, limit):
-    """Squared log-excess of ``value`` over ``limit`` (0 at or below it)."""
-    return max(math.log(max(value, 1e-9) / limit), 0.0) ** 2
-
-
 def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
     """Fig. 1's fitted facts as ``tests/test_sim_facts.py`` reads them: name → (missed?, guide)."""
     window, window_truth, resolved_miss, resolved_guide = {}, {}, False, 0.0
@@ -208,7 +203,7 @@ def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
             outside[(t, t - below)], outside_truth[(t, t - below)] = _heights_437(state), band_absorbance(state, "CdSe-437")
 
     def absent(keys):
-        guide = sum(0.3 * sum(h > 0.0 for h in outside[k]) + 2.0 * _log_excess(outside_truth[k], 0.003) for k in keys)
+        guide = sum(0.3 * sum(h > 0.0 for h in outside[k]) + 2.0 * _log_short(0.003, outside_truth[k]) for k in keys)
         return any(max(outside[k]) > 0.0 for k in keys), guide
 
     verdicts["fig1_absent_240_and_below_250"] = absent([k for k in outside if k[0] == 240 or (k[0] == 250 and k[1] < 250)])
@@ -218,7 +213,7 @@ def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
     stands_out = stands_out and strongest_window >= 4.0 * strongest_outside
     guide = sum(4.0 * _log_short(max(window[t]), 1.1 * PRESENT_AU) for t in WINDOW_C)
     guide += sum(max(h - 0.018, 0.0) / 0.01 for heights in outside.values() for h in heights)
-    guide += _log_excess(4.5 * strongest_outside, max(strongest_window, 1e-9))
+    guide += _log_short(strongest_window, 4.5 * strongest_outside)
     verdicts["fig1_window_stands_out"] = (not stands_out, guide)
     rises, guide = True, 0.0
     for t in WINDOW_C:
@@ -241,11 +236,9 @@ def fact_verdicts(params: KineticParameters) -> dict[str, tuple[bool, float]]:
     spectra = _spectra(early)
     red = sum((e := reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a)) is not None and e > 480.0 for a in spectra)
     verdicts["no_ncs_260c_4.5s"] = (red > 0, 0.3 * red + 20.0 * max(early.units_in_nc_mm / early.precursor0_mm - 0.05, 0.0) ** 2)
-    for t, least, found in ((260, 1, [reader.msc_families(DEFAULT_WAVELENGTH_NM, a) for a in spectra]),
-                            (280, 1, None), (350, 2, None)):
-        if found is None:
-            found = [reader.msc_families(DEFAULT_WAVELENGTH_NM, a) for a in _spectra(_point(params, t, t, 4.5))]
-        short = sum(max(least - len(f), 0) for f in found)
+    for t, least in ((260, 1), (280, 1), (350, 2)):
+        at_4_5s = spectra if t == 260 else _spectra(_point(params, t, t, 4.5))
+        short = sum(max(least - len(reader.msc_families(DEFAULT_WAVELENGTH_NM, a)), 0) for a in at_4_5s)
         verdicts[f"figs2_families_{t}"] = (short > 0, 0.3 * short)
     for t, residence_s, target_nm in ((280, 4.5, 490.0), (280, 14.0, 527.0), (350, 7.6, 572.0)):
         state = _point(params, t, t, residence_s)
