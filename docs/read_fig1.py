@@ -1,18 +1,28 @@
 """Print the twin's Palencia Fig. 1 as the independent reader sees it (a developer's tool).
 
     python docs/read_fig1.py > fig1.md
+    python docs/read_fig1.py --seed-rates 40     # how often each marginal Fig. 1 fact fails in one seed
 
 Every (nucleation, growth) point of Fig. 1 at 14 s is simulated with the default detector noise
-(seeds 0–2) and read by ``tests/spectrum_reader.py``, which shares no code with the twin or the
+(the tests' seeds, ``tests/test_sim_facts.SEEDS``) and read by ``tests/spectrum_reader.py``, which shares no code with the twin or the
 plugins; each cell is the CdSe-437 band height above its local baseline (AU), averaged over the
 seeds that resolve it, with how many of them do ("–" where none does). Then the other facts'
 readings: families, NC exciton and the twin's truth. docs/sim.md ("Fitted and predicted") shows
 this output.
+
+``--seed-rates N`` instead applies the rules of the facts that hang on single detections — no
+CdSe-437 in the 240 °C panel nor below the 250 °C diagonal, no reading above 0.02 AU in a panel
+outside the window (the edges 260 and 310 °C excepted), every window panel's strongest reading
+≥ 0.05 AU, no NC exciton red of 480 nm at 260 °C / 4.5 s — to one noise seed at a time, seeds
+100 to 100 + N − 1 (neither the tests' nor the calibration's), and prints in how many seeds each
+fails and where.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autolab.sim import Conditions, measure, simulate
-from autolab.sim.facts import FIG1_GROWTH_BELOW_C, FIG1_NUCLEATION_C
+from autolab.sim.facts import FIG1_GROWTH_BELOW_C, FIG1_NUCLEATION_C, FIG1_WINDOW_C
 from tests.spectrum_reader import band_at, msc_families, nc_exciton_nm
+from tests.test_sim_facts import EDGES_C, SEEDS
 
-SEEDS = (0, 1, 2)
 OTHER_POINTS = ((240, 240, 14.0), (250, 250, 14.0), (260, 260, 14.0), (260, 260, 4.5), (280, 280, 4.5),
                 (280, 280, 14.0), (350, 350, 4.5), (350, 350, 7.6))
 
@@ -40,7 +50,45 @@ def read(conditions: Conditions):
     return clean, readings
 
 
-def main() -> None:
+def seed_rates(count: int) -> dict[str, tuple[int, Counter]]:
+    """Per marginal fact: in how many of ``count`` seeds (100 on) it fails, and at which points."""
+    outside = [t for t in FIG1_NUCLEATION_C if t not in (*FIG1_WINDOW_C, *EDGES_C)]
+    points = [(t, t - below) for t in FIG1_NUCLEATION_C for below in FIG1_GROWTH_BELOW_C]
+    clean = {point: simulate(Conditions(*point, 14.0)) for point in points}
+    early = simulate(Conditions(260, 260, 4.5))
+    rates = {name: (0, Counter()) for name in ("absent_240_and_below_250", "outside_at_most_0.02_au", "window_strongest_0.05_au",
+                                               "no_nc_exciton_260c_4.5s")}
+
+    def fail(name, where):
+        if where:
+            failures, places = rates[name]
+            rates[name] = (failures + 1, places + Counter(where))
+
+    for seed in range(100, 100 + count):
+        heights = {}
+        for point, result in clean.items():
+            noisy = measure(result, np.random.default_rng(seed))
+            band = band_at(noisy.wavelength_nm, noisy.absorbance, 437.0)
+            heights[point] = band.height_au if band else 0.0
+        fail("absent_240_and_below_250", [k for k, h in heights.items() if (k[0] == 240 or (k[0] == 250 and k[1] < 250)) and h > 0])
+        fail("outside_at_most_0.02_au", [k for k, h in heights.items() if k[0] in outside and h > 0.02])
+        fail("window_strongest_0.05_au", [t for t in FIG1_WINDOW_C if max(heights[(t, t - b)] for b in FIG1_GROWTH_BELOW_C) < 0.05])
+        noisy = measure(early, np.random.default_rng(seed))
+        exciton = nc_exciton_nm(noisy.wavelength_nm, noisy.absorbance)
+        fail("no_nc_exciton_260c_4.5s", [(260, 260)] if exciton is not None and exciton > 480.0 else [])
+    return rates
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed-rates", type=int, metavar="N", help="fail counts of the marginal facts over N seeds (≥ 1)")
+    args = parser.parse_args(argv)
+    if args.seed_rates is not None:
+        if args.seed_rates < 1:
+            parser.error(f"--seed-rates={args.seed_rates}: must be ≥ 1")
+        for name, (failures, places) in seed_rates(args.seed_rates).items():
+            print(f"{name}: fails in {failures} of {args.seed_rates} seeds" + (f" (at {dict(places)})" if places else ""))
+        return
     print("| nucleation °C | " + " | ".join(f"−{below}" for below in FIG1_GROWTH_BELOW_C) + " |")
     print("|---" * (len(FIG1_GROWTH_BELOW_C) + 1) + "|")
     for t in FIG1_NUCLEATION_C:

@@ -40,30 +40,30 @@ class KineticParameters:
     2007 and Owen et al. 2010), its rate constant scaled by (excess/limiting)^order at t = 0; 1 is
     first order in each precursor — the second-order monomer generation Prins et al. fit to their
     yields after Abe et al., ACS Nano 2012, 6, 42."""
-    k_precursor_per_s: float = 3.485
+    k_precursor_per_s: float = 2.522
     """Precursor → monomer first-order rate constant at 280 °C, s⁻¹ (calibrated)."""
-    ea_precursor_j_per_mol: float = 75200.0
+    ea_precursor_j_per_mol: float = 133900.0
     """Activation energy of the precursor conversion, J mol⁻¹ (calibrated)."""
-    k_nucleation_per_mm_s: float = 0.01106
+    k_nucleation_per_mm_s: float = 0.005945
     """Nucleation J = k_n·(g(S)·[M]² − [350]·[M]sat,350) at 280 °C, mM⁻¹ s⁻¹: monomers meet as a
     CdSe-350 nucleus wherever the monomer is supersaturated — chamber and oven alike — at the
     mass-action rate times classical nucleation theory's barrier factor g(S)
     (:attr:`nucleation_surface_energy_j_per_m2`) (calibrated)."""
-    ea_nucleation_j_per_mol: float = 394000.0
+    ea_nucleation_j_per_mol: float = 384700.0
     """Activation energy of nucleation, J mol⁻¹ (calibrated)."""
-    nucleation_surface_energy_j_per_m2: float = 0.08276
+    nucleation_surface_energy_j_per_m2: float = 0.04023
     """Surface energy γ_n of classical nucleation theory's barrier, J m⁻² (calibrated): the forward
     nucleation rate carries g(S) = exp(−16πγ_n³v²/(3(k_BT)³·ln²S)), v = V_m/N_A one CdSe unit's
     volume and S = [M]/[M]0 the supersaturation over the bulk solubility (g = 0 for S ≤ 1; γ_n = 0
     is mass action alone). Prins et al. 2021 simulate nucleation with this CNT rate; here it damps
-    nucleation where the monomer is scarce (g ≈ 0.5 at 5 mM, 0.07 at 0.05 mM and 280 °C). An
+    nucleation where the monomer is scarce (g ≈ 0.92 at 5 mM, 0.73 at 0.05 mM, 0.32 at 5 µM and 280 °C). An
     apparent value below the γ of the Gibbs–Thomson solubility, as CNT's γ of a nucleus a dozen
     units across is not the bulk interface's."""
-    growth_rate_constant_m_per_s: float = 1.045e-06
+    growth_rate_constant_m_per_s: float = 1.142e-06
     """Prins eq. 6 prefactor A at 280 °C, m s⁻¹: the surface reaction constant k_a at the reference
     radius. One law for every particle: a cluster of radius r takes up monomer at 4πr²·k_a(r)·N_A
     per mM of supersaturation, exactly as an NC grows (calibrated)."""
-    ea_growth_j_per_mol: float = 94600.0
+    ea_growth_j_per_mol: float = 112700.0
     """Activation energy of the surface reaction, J mol⁻¹ (calibrated)."""
     growth_exponent: float = 2.0
     """Superfocusing exponent n of Prins eq. 6 (Prins et al. 2021 fit n = 2)."""
@@ -71,11 +71,11 @@ class KineticParameters:
     """Radial offset B of Prins eq. 6, nm (Prins et al. 2021)."""
     reference_radius_nm: float = 1.0
     """Reference radius r_c,0 of Prins eq. 6, nm."""
-    solubility_mm: float = 0.0003796
+    solubility_mm: float = 0.0003921
     """Bulk monomer solubility [M]0 at 280 °C, mM (calibrated)."""
-    dh_solubility_j_per_mol: float = 126300.0
+    dh_solubility_j_per_mol: float = 124600.0
     """Dissolution enthalpy of the van 't Hoff law for [M]0, J mol⁻¹ (calibrated)."""
-    surface_energy_j_per_m2: float = 0.436
+    surface_energy_j_per_m2: float = 0.4274
     """Surface energy γ of the Gibbs–Thomson solubility [M]sat(r) = [M]0·exp(2γV_m/(rRT)) of
     clusters and NCs, J m⁻² (calibrated; above the 0.1–0.4 J m⁻² usually quoted for CdSe–ligand
     interfaces — an apparent value that also carries the clusters' own stability)."""
@@ -83,9 +83,9 @@ class KineticParameters:
     """The MSC whose closed shell slows every exit — the step up to the next family and the step
     down to the previous one. Palencia et al. 2020: "CdSe-437 is the most persistent MSC …
     indicating either its higher stability … or its fastest formation (k(437) > k(465))"."""
-    closed_shell_factor: float = 0.1378
+    closed_shell_factor: float = 0.1539
     """Factor on both exit rates of :attr:`closed_shell_family` at 280 °C (calibrated)."""
-    ea_closed_shell_j_per_mol: float = 78400.0
+    ea_closed_shell_j_per_mol: float = 48800.0
     """Activation energy of opening the closed shell (the factor grows with temperature as
     exp(−Ea/R·(1/T − 1/T_ref)), capped at 1), J mol⁻¹ (calibrated)."""
     closed_shell_monomer_order: float = 2.0

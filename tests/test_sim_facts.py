@@ -20,7 +20,9 @@ from autolab.sim.facts import FIG1_GROWTH_BELOW_C, FIG1_NUCLEATION_C, FIG1_WINDO
 from autolab.sim.observables import band_absorbance
 from tests.spectrum_reader import band_at, msc_families, nc_exciton_nm
 
-SEEDS = (0, 1, 2)
+#: Noise seeds of every reading: six, so that a fact the twin meets only marginally — a band at the
+#: reader's detection limit — fails in some seed rather than passing by the luck of a few draws.
+SEEDS = tuple(range(6))
 
 
 def deviation(what: str):
@@ -80,7 +82,7 @@ def test_fig1_the_window_panels_stand_out_by_the_reader_and_by_the_band_itself(f
     assert min(strongest[t] for t in FIG1_WINDOW_C) >= 4.0 * max(strongest[t] for t in outside), strongest
 
 
-@deviation("CdSe-437 (≤ 0.02 AU) on the 250 °C diagonal and 90 °C below the 320 °C diagonal")
+@deviation("CdSe-437 (≤ 0.02 AU) on the 250 °C diagonal and 30–90 °C below the 320 °C diagonal")
 def test_fig1_msc437_is_absent_in_every_other_panel(fig1):
     """Fig. 1: "at 14 s CdSe-437 is not observed at temperatures over 300 °C or below 270 °C" — at
     every growth temperature of those panels, in every seed (the edges 260 and 310 °C excepted)."""
@@ -99,7 +101,7 @@ def test_fig1_msc437_grows_with_the_growth_temperature(fig1):
 
 
 @pytest.mark.parametrize(
-    "t_nuc", [pytest.param(240, marks=deviation("at 240 °C / 14 s 7 % of the CdSe is in NCs and no NC exciton stands out red of 480 nm")), 250, 260]
+    "t_nuc", [pytest.param(240, marks=deviation("at 240 °C / 14 s 3 % of the CdSe is in NCs and no NC exciton stands out red of 480 nm")), 250, 260]
 )
 def test_fig1_regular_ncs_below_the_window(t_nuc):
     """Fig. 1: at ≤ 260 °C and 14 s "regular NCs are observed in solution rather than MSCs" — the
@@ -125,7 +127,7 @@ def test_figs2_mscs_at_4_5s(t, least):
 def test_no_ncs_at_260c_after_4_5s():
     """"Growth into NCs does not occur at smaller reaction times" at ≤ 260 °C: at 260 °C / 4.5 s the
     reader finds no NC exciton red of the cluster bands (> 480 nm) in any seed. (The twin's truth
-    already holds 23 % of the CdSe in NCs there, too few and too broad a band to show.)"""
+    already holds 16 % of the CdSe in NCs there, too few and too broad a band to show.)"""
     _, spectra = readings(Conditions(260, 260, 4.5))
     excitons = [nc_exciton_nm(lam, a) for lam, a in spectra]
     assert not any(e is not None and e > 480.0 for e in excitons), excitons
@@ -200,7 +202,7 @@ def _spreads_at_350c():
     return [s.nc_size_dispersion for s in states], [s.nc_mean_diameter_nm for s in states]
 
 
-@deviation("the NC spread widens by 0.013 at 350 °C from 4.5 to 30 s")
+@deviation("the NC spread widens by 0.011 at 350 °C from 4.5 to 30 s")
 def test_the_spread_widens_by_less_than_0_01_in_25_s_while_ncs_grow_from_monomer():
     """Once nucleation is over (350 °C, ≥ 95 % yield) the NCs grow on from monomer (the mean
     diameter rises from 4.5 to 30 s) while σ_d/⟨d⟩ (the twin's truth) widens by < 0.01 in all."""
@@ -209,7 +211,7 @@ def test_the_spread_widens_by_less_than_0_01_in_25_s_while_ncs_grow_from_monomer
     assert spreads[-1] - spreads[0] < 0.01, spreads
 
 
-@deviation("the NC spread widens slowly at 350 °C (0.118 → 0.131 from 4.5 to 30 s)")
+@deviation("the NC spread widens slowly at 350 °C (0.123 → 0.134 from 4.5 to 30 s)")
 def test_the_spread_does_not_broaden_while_ncs_grow_from_monomer():
     """Issue 19: "in the flow twin the spread must not broaden with time where NCs are growing
     from monomer" — σ_d/⟨d⟩ never rises from one time to the next at 350 °C."""
@@ -253,3 +255,24 @@ def test_fig2_steps_are_not_in_the_pattern():
     assert max(saxs_resolved_fraction(steady_state(Conditions(t, 230, 1.5))) for t in FIG2_NUCLEATION_C) < 0.02
     docs = (Path(__file__).resolve().parents[1] / "docs" / "sim.md").read_text()
     assert "## Fig. 2: the 1.5 s SAXS steps are not in the twin" in docs
+
+
+def test_read_fig1_counts_the_marginal_facts_seed_by_seed():
+    """docs/read_fig1.py --seed-rates N applies the single-detection facts' rules to one noise seed at
+    a time (seeds 100 on) and prints how many fail; docs/sim.md ("How firmly the marginal facts
+    hold") quotes it: the window panels' strongest reading is ≥ 0.05 AU and 260 °C / 4.5 s shows no NC
+    exciton in every seed. A count below 1 is refused with one line."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "read_fig1.py"
+    out = subprocess.run([sys.executable, str(script), "--seed-rates", "3"], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    counts = dict(re.findall(r"^(\S+): fails in (\d) of 3 seeds", out.stdout, flags=re.M))
+    assert set(counts) == {"absent_240_and_below_250", "outside_at_most_0.02_au", "window_strongest_0.05_au", "no_nc_exciton_260c_4.5s"}
+    assert counts["window_strongest_0.05_au"] == counts["no_nc_exciton_260c_4.5s"] == "0"
+    refused = subprocess.run([sys.executable, str(script), "--seed-rates", "0"], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2
+    assert "--seed-rates=0: must be ≥ 1" in refused.stderr
