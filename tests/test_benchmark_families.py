@@ -228,3 +228,17 @@ def test_kept_runs_are_written_as_they_end_and_read_instead_of_run_again(tmp_pat
     assert again[jobs[0]] == marked
     assert again[jobs[1]]["scores"] == first[jobs[1]]["scores"]
     assert (tmp_path / "window-decoy-2--random--1.json").exists()
+
+
+def test_the_cost_benchmark_refuses_targets_outside_a_fraction_of_the_grid_best():
+    """benchmarks/cost.py --targets: one line naming the value and the range, before any campaign runs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "cost.py"
+    for targets, says in (("0.95,2", "--targets=0.95,2: each must be in (0, 1.2]"), ("high", "--targets=high: not comma-separated numbers")):
+        refused = subprocess.run([sys.executable, str(script), "--targets", targets], capture_output=True, text=True, timeout=120, check=False)
+        assert refused.returncode == 2
+        assert says in refused.stderr
+        assert "Traceback" not in refused.stderr
