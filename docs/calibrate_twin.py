@@ -304,19 +304,24 @@ def _read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameter
     """The parameter set under ``"params"`` in ``path``, or a one-line refusal naming the file."""
     try:
         values = json.loads(path.read_text())["params"]
-        return dataclasses.replace(DEFAULT_PARAMETERS, **{name: float(values[name]) for name in NAMES})
+        start = {name: float(values[name]) for name in NAMES}
     except (OSError, ValueError, KeyError, TypeError) as error:
         parser.error(f"--start={path}: not a calibration output with every searched field under \"params\" ({error!r})")
+    for name, low, high, log in SPACE:
+        value = start[name]
+        if not math.isfinite(value) or (log and value <= 0.0):
+            parser.error(f"--start={path}: {name}={value:g} must be a finite number{' > 0' if log else ''} (searched over {low:g}–{high:g})")
+    return dataclasses.replace(DEFAULT_PARAMETERS, **start)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--report", action="store_true", help="print the defaults' verdicts and misses and stop")
+    parser.add_argument("--report", action="store_true", help="print the start's (the defaults') verdicts and misses and stop")
     parser.add_argument("--generations", type=int, default=45, help="differential-evolution generations (≥ 1)")
     parser.add_argument("--population", type=int, default=5, help="population per coordinate (≥ 2)")
     parser.add_argument("--spread", type=float, default=0.08,
-                        help="first population drawn around the defaults, this fraction of each range as σ "
-                             "(0–1; 0: a Latin hypercube with the defaults in it)")
+                        help="first population drawn around the start (the defaults or --start), this fraction of each "
+                             "range as σ (0–1; 0: a Latin hypercube with the start in it)")
     parser.add_argument("--start", type=Path, help="start from the \"params\" of this JSON file (an earlier search's output) "
                         "instead of the defaults; --report then reports them")
     parser.add_argument("--processes", type=int, default=1)
@@ -348,11 +353,14 @@ def main(argv=None) -> int:
     with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(deadline,)) as pool:
         result = differential_evolution(loss, bounds(), popsize=args.population, maxiter=args.generations, seed=args.seed,
                                         workers=pool.map, updating="deferred", polish=False, callback=stop_at_deadline, **start)
-    params = to_params(result.x)
+    scored = result.fun < 1e3  # past the deadline (or where the kinetics fail) a point scores 1e3
+    params = to_params(result.x) if scored else start_params
     print(json.dumps({**report(params), "params": dataclasses.asdict(params)}, indent=1, default=float))
     if time.time() > deadline:
-        print(f"calibrate_twin.py: stopped after --time-limit-s={args.time_limit_s:g} s; the output is the best point "
-              f"so far, loss {result.fun:.4g} (raise the limit or lower --generations)", file=sys.stderr)
+        found = f"the output is the best point so far, loss {result.fun:.4g}" if scored else \
+            "no point was scored before it, so the output is the start's report"
+        print(f"calibrate_twin.py: stopped after --time-limit-s={args.time_limit_s:g} s; {found} "
+              "(raise the limit or lower --generations)", file=sys.stderr)
         return 3
     return 0
 

@@ -101,11 +101,10 @@ def twin_own_exciton_nm(result) -> float:
 
 def test_every_nc_band_of_the_twin_is_found():
     """Where the twin has NCs (270–300 °C / 14 s, 330 °C / 10 s; 8 noise seeds each) the plugin finds
-    them. A noise estimate that took the largest answer over several strides missed 2 of 60. The
-    reference was the twin's first-transition envelope; since issue 18 it is the spectrum's own
-    maximum (``twin_own_exciton_nm``), and the tolerance 7 nm: the default twin's bands at
-    270–300 °C / 14 s are flat shoulders, whose flattest point moves with the noise — 36 of
-    these 40 read within 4 nm, the other four (270 °C, the weakest band) 5.3–6.6 nm blue of it."""
+    them, within 7 nm of the spectrum's own maximum (``twin_own_exciton_nm``, not the twin's
+    first-transition envelope): the default twin's bands at 270–300 °C / 14 s are flat shoulders,
+    whose flattest point moves with the noise — 36 of these 40 read within 4 nm, the other four
+    (270 °C, the weakest band) 5.3–6.6 nm blue of it."""
     for conditions in ((270, 270, 14.0), (280, 280, 14.0), (290, 290, 14.0), (300, 300, 14.0), (330, 330, 10.0)):
         own = twin_own_exciton_nm(sim.simulate(sim.Conditions(*conditions)))
         for seed in range(8):

@@ -237,7 +237,8 @@ def test_the_cost_benchmark_refuses_targets_outside_a_fraction_of_the_grid_best(
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "cost.py"
-    for targets, says in (("0.95,2", "--targets=0.95,2: each must be in (0, 1.2]"), ("high", "--targets=high: not comma-separated numbers")):
+    for targets, says in (("0.95,2", "--targets=0.95,2: each must be in (0, 1.2]"), ("high", "--targets=high: not comma-separated numbers"),
+                          ("0.951,0.954", "--targets=0.951,0.954: each must be a different whole percentage")):
         refused = subprocess.run([sys.executable, str(script), "--targets", targets], capture_output=True, text=True, timeout=120, check=False)
         assert refused.returncode == 2
         assert says in refused.stderr

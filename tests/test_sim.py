@@ -327,9 +327,21 @@ def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_poin
     assert calibrate._log_short(0.005, 0.05) == pytest.approx(math.log(10.0) ** 2)
 
 
+def _write_params(params) -> str:
+    """A calibration output holding ``params``, in a temporary file (its path)."""
+    import json
+    import tempfile
+    from dataclasses import asdict
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
+        json.dump({"params": asdict(params)}, out)
+    return out.name
+
+
 def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
-    """Bad options are one line naming the value and the range (exit 2); a search past
-    --time-limit-s stops with exit 3, says so and still prints its best point."""
+    """Bad options (a --start value the search cannot take included) are one line naming the value
+    and the range (exit 2); a search past --time-limit-s stops with exit 3, says so and still prints
+    its best point — or, where it scored none, the start's report."""
     for options, says in ((("--generations", "0"), "--generations=0: must be ≥ 1"),
                           (("--time-limit-s", "-5"), "--time-limit-s=-5: must be > 0 seconds"),
                           (("--spread", "2"), "--spread=2: must be in 0–1"),
@@ -341,12 +353,17 @@ def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
     stopped = _calibrate("--generations", "3", "--population", "2", "--time-limit-s", "0.5")
     assert stopped.returncode == 3, stopped.stderr
     assert "--time-limit-s=0.5 s" in stopped.stderr
-    assert "the output is the best point so far" in stopped.stderr
+    # The pool starts in more than 0.5 s, so no point is scored: the output is the start's report, said so.
+    assert "no point was scored before it, so the output is the start's report" in stopped.stderr
     import json
 
-    best = json.loads(stopped.stdout)  # what the search found before the limit is not lost
-    assert set(_calibration_module().NAMES) <= set(best["params"])
-    assert {"loss", "facts_missed", "facts"} <= set(best)
+    assert json.loads(stopped.stdout)["loss"] == pytest.approx(json.loads(_calibrate("--report").stdout)["loss"])
+    for field, value in (("solubility_mm", 0.0), ("k_precursor_per_s", float("nan"))):
+        start = replace(DEFAULT_PARAMETERS, **{field: value})
+        bad = _calibrate("--start", _write_params(start), "--report")
+        assert bad.returncode == 2
+        assert f"{field}={value:g} must be a finite number > 0" in bad.stderr
+        assert "Traceback" not in bad.stderr
 
 
 def test_the_truths_exciton_lies_red_of_the_maximum_the_uvvis_plugin_reads():

@@ -205,7 +205,9 @@ def _spreads_at_350c():
 @deviation("the NC spread widens by 0.011 at 350 °C from 4.5 to 30 s")
 def test_the_spread_widens_by_less_than_0_01_in_25_s_while_ncs_grow_from_monomer():
     """Once nucleation is over (350 °C, ≥ 95 % yield) the NCs grow on from monomer (the mean
-    diameter rises from 4.5 to 30 s) while σ_d/⟨d⟩ (the twin's truth) widens by < 0.01 in all."""
+    diameter rises from 4.5 to 30 s) while σ_d/⟨d⟩ (the twin's truth) widens by < 0.01 in all.
+    The twin misses it by 0.0007 (it widens by 0.0107), while the NCs' number halves — ripening
+    (docs/sim.md, Known deviations)."""
     spreads, diameters = _spreads_at_350c()
     assert diameters == sorted(diameters)
     assert spreads[-1] - spreads[0] < 0.01, spreads
@@ -224,7 +226,8 @@ def test_the_spread_widens_on_a_finer_grid_too():
     """docs/sim.md, Known deviations: the NC classes' first-order upwind fluxes widen the size
     distribution as it moves, so four times as many classes give a spread narrower by ≥ 0.008
     everywhere (nucleation 300 °C, growth 260 °C, 4.5–14 s; 350 °C, 4.5 and 30 s) — but at 350 °C
-    it widens from 4.5 to 30 s on both grids: the widening is the model's, not the grid's alone."""
+    it widens from 4.5 to 30 s on both grids: the widening is the model's, not the grid's alone.
+    On the 100 classes it widens by 0.0107, within 0.0007 of the bound asserted."""
     import dataclasses
 
     from autolab.sim import DEFAULT_PARAMETERS

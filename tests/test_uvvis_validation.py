@@ -247,8 +247,9 @@ def test_twin_at_280c_4p5s():
     plugin reads the twin's own NC shoulder (≈ 498 nm; the twin's ``truth``, the maximum of its
     first-transition envelope alone, is 502 nm) within 3 nm noise-free and at 10 s integration
     (1e-4 AU) in each of ten seeds. With the default noise (1e-3 AU) the weak shoulder's flattest
-    point moves with the noise: within 7 nm in at least 6 of the ten seeds; in the four others the
-    plugin takes the red flank of the cluster bands near 472–475 nm (docs/analysis.md, "Limits")."""
+    point moves with the noise: within 7 nm in at least 6 of the ten seeds — exactly 6, no margin
+    — and in the four others the plugin takes the red flank of the cluster bands near 472–475 nm
+    (docs/analysis.md, "Limits")."""
     clean = sim.simulate(sim.Conditions(280, 280, 4.5))
     own = twin_own_exciton_nm(clean)
     out = analyze_spectrum(clean.wavelength_nm, clean.absorbance)
