@@ -175,7 +175,7 @@ def _spectra(state):
 
 def _heights_437(state):
     """The CdSe-437 band height (AU) the reader finds in each search seed's spectrum, 0 where none is resolved."""
-    return [b.height_au if (b := reader.band_at(DEFAULT_WAVELENGTH_NM, a, 437.0)) else 0.0 for a in _spectra(state)]
+    return [reader.band_height_au(DEFAULT_WAVELENGTH_NM, a, 437.0) for a in _spectra(state)]
 
 
 def _excitons(state):
@@ -265,6 +265,8 @@ def fact_loss(verdicts: dict[str, tuple[bool, float]]) -> float:
     return float(sum(missed for missed, _ in verdicts.values()) + GUIDE * sum(min(guide, 20.0) for _, guide in verdicts.values()))
 
 
+#: The loss of a point the search could not score: the kinetics failed there, or it came after the deadline.
+UNSCORED = 1e3
 _DEADLINE = [math.inf]
 
 
@@ -274,13 +276,13 @@ def _configure(deadline: float = math.inf):
 
 
 def loss(x) -> float:
-    """The search's loss at ``x``: :func:`fact_loss` (1e3 where the kinetics fail or past the deadline)."""
+    """The search's loss at ``x``: :func:`fact_loss`, or :data:`UNSCORED`."""
     if time.time() > _DEADLINE[0]:
-        return 1e3
+        return UNSCORED
     try:
         return fact_loss(fact_verdicts(to_params(x)))
     except (RuntimeError, ValueError, FloatingPointError):
-        return 1e3
+        return UNSCORED
 
 
 def report(params: KineticParameters = DEFAULT_PARAMETERS) -> dict:
@@ -353,7 +355,7 @@ def main(argv=None) -> int:
     with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(deadline,)) as pool:
         result = differential_evolution(loss, bounds(), popsize=args.population, maxiter=args.generations, seed=args.seed,
                                         workers=pool.map, updating="deferred", polish=False, callback=stop_at_deadline, **start)
-    scored = result.fun < 1e3  # past the deadline (or where the kinetics fail) a point scores 1e3
+    scored = result.fun < UNSCORED
     params = to_params(result.x) if scored else start_params
     print(json.dumps({**report(params), "params": dataclasses.asdict(params)}, indent=1, default=float))
     if time.time() > deadline:

@@ -185,6 +185,12 @@ def band_at(wavelength_nm, absorbance, position_nm: float, tolerance_nm: float =
     return _nearest_narrow(resolved_bands(wavelength_nm, absorbance), position_nm, tolerance_nm, max_fwhm_nm)
 
 
+def band_height_au(wavelength_nm, absorbance, position_nm: float) -> float:
+    """Height above its local baseline (AU) of the band :func:`band_at` finds at ``position_nm``, 0 where none is resolved."""
+    band = band_at(wavelength_nm, absorbance, position_nm)
+    return band.height_au if band else 0.0
+
+
 def msc_families(wavelength_nm, absorbance) -> set[str]:
     """Names of the MSC families in ``FAMILIES_NM`` whose narrow band is resolved (within ±4 nm)."""
     bands = resolved_bands(wavelength_nm, absorbance)
