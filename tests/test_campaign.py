@@ -889,7 +889,7 @@ def test_moves_after_a_failure_are_the_plans_recovery_not_the_points_failures():
     from bluesky import plan_stubs as bps
     from ophyd import DeviceStatus
 
-    from autolab.campaign.plan import DevicesFailed, naming_every_failure
+    from autolab.plans.failures import DevicesFailed, naming_every_failure
 
     twin = twin_with_syringes(20000.0)
     RE = RunEngine({}, call_returns_result=False)

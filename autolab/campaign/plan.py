@@ -15,7 +15,6 @@ reactor's campaign as bluesky-adaptive's ``OptimizationProblem`` and drives it w
 
 # No ``from __future__ import annotations``: bluesky-queueserver reads the plans' annotations at run time.
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +26,9 @@ from bluesky_adaptive.protocols import OptimizationProblem
 from autolab.analysis.runs import AnalysisCallback, live_analysis
 from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
-from autolab.errors import LimitError, ReactorFault, one_line
+from autolab.errors import LimitError
 from autolab.optimize.cost import ReactorCostModel
+from autolab.plans.failures import device_failures, failure_text, keep_statuses, outstanding_failures
 from autolab.plans.stubs import safe_state, stop_flow
 from autolab.plans.survey import measure_point
 
@@ -114,11 +114,11 @@ class ReactorAcquisition:
                              flush_volumes=self.flush_volumes, md=md)
         statuses: list = []
         try:
-            uid = yield from _keep_statuses(plan if self.subscribed else bpp.subs_wrapper(plan, self.live), statuses)
+            uid = yield from keep_statuses(plan if self.subscribed else bpp.subs_wrapper(plan, self.live), statuses)
         except device_failures() as exc:  # the run is closed, as failed, before the exception reaches here
             # Other moves of the point may still fail (both pumps on a lost connection): they are
             # this point's failures too, not an error in the next point or the campaign.
-            later = yield from _outstanding_failures(statuses, self.drain_timeout_s)
+            later = yield from outstanding_failures(statuses, self.drain_timeout_s)
             reason = f"point {number} failed: {'; '.join(dict.fromkeys([failure_text(exc), *later]))}"
             logger.error("%s", reason)
             if self.on_point_failure == "stop":
@@ -141,103 +141,6 @@ def check_on_point_failure(value: str) -> str:
         msg = f"on_point_failure={value!r} is not one of {', '.join(ON_POINT_FAILURE)}"
         raise LimitError(msg)
     return value
-
-
-def device_failures() -> tuple[type[BaseException], ...]:
-    """The exceptions by which a device fails a point: a failed or timed-out status, a lost connection.
-
-    Not among them: aborts and stops (``RequestAbort``, ``RequestStop``), Ctrl-C, and errors
-    of the software itself, which end the campaign as before.
-    """
-    from bluesky.utils import FailedStatus
-    from ophyd.utils.errors import DisconnectedError, StatusTimeoutError, WaitTimeoutError
-
-    return (FailedStatus, StatusTimeoutError, WaitTimeoutError, DisconnectedError, TimeoutError, DevicesFailed)
-
-
-class DevicesFailed(ReactorFault):
-    """Devices failed one plan (:func:`naming_every_failure`): one line per failure in :attr:`reasons`."""
-
-    def __init__(self, reasons: Sequence[str]):
-        self.reasons = list(reasons)
-        super().__init__("; ".join(self.reasons))
-
-
-def naming_every_failure(plan: MsgGenerator[Any], timeout_s: float = 60.0) -> MsgGenerator[Any]:
-    """``plan``; where a device fails it, :class:`DevicesFailed` naming that failure and its other moves' failures.
-
-    The RunEngine raises one failure into a plan; two pumps that lose their connection in one
-    point fail together. After the first, this waits (up to ``timeout_s``) for the plan's other
-    ``set``/``trigger`` statuses and names every one that failed, as a campaign's failed point does.
-    """
-    statuses: list = []
-    try:
-        return (yield from _keep_statuses(plan, statuses))
-    except device_failures() as exc:
-        later = yield from _outstanding_failures(statuses, timeout_s)
-        raise DevicesFailed(dict.fromkeys([failure_text(exc), *later])) from exc
-
-
-def _keep_statuses(plan: MsgGenerator[Any], statuses: list) -> MsgGenerator[Any]:
-    """``plan`` unchanged; the status of each of its ``set``/``trigger`` messages is appended to ``statuses``.
-
-    Only until a failure is handed to the plan: what it moves after that (a phase map's safe
-    state, heaters cooling for minutes) is its recovery, not the failed point's moves.
-    """
-    response: Any = None
-    thrown: BaseException | None = None
-    failed = False
-    while True:
-        try:
-            msg = plan.send(response) if thrown is None else plan.throw(thrown)
-        except StopIteration as stop:
-            return stop.value
-        response, thrown = None, None
-        try:
-            response = yield msg
-        except GeneratorExit:
-            plan.close()
-            raise
-        except BaseException as exc:  # handed to the plan, as the RunEngine would
-            thrown, failed = exc, True
-            continue
-        if not failed and msg.command in ("set", "trigger") and hasattr(response, "add_callback"):
-            statuses.append(response)
-
-
-def _outstanding_failures(statuses: Sequence, timeout_s: float) -> MsgGenerator[list[str]]:
-    """Wait (up to ``timeout_s``) until every status in ``statuses`` is done; the failures of the point.
-
-    The RunEngine raises a status's failure at the plan's next message; the ones raised here are
-    collected instead of ending the campaign. It holds one pending failure at a time, so of two
-    statuses failing in one turn of its event loop one is never raised: every failed status in
-    ``statuses`` is read as well.
-    """
-    failures: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            while not all(status.done for status in statuses) and time.monotonic() < deadline:
-                yield from bps.sleep(0.05)
-            yield from bps.sleep(0.05)  # a failure's callback reaches the RunEngine just after its status is done
-        except device_failures() as exc:
-            failures.append(failure_text(exc))
-        else:
-            if not all(status.done for status in statuses):
-                pending = ", ".join(repr(status) for status in statuses if not status.done)
-                logger.warning("after a failure, moves still not done in %.0f s: %s", timeout_s, pending)
-            failed = [status.exception() for status in statuses if status.done and not status.success]
-            return failures + [one_line(exc) for exc in failed if exc is not None]
-
-
-def failure_text(exc: BaseException) -> str:
-    """One line for a device failure: the status's own exception where there is one."""
-    if isinstance(exc, DevicesFailed):
-        return str(exc)
-    cause = exc.args[0] if exc.args else None
-    inner = getattr(cause, "exception", None)
-    inner = inner() if callable(inner) else inner
-    return one_line(inner or exc.__cause__ or exc)
 
 
 class LiveEvaluation:

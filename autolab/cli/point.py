@@ -37,9 +37,9 @@ logger = logging.getLogger(__name__)
 @friendly_errors
 def measure(catalog, seed, time_scale, devices, standby_flow_ul_min, as_json, **conditions):
     """Measure one point on the session's reactor (the twin by default) and store it in the catalog."""
-    from ..campaign.plan import naming_every_failure
     from ..conditions import NAMES
     from ..plans import measure_point
+    from ..plans.failures import naming_every_failure
     from ..runtime import open_session, session_reactor
 
     values = [conditions[name] for name in NAMES]
@@ -103,8 +103,8 @@ def then_stop_flow(plan, reactor):
     If the plan failed, a failure to stop the pumps as well is logged and the plan's own failure
     is the one raised.
     """
-    from ..campaign.plan import device_failures, failure_text
     from ..plans import stop_flow
+    from ..plans.failures import device_failures, failure_text
 
     failed = False
     try:
@@ -131,7 +131,7 @@ def run_interruptible(session, plan) -> tuple:
     has stored it; bluesky's "Run aborted" traceback of it is not printed.
     """
     from .. import interrupt
-    from ..campaign.plan import DevicesFailed, device_failures, failure_text
+    from ..plans.failures import DevicesFailed, device_failures, failure_text
 
     stops: list[str] = []
     token = session.RE.subscribe(lambda name, doc: stops.append(doc.get("exit_status", "")), "stop")
@@ -175,9 +175,9 @@ def phase_map_command(growth_not_above_nucleation, catalog, seed, time_scale, de
     from rich.console import Console
     from rich.progress import Progress
 
-    from ..campaign.plan import naming_every_failure
     from ..conditions import CONDITIONS
     from ..plans import phase_map
+    from ..plans.failures import naming_every_failure
     from ..runtime import open_session, session_reactor
 
     grid = tuple(parse_floats(c.plural_option, lists[c.plural]) for c in CONDITIONS)
