@@ -81,6 +81,27 @@ def test_the_twin_campaign_is_scored_at_the_noise_free_value_of_its_best_measure
     assert reach(run, 1.0, 0.99) == (np.inf, np.inf)
 
 
+def test_the_cost_benchmark_pairs_the_seeds_and_counts_a_target_not_reached_as_the_whole_budget():
+    """benchmarks/cost.py's seed-by-seed table: a seed that never reaches the target counts the
+    whole budget's hours and budget + 1 points, so missing it is never a saving."""
+    from cost import paired_rows
+
+    def row(total, hours, points, final):
+        return {"total_hours": total, "targets": {"0.98": {"hours": hours, "points": points}}, "final_score": final}
+
+    plain = row([4.0, 4.0, 4.0], [2.0, 3.0, np.inf], [10.0, 15.0, np.inf], [0.99, 0.98, 0.97])
+    aware = row([3.5, 3.5, 3.5], [np.inf, 2.5, 3.0], [np.inf, 12.0, 16.0], [0.97, 0.99, 0.98])
+    paired = paired_rows(plain, aware, 0.98, 25)
+    assert list(paired) == ["total_hours", "hours_to_0.98", "points_to_0.98", "final_score"]
+    assert paired["total_hours"]["median_difference"] == pytest.approx(-0.5)
+    assert paired["total_hours"]["ci_low"] == paired["total_hours"]["ci_high"] == pytest.approx(-0.5)
+    # hours to 98 %: aware [3.5 (not reached), 2.5, 3.0] against plain [2.0, 3.0, 4.0 (not reached)]
+    assert paired["hours_to_0.98"]["median_difference"] == pytest.approx(3.0 - 3.0)
+    assert (paired["hours_to_0.98"]["wins"], paired["hours_to_0.98"]["losses"]) == (1, 2)  # "wins" count seeds where it takes more
+    # points to 98 %: aware [26, 12, 16] against plain [10, 15, 26]
+    assert paired["points_to_0.98"]["median_difference"] == pytest.approx(16 - 15)
+
+
 @pytest.mark.parametrize("method", ["gp-ei-plain", "random", "sobol"])
 def test_the_baselines_without_a_constraint_draw_their_design_and_model_points_anywhere(method):
     """Unconstrained, the baselines run a whole (short) campaign: their first design point is the
@@ -231,15 +252,18 @@ def test_kept_runs_are_written_as_they_end_and_read_instead_of_run_again(tmp_pat
 
 
 def test_the_cost_benchmark_refuses_targets_outside_a_fraction_of_the_grid_best():
-    """benchmarks/cost.py --targets: one line naming the value and the range, before any campaign runs."""
+    """benchmarks/cost.py --targets and --tolerance: one line naming the value and the range, before any campaign runs."""
     import subprocess
     import sys
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "cost.py"
-    for targets, says in (("0.95,2", "--targets=0.95,2: each must be in (0, 1.2]"), ("high", "--targets=high: not comma-separated numbers"),
-                          ("0.951,0.954", "--targets=0.951,0.954: each must be a different whole percentage")):
-        refused = subprocess.run([sys.executable, str(script), "--targets", targets], capture_output=True, text=True, timeout=120, check=False)
+    for option, value, says in (("--targets", "0.95,2", "--targets=0.95,2: each must be in (0, 1.2]"),
+                                ("--targets", "high", "--targets=high: not comma-separated numbers"),
+                                ("--targets", "0.951,0.954", "--targets=0.951,0.954: each must be a different whole percentage"),
+                                ("--tolerance", "0.9", "--tolerance=0.9: must be a finite number > 1"),
+                                ("--tolerance", "nan", "--tolerance=nan: must be a finite number > 1")):
+        refused = subprocess.run([sys.executable, str(script), option, value], capture_output=True, text=True, timeout=120, check=False)
         assert refused.returncode == 2
         assert says in refused.stderr
         assert "Traceback" not in refused.stderr

@@ -290,7 +290,7 @@ class GPOptimizer:
     cost_model : ReactorCostModel, optional
         Cost-aware suggestions (:mod:`autolab.optimize.cost`, needs ``max_trials`` and a
         log-scale acquisition): the quickest point to move to and measure among those whose EI is
-        within a factor 1.25^α of the best (:data:`~autolab.optimize.cost.COST_TOLERANCE`),
+        within a factor 1.1^α of the best (:data:`~autolab.optimize.cost.COST_TOLERANCE`),
         from the last trial known, α falling from 1 to 0 over the budget; batches and the design
         are ordered to take least time. Default off.
     exploration : float
@@ -874,7 +874,7 @@ class GPOptimizer:
         fill the inputs they leave out), provided the acquisition there is within a factor
         :data:`EDGE_TOLERANCE` of the edge's — so a trend the model has learned towards a bound
         keeps its edge. It is the last step of a model suggestion, after the cost-aware choice, so
-        the two tolerances can add (1.25^α × 2 at most). Nothing moves while every input is
+        the two tolerances can add (1.1^α × 2 at most). Nothing moves while every input is
         unresolved, or with a kernel not shaped as :func:`default_kernel` (no length scale per input
         to read).
         """
