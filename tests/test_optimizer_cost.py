@@ -16,6 +16,8 @@ from tests.optimizer_steps import run_batches
 from .test_campaign import LIMITS, WINDOW, uvvis_only
 
 TWIN = {"nucleation_temperature_c": (240.0, 350.0), "growth_temperature_c": (200.0, 350.0), "residence_time_s": (1.5, 20.0, "log")}
+#: The centre of TWIN, the design's first point (the residence time's geometric mean: its scale is logarithmic).
+CENTRE = {"nucleation_temperature_c": 295.0, "growth_temperature_c": 275.0, "residence_time_s": math.sqrt(1.5 * 20.0)}
 
 
 def slow_ovens(**fixed) -> ReactorCostModel:
@@ -116,6 +118,28 @@ def test_of_two_equally_good_regions_the_nearer_is_suggested(last):
     assert (s["t"] > 50) is (last == 100.0), s
 
 
+def test_where_the_temperatures_hardly_matter_the_growth_oven_stays_where_it_is():
+    """The outcome depends on the residence time only, so the next point's expected improvement
+    hardly depends on the temperatures: the cost-aware choice keeps the slow growth oven at the last
+    point's setpoint (no ramp, no 300 s of settling) and changes the flow; the plain choice moves both
+    heaters (its candidates never repeat a temperature exactly)."""
+    def flow_only(p):
+        return -math.log(p["residence_time_s"] / 8.0) ** 2
+
+    rng = np.random.default_rng(5)
+    known = [{"nucleation_temperature_c": float(a), "growth_temperature_c": float(b), "residence_time_s": float(t)}
+             for a, b, t in zip(rng.uniform(240, 350, 8), rng.uniform(200, 350, 8), np.geomspace(1.5, 20, 8), strict=True)]
+    suggested = {}
+    for cost_model in (slow_ovens(), None):
+        opt = GPOptimizer(TWIN, {"y": "maximize"}, seed=0, n_initial=8, max_trials=30, cost_model=cost_model)
+        opt.ingest([{**p, "y": flow_only(p)} for p in known])
+        (suggested[cost_model is not None],) = opt.suggest(1)
+    last = known[-1]
+    assert suggested[True]["growth_temperature_c"] == last["growth_temperature_c"], (suggested[True], last)
+    assert suggested[True]["residence_time_s"] != last["residence_time_s"]
+    assert all(suggested[False][name] != last[name] for name in ("nucleation_temperature_c", "growth_temperature_c"))
+
+
 def test_a_batch_comes_in_the_order_that_takes_least_time():
     opt = GPOptimizer(TWIN, {"y": "maximize"}, seed=3, n_initial=5, max_trials=30, cost_model=slow_ovens())
     design = opt.suggest(5)
@@ -128,6 +152,18 @@ def test_a_batch_comes_in_the_order_that_takes_least_time():
         assert order_time_s(opt.cost_model, start, batch) == pytest.approx(best)
         assert list(opt.trials_.values())[-1]["params"] == batch[-1]  # the next batch starts where this one ends
         opt.ingest([{"_id": s["_id"], "y": twin_value(s)} for s in suggested])
+
+
+def test_a_first_batch_keeps_the_designs_centre_first_and_orders_the_rest_from_it():
+    """No point is known before the first batch: the centre (the design's first point) is run
+    first, as without a cost model, and the batch's other design points in the order quickest from it."""
+    plain = GPOptimizer(TWIN, {"y": "maximize"}, seed=2, max_trials=25)
+    aware = GPOptimizer(TWIN, {"y": "maximize"}, seed=2, max_trials=25, cost_model=slow_ovens())
+    first = strip(plain.suggest(4)[0])
+    batch = [strip(s) for s in aware.suggest(4)]
+    assert batch[0] == first == pytest.approx(CENTRE)
+    best = min(order_time_s(aware.cost_model, batch[0], list(p)) for p in itertools.permutations(batch[1:]))
+    assert order_time_s(aware.cost_model, batch[0], batch[1:]) == pytest.approx(best)
 
 
 def test_quickest_order_is_exact_up_to_six_points_and_greedy_above():
@@ -192,8 +228,9 @@ def test_a_cost_aware_campaign_orders_its_batch_and_stores_the_setting():
                         cost_model=slow_ovens())
     assert campaign.settings_metadata()["cost_aware"] is True
     batch = [{k: s[k] for k in WINDOW} for s in campaign.suggest()]
-    best = min(order_time_s(campaign.optimizer.cost_model, None, list(p)) for p in itertools.permutations(batch))
-    assert order_time_s(campaign.optimizer.cost_model, None, batch) == pytest.approx(best)
+    assert batch[0] == pytest.approx(CENTRE)  # the centre first
+    best = min(order_time_s(campaign.optimizer.cost_model, batch[0], list(p)) for p in itertools.permutations(batch[1:]))
+    assert order_time_s(campaign.optimizer.cost_model, batch[0], batch[1:]) == pytest.approx(best)
     with pytest.raises(LimitError, match="cost_model apply to the default optimiser"):
         Campaign(LIMITS, "msc437", WINDOW, budget=8, manager=uvvis_only(), cost_model=slow_ovens(), optimizer=campaign.optimizer)
 

@@ -10,8 +10,9 @@ the reactor (seconds): the time from the current point to a candidate is
 ``wait_steady`` does). :class:`ReactorCostModel` holds these numbers;
 :meth:`ReactorCostModel.from_reactor` reads them from a reactor. With a cost model
 :class:`~autolab.optimize.GPOptimizer` suggests the quickest point to reach among those whose
-acquisition is within a factor ``COST_TOLERANCE ** α`` (1.1^α) of the best, with ``α`` cooling from
-1 to 0 as the budget is used (:func:`cost_cooling_alpha`; the schedule of Lee et al. 2020,
+acquisition is within a factor ``COST_TOLERANCE ** α`` (1.1^α) of the best — its candidates, and the
+best of them again with one or both heaters held at their current setpoints, which costs no ramp
+and no settling — with ``α`` cooling from 1 to 0 as the budget is used (:func:`cost_cooling_alpha`; the schedule of Lee et al. 2020,
 "Cost-aware Bayesian optimization", arXiv:2003.10870), and returns a batch in the order that takes
 least time (:func:`quickest_order`).
 """
@@ -30,10 +31,10 @@ from ..errors import LimitError
 
 #: A cost-aware suggestion's expected improvement may fall short of the best by this factor (to
 #: the power α): near ties go to the quicker point, and no suggestion gives up more than a tenth
-#: of the improvement. Chosen on the twin's seeds 0–89 (docs/optimize.md): a factor 1.25 saves a
-#: little more time over the whole budget but takes more points to reach 98 % of the grid best
-#: one point at a time; 1.1 takes no more points than plain suggestions. Lee et al.'s EI/cost^α
-#: instead trades any amount of improvement for time.
+#: of the improvement. Chosen on the twin's seeds 0–89, one point at a time (docs/optimize.md):
+#: larger factors save more of the whole budget's time, 1.1 reaches 98 % of the grid best soonest
+#: by the clock with no more points than plain suggestions. Lee et al.'s EI/cost^α instead trades
+#: any amount of improvement for time.
 COST_TOLERANCE = 1.1
 
 #: Batches up to this size are ordered exactly (every permutation); larger ones greedily.

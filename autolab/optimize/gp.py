@@ -47,6 +47,7 @@ Known constraints (``constraints=``, linear inequalities between inputs,
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import uuid
@@ -76,6 +77,8 @@ from .space import ParameterSpace
 _DIRECTIONS = ("maximize", "minimize")
 #: The default fraction of model steps that explore (``GPOptimizer(exploration=…)``).
 DEFAULT_EXPLORATION = 0.0
+#: A cost-aware choice also weighs the best this many candidates with heaters held where they are.
+HELD_CANDIDATES = 256
 
 
 class _PosteriorSpread:
@@ -290,7 +293,8 @@ class GPOptimizer:
     cost_model : ReactorCostModel, optional
         Cost-aware suggestions (:mod:`autolab.optimize.cost`, needs ``max_trials`` and a
         log-scale acquisition): the quickest point to move to and measure among those whose EI is
-        within a factor 1.1^α of the best (:data:`~autolab.optimize.cost.COST_TOLERANCE`),
+        within a factor 1.1^α of the best (:data:`~autolab.optimize.cost.COST_TOLERANCE`; the
+        candidates include the best :data:`HELD_CANDIDATES` with heaters held where they are),
         from the last trial known, α falling from 1 to 0 over the budget; batches and the design
         are ordered to take least time. Default off.
     exploration : float
@@ -466,15 +470,20 @@ class GPOptimizer:
 
         The order starts from the last trial known before them (:func:`~autolab.optimize.cost.quickest_order`);
         the trials are kept in that order, so the last one is the current state for the next
-        suggestion. Without a cost model the order is kept.
+        suggestion. Before any trial is known there is no current state: the first suggestion (the
+        design's centre) stays first and the rest follow in the order quickest from it. Without a
+        cost model the order is kept.
         """
         suggestions = [dict(s) for s in suggestions]
         if self.cost_model is None or len(suggestions) < 2:
             return suggestions
         ids = [s["_id"] for s in suggestions]
         before = [tid for tid in self.trials_ if tid not in ids]
-        start = self.trials_[before[-1]]["params"] if before else None
-        order = quickest_order(self.cost_model, start, [self.trials_[tid]["params"] for tid in ids])
+        params = [self.trials_[tid]["params"] for tid in ids]
+        if before:
+            order = quickest_order(self.cost_model, self.trials_[before[-1]]["params"], params)
+        else:
+            order = [0, *(1 + i for i in quickest_order(self.cost_model, params[0], params[1:]))]
         for i in order:  # re-insert the batch's trials in run order
             self.trials_[ids[i]] = self.trials_.pop(ids[i])
         return [suggestions[i] for i in order]
@@ -788,6 +797,26 @@ class GPOptimizer:
         start = self._current_state()
         return lambda x: self.cost_model.time_s(start, dict(zip(self.space.names, unit_to_values(self.space, x).T, strict=True)))
 
+    def _held_heater_candidates(self, candidates: np.ndarray) -> np.ndarray:
+        """``candidates`` again with each non-empty set of heated inputs held where they are now.
+
+        A heater whose setpoint does not change costs no ramp and no settling (minutes), so a
+        point at the current temperatures with another flow, or with one heater held, is among the
+        cost-aware rule's choices; random and optimised candidates never repeat a temperature exactly.
+        """
+        last = next(reversed(self.trials_.values()), None)
+        heated = [i for i, name in enumerate(self.space.names) if name in self.cost_model.ramp_rates_c_per_min]
+        if last is None or not heated:
+            return np.empty((0, self.space.dim))
+        here = np.asarray(last["x"], dtype=float)
+        out = []
+        for size in range(1, len(heated) + 1):
+            for subset in itertools.combinations(heated, size):
+                held = candidates.copy()
+                held[:, list(subset)] = here[list(subset)]
+                out.append(held)
+        return np.vstack(out)
+
     def _feasible_candidates(self, candidates: np.ndarray, n_sobol: int) -> np.ndarray:
         """``candidates`` without the infeasible ones, topped up with feasible Sobol draws (seed + 1) to ``n_sobol``."""
         if not len(self.constraint_set):
@@ -1088,9 +1117,13 @@ class GPOptimizer:
                 best_x, best_value = np.clip(res.x, 0, 1), float(-res.fun)
         if alpha:
             # Cost-aware: the quickest point to move to among those whose acquisition is within a
-            # factor COST_TOLERANCE^α of the best (α cools from 1 to 0): a nearby point wins a near tie.
+            # factor COST_TOLERANCE^α of the best (α cools from 1 to 0): a nearby point wins a near
+            # tie, and a point with a heater held where it is (no ramp, no settling) is among them.
             pool = np.vstack([best_x, candidates])
             pool_values = np.r_[best_value, values]
+            held = self._held_heater_candidates(pool[np.argsort(pool_values)[::-1][:HELD_CANDIDATES]])
+            if len(held):
+                pool, pool_values = np.vstack([pool, held]), np.r_[pool_values, score(held)]
             near_best = np.flatnonzero(pool_values >= best_value - alpha * math.log(COST_TOLERANCE))
             i = int(near_best[np.argmin(move_time_s(pool[near_best]))])
             best_x, best_value = pool[i], float(pool_values[i])
