@@ -239,7 +239,7 @@ def main() -> None:
     by_key = {(m, b, s): run for (m, b, s, *_), run in zip(jobs, runs, strict=True)}
 
     out: dict = {"seeds": seeds, "budget": args.budget, "tolerance": args.tolerance, "reference": reference, "cost_model": model.to_dict(),
-                 "start": START, "constraints": [TWIN_CONSTRAINT] if args.constrained else [], "results": {}}
+                 "start": START, "constraints": [TWIN_CONSTRAINT] if args.constrained else [], "results": {}, "paired": {}}
     region = f", {TWIN_CONSTRAINT}" if args.constrained else ""
     print(f"experiment time on the twin{region} ({len(seeds)} seeds, budget {args.budget}, tolerance {args.tolerance:g}, "
           f"grid best {reference:.4f} AU; "
@@ -273,8 +273,8 @@ def main() -> None:
     print(f"| batch | hours, whole budget | hours to {targets[-1]:.0%} | points to {targets[-1]:.0%} | final score |")
     print("| --- | --- | --- | --- | --- |")
     for b in batch_sizes:
-        paired = paired_rows(out["results"][f"plain/batch{b}"], out["results"][f"cost-aware/batch{b}"], targets[-1], args.budget)
-        out["paired"] = {**out.get("paired", {}), f"batch{b}": paired}
+        paired = out["paired"][f"batch{b}"] = paired_rows(out["results"][f"plain/batch{b}"], out["results"][f"cost-aware/batch{b}"],
+                                                         targets[-1], args.budget)
         print(f"| {b} | " + " | ".join(f"{c['median_difference']:+.{d}f} [{c['ci_low']:+.{d}f}, {c['ci_high']:+.{d}f}]"
                                       for c, d in zip(paired.values(), (2, 2, 1, 3), strict=True)) + " |")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
