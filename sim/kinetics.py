@@ -7,7 +7,8 @@ classical nucleation theory's barrier, as Prins et al. 2021 simulate it), the ma
 regular nanocrystals (NCs) growing by Prins et al. 2021 eq. 1 in its reaction-limited limit with
 the superfocusing rate constant of eq. 6. The ladder's rung constants are that same surface law
 applied to each cluster; CdSe-437 carries a closed shell that slows both of its exits, the one up
-needing two monomers at once. Every species is a concentration in mM; NCs are a population balance
+needing two monomers at once; where the parameters set it (not the defaults), part of CdSe-403's
+growth bypasses the shell as regular NCs (Palencia's "403 → NC"). Every species is a concentration in mM; NCs are a population balance
 on a radius grid (method of classes, first-order upwind fluxes).
 
 Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small
@@ -126,6 +127,13 @@ class _Model:
             birth[-1] *= shell
         if c > 0:
             down[c - 1] *= shell
+            beta = p.regular_branch_fraction
+            if beta > 0.0:  # Palencia's "403 → NC": a share β of the family's growth bypasses the closed shell
+                odds = arrhenius(beta / (1.0 - beta), p.ea_regular_branch_j_per_mol, temperature_k, _REFERENCE_K)
+                beta = odds / (1.0 + odds)
+                attach = self.attachment_per_mm_s(self.msc_radius_m[c - 1] * 1e9, temperature_k)
+                birth[c - 1] = beta * attach / (self.nc_units[0] - self.msc_units[c - 1])
+                up[c - 1] *= 1.0 - beta
         order = np.ones(self.n_msc - 1)
         if c < self.n_msc - 1:
             order[c] = self.p.closed_shell_monomer_order

@@ -25,9 +25,10 @@ class KineticParameters:
 
     Twelve numbers are calibrated (``docs/calibrate_twin.py``): the precursor conversion, the
     nucleation with its barrier, the surface reaction, the solubility with its surface energy, and
-    the closed shell of CdSe-437. Everything else — the MSC ladder's sizes, the growth law's shape
-    (Prins eq. 6), the chamber volume, the precursor concentration — is taken from the papers or
-    stated as an assumption in its docstring.
+    the closed shell of CdSe-437. The calibration also searches the regular branch from CdSe-403
+    past the closed shell (:attr:`regular_branch_fraction`), which the defaults leave off. Everything
+    else — the MSC ladder's sizes, the growth law's shape (Prins eq. 6), the chamber volume, the
+    precursor concentration — is taken from the papers or stated as an assumption in its docstring.
     """
 
     precursor_mm: float = 10.0
@@ -88,6 +89,18 @@ class KineticParameters:
     ea_closed_shell_j_per_mol: float = 48800.0
     """Activation energy of opening the closed shell (the factor grows with temperature as
     exp(−Ea/R·(1/T − 1/T_ref)), capped at 1), J mol⁻¹ (calibrated)."""
+    regular_branch_fraction: float = 0.0
+    """Share β of the growth of the family below the closed shell (CdSe-403) that carries on as a
+    regular NC instead of closing the shell, at 280 °C; the rest climbs to CdSe-437. Off (0) in
+    the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "The regular branch").
+    Palencia et al. 2020, Scheme 1: in the window "nuclei → 403 → 437 and 403 → NC". A regular NC
+    is born in the smallest NC class, from the family's cluster and the monomer it lacks, by the
+    same surface law as every rung (``0`` leaves CdSe-465 as the only way into NCs)."""
+    ea_regular_branch_j_per_mol: float = 0.0
+    """Activation energy of the regular branch's odds β/(1 − β), J mol⁻¹ (the odds scale as
+    exp(−Ea/R·(1/T − 1/T_ref))). Negative: the cooler the stream, the more of CdSe-403's
+    growth goes on as regular NCs — closing the magic shell is the activated step, as Yu's precursor
+    compounds rearrange into their MSC with activated first-order kinetics (seed SI)."""
     closed_shell_monomer_order: float = 2.0
     """Order in the monomer of the step out of the closed shell up to the next family (1: like every
     other rung)."""

@@ -61,17 +61,55 @@ def test_mesophase_weaker_at_50c_than_room_temperature():
     assert order[0] > order[1] > 0.1 > 0.05 > order[2]
 
 
-def test_mass_is_conserved():
-    state = sim.steady_state(Conditions(300, 280, 10.0))
+#: The twin's chemistry with Palencia's "403 → NC" branch on (a quarter of CdSe-403's growth at
+#: 280 °C, more when cooler) and a closed shell that opens steeply above 300 °C: a parameter set a
+#: calibration with the branch reaches (docs/calibrate_twin.py searches both).
+REGULAR_BRANCH = replace(
+    DEFAULT_PARAMETERS, regular_branch_fraction=0.25, ea_regular_branch_j_per_mol=-390000.0, closed_shell_factor=2.7e-4,
+    ea_closed_shell_j_per_mol=580000.0,
+)
+
+
+@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH], ids=["defaults", "regular-branch"])
+def test_mass_is_conserved(params):
+    state = sim.steady_state(Conditions(300, 280, 10.0), params)
     total = state.precursor_mm + state.monomer_mm + state.units_in_msc_mm + state.units_in_nc_mm
     assert total == pytest.approx(state.precursor0_mm, rel=1e-6)
 
 
-def test_analytic_jacobian_matches_finite_differences():
-    """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
-    from autolab.sim.kinetics import DEFAULT_PARAMETERS, _model
+def test_the_regular_branch_carries_cdse_403_past_a_shut_closed_shell_into_ncs():
+    """Palencia's Scheme 1, "403 → NC": with CdSe-437's shell shut (φ = 1e-6 at every temperature)
+    the only way into NCs is the branch. Without it the CdSe piles up in CdSe-437 and under 1 % of
+    it reaches NCs at 280 °C / 14 s; with half of CdSe-403's growth branching off, most of it is in
+    NCs and less in CdSe-437. The branch's odds β/(1 − β) follow their activation energy exactly."""
+    from autolab.materials import celsius_to_kelvin
+    from autolab.sim.kinetics import _model
 
-    model = _model(DEFAULT_PARAMETERS)
+    shut = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-6, ea_closed_shell_j_per_mol=0.0)
+    branched = replace(shut, regular_branch_fraction=0.5, ea_regular_branch_j_per_mol=-200000.0)
+    plain, bypassed = (sim.steady_state(Conditions(280, 280, 14.0), p) for p in (shut, branched))
+    assert plain.units_in_nc_mm < 0.01 * plain.precursor0_mm
+    assert bypassed.units_in_nc_mm > 0.5 * bypassed.precursor0_mm
+    assert bypassed.msc_mm["CdSe-437"] < 0.5 * plain.msc_mm["CdSe-437"]
+    model = _model(branched)
+    below = model.closed_shell - 1
+
+    def odds(temperature_c):  # births over climbs of CdSe-403, per unit of growth: β/(1 − β)
+        rates = model.rates(celsius_to_kelvin(temperature_c))
+        units_to_nc = model.nc_units[0] - model.msc_units[below]
+        return rates["k_to_nc"][below] * units_to_nc / (rates["k_up"][below] * model.step_units[below])
+
+    assert odds(280) == pytest.approx(1.0)
+    expected = math.exp(200000.0 / 8.314462618 * (1 / celsius_to_kelvin(250) - 1 / celsius_to_kelvin(280)))
+    assert odds(250) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH], ids=["defaults", "regular-branch"])
+def test_analytic_jacobian_matches_finite_differences(params):
+    """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
+    from autolab.sim.kinetics import _model
+
+    model = _model(params)
     rng = np.random.default_rng(7)
     for monomer_mm in (0.002, 0.3):  # below and above the NCs' Gibbs–Thomson solubility: both upwind directions
         for temperature_k in (513.0, 560.0, 640.0):  # the closed shell's factor below and at its cap of 1 (from 626 K)
@@ -91,7 +129,7 @@ SMALL_NC_TAIL = replace(
     DEFAULT_PARAMETERS, k_precursor_per_s=1.299, ea_precursor_j_per_mol=104000.0, k_nucleation_per_mm_s=3.844e-3,
     ea_nucleation_j_per_mol=357400.0, nucleation_surface_energy_j_per_m2=0.0, growth_rate_constant_m_per_s=1.381e-06,
     ea_growth_j_per_mol=84720.0, solubility_mm=2.024e-4, dh_solubility_j_per_mol=94130.0, surface_energy_j_per_m2=0.4627,
-    closed_shell_factor=0.1632, ea_closed_shell_j_per_mol=116400.0,
+    closed_shell_factor=0.1632, ea_closed_shell_j_per_mol=116400.0, regular_branch_fraction=0.0,
 )
 
 
@@ -299,7 +337,7 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
 
 
 def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
-    """--start FILE takes the twelve searched fields under "params" of a search's output (the
+    """--start FILE takes the fourteen searched fields under "params" of a search's output (the
     fields it does not search stay the defaults): its --report is that twin's, and the defaults
     written out the same way report exactly what --report alone does."""
     import dataclasses
