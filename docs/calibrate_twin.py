@@ -6,11 +6,11 @@
 
 The search is scipy's differential evolution over :data:`SPACE` (log-rates, activation energies,
 the nucleation barrier's surface energy, the solubility, the surface energy, CdSe-437's closed
-shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β of ``autolab.sim.parameters.KineticParameters``), started from the current
-defaults or from an earlier search's output (``--start FILE``; ``--spread``: the first population
-drawn around the start, that fraction of each range as the standard deviation; 0: a Latin
-hypercube over the whole space with the start in it). Its loss
-counts the **fitted** facts the twin misses as the tests read them (:func:`fact_verdicts`): each
+shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β of
+``autolab.sim.parameters.KineticParameters``), started from the current defaults or from an
+earlier search's output (``--start FILE``; ``--spread``: the first population drawn around the
+start, that fraction of each range as the standard deviation; 0: a Latin hypercube over the whole
+space with the start in it). Its loss counts the **fitted** facts the twin misses as the tests read them (:func:`fact_verdicts`): each
 noisy spectrum (default noise, search seeds 10–17; the tests read seeds 0–5) read by the
 independent reader ``tests/spectrum_reader.py``, each fact held or not by the test's own rule —
 Fig. 1's window panels resolved at every growth step, standing out (the panels outside it read at

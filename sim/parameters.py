@@ -92,7 +92,7 @@ class KineticParameters:
     regular_branch_fraction: float = 0.0
     """Share β of the growth of the family below the closed shell (CdSe-403) that carries on as a
     regular NC instead of closing the shell, at 280 °C; the rest climbs to CdSe-437. Off (0) in
-    the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "The regular branch").
+    the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "Kinetics"); 0 ≤ β < 1.
     Palencia et al. 2020, Scheme 1: in the window "nuclei → 403 → 437 and 403 → NC". A regular NC
     is born in the smallest NC class, from the family's cluster and the monomer it lacks, by the
     same surface law as every rung (``0`` leaves CdSe-465 as the only way into NCs)."""
@@ -112,6 +112,12 @@ class KineticParameters:
     mixed stream through a capillary."""
     radius_grid_nm: tuple[float, float, int] = (None, 5.0, 100)  # type: ignore[assignment]
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
+
+    def __post_init__(self):
+        beta = self.regular_branch_fraction
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+            msg = f"regular_branch_fraction={beta!r} must be a share in 0 ≤ β < 1 (0: no regular branch)"
+            raise ValueError(msg)
 
 
 #: The twin's chemistry: the parameters calibrated on the Palencia et al. 2020 facts.

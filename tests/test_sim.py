@@ -104,6 +104,12 @@ def test_the_regular_branch_carries_cdse_403_past_a_shut_closed_shell_into_ncs()
     assert odds(250) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("beta", [1.0, -0.1, 1.5, float("nan"), "0.2", True])
+def test_a_regular_branch_share_outside_0_to_1_is_refused_in_one_line(beta):
+    with pytest.raises(ValueError, match=r"^regular_branch_fraction=.* must be a share in 0 ≤ β < 1 \(0: no regular branch\)$"):
+        replace(DEFAULT_PARAMETERS, regular_branch_fraction=beta)
+
+
 @pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH], ids=["defaults", "regular-branch"])
 def test_analytic_jacobian_matches_finite_differences(params):
     """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
