@@ -65,10 +65,12 @@ SPACE = (
     ("surface_energy_j_per_m2", 0.1, 0.5, False),
     ("closed_shell_factor", 1e-6, 1.0, True),
     ("ea_closed_shell_j_per_mol", -80e3, 1000e3, False),
-    ("regular_branch_fraction", 0.01, 0.95, False),
+    ("regular_branch_fraction", 0.0, 0.95, False),
     ("ea_regular_branch_j_per_mol", -600e3, 200e3, False),
 )
 NAMES = tuple(name for name, *_ in SPACE)
+#: Searched fields a start file may leave out (an output from before the search had them): off.
+OPTIONAL = {"regular_branch_fraction": 0.0, "ea_regular_branch_j_per_mol": 0.0}
 #: A window panel's strongest CdSe-437 reading must reach this (AU) for the window to stand out; the
 #: ``truth`` report also takes it as a present band (absent: below a tenth of the window's weakest diagonal band).
 PRESENT_AU = 0.05
@@ -310,14 +312,17 @@ def _read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameter
     """The parameter set under ``"params"`` in ``path``, or a one-line refusal naming the file."""
     try:
         values = json.loads(path.read_text())["params"]
-        start = {name: float(values[name]) for name in NAMES}
+        start = {name: float(values[name] if name in values or name not in OPTIONAL else OPTIONAL[name]) for name in NAMES}
     except (OSError, ValueError, KeyError, TypeError) as error:
         parser.error(f"--start={path}: not a calibration output with every searched field under \"params\" ({error!r})")
     for name, low, high, log in SPACE:
         value = start[name]
         if not math.isfinite(value) or (log and value <= 0.0):
             parser.error(f"--start={path}: {name}={value:g} must be a finite number{' > 0' if log else ''} (searched over {low:g}–{high:g})")
-    return dataclasses.replace(DEFAULT_PARAMETERS, **start)
+    try:
+        return dataclasses.replace(DEFAULT_PARAMETERS, **start)
+    except ValueError as error:  # a field KineticParameters refuses, e.g. a branch share ≥ 1
+        parser.error(f"--start={path}: {error}")
 
 
 def main(argv=None) -> int:

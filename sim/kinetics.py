@@ -133,7 +133,9 @@ class _Model:
                 beta = odds / (1.0 + odds)
                 attach = self.attachment_per_mm_s(self.msc_radius_m[c - 1] * 1e9, temperature_k)
                 birth[c - 1] = beta * attach / (self.nc_units[0] - self.msc_units[c - 1])
+                # Both ways of the step to the shell lose the share, so its Gibbs–Thomson balance stays.
                 up[c - 1] *= 1.0 - beta
+                down[c - 1] *= 1.0 - beta
         order = np.ones(self.n_msc - 1)
         if c < self.n_msc - 1:
             order[c] = self.p.closed_shell_monomer_order
@@ -192,7 +194,7 @@ class _Model:
             nucleation = k_nucleation * (cnt_factor(m, bulk_sat, barrier) * m * m - c[0] * sat0)
             # Ladder steps i → i+1, reversible through the Gibbs–Thomson solubility of cluster i+1.
             steps = k_up * c[:-1] * m**order - k_down * c[1:] * sat_up_order
-            # The largest cluster + monomer → the smallest NC class.
+            # The largest cluster (and, with the regular branch, the family below the shell) + monomer → the smallest NC class.
             births = k_to_nc * c * m
             dn[0] += births.sum() - death
             dy = np.empty_like(y)

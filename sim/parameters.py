@@ -8,7 +8,11 @@ chemistry the analysis tests read as well.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, replace
+
+from autolab.materials import MSC_FAMILIES
 
 __all__ = ["DEFAULT_PARAMETERS", "FAST_GROWTH_PARAMETERS", "REFERENCE_TEMPERATURE_C", "KineticParameters"]
 
@@ -90,17 +94,19 @@ class KineticParameters:
     """Activation energy of opening the closed shell (the factor grows with temperature as
     exp(−Ea/R·(1/T − 1/T_ref)), capped at 1), J mol⁻¹ (calibrated)."""
     regular_branch_fraction: float = 0.0
-    """Share β of the growth of the family below the closed shell (CdSe-403) that carries on as a
-    regular NC instead of closing the shell, at 280 °C; the rest climbs to CdSe-437. Off (0) in
+    """Share β of the growth of the family below the closed shell (CdSe-403 below CdSe-437) that
+    carries on as a regular NC instead of closing the shell, at 280 °C; the rest climbs to the
+    shell, and the step back down from it loses the same share (its Gibbs–Thomson balance stays). Off (0) in
     the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "Kinetics"); 0 ≤ β < 1.
     Palencia et al. 2020, Scheme 1: in the window "nuclei → 403 → 437 and 403 → NC". A regular NC
     is born in the smallest NC class, from the family's cluster and the monomer it lacks, by the
     same surface law as every rung (``0`` leaves CdSe-465 as the only way into NCs)."""
     ea_regular_branch_j_per_mol: float = 0.0
     """Activation energy of the regular branch's odds β/(1 − β), J mol⁻¹ (the odds scale as
-    exp(−Ea/R·(1/T − 1/T_ref))). Negative: the cooler the stream, the more of CdSe-403's
-    growth goes on as regular NCs — closing the magic shell is the activated step, as Yu's precursor
-    compounds rearrange into their MSC with activated first-order kinetics (seed SI)."""
+    exp(−Ea/R·(1/T − 1/T_ref))). A negative value makes the branch win the cooler the stream:
+    closing the magic shell is then the activated step — a hypothesis in the spirit of Yu's precursor
+    compounds, which rearrange into their MSC with activated first-order kinetics (seed SI) and
+    are not otherwise in the twin."""
     closed_shell_monomer_order: float = 2.0
     """Order in the monomer of the step out of the closed shell up to the next family (1: like every
     other rung)."""
@@ -114,9 +120,15 @@ class KineticParameters:
     """NC radius grid: (lowest edge or None for the largest MSC's radius, top edge, bins)."""
 
     def __post_init__(self):
-        beta = self.regular_branch_fraction
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+        beta, energy = self.regular_branch_fraction, self.ea_regular_branch_j_per_mol
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0.0 <= beta < 1.0:
             msg = f"regular_branch_fraction={beta!r} must be a share in 0 ≤ β < 1 (0: no regular branch)"
+            raise ValueError(msg)
+        if isinstance(energy, bool) or not isinstance(energy, numbers.Real) or not math.isfinite(energy):
+            msg = f"ea_regular_branch_j_per_mol={energy!r} must be a finite activation energy in J mol⁻¹"
+            raise ValueError(msg)
+        if beta > 0.0 and self.closed_shell_family == MSC_FAMILIES[0][0]:
+            msg = f"regular_branch_fraction={beta!r} needs a family below the closed shell, and {self.closed_shell_family} is the smallest"
             raise ValueError(msg)
 
 

@@ -62,8 +62,8 @@ def test_mesophase_weaker_at_50c_than_room_temperature():
 
 
 #: The twin's chemistry with Palencia's "403 → NC" branch on (a quarter of CdSe-403's growth at
-#: 280 °C, more when cooler) and a closed shell that opens steeply above 300 °C: a parameter set a
-#: calibration with the branch reaches (docs/calibrate_twin.py searches both).
+#: 280 °C, more when cooler) and a closed shell that opens steeply above 300 °C, the other ten
+#: numbers the defaults' (docs/calibrate_twin.py searches the branch and the shell together).
 REGULAR_BRANCH = replace(
     DEFAULT_PARAMETERS, regular_branch_fraction=0.25, ea_regular_branch_j_per_mol=-390000.0, closed_shell_factor=2.7e-4,
     ea_closed_shell_j_per_mol=580000.0,
@@ -110,6 +110,29 @@ def test_a_regular_branch_share_outside_0_to_1_is_refused_in_one_line(beta):
         replace(DEFAULT_PARAMETERS, regular_branch_fraction=beta)
 
 
+def test_a_regular_branch_needs_a_family_below_the_shell_and_a_finite_activation():
+    assert replace(DEFAULT_PARAMETERS, regular_branch_fraction=np.float32(0.2)).regular_branch_fraction == pytest.approx(0.2)
+    with pytest.raises(ValueError, match=r"^ea_regular_branch_j_per_mol=nan must be a finite activation energy in J mol⁻¹$"):
+        replace(DEFAULT_PARAMETERS, ea_regular_branch_j_per_mol=float("nan"))
+    with pytest.raises(ValueError, match=r"needs a family below the closed shell, and CdSe-350 is the smallest$"):
+        replace(DEFAULT_PARAMETERS, closed_shell_family="CdSe-350", regular_branch_fraction=0.2)
+
+
+def test_the_regular_branch_keeps_the_balance_of_the_step_to_the_closed_shell():
+    """The branch takes a share of CdSe-403's growth, not of CdSe-437's stability: both ways of
+    the step 403 ⇌ 437 lose the same share, so their ratio — the step's Gibbs–Thomson balance — is
+    the one without the branch, at every temperature."""
+    from autolab.materials import celsius_to_kelvin
+    from autolab.sim.kinetics import _model
+
+    plain, branched = _model(replace(REGULAR_BRANCH, regular_branch_fraction=0.0)), _model(REGULAR_BRANCH)
+    below = plain.closed_shell - 1
+    for temperature_c in (240, 280, 320):
+        a, b = (m.rates(celsius_to_kelvin(temperature_c)) for m in (plain, branched))
+        assert b["k_up"][below] < a["k_up"][below]
+        assert b["k_up"][below] / b["k_down"][below] == pytest.approx(a["k_up"][below] / a["k_down"][below], rel=1e-12)
+
+
 @pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH], ids=["defaults", "regular-branch"])
 def test_analytic_jacobian_matches_finite_differences(params):
     """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
@@ -135,7 +158,7 @@ SMALL_NC_TAIL = replace(
     DEFAULT_PARAMETERS, k_precursor_per_s=1.299, ea_precursor_j_per_mol=104000.0, k_nucleation_per_mm_s=3.844e-3,
     ea_nucleation_j_per_mol=357400.0, nucleation_surface_energy_j_per_m2=0.0, growth_rate_constant_m_per_s=1.381e-06,
     ea_growth_j_per_mol=84720.0, solubility_mm=2.024e-4, dh_solubility_j_per_mol=94130.0, surface_energy_j_per_m2=0.4627,
-    closed_shell_factor=0.1632, ea_closed_shell_j_per_mol=116400.0, regular_branch_fraction=0.0,
+    closed_shell_factor=0.1632, ea_closed_shell_j_per_mol=116400.0,
 )
 
 
@@ -408,6 +431,27 @@ def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
         assert bad.returncode == 2
         assert f"{field}={value:g} must be a finite number > 0" in bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_a_calibration_start_without_the_branch_leaves_it_off_and_one_with_a_whole_share_is_one_line(tmp_path):
+    """An output from before the search had the regular branch (twelve fields) starts with the
+    branch off, so its report is the defaults'; a share β = 1 is refused in one line, not a traceback."""
+    import dataclasses
+    import json
+
+    calibrate = _calibration_module()
+    twelve = {name: getattr(DEFAULT_PARAMETERS, name) for name in calibrate.NAMES if name not in calibrate.OPTIONAL}
+    old = tmp_path / "twelve.json"
+    old.write_text(json.dumps({"params": twelve}))
+    started = _calibrate("--start", str(old), "--report")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["loss"] == pytest.approx(json.loads(_calibrate("--report").stdout)["loss"])
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps({"params": {**dataclasses.asdict(DEFAULT_PARAMETERS), "regular_branch_fraction": 1.0}}))
+    refused = _calibrate("--start", str(whole), "--report")
+    assert refused.returncode == 2
+    assert "regular_branch_fraction=1.0 must be a share in 0 ≤ β < 1" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_the_truths_exciton_lies_red_of_the_maximum_the_uvvis_plugin_reads():
