@@ -10,7 +10,8 @@ shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β of
 ``autolab.sim.parameters.KineticParameters``), started from the current defaults or from an
 earlier search's output (``--start FILE``; ``--spread``: the first population drawn around the
 start, that fraction of each range as the standard deviation; 0: a Latin hypercube over the whole
-space with the start in it). Its loss counts the **fitted** facts the twin misses as the tests read them (:func:`fact_verdicts`): each
+space with the start in it). Its loss counts the **fitted** facts the twin misses as the tests
+read them (:func:`fact_verdicts`): each
 noisy spectrum (default noise, search seeds 10–17; the tests read seeds 0–5) read by the
 independent reader ``tests/spectrum_reader.py``, each fact held or not by the test's own rule —
 Fig. 1's window panels resolved at every growth step, standing out (the panels outside it read at
@@ -312,7 +313,8 @@ def _read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameter
     """The parameter set under ``"params"`` in ``path``, or a one-line refusal naming the file."""
     try:
         values = json.loads(path.read_text())["params"]
-        start = {name: float(values[name] if name in values or name not in OPTIONAL else OPTIONAL[name]) for name in NAMES}
+        given = {**OPTIONAL, **values}
+        start = {name: float(given[name]) for name in NAMES}
     except (OSError, ValueError, KeyError, TypeError) as error:
         parser.error(f"--start={path}: not a calibration output with every searched field under \"params\" ({error!r})")
     for name, low, high, log in SPACE:

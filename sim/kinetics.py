@@ -131,8 +131,8 @@ class _Model:
             if beta > 0.0:  # Palencia's "403 → NC": a share β of the family's growth bypasses the closed shell
                 odds = arrhenius(beta / (1.0 - beta), p.ea_regular_branch_j_per_mol, temperature_k, _REFERENCE_K)
                 beta = odds / (1.0 + odds)
-                attach = self.attachment_per_mm_s(self.msc_radius_m[c - 1] * 1e9, temperature_k)
-                birth[c - 1] = beta * attach / (self.nc_units[0] - self.msc_units[c - 1])
+                # The family's uptake (its climb × the units of its rung), now into the units an NC lacks.
+                birth[c - 1] = beta * climb[c - 1] * self.rung_units[c - 1] / (self.nc_units[0] - self.msc_units[c - 1])
                 # Both ways of the step to the shell lose the share, so its Gibbs–Thomson balance stays.
                 up[c - 1] *= 1.0 - beta
                 down[c - 1] *= 1.0 - beta

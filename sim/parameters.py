@@ -96,8 +96,9 @@ class KineticParameters:
     regular_branch_fraction: float = 0.0
     """Share β of the growth of the family below the closed shell (CdSe-403 below CdSe-437) that
     carries on as a regular NC instead of closing the shell, at 280 °C; the rest climbs to the
-    shell, and the step back down from it loses the same share (its Gibbs–Thomson balance stays). Off (0) in
-    the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "Kinetics"); 0 ≤ β < 1.
+    shell, and the step back down from it loses the same share (its Gibbs–Thomson balance stays).
+    Off (0) in the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "Kinetics");
+    0 ≤ β < 1.
     Palencia et al. 2020, Scheme 1: in the window "nuclei → 403 → 437 and 403 → NC". A regular NC
     is born in the smallest NC class, from the family's cluster and the monomer it lacks, by the
     same surface law as every rung (``0`` leaves CdSe-465 as the only way into NCs)."""
