@@ -563,3 +563,50 @@ def _h5_names(group) -> list[str]:
     names = []
     group.visit(names.append)
     return names
+
+
+def spectrum_run_documents() -> list[tuple[str, dict]]:
+    """The documents of one run with an array field in its events (``count`` of a 50-point ``spectrum``, twice)."""
+    import numpy as np
+    from bluesky import RunEngine
+    from bluesky.plans import count
+    from ophyd.sim import SynSignal
+
+    spectrum = SynSignal(func=lambda: np.linspace(0.0, 1.0, 50), name="spectrum")
+    documents: list[tuple[str, dict]] = []
+    RunEngine({}, call_returns_result=False)(count([spectrum], num=2), lambda name, doc: documents.append((name, doc)))
+    return documents
+
+
+@pytest.mark.slow
+def test_a_run_whose_array_a_killed_server_half_made_is_replayed_whole(servers, tmp_path):
+    """A server killed while it creates a run's array leaves the array's files with no record of them (tiled
+    makes the storage, then commits the node; the kill falls between). The run's journal replays whole into
+    the server started again on that folder: the files in the way are replaced, not an HTTP 500."""
+    import zarr
+    from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+
+    port, folder = free_port(), tmp_path / "served"
+    uri = servers.autolab(folder, port)
+    with journaled_writer(uri) as first:
+        pass
+    documents = spectrum_run_documents()
+    uid = documents[0][1]["uid"]
+    with connected(uri) as client:
+        TiledWriter(client)(*documents[0])  # its start reached the server
+    leftover = folder / "data" / uid / "primary" / "spectrum"
+    zarr.create_array(str(leftover), shape=(1, 50), chunks=(1, 50), dtype="float64")
+    journal = write_journal(first.journal_dir, documents)
+    servers.stop()
+    servers.autolab(folder, port)
+
+    with journaled_writer(uri) as writer:
+        assert writer.replayed == [uid]
+    assert not journal.exists()
+    with connected(uri) as client:
+        run = client[uid]
+        assert run.metadata["stop"]["exit_status"] == "success"
+        stored = run.primary.read()["spectrum"].values
+    events = [doc["data"]["spectrum"] for name, doc in documents if name == "event"]
+    assert stored.shape == (2, 50)
+    assert (stored == events).all()

@@ -83,9 +83,11 @@ def _build(directory: Path, create: bool) -> SharedContext:
 
     from .dependencies import reuse_dependency_graphs
     from .location import embedded_adapter, serialization_registry
+    from .uncommitted import replace_uncommitted_arrays
 
     adapter = embedded_adapter(directory, create=create)
     reuse_dependency_graphs()
+    replace_uncommitted_arrays()
     with warnings.catch_warnings():
         # starlette deprecates plain httpx in the TestClient that tiled uses in-process.
         warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")

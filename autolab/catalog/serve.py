@@ -34,6 +34,7 @@ from pathlib import Path
 from ..errors import CatalogError, LimitError
 from .dependencies import reuse_dependency_graphs
 from .location import embedded_adapter, resolve_location, serialization_registry
+from .uncommitted import replace_uncommitted_arrays
 
 #: Host the server binds by default: this machine only.
 DEFAULT_HOST = "127.0.0.1"
@@ -82,6 +83,7 @@ def build_server_app(
     else:
         adapter = database_adapter(database, Path(resolve_location(directory)), identity=catalog_identity)
         serialize_table_creation()
+    replace_uncommitted_arrays()
     authentication = Authentication(single_user_api_key=api_key, allow_anonymous_access=False)
     reuse_dependency_graphs()
     app = build_app(adapter, authentication, serialization_registry=serialization_registry())

@@ -63,7 +63,7 @@ except ImportError:  # pragma: no cover - not POSIX: journals are not shared bet
     fcntl = None
 
 from ..errors import CatalogError
-from .location import CATALOG_ID_KEY, catalog_identity, check_table_storage, server_address
+from .location import CATALOG_ID_KEY, catalog_identity, check_table_storage, first_line, server_address
 
 logger = logging.getLogger(__name__)
 
@@ -283,6 +283,8 @@ class CatalogWriter:
         """Replay the unlocked journals in ``folder`` (with ``only_held``, those whose run the catalog has).
 
         Returns the uids replayed and the journals left because the catalog does not hold their run.
+        A journal whose run cannot be written now (the catalog or the writer fails on it) stays,
+        with one log line, and the other journals are replayed.
         """
         replayed, kept = [], []
         for path, handle in _unheld_journals(sorted(folder.glob("*.jsonl"))):
@@ -294,7 +296,14 @@ class CatalogWriter:
             if only_held and not self._holds(docs):
                 kept.append(path)
                 continue
-            uid = self._replay(path, docs)
+            try:
+                uid = self._replay(path, docs)
+            except Exception as exc:  # a journal the catalog cannot take now must not stop this writer, nor every later one
+                logger.warning(
+                    "journal %s could not be written into the catalog (%s: %s); it is kept, and the next writer on this catalog tries again",
+                    path, type(exc).__name__, first_line(exc),
+                )
+                continue
             if uid is not None:
                 replayed.append(uid)
         return replayed, kept
