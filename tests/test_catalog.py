@@ -434,8 +434,8 @@ def test_a_journal_cut_mid_document_is_replayed_up_to_the_cut_and_a_corrupt_one_
 
 def test_a_journal_the_catalog_fails_on_is_kept_with_one_line_and_the_others_are_replayed(tmp_path, caplog):
     """A journal whose run cannot be written (here: events of a descriptor it does not hold) does not stop the
-    writer, nor every later one on the catalog: it stays, one log line names it and the error, the other journal
-    is replayed, and a session opens on the catalog."""
+    writer, nor every later one on the catalog: it stays as it was, one error line names it and the error, the
+    other journal is replayed, and a session opens on the catalog."""
     import logging
 
     from autolab.runtime import open_session
@@ -450,19 +450,21 @@ def test_a_journal_the_catalog_fails_on_is_kept_with_one_line_and_the_others_are
     write_journal(journal, whole)
     message = (f"journal {broken} could not be written into the catalog (KeyError: '{missing}'); it is kept, and the "
                "next writer on this catalog tries again")
+    left = broken.read_bytes()
     with caplog.at_level(logging.WARNING, logger="autolab.catalog.writer"):
         writer = CatalogWriter(open_catalog(path), journal)
         writer.close()
     assert writer.replayed == [whole[0][1]["uid"]]
+    assert writer.errors == [message]
     assert open_catalog(path)[whole[0][1]["uid"]].metadata["stop"]["exit_status"] == "success"
-    assert broken.exists()
-    assert [record.getMessage() for record in caplog.records] == [message]
+    assert broken.read_bytes() == left
+    assert [record.getMessage() for record in caplog.records if record.name == "autolab.catalog.writer"] == [message]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="autolab.catalog.writer"):
         session = open_session(path)
         session.close()
     assert [record.getMessage() for record in caplog.records if record.name == "autolab.catalog.writer"] == [message]
-    assert broken.exists()
+    assert broken.read_bytes() == left
 
 
 def test_a_writer_that_fails_to_start_leaves_no_file_open(tmp_path, monkeypatch):

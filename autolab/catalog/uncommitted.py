@@ -9,15 +9,21 @@ refuses to make the same array over the left files (zarr's ``ContainsArrayError`
 replay of that journal fails with HTTP 500.
 
 :func:`replace_uncommitted_arrays` lets tiled's zarr adapter remove such files and make the array
-again. It only acts where zarr found files in the way, and only after tiled has stored the new node
-in its transaction: no committed node holds that path then (its flush would have been refused),
-and a request creating the same path at once waits for that transaction or is refused, so the
-files belong to no node and to no other request.
+again. It acts only where zarr finds an array in the way, and only after tiled has stored the new
+node in its open transaction: no committed node holds that key under that parent then (tiled's
+flush would have refused it as a collision), and a request creating the same node at once waits for
+that transaction or is refused. It leaves the files alone (tiled's HTTP 500 stands) where another
+node could name the same folder: a key ``.`` or ``..``, which the URI join folds into another path,
+and a folder whose name differs in case only (a case-insensitive filesystem). One race remains:
+tiled removes a deleted node's files after committing the delete, so a node created at the same
+path between the two would lose its new files to that removal. autolab's writer deletes a run and
+writes it again one after the other, in one thread, with each request answered before the next.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import quote_plus, urljoin
@@ -28,7 +34,7 @@ logger = logging.getLogger(__name__)
 def replace_uncommitted_arrays() -> None:
     """Make tiled's zarr adapter replace array files no node names (idempotent, this process)."""
     from tiled.adapters.zarr import ZarrArrayAdapter
-    from zarr.errors import ContainsArrayError, ContainsGroupError
+    from zarr.errors import ContainsArrayError
 
     original = ZarrArrayAdapter.__dict__["init_storage"].__func__
     if getattr(original, "replaces_uncommitted_by_autolab", False):
@@ -37,7 +43,7 @@ def replace_uncommitted_arrays() -> None:
     def init_storage(cls, storage, data_source, path_parts):
         try:
             return original(cls, storage, data_source, path_parts)
-        except (ContainsArrayError, ContainsGroupError):
+        except ContainsArrayError:
             left = array_path(storage, path_parts)
             if left is None or not left.is_dir():
                 raise
@@ -51,10 +57,23 @@ def replace_uncommitted_arrays() -> None:
 
 
 def array_path(storage, path_parts: list[str]) -> Path | None:
-    """Where tiled's zarr adapter puts the array of node ``path_parts`` in file ``storage`` (None: not a local file)."""
+    """Where tiled's zarr adapter puts the array of node ``path_parts`` in file ``storage`` (None: not a local file).
+
+    Also None where the folder could be another node's: a part ``.`` or ``..`` (the URI join folds it
+    into another path), or a folder on disk whose name differs from the part in case only.
+    """
     from tiled.utils import path_from_uri
 
     uri = getattr(storage, "uri", "")
-    if not uri.startswith("file:"):
+    if not uri.startswith("file:") or any(part in (".", "..") for part in path_parts):
         return None
-    return Path(path_from_uri(urljoin(uri + "/", "/".join(quote_plus(segment) for segment in path_parts))))
+    root = Path(path_from_uri(uri))
+    path = Path(path_from_uri(urljoin(uri + "/", "/".join(quote_plus(part) for part in path_parts))))
+    if root not in path.parents:
+        return None
+    folder = root
+    for name in path.relative_to(root).parts:  # each folder's own name, as the filesystem lists it
+        if name not in os.listdir(folder):
+            return None
+        folder = folder / name
+    return path

@@ -284,7 +284,7 @@ class CatalogWriter:
 
         Returns the uids replayed and the journals left because the catalog does not hold their run.
         A journal whose run cannot be written now (the catalog or the writer fails on it) stays,
-        with one log line, and the other journals are replayed.
+        with one error line (also in :attr:`errors`), and the other journals are replayed.
         """
         replayed, kept = [], []
         for path, handle in _unheld_journals(sorted(folder.glob("*.jsonl"))):
@@ -293,16 +293,16 @@ class CatalogWriter:
                 logger.warning("journal %s: %s%s", path, problem, "" if docs is not None else "; left alone")
             if docs is None:
                 continue
-            if only_held and not self._holds(docs):
-                kept.append(path)
-                continue
             try:
+                if only_held and not self._holds(docs):
+                    kept.append(path)
+                    continue
                 uid = self._replay(path, docs)
             except Exception as exc:  # a journal the catalog cannot take now must not stop this writer, nor every later one
-                logger.warning(
-                    "journal %s could not be written into the catalog (%s: %s); it is kept, and the next writer on this catalog tries again",
-                    path, type(exc).__name__, first_line(exc),
-                )
+                message = (f"journal {path} could not be written into the catalog ({type(exc).__name__}: {first_line(exc)}); "
+                           "it is kept, and the next writer on this catalog tries again")
+                logger.error(message, exc_info=logger.isEnabledFor(logging.DEBUG))
+                self.errors.append(message)
                 continue
             if uid is not None:
                 replayed.append(uid)
@@ -338,8 +338,9 @@ class CatalogWriter:
                 path.unlink()
                 return None
             self.client[uid].delete(recursive=True, external_only=False)
-            # tiled 0.2 drops the nodes but leaves the run's zarr arrays on disk, and a new
-            # array cannot be written over them; in an embedded catalog they sit beside the journal.
+            # A writer killed while tiled made one of the run's arrays can leave array files that no
+            # node names, and tiled cannot make the array over them; in an embedded catalog they sit
+            # beside the journal (a server replaces them itself: autolab.catalog.uncommitted).
             leftover = self.journal_dir.parent / "data" / uid
             if self.server is None and leftover.is_dir():
                 shutil.rmtree(leftover)
