@@ -597,3 +597,37 @@ def test_a_new_table_commits_the_databases_asset_before_tiled_stores_its_node(po
     new_table("second")
     assert postgres.sql(query, name) == "1|f"
     assert postgres.sql("SELECT count(*) FROM assets", name) == "1"
+
+
+@pytest.mark.slow
+def test_a_run_whose_array_a_killed_server_half_made_replays_whole_on_postgresql(server, tmp_path, monkeypatch):
+    """As ``tests/test_catalog_serve.py`` shows on a catalog folder, on the facility catalog: array files that no
+    node names (a server killed between making them and committing their node) are replaced when the run's journal
+    replays, instead of every replay failing with HTTP 500."""
+    import zarr
+    from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
+    from tiled.client import from_uri
+
+    from .test_catalog_serve import spectrum_run_documents, write_journal
+
+    server, _ = server
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    documents = spectrum_run_documents()
+    uid = documents[0][1]["uid"]
+    client = from_uri(server.uri, api_key=API_KEY)
+    try:
+        first = CatalogWriter(client, journal_directory(server.uri))
+        first.close()
+        TiledWriter(client)(*documents[0])  # its start reached the server
+        zarr.create_array(str(server.folder / "data" / uid / "primary" / "spectrum"), shape=(1, 50), chunks=(1, 50), dtype="float64")
+        journal = write_journal(first.journal_dir, documents)
+        writer = CatalogWriter(client, journal_directory(server.uri))
+        writer.close()
+        assert (writer.replayed, writer.errors) == ([uid], [])
+        assert not journal.exists()
+        run = client[uid]
+        assert run.metadata["stop"]["exit_status"] == "success"
+        stored = run.primary.read()["spectrum"].values
+    finally:
+        client.context.close()
+    assert stored.tolist() == [doc["data"]["spectrum"].tolist() for name, doc in documents if name == "event"]
