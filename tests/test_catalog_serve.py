@@ -603,6 +603,7 @@ def test_a_run_whose_array_a_killed_server_half_made_is_replayed_whole(servers, 
     with journaled_writer(uri) as writer:
         assert writer.replayed == [uid]
     assert not journal.exists()
+    assert f"array files at {leftover} belong to no node" in (tmp_path / "autolab-serve-1.log").read_text()
     with connected(uri) as client:
         run = client[uid]
         assert run.metadata["stop"]["exit_status"] == "success"

@@ -47,7 +47,7 @@ def replace_uncommitted_arrays() -> None:
             left = array_path(storage, path_parts)
             if left is None or not left.is_dir():
                 raise
-            logger.warning("array files at %s belong to no node (a server stopped while creating it); they are replaced", left)
+            logger.warning("array files at %s belong to no node (left by a creation that never committed); they are replaced", left)
             shutil.rmtree(left)
             return original(cls, storage, data_source, path_parts)
 
