@@ -200,6 +200,16 @@ class QuietExpectedAborts(logging.Filter):
         return not isinstance(error, self._quiet)
 
 
+def quiet_expected_aborts() -> None:
+    """Drop bluesky's "Run aborted" traceback of an :class:`AutolabError` in this process (idempotent).
+
+    The error itself still reaches the caller of ``RE(...)`` with its one-line message.
+    """
+    log = logging.getLogger("bluesky")
+    if not any(type(f) is QuietExpectedAborts for f in log.filters):
+        log.addFilter(QuietExpectedAborts())
+
+
 def one_line_errors(shell) -> None:
     """Make an IPython ``shell`` print an :class:`AutolabError` as one line, its type and message.
 
@@ -212,7 +222,7 @@ def one_line_errors(shell) -> None:
         print(f"{etype.__name__}: {value}", file=sys.stderr)
 
     shell.set_custom_exc((AutolabError,), show)
-    logging.getLogger("bluesky").addFilter(QuietExpectedAborts())
+    quiet_expected_aborts()
 
 
 class CtrlCAtSafePoints:

@@ -14,7 +14,7 @@ from .catalog import CatalogWriter, frames_directory, journal_directory, open_ca
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
 from .errors import LimitError
-from .interrupt import interruptible_during_task
+from .interrupt import interruptible_during_task, quiet_expected_aborts
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def open_session(
     client = open_catalog(location, api_key=api_key, create=create)
     writer = CatalogWriter(client, journal_directory(location))
     RE = RunEngine(call_returns_result=False, scan_id_source=ScanIdSource(client, location), during_task=interruptible_during_task())
+    quiet_expected_aborts()  # a plan argument refused in one line is not also logged with bluesky's traceback
     RE.subscribe(writer)
     analysis = deferred_worker = None
     if analyze:

@@ -95,6 +95,23 @@ def test_an_infeasible_set_is_refused_in_one_line_naming_the_constraints():
     GPOptimizer(TOY, {"y": "maximize"}, constraints=["x1 + x2 <= 5"])  # every point satisfies it: fine
 
 
+def test_one_text_alone_is_one_constraint_and_anything_else_than_texts_is_refused_in_one_line():
+    from autolab.campaign import Campaign
+
+    assert GPOptimizer(TOY, {"y": "maximize"}, constraints=TOY_CONSTRAINT).constraints == ["x2 - x1 <= -0.3"]
+    one = Campaign(LIMITS, "msc437", WINDOW, budget=6, manager=uvvis_only(), constraints=GROWTH_BELOW_NUCLEATION)
+    assert one.settings_metadata()["constraints"] == [GROWTH_BELOW_NUCLEATION]
+    for bad in (5, {"x1": 0.5}):
+        expected = (f"constraints={bad!r} must be a constraint text such as 'growth_temperature_c <= nucleation_temperature_c' "
+                    "or a list of them")
+        with pytest.raises(LimitError) as info:
+            GPOptimizer(TOY, {"y": "maximize"}, constraints=bad)
+        assert str(info.value) == expected
+        with pytest.raises(LimitError) as info:
+            Campaign(LIMITS, "msc437", WINDOW, budget=6, manager=uvvis_only(), constraints=bad)
+        assert str(info.value) == expected
+
+
 def test_feasibility_is_decided_in_the_parameters_own_units_log_scaled_ones_included():
     space = ParameterSpace({"t": (200.0, 300.0), "r": (1.0, 100.0, "log")})
     rules = ConstraintSet(["r <= 10"], space)
@@ -206,6 +223,29 @@ def test_the_plan_refuses_a_bad_constraint_before_its_first_message(reactor):
     plan = autonomous_campaign(reactor, "msc437", WINDOW, budget=3, constraints=["growth_temperature_c >= nucleation_temperature_c + 200"])
     with pytest.raises(LimitError, match="no point within the bounds"):
         next(plan)
+
+
+@pytest.mark.parametrize("name", ["cost_aware", "refill_twin_syringes"])
+def test_the_plan_refuses_a_switch_that_is_not_true_or_false_before_its_first_message(reactor, name):
+    from autolab.campaign import autonomous_campaign
+
+    plan = autonomous_campaign(reactor, "msc437", WINDOW, budget=3, **{name: "no"})  # "no" would count as true
+    with pytest.raises(LimitError) as info:
+        next(plan)
+    assert str(info.value) == f"{name}='no' must be True or False"
+
+
+def test_a_refused_campaign_in_a_session_raises_one_line_without_bluesky_logging_its_traceback(tmp_path, caplog):
+    from autolab.campaign import autonomous_campaign
+    from autolab.runtime import open_session
+
+    session = open_session(str(tmp_path / "cat"), analyze=False, progress=False)
+    try:
+        with caplog.at_level("DEBUG", logger="bluesky"), pytest.raises(LimitError, match="must be a constraint text"):
+            session.RE(autonomous_campaign(session.reactor, "msc437", WINDOW, budget=3, constraints=5))
+    finally:
+        session.close()
+    assert not [r for r in caplog.records if r.name == "bluesky" and r.exc_info]  # no "Run aborted" record with a traceback
 
 
 def test_cli_refuses_a_bad_constraint_in_one_line_and_writes_nothing(tmp_path):

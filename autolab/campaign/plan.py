@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
 from bluesky.utils import MsgGenerator
@@ -133,6 +134,17 @@ class ReactorAcquisition:
 
 #: What ``on_point_failure`` may be.
 ON_POINT_FAILURE = ("continue", "pause", "stop")
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` if it is True or False (a numpy bool too), else :class:`LimitError` naming ``name``.
+
+    A text such as ``"no"`` or ``"false"`` (a queue item typed by hand) would otherwise count as true.
+    """
+    if not isinstance(value, bool | np.bool_):
+        msg = f"{name}={value!r} must be True or False"
+        raise LimitError(msg)
+    return bool(value)
 
 
 def check_on_point_failure(value: str) -> str:
@@ -253,6 +265,7 @@ def run_campaign(
     """
     extra = dict(md or {})
     check_on_point_failure(on_point_failure)
+    check_flag("refill_twin_syringes", refill_twin_syringes)
     reactor.standby_flow_rates()  # a standby flow the pumps cannot give is named before any message
     live = yield from live_analysis()
     subscribed = live is not None
@@ -380,6 +393,7 @@ def autonomous_campaign(
     --------
     >>> RE(autonomous_campaign(reactor, "msc437", budget=25, seed=0))  # doctest: +SKIP
     """
+    cost_aware = check_flag("cost_aware", cost_aware)
     campaign = Campaign(
         reactor.limits(),
         objective,

@@ -11,7 +11,7 @@ import numpy as np
 from ..conditions import NAMES, condition
 from ..errors import LimitError, check_count, check_range
 from ..optimize import default_initial_points
-from ..optimize.constraints import ConstraintSet, LinearConstraint
+from ..optimize.constraints import ConstraintSet, LinearConstraint, constraint_items
 from ..optimize.space import ParameterSpace
 
 
@@ -118,15 +118,16 @@ def _range_text(limit: tuple[float, float], unit: str) -> str:
 
 
 def campaign_constraints(
-    constraints: Sequence[str] | None, space: Mapping[str, list], fixed: Mapping[str, float]
+    constraints: str | Sequence[str] | None, space: Mapping[str, list], fixed: Mapping[str, float]
 ) -> tuple[list[str], list[LinearConstraint]]:
     """Check a campaign's constraints against its search space and fixed conditions.
 
     Parameters
     ----------
-    constraints : sequence of str, optional
+    constraints : str or sequence of str, optional
         Linear inequalities between conditions in their units, e.g.
-        ``"growth_temperature_c <= nucleation_temperature_c"`` (:mod:`autolab.optimize.constraints`).
+        ``"growth_temperature_c <= nucleation_temperature_c"`` (:mod:`autolab.optimize.constraints`);
+        one text alone is one constraint.
     space : mapping
         The checked bounds, ``{"name": [low, high, scale]}``.
     fixed : mapping
@@ -145,11 +146,9 @@ def campaign_constraints(
         One line naming the constraint and the problem: malformed, a name that is no condition,
         violated by the fixed values, or leaving no point within the bounds.
     """
-    if isinstance(constraints, str):
-        constraints = [constraints]
     names = [*space, *fixed]
     parsed = []
-    for text in constraints or ():
+    for text in constraint_items(constraints):
         try:
             c = text if isinstance(text, LinearConstraint) else LinearConstraint.parse(text)
         except LimitError as exc:

@@ -186,13 +186,32 @@ def unit_to_values(space: ParameterSpace, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def constraint_items(constraints) -> list:
+    """``constraints`` as a list: none for None, one text (or :class:`LinearConstraint`) alone, or each of an iterable.
+
+    Raises
+    ------
+    LimitError
+        One line naming the value, for anything that is neither a constraint nor a list of them.
+    """
+    if constraints is None:
+        return []
+    if isinstance(constraints, str | LinearConstraint):
+        return [constraints]
+    if isinstance(constraints, Mapping) or not isinstance(constraints, Iterable):
+        msg = (f"constraints={constraints!r} must be a constraint text such as 'growth_temperature_c <= nucleation_temperature_c' "
+               "or a list of them")
+        raise LimitError(msg)
+    return list(constraints)
+
+
 class ConstraintSet:
     """Constraints checked against a parameter space: names known, and room left inside the bounds.
 
     Parameters
     ----------
-    constraints : iterable of str or LinearConstraint
-        The constraints (texts are parsed with :meth:`LinearConstraint.parse`).
+    constraints : str, LinearConstraint or an iterable of them
+        The constraints (texts are parsed with :meth:`LinearConstraint.parse`); one text alone is one constraint.
     space : ParameterSpace
         The parameters they constrain.
 
@@ -213,10 +232,10 @@ class ConstraintSet:
     [True, False]
     """
 
-    def __init__(self, constraints: Iterable[str | LinearConstraint] | None, space: ParameterSpace):
+    def __init__(self, constraints: str | LinearConstraint | Iterable[str | LinearConstraint] | None, space: ParameterSpace):
         self.space = space
         parsed = []
-        for c in constraints or ():
+        for c in constraint_items(constraints):
             try:
                 parsed.append(c if isinstance(c, LinearConstraint) else LinearConstraint.parse(c))
             except LimitError as exc:

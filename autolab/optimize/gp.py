@@ -285,10 +285,10 @@ class GPOptimizer:
         ``should_stop`` says stop once this many trials have completed or failed.
     checkpoint_path : path, optional
         Where :meth:`checkpoint` writes the state (JSON); :meth:`restore` reads it back.
-    constraints : sequence of str or LinearConstraint, optional
+    constraints : str, LinearConstraint or a sequence of them, optional
         Linear inequalities between the parameters in their own units, e.g.
-        ``"growth_temperature_c <= nucleation_temperature_c"``
-        (:mod:`autolab.optimize.constraints`). Every suggestion satisfies them, design included;
+        ``"growth_temperature_c <= nucleation_temperature_c"`` (one text alone is one constraint;
+        :mod:`autolab.optimize.constraints`). Every suggestion satisfies them, design included;
         external points outside them are accepted.
     cost_model : ReactorCostModel, optional
         Cost-aware suggestions (:mod:`autolab.optimize.cost`, needs ``max_trials`` and a
