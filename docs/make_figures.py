@@ -89,7 +89,7 @@ def palencia_figS2():
             ax.text(position, 1.0, f" {position:.0f}", transform=ax.get_xaxis_transform(), rotation=90,
                     va="top", ha="left", fontsize=8, color="tab:red")
         ax.set_title(f"{t} °C, 4.5 s")
-        ax.set_xlim(*WAVELENGTH_WINDOW_NM)
+        ax.set_xlim(WAVELENGTH_WINDOW_NM[0] - 10, WAVELENGTH_WINDOW_NM[1])  # CdSe-350's line clear of the axis
         ax.set_xlabel("wavelength (nm)")
     axes[0].set_ylabel("absorbance (AU)")
     names = ", ".join(f"{position:.0f}" for _, position, _ in MSC_FAMILIES)

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["DOMAIN", "ValidityDomain", "outside_domain"]
@@ -47,6 +48,14 @@ class ValidityDomain:
         The one exception the papers make, 230 °C: Fig. 2 runs its oven at 230 °C after a
         chamber at 190–220 °C, so growth above nucleation is inside up to this temperature
         (``None``: no exception).
+    precursor_mm : float or None
+        10 mM of each precursor in the mixed stream, the scale the twin is calibrated at
+        (``KineticParameters.precursor_mm``): Palencia et al. kept "the precursors' composition and
+        ratio" constant, so a point with another Cd or Se concentration is outside (``None``: any).
+    chamber_to_residence_time : float or None
+        0.1: one flow runs through the chamber and the oven, so the chamber time is this share of
+        the residence time (``KineticParameters.chamber_to_oven_volume_ratio``); a chamber time
+        set apart from the flow is outside (``None``: any).
     """
 
     residence_time_s: tuple[float, float] = (1.5, 14.0)
@@ -54,6 +63,8 @@ class ValidityDomain:
     growth_temperature_c: tuple[float, float] = (150.0, 350.0)
     growth_not_above_nucleation: bool = True
     growth_above_nucleation_up_to_c: float | None = 230.0
+    precursor_mm: float | None = 10.0
+    chamber_to_residence_time: float | None = 0.1
 
 
 #: The twin's declared validity domain.
@@ -69,7 +80,8 @@ def outside_domain(conditions, domain: ValidityDomain = DOMAIN) -> list[str]:
     ----------
     conditions : Conditions
         The point (anything with ``residence_time_s``, ``nucleation_temperature_c`` and
-        ``growth_temperature_c``).
+        ``growth_temperature_c``; a ``nucleation_time_s``, ``cd_precursor_mm`` or
+        ``se_precursor_mm`` that is None or absent is the flow's and the calibration's own).
     domain : ValidityDomain
         The region (default :data:`DOMAIN`).
     """
@@ -84,4 +96,15 @@ def outside_domain(conditions, domain: ValidityDomain = DOMAIN) -> list[str]:
     if domain.growth_not_above_nucleation and growth > nucleation and (exception is None or growth > exception):
         beyond = "" if exception is None else f" and above {exception:g} °C"
         reasons.append(f"growth_temperature_c={growth:g} °C is above nucleation_temperature_c={nucleation:g} °C{beyond}")
+    if domain.precursor_mm is not None:
+        for name in ("cd_precursor_mm", "se_precursor_mm"):
+            value = getattr(conditions, name, None)
+            if value is not None and not math.isclose(float(value), domain.precursor_mm, rel_tol=1e-9):
+                reasons.append(f"{name}={float(value):g} mM is not the {domain.precursor_mm:g} mM the twin is calibrated at")
+    chamber, share = getattr(conditions, "nucleation_time_s", None), domain.chamber_to_residence_time
+    if share is not None and chamber is not None:
+        flow = share * float(conditions.residence_time_s)
+        if not math.isclose(float(chamber), flow, rel_tol=1e-6, abs_tol=1e-9):
+            reasons.append(f"nucleation_time_s={float(chamber):g} s is not the {flow:g} s one flow through chamber and oven gives "
+                           f"({share:g} × residence_time_s)")
     return reasons

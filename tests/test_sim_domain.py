@@ -65,6 +65,25 @@ def test_growth_above_nucleation_is_flagged_beyond_fig2s_oven():
     assert outside_domain(Conditions(200, 240, 1.5)) != []
 
 
+def test_another_precursor_scale_or_a_chamber_time_apart_from_the_flow_is_flagged():
+    """Palencia kept the precursors constant and ran one flow through chamber and oven: the twin is
+    calibrated at 10 mM each and a chamber time of a tenth of the residence time."""
+    assert outside_domain(Conditions(280, 280, 14.0, nucleation_time_s=1.4, cd_precursor_mm=10.0, se_precursor_mm=10.0)) == []
+    assert outside_domain(Conditions(280, 280, 14.0, se_precursor_mm=30.0)) == [
+        "se_precursor_mm=30 mM is not the 10 mM the twin is calibrated at"
+    ]
+    assert outside_domain(Conditions(280, 280, 14.0, cd_precursor_mm=0.1, se_precursor_mm=0.1)) == [
+        "cd_precursor_mm=0.1 mM is not the 10 mM the twin is calibrated at",
+        "se_precursor_mm=0.1 mM is not the 10 mM the twin is calibrated at",
+    ]
+    assert outside_domain(Conditions(280, 280, 14.0, nucleation_time_s=100.0)) == [
+        "nucleation_time_s=100 s is not the 1.4 s one flow through chamber and oven gives (0.1 × residence_time_s)"
+    ]
+    truth = simulate(Conditions(280, 280, 14.0, nucleation_time_s=2.8)).truth
+    assert truth["extrapolated"] is True
+    assert truth["extrapolated_because"][0].startswith("nucleation_time_s=2.8 s ")
+
+
 def test_several_violations_give_one_reason_each():
     reasons = outside_domain(Conditions(380, 390, 30.0))
     assert [r.split("=")[0] for r in reasons] == [

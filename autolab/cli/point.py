@@ -260,10 +260,10 @@ def simulate(nucleation_time_s, cd_precursor_mm, se_precursor_mm, seed, no_noise
         click.echo(json.dumps(payload))
         return
     truth = result.truth
-    diameter = truth["nc_mean_diameter_nm"]
+    diameter, exciton = truth["nc_mean_diameter_nm"], truth["nc_exciton_nm"]
     click.echo(
         f"MSC families present: {', '.join(truth['msc_families_present']) or 'none'}; "
-        f"NC exciton: {truth['nc_exciton_nm'] or '—'} nm; "
+        f"NC exciton: {f'{exciton} nm' if exciton else '—'}; "
         f"NC mean diameter: {f'{diameter:.2f} nm' if diameter else '—'}; yield {truth['yield_fraction']:.2f}"
     )
     if plot_path:
