@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import select
@@ -72,15 +73,21 @@ def test_phase_map_3x2x2_reads_back_in_a_fresh_process(RE, reactor, writer, cata
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"residence_time_s": (10, 20)})) == 6
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_temperature_c": (275, 285)})) == 4
     assert len(find_runs(client, phase_map_uid=map_uid, conditions={"nucleation_time_s": (0.0, 1.0)})) == 6  # the 4.5 s points: 0.45 s in the chamber
+    hour_ago, first = datetime.datetime.now() - datetime.timedelta(hours=1), rows[0]["start"]["time"]
+    assert len(find_runs(client, phase_map_uid=map_uid, since=hour_ago)) == 12  # a datetime, or Unix time
+    assert len(find_runs(client, phase_map_uid=map_uid, until=datetime.datetime(2000, 1, 1))) == 0
+    assert len(find_runs(client, phase_map_uid=map_uid, since=first, until=first)) == 1
 
 
 @pytest.mark.parametrize(("conditions", "message"), [
     ({"residence_time": (10, 20)},
      "conditions: 'residence_time' is not a condition; search one of nucleation_temperature_c, growth_temperature_c, residence_time_s, "
      "nucleation_time_s, standby_flow_ul_min"),
-    ({"residence_time_s": 14}, "conditions['residence_time_s']=14 must be a (low, high) pair of numbers"),
+    ({"residence_time_s": 14}, "conditions['residence_time_s']=14 must be a (low, high) pair of finite numbers"),
     ({"residence_time_s": (20, 10)}, "conditions['residence_time_s']=(20, 10): low 20 is above high 10"),
-    ({"residence_time_s": "12"}, "conditions['residence_time_s']='12' must be a (low, high) pair of numbers"),
+    ({"residence_time_s": "12"}, "conditions['residence_time_s']='12' must be a (low, high) pair of finite numbers"),
+    ({"residence_time_s": (float("nan"), 20)}, "conditions['residence_time_s']=(nan, 20) must be a (low, high) pair of finite numbers"),
+    ("residence_time_s", "conditions='residence_time_s' must be a dict of ranges, e.g. {'residence_time_s': (1.5, 14)}"),
 ])
 def test_a_search_that_could_only_find_nothing_is_refused_naming_the_condition(tmp_path, conditions, message):
     """A misspelled condition or a reversed range found [] silently, and the docs' `runs[-1]` then raised IndexError."""
@@ -88,6 +95,18 @@ def test_a_search_that_could_only_find_nothing_is_refused_naming_the_condition(t
 
     with pytest.raises(LimitError) as raised:
         find_runs(open_catalog(tmp_path / "cat"), conditions=conditions)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(("bounds", "message"), [
+    ({"since": "yesterday"}, "since='yesterday' must be a start time: Unix time in s (e.g. time.time() - 3600) or a datetime"),
+    ({"until": float("nan")}, "until=nan must be a start time: Unix time in s (e.g. time.time() - 3600) or a datetime"),
+])
+def test_a_time_bound_that_is_no_time_is_refused_naming_it(tmp_path, bounds, message):
+    from autolab.errors import LimitError
+
+    with pytest.raises(LimitError) as raised:
+        find_runs(open_catalog(tmp_path / "cat"), **bounds)
     assert str(raised.value) == message
 
 

@@ -28,6 +28,7 @@ from autolab.plans import measure_point
 from autolab.runtime import open_session
 
 from .conftest import run_python
+from .test_catalog_serve import write_journal
 
 pytestmark = pytest.mark.xdist_group("catalog_runs")  # one module catalog for all its tests
 
@@ -312,6 +313,37 @@ def test_export_csv_reads_back_with_csv_and_numpy(measured, tmp_path):
     np.testing.assert_array_equal(spectrum["reactor_spectrometer_absorbance"], point.absorbance)
     saxs = np.genfromtxt(tmp_path / "point.q_nm_inv.csv", delimiter=",", names=True)
     np.testing.assert_array_equal(saxs["reactor_saxs_intensity_sigma"], point.intensity_sigma)
+
+
+def test_a_run_cut_off_before_its_first_event_exports_its_documents_without_a_stop_and_no_empty_stream(tmp_path):
+    """A point killed after its descriptor: the stream formats refuse in one line, writing nothing, and the
+    documents end where the run did (the catalog's documents() adds an empty stop, which no schema takes)."""
+    from event_model import DocumentNames, compose_run, schema_validators
+
+    path = tmp_path / "cat"
+    open_catalog(path)
+    bundle = compose_run(metadata={"plan_name": "measure_point"})
+    described = bundle.compose_descriptor(name="primary", data_keys={"reactor_saxs_transmission": {"source": "sim", "dtype": "number", "shape": []}})
+    # What a process killed after the descriptor leaves: its journal, replayed by the next writer (no event, no stop).
+    write_journal(journal_directory(path), [("start", bundle.start_doc), ("descriptor", described.descriptor_doc)])
+    CatalogWriter(open_catalog(path), journal_directory(path)).close()
+    uid = bundle.start_doc["uid"]
+    assert open_catalog(path)[uid].metadata.get("stop") is None
+    for fmt in ("nc", "h5", "csv"):
+        result = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", fmt, "--output", str(tmp_path / f"p.{fmt}")])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [
+            f"autolab: error: run {uid} (unfinished) has no readings in its 'primary' stream: it stopped before its first event"
+        ]
+        assert not (tmp_path / f"p.{fmt}").exists()
+    export(path, uid, "jsonl", tmp_path / "p.jsonl")
+    entries = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [entry["name"] for entry in entries] == ["start", "descriptor"]
+    for entry in entries:
+        schema_validators[DocumentNames[entry["name"]]].validate(entry["doc"])
+    unwritable = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", "jsonl", "--output", "/proc/p.jsonl"])
+    assert unwritable.exit_code == 2, unwritable.output
+    assert unwritable.output.strip().splitlines() == ["autolab: error: --output=/proc/p.jsonl: cannot be written (No such file or directory)"]
 
 
 class CollectSpectra(CallbackBase):

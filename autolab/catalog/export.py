@@ -15,7 +15,11 @@ served.
   reading; each named array dimension gets ``OUTPUT``'s stem + ``.<dim>.csv``, one row per event
   and position along the dimension (``seq_num``, the dimension's coordinate, every array on it).
 - ``jsonl``: the run's Bluesky documents, one ``{"name": …, "doc": …}`` per line, in order; replay
-  them into any callback with ``callback(entry["name"], entry["doc"])``.
+  them into any callback with ``callback(entry["name"], entry["doc"])``. A run cut off before its
+  stop document (``unfinished``) ends without one.
+
+A stream with no events (a run described, then cut off before its first reading) has nothing for
+``nc``, ``h5`` and ``csv`` to hold: :func:`stream_dataset` refuses it in one line.
 """
 
 from __future__ import annotations
@@ -58,7 +62,13 @@ def stream_dataset(run, stream: str = "primary"):
         raise CatalogError(msg)
     node = run[stream]
     data_keys = node.descriptors[0]["data_keys"] if node.descriptors else {}
-    return with_units_and_axes(node.read(), data_keys)
+    dataset = node.read()
+    if "time" not in dataset.variables or dataset.sizes.get("time", 0) == 0:  # described, then cut off before its first event
+        stop = run.metadata.get("stop") or {}
+        status = stop.get("exit_status") or "unfinished"
+        msg = f"run {run.metadata['start']['uid']} ({status}) has no readings in its {stream!r} stream: it stopped before its first event"
+        raise CatalogError(msg)
+    return with_units_and_axes(dataset, data_keys)
 
 
 def with_units_and_axes(dataset, data_keys: dict):
@@ -97,24 +107,39 @@ def export_run(run, output: str | os.PathLike, fmt: str, *, stream: str = "prima
         raise LimitError(msg)
     output = checked_output(output)
     if fmt == "jsonl":
-        return [_write_documents(run, output)]
+        documents = _documents(run)
+        return _writing(output, lambda: [_write_documents(documents, output)])
     dataset = stream_dataset(run, stream)
     start = dict(run.metadata["start"])
     if fmt == "nc":
-        return [_write_netcdf(dataset, _run_attrs(start), output)]
+        return _writing(output, lambda: [_write_netcdf(dataset, _run_attrs(start), output)])
     if fmt == "h5":
-        return [_write_hdf5(dataset, _run_attrs(start), stream, output)]
-    return _write_csv(dataset, output)
+        return _writing(output, lambda: [_write_hdf5(dataset, _run_attrs(start), stream, output)])
+    return _writing(output, lambda: _write_csv(dataset, output))
 
 
-def _write_documents(run, output: Path) -> Path:
-    from event_model import NumpyEncoder
+def _writing(output: Path, write) -> list[Path]:
+    """``write()``'s files, or :class:`CatalogError` in one line where the system refuses to write ``output``."""
+    try:
+        return write()
+    except OSError as exc:
+        msg = f"--output={output}: cannot be written ({exc.strerror or exc})"
+        raise CatalogError(msg) from None
 
+
+def _documents(run) -> list[tuple[str, dict]]:
+    """The run's documents as the catalog gives them, without the empty stop a run cut off before its stop gets."""
     try:
         documents = list(run.documents())
     except Exception as exc:  # a plain tiled server without Bluesky's json-seq exporter
         msg = f"the catalog cannot give the documents of run {run.metadata['start']['uid']}: {exc}"
         raise CatalogError(msg) from exc
+    return [(name, doc) for name, doc in documents if not (name == "stop" and not doc)]
+
+
+def _write_documents(documents: list[tuple[str, dict]], output: Path) -> Path:
+    from event_model import NumpyEncoder
+
     with open(output, "w") as handle:
         for name, doc in documents:
             handle.write(json.dumps({"name": name, "doc": doc}, cls=NumpyEncoder) + "\n")

@@ -113,8 +113,9 @@ def find_runs(
     ----------
     plan_name, campaign_id, phase_map_uid : str, optional
         Exact matches on the start document.
-    since, until : float, optional
-        Unix time bounds on the run's start time.
+    since, until : float or datetime, optional
+        Bounds on the run's start time: Unix time in s, or a :class:`datetime.datetime` (a naive one
+        in local time).
     conditions : dict, optional
         ``{"residence_time_s": (low, high), …}``: inclusive ranges on the point's conditions
         (``nucleation_temperature_c``, ``growth_temperature_c``, ``residence_time_s``) and the
@@ -123,8 +124,8 @@ def find_runs(
     Raises
     ------
     LimitError
-        A name that is not one of those, or a range that is not two numbers, low ≤ high
-        (a search with either would find nothing, silently).
+        A name that is not one of those, a range that is not two finite numbers, low ≤ high, or
+        a time bound that is not a time (a search with any of them would find nothing, silently).
     """
     from tiled.queries import Key
 
@@ -133,9 +134,9 @@ def find_runs(
         if value is not None:
             results = results.search(Key(f"start.{field}") == value)
     if since is not None:
-        results = results.search(Key("start.time") >= float(since))
+        results = results.search(Key("start.time") >= _unix_time("since", since))
     if until is not None:
-        results = results.search(Key("start.time") <= float(until))
+        results = results.search(Key("start.time") <= _unix_time("until", until))
     for field, (low, high) in _condition_ranges(conditions).items():
         results = results.search(Key(f"start.{field}") >= low).search(Key(f"start.{field}") <= high)
     return sorted(results.values(), key=lambda run: run.metadata["start"]["time"])
@@ -150,10 +151,32 @@ UNFINISHED = "unfinished"
 SEARCHABLE_NUMBERS = ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s", "nucleation_time_s", "standby_flow_ul_min")
 
 
-def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]:
-    """``conditions`` checked: names in :data:`SEARCHABLE_NUMBERS`, each with a (low, high) pair of numbers, low ≤ high."""
+def _unix_time(name: str, value) -> float:
+    """``value`` (Unix time in s, or a datetime) as Unix time, or :class:`LimitError` naming ``name``."""
+    import datetime
+    import math
+    import numbers
+
     from autolab.errors import LimitError
 
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    msg = f"{name}={value!r} must be a start time: Unix time in s (e.g. time.time() - 3600) or a datetime"
+    raise LimitError(msg)
+
+
+def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]:
+    """``conditions`` checked: names in :data:`SEARCHABLE_NUMBERS`, each with a (low, high) pair of finite numbers, low ≤ high."""
+    import math
+    from collections.abc import Mapping
+
+    from autolab.errors import LimitError
+
+    if conditions is not None and not isinstance(conditions, Mapping):
+        msg = f"conditions={conditions!r} must be a dict of ranges, e.g. {{'residence_time_s': (1.5, 14)}}"
+        raise LimitError(msg)
     checked = {}
     for field, bounds in (conditions or {}).items():
         if field not in SEARCHABLE_NUMBERS:
@@ -163,8 +186,10 @@ def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]
             if isinstance(bounds, (str, bytes)):  # "12" would unpack into (1, 2)
                 raise TypeError
             low, high = (float(b) for b in bounds)
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ValueError
         except (TypeError, ValueError):
-            msg = f"conditions[{field!r}]={bounds!r} must be a (low, high) pair of numbers"
+            msg = f"conditions[{field!r}]={bounds!r} must be a (low, high) pair of finite numbers"
             raise LimitError(msg) from None
         if not low <= high:
             msg = f"conditions[{field!r}]={bounds!r}: low {low:g} is above high {high:g}"
