@@ -258,8 +258,11 @@ def test_runs_lists_measurements_unless_all(measured):
     # A table cut at --limit says so in its title; one that is not, counts its runs.
     cut = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--all", "--limit", "2"])
     assert "the newest 2 of 3 runs (--limit N for more)" in cut.output
-    whole = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--all"])
+    whole = CliRunner().invoke(cli, ["runs", "--catalog", str(path), "--all"], env={"COLUMNS": "60"})
     assert "3 run(s)" in whole.output
+    # Not a terminal: the table is whole, however narrow the console says it is, not cut to "deferred…".
+    for whole_text in ("deferred_analysis", "measure_point", "T_growth °C"):
+        assert whole_text in whole.output
 
 
 # --- exports -----------------------------------------------------------------------------

@@ -53,7 +53,10 @@ def runs(catalog, limit, show_all, as_json):
             *(f"{row[c.name]:g}" if row[c.name] is not None else "" for c in CONDITIONS),
             row["exit_status"],
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a file or a pipe (80 columns to rich): the table whole, not cut to "measure_…"
+        console = Console(width=max(console.width, Console(width=1000).measure(table).maximum))
+    console.print(table)
 
 
 def _store_waiting_journals(client, location) -> None:
