@@ -382,6 +382,11 @@ def test_cli_campaign_json_and_report(tmp_path):
     assert client[out["best_run_uid"]].metadata["start"]["campaign_id"] == out["campaign_id"]
     # the live analysis callback did not analyse the campaign's points a second time
     assert len(find_runs(client, plan_name="analysis", campaign_id=out["campaign_id"])) == 6
+    # The record runs are listed with their role: a record's own "success" is not the campaign's.
+    listed = subprocess.run([sys.executable, "-m", "autolab", "runs", "--catalog", str(catalog), "--all"],
+                            capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "autonomous_campaign (start)" in listed
+    assert "autonomous_campaign (summary)" in listed
 
 
 @pytest.mark.parametrize(

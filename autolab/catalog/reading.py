@@ -199,7 +199,11 @@ def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]
 
 
 def run_summaries(runs: Iterable) -> list[dict]:
-    """One flat row per run for tables: uid, time, plan, conditions, exit status (:data:`UNFINISHED` without a stop)."""
+    """One flat row per run for tables: uid, time, plan, conditions, exit status (:data:`UNFINISHED` without a stop), campaign role.
+
+    ``campaign_role`` is None but for a campaign's record runs (``start``, ``resume``, ``failed_point``,
+    ``summary``), which ``autolab runs --all`` shows beside the plan name.
+    """
     rows = []
     for run in runs:
         start = run.metadata["start"]
@@ -213,6 +217,8 @@ def run_summaries(runs: Iterable) -> list[dict]:
                 "growth_temperature_c": start.get("growth_temperature_c"),
                 "residence_time_s": start.get("residence_time_s"),
                 "exit_status": stop.get("exit_status", UNFINISHED),
+                # A campaign's record runs: "start", "resume", "failed_point" or "summary" (the record's own status is not the campaign's).
+                "campaign_role": start.get("campaign_role"),
             }
         )
     return rows

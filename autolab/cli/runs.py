@@ -49,7 +49,7 @@ def runs(catalog, limit, show_all, as_json):
         table.add_row(
             row["uid"][:8],
             datetime.fromtimestamp(row["time"]).strftime("%m-%d %H:%M"),
-            row["plan_name"],
+            row["plan_name"] + (f" ({row['campaign_role']})" if row.get("campaign_role") else ""),
             *(f"{row[c.name]:g}" if row[c.name] is not None else "" for c in CONDITIONS),
             row["exit_status"],
         )
