@@ -45,6 +45,8 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
     autolab.errors.LimitError: residence_time_s=-1 is outside the pumps' allowed range 0.625–600 s
     """
     try:
+        if isinstance(value, bool) or str(getattr(value, "dtype", "")) == "bool":  # True would pass as 1 (a queue item typed by hand)
+            raise TypeError
         number = float(value)
     except (TypeError, ValueError):
         msg = f"{field}={value!r} is not a number; allowed range is {low:g}–{high:g} {unit}"

@@ -413,3 +413,7 @@ def test_status_of_nothing_running_exits_1_so_scripts_can_test_it(tmp_path, serv
     as_json = CliRunner().invoke(cli, [service, "status", "--dir", str(tmp_path), "--json"])
     assert as_json.exit_code == 1
     assert json.loads(as_json.output) == {"running": False, "directory": str(tmp_path)}
+    # The command itself, not only click's runner: `autolab` passes the status on to the shell.
+    shell = subprocess.run([sys.executable, "-m", "autolab", service, "status", "--dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert shell.returncode == 1, shell.stderr

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     any command with one line on stderr and exit status 130.
     """
     try:
-        cli.main(args=argv, prog_name="autolab", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="autolab", standalone_mode=False)
+        if isinstance(status, int) and status:  # a command's ctx.exit(N): click returns N outside standalone mode
+            sys.exit(status)
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("autolab: interrupted", err=True)
         sys.exit(INTERRUPTED_EXIT)
