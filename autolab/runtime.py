@@ -250,6 +250,38 @@ def reactor_factory(factory: str):
     return function
 
 
+def twin_settings(settings: dict) -> tuple[int, float]:
+    """The twin's ``(seed, time_scale)`` from the session config's ``[reactor]`` table (:func:`session_config`).
+
+    Raises
+    ------
+    LimitError
+        Naming where a value is set (``AUTOLAB_SEED``, ``AUTOLAB_TIME_SCALE`` or the config file), the value and
+        what is allowed: a seed is a whole number ≥ 0, a time scale a number ≥ 0.
+    """
+    return int(_twin_setting(settings, "seed", "AUTOLAB_SEED")), _twin_setting(settings, "time_scale", "AUTOLAB_TIME_SCALE")
+
+
+def _twin_setting(settings: dict, key: str, env: str) -> float:
+    """The twin's ``seed`` (a whole number ≥ 0, default 0) or ``time_scale`` (a number ≥ 0, default 0) from the
+    session config, or :class:`LimitError` naming where it is set, the value and what is allowed."""
+    import math
+
+    value = settings.get(key, 0)
+    given = f"{env}={value!r}" if os.environ.get(env) else f"[reactor] {key}={value!r} in AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')}"
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+        if not (math.isfinite(number) and number >= 0 and (key != "seed" or number == int(number))):
+            raise ValueError
+    except (TypeError, ValueError):
+        allowed = "a whole number ≥ 0" if key == "seed" else "a number ≥ 0 (real seconds per simulated second; 0: the virtual clock)"
+        msg = f"{given} must be {allowed}"
+        raise LimitError(msg) from None
+    return int(number) if key == "seed" else number
+
+
 def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
                     standby_flow_ul_min: float | str | None = None, devices: str | os.PathLike | None = None) -> FlowReactor:
     """The reactor of every command, the beamline session and the queue worker (:mod:`autolab.startup`).
@@ -286,8 +318,9 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
             msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
             raise LimitError(msg)
     else:
-        seed = int(settings.get("seed", 0)) if seed is None else seed
-        time_scale = float(settings.get("time_scale", 0)) if time_scale is None else time_scale
+        configured_seed, configured_scale = twin_settings(settings)
+        seed = configured_seed if seed is None else seed
+        time_scale = configured_scale if time_scale is None else time_scale
         reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
     if standby_flow_ul_min is not None:
         settings = {key: value for key, value in settings.items() if key != "standby_flow_ul_min"}

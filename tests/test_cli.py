@@ -285,6 +285,8 @@ def test_a_config_or_reactor_factory_that_cannot_load_is_one_line_before_ipython
 
     config = tmp_path / "autolab.toml"
     config.write_text('[reactor]\nfactory = "my_beamline.devices:flow_reactor"\n')
+    seeded = tmp_path / "seeded.toml"
+    seeded.write_text("[reactor]\nseed = 2.5\n")
     measure = ("measure", "--nucleation-temperature-c", "280", "--growth-temperature-c", "280", "--residence-time-s", "14",
                "--catalog", str(tmp_path / "catalog"))
     cases = [
@@ -299,6 +301,11 @@ def test_a_config_or_reactor_factory_that_cannot_load_is_one_line_before_ipython
         ({"AUTOLAB_REACTOR": "os:sep"}, measure, "reactor factory 'os:sep' (AUTOLAB_REACTOR) is a str, not a function"),
         ({"AUTOLAB_DEVICES": str(tmp_path / "devices.yml")}, ("ipython",), f"device file {tmp_path / 'devices.yml'} cannot be read"),
         ({"AUTOLAB_REACTOR": "os:getcwd"}, measure, "reactor factory 'os:getcwd' returned str, not a FlowReactor"),
+        # The twin's own settings: a seed and a time scale that are no such thing.
+        ({"AUTOLAB_SEED": "abc"}, ("ipython",), "AUTOLAB_SEED='abc' must be a whole number ≥ 0"),
+        ({"AUTOLAB_TIME_SCALE": "-5"}, measure,
+         "AUTOLAB_TIME_SCALE='-5' must be a number ≥ 0 (real seconds per simulated second; 0: the virtual clock)"),
+        ({"AUTOLAB_CONFIG": str(seeded)}, ("ipython",), f"[reactor] seed=2.5 in AUTOLAB_CONFIG {seeded} must be a whole number ≥ 0"),
     ]
     for env, args, message in cases:
         result = subprocess.run([sys.executable, "-m", "autolab", *args], capture_output=True, text=True, timeout=120,

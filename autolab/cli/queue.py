@@ -241,7 +241,7 @@ def queue_wait(directory, timeout_s):
 def ipython(catalog, ipython_args):
     """Start IPython with the beamline session loaded (RE, reactor, plans, catalog)."""
     from ..catalog import resolve_location
-    from ..runtime import reactor_factory, session_config
+    from ..runtime import reactor_factory, session_config, twin_settings
 
     # What the session would fail on, as one line here rather than a traceback above an empty prompt.
     settings = session_config()["reactor"]
@@ -255,6 +255,8 @@ def ipython(catalog, ipython_args):
             reactor_factory(settings["factory"])
         finally:
             sys.path.remove(os.getcwd())
+    else:
+        twin_settings(settings)  # the twin's seed and time scale
     resolve_location(catalog)
     env = dict(os.environ)
     if catalog:
