@@ -76,6 +76,8 @@ POLYDISPERSITY_BOUNDS = (0.0, 0.4)
 #: Above this reduced χ² (or with the polydispersity at its bound) the sphere fit is said not to
 #: describe the pattern, in ``warnings``.
 MISFIT_CHI2 = 10.0
+#: Radii the deferred size distribution draws from, nm: the MSCs (0.5–1 nm) to NCs of 10 nm across.
+MCSAS_RADIUS_RANGE_NM = (0.4, 5.0)
 #: Evaluations the sphere fit may spend after its start (a pattern without spheres wanders).
 FIT_MAX_EVALUATIONS = 25
 #: Quadrature of the Schulz distribution in the sphere fit: PD_POINTS radii from −PD_SIGMAS[0] σ
@@ -765,6 +767,12 @@ def analyze_pattern(q_nm_inv, intensity, sigma=None, *, distribution: bool = Fal
             f"sphere fit χ²_r = {fit['chi2_reduced']:.3g}, polydispersity {fit['polydispersity']:.2f}: one population of "
             "spheres does not describe this pattern (several populations, or no particles); see the deferred size distribution"
         )
+    low, high = RADIUS_BOUNDS_NM
+    if not low * 1.01 < fit["radius_nm"] < high * 0.99:
+        warnings.append(
+            f"sphere fit radius {fit['radius_nm']:.3g} nm sits at the fit's limit ({low:g}–{high:g} nm): the particles are outside "
+            "the sizes this fit can give, or q is not in nm⁻¹; the radius is not a size"
+        )
     if distribution:
         out.update(_distribution(q, i, s, mask))
     out["warnings"] = warnings
@@ -780,8 +788,17 @@ def _bragg_mask(q, peaks) -> np.ndarray:
 
 
 def _distribution(q, i, s, mask) -> dict:
-    dist = mcsas_distribution(q, i, s, mask=mask, repetitions=3, iterations=5000)
-    return {f"mcsas_{k}": v for k, v in dist.items()}
+    """The size distribution's ``mcsas_…`` metrics, with ``mcsas_warnings`` saying where not to trust it."""
+    dist = mcsas_distribution(q, i, s, mask=mask, repetitions=3, iterations=5000, radius_range_nm=MCSAS_RADIUS_RANGE_NM)
+    warnings = []
+    low, high = MCSAS_RADIUS_RANGE_NM
+    if dist["chi2_reduced"] > MISFIT_CHI2:
+        warnings.append(f"size distribution χ²_r = {dist['chi2_reduced']:.3g}: it does not describe this pattern (particles outside "
+                        f"its {low:g}–{high:g} nm radii, q not in nm⁻¹, or a search stopped short of a fit), so its mean radius is not a size")
+    elif dist["histogram_volume_fraction"][-1] > 0.1:
+        warnings.append(f"{dist['histogram_volume_fraction'][-1]:.0%} of the size distribution's volume is in its top bin, at "
+                        f"{high:g} nm: larger particles may be present")
+    return {**{f"mcsas_{k}": v for k, v in dist.items()}, "mcsas_warnings": warnings}
 
 
 #: What :func:`autolab_analyze_saxs` and (marked "deferred") :func:`autolab_analyze_saxs_deferred` return.
@@ -805,6 +822,7 @@ METRICS = {
     "mcsas_chi2_reduced": ("", "(deferred) reduced χ² of the Monte-Carlo fit"),
     "mcsas_histogram_radius_nm": ("nm", "(deferred) radius bin centres of the size distribution (list)"),
     "mcsas_histogram_volume_fraction": ("", "(deferred) volume fraction in each radius bin (list)"),
+    "mcsas_warnings": ("", "(deferred) where the size distribution is not to be trusted: a misfit, or volume at its top radius (list)"),
 }
 
 

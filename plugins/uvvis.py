@@ -124,11 +124,16 @@ def analyze_spectrum(
     }
     if prepared["nc"] is not None:
         result.update(nc_metrics(prepared["nc"], path_length_cm, homogeneous_fwhm_ev, warnings))
+    result["yield_proxy"] = None
     if lam[0] <= 350.0 <= lam[-1]:
         a350 = float(np.interp(350.0, lam, a))
-        result["yield_proxy"] = a350 / (CDSE_CONTINUUM_PER_UNIT_350NM * path_length_cm * precursor_mm * 1e-3)
-    else:
-        result["yield_proxy"] = None
+        full = CDSE_CONTINUUM_PER_UNIT_350NM * path_length_cm * precursor_mm * 1e-3  # every precursor unit as CdSe
+        # Within the noise or 2 % of a full yield of zero, a value (near 0: nothing formed); beyond, a baseline misfit.
+        if a350 >= -max(3.0 * prepared["noise"], 0.02 * full):
+            result["yield_proxy"] = a350 / full
+        else:  # a negative yield would reach a campaign's "yield" objective as a value
+            warnings.append(f"absorbance at 350 nm lies {-a350:.3g} AU below the scattering baseline fitted on the red end: the flat "
+                            "+ λ⁻⁴ baseline does not describe this spectrum's (a sloping baseline?), so no yield proxy")
     result["warnings"] = warnings
     return result
 

@@ -124,10 +124,16 @@ def test_a_spectrum_ending_too_soon_says_so():
     a = hand_spectrum(wavelength, nc_nm=425.0, noise=3e-4)
     out = analyze_spectrum(wavelength, a)
     assert out["nc_exciton_nm"] is None
-    assert out["warnings"] == [
+    assert out["warnings"][0] == (
         "a broad feature at 425 nm may be an NC band, but the spectrum ends at 445 nm, before its red flank: "
         "no exciton is reported (it needs the spectrum to reach ≈ 484 nm)"
+    )
+    # The scattering baseline, fitted on the band's own flank at 430–445 nm, lies above the spectrum at 350 nm.
+    assert out["warnings"][1:] == [
+        "absorbance at 350 nm lies 0.222 AU below the scattering baseline fitted on the red end: the flat + λ⁻⁴ baseline "
+        "does not describe this spectrum's (a sloping baseline?), so no yield proxy"
     ]
+    assert out["yield_proxy"] is None
     longer = np.arange(300.0, 501.0, 1.0)
     assert analyze_spectrum(longer, hand_spectrum(longer, nc_nm=425.0, noise=3e-4))["nc_exciton_nm"] == pytest.approx(425.0, abs=4.0)
     population = analyze_population(wavelength, a)
@@ -261,6 +267,51 @@ def test_mcsas_separates_msc_and_nc_populations():
     large = volume[(radius > 1.4) & (radius < 1.9)].sum()
     assert small > 0.25
     assert large > 0.25
+
+
+def _sphere_pattern(q_nm_inv, radius_nm, seed=0):
+    """Monodisperse spheres by the textbook form factor [3(sin qR − qR cos qR)/(qR)³]² (not the plugin's sasmodels), 1 % noise."""
+    x = q_nm_inv * radius_nm
+    clean = 100.0 * (3.0 * (np.sin(x) - x * np.cos(x)) / x**3) ** 2 + 0.02
+    sigma = 0.01 * clean + 1e-4
+    return clean + np.random.default_rng(seed).normal(0.0, sigma), sigma
+
+
+@pytest.mark.slow
+def test_a_size_outside_the_fits_reach_is_said_not_to_be_a_size():
+    """8 nm spheres lie beyond the size distribution's 0.4–5 nm radii, and 2 nm spheres with q in Å⁻¹ put the
+    sphere fit at its 20 nm limit: each value comes with a warning instead of passing for a size."""
+    q = np.geomspace(0.02, 2.0, 300)
+    large = analyze_pattern(q, *_sphere_pattern(q, 8.0), distribution=True)
+    assert large["radius_nm"] == pytest.approx(8.0, rel=0.03)
+    assert large["warnings"] == []
+    assert large["mcsas_chi2_reduced"] > 10
+    (warning,) = large["mcsas_warnings"]
+    assert warning.startswith("size distribution χ²_r = ")
+    assert "it does not describe this pattern (particles outside its 0.4–5 nm radii" in warning
+    q_nm = np.geomspace(0.1, 5.0, 250)
+    in_angstrom = analyze_pattern(q_nm / 10.0, *_sphere_pattern(q_nm, 2.0))
+    assert in_angstrom["radius_nm"] == pytest.approx(20.0, rel=0.01)
+    assert any(w.startswith("sphere fit radius 20 nm sits at the fit's limit (0.3–20 nm)") for w in in_angstrom["warnings"])
+    clean = sphere_intensity(q_nm, 1.5, 0.08, 2e-3, 0.02)  # polydisperse NCs within both fits' reach
+    within = analyze_pattern(q_nm, clean + np.random.default_rng(0).normal(0, 0.01 * clean + 1e-4), 0.01 * clean + 1e-4, distribution=True)
+    assert within["radius_nm"] == pytest.approx(1.5, rel=0.03)
+    assert within["mcsas_warnings"] == []
+    assert within["warnings"] == []
+
+
+def test_a_baseline_the_scattering_fit_overshoots_gives_no_yield_rather_than_a_negative_one():
+    """A band at 437 nm on a baseline falling linearly from 0.20 AU (300 nm) to 0.10 AU (800 nm): the flat + λ⁻⁴
+    baseline fitted on the red end lies above the spectrum at 350 nm, and a negative yield would feed a campaign."""
+    lam = np.arange(300.0, 801.0)
+    absorbance = 0.2 - 0.1 * (lam - 300.0) / 500.0 + 0.1 * np.exp(-0.5 * ((lam - 437.0) / 4.0) ** 2)
+    absorbance = absorbance + np.random.default_rng(0).normal(0.0, 1e-3, lam.size)
+    out = analyze_spectrum(lam, absorbance)
+    assert out["yield_proxy"] is None
+    assert any(w.startswith("absorbance at 350 nm lies ") and w.endswith("so no yield proxy") for w in out["warnings"])
+    flat = analyze_spectrum(lam, 0.1 * np.exp(-0.5 * ((lam - 437.0) / 4.0) ** 2) + np.random.default_rng(0).normal(0.0, 1e-3, lam.size))
+    assert flat["yield_proxy"] is not None
+    assert abs(flat["yield_proxy"]) < 0.05
 
 
 def test_mesophase_of_the_precursor_at_room_temperature():
