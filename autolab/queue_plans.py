@@ -21,7 +21,8 @@ depends on the Cd:Se volume fraction, which can change during a session).
 dictionary, which a single ``min``/``max`` cannot describe; their keys are checked at the door
 (a queueserver enum of the three condition names) and their values when the plan starts, before
 any run opens or any setpoint moves. Its ``constraints`` (a list of texts) are read and checked
-against the bounds when the plan starts, too.
+against the bounds when the plan starts, too. Its ``budget`` (1–1000) and ``batch_size`` (1–20)
+ranges and its ``acquisition`` and ``on_point_failure`` choices are checked at the door.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def plan_annotations(
     >>> plan_annotations(limits)["safe_state"]["parameters"]["safe_temperature_c"]["max"]
     300.0
     """
+    from .campaign.plan import ON_POINT_FAILURE
+    from .optimize.acquisition import ACQUISITIONS
+
     descriptions = descriptions or {}
 
     def described(plan: str, parameter: str, unit: str) -> str:
@@ -110,6 +114,13 @@ def plan_annotations(
                 "['growth_temperature_c <= nucleation_temperature_c']; names as in bounds",
                 "annotation": "typing.Optional[typing.List[str]]",
             },
+            # Fixed ranges and choices of the campaign itself, so that a typo is refused when the item is added.
+            "budget": {"description": described("autonomous_campaign", "budget", "points") + "; 1–1000 points", "min": 1, "max": 1000},
+            "batch_size": {"description": described("autonomous_campaign", "batch_size", "points") + "; 1–20 points", "min": 1, "max": 20},
+            "acquisition": {"description": described("autonomous_campaign", "acquisition", ""), "annotation": "Acquisition",
+                            "enums": {"Acquisition": list(ACQUISITIONS)}},
+            "on_point_failure": {"description": described("autonomous_campaign", "on_point_failure", ""), "annotation": "OnPointFailure",
+                                 "enums": {"OnPointFailure": list(ON_POINT_FAILURE)}},
         }
     }
     return annotations

@@ -212,6 +212,14 @@ def test_the_queue_accepts_constraints_for_the_campaign_plan(reactor):
 
     assert check(constraints=[GROWTH_BELOW_NUCLEATION], cost_aware=True) == (True, "")
     assert not check(constraints=GROWTH_BELOW_NUCLEATION)[0]  # a list of texts, not one text
+    # The campaign's own ranges and choices, refused when the item is added rather than when it runs.
+    assert check(budget=6, batch_size=2, acquisition="ucb", on_point_failure="pause") == (True, "")
+    for bad, words in (({"budget": 0}, "Value 0 is out of range [1, 1000]"), ({"batch_size": 50}, "Value 50 is out of range [1, 20]"),
+                       ({"acquisition": "logei"}, "Input should be 'log_ei' or 'ucb'"),
+                       ({"on_point_failure": "halt"}, "Input should be 'continue', 'pause' or 'stop'")):
+        accepted, message = check(**bad)
+        assert not accepted
+        assert words in message
     described = {p["name"]: p for p in allowed_plans["autonomous_campaign"]["parameters"]}
     assert "growth_temperature_c <= nucleation_temperature_c" in described["constraints"]["description"]
     assert "cost_aware" in parameter_descriptions(autonomous_campaign)
