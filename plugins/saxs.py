@@ -76,6 +76,9 @@ POLYDISPERSITY_BOUNDS = (0.0, 0.4)
 #: Above this reduced χ² (or with the polydispersity at its bound) the sphere fit is said not to
 #: describe the pattern, in ``warnings``.
 MISFIT_CHI2 = 10.0
+#: The largest q taken as a scattering pattern's, nm⁻¹: SAXS stops near 10 and WAXS near 50 with Cu Kα
+#: (4π/λ at 2θ = 180° is 82 nm⁻¹ at 0.154 nm); a q of hundreds is another quantity (a wavelength in nm).
+MAX_Q_NM_INV = 100.0
 #: Radii the deferred size distribution draws from, nm: the MSCs (0.5–1 nm) to NCs of 10 nm across.
 MCSAS_RADIUS_RANGE_NM = (0.4, 5.0)
 #: Evaluations the sphere fit may spend after its start (a pattern without spheres wanders).
@@ -113,7 +116,7 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
     q ≤ 0, are dropped; q is sorted; points at the same q are merged (inverse-variance mean); σ ≤ 0
     is interpolated from the neighbouring positive σ (all σ ≤ 0: σ is ignored); negative
     intensities are kept (background-subtracted data). A q range ending below 1 nm⁻¹ is said too
-    (q in Å⁻¹?).
+    (q in Å⁻¹?); one reaching beyond :data:`MAX_Q_NM_INV` is refused.
     """
     if intensity is None:
         msg = "intensity is missing: a SAXS pattern needs q_nm_inv and intensity columns (σ optional)"
@@ -142,6 +145,10 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
     s = None if s is None else s[keep]
     if q.size < MIN_POINTS:
         msg = f"only {q.size} usable point(s) (finite, q > 0); a SAXS pattern needs at least {MIN_POINTS}"
+        raise ValueError(msg)
+    if q.max() > MAX_Q_NM_INV:
+        msg = (f"q_nm_inv reaches {q.max():.4g} nm⁻¹, beyond the {MAX_Q_NM_INV:g} nm⁻¹ of any small- or wide-angle pattern "
+               "(a UV-Vis spectrum's wavelengths, or q in another unit?)")
         raise ValueError(msg)
     if np.any(np.diff(q) < 0):
         order = np.argsort(q, kind="stable")
