@@ -37,6 +37,7 @@ across sessions, also while the queue worker and another session are open at the
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
@@ -63,6 +64,10 @@ from autolab.plans import stop_flow, take_background, take_dark, take_reference,
 from autolab.progress import CampaignProgress, campaign_summary
 from autolab.queue_plans import limited_plans
 from autolab.runtime import install_suspenders, session_reactor, subscribe_analysis
+
+# pyFAI (imported with the twin's SAXS geometry below) integrates on the CPU here; silx's
+# "Unable to import pyOpenCl" would otherwise greet every session.
+logging.getLogger("silx.opencl.common").setLevel(logging.ERROR)
 
 __all__ = [
     "RE",

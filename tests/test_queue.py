@@ -677,6 +677,7 @@ def test_ipython_session_has_the_namespace(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "RunEngine reactor" in result.stdout
+    assert "pyOpenCl" not in result.stdout + result.stderr  # silx's optional-GPU notice is not the session's business
 
 
 def test_ipython_session_shows_a_refused_plan_argument_as_one_line(tmp_path):
