@@ -71,7 +71,7 @@ def check_count(field: str, value: Any, low: int, high: int) -> int:
     autolab.errors.LimitError: budget=2.5 must be a whole number of points in 1–1000
     """
     number = check_range(field, value, low, high, "points")
-    if number != int(number) or isinstance(value, bool):
+    if number != int(number):  # check_range has refused a bool
         msg = f"{field}={value!r} must be a whole number of points in {low}–{high}"
         raise LimitError(msg)
     return int(number)

@@ -77,6 +77,7 @@ def plan_annotations(
     300.0
     """
     from .campaign.plan import ON_POINT_FAILURE
+    from .campaign.state import BATCH_POINTS, BUDGET_POINTS
     from .optimize.acquisition import ACQUISITIONS
 
     descriptions = descriptions or {}
@@ -115,8 +116,9 @@ def plan_annotations(
                 "annotation": "typing.Optional[typing.List[str]]",
             },
             # Fixed ranges and choices of the campaign itself, so that a typo is refused when the item is added.
-            "budget": {"description": described("autonomous_campaign", "budget", "points") + "; 1–1000 points", "min": 1, "max": 1000},
-            "batch_size": {"description": described("autonomous_campaign", "batch_size", "points") + "; 1–20 points", "min": 1, "max": 20},
+            "budget": {"description": described("autonomous_campaign", "budget", "points"), "min": BUDGET_POINTS[0], "max": BUDGET_POINTS[1]},
+            "batch_size": {"description": described("autonomous_campaign", "batch_size", "points"), "min": BATCH_POINTS[0],
+                           "max": BATCH_POINTS[1]},
             "acquisition": {"description": described("autonomous_campaign", "acquisition", ""), "annotation": "Acquisition",
                             "enums": {"Acquisition": list(ACQUISITIONS)}},
             "on_point_failure": {"description": described("autonomous_campaign", "on_point_failure", ""), "annotation": "OnPointFailure",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bluesky import RunEngine
 
 from .catalog import CatalogWriter, frames_directory, journal_directory, open_catalog, resolve_location
 from .catalog.reading import ScanIdSource
 from .devices import FlowReactor, configure_reactor, make_twin_reactor
-from .errors import LimitError
+from .errors import LimitError, check_range, check_seed
 from .interrupt import interruptible_during_task, quiet_expected_aborts
 
 logger = logging.getLogger(__name__)
@@ -259,27 +261,37 @@ def twin_settings(settings: dict) -> tuple[int, float]:
         Naming where a value is set (``AUTOLAB_SEED``, ``AUTOLAB_TIME_SCALE`` or the config file), the value and
         what is allowed: a seed is a whole number ≥ 0, a time scale a number ≥ 0.
     """
-    return int(_twin_setting(settings, "seed", "AUTOLAB_SEED")), _twin_setting(settings, "time_scale", "AUTOLAB_TIME_SCALE")
+    return _twin_seed(settings), _twin_time_scale(settings)
 
 
-def _twin_setting(settings: dict, key: str, env: str) -> float:
-    """The twin's ``seed`` (a whole number ≥ 0, default 0) or ``time_scale`` (a number ≥ 0, default 0) from the
-    session config, or :class:`LimitError` naming where it is set, the value and what is allowed."""
-    import math
-
+def _given(settings: dict, key: str, env: str) -> tuple[Any, str]:
+    """The config's ``key`` (default 0) and how to name it: the variable, or the config file's table."""
     value = settings.get(key, 0)
     given = f"{env}={value!r}" if os.environ.get(env) else f"[reactor] {key}={value!r} in AUTOLAB_CONFIG {os.environ.get('AUTOLAB_CONFIG')}"
+    return value, given
+
+
+def _twin_seed(settings: dict) -> int:
+    """The twin's seed, exactly as given (a whole number ≥ 0, text included), or :class:`LimitError` naming where it is set."""
+    value, given = _given(settings, "seed", "AUTOLAB_SEED")
     try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-        if not (math.isfinite(number) and number >= 0 and (key != "seed" or number == int(number))):
-            raise ValueError
-    except (TypeError, ValueError):
-        allowed = "a whole number ≥ 0" if key == "seed" else "a number ≥ 0 (real seconds per simulated second; 0: the virtual clock)"
-        msg = f"{given} must be {allowed}"
+        return check_seed("seed", int(value.strip()) if isinstance(value, str) else value)
+    except (ValueError, LimitError):
+        msg = f"{given} must be a whole number ≥ 0"
         raise LimitError(msg) from None
-    return int(number) if key == "seed" else number
+
+
+def _twin_time_scale(settings: dict) -> float:
+    """The twin's time scale (a number ≥ 0, text included), or :class:`LimitError` naming where it is set."""
+    value, given = _given(settings, "time_scale", "AUTOLAB_TIME_SCALE")
+    try:
+        scale = check_range("time_scale", value.strip() if isinstance(value, str) else value, 0.0, math.inf, "")
+        if not math.isfinite(scale):
+            raise LimitError(scale)
+        return scale
+    except LimitError:
+        msg = f"{given} must be a number ≥ 0 (real seconds per simulated second; 0: the virtual clock)"
+        raise LimitError(msg) from None
 
 
 def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
@@ -318,9 +330,8 @@ def session_reactor(*, seed: int | None = None, time_scale: float | None = None,
             msg = f"reactor factory {factory!r} returned {type(reactor).__name__}, not a FlowReactor"
             raise LimitError(msg)
     else:
-        configured_seed, configured_scale = twin_settings(settings)
-        seed = configured_seed if seed is None else seed
-        time_scale = configured_scale if time_scale is None else time_scale
+        seed = _twin_seed(settings) if seed is None else seed  # a command's --seed overrides the config's, unread
+        time_scale = _twin_time_scale(settings) if time_scale is None else time_scale
         reactor = make_twin_reactor(seed=seed, time_scale=time_scale)
     if standby_flow_ul_min is not None:
         settings = {key: value for key, value in settings.items() if key != "standby_flow_ul_min"}

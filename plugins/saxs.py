@@ -76,8 +76,8 @@ POLYDISPERSITY_BOUNDS = (0.0, 0.4)
 #: Above this reduced χ² (or with the polydispersity at its bound) the sphere fit is said not to
 #: describe the pattern, in ``warnings``.
 MISFIT_CHI2 = 10.0
-#: The largest q taken as a scattering pattern's, nm⁻¹: SAXS stops near 10 and WAXS near 50 with Cu Kα
-#: (4π/λ at 2θ = 180° is 82 nm⁻¹ at 0.154 nm); a q of hundreds is another quantity (a wavelength in nm).
+#: The largest q the SAXS analysis takes, nm⁻¹: SAXS stops near 10 and laboratory WAXS near 50 (Cu Kα);
+#: a q of hundreds is another quantity (a UV-Vis file's wavelengths in nm).
 MAX_Q_NM_INV = 100.0
 #: Radii the deferred size distribution draws from, nm: the MSCs (0.5–1 nm) to NCs of 10 nm across.
 MCSAS_RADIUS_RANGE_NM = (0.4, 5.0)
@@ -147,7 +147,7 @@ def validate_pattern(q_nm_inv, intensity, sigma=None) -> tuple[np.ndarray, np.nd
         msg = f"only {q.size} usable point(s) (finite, q > 0); a SAXS pattern needs at least {MIN_POINTS}"
         raise ValueError(msg)
     if q.max() > MAX_Q_NM_INV:
-        msg = (f"q_nm_inv reaches {q.max():.4g} nm⁻¹, beyond the {MAX_Q_NM_INV:g} nm⁻¹ of any small- or wide-angle pattern "
+        msg = (f"q_nm_inv reaches {q.max():.4g} nm⁻¹, beyond the {MAX_Q_NM_INV:g} nm⁻¹ this SAXS analysis takes "
                "(a UV-Vis spectrum's wavelengths, or q in another unit?)")
         raise ValueError(msg)
     if np.any(np.diff(q) < 0):
@@ -486,14 +486,16 @@ def _scale_background_one(model, i, w) -> tuple[float, float]:
 
 # --- size distribution (deferred) ----------------------------------------------------------------
 def mcsas_distribution(
-    q_nm_inv, intensity, sigma=None, *, radius_range_nm=(0.4, 5.0), contributions=300, repetitions=5,
+    q_nm_inv, intensity, sigma=None, *, radius_range_nm=None, contributions=300, repetitions=5,
     iterations=20000, seed=0, mask=None,
 ) -> dict:
     """McSAS-style Monte-Carlo size distribution (volume weighted).
 
     Returns ``{"mean_radius_nm", "mean_radius_std_nm", "chi2_reduced", "histogram_radius_nm",
-    "histogram_volume_fraction"}``; the histogram has 30 log-spaced bins over ``radius_range_nm``.
+    "histogram_volume_fraction"}``; the histogram has 30 log-spaced bins over ``radius_range_nm``
+    (default :data:`MCSAS_RADIUS_RANGE_NM`).
     """
+    radius_range_nm = MCSAS_RADIUS_RANGE_NM if radius_range_nm is None else radius_range_nm
     q, i, s, _ = _prepared(q_nm_inv, intensity, sigma)
     keep = np.ones_like(q, dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
     q, i, s = q[keep], i[keep], s[keep]
@@ -796,7 +798,7 @@ def _bragg_mask(q, peaks) -> np.ndarray:
 
 def _distribution(q, i, s, mask) -> dict:
     """The size distribution's ``mcsas_…`` metrics, with ``mcsas_warnings`` saying where not to trust it."""
-    dist = mcsas_distribution(q, i, s, mask=mask, repetitions=3, iterations=5000, radius_range_nm=MCSAS_RADIUS_RANGE_NM)
+    dist = mcsas_distribution(q, i, s, mask=mask, repetitions=3, iterations=5000)
     warnings = []
     low, high = MCSAS_RADIUS_RANGE_NM
     if dist["chi2_reduced"] > MISFIT_CHI2:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .parameters import DEFAULT_PARAMETERS
+
 __all__ = ["DOMAIN", "ValidityDomain", "outside_domain"]
 
 
@@ -63,8 +65,8 @@ class ValidityDomain:
     growth_temperature_c: tuple[float, float] = (150.0, 350.0)
     growth_not_above_nucleation: bool = True
     growth_above_nucleation_up_to_c: float | None = 230.0
-    precursor_mm: float | None = 10.0
-    chamber_to_residence_time: float | None = 0.1
+    precursor_mm: float | None = DEFAULT_PARAMETERS.precursor_mm
+    chamber_to_residence_time: float | None = DEFAULT_PARAMETERS.chamber_to_oven_volume_ratio
 
 
 #: The twin's declared validity domain.

@@ -336,7 +336,7 @@ def test_a_run_cut_off_before_its_first_event_exports_its_documents_without_a_st
         result = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", fmt, "--output", str(tmp_path / f"p.{fmt}")])
         assert result.exit_code == 2, result.output
         assert result.output.strip().splitlines() == [
-            f"autolab: error: run {uid} (unfinished) has no readings in its 'primary' stream: it stopped before its first event"
+            f"autolab: error: run {uid} (unfinished) has no readings in its 'primary' stream: its descriptor has no event"
         ]
         assert not (tmp_path / f"p.{fmt}").exists()
     export(path, uid, "jsonl", tmp_path / "p.jsonl")
@@ -344,9 +344,10 @@ def test_a_run_cut_off_before_its_first_event_exports_its_documents_without_a_st
     assert [entry["name"] for entry in entries] == ["start", "descriptor"]
     for entry in entries:
         schema_validators[DocumentNames[entry["name"]]].validate(entry["doc"])
-    unwritable = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", "jsonl", "--output", "/proc/p.jsonl"])
+    too_long = tmp_path / ("p" * 300 + ".jsonl")  # its folder is writable; the file system refuses the name, for any user
+    unwritable = CliRunner().invoke(cli, ["export", uid[:8], "--catalog", str(path), "--format", "jsonl", "--output", str(too_long)])
     assert unwritable.exit_code == 2, unwritable.output
-    assert unwritable.output.strip().splitlines() == ["autolab: error: --output=/proc/p.jsonl: cannot be written (No such file or directory)"]
+    assert unwritable.output.strip().splitlines() == [f"autolab: error: --output={too_long}: cannot be written (File name too long)"]
 
 
 class CollectSpectra(CallbackBase):

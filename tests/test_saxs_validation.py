@@ -270,7 +270,7 @@ def clean():
         (lambda p: (p.q_nm_inv, -p.intensity, p.sigma), "intensity has no positive value"),
         (lambda p: (np.full(300, 1.0), p.intensity, p.sigma), "only 1 distinct q value(s)"),
         # A UV-Vis spectrum read as a pattern: its wavelengths (nm) as q.
-        (lambda p: (np.linspace(300.0, 800.0, 300), p.intensity, p.sigma), "q_nm_inv reaches 800 nm⁻¹, beyond the 100 nm⁻¹"),
+        (lambda p: (np.linspace(300.0, 800.0, 300), p.intensity, p.sigma), "q_nm_inv reaches 800 nm⁻¹, beyond the 100 nm⁻¹ this SAXS analysis takes"),
     ],
 )
 @pytest.mark.parametrize("hook", [saxs.autolab_analyze_saxs, saxs.autolab_analyze_saxs_deferred])

@@ -364,7 +364,8 @@ def autonomous_campaign(
         cannot carry an object).
     constraints : list of str, optional
         Linear inequalities between conditions in their units, e.g.
-        ``["growth_temperature_c <= nucleation_temperature_c"]``; every suggested and given point satisfies them.
+        ``["growth_temperature_c <= nucleation_temperature_c"]`` (one text alone is one constraint);
+        every suggested and given point satisfies them.
     cost_aware : bool
         Weigh each suggestion's expected improvement against the time the reactor takes to move
         there (heater ramps and settling, flush, measurement; the reactor's own ramp rates and

@@ -33,6 +33,10 @@ from .settings import CampaignSettings, campaign_bounds, campaign_constraints, c
 
 logger = logging.getLogger(__name__)
 
+#: A campaign's budget and batch size, points (inclusive): checked here and at the queue's door (autolab.queue_plans).
+BUDGET_POINTS = (1, 1000)
+BATCH_POINTS = (1, 20)
+
 
 def learned(model_summary: Mapping[str, Any]) -> dict[str, Any]:
     """The learned GP hyperparameters of a model summary: ``length_scales`` and ``noise_level``, where present."""
@@ -104,9 +108,9 @@ class Campaign:
         (its suggestions carry each of them); default a :class:`~autolab.optimize.GPOptimizer`
         built from the settings. ``register_suggestions``, ``register_failures`` and
         ``should_stop`` are used when it has them.
-    constraints : sequence of str, optional
+    constraints : str or sequence of str, optional
         Linear inequalities between conditions in their units, e.g.
-        ``"growth_temperature_c <= nucleation_temperature_c"``; every suggestion and every given
+        ``"growth_temperature_c <= nucleation_temperature_c"`` (one text alone is one); every suggestion and every given
         design point satisfies them (:func:`~autolab.campaign.settings.campaign_constraints`).
         The default optimiser only.
     cost_model : ReactorCostModel, optional
@@ -140,9 +144,9 @@ class Campaign:
         self.manager = manager if manager is not None else PluginManager()
         declared = self.manager.objective_spec(objective)
         objective_settings = self.manager.check_objective_settings(objective, objective_settings)
-        budget = check_count("budget", budget, 1, 1000)
+        budget = check_count("budget", budget, *BUDGET_POINTS)
         seed = check_seed("seed", seed)
-        batch_size = check_count("batch_size", batch_size, 1, 20)
+        batch_size = check_count("batch_size", batch_size, *BATCH_POINTS)
         space, held = campaign_bounds(limits, bounds, fixed)
         n_initial, design = check_design(initial_design, space, budget)
         if _resumed is not None and not _resumed.initial_design:

@@ -63,10 +63,11 @@ def stream_dataset(run, stream: str = "primary"):
     node = run[stream]
     data_keys = node.descriptors[0]["data_keys"] if node.descriptors else {}
     dataset = node.read()
-    if "time" not in dataset.variables or dataset.sizes.get("time", 0) == 0:  # described, then cut off before its first event
-        stop = run.metadata.get("stop") or {}
-        status = stop.get("exit_status") or "unfinished"
-        msg = f"run {run.metadata['start']['uid']} ({status}) has no readings in its {stream!r} stream: it stopped before its first event"
+    if "time" not in dataset.variables or dataset.sizes.get("time", 0) == 0:  # described, then no event (cut off before its first)
+        from .reading import UNFINISHED
+
+        status = (run.metadata.get("stop") or {}).get("exit_status") or UNFINISHED
+        msg = f"run {run.metadata['start']['uid']} ({status}) has no readings in its {stream!r} stream: its descriptor has no event"
         raise CatalogError(msg)
     return with_units_and_axes(dataset, data_keys)
 
@@ -174,7 +175,7 @@ def _write_hdf5(dataset, attrs: dict[str, str], stream: str, output):
 
 
 def _write_csv(dataset, output: Path) -> list[Path]:
-    n_events = dataset.sizes.get("time", 1)
+    n_events = dataset.sizes.get("time", 0)
     written = [output]
     with open(output, "w", newline="") as handle:
         _write_event_table(dataset, handle)
@@ -199,7 +200,7 @@ def _write_event_table(dataset, handle) -> None:
     scalars = sorted(name for name, var in dataset.data_vars.items() if var.dims == ("time",))
     table = csv.writer(handle)
     table.writerow(["seq_num", "time", *scalars])
-    for index in range(dataset.sizes.get("time", 1)):
+    for index in range(dataset.sizes.get("time", 0)):
         row = [index + 1, repr(float(dataset["time"].values[index]))]
         table.writerow(row + [_cell(dataset[name].values[index]) for name in scalars])
 
@@ -234,6 +235,7 @@ def register_stream_serializers(registry) -> None:
 
 
 async def _serialize_stream(mimetype, node, metadata, filter_for_access):
+    """The stream as ``mimetype``'s file; a stream without events gives the empty file of its format (header only for CSV)."""
     import io
 
     node = await filter_for_access(node)

@@ -198,7 +198,8 @@ def constraint_items(constraints) -> list:
         return []
     if isinstance(constraints, str | LinearConstraint):
         return [constraints]
-    if isinstance(constraints, Mapping) or not isinstance(constraints, Iterable):
+    # A set has no order (a checkpoint's texts would differ between processes); bytes iterate as numbers.
+    if isinstance(constraints, Mapping | bytes | set | frozenset) or not isinstance(constraints, Iterable):
         msg = (f"constraints={constraints!r} must be a constraint text such as 'growth_temperature_c <= nucleation_temperature_c' "
                "or a list of them")
         raise LimitError(msg)
