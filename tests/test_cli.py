@@ -316,6 +316,16 @@ def test_a_config_or_reactor_factory_that_cannot_load_is_one_line_before_ipython
     assert not (tmp_path / "catalog").exists()
 
 
+def test_the_twins_seed_is_taken_exactly_and_a_commands_own_seed_leaves_the_configs_unread(monkeypatch):
+    from autolab.runtime import session_reactor, twin_settings
+
+    assert twin_settings({"seed": "12345678901234567891", "time_scale": " 0.01 "}) == (12345678901234567891, 0.01)
+    assert twin_settings({"seed": 9007199254740993})[0] == 9007199254740993  # not rounded through a float
+    monkeypatch.setenv("AUTOLAB_SEED", "abc")
+    monkeypatch.delenv("AUTOLAB_CONFIG", raising=False)
+    assert session_reactor(seed=3, time_scale=0.0).name == "reactor"  # --seed 3 beside a bad AUTOLAB_SEED
+
+
 def _measure_in_process(monkeypatch, tmp_path, reactor):
     """`autolab measure` at 280/270 °C, 14 s on ``reactor``, in this process (CliRunner)."""
     from click.testing import CliRunner

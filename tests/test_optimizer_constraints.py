@@ -101,7 +101,7 @@ def test_one_text_alone_is_one_constraint_and_anything_else_than_texts_is_refuse
     assert GPOptimizer(TOY, {"y": "maximize"}, constraints=TOY_CONSTRAINT).constraints == ["x2 - x1 <= -0.3"]
     one = Campaign(LIMITS, "msc437", WINDOW, budget=6, manager=uvvis_only(), constraints=GROWTH_BELOW_NUCLEATION)
     assert one.settings_metadata()["constraints"] == [GROWTH_BELOW_NUCLEATION]
-    for bad in (5, {"x1": 0.5}):
+    for bad in (5, {"x1": 0.5}, {"x1 <= 0.5"}, b"x1 <= 0.5"):  # a set has no order; bytes are no text
         expected = (f"constraints={bad!r} must be a constraint text such as 'growth_temperature_c <= nucleation_temperature_c' "
                     "or a list of them")
         with pytest.raises(LimitError) as info:
