@@ -180,6 +180,11 @@ def _pattern_lines(q, intensity):
         ("saxs", "\n".join(["1.0"] * 30), ":1: expected 2 or 3 or 4 columns for a SAXS file, found 1"),
         ("uvvis", "400,0.1\n401,inf\n" + "\n".join(f"{402 + i},0.1" for i in range(30)), ":2: '401,inf' contains infinity"),
         ("saxs", _pattern_lines(np.linspace(0.1, 5, 40), -np.ones(40)), ": plugin saxs: intensity has no positive value"),
+        # A European export (semicolons, decimal commas) and a file with absorbance first: what is wrong, and the fix.
+        ("uvvis", "Wellenlänge;Extinktion\n" + "\n".join(f"{400 + i},0;0,{10 + i}" for i in range(30)),
+         ":2: expected 2 columns for a UV-Vis file, found 4; decimal commas? write 437.5, not 437,5"),
+        ("uvvis", "absorbance,wavelength\n" + "\n".join(f"0.{10 + i},{400 + i}" for i in range(30)),
+         ": the columns look swapped (absorbance first, then wavelength; 0.1, 400 on the first data line): write the wavelength (nm) first"),
     ],
 )
 def test_cli_bad_files_are_one_line_naming_the_file(tmp_path, kind, text, message):

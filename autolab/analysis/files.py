@@ -43,7 +43,10 @@ def _rows(path: Path, columns: tuple[int, ...], kind: str) -> tuple[list[list[fl
             msg = f"{path}:{number}: {line!r} is not numbers; a {kind} file has {' or '.join(map(str, columns))} numeric columns"
             raise FileFormatError(msg) from None
         if len(values) not in columns:
-            msg = f"{path}:{number}: expected {' or '.join(map(str, columns))} columns for a {kind} file, found {len(values)}"
+            # "437,5;0,12": a decimal comma splits each number in two.
+            comma = "," in line and (";" in line or "\t" in line)
+            hint = "; decimal commas? write 437.5, not 437,5" if comma else ""
+            msg = f"{path}:{number}: expected {' or '.join(map(str, columns))} columns for a {kind} file, found {len(values)}{hint}"
             raise FileFormatError(msg)
         if np.any(np.isinf(values)):  # NaN is a detector's "no reading": the plugins drop such a pair and say so
             msg = f"{path}:{number}: {line!r} contains infinity"
@@ -61,6 +64,11 @@ def read_uvvis(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     rows, _ = _rows(path, (2,), "UV-Vis")
     data = np.asarray(rows)
+    # No absorbance reaches 10 AU and no spectrometer's wavelength lies outside 150–3000 nm: such columns are swapped.
+    if np.all(np.abs(data[:, 0]) <= 10.0) and np.all((data[:, 1] >= 150.0) & (data[:, 1] <= 3000.0)):
+        msg = (f"{path}: the columns look swapped (absorbance first, then wavelength; {data[0, 0]:g}, {data[0, 1]:g} on the first "
+               "data line): write the wavelength (nm) first")
+        raise FileFormatError(msg)
     return data[:, 0], data[:, 1]
 
 
