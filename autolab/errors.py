@@ -28,6 +28,29 @@ class CatalogError(RuntimeError, AutolabError):
     """The catalog cannot be opened, written or searched as asked."""
 
 
+def _is_bool(value: Any) -> bool:
+    """True for ``True``/``False`` and numpy's bools (without importing numpy here)."""
+    return isinstance(value, bool) or str(getattr(value, "dtype", "")) == "bool"
+
+
+def check_flag(field: str, value: Any) -> bool:
+    """``value`` if it is True or False (a numpy bool too), else :class:`LimitError` naming ``field``.
+
+    A text such as ``"no"`` (a queue item typed by hand) would otherwise count as true.
+
+    Examples
+    --------
+    >>> check_flag("cost_aware", "no")
+    Traceback (most recent call last):
+    ...
+    autolab.errors.LimitError: cost_aware='no' must be True or False
+    """
+    if not _is_bool(value):
+        msg = f"{field}={value!r} must be True or False"
+        raise LimitError(msg)
+    return bool(value)
+
+
 def check_range(field: str, value: float, low: float, high: float, unit: str, *, what: str = "") -> float:
     """Return ``value`` as a float if ``low ≤ value ≤ high``, else raise :class:`LimitError`.
 
@@ -45,7 +68,7 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
     autolab.errors.LimitError: residence_time_s=-1 is outside the pumps' allowed range 0.625–600 s
     """
     try:
-        if isinstance(value, bool) or str(getattr(value, "dtype", "")) == "bool":  # True would pass as 1 (a queue item typed by hand)
+        if _is_bool(value):  # True would pass as 1 (a queue item typed by hand)
             raise TypeError
         number = float(value)
     except (TypeError, ValueError):

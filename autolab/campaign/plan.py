@@ -18,7 +18,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
 from bluesky.utils import MsgGenerator
@@ -27,7 +26,7 @@ from bluesky_adaptive.protocols import OptimizationProblem
 from autolab.analysis.runs import AnalysisCallback, live_analysis
 from autolab.conditions import NAMES
 from autolab.devices import FlowReactor, PointConditions
-from autolab.errors import LimitError
+from autolab.errors import LimitError, check_flag
 from autolab.optimize.cost import ReactorCostModel
 from autolab.plans.failures import device_failures, failure_text, keep_statuses, outstanding_failures
 from autolab.plans.stubs import safe_state, stop_flow
@@ -134,17 +133,6 @@ class ReactorAcquisition:
 
 #: What ``on_point_failure`` may be.
 ON_POINT_FAILURE = ("continue", "pause", "stop")
-
-
-def check_flag(name: str, value: Any) -> bool:
-    """``value`` if it is True or False (a numpy bool too), else :class:`LimitError` naming ``name``.
-
-    A text such as ``"no"`` or ``"false"`` (a queue item typed by hand) would otherwise count as true.
-    """
-    if not isinstance(value, bool | np.bool_):
-        msg = f"{name}={value!r} must be True or False"
-        raise LimitError(msg)
-    return bool(value)
 
 
 def check_on_point_failure(value: str) -> str:

@@ -66,7 +66,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, Product, Sum, WhiteKernel
 
-from ..errors import LimitError, check_count, check_output_file, check_seed
+from ..errors import LimitError, check_count, check_flag, check_output_file, check_seed
 from .acquisition import ACQUISITIONS, LogExpectedImprovement, log_augmentation, resolve_acquisition
 from .constraints import ConstraintSet, unit_to_values
 from .cost import COST_TOLERANCE, ReactorCostModel, cost_cooling_alpha, quickest_order
@@ -362,15 +362,11 @@ class GPOptimizer:
             msg = f"exploration={exploration!r} must be a fraction of the model steps in 0 ≤ ε < 1"
             raise ValueError(msg)
         self.exploration = exploration
-        for name, flag in (("centre_first", centre_first), ("map_fit", map_fit)):
-            if not isinstance(flag, bool | np.bool_):
-                msg = f"{name}={flag!r} must be True or False"
-                raise ValueError(msg)
         #: Whether the design begins with the centre of the domain (on the unit cube), as Ax's does.
-        self.centre_first = bool(centre_first)
+        self.centre_first = check_flag("centre_first", centre_first)
         #: Whether hyperparameters are MAP estimates under BoTorch's priors (:func:`~autolab.optimize.priors.dimension_scaled_prior`)
         #: rather than maximum likelihood (with a kernel the priors fit, :func:`_takes_the_prior`).
-        self.map_fit = bool(map_fit)
+        self.map_fit = check_flag("map_fit", map_fit)
         if not objectives or len(objectives) > 2:
             msg = f"objectives={dict(objectives)!r}: give one or two objectives"
             raise ValueError(msg)
