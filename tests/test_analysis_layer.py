@@ -155,6 +155,12 @@ def test_cli_analyze_files_as_json(tmp_path):
     assert data["uvvis.nc_exciton_nm"] == pytest.approx(result.truth["nc_exciton_nm"], abs=10)
     for key in ("uvvis.nc_diameter_nm", "uvvis.nc_size_dispersion", "uvvis.nc_population_mean_diameter_nm"):
         assert key in data  # one name per metric: as `autolab plugins`, `analyze RUN` and the objectives write it
+    # Without --json a table of the same values, each to five significant digits as `measure` prints them.
+    out = autolab("analyze", "--kind", "uvvis", str(tmp_path / "s.csv"))
+    assert out.returncode == 0, out.stderr
+    printed = dict(line.split(maxsplit=1) for line in out.stdout.splitlines())
+    assert printed["uvvis.nc_exciton_nm"] == f"{data['uvvis.nc_exciton_nm']:.5g}"
+    assert printed["uvvis.yield_proxy"] == f"{data['uvvis.yield_proxy']:.5g}"
     cold = sim.simulate(sim.Conditions(25, 25, 14.0), rng=np.random.default_rng(2))
     (tmp_path / "p.dat").write_text(
         "# q_nm^-1 I sigma\n" + "\n".join(f"{a} {b} {c}" for a, b, c in zip(cold.q_nm_inv, cold.intensity, cold.intensity_sigma, strict=True))

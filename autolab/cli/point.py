@@ -87,14 +87,19 @@ def warn_if_extrapolated(reactor, values) -> None:
         echo_extrapolated(reasons)
 
 
+def metric_text(value) -> str:
+    """A metric as a table shows it: a float to five significant digits, a list of more than six values as its length."""
+    if isinstance(value, list) and len(value) > 6:
+        return f"[{len(value)} values]"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
 def echo_metrics(metrics: dict) -> None:
-    """Print one metric a line, ``plugin.metric  value``, lists of numbers shortened."""
+    """Print one metric a line, ``plugin.metric  value`` (:func:`metric_text`)."""
     for key, value in metrics.items():
-        if isinstance(value, list) and len(value) > 6:
-            value = f"[{len(value)} values]"
-        elif isinstance(value, float):
-            value = f"{value:.5g}"
-        click.echo(f"  {key:38s} {value}")
+        click.echo(f"  {key:38s} {metric_text(value)}")
 
 
 def then_stop_flow(plan, reactor):

@@ -219,10 +219,12 @@ def analyze(target, kind, catalog, as_json):
     else:
         if "analysis_uid" in payload:
             click.echo(f"analysis of run {payload.pop('uid')} stored as run {payload.pop('analysis_uid')}")
+        from .point import metric_text
+
         for key, value in payload.items():
             if key.startswith("saxs.mcsas_histogram"):
                 continue
-            click.echo(f"{key:34s} {value}")
+            click.echo(f"{key:34s} {metric_text(value)}")
 
 
 def _nothing_read(path: str, report):
