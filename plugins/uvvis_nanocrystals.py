@@ -345,9 +345,13 @@ def nc_population(lam, a, exciton_nm, families, msc_fwhm_nm, path_length_cm, hom
     envelope = weights @ first_exciton
     peaks, _ = find_peaks(envelope)
     if not peaks.size:
+        warnings.append(f"no NC population fit: the fitted size classes make no band maximum red of {POPULATION_FIT_FROM_NM:g} nm "
+                        f"to match the exciton at {exciton_nm:.1f} nm")
         return {}
     nearest = peaks[np.argmin(np.abs(_ENVELOPE_NM[peaks] - exciton_nm))]
     if abs(_ENVELOPE_NM[nearest] - exciton_nm) > POPULATION_REACH_NM:
+        warnings.append(f"no NC population fit: the fitted band maximum nearest the exciton ({exciton_nm:.1f} nm) lies at "
+                        f"{_ENVELOPE_NM[nearest]:.1f} nm, more than {POPULATION_REACH_NM:g} nm away")
         return {}
     low, high = _band_region(envelope, nearest)
     if low == 0:

@@ -306,6 +306,20 @@ def test_deferred_population_without_ncs_is_empty():
     assert out["nc_population_concentration_um"] is None
 
 
+def test_a_population_fit_that_finds_no_band_near_the_exciton_says_why():
+    """Where the fitted size classes make no band within reach of the exciton the moments are None and a warning gives the distance."""
+    from autolab.plugins.uvvis_nanocrystals import POPULATION_REACH_NM, nc_population
+
+    wavelength, absorbance, truth = spectrum(CASES["isolated_3.0nm"], 0)
+    warnings: list[str] = []
+    far = truth["exciton_nm"] + 3 * POPULATION_REACH_NM  # an exciton the spectrum does not have
+    assert nc_population(np.asarray(wavelength), np.asarray(absorbance), far, {}, 10.0, 0.05, 0.03, warnings) == {}
+    (warning,) = warnings
+    nearest = float(re.search(r"lies at ([\d.]+) nm", warning).group(1))
+    assert nearest == pytest.approx(truth["exciton_nm"], abs=10.0)
+    assert f"more than {POPULATION_REACH_NM:g} nm away" in warning
+
+
 # --- bad input: one clear ValueError, or a repair named in the warnings ------------------------
 
 
