@@ -1,4 +1,4 @@
-"""Calibrate the twin's fourteen kinetic parameters on a named subset of Palencia's facts (a developer's tool).
+"""Calibrate the twin's fifteen kinetic parameters on a named subset of Palencia's facts (a developer's tool).
 
     python docs/calibrate_twin.py --report                   # the defaults: every fact, fitted or predicted
     python docs/calibrate_twin.py --generations 45 --population 5 --spread 0.08 --processes 2 --seed 2 > calibration.json
@@ -6,7 +6,7 @@
 
 The search is scipy's differential evolution over :data:`SPACE` (log-rates, activation energies,
 the nucleation barrier's surface energy, the solubility, the surface energy, CdSe-437's closed
-shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β of
+shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β and its order in the monomer of
 ``autolab.sim.parameters.KineticParameters``), started from the current defaults or from an
 earlier search's output (``--start FILE``; ``--spread``: the first population drawn around the
 start, that fraction of each range as the standard deviation; 0: a Latin hypercube over the whole
@@ -68,10 +68,11 @@ SPACE = (
     ("ea_closed_shell_j_per_mol", -80e3, 1000e3, False),
     ("regular_branch_fraction", 0.0, 0.95, False),
     ("ea_regular_branch_j_per_mol", -600e3, 200e3, False),
+    ("regular_branch_monomer_order", 1.0, 3.0, False),
 )
 NAMES = tuple(name for name, *_ in SPACE)
 #: Searched fields a start file may leave out (an output from before the search had them): off.
-OPTIONAL = {"regular_branch_fraction": 0.0, "ea_regular_branch_j_per_mol": 0.0}
+OPTIONAL = {"regular_branch_fraction": 0.0, "ea_regular_branch_j_per_mol": 0.0, "regular_branch_monomer_order": 1.0}
 #: A window panel's strongest CdSe-437 reading must reach this (AU) for the window to stand out; the
 #: ``truth`` report also takes it as a present band (absent: below a tenth of the window's weakest diagonal band).
 PRESENT_AU = 0.05

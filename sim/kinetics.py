@@ -139,8 +139,12 @@ class _Model:
         order = np.ones(self.n_msc - 1)
         if c < self.n_msc - 1:
             order[c] = self.p.closed_shell_monomer_order
+        birth_order = np.ones(self.n_msc)
+        if c > 0:
+            birth_order[c - 1] = p.regular_branch_monomer_order
         return {
             "step_order": order,
+            "birth_order": birth_order,
             "k_precursor": arrhenius(p.k_precursor_per_s, p.ea_precursor_j_per_mol, temperature_k, _REFERENCE_K),
             "k_nucleation": arrhenius(p.k_nucleation_per_mm_s, p.ea_nucleation_j_per_mol, temperature_k, _REFERENCE_K),
             "bulk_solubility": solubility,
@@ -167,7 +171,7 @@ class _Model:
         barrier, bulk_sat = rates["nucleation_barrier"], rates["bulk_solubility"]
         k_up, k_down, k_to_nc = rates["k_up"], rates["k_down"], rates["k_to_nc"]
         sat0, sat_up = rates["msc_solubility"][0], rates["msc_solubility"][1:]
-        order = rates["step_order"]
+        order, birth_order = rates["step_order"], rates["birth_order"]
         sat_up_order = sat_up**order
         g_per_m, edge_sat = rates["growth_nm_per_s_per_mm"], rates["edge_solubility"]
         g_inner, sat_inner, g_bottom, sat_bottom = g_per_m[1:-1], edge_sat[1:-1], g_per_m[0], edge_sat[0]
@@ -194,8 +198,9 @@ class _Model:
             nucleation = k_nucleation * (cnt_factor(m, bulk_sat, barrier) * m * m - c[0] * sat0)
             # Ladder steps i → i+1, reversible through the Gibbs–Thomson solubility of cluster i+1.
             steps = k_up * c[:-1] * m**order - k_down * c[1:] * sat_up_order
-            # The largest cluster (and, with the regular branch, the family below the shell) + monomer → the smallest NC class.
-            births = k_to_nc * c * m
+            # The largest cluster (and, with the regular branch, the family below the shell) + monomer → the smallest NC class;
+            # the branch in its own order in the monomer (its rate constant per mM^order, at 1 mM the share β).
+            births = k_to_nc * c * m**birth_order
             dn[0] += births.sum() - death
             dy = np.empty_like(y)
             dy[0] = -conversion
@@ -240,8 +245,9 @@ class _Model:
         d_steps[:, i_m] = k_up * c[:-1] * order * m ** (order - 1)
         kb = rates["k_to_nc"]
         d_births = np.zeros((self.n_msc, size))
-        d_births[np.arange(self.n_msc), i_c + np.arange(self.n_msc)] = kb * m
-        d_births[:, i_m] = kb * c
+        q = rates["birth_order"]
+        d_births[np.arange(self.n_msc), i_c + np.arange(self.n_msc)] = kb * m**q
+        d_births[:, i_m] = kb * c * q * m ** (q - 1.0)
         d_birth = d_births.sum(axis=0)
         d_death = np.zeros(size)
         if growth[0] < 0:

@@ -108,6 +108,13 @@ class KineticParameters:
     closing the magic shell is then the activated step — a hypothesis in the spirit of Yu's precursor
     compounds, which rearrange into their MSC with activated first-order kinetics (seed SI) and
     are not otherwise in the twin."""
+    regular_branch_monomer_order: float = 1.0
+    """Order in the monomer of the regular branch (≥ 1). 1: the branch takes the share β of the
+    family's growth at every monomer concentration. Above 1 the branch grows with the monomer as
+    [M]^(order − 1) against the climb to the closed shell, β being its share at 1 mM: a cluster fed
+    monomer faster than its magic structure closes grows on as a regular crystal (Palencia et al.
+    2020: below the window the monomer left after a slow nucleation grows the clusters into NCs,
+    in the window the depleted monomer leaves them in CdSe-437)."""
     closed_shell_monomer_order: float = 2.0
     """Order in the monomer of the step out of the closed shell up to the next family (1: like every
     other rung)."""
@@ -127,6 +134,10 @@ class KineticParameters:
             raise ValueError(msg)
         if isinstance(energy, bool) or not isinstance(energy, numbers.Real) or not math.isfinite(energy):
             msg = f"ea_regular_branch_j_per_mol={energy!r} must be a finite activation energy in J mol⁻¹"
+            raise ValueError(msg)
+        order = self.regular_branch_monomer_order
+        if isinstance(order, bool) or not isinstance(order, numbers.Real) or not 1.0 <= order <= 4.0:
+            msg = f"regular_branch_monomer_order={order!r} must be an order in the monomer in 1–4"
             raise ValueError(msg)
         if beta > 0.0 and self.closed_shell_family == MSC_FAMILIES[0][0]:
             msg = f"regular_branch_fraction={beta!r} needs a family below the closed shell, and {self.closed_shell_family} is the smallest"

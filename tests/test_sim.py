@@ -133,7 +133,42 @@ def test_the_regular_branch_keeps_the_balance_of_the_step_to_the_closed_shell():
         assert b["k_up"][below] / b["k_down"][below] == pytest.approx(a["k_up"][below] / a["k_down"][below], rel=1e-12)
 
 
-@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH], ids=["defaults", "regular-branch"])
+#: The same with the branch second order in the monomer (a share β of CdSe-403's growth at 1 mM).
+REGULAR_BRANCH_ORDER_2 = replace(REGULAR_BRANCH, regular_branch_monomer_order=2.0)
+
+
+def test_a_second_order_branch_grows_with_the_monomer_against_the_climb_to_the_shell():
+    """With the branch second order in the monomer its odds against the climb to CdSe-437 are β/(1 − β)
+    at 1 mM and scale as [M]: ten times the odds at 10 mM, a tenth at 0.1 mM. First order, they do not
+    depend on the monomer."""
+    from autolab.materials import celsius_to_kelvin
+    from autolab.sim.kinetics import _model
+
+    def odds(params, monomer_mm):
+        model = _model(params)
+        below = model.closed_shell - 1
+        rates = model.rates(celsius_to_kelvin(280))
+        f = model.rhs_function(rates)
+        y = np.zeros(model.size)
+        y[1], y[2 + below] = monomer_mm, 1e-3
+        births = f(y)[model.i_nc]  # new NCs per second: the branch alone (no CdSe-465, no NCs)
+        climbs = rates["k_up"][below] * 1e-3 * monomer_mm
+        return births * (model.nc_units[0] - model.msc_units[below]) / (climbs * model.step_units[below])
+
+    beta = REGULAR_BRANCH.regular_branch_fraction
+    for monomer_mm in (0.1, 1.0, 10.0):
+        assert odds(REGULAR_BRANCH, monomer_mm) == pytest.approx(beta / (1 - beta), rel=1e-9)
+        assert odds(REGULAR_BRANCH_ORDER_2, monomer_mm) == pytest.approx(monomer_mm * beta / (1 - beta), rel=1e-9)
+
+
+@pytest.mark.parametrize("order", [0.5, 5.0, float("nan"), True, "2"])
+def test_a_branch_order_outside_1_to_4_is_refused_in_one_line(order):
+    with pytest.raises(ValueError, match=r"^regular_branch_monomer_order=.* must be an order in the monomer in 1–4$"):
+        replace(DEFAULT_PARAMETERS, regular_branch_monomer_order=order)
+
+
+@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH, REGULAR_BRANCH_ORDER_2],
+                         ids=["defaults", "regular-branch", "regular-branch-order-2"])
 def test_analytic_jacobian_matches_finite_differences(params):
     """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
     from autolab.sim.kinetics import _model
