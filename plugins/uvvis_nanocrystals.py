@@ -324,8 +324,10 @@ def nc_population(lam, a, exciton_nm, families, msc_fwhm_nm, path_length_cm, hom
     ``POPULATION_DIAMETERS_NM`` (:func:`autolab.materials.nc_class_absorbance` with a homogeneous
     FWHM of 2 × ``homogeneous_hwhm_ev``), the MSC bands of ``families`` in reach and a flat +
     λ⁻⁴ background (:func:`autolab.plugins.uvvis.analyze_population`). The classes counted are those under the envelope
-    band whose maximum lies nearest ``exciton_nm`` (within ``POPULATION_REACH_NM``). With fewer
-    than 30 points red of ``POPULATION_FIT_FROM_NM`` there is no fit and a warning says why.
+    band whose maximum lies nearest ``exciton_nm`` (within ``POPULATION_REACH_NM``). There is no
+    result, and a warning says why, with fewer than 30 points red of ``POPULATION_FIT_FROM_NM``,
+    where the fitted classes make no band within reach of the exciton, and where that band holds
+    only sizes below the Yu calibration's 1.9 nm.
     """
     window = lam >= POPULATION_FIT_FROM_NM
     if window.sum() < 30:
@@ -359,7 +361,11 @@ def nc_population(lam, a, exciton_nm, families, msc_fwhm_nm, path_length_cm, hom
             f"the NC band reaches the fit's blue edge ({POPULATION_FIT_FROM_NM:g} nm): the size moments count small NCs "
             "that the fit cannot tell from the cluster bands; read the concentration and dispersion as upper estimates"
         )
-    return _population_moments(weights, low, high)
+    moments = _population_moments(weights, low, high)
+    if not moments:
+        warnings.append(f"no NC population fit: the band at {_ENVELOPE_NM[nearest]:.1f} nm holds only sizes below "
+                        f"{YU_CALIBRATED_DIAMETER_NM[0]:g} nm, the smallest the Yu calibration covers")
+    return moments
 
 
 def _band_region(envelope, peak) -> tuple[int, int]:

@@ -98,10 +98,12 @@ class KineticParameters:
     carries on as a regular NC instead of closing the shell, at 280 °C; the rest climbs to the
     shell, and the step back down from it loses the same share (its Gibbs–Thomson balance stays).
     Off (0) in the defaults, searched by ``docs/calibrate_twin.py`` (docs/sim.md, "Kinetics");
-    0 ≤ β < 1.
+    0 ≤ β < 1. β is the share at every monomer concentration where the branch is first order in
+    the monomer, and at 1 mM otherwise (:attr:`regular_branch_monomer_order`).
     Palencia et al. 2020, Scheme 1: in the window "nuclei → 403 → 437 and 403 → NC". A regular NC
     is born in the smallest NC class, from the family's cluster and the monomer it lacks, by the
-    same surface law as every rung (``0`` leaves CdSe-465 as the only way into NCs)."""
+    same surface law as every rung, times ([M]/1 mM)^(order − 1) above first order (``0`` leaves
+    CdSe-465 as the only way into NCs)."""
     ea_regular_branch_j_per_mol: float = 0.0
     """Activation energy of the regular branch's odds β/(1 − β), J mol⁻¹ (the odds scale as
     exp(−Ea/R·(1/T − 1/T_ref))). A negative value makes the branch win the cooler the stream:
@@ -109,9 +111,9 @@ class KineticParameters:
     compounds, which rearrange into their MSC with activated first-order kinetics (seed SI) and
     are not otherwise in the twin."""
     regular_branch_monomer_order: float = 1.0
-    """Order in the monomer of the regular branch (≥ 1). 1: the branch takes the share β of the
-    family's growth at every monomer concentration. Above 1 the branch grows with the monomer as
-    [M]^(order − 1) against the climb to the closed shell, β being its share at 1 mM: a cluster fed
+    """Order in the monomer of the regular branch, 1 ≤ order ≤ 4. 1: the branch takes the share β of
+    the family's growth at every monomer concentration. Above 1 its odds against the climb to the
+    closed shell scale as ([M]/1 mM)^(order − 1), β being its share at 1 mM: a cluster fed
     monomer faster than its magic structure closes grows on as a regular crystal (Palencia et al.
     2020: below the window the monomer left after a slow nucleation grows the clusters into NCs,
     in the window the depleted monomer leaves them in CdSe-437)."""

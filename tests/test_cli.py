@@ -35,6 +35,21 @@ def test_help_lists_every_command():
         assert autolab(command, "--help").returncode == 0
 
 
+def test_a_metric_prints_as_a_chemist_reads_it():
+    """`measure` and `analyze` print floats (numpy's too) to five significant digits and a long list
+    of numbers as its length, but every sentence of a long list of warnings."""
+    import numpy as np
+
+    from autolab.cli.point import metric_text
+
+    assert metric_text(437.123456789) == "437.12"
+    assert metric_text(np.float32(0.123456789)) == "0.12346"
+    assert (metric_text(3), metric_text(True), metric_text(None)) == ("3", "True", "None")
+    assert metric_text(list(np.linspace(0.0, 1.0, 7))) == "[7 values]"
+    warnings = [f"warning {i}: the fit reached its limit" for i in range(8)]
+    assert metric_text(warnings) == str(warnings)
+
+
 def test_a_usage_error_points_to_the_help_of_the_command_that_was_typed(tmp_path):
     """A subcommand's hint names the whole command (`autolab queue start`), which can be typed as it is."""
     top = autolab("measure", "--nucleation-temperature-c", "hot", "--growth-temperature-c", "280", "--residence-time-s", "14")

@@ -135,6 +135,8 @@ def test_the_regular_branch_keeps_the_balance_of_the_step_to_the_closed_shell():
 
 #: The same with the branch second order in the monomer (a share β of CdSe-403's growth at 1 mM).
 REGULAR_BRANCH_ORDER_2 = replace(REGULAR_BRANCH, regular_branch_monomer_order=2.0)
+#: And of a fractional order, as the calibration searches it (1–3).
+REGULAR_BRANCH_ORDER_1_5 = replace(REGULAR_BRANCH, regular_branch_monomer_order=1.5)
 
 
 def test_a_second_order_branch_grows_with_the_monomer_against_the_climb_to_the_shell():
@@ -167,8 +169,8 @@ def test_a_branch_order_outside_1_to_4_is_refused_in_one_line(order):
         replace(DEFAULT_PARAMETERS, regular_branch_monomer_order=order)
 
 
-@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH, REGULAR_BRANCH_ORDER_2],
-                         ids=["defaults", "regular-branch", "regular-branch-order-2"])
+@pytest.mark.parametrize("params", [DEFAULT_PARAMETERS, REGULAR_BRANCH, REGULAR_BRANCH_ORDER_2, REGULAR_BRANCH_ORDER_1_5],
+                         ids=["defaults", "regular-branch", "regular-branch-order-2", "regular-branch-order-1.5"])
 def test_analytic_jacobian_matches_finite_differences(params):
     """The integrator trusts kinetics.jac; check it column by column against the rhs (growth and dissolution)."""
     from autolab.sim.kinetics import _model
@@ -401,7 +403,7 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
 
 
 def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
-    """--start FILE takes the fourteen searched fields under "params" of a search's output (the
+    """--start FILE takes the fifteen searched fields under "params" of a search's output (the
     fields it does not search stay the defaults): its --report is that twin's, and the defaults
     written out the same way report exactly what --report alone does."""
     import dataclasses

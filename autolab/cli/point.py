@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import sys
 
 import click
@@ -88,11 +89,14 @@ def warn_if_extrapolated(reactor, values) -> None:
 
 
 def metric_text(value) -> str:
-    """A metric as a table shows it: a float to five significant digits, a list of more than six values as its length."""
-    if isinstance(value, list) and len(value) > 6:
+    """A metric as a table shows it: a float to five significant digits, a list of more than six numbers as its length.
+
+    Lists of sentences (warnings, notes) are printed whole.
+    """
+    if isinstance(value, list) and len(value) > 6 and all(isinstance(v, numbers.Real) for v in value):
         return f"[{len(value)} values]"
-    if isinstance(value, float):
-        return f"{value:.5g}"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):  # numpy's floats too
+        return f"{float(value):.5g}"
     return str(value)
 
 
