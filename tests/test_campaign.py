@@ -656,6 +656,38 @@ def test_cli_campaign_over_the_default_space_spends_its_budget(tmp_path):
     assert len(find_runs(open_catalog(tmp_path / "cat"), plan_name="measure_point", campaign_id=out["campaign_id"])) == 12
 
 
+def demo_campaign_arguments(catalog, report) -> list[str]:
+    """The ``autolab campaign`` arguments of scripts/demo, its catalog and report folder replaced."""
+    import shlex
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[1] / "scripts" / "demo").read_text()
+    command = re.search(r"^autolab campaign (.*?[^\\])$", script.replace("\\\n", " "), flags=re.M).group(1)
+    words = shlex.split(command.replace('"$catalog"', str(catalog)).replace('"$root/autolab-data/report"', str(report)))
+    assert str(catalog) in words, words
+    assert str(report) in words, words
+    return words
+
+
+@pytest.mark.slow
+def test_the_demo_campaign_stays_inside_the_twins_validity_domain(tmp_path):
+    """scripts/demo's campaign, with a smaller budget: every point it measures lies in the twin's
+    validity domain (1.5–14 s, growth ≤ nucleation; docs/sim.md), so no row says "twin extrapolated"."""
+    words = demo_campaign_arguments(tmp_path / "cat", tmp_path / "rep")
+    words[words.index("--budget") + 1] = "8"
+    result = subprocess.run([sys.executable, "-m", "autolab", "campaign", *words, "--json"],
+                            capture_output=True, text=True, timeout=400, check=False)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    points = [r.metadata["start"] for r in find_runs(open_catalog(tmp_path / "cat"), plan_name="measure_point", campaign_id=out["campaign_id"])]
+    assert len(points) == 8
+    assert sum(not p["design_point"] for p in points) >= 2  # the model chose some of them
+    assert [p["extrapolated_because"] for p in points] == [[]] * 8
+    for p in points:
+        assert 1.5 <= p["residence_time_s"] <= 14.0, p
+        assert p["growth_temperature_c"] <= p["nucleation_temperature_c"], p
+
+
 def test_a_budget_within_the_initial_design_is_a_logged_warning_and_a_note(caplog):
     with caplog.at_level("WARNING", logger="autolab.campaign"):
         campaign = Campaign(LIMITS, "msc437", budget=5, manager=uvvis_only())
