@@ -154,9 +154,12 @@ class CampaignProgress:
         self._task = self._progress.add_task("campaign", total=self._campaign["budget"], completed=done)
         self._progress.start()
         verb = "resumes" if doc.get("campaign_role") == "resume" else "starts"
-        self.console.print(f"campaign {doc['campaign_id']} {verb}: {self._campaign['objective']}, budget {self._campaign['budget']}, {done} done")
+        # soft_wrap: a line longer than the console stays one line (a uid or a note is never split, logs grep whole)
+        self.console.print(f"campaign {doc['campaign_id']} {verb}: {self._campaign['objective']}, budget {self._campaign['budget']}, {done} done",
+                           soft_wrap=True)
         self.console.print(
-            f"{'#':>4} " + " ".join(f"{c.column:>11}" for c in CONDITIONS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}"
+            f"{'#':>4} " + " ".join(f"{c.column:>11}" for c in CONDITIONS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}",
+            soft_wrap=True,
         )
 
     def _point(self, doc: dict, note: str | None = None) -> None:
@@ -171,14 +174,14 @@ class CampaignProgress:
         best = "—" if campaign["best"] is None else f"{campaign['best']:.4g}"
         kind = {True: "design", False: "model"}.get(doc.get("design_point"), "")
         row = f"{campaign['done']:>4} {cells} {kind:>7} {shown:>14} {best:>10}" + (f"  ({note})" if note else "")
-        self.console.print(row, markup=False, highlight=False)
+        self.console.print(row, markup=False, highlight=False, soft_wrap=True)
         if self._progress is not None:
             self._progress.update(self._task, completed=campaign["done"])
 
     def _finish(self, doc: dict) -> None:
         self._close_bar()
         self.last_summary = CampaignSummary.from_record(doc.get("campaign_summary") or {}, doc["campaign_id"])
-        self.console.print(str(self.last_summary))
+        self.console.print(str(self.last_summary), markup=False, highlight=False, soft_wrap=True)
         self._campaign = None
 
     def _close_bar(self) -> None:

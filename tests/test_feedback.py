@@ -215,3 +215,31 @@ def test_a_campaign_row_of_a_twin_point_outside_its_validity_domain_says_so():
     assert "extrapolated" not in lines[2]
     assert lines[3].split()[:6] == ["2", "280", "270", "20", "design", "0.08"]
     assert lines[3].endswith("(twin extrapolated: residence_time_s=20 s is outside 1.5–14 s)")
+
+
+def test_on_an_80_column_console_a_row_and_the_summary_each_stay_one_line():
+    """Output that is not a terminal (a log, a pipe) is 80 columns to rich: a long row, note or
+    summary is one line all the same, so a run uid or a reason is never split and a log greps whole."""
+    settings = {"objective": "msc437", "direction": "maximize", "budget": 1}
+    outside = {"nucleation_temperature_c": 240.0, "growth_temperature_c": 297.694, "residence_time_s": 20.0}
+    campaign_id = "a75e68f4-8ccd-4f07-b571-1069869b6271"
+    run_uid = "ebd9ce5a-30e5-4ca5-b7a7-d55a3700b229"
+    reasons = ["residence_time_s=20 s is outside 1.5–14 s",
+               "growth_temperature_c=297.694 °C is above nucleation_temperature_c=240 °C and above 230 °C"]
+    _, text = shown_progress((
+        {"plan_name": "autonomous_campaign", "campaign_role": "start", "campaign_id": campaign_id, "campaign_settings": settings,
+         "points_done": 0},
+        {"plan_name": "measure_point", "campaign_id": campaign_id, "uid": "m1", "extrapolated": True, "extrapolated_because": reasons,
+         **outside},
+        {"plan_name": "analysis", "campaign_id": campaign_id, "analysis_of": "m1", "objective_value": 0.07047, "design_point": False,
+         **outside},
+        {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": campaign_id,
+         "campaign_summary": {"objective": "msc437", "best": outside, "best_value": 0.07047, "best_run_uid": run_uid, "n_runs": 1,
+                              "budget": 1, "stop_reason": "budget spent"}},
+    ), width=80)
+    lines = text.splitlines()
+    assert lines[0] == f"campaign {campaign_id} starts: msc437, budget 1, 0 done"
+    assert lines[2].split()[:6] == ["1", "240", "297.7", "20", "model", "0.07047"]
+    assert lines[2].endswith(f"(twin extrapolated: {'; '.join(reasons)})")
+    assert len(lines[2]) > 80
+    assert any(line.endswith(f"; run {run_uid}") for line in lines), lines
