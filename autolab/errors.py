@@ -71,10 +71,12 @@ def check_range(field: str, value: float, low: float, high: float, unit: str, *,
         if _is_bool(value):  # True would pass as 1 (a queue item typed by hand)
             raise TypeError
         number = float(value)
+        if number != number:  # NaN
+            raise ValueError
     except (TypeError, ValueError):
         msg = f"{field}={value!r} is not a number; allowed range is {low:g}–{high:g} {unit}"
         raise LimitError(msg) from None
-    if number != number or not low <= number <= high:  # NaN fails both comparisons
+    if not low <= number <= high:
         where = f"the {what} allowed range" if what else "the allowed range"
         msg = f"{field}={value!r} is outside {where} {low:g}–{high:g} {unit}"
         raise LimitError(msg)

@@ -99,8 +99,8 @@ class Conditions:
         for name in ("nucleation_temperature_c", "growth_temperature_c", "residence_time_s", "nucleation_time_s",
                      "cd_precursor_mm", "se_precursor_mm"):
             value = getattr(self, name)
-            if (value is not None or name in _REQUIRED) and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-                msg = f"{name}={value!r} is not a number"
+            if (value is not None or name in _REQUIRED) and (isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value):
+                msg = f"{name}={value!r} is not a number"  # NaN included
                 raise ValueError(msg)
         low, high = TEMPERATURE_RANGE_C
         for name in ("nucleation_temperature_c", "growth_temperature_c"):

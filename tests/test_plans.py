@@ -42,7 +42,7 @@ def test_check_limits_catches_a_hand_made_out_of_range_move(RE, reactor):
         ((280, -5, 14.0), "growth_temperature_c=-5 is outside the growth oven's allowed range 20–350 °C"),
         ((280, 280, -1.0), "residence_time_s=-1.0 is outside the pumps' allowed range 0.625–600 s"),
         ((280, 280, 0.1), "residence_time_s=0.1 is outside the pumps' allowed range 0.625–600 s"),
-        ((280, 280, float("nan")), "residence_time_s=nan is outside"),
+        ((280, 280, float("nan")), "residence_time_s=nan is not a number; allowed range is 0.625–600 s"),
         ((280, 280, True), "residence_time_s=True is not a number; allowed range is 0.625–600 s"),  # a queue item's True is not 1 s
     ],
 )
