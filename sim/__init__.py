@@ -52,6 +52,7 @@ __all__ = [
     "outside_domain",
     "simulate",
     "simulate_many",
+    "solvent_state",
     "steady_state",
     "yu_diameter_nm",
     "yu_wavelength_nm",
@@ -177,6 +178,22 @@ def _steady_state(t_nuc, t_growth, residence, nucleation_time, params, cd_mm, se
     # The lamellar precursor mesophase melts on heating and does not re-form within seconds.
     order = mesophase_order(max(t_nuc, t_growth) if residence > 0 else t_nuc)
     return replace(state, mesophase_order=order)
+
+
+def solvent_state(params: KineticParameters = DEFAULT_PARAMETERS) -> KineticState:
+    """Pure solvent: no precursor, monomer, clusters or NCs (on ``params``' NC radius grid).
+
+    What a reactor primed with solvent holds before the first point; the twin's flow cell mixes it
+    with each new product as any earlier product (:meth:`KineticState.mixed_with`).
+
+    >>> solvent_state().yield_fraction, solvent_state().cd_precursor_mm
+    (0.0, 0.0)
+    """
+    cold = steady_state(Conditions(25.0, 25.0, 0.0, 0.0), params)
+    return KineticState(
+        precursor_mm=0.0, monomer_mm=0.0, msc_mm=dict.fromkeys(cold.msc_mm, 0.0), nc_radius_nm=cold.nc_radius_nm,
+        nc_mm=np.zeros_like(cold.nc_mm), precursor0_mm=0.0,
+    )
 
 
 def truth_of(state: KineticState) -> dict:

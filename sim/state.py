@@ -117,5 +117,7 @@ class KineticState:
 
     @property
     def yield_fraction(self) -> float:
-        """Fraction of the precursor converted into solid CdSe (MSCs and NCs)."""
+        """Fraction of the precursor converted into solid CdSe (MSCs and NCs); 0 for pure solvent (no precursor)."""
+        if self.precursor0_mm <= 0.0:
+            return 0.0
         return (self.units_in_msc_mm + self.units_in_nc_mm) / self.precursor0_mm

@@ -683,6 +683,10 @@ def test_the_demo_campaign_stays_inside_the_twins_validity_domain(tmp_path):
     assert len(points) == 8
     assert sum(not p["design_point"] for p in points) >= 2  # the model chose some of them
     assert [p["extrapolated_because"] for p in points] == [[]] * 8
+    from autolab.catalog import measurements, run_summaries
+
+    rows = run_summaries(measurements(open_catalog(tmp_path / "cat")))  # what `autolab runs --json` lists: each point's campaign
+    assert [row["campaign_id"] for row in rows] == [out["campaign_id"]] * 8
     for p in points:
         assert 1.5 <= p["residence_time_s"] <= 14.0, p
         assert p["growth_temperature_c"] <= p["nucleation_temperature_c"], p

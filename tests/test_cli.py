@@ -155,6 +155,9 @@ def test_measure_prints_its_metrics_and_analysis_run_and_analyze_prints_the_run_
     assert printed["uvvis.msc_families"] == "['CdSe-437']"
     assert float(printed["uvvis.nc_exciton_nm"]) == pytest.approx(analysis["metrics"]["uvvis"]["nc_exciton_nm"], rel=1e-4)
     assert float(printed["saxs.radius_nm"]) == pytest.approx(analysis["metrics"]["saxs"]["radius_nm"], rel=1e-4)
+    # A session's first point: the reactor was primed with solvent, so no room-temperature precursor
+    # mesophase is left in the flow cell to show Bragg peaks at 280 °C.
+    assert printed["saxs.mesophase"] == "False"
     # --standby-flow-ul-min 0 stopped the pumps while the heaters moved; the point's start document says so.
     assert client[uid].metadata["start"]["standby_flow_ul_min"] == 0.0
 

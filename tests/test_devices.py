@@ -113,19 +113,30 @@ def test_describe_gives_shapes_and_units(reactor):
 
 
 def test_flow_cell_shows_old_product_until_flushed(reactor):
-    """Right after a change the flow cell still holds the old (unreacted) mixture."""
-    wait_status(reactor.nucleation_heater.set(280), timeout=1)
-    wait_status(reactor.growth_oven.set(280), timeout=1)
-    flows = reactor.flow_rates_for(14.0)
-    wait_status(reactor.cd_pump.set(flows["cd_pump"]), timeout=1)
-    wait_status(reactor.se_pump.set(flows["se_pump"]), timeout=1)
-    early = reactor.sample_at_flow_cell()
-    wait_status(reactor.flush.trigger(), timeout=1)
-    late = reactor.sample_at_flow_cell()
-    assert reactor.flushed_volumes() >= 3.0
-    assert early.precursor_mm > 5.0  # mostly the room-temperature precursor
-    assert late.precursor_mm < 1.0
-    assert late.yield_fraction > 0.5  # steady product at 280 °C / 14 s (twin yield ≈ 0.63)
+    """The reactor starts primed with solvent (what the reference and the SAXS background are taken
+    on); right after a change the flow cell still holds what was there before, until flushed."""
+    def run_at(temperature_c):
+        wait_status(reactor.nucleation_heater.set(temperature_c), timeout=1)
+        wait_status(reactor.growth_oven.set(temperature_c), timeout=1)
+        flows = reactor.flow_rates_for(14.0)
+        wait_status(reactor.cd_pump.set(flows["cd_pump"]), timeout=1)
+        wait_status(reactor.se_pump.set(flows["se_pump"]), timeout=1)
+        early = reactor.sample_at_flow_cell()
+        wait_status(reactor.flush.trigger(), timeout=1)
+        assert reactor.flushed_volumes() >= 3.0
+        return early, reactor.sample_at_flow_cell()
+
+    solvent = reactor.sample_at_flow_cell()
+    assert (solvent.precursor0_mm, solvent.cd_precursor_mm, solvent.units_in_nc_mm) == (0.0, 0.0, 0.0)
+    early, hot = run_at(280)
+    assert early.precursor0_mm < 1.0  # mostly the solvent
+    assert hot.precursor0_mm > 9.9  # 99.4 % new after three volumes
+    assert hot.yield_fraction > 0.5  # steady product at 280 °C / 14 s
+    assert hot.cd_precursor_mm * hot.mesophase_order < 1e-6  # no ordered precursor left to scatter
+    early, cold = run_at(25)
+    assert early.yield_fraction > 0.5  # mostly the 280 °C product
+    assert cold.precursor_mm > 9.0  # unreacted precursor at room temperature
+    assert cold.mesophase_order > 0.9
 
 
 def test_flush_without_flow_fails_with_clear_reason(reactor):

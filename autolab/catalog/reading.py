@@ -199,10 +199,11 @@ def _condition_ranges(conditions: dict | None) -> dict[str, tuple[float, float]]
 
 
 def run_summaries(runs: Iterable) -> list[dict]:
-    """One flat row per run for tables: uid, time, plan, conditions, exit status (:data:`UNFINISHED` without a stop), campaign role.
+    """One flat row per run for tables: uid, time, plan, conditions, exit status (:data:`UNFINISHED` without a stop), campaign.
 
-    ``campaign_role`` is None but for a campaign's record runs (``start``, ``resume``, ``failed_point``,
-    ``summary``), which ``autolab runs --all`` shows beside the plan name.
+    ``campaign_id`` is the campaign a run belongs to (its points, their analyses and its records;
+    None outside a campaign). ``campaign_role`` is None but for a campaign's record runs (``start``,
+    ``resume``, ``failed_point``, ``summary``), which ``autolab runs --all`` shows beside the plan name.
     """
     rows = []
     for run in runs:
@@ -219,6 +220,7 @@ def run_summaries(runs: Iterable) -> list[dict]:
                 "exit_status": stop.get("exit_status", UNFINISHED),
                 # A campaign's record runs: "start", "resume", "failed_point" or "summary" (the record's own status is not the campaign's).
                 "campaign_role": start.get("campaign_role"),
+                "campaign_id": start.get("campaign_id"),
             }
         )
     return rows

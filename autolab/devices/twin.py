@@ -294,8 +294,8 @@ class TwinFlowReactor(FlowReactor):
         self.rng = rng
         self.params = params
         self._lock = threading.RLock()
-        # The reactor starts full of unreacted precursor mixture at room temperature.
-        self._before = sim.steady_state(sim.Conditions(25.0, 25.0, 0.0, 0.0), params)
+        # The reactor starts primed with solvent, as the spectrometer's reference and the SAXS background are taken on it.
+        self._before = sim.solvent_state(params)
         self._segment = None  # (conditions key, steady state, dispensed µL at start)
         super().__init__(prefix, name=name, **kwargs)
         oven_ul = float(self.growth_oven_volume_ul.get())
