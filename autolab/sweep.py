@@ -248,7 +248,7 @@ class SweepSpec:
                 if self.budget <= n_initial:
                     msg = (
                         f"budget={self.budget} does not exceed the initial design of {n_initial} point(s) "
-                        f"({task['setting']}); give budget ≥ {n_initial + 1} or a smaller initial_design"
+                        f"({task['setting']}); give budget ≥ {n_initial + 1} or a smaller initial_design (--initial-design)"
                     )
                     raise LimitError(msg)
                 _campaign(task, reactor)

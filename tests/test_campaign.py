@@ -697,7 +697,7 @@ def test_a_budget_within_the_initial_design_is_a_logged_warning_and_a_note(caplo
         campaign = Campaign(LIMITS, "msc437", budget=5, manager=uvvis_only())
     # The default design for three inputs: max(5, 3·3 + 1) = 10, at most a quarter of the budget but never below 5.
     message = ("budget=5 does not exceed the initial design of 5 point(s) over 3 input(s), so every point is a "
-               "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design")
+               "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design (--initial-design)")
     assert [r.getMessage() for r in caplog.records] == [message]
     assert campaign.summary()["notes"] == [message]
     caplog.clear()
@@ -717,7 +717,7 @@ def test_cli_warns_in_one_line_and_draws_no_model_when_the_model_chose_no_point(
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines() == [
         "autolab: warning: budget=3 does not exceed the initial design of 5 point(s) over 1 input(s), so every point is a "
-        "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design"
+        "space-filling design point and the GP model chooses none; give a budget above 5 or a smaller initial_design (--initial-design)"
     ]
     out = json.loads(result.stdout)
     assert out["n_runs"] == 3

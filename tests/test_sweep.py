@@ -60,7 +60,7 @@ def test_a_budget_within_the_design_and_an_unknown_objective_are_refused_before_
 
     reactor = make_twin_reactor(seed=0)
     with pytest.raises(LimitError, match=r"^budget=5 does not exceed the initial design of 5 point\(s\) \(objective=msc437\); "
-                                         r"give budget ≥ 6 or a smaller initial_design"):
+                                         r"give budget ≥ 6 or a smaller initial_design \(--initial-design\)"):
         SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 5}).check(reactor)
     SweepSpec.from_mapping({"objective": "msc437", "seeds": "0-1", "budget": 6}).check(reactor)  # 5 design points, 1 chosen
     with pytest.raises(LimitError, match="objective='size' is not provided by any plugin"):
@@ -77,7 +77,7 @@ def test_a_budget_within_the_design_is_one_line_on_the_command_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "autolab: error: budget=5 does not exceed the initial design of 5 point(s) (objective=msc437); "
-        "give budget ≥ 6 or a smaller initial_design"
+        "give budget ≥ 6 or a smaller initial_design (--initial-design)"
     ]
 
 

@@ -185,7 +185,7 @@ class Campaign:
             self.notes.append(
                 f"budget={budget} does not exceed the initial design of {n_initial} point(s) over {len(space)} "
                 f"input(s), so every point is a space-filling design point and the GP model chooses none; "
-                f"give a budget above {n_initial} or a smaller initial_design"
+                f"give a budget above {n_initial} or a smaller initial_design (--initial-design)"
             )
         for note in self.notes:
             logger.warning(note)
