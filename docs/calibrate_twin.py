@@ -311,7 +311,7 @@ def _first_population(x0, spread: float, size: int, seed: int) -> np.ndarray:
     return np.clip(drawn, low, high)
 
 
-def _read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameters:
+def read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameters:
     """The parameter set under ``"params"`` in ``path``, or a one-line refusal naming the file."""
     try:
         values = json.loads(path.read_text())["params"]
@@ -352,7 +352,7 @@ def main(argv=None) -> int:
         parser.error(f"--time-limit-s={args.time_limit_s:g}: must be > 0 seconds")
     if not 0.0 <= args.spread <= 1.0:
         parser.error(f"--spread={args.spread:g}: must be in 0–1 (a fraction of each range)")
-    start_params = DEFAULT_PARAMETERS if args.start is None else _read_start(parser, args.start)
+    start_params = DEFAULT_PARAMETERS if args.start is None else read_start(parser, args.start)
     if args.report:
         print(json.dumps(report(start_params), indent=1, default=float))
         return 0

@@ -284,3 +284,29 @@ def test_read_fig1_counts_the_marginal_facts_seed_by_seed():
     refused = subprocess.run([sys.executable, str(script), "--seed-rates", "0"], capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode == 2
     assert "--seed-rates=0: must be ≥ 1" in refused.stderr
+
+
+def test_read_fig1_reads_a_searchs_twin_with_start(tmp_path):
+    """docs/read_fig1.py --start FILE reads the twin of a calibration output: with CdSe-437's
+    closed shell wide open (φ₂₈₀ = 1) no window panel reaches 0.05 AU in any seed, where the
+    defaults reach it in every seed; a file without "params" is refused in one line."""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from autolab.sim import DEFAULT_PARAMETERS
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "read_fig1.py"
+    open_shell = tmp_path / "open_shell.json"
+    open_shell.write_text(json.dumps({"params": dataclasses.asdict(dataclasses.replace(DEFAULT_PARAMETERS, closed_shell_factor=1.0))}))
+    out = subprocess.run([sys.executable, str(script), "--start", str(open_shell), "--seed-rates", "2"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "window_strongest_0.05_au: fails in 2 of 2 seeds (at {270: 2, 280: 2, 290: 2, 300: 2})" in out.stdout.splitlines()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"loss": 1.0}')
+    refused = subprocess.run([sys.executable, str(script), "--start", str(bad)], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2
+    assert f'--start={bad}: not a calibration output with every searched field under "params"' in refused.stderr.strip().splitlines()[-1]
