@@ -49,8 +49,8 @@ def nc_exciton_nm(state: KineticState, min_fraction: float = 0.02) -> float | No
     NCs count when they hold at least ``min_fraction`` of the CdSe; the maximum is that of the
     sum of the classes' first-exciton bands, so it sits slightly red of λ(mean D).
     """
-    if state.units_in_nc_mm < min_fraction * state.precursor0_mm:
-        return None
+    if state.units_in_nc_mm <= 0.0 or state.units_in_nc_mm < min_fraction * state.precursor0_mm:
+        return None  # pure solvent has no precursor, and no NCs either
     envelope = nc_absorbance(state, _FINE_NM, first_exciton_only=True)
     return float(_FINE_NM[np.argmax(envelope)])
 
@@ -87,7 +87,9 @@ def saxs_volume_fractions(state: KineticState) -> dict[str, float]:
 
 
 def saxs_resolved_fraction(state: KineticState) -> float:
-    """Fraction of the CdSe in particles SAXS resolves (d ≥ 1.6 nm: CdSe-403 and up, and NCs)."""
+    """Fraction of the CdSe in particles SAXS resolves (d ≥ 1.6 nm: CdSe-403 and up, and NCs); 0 for pure solvent."""
+    if state.precursor0_mm <= 0.0:
+        return 0.0
     _, units, conc = _resolved_particles(state)
     return float((conc * units).sum() / state.precursor0_mm)
 

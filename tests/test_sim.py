@@ -503,3 +503,23 @@ def test_the_truths_exciton_lies_red_of_the_maximum_the_uvvis_plugin_reads():
         result = simulate(Conditions(*conditions))
         read = analyze_spectrum(result.wavelength_nm, result.absorbance)["nc_exciton_nm"]
         assert 0.0 <= result.truth["nc_exciton_nm"] - read <= 10.0, (conditions, result.truth["nc_exciton_nm"], read)
+
+
+def test_pure_solvent_has_no_particles_exciton_or_yield():
+    """sim.solvent_state (what the twin reactor is primed with): its truth holds nothing — no NC
+    exciton, no SAXS radius, a yield of 0, no resolved share — and its spectra are the blank's."""
+    from autolab.sim.observables import saxs_resolved_fraction
+
+    solvent = sim.solvent_state()
+    truth = sim.render(solvent).truth
+    assert truth["nc_exciton_nm"] is None
+    assert truth["saxs_mean_radius_nm"] is None
+    assert truth["msc_families_present"] == []
+    assert truth["yield_fraction"] == 0.0
+    assert truth["nc_concentration_mm"] == 0.0
+    assert saxs_resolved_fraction(solvent) == 0.0
+    # Half solvent, half product: the product's species at half their concentration, its yield unchanged.
+    product = sim.steady_state(Conditions(280, 280, 14.0))
+    half = solvent.mixed_with(product, 0.5)
+    assert half.msc_mm["CdSe-437"] == pytest.approx(product.msc_mm["CdSe-437"] / 2)
+    assert half.yield_fraction == pytest.approx(product.yield_fraction)
