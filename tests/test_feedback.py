@@ -217,9 +217,10 @@ def test_a_campaign_row_of_a_twin_point_outside_its_validity_domain_says_so():
     assert lines[3].endswith("(twin extrapolated: residence_time_s=20 s is outside 1.5–14 s)")
 
 
-def test_on_an_80_column_console_a_row_and_the_summary_each_stay_one_line():
-    """Output that is not a terminal (a log, a pipe) is 80 columns to rich: a long row, note or
-    summary is one line all the same, so a run uid or a reason is never split and a log greps whole."""
+def test_on_a_narrow_console_every_line_of_the_table_and_the_summary_stays_one_line():
+    """Output that is not a terminal (a log, a pipe) is 80 columns to rich: a long start line,
+    header, row, note or summary is one line all the same, so a run uid or a reason is never split
+    and a log greps whole."""
     settings = {"objective": "msc437", "direction": "maximize", "budget": 1}
     outside = {"nucleation_temperature_c": 240.0, "growth_temperature_c": 297.694, "residence_time_s": 20.0}
     campaign_id = "a75e68f4-8ccd-4f07-b571-1069869b6271"
@@ -236,9 +237,10 @@ def test_on_an_80_column_console_a_row_and_the_summary_each_stay_one_line():
         {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": campaign_id,
          "campaign_summary": {"objective": "msc437", "best": outside, "best_value": 0.07047, "best_run_uid": run_uid, "n_runs": 1,
                               "budget": 1, "stop_reason": "budget spent"}},
-    ), width=80)
+    ), width=60)  # narrower than the start line (78 characters) and the header (74)
     lines = text.splitlines()
     assert lines[0] == f"campaign {campaign_id} starts: msc437, budget 1, 0 done"
+    assert lines[1].split() == ["#", "T_nuc", "°C", "T_growth", "°C", "t_res", "s", "kind", "msc437", "best"]
     assert lines[2].split()[:6] == ["1", "240", "297.7", "20", "model", "0.07047"]
     assert lines[2].endswith(f"(twin extrapolated: {'; '.join(reasons)})")
     assert len(lines[2]) > 80

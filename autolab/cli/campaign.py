@@ -65,7 +65,7 @@ def campaign(
     \b
     Examples:
       autolab campaign --objective msc437 --budget 25 --seed 0
-      autolab campaign --bound nucleation_temperature_c=260:320 --bound residence_time_s=1.5:20:log --fix growth_temperature_c=280
+      autolab campaign --bound nucleation_temperature_c=280:320 --bound residence_time_s=1.5:14:log --fix growth_temperature_c=270
       autolab campaign --constraint "growth_temperature_c <= nucleation_temperature_c" --cost-aware
       autolab campaign --resume 3f2a9c1e-…
     """
