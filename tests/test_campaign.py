@@ -691,7 +691,7 @@ def test_the_demo_campaign_stays_inside_the_twins_validity_domain(tmp_path):
     assert [p["extrapolated_because"] for p in points] == [[]] * 8
     from autolab.catalog import measurements, run_summaries
 
-    rows = run_summaries(measurements(open_catalog(tmp_path / "cat")))  # what `autolab runs --json` lists: each point's campaign
+    rows = run_summaries(measurements(open_catalog(tmp_path / "cat")).values())  # what `autolab runs --json` lists: each point's campaign
     assert [row["campaign_id"] for row in rows] == [out["campaign_id"]] * 8
     for p in points:
         assert 1.5 <= p["residence_time_s"] <= 14.0, p
