@@ -157,10 +157,11 @@ class CampaignProgress:
         # soft_wrap: a line longer than the console stays one line (a uid or a note is never split, logs grep whole)
         self.console.print(f"campaign {doc['campaign_id']} {verb}: {self._campaign['objective']}, budget {self._campaign['budget']}, {done} done",
                            soft_wrap=True)
-        self.console.print(
-            f"{'#':>4} " + " ".join(f"{c.column:>11}" for c in CONDITIONS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}",
-            soft_wrap=True,
-        )
+        if done < self._campaign["budget"]:  # a resume of a spent budget measures nothing: no table under the line
+            self.console.print(
+                f"{'#':>4} " + " ".join(f"{c.column:>11}" for c in CONDITIONS) + f" {'kind':>7} {self._campaign['objective']:>14} {'best':>10}",
+                soft_wrap=True,
+            )
 
     def _point(self, doc: dict, note: str | None = None) -> None:
         campaign = self._campaign

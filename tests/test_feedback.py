@@ -245,3 +245,19 @@ def test_on_a_narrow_console_every_line_of_the_table_and_the_summary_stays_one_l
     assert lines[2].endswith(f"(twin extrapolated: {'; '.join(reasons)})")
     assert len(lines[2]) > 80
     assert any(line.endswith(f"; run {run_uid}") for line in lines), lines
+
+
+def test_resuming_a_spent_campaign_shows_its_line_and_summary_without_an_empty_table():
+    settings = {"objective": "msc437", "direction": "maximize", "budget": 2}
+    conditions = {"nucleation_temperature_c": 290.0, "growth_temperature_c": 270.0, "residence_time_s": 9.0}
+    _, text = shown_progress((
+        {"plan_name": "autonomous_campaign", "campaign_role": "resume", "campaign_id": "c1", "campaign_settings": settings,
+         "points_done": 2, "points_tried": 2, "best_value_so_far": 0.11},
+        {"plan_name": "autonomous_campaign", "campaign_role": "summary", "campaign_id": "c1",
+         "campaign_summary": {"objective": "msc437", "best": conditions, "best_value": 0.11, "best_run_uid": "r1", "n_runs": 2,
+                              "budget": 2, "stop_reason": "budget spent"}},
+    ))
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("campaign ━")]
+    assert lines[0] == "campaign c1 resumes: msc437, budget 2, 2 done"
+    assert not any(line.split()[:1] == ["#"] for line in lines), lines
+    assert lines[1].startswith("campaign c1: 2/2 points, budget spent")
