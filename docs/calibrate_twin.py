@@ -8,21 +8,23 @@ The search is scipy's differential evolution over :data:`SPACE` (log-rates, acti
 the nucleation barrier's surface energy, the solubility, the surface energy, CdSe-437's closed
 shell φ₂₈₀, E_shell and the regular branch β₂₈₀, E_β and its order in the monomer of
 ``autolab.sim.parameters.KineticParameters``), started from the current defaults or from an
-earlier search's output (``--start FILE``; ``--spread``: the first population drawn around the
+earlier search's output (``--start FILE``, whose unsearched numeric fields — :data:`HELD`, the
+growth exponent among them — the search holds at the file's values; ``--spread``: the first population drawn around the
 start, that fraction of each range as the standard deviation; 0: a Latin hypercube over the whole
 space with the start in it). Its loss counts the **fitted** facts the twin misses as the tests
 read them (:func:`fact_verdicts`): each
-noisy spectrum (default noise, search seeds 10–17; the tests read seeds 0–5) read by the
+noisy spectrum (default noise, search seeds 10–17, and 10–41 for the single detection at 260 °C / 4.5 s; the tests read seeds 0–5) read by the
 independent reader ``tests/spectrum_reader.py``, each fact held or not by the test's own rule —
 Fig. 1's window panels resolved at every growth step, standing out (the panels outside it read at
 the steps below) and rising over the top three growth temperatures, CdSe-437 absent outside the
 window at growth 0, 30, 60 and 90 °C below the chamber, regular NCs at 14 s below the window and
 none at 260 °C / 4.5 s, Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and
-350 °C / 7.6 s with the TEM diameter. A missed fact costs 1, plus :data:`GUIDE` times a continuous
+350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps along three lines of conditions (no step of 0.05 AU or
+more, so that the window cannot end in a cliff at an edge the other facts leave unread). A missed fact costs 1, plus :data:`GUIDE` times a continuous
 measure of how far it is missed (or how narrowly it holds), so that the search can move between
 equally many misses. The **predicted** facts never enter it: the outside panels at the growth steps
-between those, nucleation in the oven after a cold chamber, no jumps between neighbouring
-conditions, the NC spread at 350 °C — and every fact on the tests' own seeds. The winning
+between those, nucleation in the oven after a cold chamber, the yield without jumps between
+neighbouring conditions, the NC spread at 350 °C — and every fact on the tests' own seeds. The winning
 parameters are copied by hand into ``KineticParameters``; ``--report`` prints each fitted fact's
 verdict and, on the twin's noise-free ``truth``, each fitted and predicted fact's miss
 (docs/sim.md, "Fitted and predicted").
@@ -80,6 +82,14 @@ PRESENT_AU = 0.05
 #: spectra the tests (``measure`` with seeds 0–5) never read. Eight, more than the tests' six, so that a fact the
 #: search holds by luck in a few noise draws is less likely to pass it.
 SEARCH_SEEDS = tuple(range(10, 18))
+#: Noise seeds for "no NC exciton at 260 °C / 4.5 s", a fact that hangs on one detection in one spectrum: a twin whose
+#: exciton the reader finds there in one seed of four holds it on eight seeds one time in ten, and on these 32 almost never.
+#: (Its kinetics are one point, so the 24 more spectra cost about 0.25 s of an evaluation's 2.5 s.)
+MARGINAL_SEEDS = tuple(range(10, 42))
+#: Readings of that exciton among the 32 the search tolerates. The defaults show it in 3 seeds of 200 (1.5 %; they hold the
+#: tests' six seeds 91 % of the time), two of them among these 32, and miss "at most 2 of 32" 1 % of the time; a twin
+#: at 10 % misses it 60 % of the time, at 25 % (8 readings expected) almost always.
+MARGINAL_TOLERATED = 2
 #: Weight of the continuous guide beside the count of missed facts (each guide is capped at 20).
 GUIDE = 0.05
 #: The miss of an exciton or a diameter the twin does not have at all (no NCs), in the report's
@@ -174,10 +184,10 @@ def predicted_terms(params: KineticParameters) -> dict[str, float]:
     return terms
 
 
-def _spectra(state):
-    """The noisy absorbance of ``state`` once per search seed, on the default wavelength grid."""
+def _spectra(state, seeds=SEARCH_SEEDS):
+    """The noisy absorbance of ``state`` once per noise seed (the search seeds), on the default wavelength grid."""
     clean = absorbance(state, DEFAULT_WAVELENGTH_NM)
-    return [add_detector_noise(clean, np.random.default_rng([seed, 7]), 0.1) for seed in SEARCH_SEEDS]
+    return [add_detector_noise(clean, np.random.default_rng([seed, 7]), 0.1) for seed in seeds]
 
 
 def _heights_437(state):
@@ -234,22 +244,39 @@ def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
     return verdicts
 
 
+#: The lines along which CdSe-437 must change smoothly (``tests/test_sim_facts.py``'s no-jumps test): (nucleation °C,
+#: growth °C) points 10 °C apart — chamber 20–350 °C before a 280 and a 350 °C oven, oven 150–350 °C after a 280 °C chamber.
+JUMP_LINES = (*(tuple((t, oven) for t in range(20, 360, 10)) for oven in (280, 350)), tuple((280, t) for t in range(150, 360, 10)))
+#: The largest change of the CdSe-437 band (AU, the twin's own) between neighbouring points of a line.
+JUMP_AU = 0.05
+
+
+def _msc437_jumps(params) -> tuple[bool, float]:
+    """The no-jumps test's CdSe-437 rule on :data:`JUMP_LINES`: (missed?, guide)."""
+    steps = [abs(band_absorbance(_point(params, *b, 14.0), "CdSe-437") - band_absorbance(_point(params, *a, 14.0), "CdSe-437"))
+             for line in JUMP_LINES for a, b in itertools.pairwise(line)]
+    return max(steps) >= JUMP_AU, sum(max(step - 0.8 * JUMP_AU, 0.0) / 0.01 for step in steps)
+
+
 def fact_verdicts(params: KineticParameters) -> dict[str, tuple[bool, float]]:
     """Each fitted fact as the tests read it on the search seeds: name → (missed?, guide ≥ 0)."""
     verdicts = _fig1_verdicts(params)
+    verdicts["no_msc437_jumps"] = _msc437_jumps(params)
     for t in (240, 250, 260):
         state = _point(params, t, t, 14.0)
         red = sum(e is None or e <= 480.0 for e in _excitons(state))
         share = state.units_in_nc_mm / state.precursor0_mm
         verdicts[f"ncs_at_14s_{t}"] = (red > 0 or share < 0.1, 0.3 * red + 3.0 * _log_short(share, 0.12))
     early = _point(params, 260, 260, 4.5)
-    spectra = _spectra(early)
+    spectra = _spectra(early, MARGINAL_SEEDS)
     excitons = [reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a) for a in spectra]
     red = sum(e is not None and e > 480.0 for e in excitons)
-    near = sum(max(e - 470.0, 0.0) / 10.0 for e in excitons if e is not None)  # how narrowly it holds: read within 10 nm of 480
-    verdicts["no_ncs_260c_4.5s"] = (red > 0, 0.3 * red + near + 20.0 * max(early.units_in_nc_mm / early.precursor0_mm - 0.05, 0.0) ** 2)
+    # how narrowly it holds: read within 10 nm of 480, per search seed's worth of spectra
+    near = sum(max(e - 470.0, 0.0) / 10.0 for e in excitons if e is not None) * len(SEARCH_SEEDS) / len(MARGINAL_SEEDS)
+    share = early.units_in_nc_mm / early.precursor0_mm
+    verdicts["no_ncs_260c_4.5s"] = (red > MARGINAL_TOLERATED, 0.3 * red + near + 20.0 * max(share - 0.05, 0.0) ** 2)
     for t, least in ((260, 1), (280, 1), (350, 2)):
-        at_4_5s = spectra if t == 260 else _spectra(_point(params, t, t, 4.5))
+        at_4_5s = spectra[: len(SEARCH_SEEDS)] if t == 260 else _spectra(_point(params, t, t, 4.5))
         short = sum(max(least - len(reader.msc_families(DEFAULT_WAVELENGTH_NM, a)), 0) for a in at_4_5s)
         verdicts[f"figs2_families_{t}"] = (short > 0, 0.3 * short)
     for t, residence_s, target_nm in ((280, 4.5, 490.0), (280, 14.0, 527.0), (350, 7.6, 572.0)):
@@ -277,11 +304,13 @@ def fact_loss(verdicts: dict[str, tuple[bool, float]]) -> float:
 #: The loss of a point the search could not score: the kinetics failed there, or it came after the deadline.
 UNSCORED = 1e3
 _DEADLINE = [math.inf]
+#: The parameter set whose unsearched fields (the growth exponent, the chamber's volume …) a search keeps.
+_BASE = [DEFAULT_PARAMETERS]
 
 
-def _configure(deadline: float = math.inf):
-    """Set the search's wall-clock deadline (``time.time()``) in this process."""
-    _DEADLINE[0] = deadline
+def _configure(deadline: float = math.inf, base: KineticParameters = DEFAULT_PARAMETERS):
+    """Set the search's wall-clock deadline (``time.time()``) and its held fields' source in this process."""
+    _DEADLINE[0], _BASE[0] = deadline, base
 
 
 def loss(x) -> float:
@@ -289,7 +318,7 @@ def loss(x) -> float:
     if time.time() > _DEADLINE[0]:
         return UNSCORED
     try:
-        return fact_loss(fact_verdicts(to_params(x)))
+        return fact_loss(fact_verdicts(to_params(x, _BASE[0])))
     except (RuntimeError, ValueError, FloatingPointError):
         return UNSCORED
 
@@ -311,12 +340,18 @@ def _first_population(x0, spread: float, size: int, seed: int) -> np.ndarray:
     return np.clip(drawn, low, high)
 
 
+#: Unsearched numeric fields a start file may set; the search holds them at the file's values (the defaults' where absent).
+HELD = tuple(field.name for field in dataclasses.fields(KineticParameters)
+             if field.name not in NAMES and isinstance(getattr(DEFAULT_PARAMETERS, field.name), float))
+
+
 def read_start(parser: argparse.ArgumentParser, path: Path) -> KineticParameters:
-    """The parameter set under ``"params"`` in ``path``, or a one-line refusal naming the file."""
+    """The parameter set under ``"params"`` in ``path`` — its searched fields and its :data:`HELD` ones — or a one-line refusal naming the file."""
     try:
         values = json.loads(path.read_text())["params"]
         given = {**OPTIONAL, **values}
         start = {name: float(given[name]) for name in NAMES}
+        start.update({name: float(values[name]) for name in HELD if name in values})
     except (OSError, ValueError, KeyError, TypeError) as error:
         parser.error(f"--start={path}: not a calibration output with every searched field under \"params\" ({error!r})")
     for name, low, high, log in SPACE:
@@ -361,15 +396,15 @@ def main(argv=None) -> int:
     def stop_at_deadline(*_):
         return time.time() > deadline
 
-    _configure(deadline)
+    _configure(deadline, start_params)
     x0 = np.clip(to_x(start_params), *np.array(bounds()).T)
     size = args.population * len(SPACE)
     start = {"init": _first_population(x0, args.spread, size, args.seed)} if args.spread else {"x0": x0}
-    with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(deadline,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(args.processes, initializer=_configure, initargs=(deadline, start_params)) as pool:
         result = differential_evolution(loss, bounds(), popsize=args.population, maxiter=args.generations, seed=args.seed,
                                         workers=pool.map, updating="deferred", polish=False, callback=stop_at_deadline, **start)
     scored = result.fun < UNSCORED
-    params = to_params(result.x) if scored else start_params
+    params = to_params(result.x, start_params) if scored else start_params
     print(json.dumps({**report(params), "params": dataclasses.asdict(params)}, indent=1, default=float))
     if time.time() > deadline:
         found = f"the output is the best point so far, loss {result.fun:.4g}" if scored else \

@@ -405,9 +405,10 @@ def test_a_calibration_cannot_meet_the_no_nc_facts_by_making_no_ncs_anywhere():
 
 
 def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
-    """--start FILE takes the fifteen searched fields under "params" of a search's output (the
-    fields it does not search stay the defaults): its --report is that twin's, and the defaults
-    written out the same way report exactly what --report alone does."""
+    """--start FILE takes the fifteen searched fields under "params" of a search's output, and the
+    numeric fields it does not search (the growth exponent …) where the file has them, else the
+    defaults': its --report is that twin's, the defaults written out the same way report exactly
+    what --report alone does, and a search from it holds the file's growth exponent."""
     import dataclasses
     import json
 
@@ -423,6 +424,43 @@ def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
     report = json.loads(_calibrate("--start", str(moved), "--report").stdout)
     assert report["loss"] == pytest.approx(calibrate.fact_loss(calibrate.fact_verdicts(other)))
     assert report["loss"] != pytest.approx(json.loads(plain.stdout)["loss"])
+    steep = dataclasses.replace(DEFAULT_PARAMETERS, growth_exponent=4.0)
+    held = tmp_path / "n4.json"
+    held.write_text(json.dumps({"params": dataclasses.asdict(steep)}))
+    assert "growth_exponent" in calibrate.HELD
+    assert "growth_exponent" not in calibrate.NAMES
+    start = calibrate.read_start(None, held)
+    assert start == steep
+    calibrate._configure(base=start)
+    try:
+        assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(calibrate.fact_loss(calibrate.fact_verdicts(steep)))
+        assert calibrate.to_params(calibrate.to_x(DEFAULT_PARAMETERS), start).growth_exponent == 4.0
+    finally:
+        calibrate._configure()
+
+
+def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_smooth_msc437():
+    """Two fitted facts a search could otherwise meet by luck or by a cliff:
+
+    - "no NCs at 260 °C / 4.5 s" is read on 32 noise seeds, of which at most two may show an NC
+      exciton red of 480 nm. Nucleation at 300 instead of 385 kJ mol⁻¹ (20 % of the CdSe in NCs
+      there) shows it in several, so the fact is missed; the defaults hold it;
+    - CdSe-437 changes by less than 0.05 AU between neighbouring conditions of the no-jumps test's
+      three lines. A closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹)
+      ends the window in a cliff, so the fact is missed; the defaults hold it with nothing to spare
+      the guide."""
+    calibrate = _calibration_module()
+    assert len(calibrate.MARGINAL_SEEDS) == 32
+    assert calibrate.MARGINAL_TOLERATED == 2
+    early_ncs = replace(DEFAULT_PARAMETERS, ea_nucleation_j_per_mol=300e3)
+    assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
+    defaults = calibrate.fact_verdicts(DEFAULT_PARAMETERS)
+    assert not defaults["no_ncs_260c_4.5s"][0]
+    assert defaults["no_msc437_jumps"] == (False, 0.0)
+    cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
+    missed, guide = calibrate._msc437_jumps(cliff)
+    assert missed
+    assert guide > 1.0
 
 
 def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_point():
