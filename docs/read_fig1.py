@@ -19,9 +19,9 @@ outside the window (the edges 260 and 310 °C excepted), every window panel's st
 fails and where.
 
 ``--start FILE`` reads the twin whose parameters are under ``"params"`` in FILE (an output of
-``docs/calibrate_twin.py``) instead of the defaults: a search scores its facts on eight seeds of its
-own, so a fact that fails in one seed of five can hold on all of them by luck; ``--seed-rates``
-shows it.
+``docs/calibrate_twin.py``) instead of the defaults: a search scores most facts on eight seeds of its
+own (the 260 °C / 4.5 s detection on 32, two readings tolerated), so a fact that fails in one seed
+of five can hold on all of them by luck; ``--seed-rates`` shows it.
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ FIG1_NUCLEATION_C = tuple(range(240, 360, 10))
 FIG1_GROWTH_BELOW_C = tuple(range(0, 100, 10))
 #: The panels in which Palencia et al. see CdSe-437 at 14 s ("270 °C ≤ T ≤ 300 °C").
 FIG1_WINDOW_C = (270, 280, 290, 300)
+#: Lines of neighbouring (nucleation °C, growth °C) conditions, 10 °C apart, along which yield and CdSe-437 must change
+#: smoothly at 14 s: the chamber 20–350 °C before a 280 and a 350 °C oven, and the oven 150–350 °C after a 280 °C chamber.
+NEIGHBOUR_LINES = (
+    tuple((t, 280) for t in range(20, 360, 10)),
+    tuple((t, 350) for t in range(20, 360, 10)),
+    tuple((280, t) for t in range(150, 360, 10)),
+)
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
 FIG2_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
 

@@ -408,7 +408,8 @@ def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
     """--start FILE takes the fifteen searched fields under "params" of a search's output, and the
     numeric fields it does not search (the growth exponent …) where the file has them, else the
     defaults': its --report is that twin's, the defaults written out the same way report exactly
-    what --report alone does, and a search from it holds the file's growth exponent."""
+    what --report alone does, the search's loss scores a point with the file's growth exponent once
+    configured with it as its base, and a held field that is not a finite number ≥ 0 is one line."""
     import dataclasses
     import json
 
@@ -431,36 +432,56 @@ def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
     assert "growth_exponent" not in calibrate.NAMES
     start = calibrate.read_start(None, held)
     assert start == steep
-    calibrate._configure(base=start)
+    steep_loss = calibrate.fact_loss(calibrate.fact_verdicts(steep))
+    assert steep_loss != pytest.approx(json.loads(plain.stdout)["loss"])
+    calibrate._configure(base=start)  # as the search's main process and each worker (the pool's initializer) do
     try:
-        assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(calibrate.fact_loss(calibrate.fact_verdicts(steep)))
-        assert calibrate.to_params(calibrate.to_x(DEFAULT_PARAMETERS), start).growth_exponent == 4.0
+        assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(steep_loss)
     finally:
         calibrate._configure()
+    assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(json.loads(plain.stdout)["loss"])
+    for value, says in (("NaN", "growth_exponent=nan"), ('"four"', "growth_exponent='four'")):
+        bad = tmp_path / "bad_held.json"
+        bad.write_text(held.read_text().replace('"growth_exponent": 4.0', f'"growth_exponent": {value}'))
+        refused = _calibrate("--start", str(bad), "--report")
+        assert refused.returncode == 2
+        assert f"{says} must be a finite number ≥ 0 (a field the search holds)" in refused.stderr.strip().splitlines()[-1]
 
 
 def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_smooth_msc437():
     """Two fitted facts a search could otherwise meet by luck or by a cliff:
 
     - "no NCs at 260 °C / 4.5 s" is read on 32 noise seeds, of which at most two may show an NC
-      exciton red of 480 nm. Nucleation at 300 instead of 385 kJ mol⁻¹ (20 % of the CdSe in NCs
-      there) shows it in several, so the fact is missed; the defaults hold it;
+      exciton red of 480 nm. The defaults show it in two of them and in none of the eight search
+      seeds, so they hold it; nucleation at 300 instead of 385 kJ mol⁻¹ (20 % of the CdSe in NCs
+      there) shows it in more, so the fact is missed;
     - CdSe-437 changes by less than 0.05 AU between neighbouring conditions of the no-jumps test's
-      three lines. A closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹)
-      ends the window in a cliff, so the fact is missed; the defaults hold it with nothing to spare
-      the guide."""
+      three lines. The defaults' steps stay below 0.04 AU (guide 0); a closed shell that opens
+      steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹) ends the window in a cliff, so the fact
+      is missed."""
+    from autolab.sim import DEFAULT_WAVELENGTH_NM
+    from tests import spectrum_reader
+
     calibrate = _calibration_module()
+    assert calibrate.MARGINAL_SEEDS[:8] == calibrate.SEARCH_SEEDS
     assert len(calibrate.MARGINAL_SEEDS) == 32
-    assert calibrate.MARGINAL_TOLERATED == 2
-    early_ncs = replace(DEFAULT_PARAMETERS, ea_nucleation_j_per_mol=300e3)
-    assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
+    early = calibrate._point(DEFAULT_PARAMETERS, 260, 260, 4.5)
+    red = [e is not None and e > 480.0 for e in (spectrum_reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a)
+                                                 for a in calibrate._spectra(early, calibrate.MARGINAL_SEEDS))]
+    assert sum(red) == calibrate.MARGINAL_TOLERATED == 2
+    assert not any(red[:8])
     defaults = calibrate.fact_verdicts(DEFAULT_PARAMETERS)
     assert not defaults["no_ncs_260c_4.5s"][0]
+    assert defaults["no_ncs_260c_4.5s"][1] >= 0.3 * 2 * 8 / 32
+    early_ncs = replace(DEFAULT_PARAMETERS, ea_nucleation_j_per_mol=300e3)
+    assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
     assert defaults["no_msc437_jumps"] == (False, 0.0)
+    assert calibrate.fitted_terms(DEFAULT_PARAMETERS)["msc437_without_jumps"] == 0.0
     cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
     missed, guide = calibrate._msc437_jumps(cliff)
     assert missed
     assert guide > 1.0
+    assert calibrate.fitted_terms(cliff)["msc437_without_jumps"] > 0.0
 
 
 def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_point():

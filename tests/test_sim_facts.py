@@ -181,9 +181,9 @@ def test_no_jumps_between_neighbouring_conditions():
         state = steady_state(Conditions(t_nuc, t_growth, 14.0))
         return state.yield_fraction, band_absorbance(state, "CdSe-437")
 
-    lines = [[point(t, oven) for t in range(20, 360, 10)] for oven in (280, 350)]
-    lines.append([point(280, t) for t in range(150, 360, 10)])
-    for line in lines:
+    from autolab.sim.facts import NEIGHBOUR_LINES
+
+    for line in ([point(*conditions) for conditions in line] for line in NEIGHBOUR_LINES):
         for (y0, b0), (y1, b1) in itertools.pairwise(line):
             assert abs(y1 - y0) < 0.15
             assert abs(b1 - b0) < 0.05
