@@ -253,8 +253,8 @@ JUMP_AU = 0.05
 
 def _msc437_steps(params) -> list[float]:
     """The CdSe-437 band's change (AU, ``truth``) between neighbours of ``autolab.sim.facts.NEIGHBOUR_LINES`` at 14 s."""
-    return [abs(band_absorbance(_point(params, *b, 14.0), "CdSe-437") - band_absorbance(_point(params, *a, 14.0), "CdSe-437"))
-            for line in NEIGHBOUR_LINES for a, b in itertools.pairwise(line)]
+    bands = [[band_absorbance(_point(params, *conditions, 14.0), "CdSe-437") for conditions in line] for line in NEIGHBOUR_LINES]
+    return [abs(b - a) for line in bands for a, b in itertools.pairwise(line)]
 
 
 def _msc437_jumps(params) -> tuple[bool, float]:
