@@ -39,14 +39,21 @@ def test_heater_status_finishes_only_after_ramp_and_settle_time():
 
 
 def test_heater_readback_ramps_in_scaled_time():
-    clock = SimClock(time_scale=0.001)  # 1000× real time
+    clock = SimClock(time_scale=0.01)  # 100× real time
     heater = SimHeater(name="h", clock=clock, rng=np.random.default_rng(0))
-    heater.ramp_rate_c_per_min.put(600.0)  # 10 °C/s: 100 °C takes 10 s simulated, 10 ms real
+    heater.ramp_rate_c_per_min.put(600.0)  # 10 °C/s: 100 °C takes 10 s simulated, 0.1 s real
+    t_set = clock.now()
     status = heater.set(125.0)
-    assert not status.done
+    # The readback follows the ramp at the clock's time of reading, whatever the machine's load:
+    # bracket the read between two clock readings (5σ of the 0.1 °C sensor noise either side).
+    t_before = clock.now()
     first = heater.readback.get()
-    assert 25.0 <= first < 125.0
+    t_after = clock.now()
+    low = min(125.0, 25.0 + 10.0 * (t_before - t_set)) - 0.5
+    high = 25.0 + 10.0 * (t_after - t_set) + 0.5 if t_after - t_set < 10.0 else 125.0 + 2.0 + 0.5
+    assert low <= first <= high
     wait_status(status, timeout=5)
+    assert clock.now() - t_set >= 10.0  # the status waited for the simulated ramp
     assert heater.readback.get() == pytest.approx(125.0, abs=1.0)
 
 
