@@ -20,9 +20,10 @@ Fig. 1's window panels resolved at every growth step, standing out (the panels o
 the steps below) and rising over the top three growth temperatures, CdSe-437 absent outside the
 window at growth 0, 30, 60 and 90 °C below the chamber, regular NCs at 14 s below the window and
 none at 260 °C / 4.5 s, Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and
-350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps along three lines of conditions (no step of 0.05 AU or
-more, so that the window cannot end in a cliff at an edge the other facts leave unread). A missed fact costs 1, plus :data:`GUIDE` times a continuous
-measure of how far it is missed (or how narrowly it holds), so that the search can move between
+350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps (no step of 0.05 AU or more) along three lines of
+conditions wherever Fig. 1 does not switch it (``autolab.sim.facts.msc437_smooth_steps``: inside the region the paper
+explored, not across the window's edges), so that the window cannot end in a cliff where the paper has none. A missed
+fact costs 1, plus :data:`GUIDE` times a continuous measure of how far it is missed (or how narrowly it holds), so that the search can move between
 equally many misses. The **predicted** facts never enter it: the outside panels at the growth steps
 between those, nucleation in the oven after a cold chamber, the yield without jumps between
 neighbouring conditions, the NC spread at 350 °C — and every fact on the tests' own seeds. The winning
@@ -48,7 +49,7 @@ from scipy.optimize import differential_evolution
 
 from autolab.materials import MSC_FAMILIES
 from autolab.sim import DEFAULT_WAVELENGTH_NM, Conditions, steady_state
-from autolab.sim.facts import NEIGHBOUR_LINES
+from autolab.sim.facts import NEIGHBOUR_LINES, msc437_smooth_steps
 from autolab.sim.observables import band_absorbance, nc_exciton_nm
 from autolab.sim.optics import absorbance, add_detector_noise
 from autolab.sim.parameters import DEFAULT_PARAMETERS, KineticParameters
@@ -252,9 +253,14 @@ JUMP_AU = 0.05
 
 
 def _msc437_steps(params) -> list[float]:
-    """The CdSe-437 band's change (AU, ``truth``) between neighbours of ``autolab.sim.facts.NEIGHBOUR_LINES`` at 14 s."""
-    bands = [[band_absorbance(_point(params, *conditions, 14.0), "CdSe-437") for conditions in line] for line in NEIGHBOUR_LINES]
-    return [abs(b - a) for line in bands for a, b in itertools.pairwise(line)]
+    """The CdSe-437 band's change (AU, ``truth``) at 14 s over the steps of ``autolab.sim.facts.msc437_smooth_steps``."""
+    steps = []
+    for line in NEIGHBOUR_LINES:
+        pairs = msc437_smooth_steps(line)
+        points = sorted({i for pair in pairs for i in pair})
+        band = {i: band_absorbance(_point(params, *line[i], 14.0), "CdSe-437") for i in points}
+        steps += [abs(band[j] - band[i]) for i, j in pairs]
+    return steps
 
 
 def _msc437_jumps(params) -> tuple[bool, float]:

@@ -19,15 +19,37 @@ FIG1_NUCLEATION_C = tuple(range(240, 360, 10))
 FIG1_GROWTH_BELOW_C = tuple(range(0, 100, 10))
 #: The panels in which Palencia et al. see CdSe-437 at 14 s ("270 °C ≤ T ≤ 300 °C").
 FIG1_WINDOW_C = (270, 280, 290, 300)
-#: Lines of neighbouring (nucleation °C, growth °C) conditions, 10 °C apart, along which yield and CdSe-437 must change
-#: smoothly at 14 s: the chamber 20–350 °C before a 280 and a 350 °C oven, and the oven 150–350 °C after a 280 °C chamber.
+#: Lines of neighbouring (nucleation °C, growth °C) conditions, 10 °C apart, along which the yield must change smoothly
+#: at 14 s (and CdSe-437 on the steps of :func:`msc437_smooth_steps`): the chamber 20–350 °C before a 280 and a 350 °C
+#: oven, and the oven 150–350 °C after a 280 °C chamber.
 NEIGHBOUR_LINES = (
     tuple((t, 280) for t in range(20, 360, 10)),
     tuple((t, 350) for t in range(20, 360, 10)),
     tuple((280, t) for t in range(150, 360, 10)),
 )
+#: Steps of the nucleation temperature (°C) across which Palencia's Fig. 1 switches CdSe-437 on or off at 14 s: absent at
+#: 250 °C, present at 270–300 °C, absent at 320 °C, with 260 and 310 °C the edges the paper leaves uncertain.
+FIG1_EDGE_STEPS_C = ((250, 260), (260, 270), (300, 310), (310, 320))
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
 FIG2_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
+
+
+def msc437_smooth_steps(line) -> list[tuple[int, int]]:
+    """Indices ``(i, i + 1)`` of the neighbours on ``line`` between which CdSe-437 must change smoothly.
+
+    Yield must change smoothly along the whole of each of :data:`NEIGHBOUR_LINES`; CdSe-437 only
+    where Palencia's Fig. 1 says nothing against it — both points inside the region the paper
+    explored (growth ≤ nucleation temperature) and the step not across one of the window's edges
+    (:data:`FIG1_EDGE_STEPS_C`), where the paper's band appears or vanishes within 10–20 °C of
+    nucleation temperature.
+    """
+    def explored(point):
+        return point[1] <= point[0]
+
+    def across_an_edge(a, b):
+        return a[0] != b[0] and tuple(sorted((a[0], b[0]))) in FIG1_EDGE_STEPS_C
+
+    return [(i, i + 1) for i in range(len(line) - 1) if explored(line[i]) and explored(line[i + 1]) and not across_an_edge(line[i], line[i + 1])]
 
 
 def _state(t_nuc, t_growth, residence, params):

@@ -455,10 +455,12 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
       exciton red of 480 nm. The defaults show it in two of them and in none of the eight search
       seeds, so they hold it; nucleation at 300 instead of 385 kJ mol⁻¹ (20 % of the CdSe in NCs
       there) shows it in more, so the fact is missed;
-    - CdSe-437 changes by less than 0.05 AU between neighbouring conditions of the no-jumps test's
-      three lines. The defaults' steps stay below 0.04 AU (guide 0); a closed shell that opens
-      steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹) ends the window in a cliff, so the fact
-      is missed."""
+    - CdSe-437 changes by less than 0.05 AU between the neighbouring conditions of the no-jumps
+      test's lines that ``msc437_smooth_steps`` keeps. The defaults' steps stay below 0.04 AU
+      (guide 0); a closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹)
+      ends the window in a cliff at its 310–320 °C edge, which Fig. 1 has too, so the fact holds;
+      one that opens above 320 °C (φ₂₈₀ 1e-4, E_shell 400 kJ mol⁻¹) drops the band from 0.10 to
+      0.02 AU between 320 and 330 °C, outside the window, so the fact is missed."""
     from autolab.sim import DEFAULT_WAVELENGTH_NM
     from tests import spectrum_reader
 
@@ -477,11 +479,15 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
     assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
     assert defaults["no_msc437_jumps"] == (False, 0.0)
     assert calibrate.fitted_terms(DEFAULT_PARAMETERS)["msc437_without_jumps"] == 0.0
-    cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
-    missed, guide = calibrate._msc437_jumps(cliff)
+    # A steep shell that ends the window in a cliff at its 310–320 °C edge, as Fig. 1 does (0.16 → 0.01 AU), holds it …
+    edge_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
+    assert calibrate._msc437_jumps(edge_cliff) == (False, 0.0)
+    # … and one whose cliff lies between 320 and 330 °C, beyond the edge (0.10 → 0.02 AU), misses it.
+    late_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-4, ea_closed_shell_j_per_mol=400e3)
+    missed, guide = calibrate._msc437_jumps(late_cliff)
     assert missed
     assert guide > 1.0
-    assert calibrate.fitted_terms(cliff)["msc437_without_jumps"] > 0.0
+    assert calibrate.fitted_terms(late_cliff)["msc437_without_jumps"] > 0.0
 
 
 def test_a_band_of_exactly_zero_meets_an_absent_fact_instead_of_failing_the_point():
