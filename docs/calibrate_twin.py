@@ -20,9 +20,9 @@ Fig. 1's window panels resolved at every growth step, standing out (the panels o
 the steps below) and rising over the top three growth temperatures, CdSe-437 absent outside the
 window at growth 0, 30, 60 and 90 °C below the chamber, regular NCs at 14 s below the window and
 none at 260 °C / 4.5 s, Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and
-350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps (no step of 0.05 AU or more) along three lines of
+350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps (no step of 0.05 AU or more) between neighbouring
 conditions wherever Fig. 1 does not switch it (``autolab.sim.facts.msc437_smooth_steps``: inside the region the paper
-explored, not across the window's edges), so that the window cannot end in a cliff where the paper has none. A missed
+explored, not across 260 → 270 or 300 → 310 °C), so that the window cannot end in a cliff where the paper has none. A missed
 fact costs 1, plus :data:`GUIDE` times a continuous measure of how far it is missed (or how narrowly it holds), so that the search can move between
 equally many misses. The **predicted** facts never enter it: the outside panels at the growth steps
 between those, nucleation in the oven after a cold chamber, the yield without jumps between
@@ -180,8 +180,8 @@ def predicted_terms(params: KineticParameters) -> dict[str, float]:
         terms[f"fig1_absent_between_steps_{t}"] = 2.0 * _log_short(0.1 * weakest, worst)
     for chamber_c in (20, 100, 150):
         terms[f"oven_nucleation_{chamber_c}"] = _log_short(_point(params, chamber_c, 350, 14.0).yield_fraction, 0.8)
-    yields = [_point(params, t, 350, 14.0).yield_fraction for t in range(20, 360, 10)]
-    terms["yield_without_jumps"] = sum(max(abs(b - a) - 0.15, 0.0) for a, b in itertools.pairwise(yields)) * 10.0
+    yields = [[_point(params, *conditions, 14.0).yield_fraction for conditions in line] for line in NEIGHBOUR_LINES]
+    terms["yield_without_jumps"] = sum(max(abs(b - a) - 0.15, 0.0) for line in yields for a, b in itertools.pairwise(line)) * 10.0
     spreads = [_point(params, 350, 350, t).nc_size_dispersion for t in (4.5, 7.6, 14.0, 30.0)]
     # The test's rule (tests/test_sim_facts.py): σ_d/⟨d⟩ never rises from one time to the next.
     terms["spread_does_not_widen_350c"] = 1e4 * sum(max(b - a, 0.0) ** 2 for a, b in itertools.pairwise(spreads))

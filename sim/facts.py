@@ -27,9 +27,10 @@ NEIGHBOUR_LINES = (
     tuple((t, 350) for t in range(20, 360, 10)),
     tuple((280, t) for t in range(150, 360, 10)),
 )
-#: Steps of the nucleation temperature (°C) across which Palencia's Fig. 1 switches CdSe-437 on or off at 14 s: absent at
-#: 250 °C, present at 270–300 °C, absent at 320 °C, with 260 and 310 °C the edges the paper leaves uncertain.
-FIG1_EDGE_STEPS_C = ((250, 260), (260, 270), (300, 310), (310, 320))
+#: Steps of the nucleation temperature (°C) across which Palencia's Fig. 1 switches CdSe-437 on or off at 14 s: each of
+#: the paper's three statements of the window ("270 °C ≤ T ≤ 300 °C", "260 °C < T ≤ 300 °C", "between 260 and 300 °C")
+#: has the band at 270 and 300 °C and none at 260 and 310 °C.
+FIG1_EDGE_STEPS_C = ((260, 270), (300, 310))
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
 FIG2_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
 
@@ -39,15 +40,16 @@ def msc437_smooth_steps(line) -> list[tuple[int, int]]:
 
     Yield must change smoothly along the whole of each of :data:`NEIGHBOUR_LINES`; CdSe-437 only
     where Palencia's Fig. 1 says nothing against it — both points inside the region the paper
-    explored (growth ≤ nucleation temperature) and the step not across one of the window's edges
-    (:data:`FIG1_EDGE_STEPS_C`), where the paper's band appears or vanishes within 10–20 °C of
-    nucleation temperature.
+    explored (growth ≤ nucleation temperature) and the step not one of the two across which the
+    paper's band appears or vanishes within 10 °C of nucleation temperature
+    (:data:`FIG1_EDGE_STEPS_C`). The step from 310 to 320 °C is kept: the band must already be
+    gone at 310 °C, not fall from the window's height between two panels that both lack it.
     """
     def explored(point):
         return point[1] <= point[0]
 
     def across_an_edge(a, b):
-        return a[0] != b[0] and tuple(sorted((a[0], b[0]))) in FIG1_EDGE_STEPS_C
+        return tuple(sorted((a[0], b[0]))) in FIG1_EDGE_STEPS_C
 
     return [(i, i + 1) for i in range(len(line) - 1) if explored(line[i]) and explored(line[i + 1]) and not across_an_edge(line[i], line[i + 1])]
 

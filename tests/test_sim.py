@@ -449,7 +449,7 @@ def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
 
 
 def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_smooth_msc437():
-    """Two fitted facts a search could otherwise meet by luck or by a cliff:
+    """Two fitted facts a search could otherwise meet by luck or by a cliff between two panels that lack the band:
 
     - "no NCs at 260 °C / 4.5 s" is read on 32 noise seeds, of which at most two may show an NC
       exciton red of 480 nm. The defaults show it in two of them and in none of the eight search
@@ -457,10 +457,10 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
       there) shows it in more, so the fact is missed;
     - CdSe-437 changes by less than 0.05 AU between the neighbouring conditions of the no-jumps
       test's lines that ``msc437_smooth_steps`` keeps. The defaults' steps stay below 0.04 AU
-      (guide 0); a closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-5, E_shell 700 kJ mol⁻¹)
-      ends the window in a cliff at its 310–320 °C edge, which Fig. 1 has too, so the fact holds;
-      one that opens above 320 °C (φ₂₈₀ 1e-4, E_shell 400 kJ mol⁻¹) drops the band from 0.10 to
-      0.02 AU between 320 and 330 °C, outside the window, so the fact is missed."""
+      (guide 0); a closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-4, E_shell 700 kJ mol⁻¹)
+      ends the window between 300 and 310 °C, as Fig. 1 does, so the fact holds; one that opens
+      10 °C later (φ₂₈₀ 1e-5) still has 0.16 AU at 310 °C and drops it by 320 °C, so the fact is
+      missed."""
     from autolab.sim import DEFAULT_WAVELENGTH_NM
     from tests import spectrum_reader
 
@@ -479,11 +479,11 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
     assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
     assert defaults["no_msc437_jumps"] == (False, 0.0)
     assert calibrate.fitted_terms(DEFAULT_PARAMETERS)["msc437_without_jumps"] == 0.0
-    # A steep shell that ends the window in a cliff at its 310–320 °C edge, as Fig. 1 does (0.16 → 0.01 AU), holds it …
-    edge_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
-    assert calibrate._msc437_jumps(edge_cliff) == (False, 0.0)
-    # … and one whose cliff lies between 320 and 330 °C, beyond the edge (0.10 → 0.02 AU), misses it.
-    late_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-4, ea_closed_shell_j_per_mol=400e3)
+    # A steep shell that ends the window between 300 and 310 °C, where Fig. 1 does (0.19 → 0.04 AU), holds it …
+    edge_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-4, ea_closed_shell_j_per_mol=700e3)
+    assert not calibrate._msc437_jumps(edge_cliff)[0]
+    # … and one that keeps 0.16 AU at 310 °C and drops it by 320 °C, two panels that both lack the band, misses it.
+    late_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
     missed, guide = calibrate._msc437_jumps(late_cliff)
     assert missed
     assert guide > 1.0

@@ -189,6 +189,20 @@ def test_no_jumps_between_neighbouring_conditions():
             assert abs(band_absorbance(states[j], "CdSe-437") - band_absorbance(states[i], "CdSe-437")) < 0.05, (line[i], line[j])
 
 
+def test_msc437_need_not_change_smoothly_only_where_fig1_switches_it_or_outside_palencias_region():
+    """The CdSe-437 steps the no-jumps rule reads: on the chamber line before a 280 °C oven, 280 → 290
+    → 300 and 310 → … → 350 °C (not 300 → 310, where Fig. 1's band vanishes; below 280 °C the oven
+    is hotter than the chamber); none on the line before a 350 °C oven; the oven 150–280 °C after a
+    280 °C chamber."""
+    from autolab.sim.facts import NEIGHBOUR_LINES, msc437_smooth_steps
+
+    kept = [[(line[i], line[j]) for i, j in msc437_smooth_steps(line)] for line in NEIGHBOUR_LINES]
+    chamber = [(280, 290), (290, 300), (310, 320), (320, 330), (330, 340), (340, 350)]
+    assert kept[0] == [((a, 280), (b, 280)) for a, b in chamber]
+    assert kept[1] == []
+    assert kept[2] == [((280, t), (280, t + 10)) for t in range(150, 280, 10)]
+
+
 def test_the_chamber_is_a_small_fraction_of_the_oven():
     """Palencia's "very low volume nucleation chamber": a tenth of the oven, so one flow gives 1.4 s
     in the chamber at 14 s; a point's chamber time follows its residence time."""
