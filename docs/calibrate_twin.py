@@ -18,7 +18,8 @@ independent reader ``tests/spectrum_reader.py``, each fact held or not by the te
 single detection at 260 °C / 4.5 s: at most two readings in 32 seeds, where the test allows none in six) —
 Fig. 1's window panels resolved at every growth step, standing out (the panels outside it read at
 the steps below) and rising over the top three growth temperatures, CdSe-437 absent outside the
-window at growth 0, 30, 60 and 90 °C below the chamber, regular NCs at 14 s below the window and
+window (at every growth step of the 240 and 250 °C panels, :data:`FULLY_READ_C`, and at 0, 30, 60 and 90 °C below the
+chamber in the 320–350 °C ones), regular NCs at 14 s below the window and
 none at 260 °C / 4.5 s, Fig. S2's families at 4.5 s, the NC excitons at 280 °C (4.5 and 14 s) and
 350 °C / 7.6 s with the TEM diameter, and CdSe-437 without jumps (no step of 0.05 AU or more) between neighbouring
 conditions wherever Fig. 1 does not switch it (``autolab.sim.facts.msc437_smooth_steps``: inside the region the paper
@@ -101,6 +102,15 @@ GUIDE = 0.05
 MISSING = 10.0
 WINDOW_C = (270, 280, 290, 300)
 OUTSIDE_C = (240, 250, 320, 330, 340, 350)
+#: The panels outside the window read at every growth step, as ``tests/test_sim_facts.py``'s fact
+#: "absent in the 240 °C panel and below the 250 °C diagonal" reads them; the others are read at
+#: 0, 30, 60 and 90 °C below the chamber (the steps between are predicted).
+FULLY_READ_C = (240, 250)
+
+
+def outside_steps(t: int) -> tuple[int, ...]:
+    """Growth steps (°C below the chamber) at which the search reads the outside panel ``t``."""
+    return tuple(range(0, 100, 10)) if t in FULLY_READ_C else (0, 30, 60, 90)
 
 
 def to_params(x, base: KineticParameters = DEFAULT_PARAMETERS) -> KineticParameters:
@@ -148,7 +158,7 @@ def fitted_terms(params: KineticParameters) -> dict[str, float]:
         terms[f"fig1_rises_with_growth_{t}"] += _log_short(bands[0], 0.015)
     weakest = max(min(bands[-1] for bands in window.values()), PRESENT_AU)
     for t in OUTSIDE_C:
-        for below in (0, 30, 60, 90):
+        for below in outside_steps(t):
             band = band_absorbance(_point(params, t, t - below, 14.0), "CdSe-437")
             terms[f"fig1_absent_{t}_{t - below}"] = 2.0 * _log_short(0.1 * weakest, band)
     for t in (240, 250, 260):
@@ -175,7 +185,7 @@ def predicted_terms(params: KineticParameters) -> dict[str, float]:
     """Misses of the predicted facts (each 0 when the fact holds); never part of the search's loss."""
     terms = {}
     weakest = max(min(band_absorbance(_point(params, t, t, 14.0), "CdSe-437") for t in WINDOW_C), PRESENT_AU)
-    for t in OUTSIDE_C:
+    for t in (t for t in OUTSIDE_C if t not in FULLY_READ_C):
         worst = max(band_absorbance(_point(params, t, t - below, 14.0), "CdSe-437") for below in (10, 20, 40, 50, 70, 80))
         terms[f"fig1_absent_between_steps_{t}"] = 2.0 * _log_short(0.1 * weakest, worst)
     for chamber_c in (20, 100, 150):
@@ -222,7 +232,7 @@ def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
     verdicts = {"fig1_window_resolved": (resolved_miss, resolved_guide)}
     outside, outside_truth = {}, {}
     for t in OUTSIDE_C:
-        for below in (0, 30, 60, 90):
+        for below in outside_steps(t):
             state = _point(params, t, t - below, 14.0)
             outside[(t, t - below)], outside_truth[(t, t - below)] = _heights_437(state), band_absorbance(state, "CdSe-437")
 

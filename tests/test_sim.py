@@ -380,6 +380,10 @@ def test_calibration_report_splits_fitted_from_predicted_facts():
     assert {"fig1_window_280", "exciton_280c_14s", "exciton_350c_7.6s"} <= set(report["fitted"])
     assert {"fig1_absent_between_steps_320", "oven_nucleation_20", "yield_without_jumps"} <= set(report["predicted"])
     assert not set(report["fitted"]) & set(report["predicted"])
+    # The 240 and 250 °C panels are fitted at every growth step, as the test of their absence reads them; 320–350 °C at four.
+    assert {f"fig1_absent_250_{t}" for t in range(160, 260, 10)} <= set(report["fitted"])
+    assert "fig1_absent_between_steps_250" not in report["predicted"]
+    assert "fig1_absent_330_320" not in report["fitted"]
     assert report["fitted_loss"] == pytest.approx(sum(report["fitted"].values()))
     met = ("fig1_window_270", "fig1_window_280", "fig1_absent_240_240", "fig1_absent_350_350")
     assert all(report["fitted"][k] < 0.01 for k in met), {k: report["fitted"][k] for k in met}
