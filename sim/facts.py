@@ -29,7 +29,7 @@ NEIGHBOUR_LINES = (
 )
 #: Steps of the nucleation temperature (°C) across which Palencia's Fig. 1 switches CdSe-437 on or off at 14 s: each of
 #: the paper's three statements of the window ("270 °C ≤ T ≤ 300 °C", "260 °C < T ≤ 300 °C", "between 260 and 300 °C")
-#: has the band at 270 and 300 °C and none at 260 and 310 °C.
+#: has the band at 270 and 300 °C, none has it at 310 °C, and the first two exclude 260 °C.
 FIG1_EDGE_STEPS_C = ((260, 270), (300, 310))
 #: Nucleation temperatures of Palencia's Fig. 2 (1.5 s, growth at 230 °C), °C.
 FIG2_NUCLEATION_C = (190, 200, 210, 220, 230, 240, 250, 260, 270, 280)
