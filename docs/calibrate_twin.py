@@ -50,7 +50,7 @@ from scipy.optimize import differential_evolution
 
 from autolab.materials import MSC_FAMILIES
 from autolab.sim import DEFAULT_WAVELENGTH_NM, Conditions, steady_state
-from autolab.sim.facts import NEIGHBOUR_LINES, msc437_smooth_steps
+from autolab.sim.facts import FIG1_GROWTH_BELOW_C, NEIGHBOUR_LINES, msc437_smooth_steps
 from autolab.sim.observables import band_absorbance, nc_exciton_nm
 from autolab.sim.optics import absorbance, add_detector_noise
 from autolab.sim.parameters import DEFAULT_PARAMETERS, KineticParameters
@@ -110,7 +110,7 @@ FULLY_READ_C = (240, 250)
 
 def outside_steps(t: int) -> tuple[int, ...]:
     """Growth steps (°C below the chamber) at which the search reads the outside panel ``t``."""
-    return tuple(range(0, 100, 10)) if t in FULLY_READ_C else (0, 30, 60, 90)
+    return FIG1_GROWTH_BELOW_C if t in FULLY_READ_C else (0, 30, 60, 90)
 
 
 def to_params(x, base: KineticParameters = DEFAULT_PARAMETERS) -> KineticParameters:
@@ -186,7 +186,8 @@ def predicted_terms(params: KineticParameters) -> dict[str, float]:
     terms = {}
     weakest = max(min(band_absorbance(_point(params, t, t, 14.0), "CdSe-437") for t in WINDOW_C), PRESENT_AU)
     for t in (t for t in OUTSIDE_C if t not in FULLY_READ_C):
-        worst = max(band_absorbance(_point(params, t, t - below, 14.0), "CdSe-437") for below in (10, 20, 40, 50, 70, 80))
+        between = (below for below in FIG1_GROWTH_BELOW_C if below not in outside_steps(t))
+        worst = max(band_absorbance(_point(params, t, t - below, 14.0), "CdSe-437") for below in between)
         terms[f"fig1_absent_between_steps_{t}"] = 2.0 * _log_short(0.1 * weakest, worst)
     for chamber_c in (20, 100, 150):
         terms[f"oven_nucleation_{chamber_c}"] = _log_short(_point(params, chamber_c, 350, 14.0).yield_fraction, 0.8)
@@ -218,7 +219,7 @@ def _fig1_verdicts(params) -> dict[str, tuple[bool, float]]:
     window, window_truth, resolved_miss, resolved_guide = {}, {}, False, 0.0
     for t in WINDOW_C:
         means, truth = [], []
-        for below in range(0, 100, 10):
+        for below in FIG1_GROWTH_BELOW_C:
             state = _point(params, t, t - below, 14.0)
             heights, band = _heights_437(state), band_absorbance(state, "CdSe-437")
             if min(heights) == 0.0:
