@@ -14,7 +14,8 @@ this output.
 ``--seed-rates N`` instead applies the rules of the facts that hang on single detections — no
 CdSe-437 in the 240 °C panel nor below the 250 °C diagonal, no reading above 0.02 AU in a panel
 outside the window (the edges 260 and 310 °C excepted), every window panel's strongest reading
-≥ 0.05 AU, no NC exciton red of 480 nm at 260 °C / 4.5 s — to one noise seed at a time, seeds
+≥ 0.05 AU, no NC exciton red of 480 nm at 260 °C / 4.5 s, the weak NC exciton at 280 °C / 4.5 s
+read within 8 nm of 490 nm — to one noise seed at a time, seeds
 100 to 100 + N − 1 (neither the tests' nor the calibration's), and prints in how many seeds each
 fails and where.
 
@@ -59,9 +60,9 @@ def seed_rates(count: int, params: KineticParameters = DEFAULT_PARAMETERS) -> di
     """Per marginal fact: in how many of ``count`` seeds (100 on) it fails, and at which points."""
     points = [(t, t - below) for t in FIG1_NUCLEATION_C for below in FIG1_GROWTH_BELOW_C]
     clean = {point: simulate(Conditions(*point, 14.0), params=params) for point in points}
-    early = simulate(Conditions(260, 260, 4.5), params=params)
+    early, exciton_280 = (simulate(Conditions(t, t, 4.5), params=params) for t in (260, 280))
     rates = {name: (0, Counter()) for name in ("absent_240_and_below_250", "outside_at_most_0.02_au", "window_strongest_0.05_au",
-                                               "no_nc_exciton_260c_4.5s")}
+                                               "no_nc_exciton_260c_4.5s", "exciton_280c_4.5s_within_8_nm_of_490")}
 
     def fail(name, where):
         if where:
@@ -79,6 +80,9 @@ def seed_rates(count: int, params: KineticParameters = DEFAULT_PARAMETERS) -> di
         noisy = measure(early, np.random.default_rng(seed))
         exciton = nc_exciton_nm(noisy.wavelength_nm, noisy.absorbance)
         fail("no_nc_exciton_260c_4.5s", [(260, 260)] if exciton is not None and exciton > 480.0 else [])
+        noisy = measure(exciton_280, np.random.default_rng(seed))
+        exciton = nc_exciton_nm(noisy.wavelength_nm, noisy.absorbance)
+        fail("exciton_280c_4.5s_within_8_nm_of_490", [(280, 280)] if exciton is None or abs(exciton - 490.0) > 8.0 else [])
     return rates
 
 
