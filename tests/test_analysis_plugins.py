@@ -9,6 +9,7 @@ from autolab import sim
 from autolab.plugins.kinetics import fit_first_order
 from autolab.plugins.saxs import analyze_pattern, detect_mesophase, fit_sphere, mcsas_distribution, sphere_intensity
 from autolab.plugins.uvvis import analyze_population, analyze_spectrum, msc_sizes
+from tests.chemistries import WITHOUT_BRANCH
 from tests.independent_spectra import first_excitonic_maximum
 
 HC = 1239.84198
@@ -65,18 +66,18 @@ def test_non_uniform_grid_gives_the_same_answer():
 
 
 def test_an_nc_count_that_reaches_the_cluster_region_is_flagged():
-    """Where nucleation still runs (320 and 300 °C at 4.5 s) the NC band fades into the cluster
-    region and noise there can inflate the number count: such answers carry a warning, and the
-    unflagged ones are within 25 % of the twin's concentration. Without noise the count is within
-    10 %: the spread is the noise's, not a bias. (The population fit is the deferred, model-based
-    analysis.)"""
+    """Where nucleation still runs (``tests.chemistries.WITHOUT_BRANCH``, 320 and 300 °C at 4.5 s) the NC band
+    fades into the cluster region and noise there can inflate the number count: such answers carry
+    a warning, and the unflagged ones are within 25 % of the twin's concentration. Without noise the
+    count is within 10 %: the spread is the noise's, not a bias. (The population fit is the
+    deferred, model-based analysis.)"""
     flagged, unflagged = 0, 0
     for conditions in ((320, 320, 4.5), (300, 300, 4.5)):
-        clean = sim.simulate(sim.Conditions(*conditions))
+        clean = sim.simulate(sim.Conditions(*conditions), params=WITHOUT_BRANCH)
         out = analyze_population(clean.wavelength_nm, clean.absorbance)
         assert out["nc_population_concentration_um"] == pytest.approx(1e3 * clean.truth["nc_concentration_mm"], rel=0.1)
         for seed in range(6):
-            result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed))
+            result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed), params=WITHOUT_BRANCH)
             out = analyze_population(result.wavelength_nm, result.absorbance)
             if any("reaches the fit's blue edge" in w for w in out["nc_population_warnings"]):
                 flagged += 1
@@ -228,19 +229,42 @@ def test_nc_exciton_on_the_twins_spectra_within_5_nm(parameter_set, conditions):
 
 @pytest.mark.parametrize("parameter_set", ["DEFAULT_PARAMETERS", "FAST_GROWTH_PARAMETERS"])
 def test_nc_population_moments_on_the_twins_spectra(parameter_set):
-    """Where the NC band stands clear (270–300 °C, 14 s): number concentration ± 30 %, mean diameter
-    ± 0.2 nm, σ_d/d ± 0.05 of the twin's truth, over three noise seeds (the deferred, model-based
-    population fit)."""
+    """Where the NC band stands clear of the cluster bands (14 s, nucleation 320–340 °C, above
+    Fig. 1's window, growth 300–340 °C): number concentration ± 30 %, mean diameter ± 0.2 nm,
+    σ_d/d ± 0.05 of the twin's truth, over three noise seeds (the deferred, model-based population fit)."""
     from autolab.sim import kinetics
 
     params = getattr(kinetics, parameter_set)
-    for temperature in (280, 290, 300):
+    for conditions in ((320, 320, 14.0), (330, 300, 14.0), (340, 340, 14.0)):
         for seed in range(3):
-            result = sim.simulate(sim.Conditions(temperature, temperature, 14.0), rng=np.random.default_rng(seed), params=params)
+            result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed), params=params)
             out, truth = analyze_population(result.wavelength_nm, result.absorbance), result.truth
             assert out["nc_population_concentration_um"] == pytest.approx(1e3 * truth["nc_concentration_mm"], rel=0.3)
             assert out["nc_population_mean_diameter_nm"] == pytest.approx(truth["nc_mean_diameter_nm"], abs=0.2)
             assert out["nc_population_size_dispersion"] == pytest.approx(truth["nc_size_dispersion"], abs=0.05)
+
+
+def test_nc_population_beside_a_strong_cluster_band_is_unbiased_but_noisier():
+    """docs/analysis.md: in Fig. 1's window (280–300 °C, 14 s; 280 °C, 4.5 s) a few µM of NCs sit
+    beside a 0.1–0.25 AU CdSe-437 band. Without noise the population fit counts them within 10 %;
+    with noise some draws count them low (the fit explains part of the NC band's blue side with
+    small classes under the cluster band), so a single spectrum may read up to half low while the
+    median of six seeds stays within 30 %."""
+    from autolab.sim.observables import band_absorbance
+
+    worst = 0.0
+    for conditions in ((280, 280, 14.0), (290, 290, 14.0), (300, 300, 14.0), (280, 280, 4.5)):
+        clean = sim.simulate(sim.Conditions(*conditions))
+        truth_um = 1e3 * clean.truth["nc_concentration_mm"]
+        assert band_absorbance(clean.state, "CdSe-437") > 0.1, conditions
+        assert analyze_population(clean.wavelength_nm, clean.absorbance)["nc_population_concentration_um"] == pytest.approx(truth_um, rel=0.1)
+        counts = []
+        for seed in range(6):
+            noisy = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(seed))
+            counts.append(analyze_population(noisy.wavelength_nm, noisy.absorbance)["nc_population_concentration_um"])
+        assert np.median(counts) == pytest.approx(truth_um, rel=0.3), (conditions, counts)
+        worst = max(worst, 1.0 - min(counts) / truth_um)
+    assert 0.2 < worst < 0.6
 
 
 def test_sasmodels_spheres_fit_back():
@@ -352,18 +376,18 @@ def test_exciton_outside_the_yu_calibration_is_flagged():
     assert inside["warnings"] == []
 
 
-@pytest.mark.parametrize(("conditions", "with_nc"), [((280, 280, 14.0), True), ((290, 230, 4.5), False), ((300, 260, 30.0), True)])
-def test_msc437_band_height_matches_the_twin_truth(conditions, with_nc):
-    """The 437 band height on the twin's spectrum, with or without NCs beside it, within 10 %."""
+@pytest.mark.parametrize("conditions", [(280, 280, 14.0), (290, 250, 7.6), (300, 260, 30.0)])
+def test_msc437_band_height_matches_the_twin_truth(conditions):
+    """The 437 band height on the twin's spectrum, with NCs beside it, within 10 % (in the twin an NC
+    band comes with every CdSe-437 band: the regular branch turns part of CdSe-403 into NCs)."""
     from autolab.sim.observables import band_absorbance
 
     result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(0))
     out = analyze_spectrum(result.wavelength_nm, result.absorbance)
     # At 300/260 °C / 30 s the twin's NC band is a few size classes rising into the CdSe-465 band:
-    # since issue 18 its maximum, unresolved red of the clusters, is not reported as an exciton, but
-    # the band is seen and named in a warning.
-    seen = out["nc_exciton_nm"] is not None or any("an NC band falls off" in w for w in out["warnings"])
-    assert seen == with_nc
+    # its maximum, unresolved red of the clusters, is not reported as an exciton, but the band is
+    # seen and named in a warning.
+    assert out["nc_exciton_nm"] is not None or any("an NC band falls off" in w for w in out["warnings"])
     assert out["msc_absorbance_CdSe-437"] == pytest.approx(band_absorbance(result.state, "CdSe-437"), rel=0.10)
 
 

@@ -19,6 +19,7 @@ from autolab import sim
 from autolab.materials import aggregation_number, yu_diameter_nm, yu_wavelength_nm
 from autolab.sim import Conditions, simulate, steady_state
 from autolab.sim.parameters import DEFAULT_PARAMETERS
+from tests.chemistries import WITHOUT_BRANCH
 
 
 def test_fig4_table_sizes_and_aggregation_numbers():
@@ -61,12 +62,12 @@ def test_mesophase_weaker_at_50c_than_room_temperature():
     assert order[0] > order[1] > 0.1 > 0.05 > order[2]
 
 
-#: The twin's chemistry with Palencia's "403 → NC" branch on (a quarter of CdSe-403's growth at
-#: 280 °C, more when cooler) and a closed shell that opens steeply above 300 °C, the other ten
-#: numbers the defaults' (docs/calibrate_twin.py searches the branch and the shell together).
+#: A variant of the defaults' "403 → NC" branch (Palencia's Scheme 1) for the tests of its mechanics:
+#: first order in the monomer, a quarter of CdSe-403's growth at 280 °C (more when cooler), and a
+#: closed shell that opens steeply above 300 °C, the other numbers the defaults'.
 REGULAR_BRANCH = replace(
-    DEFAULT_PARAMETERS, regular_branch_fraction=0.25, ea_regular_branch_j_per_mol=-390000.0, closed_shell_factor=2.7e-4,
-    ea_closed_shell_j_per_mol=580000.0,
+    DEFAULT_PARAMETERS, regular_branch_fraction=0.25, ea_regular_branch_j_per_mol=-390000.0, regular_branch_monomer_order=1.0,
+    closed_shell_factor=2.7e-4, ea_closed_shell_j_per_mol=580000.0,
 )
 
 
@@ -78,15 +79,15 @@ def test_mass_is_conserved(params):
 
 
 def test_the_regular_branch_carries_cdse_403_past_a_shut_closed_shell_into_ncs():
-    """Palencia's Scheme 1, "403 → NC": with CdSe-437's shell shut (φ = 1e-6 at every temperature)
-    the only way into NCs is the branch. Without it the CdSe piles up in CdSe-437 and under 1 % of
-    it reaches NCs at 280 °C / 14 s; with half of CdSe-403's growth branching off, most of it is in
-    NCs and less in CdSe-437. The branch's odds β/(1 − β) follow their activation energy exactly."""
+    """Palencia's Scheme 1, "403 → NC": with CdSe-437's shell shut (φ = 1e-6 at every temperature,
+    on ``tests.chemistries.WITHOUT_BRANCH``) the only way into NCs is the branch. Without it the
+    CdSe piles up in CdSe-437 and under 1 % of it reaches NCs at 280 °C / 14 s; with half of
+    CdSe-403's growth branching off, most of it is in NCs and less in CdSe-437. The branch's odds β/(1 − β) follow their activation energy exactly."""
     from autolab.materials import celsius_to_kelvin
     from autolab.sim.kinetics import _model
 
-    shut = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-6, ea_closed_shell_j_per_mol=0.0)
-    branched = replace(shut, regular_branch_fraction=0.5, ea_regular_branch_j_per_mol=-200000.0)
+    shut = replace(WITHOUT_BRANCH, closed_shell_factor=1e-6, ea_closed_shell_j_per_mol=0.0)
+    branched = replace(shut, regular_branch_fraction=0.5, ea_regular_branch_j_per_mol=-200000.0, regular_branch_monomer_order=1.0)
     plain, bypassed = (sim.steady_state(Conditions(280, 280, 14.0), p) for p in (shut, branched))
     assert plain.units_in_nc_mm < 0.01 * plain.precursor0_mm
     assert bypassed.units_in_nc_mm > 0.5 * bypassed.precursor0_mm
@@ -190,9 +191,10 @@ def test_analytic_jacobian_matches_finite_differences(params):
 
 
 #: A chemistry that leaves a tail of µM NCs in the lowest radius classes at 330–340 °C: mass-action
-#: nucleation without a barrier and a slower, more strongly activated precursor conversion.
+#: nucleation without a barrier and a slower, more strongly activated precursor conversion (the rest
+#: ``tests.chemistries.WITHOUT_BRANCH``).
 SMALL_NC_TAIL = replace(
-    DEFAULT_PARAMETERS, k_precursor_per_s=1.299, ea_precursor_j_per_mol=104000.0, k_nucleation_per_mm_s=3.844e-3,
+    WITHOUT_BRANCH, k_precursor_per_s=1.299, ea_precursor_j_per_mol=104000.0, k_nucleation_per_mm_s=3.844e-3,
     ea_nucleation_j_per_mol=357400.0, nucleation_surface_energy_j_per_m2=0.0, growth_rate_constant_m_per_s=1.381e-06,
     ea_growth_j_per_mol=84720.0, solubility_mm=2.024e-4, dh_solubility_j_per_mol=94130.0, surface_energy_j_per_m2=0.4627,
     closed_shell_factor=0.1632, ea_closed_shell_j_per_mol=116400.0,
@@ -363,8 +365,9 @@ def _calibration_module():
 
 def test_calibration_report_splits_fitted_from_predicted_facts():
     """docs/calibrate_twin.py --report: each fitted fact's verdict as the search reads it (its own
-    noise seeds, the independent reader, the tests' rules) — for the defaults exactly the fitted
-    facts that are strict xfails in tests/test_sim_facts.py — and every fact's miss on ``truth``,
+    noise seeds, the independent reader, the tests' rules) — for the defaults the fitted facts that
+    are strict xfails in tests/test_sim_facts.py, but for the 280 °C / 4.5 s exciton, which the
+    search holds on 32 seeds and the test misses in one of its six — and every fact's miss on ``truth``,
     the fitted ones apart from the predicted ones (which never enter the loss)."""
     import json
 
@@ -372,9 +375,9 @@ def test_calibration_report_splits_fitted_from_predicted_facts():
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert set(report) == {"loss", "facts_missed", "facts", "fitted_loss", "predicted_loss", "fitted", "predicted"}
-    # The fitted deviations of docs/sim.md: absent in every other panel, rising with the growth
-    # temperature, several families at 350 °C / 4.5 s, regular NCs at 240 °C.
-    assert report["facts_missed"] == ["fig1_absent_outside", "fig1_rises_with_growth", "figs2_families_350", "ncs_at_14s_240"]
+    # The fitted deviations of docs/sim.md: rising with the growth temperature (the 300 °C panel),
+    # several families at 350 °C / 4.5 s.
+    assert report["facts_missed"] == ["fig1_rises_with_growth", "figs2_families_350"]
     assert {"fig1_window_resolved", "fig1_window_stands_out", "exciton_280c_4.5s", "exciton_350c_7.6s"} <= set(report["facts"])
     assert len(report["facts_missed"]) <= report["loss"] < len(report["facts_missed"]) + 3.0
     assert {"fig1_window_280", "exciton_280c_14s", "exciton_350c_7.6s"} <= set(report["fitted"])
@@ -429,24 +432,24 @@ def test_a_search_starts_from_an_earlier_searchs_output(tmp_path):
     report = json.loads(_calibrate("--start", str(moved), "--report").stdout)
     assert report["loss"] == pytest.approx(calibrate.fact_loss(calibrate.fact_verdicts(other)))
     assert report["loss"] != pytest.approx(json.loads(plain.stdout)["loss"])
-    steep = dataclasses.replace(DEFAULT_PARAMETERS, growth_exponent=4.0)
-    held = tmp_path / "n4.json"
-    held.write_text(json.dumps({"params": dataclasses.asdict(steep)}))
+    gentle = dataclasses.replace(DEFAULT_PARAMETERS, growth_exponent=2.0)
+    held = tmp_path / "n2.json"
+    held.write_text(json.dumps({"params": dataclasses.asdict(gentle)}))
     assert "growth_exponent" in calibrate.HELD
     assert "growth_exponent" not in calibrate.NAMES
     start = calibrate.read_start(None, held)
-    assert start == steep
-    steep_loss = calibrate.fact_loss(calibrate.fact_verdicts(steep))
-    assert steep_loss != pytest.approx(json.loads(plain.stdout)["loss"])
+    assert start == gentle
+    gentle_loss = calibrate.fact_loss(calibrate.fact_verdicts(gentle))
+    assert gentle_loss != pytest.approx(json.loads(plain.stdout)["loss"])
     calibrate._configure(base=start)  # as the search's main process and each worker (the pool's initializer) do
     try:
-        assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(steep_loss)
+        assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(gentle_loss)
     finally:
         calibrate._configure()
     assert calibrate.loss(calibrate.to_x(start)) == pytest.approx(json.loads(plain.stdout)["loss"])
     for value, says in (("NaN", "growth_exponent=nan"), ('"four"', "growth_exponent='four'")):
         bad = tmp_path / "bad_held.json"
-        bad.write_text(held.read_text().replace('"growth_exponent": 4.0', f'"growth_exponent": {value}'))
+        bad.write_text(held.read_text().replace('"growth_exponent": 2.0', f'"growth_exponent": {value}'))
         refused = _calibrate("--start", str(bad), "--report")
         assert refused.returncode == 2
         assert f"{says} must be a finite number ≥ 0 (a field the search holds)" in refused.stderr.strip().splitlines()[-1]
@@ -456,12 +459,13 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
     """Two fitted facts a search could otherwise meet by luck or by a cliff between two panels that lack the band:
 
     - "no NCs at 260 °C / 4.5 s" is read on 32 noise seeds, of which at most two may show an NC
-      exciton red of 480 nm. The defaults show it in two of them and in none of the eight search
-      seeds, so they hold it; nucleation at 300 instead of 385 kJ mol⁻¹ (20 % of the CdSe in NCs
-      there) shows it in more, so the fact is missed;
+      exciton red of 480 nm. The defaults show it in none of them, so they hold it, but their NC
+      band stands at 475 nm in every seed, which the guide counts; a surface reaction twice as
+      fast grows those NCs red of 480 nm, so the fact is missed;
     - CdSe-437 changes by less than 0.05 AU between the neighbouring conditions of the no-jumps
       test's lines that ``msc437_smooth_steps`` keeps. The defaults' steps stay below 0.04 AU
-      (guide 0); a closed shell that opens steeply above 300 °C (φ₂₈₀ 1e-4, E_shell 700 kJ mol⁻¹)
+      (guide 0); on ``tests.chemistries.WITHOUT_BRANCH`` a closed shell that opens steeply above
+      300 °C (φ₂₈₀ 1e-4, E_shell 700 kJ mol⁻¹)
       ends the window between 300 and 310 °C, as Fig. 1 does, so the fact holds; one that opens
       10 °C later (φ₂₈₀ 1e-5) still has 0.16 AU at 310 °C and drops it by 320 °C, so the fact is
       missed."""
@@ -474,20 +478,20 @@ def test_the_search_reads_the_single_detection_at_260c_on_32_seeds_and_fits_a_sm
     early = calibrate._point(DEFAULT_PARAMETERS, 260, 260, 4.5)
     red = [e is not None and e > 480.0 for e in (spectrum_reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a)
                                                  for a in calibrate._spectra(early, calibrate.MARGINAL_SEEDS))]
-    assert sum(red) == calibrate.MARGINAL_TOLERATED == 2
-    assert not any(red[:8])
+    assert sum(red) == 0
+    assert calibrate.MARGINAL_TOLERATED == 2
     defaults = calibrate.fact_verdicts(DEFAULT_PARAMETERS)
     assert not defaults["no_ncs_260c_4.5s"][0]
-    assert defaults["no_ncs_260c_4.5s"][1] >= 0.3 * 2 * 8 / 32
-    early_ncs = replace(DEFAULT_PARAMETERS, ea_nucleation_j_per_mol=300e3)
+    assert defaults["no_ncs_260c_4.5s"][1] >= 0.5 * 8  # each reading near 475 nm costs half a search seed's worth
+    early_ncs = replace(DEFAULT_PARAMETERS, growth_rate_constant_m_per_s=2.0 * DEFAULT_PARAMETERS.growth_rate_constant_m_per_s)
     assert calibrate.fact_verdicts(early_ncs)["no_ncs_260c_4.5s"][0]
     assert defaults["no_msc437_jumps"] == (False, 0.0)
     assert calibrate.fitted_terms(DEFAULT_PARAMETERS)["msc437_without_jumps"] == 0.0
     # A steep shell that ends the window between 300 and 310 °C, where Fig. 1 does (0.19 → 0.04 AU), holds it …
-    edge_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-4, ea_closed_shell_j_per_mol=700e3)
+    edge_cliff = replace(WITHOUT_BRANCH, closed_shell_factor=1e-4, ea_closed_shell_j_per_mol=700e3)
     assert not calibrate._msc437_jumps(edge_cliff)[0]
     # … and one that keeps 0.16 AU at 310 °C and drops it by 320 °C, two panels that both lack the band, misses it.
-    late_cliff = replace(DEFAULT_PARAMETERS, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
+    late_cliff = replace(WITHOUT_BRANCH, closed_shell_factor=1e-5, ea_closed_shell_j_per_mol=700e3)
     missed, guide = calibrate._msc437_jumps(late_cliff)
     assert missed
     assert guide > 1.0
@@ -543,7 +547,7 @@ def test_calibration_refuses_bad_options_and_stops_at_its_time_limit():
 
 def test_a_calibration_start_without_the_branch_leaves_it_off_and_one_with_a_whole_share_is_one_line(tmp_path):
     """An output from before the search had the regular branch (twelve fields) starts with the
-    branch off, so its report is the defaults'; a share β = 1 is refused in one line, not a traceback."""
+    branch off (:data:`OPTIONAL`), the other fields the file's; a share β = 1 is refused in one line, not a traceback."""
     import dataclasses
     import json
 
@@ -551,9 +555,12 @@ def test_a_calibration_start_without_the_branch_leaves_it_off_and_one_with_a_who
     twelve = {name: getattr(DEFAULT_PARAMETERS, name) for name in calibrate.NAMES if name not in calibrate.OPTIONAL}
     old = tmp_path / "twelve.json"
     old.write_text(json.dumps({"params": twelve}))
+    off = dataclasses.replace(DEFAULT_PARAMETERS, **calibrate.OPTIONAL)
+    assert off.regular_branch_fraction == 0.0
+    assert calibrate.read_start(None, old) == off
     started = _calibrate("--start", str(old), "--report")
     assert started.returncode == 0, started.stderr
-    assert json.loads(started.stdout)["loss"] == pytest.approx(json.loads(_calibrate("--report").stdout)["loss"])
+    assert json.loads(started.stdout)["loss"] == pytest.approx(calibrate.fact_loss(calibrate.fact_verdicts(off)))
     whole = tmp_path / "whole.json"
     whole.write_text(json.dumps({"params": {**dataclasses.asdict(DEFAULT_PARAMETERS), "regular_branch_fraction": 1.0}}))
     refused = _calibrate("--start", str(whole), "--report")
@@ -565,13 +572,16 @@ def test_a_calibration_start_without_the_branch_leaves_it_off_and_one_with_a_who
 def test_the_truths_exciton_lies_red_of_the_maximum_the_uvvis_plugin_reads():
     """docs/sim.md: truth's nc_exciton_nm (the first-transition band alone) sits up to 10 nm red of
     the maximum read on the whole noise-free spectrum, where the rising background pulls it blue —
-    most (9.6 nm) for the weak, broad band after a 300 °C chamber and a 260 °C oven."""
+    most for the weak, broad band after a 300 °C chamber and a 260 °C oven."""
     from autolab.plugins.uvvis import analyze_spectrum
 
+    offsets = {}
     for conditions in ((280, 280, 14.0), (280, 280, 4.5), (300, 260, 14.0), (350, 350, 7.6)):
         result = simulate(Conditions(*conditions))
         read = analyze_spectrum(result.wavelength_nm, result.absorbance)["nc_exciton_nm"]
-        assert 0.0 <= result.truth["nc_exciton_nm"] - read <= 10.0, (conditions, result.truth["nc_exciton_nm"], read)
+        offsets[conditions] = result.truth["nc_exciton_nm"] - read
+    assert all(0.0 <= offset <= 10.0 for offset in offsets.values()), offsets
+    assert max(offsets, key=offsets.get) == (300, 260, 14.0)
 
 
 def test_pure_solvent_has_no_particles_exciton_or_yield():
