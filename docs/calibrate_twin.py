@@ -282,7 +282,7 @@ def _msc437_jumps(params) -> tuple[bool, float]:
 
 
 def fact_verdicts(params: KineticParameters) -> dict[str, tuple[bool, float]]:
-    """Each fitted fact as the tests read it, on the search seeds (:data:`MARGINAL_SEEDS` for 260 °C / 4.5 s): name → (missed?, guide ≥ 0)."""
+    """Each fitted fact as the tests read it, on the search seeds (:data:`MARGINAL_SEEDS` at 260 and 280 °C / 4.5 s): name → (missed?, guide ≥ 0)."""
     verdicts = _fig1_verdicts(params)
     verdicts["no_msc437_jumps"] = _msc437_jumps(params)
     for t in (240, 250, 260):

@@ -21,7 +21,7 @@ fails and where.
 
 ``--start FILE`` reads the twin whose parameters are under ``"params"`` in FILE (an output of
 ``docs/calibrate_twin.py``) instead of the defaults: a search scores most facts on eight seeds of its
-own (the 260 °C / 4.5 s detection on 32, two readings tolerated), so a fact that fails in one seed
+own (the 260 °C / 4.5 s detection on 32, two readings tolerated, and the 280 °C / 4.5 s exciton on the same 32), so a fact that fails in one seed
 of five can hold on all of them by luck; ``--seed-rates`` shows it.
 """
 

@@ -7,8 +7,8 @@ classical nucleation theory's barrier, as Prins et al. 2021 simulate it), the ma
 regular nanocrystals (NCs) growing by Prins et al. 2021 eq. 1 in its reaction-limited limit with
 the superfocusing rate constant of eq. 6. The ladder's rung constants are that same surface law
 applied to each cluster; CdSe-437 carries a closed shell that slows both of its exits, the one up
-needing two monomers at once; where the parameters set it (not the defaults), part of CdSe-403's
-growth bypasses the shell as regular NCs (Palencia's "403 → NC"). Every species is a concentration
+needing two monomers at once; part of CdSe-403's growth bypasses the shell as regular NCs
+(Palencia's "403 → NC"), a share that grows the cooler the stream. Every species is a concentration
 in mM; NCs are a population balance on a radius grid (method of classes, first-order upwind fluxes).
 
 Flow geometry (Palencia 2020): the mixed precursors spend ``nucleation_time_s`` in the small

