@@ -41,8 +41,8 @@ reference is the best of the grid points within it, and the results go to
 The reactor starts at 25 °C. The clock adds ``time_s(previous point, point)`` for each point in
 the order run. Reported per method and batch size, median [q25, q75] over seeds: hours for the
 whole budget and the degrees the growth oven ramps over it (the sum of its |ΔT|); and at each
-target fraction of the grid best (``--targets``, by default 95 % and 98 %: the centre of the box,
-GPOptimizer's first point, already scores 95 % on the twin) the seeds reaching it, the hours to
+target fraction of the grid best (``--targets``, by default 95 % and 98 %; the centre of the box,
+GPOptimizer's first point, scores 69 % on the twin) the seeds reaching it, the hours to
 the first point that reaches it and the number of points to it (— : not reached within the budget;
 a quartile that includes such seeds is —). A second table pairs the seeds (:func:`paired_rows`):
 per batch size, the median of the cost-aware runs minus that of the plain ones, with a 95 %

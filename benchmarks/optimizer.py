@@ -45,7 +45,7 @@ fraction of the dense grid's best value (the plugin's reading of the noise-free 
 ``(f_best − f_median) / (f_opt − f_median)`` in the better direction, with ``f_median`` the median
 of f over the domain (so 0 is a typical random point and 1 the optimum; for Hartmann this is close
 to f_best / f_opt). Targets: twin ≥ 0.95 within 25 experiments in ≥ 80 % of seeds (the centre of the
-box, GPOptimizer's first point, already scores 0.952 on the current twin); test functions
+box, GPOptimizer's first point, scores 0.69 on the current twin); test functions
 ≥ 0.90 within 30 experiments in ≥ 5 of 6 seeds; suggestion ≤ 200 ms at 100 observations.
 
 Latency: ``suggest(1)`` after ``n`` observations of Hartmann-3, n = 10…500: "cold" is a fresh
