@@ -291,7 +291,9 @@ def fact_verdicts(params: KineticParameters) -> dict[str, tuple[bool, float]]:
         share = state.units_in_nc_mm / state.precursor0_mm
         verdicts[f"ncs_at_14s_{t}"] = (red > 0 or share < 0.1, 0.3 * red + 3.0 * _log_short(share, 0.12))
     early = _point(params, 260, 260, 4.5)
-    spectra = _spectra(early, MARGINAL_SEEDS)
+    # the 4.5 s spectra read on the 32 marginal seeds, whose first eight are the search seeds' own
+    marginal = {260: _spectra(early, MARGINAL_SEEDS), 280: _spectra(_point(params, 280, 280, 4.5), MARGINAL_SEEDS)}
+    spectra = marginal[260]
     excitons = [reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a) for a in spectra]
     red = sum(e is not None and e > 480.0 for e in excitons)
     # how narrowly it holds: a reading red of 470 nm costs up to 1 (at 480 nm and beyond), per search seed's worth of spectra
@@ -300,15 +302,15 @@ def fact_verdicts(params: KineticParameters) -> dict[str, tuple[bool, float]]:
     per_seed = len(SEARCH_SEEDS) / len(MARGINAL_SEEDS)
     verdicts["no_ncs_260c_4.5s"] = (red > MARGINAL_TOLERATED, (0.3 * red + near) * per_seed + 20.0 * max(share - 0.05, 0.0) ** 2)
     for t, least in ((260, 1), (280, 1), (350, 2)):
-        at_4_5s = spectra[: len(SEARCH_SEEDS)] if t == 260 else _spectra(_point(params, t, t, 4.5))
+        at_4_5s = marginal[t][: len(SEARCH_SEEDS)] if t in marginal else _spectra(_point(params, t, t, 4.5))
         short = sum(max(least - len(reader.msc_families(DEFAULT_WAVELENGTH_NM, a)), 0) for a in at_4_5s)
         verdicts[f"figs2_families_{t}"] = (short > 0, 0.3 * short)
     for t, residence_s, target_nm in ((280, 4.5, 490.0), (280, 14.0, 527.0), (350, 7.6, 572.0)):
         state = _point(params, t, t, residence_s)
         # the weak 4.5 s exciton scatters with the noise: read on 32 seeds, none off, each weighing 1/4 of a search seed
-        seeds, weight = (MARGINAL_SEEDS, len(SEARCH_SEEDS) / len(MARGINAL_SEEDS)) if residence_s == 4.5 else (SEARCH_SEEDS, 1.0)
+        read, weight = (marginal[t], per_seed) if residence_s == 4.5 else (_spectra(state), 1.0)
         missed, guide = False, 0.0
-        for a in _spectra(state, seeds):
+        for a in read:
             exciton = reader.nc_exciton_nm(DEFAULT_WAVELENGTH_NM, a)
             missed = missed or exciton is None or abs(exciton - target_nm) > 8.0
             guide += weight * (1.5 if exciton is None else (max(abs(exciton - target_nm) - 5.0, 0.0) / 8.0) ** 2)
